@@ -1,0 +1,563 @@
+//! One parsed model per ELF file: what triage and the calloc analysis need, read with goblin.
+//!
+//! QNX boot-image files have had their section headers stripped by mkifs (only `QNX_info`
+//! survives), so symbols and PLT relocations are read through the dynamic segment
+//! (PT_DYNAMIC: DT_SYMTAB/DT_STRTAB/DT_HASH/DT_JMPREL), which goblin does; `object`'s
+//! reader finds nothing there. `.symtab`, `.comment` and `QNX_info` come from section
+//! headers when present.
+
+mod qnx;
+
+use std::collections::BTreeMap;
+
+use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
+
+use crate::error::FormatError;
+
+pub use qnx::{parse_qnx_info, QnxNote};
+
+/// ELF magic: how files are recognised, whatever their name.
+pub const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
+
+/// Does this byte string start like an ELF file?
+pub fn is_elf(data: &[u8]) -> bool {
+    data.starts_with(ELF_MAGIC)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+/// Instruction-set family, the granularity at which the calloc analysis decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    X86,
+    X86_64,
+    Arm,
+    AArch64,
+    Ppc,
+    Ppc64,
+    Mips,
+    Mips64,
+    Sh,
+    Other(u16),
+}
+
+impl Arch {
+    pub fn from_machine(machine: u16, is_64: bool) -> Arch {
+        match machine {
+            header::EM_386 => Arch::X86,
+            header::EM_X86_64 => Arch::X86_64,
+            header::EM_ARM => Arch::Arm,
+            header::EM_AARCH64 => Arch::AArch64,
+            header::EM_PPC => Arch::Ppc,
+            header::EM_PPC64 => Arch::Ppc64,
+            header::EM_MIPS | header::EM_MIPS_RS3_LE if is_64 => Arch::Mips64,
+            header::EM_MIPS | header::EM_MIPS_RS3_LE => Arch::Mips,
+            header::EM_SH => Arch::Sh,
+            other => Arch::Other(other),
+        }
+    }
+}
+
+/// The architecture name as QNX spells its target directories (`x86`, `armle`, `ppcbe`, ...),
+/// which is what a QNX engineer expects to read.
+pub fn qnx_arch_name(arch: Arch, endian: Endian) -> String {
+    let suffix = match endian {
+        Endian::Little => "le",
+        Endian::Big => "be",
+    };
+    match arch {
+        Arch::X86 => "x86".into(),
+        Arch::X86_64 => "x86_64".into(),
+        Arch::Arm => format!("arm{suffix}"),
+        Arch::AArch64 => format!("aarch64{suffix}"),
+        Arch::Ppc => format!("ppc{suffix}"),
+        Arch::Ppc64 => format!("ppc64{suffix}"),
+        Arch::Mips => format!("mips{suffix}"),
+        Arch::Mips64 => format!("mips64{suffix}"),
+        Arch::Sh => format!("sh{suffix}"),
+        Arch::Other(m) => format!("machine-{m}{suffix}"),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElfType {
+    Relocatable,
+    Executable,
+    SharedObject,
+    Core,
+    Other(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolSource {
+    /// From the dynamic symbol table (found through PT_DYNAMIC).
+    Dynamic,
+    /// From `.symtab` (needs section headers; gone in stripped files).
+    SymTab,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol<'a> {
+    pub name: &'a str,
+    /// Symbol value as stored (on ARM, bit 0 set marks Thumb code).
+    pub addr: u64,
+    pub size: u64,
+    pub is_func: bool,
+    /// Defined in this file (not SHN_UNDEF).
+    pub defined: bool,
+    /// Global or weak binding (visible to other objects).
+    pub global: bool,
+    pub source: SymbolSource,
+}
+
+/// A loadable segment: maps virtual addresses to file bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    pub executable: bool,
+}
+
+/// One dynamic relocation that binds a memory slot (GOT or PLT entry) to a symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotBinding<'a> {
+    /// Address of the slot the loader fills (r_offset).
+    pub slot: u64,
+    pub symbol: &'a str,
+    /// True for PLT (DT_JMPREL) relocations, false for other dynamic relocations (GLOB_DAT...).
+    pub plt: bool,
+}
+
+/// Everything the tool reads from one ELF file. Borrowed strings point into the file bytes.
+#[derive(Debug, Clone)]
+pub struct ElfFile<'a> {
+    pub data: &'a [u8],
+    pub is_64: bool,
+    pub endian: Endian,
+    pub machine: u16,
+    pub arch: Arch,
+    pub elf_type: ElfType,
+    pub entry: u64,
+    pub e_flags: u32,
+    pub has_section_headers: bool,
+    pub interpreter: Option<&'a str>,
+    pub soname: Option<&'a str>,
+    pub needed: Vec<&'a str>,
+    pub has_dynamic: bool,
+    /// DT_PLTGOT: the GOT base (i386 PIC PLT stubs address slots relative to it in ebx).
+    pub pltgot: Option<u64>,
+    /// Symbols from `.dynsym` and `.symtab`, defined and undefined.
+    pub symbols: Vec<Symbol<'a>>,
+    /// Dynamic relocations with a symbol, deduplicated by slot address (PPC lists the same
+    /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM.
+    pub slot_bindings: Vec<SlotBinding<'a>>,
+    pub segments: Vec<Segment>,
+    pub qnx_note: Option<QnxNote>,
+    /// `QNX_info` section as `KEY=value` pairs, in file order.
+    pub qnx_info: Vec<(String, String)>,
+    /// `.comment` strings (compiler identification).
+    pub comment: Vec<String>,
+    /// Parts of the file that could not be read; the rest of the model is still valid.
+    pub warnings: Vec<FormatError>,
+}
+
+// MIPS dynamic tags (not in goblin's generic list).
+const DT_MIPS_LOCAL_GOTNO: u64 = 0x7000_000a;
+const DT_MIPS_GOTSYM: u64 = 0x7000_0013;
+
+/// Upper bound on `.comment` strings kept: real files have a few dozen; a hostile file could
+/// declare millions.
+const MAX_COMMENT_STRINGS: usize = 256;
+
+impl<'a> ElfFile<'a> {
+    /// Parse an ELF file. Strict first; if that fails (corrupt section headers, say), retry in
+    /// goblin's permissive mode and keep what can be read, noting the failure as a warning.
+    pub fn parse(data: &'a [u8]) -> Result<ElfFile<'a>, FormatError> {
+        if !is_elf(data) {
+            return Err(FormatError::at(0, "not an ELF file (bad magic)"));
+        }
+        let mut warnings = Vec::new();
+        let elf = match guarded_parse(data, false) {
+            Ok(elf) => elf,
+            Err(strict_err) => match guarded_parse(data, true) {
+                Ok(elf) => {
+                    warnings.push(FormatError::new(format!(
+                        "malformed ELF, read in permissive mode: {strict_err}"
+                    )));
+                    elf
+                }
+                Err(_) => return Err(strict_err),
+            },
+        };
+        Ok(Self::from_goblin(data, &elf, warnings))
+    }
+
+    fn from_goblin(data: &'a [u8], elf: &Elf<'a>, mut warnings: Vec<FormatError>) -> ElfFile<'a> {
+        let hdr = &elf.header;
+        let endian = if elf.little_endian {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
+        let elf_type = match hdr.e_type {
+            header::ET_REL => ElfType::Relocatable,
+            header::ET_EXEC => ElfType::Executable,
+            header::ET_DYN => ElfType::SharedObject,
+            header::ET_CORE => ElfType::Core,
+            other => ElfType::Other(other),
+        };
+
+        let segments = elf
+            .program_headers
+            .iter()
+            .filter(|ph| ph.p_type == program_header::PT_LOAD)
+            .map(|ph| Segment {
+                vaddr: ph.p_vaddr,
+                memsz: ph.p_memsz,
+                offset: ph.p_offset,
+                filesz: ph.p_filesz,
+                executable: ph.p_flags & program_header::PF_X != 0,
+            })
+            .collect();
+
+        let mut symbols = Vec::with_capacity(elf.dynsyms.len() + elf.syms.len());
+        for (table, strtab, source) in [
+            (&elf.dynsyms, &elf.dynstrtab, SymbolSource::Dynamic),
+            (&elf.syms, &elf.strtab, SymbolSource::SymTab),
+        ] {
+            for s in table.iter() {
+                let Some(name) = strtab.get_at(s.st_name) else {
+                    continue;
+                };
+                if name.is_empty() {
+                    continue;
+                }
+                let bind = s.st_bind();
+                symbols.push(Symbol {
+                    name,
+                    addr: s.st_value,
+                    size: s.st_size,
+                    is_func: s.st_type() == sym::STT_FUNC || s.st_type() == sym::STT_GNU_IFUNC,
+                    defined: s.st_shndx != section_header::SHN_UNDEF as usize,
+                    global: bind == sym::STB_GLOBAL || bind == sym::STB_WEAK,
+                    source,
+                });
+            }
+        }
+
+        let slot_bindings = collect_slot_bindings(elf);
+        let mut pltgot = None;
+        if let Some(dynamic) = &elf.dynamic {
+            pltgot = dynamic
+                .dyns
+                .iter()
+                .find(|d| d.d_tag == dynamic::DT_PLTGOT)
+                .map(|d| d.d_val);
+        }
+
+        let mut qnx_note = None;
+        let notes = elf
+            .iter_note_headers(data)
+            .into_iter()
+            .flatten()
+            .chain(elf.iter_note_sections(data, None).into_iter().flatten());
+        for note in notes {
+            match note {
+                Ok(n) if qnx_note.is_none() => {
+                    qnx_note = QnxNote::from_note(n.name, n.n_type, n.desc)
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warnings.push(FormatError::new(format!("unreadable note: {e}")));
+                    break;
+                }
+            }
+        }
+
+        let mut qnx_info = Vec::new();
+        let mut comment = Vec::new();
+        for sh in &elf.section_headers {
+            let Some(name) = elf.shdr_strtab.get_at(sh.sh_name) else {
+                continue;
+            };
+            if name != "QNX_info" && name != ".comment" {
+                continue;
+            }
+            if sh.sh_type == section_header::SHT_NOBITS {
+                continue;
+            }
+            let Some(bytes) = file_range(data, sh.sh_offset, sh.sh_size) else {
+                warnings.push(FormatError::at(
+                    sh.sh_offset,
+                    format!("section {name} runs past the end of the file"),
+                ));
+                continue;
+            };
+            if name == "QNX_info" {
+                qnx_info.extend(parse_qnx_info(bytes));
+            } else {
+                comment.extend(
+                    bytes
+                        .split(|&b| b == 0)
+                        .filter(|s| !s.is_empty())
+                        .take(MAX_COMMENT_STRINGS)
+                        .map(|s| String::from_utf8_lossy(s).into_owned()),
+                );
+            }
+        }
+
+        ElfFile {
+            data,
+            is_64: elf.is_64,
+            endian,
+            machine: hdr.e_machine,
+            arch: Arch::from_machine(hdr.e_machine, elf.is_64),
+            elf_type,
+            entry: elf.entry,
+            e_flags: hdr.e_flags,
+            has_section_headers: !elf.section_headers.is_empty(),
+            interpreter: elf.interpreter,
+            soname: elf.soname,
+            needed: elf.libraries.clone(),
+            has_dynamic: elf.dynamic.is_some(),
+            pltgot,
+            symbols,
+            slot_bindings,
+            segments,
+            qnx_note,
+            qnx_info,
+            comment,
+            warnings,
+        }
+    }
+
+    /// Architecture name as QNX spells it (`x86`, `armle`, `ppcbe`, ...).
+    pub fn arch_name(&self) -> String {
+        qnx_arch_name(self.arch, self.endian)
+    }
+
+    /// `QNX_info` value for a key, if present.
+    pub fn qnx_info_value(&self, key: &str) -> Option<&str> {
+        self.qnx_info
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Names imported from other objects (undefined dynamic symbols).
+    pub fn imports(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.symbols
+            .iter()
+            .filter(|s| s.source == SymbolSource::Dynamic && !s.defined)
+            .map(|s| s.name)
+    }
+
+    pub fn imports_symbol(&self, name: &str) -> bool {
+        self.imports().any(|n| n == name)
+    }
+
+    /// Defined, globally visible dynamic symbols.
+    pub fn exports(&self) -> impl Iterator<Item = &Symbol<'a>> + '_ {
+        self.symbols
+            .iter()
+            .filter(|s| s.source == SymbolSource::Dynamic && s.defined && s.global)
+    }
+
+    /// A defined symbol by name: dynamic table first (what other objects bind to), then `.symtab`.
+    pub fn defined_symbol(&self, name: &str) -> Option<&Symbol<'a>> {
+        let defined = |src| {
+            self.symbols
+                .iter()
+                .find(|s| s.source == src && s.defined && s.name == name)
+        };
+        defined(SymbolSource::Dynamic).or_else(|| defined(SymbolSource::SymTab))
+    }
+
+    /// The defined function symbol starting at `addr` (Thumb bit ignored), preferring global names.
+    pub fn function_at(&self, addr: u64) -> Option<&Symbol<'a>> {
+        let addr = addr & !1;
+        let mut best: Option<&Symbol<'a>> = None;
+        for s in self
+            .symbols
+            .iter()
+            .filter(|s| s.defined && s.is_func && (s.addr & !1) == addr)
+        {
+            match best {
+                Some(b) if b.global || !s.global => {}
+                _ => best = Some(s),
+            }
+        }
+        best
+    }
+
+    /// The symbol bound to a GOT/PLT slot at `slot` by a dynamic relocation.
+    pub fn slot_symbol(&self, slot: u64) -> Option<&SlotBinding<'a>> {
+        self.slot_bindings.iter().find(|b| b.slot == slot)
+    }
+
+    /// File bytes mapped at virtual address `addr`, up to the end of the segment's file image.
+    pub fn bytes_at(&self, addr: u64) -> Option<&'a [u8]> {
+        let seg = self
+            .segments
+            .iter()
+            .find(|s| addr >= s.vaddr && addr - s.vaddr < s.filesz)?;
+        let start = seg.offset.checked_add(addr - seg.vaddr)?;
+        let end = seg.offset.checked_add(seg.filesz)?;
+        let start = usize::try_from(start).ok()?;
+        let end = usize::try_from(end).ok()?.min(self.data.len());
+        self.data.get(start..end)
+    }
+
+    /// Like [`bytes_at`](Self::bytes_at), but only within an executable segment.
+    pub fn code_at(&self, addr: u64) -> Option<&'a [u8]> {
+        let in_exec = self
+            .segments
+            .iter()
+            .any(|s| s.executable && addr >= s.vaddr && addr - s.vaddr < s.filesz);
+        if in_exec {
+            self.bytes_at(addr)
+        } else {
+            None
+        }
+    }
+
+    /// Read a target-endian word of `self.is_64` width at a virtual address (GOT entries).
+    pub fn read_word(&self, addr: u64) -> Option<u64> {
+        let bytes = self.bytes_at(addr)?;
+        if self.is_64 {
+            let b: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+            Some(match self.endian {
+                Endian::Little => u64::from_le_bytes(b),
+                Endian::Big => u64::from_be_bytes(b),
+            })
+        } else {
+            let b: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+            Some(u64::from(match self.endian {
+                Endian::Little => u32::from_le_bytes(b),
+                Endian::Big => u32::from_be_bytes(b),
+            }))
+        }
+    }
+
+    /// Statically linked: no interpreter and no dynamic section.
+    pub fn is_static(&self) -> bool {
+        self.interpreter.is_none() && !self.has_dynamic
+    }
+}
+
+/// Run goblin behind `catch_unwind`: a parser bug on hostile bytes must become an error for
+/// this file, not the end of the whole scan.
+fn guarded_parse(data: &[u8], permissive: bool) -> Result<Elf<'_>, FormatError> {
+    let opts = if permissive {
+        goblin::options::ParseOptions::permissive()
+    } else {
+        goblin::options::ParseOptions::strict()
+    };
+    match std::panic::catch_unwind(|| Elf::parse_with_opts(data, &opts)) {
+        Ok(Ok(elf)) => Ok(elf),
+        Ok(Err(e)) => Err(FormatError::new(format!("malformed ELF: {e}"))),
+        Err(_) => Err(FormatError::new(
+            "malformed ELF: the ELF parser gave up (internal panic)",
+        )),
+    }
+}
+
+fn file_range(data: &[u8], offset: u64, size: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(size).ok()?)?;
+    data.get(start..end)
+}
+
+fn collect_slot_bindings<'a>(elf: &Elf<'a>) -> Vec<SlotBinding<'a>> {
+    let mut by_slot: BTreeMap<u64, SlotBinding<'a>> = BTreeMap::new();
+    let name_of = |idx: usize| -> Option<&'a str> {
+        let s = elf.dynsyms.get(idx)?;
+        elf.dynstrtab.get_at(s.st_name).filter(|n| !n.is_empty())
+    };
+    for r in elf.pltrelocs.iter() {
+        if let Some(symbol) = name_of(r.r_sym) {
+            by_slot.insert(
+                r.r_offset,
+                SlotBinding {
+                    slot: r.r_offset,
+                    symbol,
+                    plt: true,
+                },
+            );
+        }
+    }
+    for r in elf.dynrelas.iter().chain(elf.dynrels.iter()) {
+        if r.r_sym == 0 {
+            continue;
+        }
+        if let Some(symbol) = name_of(r.r_sym) {
+            by_slot.entry(r.r_offset).or_insert(SlotBinding {
+                slot: r.r_offset,
+                symbol,
+                plt: false,
+            });
+        }
+    }
+    // MIPS: no JUMP_SLOT relocations; GOT entries after the local ones map one-to-one to
+    // dynamic symbols from DT_MIPS_GOTSYM on.
+    if elf.header.e_machine == header::EM_MIPS {
+        if let Some(dynamic) = &elf.dynamic {
+            let tag = |t: u64| dynamic.dyns.iter().find(|d| d.d_tag == t).map(|d| d.d_val);
+            if let (Some(gotsym), Some(local), Some(got)) = (
+                tag(DT_MIPS_GOTSYM),
+                tag(DT_MIPS_LOCAL_GOTNO),
+                tag(dynamic::DT_PLTGOT),
+            ) {
+                let word = if elf.is_64 { 8 } else { 4 };
+                let count = elf.dynsyms.len() as u64;
+                for (i, idx) in (gotsym..count).enumerate() {
+                    let Some(symbol) = usize::try_from(idx).ok().and_then(name_of) else {
+                        continue;
+                    };
+                    let Some(slot) = (local + i as u64)
+                        .checked_mul(word)
+                        .and_then(|off| got.checked_add(off))
+                    else {
+                        break;
+                    };
+                    by_slot.entry(slot).or_insert(SlotBinding {
+                        slot,
+                        symbol,
+                        plt: true,
+                    });
+                }
+            }
+        }
+    }
+    by_slot.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_elf_with_offset() {
+        let err = ElfFile::parse(b"MZ\x90\x00").unwrap_err();
+        assert_eq!(err.offset, Some(0));
+    }
+
+    #[test]
+    fn truncated_header_is_an_error_not_a_panic() {
+        let err = ElfFile::parse(b"\x7fELF\x01\x01\x01").unwrap_err();
+        assert!(err.message.contains("malformed"), "{err}");
+    }
+
+    #[test]
+    fn arch_names_follow_qnx_spelling() {
+        assert_eq!(qnx_arch_name(Arch::Arm, Endian::Little), "armle");
+        assert_eq!(qnx_arch_name(Arch::Ppc, Endian::Big), "ppcbe");
+        assert_eq!(qnx_arch_name(Arch::X86, Endian::Little), "x86");
+    }
+}
