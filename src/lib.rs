@@ -2,13 +2,25 @@
 //!
 //! The data flows one way: **bytes → files → facts → verdict → report**.
 //!
-//! - [`source`]: where bytes come from (directory walks, single files, images).
+//! - [`source`]: where bytes come from (directory walks, single files).
 //! - [`elf`]: one parsed model per ELF file (with or without section headers).
-//! - [`evidence`]: facts about the OS release, each with its source and confidence.
-//! - [`classify`]: facts → verdict, following `docs/classification.md`.
+//! - [`facts`]: what one ELF file says (QNX markers, release strings, imports, calloc).
+//! - [`evidence`]: the OS release, weighed from all files, with confidence.
+//! - [`advisory`]: CVE-2021-22156 as data; [`classify`]: facts + advisory → verdict.
 //! - [`report`]: the report model and its renderings (text, JSON).
+//! - [`scan`]: the pipeline that ties them together.
 
+pub mod advisory;
+mod calloc_bridge;
+pub mod classify;
+pub mod cli;
 pub mod elf;
 pub mod error;
+pub mod evidence;
+pub mod facts;
+pub mod report;
+pub mod scan;
+pub mod source;
 
 pub use error::FormatError;
+pub use scan::{scan, ScanOptions};

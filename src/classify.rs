@@ -1,0 +1,257 @@
+//! Facts + advisory → verdict, with the reasons. Each rule is explained in
+//! `docs/classification.md`; the rule identifiers (R1...) appear in both places.
+//!
+//! The code of calloc outranks every label: a release string says what a build was meant
+//! to be; the machine code says what it does. Unknown stays inconclusive, never safe.
+
+use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156};
+use crate::evidence::OsAssessment;
+use crate::report::{BinaryReport, CallocVerdict, Confidence, LibcReport, Verdict};
+
+/// What classification needs from a target.
+pub struct Findings<'a> {
+    pub os: &'a OsAssessment,
+    pub libc: &'a [LibcReport],
+    pub binaries: &'a [BinaryReport],
+    /// Number of ELF files examined: none means there was nothing to judge.
+    pub elf_files: u64,
+}
+
+pub struct Classification {
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+}
+
+pub fn classify(f: &Findings<'_>) -> Classification {
+    let mut reasons = Vec::new();
+    let qnx_libcs: Vec<&LibcReport> = f.libc.iter().filter(|l| l.qnx).collect();
+    let unchecked_libc: Vec<&LibcReport> = qnx_libcs
+        .iter()
+        .copied()
+        .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
+        .collect();
+    let static_copies: Vec<&BinaryReport> = f
+        .binaries
+        .iter()
+        .filter(|b| b.static_calloc.is_some())
+        .collect();
+    let unchecked_static: Vec<&BinaryReport> = static_copies
+        .iter()
+        .copied()
+        .filter(|b| {
+            b.static_calloc
+                .as_ref()
+                .is_some_and(|c| c.verdict == CallocVerdict::Unchecked)
+        })
+        .collect();
+
+    if !f.os.is_qnx {
+        if f.elf_files == 0 {
+            reasons.push(
+                "R0: no ELF file was found, so nothing tells whether this is QNX; an encrypted or unknown image format is possible"
+                    .to_string(),
+            );
+            return Classification {
+                verdict: Verdict::Inconclusive,
+                reasons,
+            };
+        }
+        reasons.push(format!(
+            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target)",
+            f.elf_files
+        ));
+        let unchecked_any: Vec<&str> = f
+            .libc
+            .iter()
+            .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
+            .map(|l| l.path.as_str())
+            .chain(unchecked_static.iter().map(|b| b.path.as_str()))
+            .collect();
+        if !unchecked_any.is_empty() {
+            reasons.push(format!(
+                "note: not QNX, so CVE-2021-22156 does not apply, but calloc without an overflow test was found in {} (a BadAlloc-family flaw)",
+                unchecked_any.join(", ")
+            ));
+        }
+        return Classification {
+            verdict: Verdict::NotQnx,
+            reasons,
+        };
+    }
+
+    // R1, R2: the code decides first.
+    for l in &unchecked_libc {
+        reasons.push(format!(
+            "R1: the QNX C library {} ({}) has a calloc that does not test nmemb*size for overflow: {}",
+            l.path,
+            l.soname.as_deref().unwrap_or("no SONAME"),
+            l.calloc.reason
+        ));
+    }
+    for b in &unchecked_static {
+        let why = b
+            .static_calloc
+            .as_ref()
+            .map(|c| c.reason.as_str())
+            .unwrap_or_default();
+        reasons.push(format!(
+            "R2: {} carries its own statically linked calloc without an overflow test (replacing libc does not fix it): {why}",
+            b.path
+        ));
+    }
+    let release_text = describe_release(f.os);
+    if !unchecked_libc.is_empty() || !unchecked_static.is_empty() {
+        if let Some(r) =
+            f.os.estimate
+                .exact
+                .filter(|r| release_status(*r) == ReleaseStatus::Fixed)
+        {
+            reasons.push(format!(
+                "note: release {r} is a fixed release, yet unchecked code was found: a custom or downgraded build"
+            ));
+        }
+        return Classification {
+            verdict: Verdict::Affected,
+            reasons,
+        };
+    }
+
+    let libc_checked = !qnx_libcs.is_empty()
+        && qnx_libcs
+            .iter()
+            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
+    let libc_unknown: Vec<&LibcReport> = qnx_libcs
+        .iter()
+        .copied()
+        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
+        .collect();
+    let code_note = if libc_checked {
+        format!(
+            "the calloc of {} tests the product for overflow",
+            qnx_libcs
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else if qnx_libcs.is_empty() {
+        "no QNX C library was found, so the code of calloc could not be checked".to_string()
+    } else {
+        format!(
+            "the calloc of {} could not be decided ({})",
+            libc_unknown
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            libc_unknown
+                .iter()
+                .map(|l| l.calloc.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+
+    // Only the kernel's release string, or a SONAME series that lies wholly on one side of
+    // the fix, decides on its own; a release read from QNX_info or a compiler string is a
+    // component's label and decides only together with the code.
+    let (status, decisive) = match (f.os.estimate.exact, &f.os.estimate.range) {
+        (Some(r), _) => (
+            Some(release_status(r)),
+            f.os.report.confidence == Confidence::High,
+        ),
+        (None, Some((lo, hi, _))) => {
+            let (a, b) = (release_status(*lo), release_status(*hi));
+            if a == b {
+                (Some(a), true)
+            } else {
+                (None, false)
+            }
+        }
+        (None, None) => (None, false),
+    };
+    let status = if decisive || libc_checked {
+        status
+    } else {
+        None
+    };
+    let adv = &CVE_2021_22156;
+    let verdict = match status {
+        Some(ReleaseStatus::Fixed) => {
+            reasons.push(format!(
+                "R4: {release_text} is fixed ({} and later ship a checked calloc); {code_note}",
+                adv.first_fixed_release
+            ));
+            Verdict::NotAffected
+        }
+        Some(ReleaseStatus::Patchable) if libc_checked => {
+            reasons.push(format!(
+                "R5: {release_text} is affected unless patch 4844 (SDP) or 4846 (Medical) is applied, and {code_note}: patched"
+            ));
+            Verdict::Patched
+        }
+        Some(ReleaseStatus::Patchable) => {
+            reasons.push(format!(
+                "R6: {release_text} is affected unless patch 4844 or 4846 is applied, and only the code of calloc shows which; {code_note}"
+            ));
+            Verdict::Inconclusive
+        }
+        Some(ReleaseStatus::AffectedNoPatch) if libc_checked => {
+            reasons.push(format!(
+                "R7: {release_text} predates every fix and has no vendor patch, but {code_note}: a custom build with the fix backported"
+            ));
+            Verdict::Patched
+        }
+        Some(ReleaseStatus::AffectedNoPatch) => {
+            reasons.push(format!(
+                "R8: {release_text} is in the affected range (before {}) and no patch exists for it; {code_note}",
+                adv.first_fixed_release
+            ));
+            Verdict::Affected
+        }
+        None if libc_checked => {
+            reasons.push(format!(
+                "R9: {release_text}, but {code_note}: not exposed whether this is a fixed release or a patched one"
+            ));
+            Verdict::NotAffected
+        }
+        None => {
+            let why = if f.os.estimate.exact.is_some() {
+                "comes from a component label (QNX_info or compiler), not from the kernel"
+            } else if f.os.estimate.range.is_some() {
+                "spans affected and fixed releases"
+            } else {
+                "leaves nothing to compare with the advisory"
+            };
+            reasons.push(format!(
+                "R10: {release_text} {why}, so it does not decide alone, and {code_note}"
+            ));
+            Verdict::Inconclusive
+        }
+    };
+    let stripped: Vec<&str> = f
+        .binaries
+        .iter()
+        .filter(|b| b.qnx && b.stripped_static)
+        .map(|b| b.path.as_str())
+        .collect();
+    if !stripped.is_empty() && verdict != Verdict::Affected {
+        reasons.push(format!(
+            "caveat: {} statically linked and stripped QNX file{} ({}) may carry a copy of calloc that cannot be located without symbols",
+            stripped.len(),
+            if stripped.len() == 1 { "" } else { "s" },
+            stripped.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Classification { verdict, reasons }
+}
+
+fn describe_release(os: &OsAssessment) -> String {
+    match (&os.estimate.exact, &os.estimate.range) {
+        (Some(r), _) => format!("QNX release {r}"),
+        (None, Some((_, _, series))) => {
+            format!("QNX release series {series} (from the C library's SONAME only)")
+        }
+        (None, None) => "the QNX release is unknown".to_string(),
+    }
+}

@@ -1,0 +1,49 @@
+//! The command-line interface definition (clap derive). Kept in the library so the man page
+//! and shell completions can be generated from the same definition.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  no target is affected or inconclusive (all not-affected, patched or not-qnx)
+  1  at least one target is affected
+  2  usage error
+  3  some target is inconclusive and none is affected
+  4  a PATH could not be read at all (and none is affected)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "badalloc-audit",
+    version,
+    about = "Finds QNX firmware exposed to CVE-2021-22156 (BadAlloc) by reading the machine code of every calloc",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan firmware trees, mounted partitions or single files; one verdict per PATH.
+    #[command(after_help = EXIT_CODES)]
+    Scan {
+        /// Directories or files to audit; each is one target.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Worker threads (default: one per core).
+        #[arg(long, short = 'j', value_name = "N")]
+        jobs: Option<usize>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}

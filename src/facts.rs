@@ -1,0 +1,202 @@
+//! Per-file facts: everything the verdict needs from one ELF file, owned, so the file's
+//! bytes can be released as soon as it has been examined.
+
+use crate::elf::{ElfFile, ElfType, SymbolSource};
+use crate::evidence::kernel::find_kernel_release;
+use crate::report::CallocReport;
+
+/// Imports that make a binary network-facing (BlackBerry: exploitation needs an exposed service).
+pub const SOCKET_API: &[&str] = &[
+    "socket", "bind", "listen", "accept", "accept4", "connect", "recv", "recvfrom", "recvmsg",
+    "recvmmsg",
+];
+
+/// Marks that tie a file to QNX. One is enough to call the file QNX; glibc's `libc.so.6` has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QnxMarker {
+    /// PT_INTERP names QNX's runtime linker (`/usr/lib/ldqnx.so.2`, `ldqnx-64.so.2`...).
+    Interpreter(String),
+    /// A note named "QNX".
+    Note,
+    /// A `QNX_info` section.
+    QnxInfo,
+    /// The kernel's "QNX Version %s Release %s" banner with a release string.
+    Kernel,
+    /// A compiler target string such as `i486-pc-nto-qnx6.5.0`.
+    CompilerTarget(String),
+}
+
+/// The kernel's release string and its link timestamp, as found next to each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRelease {
+    pub release: String,
+    pub timestamp: String,
+    pub offset: u64,
+}
+
+/// What one ELF file says about the device.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    /// Path inside the target (virtual path for files inside images).
+    pub path: String,
+    pub size: u64,
+    pub arch: String,
+    pub elf_type: ElfType,
+    pub interpreter: Option<String>,
+    pub soname: Option<String>,
+    pub needed: Vec<String>,
+    pub markers: Vec<QnxMarker>,
+    pub qnx_info: Vec<(String, String)>,
+    pub comment: Vec<String>,
+    pub kernel: Option<KernelRelease>,
+    pub imports_calloc: bool,
+    pub imports_malloc: bool,
+    pub imports_realloc: bool,
+    /// Socket API functions imported.
+    pub network_imports: Vec<String>,
+    /// Statically linked (no interpreter, no dynamic section).
+    pub is_static: bool,
+    /// Has a `.symtab` (needed to find a static copy of calloc).
+    pub has_symtab: bool,
+    /// This file is a C library (SONAME, or file name, `libc.so.N`).
+    pub is_libc: bool,
+    /// The calloc this file carries (exported by a libc, or a static copy), analysed.
+    pub calloc: Option<CallocReport>,
+    /// Parts of the file that could not be read.
+    pub warnings: Vec<crate::FormatError>,
+}
+
+impl FileFacts {
+    pub fn is_qnx(&self) -> bool {
+        !self.markers.is_empty()
+    }
+
+    /// The libc this binary is linked against, or "static".
+    pub fn linked_libc(&self) -> Option<String> {
+        if let Some(l) = self.needed.iter().find(|n| is_libc_name(n)) {
+            return Some(l.clone());
+        }
+        (self.is_static && self.elf_type == ElfType::Executable).then(|| "static".to_string())
+    }
+}
+
+/// `libc.so`, `libc.so.3`...: the C library's names on QNX and elsewhere.
+pub fn is_libc_name(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    base == "libc.so"
+        || base
+            .strip_prefix("libc.so.")
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
+/// Does a `.comment` string name a QNX compiler target (`*-nto-qnx6.5.0`, `[qnx700 ...]`)?
+pub fn qnx_compiler_target(comment: &str) -> Option<String> {
+    if let Some(pos) = comment.find("nto-qnx") {
+        let start = comment[..pos]
+            .rfind(|c: char| c.is_whitespace() || c == '(' || c == '[')
+            .map_or(0, |p| p + 1);
+        let end = comment[pos..]
+            .find(|c: char| c.is_whitespace() || c == ')' || c == ']')
+            .map_or(comment.len(), |e| pos + e);
+        return Some(comment[start..end].to_string());
+    }
+    comment.find("[qnx").map(|pos| {
+        let end = comment[pos..]
+            .find([' ', ']'])
+            .map_or(comment.len(), |e| pos + e);
+        comment[pos + 1..end].to_string()
+    })
+}
+
+/// Extract the facts of one parsed ELF file. `calloc` is the analysis result, computed by the
+/// caller only where a calloc exists.
+pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> FileFacts {
+    let mut markers = Vec::new();
+    if let Some(interp) = elf.interpreter.filter(|i| i.contains("ldqnx")) {
+        markers.push(QnxMarker::Interpreter(interp.to_string()));
+    }
+    if elf.qnx_note.is_some() {
+        markers.push(QnxMarker::Note);
+    }
+    if !elf.qnx_info.is_empty() {
+        markers.push(QnxMarker::QnxInfo);
+    }
+    for c in &elf.comment {
+        if let Some(t) = qnx_compiler_target(c) {
+            if !markers.contains(&QnxMarker::CompilerTarget(t.clone())) {
+                markers.push(QnxMarker::CompilerTarget(t));
+            }
+        }
+    }
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    // The kernel is statically linked (or a relocatable object in SDK trees): only such files
+    // are searched for the release string, which keeps triage cheap.
+    let kernel = if !elf.has_dynamic && elf.interpreter.is_none() {
+        find_kernel_release(elf.data, file_name.starts_with("procnto"))
+    } else {
+        None
+    };
+    if kernel.is_some() {
+        markers.push(QnxMarker::Kernel);
+    }
+    let imports: Vec<&str> = elf.imports().collect();
+    let network_imports = SOCKET_API
+        .iter()
+        .filter(|f| imports.contains(f))
+        .map(|f| f.to_string())
+        .collect();
+    let soname = elf.soname.map(str::to_string);
+    let is_libc = elf.elf_type == ElfType::SharedObject
+        && soname
+            .as_deref()
+            .map_or_else(|| is_libc_name(file_name), is_libc_name);
+    FileFacts {
+        path: path.to_string(),
+        size: elf.data.len() as u64,
+        arch: elf.arch_name(),
+        elf_type: elf.elf_type,
+        interpreter: elf.interpreter.map(str::to_string),
+        soname,
+        needed: elf.needed.iter().map(|s| s.to_string()).collect(),
+        markers,
+        qnx_info: elf.qnx_info.clone(),
+        comment: elf.comment.clone(),
+        kernel,
+        imports_calloc: imports.contains(&"calloc"),
+        imports_malloc: imports.contains(&"malloc"),
+        imports_realloc: imports.contains(&"realloc"),
+        network_imports,
+        is_static: elf.is_static(),
+        has_symtab: elf.symbols.iter().any(|s| s.source == SymbolSource::SymTab),
+        is_libc,
+        calloc,
+        warnings: elf.warnings.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libc_names() {
+        assert!(is_libc_name("libc.so.3"));
+        assert!(is_libc_name("/lib/libc.so.6"));
+        assert!(is_libc_name("libc.so"));
+        assert!(!is_libc_name("libcrypto.so.1"));
+        assert!(!is_libc_name("libc.so.3.bak"));
+    }
+
+    #[test]
+    fn compiler_targets() {
+        assert_eq!(
+            qnx_compiler_target("GCC: (GNU) 4.4.2 i486-pc-nto-qnx6.5.0").as_deref(),
+            Some("i486-pc-nto-qnx6.5.0")
+        );
+        assert_eq!(
+            qnx_compiler_target("GCC: (GNU) 5.4.0 [qnx700 branch]").as_deref(),
+            Some("qnx700")
+        );
+        assert_eq!(qnx_compiler_target("GCC: (Debian 12.2.0-14) 12.2.0"), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! The report model (the JSON contract of `docs/json-report.md`) and its renderings.
+//!
+//! Every renderer is a pure function of [`Report`]. Field names and meanings are a contract:
+//! later versions add fields, never rename or remove them.
+
+pub mod json;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub targets: Vec<TargetReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Affected,
+    Patched,
+    NotAffected,
+    NotQnx,
+    Inconclusive,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Affected => "affected",
+            Verdict::Patched => "patched",
+            Verdict::NotAffected => "not-affected",
+            Verdict::NotQnx => "not-qnx",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    #[default]
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// The PATH as given on the command line.
+    pub path: String,
+    /// `directory`, `elf`, `file`, or an image kind.
+    pub kind: String,
+    pub verdict: Verdict,
+    /// Why the verdict is what it is, one sentence per rule that fired (most decisive first).
+    pub reasons: Vec<String>,
+    pub os: OsReport,
+    pub libc: Vec<LibcReport>,
+    pub binaries: Vec<BinaryReport>,
+    /// Symbolic links found (recorded, never followed).
+    pub symlinks: Vec<SymlinkReport>,
+    pub errors: Vec<ErrorReport>,
+    pub stats: ScanStats,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OsReport {
+    /// `"qnx"` when any QNX marker was found, else null.
+    pub family: Option<String>,
+    /// Exact release `X.Y.Z`, when a source gives one.
+    pub release: Option<String>,
+    /// Release series when only a range is known (e.g. `6.4-6.6` from `libc.so.3`).
+    pub release_range: Option<String>,
+    pub confidence: Confidence,
+    pub evidence: Vec<EvidenceItem>,
+    /// Sources that disagree, and which one was preferred.
+    pub conflicts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// Path inside the target of the file that carries it.
+    pub source: String,
+    /// `procnto-release`, `qnx-info`, `libc-soname`, `interpreter`, `compiler`, `qnx-note`.
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LibcReport {
+    pub path: String,
+    pub soname: Option<String>,
+    pub arch: String,
+    /// `QNX_info` VERSION, when present.
+    pub version: Option<String>,
+    pub qnx: bool,
+    pub calloc: CallocReport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallocVerdict {
+    Checked,
+    Unchecked,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallocReport {
+    pub verdict: CallocVerdict,
+    /// The function that computes the size (last link of the chain).
+    pub function: Option<String>,
+    /// Address of `calloc`.
+    pub address: Option<String>,
+    pub reason: String,
+    /// Functions followed from `calloc` to the one that multiplies.
+    pub chain: Vec<String>,
+    /// The decisive instructions.
+    pub evidence: Vec<CodeLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLine {
+    pub address: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BinaryReport {
+    pub path: String,
+    pub arch: String,
+    /// `executable`, `shared-object`, `relocatable`, ...
+    #[serde(rename = "type")]
+    pub elf_type: String,
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
+    /// The libc it links (`libc.so.3`...), `static`, or null.
+    pub libc: Option<String>,
+    pub qnx: bool,
+    pub imports_calloc: bool,
+    pub imports_malloc: bool,
+    pub imports_realloc: bool,
+    /// A statically linked copy of calloc in this file, analysed; null when it has none.
+    pub static_calloc: Option<CallocReport>,
+    /// Imports the socket API (network-facing).
+    pub network: bool,
+    pub network_imports: Vec<String>,
+    /// Statically linked and stripped: a copy of calloc inside cannot be located by symbol.
+    pub stripped_static: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SymlinkReport {
+    pub path: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    pub path: String,
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScanStats {
+    pub files: u64,
+    pub bytes: u64,
+    pub elf_files: u64,
+    pub skipped: u64,
+}

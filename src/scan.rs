@@ -1,0 +1,321 @@
+//! The scan: targets → files → facts → verdict. Files are examined in parallel; each file's
+//! bytes are dropped as soon as its facts are taken, so memory stays flat as trees grow.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::classify::{classify, Findings};
+use crate::elf::{is_elf, ElfFile, ElfType};
+use crate::evidence::{self, libc_soname_series};
+use crate::facts::{facts_of, FileFacts, QnxMarker};
+use crate::report::{
+    BinaryReport, CallocReport, ErrorReport, LibcReport, Report, ScanStats, SymlinkReport,
+    TargetReport, Tool, Verdict,
+};
+use crate::source::{read_file, walk, WalkItem};
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Worker threads; `None` = one per core.
+    pub jobs: Option<usize>,
+}
+
+/// Scan every target; one report entry per target, in the order given.
+pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.unwrap_or(0))
+        .build();
+    let run = || targets.iter().map(|t| scan_target(t)).collect();
+    let targets = match pool {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool: Tool::default(),
+        targets,
+    }
+}
+
+/// What examining one file produced.
+#[derive(Default)]
+struct FileOutcome {
+    facts: Option<FileFacts>,
+    errors: Vec<ErrorReport>,
+    bytes: u64,
+}
+
+fn scan_target(path: &Path) -> TargetReport {
+    let shown = path.display().to_string();
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return unreadable(&shown, format!("cannot read {shown}: {e}")),
+    };
+    let mut symlinks = Vec::new();
+    let mut errors = Vec::new();
+    let mut stats = ScanStats::default();
+    let (kind, outcomes): (String, Vec<FileOutcome>) = if meta.is_dir() {
+        let items = walk(path);
+        let mut files = Vec::new();
+        for item in items {
+            match item {
+                WalkItem::File { rel, full, size } => files.push((rel, full, size)),
+                WalkItem::Symlink { rel, target } => {
+                    symlinks.push(SymlinkReport { path: rel, target })
+                }
+                WalkItem::Skipped { rel, reason } => {
+                    stats.skipped += 1;
+                    errors.push(ErrorReport {
+                        path: rel,
+                        offset: None,
+                        message: reason,
+                    });
+                }
+            }
+        }
+        let outcomes = files
+            .par_iter()
+            .map(|(rel, full, _)| examine_path(rel, full))
+            .collect();
+        ("directory".to_string(), outcomes)
+    } else if meta.is_file() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| shown.clone());
+        let outcome = examine_path(&name, path);
+        let kind = if outcome.facts.is_some() {
+            "elf"
+        } else {
+            "file"
+        };
+        (kind.to_string(), vec![outcome])
+    } else if meta.file_type().is_symlink() {
+        // A symlink given on the command line is the user's explicit choice: follow it once.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() || m.is_dir() => {
+                let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+                let mut r = scan_target(&target);
+                r.path = shown;
+                return r;
+            }
+            _ => {
+                return unreadable(
+                    &shown,
+                    format!("{shown} is a symbolic link to nothing readable"),
+                )
+            }
+        }
+    } else {
+        return unreadable(
+            &shown,
+            format!("{shown} is not a regular file or directory"),
+        );
+    };
+
+    let mut facts = Vec::new();
+    for o in outcomes {
+        stats.files += 1;
+        stats.bytes += o.bytes;
+        errors.extend(o.errors);
+        if let Some(f) = o.facts {
+            stats.elf_files += 1;
+            facts.push(f);
+        }
+    }
+    // A single file that could not be read at all is an unreadable PATH.
+    if kind == "file" && stats.bytes == 0 && !errors.is_empty() {
+        let mut r = unreadable(&shown, String::new());
+        r.errors = errors;
+        return r;
+    }
+    build_target(shown, kind, facts, symlinks, errors, stats)
+}
+
+fn unreadable(shown: &str, message: String) -> TargetReport {
+    TargetReport {
+        path: shown.to_string(),
+        kind: "unreadable".into(),
+        verdict: Verdict::Error,
+        reasons: vec!["the path could not be read at all".into()],
+        os: Default::default(),
+        libc: vec![],
+        binaries: vec![],
+        symlinks: vec![],
+        errors: if message.is_empty() {
+            vec![]
+        } else {
+            vec![ErrorReport {
+                path: shown.to_string(),
+                offset: None,
+                message,
+            }]
+        },
+        stats: ScanStats::default(),
+    }
+}
+
+fn examine_path(rel: &str, full: &Path) -> FileOutcome {
+    match read_file(full) {
+        Ok(bytes) => examine_bytes(rel, &bytes),
+        Err(e) => FileOutcome {
+            errors: vec![ErrorReport {
+                path: rel.to_string(),
+                offset: None,
+                message: format!("cannot read: {e}"),
+            }],
+            ..Default::default()
+        },
+    }
+}
+
+/// Examine one file's bytes (from disk or, later, from inside an image).
+fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
+    let mut out = FileOutcome {
+        bytes: data.len() as u64,
+        ..Default::default()
+    };
+    if !is_elf(data) {
+        return out;
+    }
+    match ElfFile::parse(data) {
+        Ok(elf) => {
+            let calloc = calloc_of(&elf);
+            let facts = facts_of(path, &elf, calloc);
+            out.errors
+                .extend(facts.warnings.iter().map(|w| ErrorReport {
+                    path: path.to_string(),
+                    offset: w.offset,
+                    message: w.message.clone(),
+                }));
+            out.facts = Some(facts);
+        }
+        Err(e) => out.errors.push(ErrorReport {
+            path: path.to_string(),
+            offset: e.offset,
+            message: e.message,
+        }),
+    }
+    out
+}
+
+/// The analysed calloc of a file that defines one; None when it has none.
+fn calloc_of(elf: &ElfFile<'_>) -> Option<CallocReport> {
+    crate::calloc_bridge::analyze(elf)
+}
+
+fn build_target(
+    path: String,
+    kind: String,
+    facts: Vec<FileFacts>,
+    symlinks: Vec<SymlinkReport>,
+    errors: Vec<ErrorReport>,
+    stats: ScanStats,
+) -> TargetReport {
+    let os = evidence::assess(&facts);
+    // A C library counts as QNX's when it carries a marker itself or a binary that uses QNX's
+    // runtime linker needs it (glibc's libc.so.6 is neither).
+    let qnx_needed: Vec<&str> = facts
+        .iter()
+        .filter(|f| {
+            f.markers
+                .iter()
+                .any(|m| matches!(m, QnxMarker::Interpreter(_)))
+        })
+        .flat_map(|f| f.needed.iter().map(String::as_str))
+        .collect();
+    let libc: Vec<LibcReport> = facts
+        .iter()
+        .filter(|f| f.is_libc)
+        .map(|f| {
+            let name = f
+                .soname
+                .clone()
+                .unwrap_or_else(|| file_name(&f.path).to_string());
+            let qnx = f.is_qnx()
+                || (qnx_needed.contains(&name.as_str()) && libc_soname_series(&name).is_some());
+            LibcReport {
+                path: f.path.clone(),
+                soname: f.soname.clone(),
+                arch: f.arch.clone(),
+                version: f
+                    .qnx_info
+                    .iter()
+                    .find(|(k, _)| k == "VERSION")
+                    .map(|(_, v)| v.clone()),
+                qnx,
+                calloc: f
+                    .calloc
+                    .clone()
+                    .unwrap_or_else(|| CallocReport::not_found("this C library exports no calloc")),
+            }
+        })
+        .collect();
+    let binaries: Vec<BinaryReport> = facts.iter().map(binary_report).collect();
+    let class = classify(&Findings {
+        os: &os,
+        libc: &libc,
+        binaries: &binaries,
+        elf_files: stats.elf_files,
+    });
+    TargetReport {
+        path,
+        kind,
+        verdict: class.verdict,
+        reasons: class.reasons,
+        os: os.report,
+        libc,
+        binaries,
+        symlinks,
+        errors,
+        stats,
+    }
+}
+
+fn binary_report(f: &FileFacts) -> BinaryReport {
+    BinaryReport {
+        path: f.path.clone(),
+        arch: f.arch.clone(),
+        elf_type: elf_type_name(f.elf_type).to_string(),
+        interpreter: f.interpreter.clone(),
+        needed: f.needed.clone(),
+        libc: f.linked_libc(),
+        qnx: f.is_qnx(),
+        imports_calloc: f.imports_calloc,
+        imports_malloc: f.imports_malloc,
+        imports_realloc: f.imports_realloc,
+        // A libc's own calloc is reported under `libc`; every other definition is a static copy.
+        static_calloc: if f.is_libc { None } else { f.calloc.clone() },
+        network: !f.network_imports.is_empty(),
+        network_imports: f.network_imports.clone(),
+        stripped_static: f.is_static && !f.has_symtab && f.elf_type == ElfType::Executable,
+    }
+}
+
+fn elf_type_name(t: ElfType) -> &'static str {
+    match t {
+        ElfType::Relocatable => "relocatable",
+        ElfType::Executable => "executable",
+        ElfType::SharedObject => "shared-object",
+        ElfType::Core => "core",
+        ElfType::Other(_) => "other",
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '!']).next().unwrap_or(path)
+}
+
+impl CallocReport {
+    pub fn not_found(reason: &str) -> CallocReport {
+        CallocReport {
+            verdict: crate::report::CallocVerdict::Unknown,
+            function: None,
+            address: None,
+            reason: reason.to_string(),
+            chain: vec![],
+            evidence: vec![],
+        }
+    }
+}

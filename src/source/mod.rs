@@ -1,0 +1,7 @@
+//! Where bytes come from: directory walks and single files (images: see `container`).
+
+pub mod read;
+pub mod walk;
+
+pub use read::{read_file, FileBytes};
+pub use walk::{walk, WalkItem};

@@ -1,0 +1,142 @@
+//! Directory walking: never follows symbolic links (records them instead), so it cannot
+//! loop; special files are reported, not opened (opening a FIFO would block).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// What the walk found at one path.
+#[derive(Debug, Clone)]
+pub enum WalkItem {
+    /// A regular file to examine.
+    File {
+        rel: String,
+        full: PathBuf,
+        size: u64,
+    },
+    /// A symbolic link, recorded with its target and not followed.
+    Symlink { rel: String, target: String },
+    /// Something that is not read: FIFO, socket, device, or an unreadable directory entry.
+    Skipped { rel: String, reason: String },
+}
+
+/// Depth guard: real firmware trees are a few dozen levels deep; a bind-mount loop or a
+/// crafted tree could be deeper than the stack allows.
+pub const MAX_WALK_DEPTH: usize = 256;
+
+/// Walk `root` (a directory) and list what is below it, sorted by path for reproducible output.
+pub fn walk(root: &Path) -> Vec<WalkItem> {
+    let mut items = Vec::new();
+    let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
+    while let Some((dir, rel_dir, depth)) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                items.push(WalkItem::Skipped {
+                    rel: display_rel(&rel_dir),
+                    reason: format!("cannot read directory: {e}"),
+                });
+                continue;
+            }
+        };
+        let mut names: Vec<_> = entries.collect();
+        names.sort_by_key(|e| e.as_ref().map(|e| e.file_name()).ok());
+        for entry in names {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    items.push(WalkItem::Skipped {
+                        rel: display_rel(&rel_dir),
+                        reason: format!("cannot read directory entry: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if rel_dir.is_empty() {
+                name
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let full = entry.path();
+            // symlink_metadata: never follow links.
+            let meta = match fs::symlink_metadata(&full) {
+                Ok(m) => m,
+                Err(e) => {
+                    items.push(WalkItem::Skipped {
+                        rel,
+                        reason: format!("cannot stat: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            if ft.is_symlink() {
+                let target = fs::read_link(&full)
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_else(|e| format!("<unreadable: {e}>"));
+                items.push(WalkItem::Symlink { rel, target });
+            } else if ft.is_dir() {
+                if depth + 1 >= MAX_WALK_DEPTH {
+                    items.push(WalkItem::Skipped {
+                        rel,
+                        reason: format!("directory nesting deeper than {MAX_WALK_DEPTH} levels"),
+                    });
+                } else {
+                    stack.push((full, rel, depth + 1));
+                }
+            } else if ft.is_file() {
+                items.push(WalkItem::File {
+                    rel,
+                    full,
+                    size: meta.len(),
+                });
+            } else {
+                items.push(WalkItem::Skipped {
+                    rel,
+                    reason: format!("not a regular file ({}): not read", special_kind(&ft)),
+                });
+            }
+        }
+    }
+    items.sort_by(|a, b| a.rel().cmp(b.rel()));
+    items
+}
+
+impl WalkItem {
+    pub fn rel(&self) -> &str {
+        match self {
+            WalkItem::File { rel, .. }
+            | WalkItem::Symlink { rel, .. }
+            | WalkItem::Skipped { rel, .. } => rel,
+        }
+    }
+}
+
+fn display_rel(rel: &str) -> String {
+    if rel.is_empty() {
+        ".".to_string()
+    } else {
+        rel.to_string()
+    }
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_char_device() {
+        "character device"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_ft: &fs::FileType) -> &'static str {
+    "special file"
+}
