@@ -6,6 +6,7 @@
 //! reader finds nothing there. `.symtab`, `.comment` and `QNX_info` come from section
 //! headers when present.
 
+mod check;
 mod qnx;
 
 use std::collections::BTreeMap;
@@ -182,7 +183,7 @@ impl<'a> ElfFile<'a> {
         if !is_elf(data) {
             return Err(FormatError::at(0, "not an ELF file (bad magic)"));
         }
-        let mut warnings = Vec::new();
+        let mut warnings = check::check_tables(data)?;
         let elf = match guarded_parse(data, false) {
             Ok(elf) => elf,
             Err(strict_err) => match guarded_parse(data, true) {
@@ -270,7 +271,7 @@ impl<'a> ElfFile<'a> {
         for note in notes {
             match note {
                 Ok(n) if qnx_note.is_none() => {
-                    qnx_note = QnxNote::from_note(n.name, n.n_type, n.desc)
+                    qnx_note = QnxNote::from_note(n.name, n.n_type, n.desc, elf.little_endian)
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -551,7 +552,7 @@ mod tests {
     #[test]
     fn truncated_header_is_an_error_not_a_panic() {
         let err = ElfFile::parse(b"\x7fELF\x01\x01\x01").unwrap_err();
-        assert!(err.message.contains("malformed"), "{err}");
+        assert!(err.message.contains("truncated"), "{err}");
     }
 
     #[test]

@@ -15,16 +15,13 @@ pub struct QnxNote {
 }
 
 impl QnxNote {
-    pub fn from_note(name: &str, n_type: u32, desc: &[u8]) -> Option<QnxNote> {
+    /// `little`: the file's byte order, which the payload words follow.
+    pub fn from_note(name: &str, n_type: u32, desc: &[u8], little: bool) -> Option<QnxNote> {
         if name.trim_end_matches('\0') != "QNX" {
             return None;
         }
         let stack = if n_type == QNT_STACK && desc.len() >= 8 {
-            // Byte order of the payload is the file's; both words are small, so take the
-            // reading that gives the smaller first word (a stack size).
-            let le = (word(desc, 0, true), word(desc, 4, true));
-            let be = (word(desc, 0, false), word(desc, 4, false));
-            Some(if le.0 <= be.0 { le } else { be })
+            Some((word(desc, 0, little), word(desc, 4, little)))
         } else {
             None
         };
@@ -75,8 +72,8 @@ mod tests {
     #[test]
     fn qnx_note_reads_stack_payload() {
         let desc = [0, 0, 2, 0, 0, 0x10, 0, 0];
-        let note = QnxNote::from_note("QNX", 3, &desc).expect("QNX note");
+        let note = QnxNote::from_note("QNX", 3, &desc, true).expect("QNX note");
         assert_eq!(note.stack, Some((0x20000, 0x1000)));
-        assert!(QnxNote::from_note("GNU", 3, &desc).is_none());
+        assert!(QnxNote::from_note("GNU", 3, &desc, true).is_none());
     }
 }

@@ -1,0 +1,245 @@
+//! `badalloc-audit scan` end to end: real corpus files, hostile inputs, exit statuses.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn scan_json(args: &[&Path]) -> (i32, Value) {
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("scan")
+        .arg("--format")
+        .arg("json")
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap_or(-1), json)
+}
+
+fn evidence_kinds(target: &Value) -> Vec<String> {
+    target["os"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn sdp660_kernel_gives_release_660_with_high_confidence() {
+    let Some(p) = common::corpus("qnx/sdp660-x86-procnto") else {
+        return;
+    };
+    let (_, j) = scan_json(&[&p]);
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["tool"]["name"], "badalloc-audit");
+    let t = &j["targets"][0];
+    assert_eq!(t["kind"], "elf");
+    assert_eq!(t["os"]["family"], "qnx");
+    assert_eq!(t["os"]["release"], "6.6.0");
+    assert_eq!(t["os"]["confidence"], "high");
+    assert!(evidence_kinds(t).contains(&"procnto-release".to_string()));
+    // A fixed release decides alone.
+    assert_eq!(t["verdict"], "not-affected");
+}
+
+#[test]
+fn sdp660_libc_is_qnx_libc_so_3_with_qnx_info_660() {
+    let Some(p) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+        return;
+    };
+    let (_, j) = scan_json(&[&p]);
+    let t = &j["targets"][0];
+    assert_eq!(t["os"]["family"], "qnx");
+    assert_eq!(t["os"]["release"], "6.6.0");
+    assert_eq!(t["os"]["confidence"], "medium");
+    let libc = &t["libc"][0];
+    assert_eq!(libc["soname"], "libc.so.3");
+    assert_eq!(libc["version"], "6.6.0");
+    assert_eq!(libc["arch"], "x86");
+    assert_eq!(libc["qnx"], true);
+    let kinds = evidence_kinds(t);
+    assert!(
+        kinds.contains(&"qnx-info".to_string()) && kinds.contains(&"libc-soname".to_string()),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn corpus_directory_prefers_the_kernel_and_reports_the_conflict() {
+    let Some(dir) = common::corpus("qnx") else {
+        return;
+    };
+    let (_, j) = scan_json(&[&dir]);
+    let t = &j["targets"][0];
+    assert_eq!(t["kind"], "directory");
+    assert_eq!(t["os"]["release"], "6.6.0");
+    let conflicts = t["os"]["conflicts"].as_array().unwrap();
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("kernel says 6.6.0")),
+        "{conflicts:?}"
+    );
+}
+
+#[test]
+fn hostile_tree_errors_are_listed_and_the_scan_goes_on() {
+    let Some(good) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let libc = fs::read(&good).unwrap();
+    // Truncated ELF: header intact, program headers cut off.
+    fs::write(root.join("truncated.so"), &libc[..40]).unwrap();
+    // Absurd counts: 65535 program headers at a far offset.
+    let mut absurd = libc[..52].to_vec();
+    absurd[0x1c..0x20].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    absurd[0x2c..0x2e].copy_from_slice(&0xffffu16.to_le_bytes());
+    fs::write(root.join("absurd.so"), &absurd).unwrap();
+    // Section headers pointing past the end: still readable through program headers.
+    let mut bad_sections = libc.clone();
+    bad_sections[0x20..0x24].copy_from_slice(&0xffff_0000u32.to_le_bytes());
+    fs::write(root.join("bad-sections.so"), &bad_sections).unwrap();
+    fs::create_dir(root.join("lib")).unwrap();
+    fs::write(root.join("lib/libc.so.3"), &libc).unwrap();
+    // Symlink loops and a link to the tree's own root.
+    std::os::unix::fs::symlink("loop-b", root.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", root.join("loop-b")).unwrap();
+    std::os::unix::fs::symlink("..", root.join("lib/up")).unwrap();
+    // A FIFO: opening it would block forever.
+    let fifo = root.join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+
+    let (code, j) = scan_json(&[root]);
+    let t = &j["targets"][0];
+    let errors = t["errors"].as_array().unwrap();
+    let err_for = |p: &str| {
+        errors
+            .iter()
+            .find(|e| e["path"] == p)
+            .unwrap_or_else(|| panic!("no error for {p}: {errors:?}"))
+    };
+    assert!(err_for("truncated.so")["message"]
+        .as_str()
+        .unwrap()
+        .contains("truncated"));
+    let absurd_err = err_for("absurd.so");
+    assert_eq!(absurd_err["offset"], 0x7fff_fff0u64);
+    assert_eq!(err_for("bad-sections.so")["offset"], 0xffff_0000u64);
+    assert!(err_for("pipe")["message"]
+        .as_str()
+        .unwrap()
+        .contains("FIFO"));
+    let links: Vec<&str> = t["symlinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(links, ["lib/up", "loop-a", "loop-b"]);
+    // The good library was still analysed, as was the one with broken section headers.
+    let libcs: Vec<&str> = t["libc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        libcs.contains(&"lib/libc.so.3") && libcs.contains(&"bad-sections.so"),
+        "{libcs:?}"
+    );
+    assert_eq!(t["os"]["release"], "6.6.0");
+    assert_ne!(
+        code, 4,
+        "a tree with some bad files is not an unreadable PATH"
+    );
+}
+
+#[test]
+fn scanning_writes_nothing_into_the_tree() {
+    let Some(good) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(&good, dir.path().join("libc.so.3")).unwrap();
+    fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    let snapshot = |p: &Path| -> Vec<(String, u64, std::time::SystemTime)> {
+        let mut v: Vec<_> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = e.metadata().unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    m.len(),
+                    m.modified().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(dir.path());
+    let _ = scan_json(&[dir.path()]);
+    assert_eq!(before, snapshot(dir.path()));
+}
+
+#[test]
+fn exit_statuses() {
+    let missing = Path::new("/nonexistent/badalloc-audit-test");
+    let (code, j) = scan_json(&[missing]);
+    assert_eq!(code, 4);
+    assert_eq!(j["targets"][0]["verdict"], "error");
+    assert!(j["targets"][0]["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read"));
+
+    // Usage error: no PATH.
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("scan")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // A directory without ELF files: nothing to judge.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("readme.txt"), "not firmware").unwrap();
+    let (code, j) = scan_json(&[dir.path()]);
+    assert_eq!(j["targets"][0]["verdict"], "inconclusive");
+    assert_eq!(code, 3);
+}
+
+#[test]
+fn help_documents_exit_statuses() {
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["scan", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "Exit status",
+        "1  at least one target is affected",
+        "4  a PATH could not be read",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from --help:\n{text}"
+        );
+    }
+}
