@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const EXIT_CODES: &str = "\
 Exit status:
@@ -39,7 +39,27 @@ pub enum Command {
         /// Worker threads (default: one per core).
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
+        #[command(flatten)]
+        output: OutputArgs,
     },
+    /// Print shell completions for SHELL to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Write the report to FILE (atomically: a temporary file renamed into place) instead of
+    /// standard output. Refused inside a scanned directory: the tool never writes there.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

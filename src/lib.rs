@@ -18,6 +18,8 @@ pub mod elf;
 pub mod error;
 pub mod evidence;
 pub mod facts;
+pub mod output;
+pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod source;

@@ -1,12 +1,18 @@
 //! Thin binary: parse arguments, call the library, map the outcome to an exit status.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use badalloc_audit::cli::{Cli, Command, Format};
+use badalloc_audit::cli::{Cli, Command, Format, OutputArgs};
+use badalloc_audit::output::{inside_scanned_tree, use_color, write_atomically};
+use badalloc_audit::progress::TerminalProgress;
 use badalloc_audit::report::{self, Report, Verdict};
 use badalloc_audit::{scan, ScanOptions};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+
+const EXIT_USAGE: u8 = 2;
+const EXIT_UNREADABLE: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,20 +21,78 @@ fn main() -> ExitCode {
             paths,
             format,
             jobs,
+            output,
         } => {
-            let report = scan(&paths, &ScanOptions { jobs });
+            if let Some(out) = &output.output {
+                if let Some(tree) = inside_scanned_tree(out, &paths) {
+                    eprintln!(
+                        "badalloc-audit: refusing to write {} inside the scanned tree {}",
+                        out.display(),
+                        tree.display()
+                    );
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+            let progress = if output.quiet {
+                None
+            } else {
+                TerminalProgress::for_stderr()
+            };
+            let options = ScanOptions {
+                jobs,
+                progress: progress.map(|p| Arc::new(p) as _),
+            };
+            let report = scan(&paths, &options);
+            let color = output.output.is_none()
+                && use_color(
+                    std::io::stdout().is_terminal(),
+                    std::env::var_os("NO_COLOR"),
+                );
             let text = match format {
-                Format::Text => report::text::render(&report),
+                Format::Text => report::text::render_with(&report, color),
                 Format::Json => report::json::render(&report),
             };
-            if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    eprintln!("badalloc-audit: cannot write the report: {e}");
-                    return ExitCode::from(4);
-                }
+            if let Err(code) = emit(&output, &text) {
+                return ExitCode::from(code);
             }
             ExitCode::from(exit_status(&report))
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "badalloc-audit",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(Cli::command());
+            match man.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("badalloc-audit: {e}");
+                    ExitCode::from(EXIT_UNREADABLE)
+                }
+            }
+        }
+    }
+}
+
+/// Print or write the report; on failure, the exit status to use.
+fn emit(output: &OutputArgs, text: &str) -> Result<(), u8> {
+    match &output.output {
+        Some(path) => write_atomically(path, text).map_err(|e| {
+            eprintln!("badalloc-audit: cannot write {}: {e}", path.display());
+            EXIT_UNREADABLE
+        }),
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("badalloc-audit: cannot write the report: {e}");
+                Err(EXIT_UNREADABLE)
+            }
+            _ => Ok(()),
+        },
     }
 }
 
@@ -38,7 +102,7 @@ fn exit_status(report: &Report) -> u8 {
     if any(Verdict::Affected) {
         1
     } else if any(Verdict::Error) {
-        4
+        EXIT_UNREADABLE
     } else if any(Verdict::Inconclusive) {
         3
     } else {

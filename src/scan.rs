@@ -2,6 +2,7 @@
 //! bytes are dropped as soon as its facts are taken, so memory stays flat as trees grow.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -15,10 +16,21 @@ use crate::report::{
 };
 use crate::source::{read_file, walk, WalkItem};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ScanOptions {
     /// Worker threads; `None` = one per core.
     pub jobs: Option<usize>,
+    /// Told about progress (the CLI draws a bar from it); `None` = silent.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// Receives progress as files are examined, from worker threads.
+pub trait Progress: Send + Sync {
+    /// A target's file list is known.
+    fn target_started(&self, path: &str, files: u64);
+    /// One file (of the current target) has been examined.
+    fn file_done(&self, bytes: u64);
+    fn target_done(&self);
 }
 
 /// Scan every target; one report entry per target, in the order given.
@@ -26,7 +38,8 @@ pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.unwrap_or(0))
         .build();
-    let run = || targets.iter().map(|t| scan_target(t)).collect();
+    let progress = options.progress.as_deref();
+    let run = || targets.iter().map(|t| scan_target(t, progress)).collect();
     let targets = match pool {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
@@ -46,7 +59,7 @@ struct FileOutcome {
     bytes: u64,
 }
 
-fn scan_target(path: &Path) -> TargetReport {
+fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
     let shown = path.display().to_string();
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -96,7 +109,7 @@ fn scan_target(path: &Path) -> TargetReport {
         match std::fs::metadata(path) {
             Ok(m) if m.is_file() || m.is_dir() => {
                 let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-                let mut r = scan_target(&target);
+                let mut r = scan_target(&target, progress);
                 r.path = shown;
                 return r;
             }

@@ -243,3 +243,56 @@ fn help_documents_exit_statuses() {
         );
     }
 }
+
+#[test]
+fn output_file_is_written_and_refused_inside_the_scanned_tree() {
+    let example = common::fixture("example/qnx710-device");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("report.json");
+    let st = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["scan", "--format", "json", "--output"])
+        .arg(&out)
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        st.stdout.is_empty(),
+        "the report goes to the file, not stdout"
+    );
+    let j: Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
+    assert_eq!(j["targets"][0]["os"]["release"], "7.1.0");
+
+    // Inside the tree: refused as a usage error, nothing written.
+    let tree = tempfile::tempdir().unwrap();
+    fs::write(tree.path().join("x.txt"), "x").unwrap();
+    let inside = tree.path().join("report.json");
+    let st = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["scan", "--output"])
+        .arg(&inside)
+        .arg(tree.path())
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("refusing"));
+    assert!(!inside.exists());
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_clap_definition() {
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("scan"));
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("man")
+        .output()
+        .unwrap();
+    let man = String::from_utf8_lossy(&out.stdout);
+    assert!(man.contains(".TH") && man.contains("badalloc"), "{man}");
+}

@@ -8,14 +8,32 @@ use super::{BinaryReport, CallocReport, CallocVerdict, Report, TargetReport, Ver
 const MAX_LISTED: usize = 12;
 
 pub fn render(report: &Report) -> String {
+    render_with(report, false)
+}
+
+/// `color`: ANSI colour on the verdict line (the caller decides: terminal, NO_COLOR).
+pub fn render_with(report: &Report, color: bool) -> String {
     let mut out = String::new();
     for (i, t) in report.targets.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        target(&mut out, t);
+        target(&mut out, t, color);
     }
     out
+}
+
+fn paint(text: &str, v: Verdict, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match v {
+        Verdict::Affected | Verdict::Error => "1;31",
+        Verdict::Inconclusive => "1;33",
+        Verdict::Patched | Verdict::NotAffected => "1;32",
+        Verdict::NotQnx => "1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 fn headline(v: Verdict) -> &'static str {
@@ -37,8 +55,13 @@ fn calloc_word(c: &CallocReport) -> &'static str {
     }
 }
 
-fn target(out: &mut String, t: &TargetReport) {
-    let _ = writeln!(out, "{}: {}", t.path, headline(t.verdict));
+fn target(out: &mut String, t: &TargetReport, color: bool) {
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        t.path,
+        paint(headline(t.verdict), t.verdict, color)
+    );
     for r in &t.reasons {
         let _ = writeln!(out, "  - {r}");
     }
