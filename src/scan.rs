@@ -87,10 +87,22 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
                 }
             }
         }
+        if let Some(p) = progress {
+            p.target_started(&shown, files.len() as u64);
+        }
         let outcomes = files
             .par_iter()
-            .map(|(rel, full, _)| examine_path(rel, full))
+            .map(|(rel, full, size)| {
+                let o = examine_path(rel, full);
+                if let Some(p) = progress {
+                    p.file_done(*size);
+                }
+                o
+            })
             .collect();
+        if let Some(p) = progress {
+            p.target_done();
+        }
         ("directory".to_string(), outcomes)
     } else if meta.is_file() {
         let name = path
