@@ -8,6 +8,7 @@
 //! - [`classify`]: facts → verdict, following `docs/classification.md`.
 //! - [`report`]: the report model and its renderings (text, JSON).
 
+pub mod container;
 pub mod error;
 
 pub use error::FormatError;

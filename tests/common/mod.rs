@@ -1,0 +1,26 @@
+//! Shared test helpers: corpus access.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+pub fn corpus_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))
+}
+
+/// Read a corpus file, or print why the test is skipped and return None.
+pub fn corpus(rel: &str) -> Option<Vec<u8>> {
+    let p = corpus_dir().join(rel);
+    match std::fs::read(&p) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("SKIPPED: corpus file {} not available ({e})", p.display());
+            None
+        }
+    }
+}
+
+pub fn sha256_hex(d: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(d);
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,18 @@
+mod common;
+use badalloc_audit::container::*;
+
+#[test]
+#[ignore]
+fn explore() {
+    for f in ["qnx/openqnx-641-x86.ifs", "qnx/sdp660-armle-omap5-sd.ifs"] {
+        let Some(d) = common::corpus(f) else { return };
+        println!("== {f} detect={:?}", detect(&d));
+        let c = open(&d, ContainerKind::Ifs, &Limits::default()).unwrap();
+        for n in c.notes() {
+            println!("NOTE {} {:?}: {}", n.kind, n.offset, n.detail);
+        }
+        for l in listing(c.as_ref()) {
+            println!("{l}");
+        }
+    }
+}
