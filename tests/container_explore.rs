@@ -16,3 +16,19 @@ fn explore() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn explore_qnx6() {
+    let Some(d) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    println!("detect={:?}", detect(&d));
+    let c = open(&d, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    for n in c.notes() {
+        println!("NOTE {} {:?}: {}", n.kind, n.offset, n.detail);
+    }
+    for l in listing(c.as_ref()) {
+        println!("{l}");
+    }
+}
