@@ -152,13 +152,50 @@ pub fn nrv2b_encode_literals(src: &[u8]) -> Vec<u8> {
         w.out.push(byte);
     }
     w.bit(0);
-    // Gamma code for 0x1000002: the bits after the leading 1, each followed by a stop bit.
-    let v: u32 = 0x0100_0002;
-    let nbits = 32 - v.leading_zeros();
-    for i in (0..nbits - 1).rev() {
-        w.bit((v >> i) & 1);
-        w.bit(u32::from(i == 0));
+    w.gamma(0x0100_0002);
+    w.out.push(0xff);
+    w.out
+}
+
+/// A small NRV2B *encoder* for runs: bytes equal to the previous one are coded as matches at
+/// offset 1 (so long runs compress to almost nothing), everything else as literals.
+///
+/// Test support: it makes valid streams that expand far beyond their size (64 KiB block
+/// limits, decompression bombs) without libucl.
+#[doc(hidden)]
+pub fn nrv2b_encode_runs(src: &[u8]) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    let mut i = 0;
+    while i < src.len() {
+        let run = if i == 0 {
+            0
+        } else {
+            let prev = src[i - 1];
+            src[i..].iter().take_while(|&&b| b == prev).count()
+        };
+        if run >= 2 {
+            w.bit(0);
+            // Offset code 2 = "last offset", which starts as 1.
+            w.bit(0);
+            w.bit(1);
+            if run <= 4 {
+                let m = (run - 1) as u32;
+                w.bit(m >> 1);
+                w.bit(m & 1);
+            } else {
+                w.bit(0);
+                w.bit(0);
+                w.gamma((run - 3) as u32);
+            }
+            i += run;
+        } else {
+            w.bit(1);
+            w.out.push(src[i]);
+            i += 1;
+        }
     }
+    w.bit(0);
+    w.gamma(0x0100_0002);
     w.out.push(0xff);
     w.out
 }
@@ -171,6 +208,15 @@ struct BitWriter {
 }
 
 impl BitWriter {
+    /// Gamma code for `v >= 2`: the bits after the leading 1, each followed by a stop bit.
+    fn gamma(&mut self, v: u32) {
+        let nbits = 32 - v.leading_zeros();
+        for i in (0..nbits - 1).rev() {
+            self.bit((v >> i) & 1);
+            self.bit(u32::from(i == 0));
+        }
+    }
+
     fn bit(&mut self, bit: u32) {
         if self.bc == 0 {
             self.bb_pos = self.out.len();
@@ -198,6 +244,18 @@ mod tests {
             nrv2b_decompress_8(&enc, &mut out, 1 << 20).unwrap();
             assert_eq!(out, data);
         }
+    }
+
+    #[test]
+    fn runs_round_trip() {
+        let mut data = vec![1u8, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5];
+        data.extend(std::iter::repeat_n(9u8, 100_000));
+        data.extend_from_slice(b"abc");
+        let enc = nrv2b_encode_runs(&data);
+        assert!(enc.len() < 100);
+        let mut out = Vec::new();
+        nrv2b_decompress_8(&enc, &mut out, 1 << 20).unwrap();
+        assert_eq!(out, data);
     }
 
     #[test]

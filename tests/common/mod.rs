@@ -1,6 +1,8 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod ifs_writer;
+
 use std::path::PathBuf;
 
 pub fn corpus_dir() -> PathBuf {
