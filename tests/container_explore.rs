@@ -32,3 +32,30 @@ fn explore_qnx6() {
         println!("{l}");
     }
 }
+
+#[test]
+#[ignore]
+fn explore_qnx4() {
+    let Some(d) = common::corpus("qnx/openqnx-qnx4fs.img") else {
+        return;
+    };
+    println!("detect={:?} carve={:?}", detect(&d), carve(&d));
+    let c = open(&d, ContainerKind::Qnx4, &Limits::default()).unwrap();
+    for n in c.notes() {
+        println!("NOTE {} {:?}: {}", n.kind, n.offset, n.detail);
+    }
+    for l in listing(c.as_ref()) {
+        println!("{l}");
+    }
+    let b = find(c.as_ref(), ".boot").unwrap();
+    let bytes = c.read(b).unwrap();
+    println!(".boot detect {:?} len {}", detect(&bytes), bytes.len());
+    for f in [
+        "qnx/openqnx-641-x86.ifs",
+        "qnx/sdp660-armle-omap5-sd.ifs",
+        "qnx6/qnxmount-test_image.bin",
+    ] {
+        let Some(d) = common::corpus(f) else { return };
+        println!("{f}: carve={:?}", carve(&d));
+    }
+}

@@ -22,6 +22,8 @@ pub const STARTUP_HEADER_SIZE: usize = 0x100;
 /// How far into the input the startup header is searched for (preboot stubs are small:
 /// 0x3F8 bytes on x86 BIOS images, 8 on ARM).
 pub const STARTUP_SEARCH: usize = 64 * 1024;
+/// Headers found beyond this offset must have `preboot_size` equal to their offset.
+const NEAR_START: usize = 4096;
 /// Largest block a compressed imagefs block may expand to (mkifs's buffer).
 pub const MAX_BLOCK_OUT: usize = 64 * 1024;
 /// Minimum size of an image header up to and including `mountflags`.
@@ -157,7 +159,12 @@ fn find_startup(data: &[u8], window: usize) -> Option<StartupHeader> {
     let mut best: Option<StartupHeader> = None;
     for (pat, e) in [(le, Endian::Little), (be, Endian::Big)] {
         for pos in memmem::find_iter(hay, &pat) {
-            if let Some(sh) = parse_startup(data, pos, e) {
+            if let Some(sh) = parse_startup(data, pos, e).filter(|sh| {
+                // Far from the start, the header must say that it sits behind a preboot
+                // stub of exactly that size (so an IFS stored inside a bigger file or
+                // file system is not taken for the file itself).
+                pos <= NEAR_START || usize::from(sh.preboot_size) == pos
+            }) {
                 if best.as_ref().is_none_or(|b| sh.offset < b.offset) {
                     best = Some(sh);
                 }
@@ -252,6 +259,19 @@ pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool) -> bool {
             .get(off + sh.startup_size as usize..)
             .and_then(parse_image_header)
             .is_some()
+}
+
+/// The `preboot_size` of a startup header at `off`.
+pub(crate) fn preboot_size_at(data: &[u8], off: usize, big: bool) -> Option<usize> {
+    let e = if big { Endian::Big } else { Endian::Little };
+    parse_startup(data, off, e).map(|sh| usize::from(sh.preboot_size))
+}
+
+/// Where the image header of the (uncompressed) IFS with a startup header at `off` sits.
+pub(crate) fn image_header_pos(data: &[u8], off: usize, big: bool) -> Option<usize> {
+    let e = if big { Endian::Big } else { Endian::Little };
+    let sh = parse_startup(data, off, e)?;
+    off.checked_add(sh.startup_size as usize)
 }
 
 /// Validation used by the carver for a bare imagefs at `off`.

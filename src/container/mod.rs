@@ -198,14 +198,16 @@ pub trait Container {
 
 /// Identify the container format at offset 0 of `data` (IFS also behind a preboot stub).
 pub fn detect(data: &[u8]) -> Option<ContainerKind> {
-    if ifs::detect(data) {
-        return Some(ContainerKind::Ifs);
-    }
+    // File systems first: their signatures sit at fixed offsets, while the IFS startup
+    // header is searched for (and a file system may hold an IFS near its start).
     if qnx6::detect(data) {
         return Some(ContainerKind::Qnx6);
     }
     if qnx4::detect(data) {
         return Some(ContainerKind::Qnx4);
+    }
+    if ifs::detect(data) {
+        return Some(ContainerKind::Ifs);
     }
     if gzip::detect(data) {
         return Some(ContainerKind::Gzip);

@@ -153,11 +153,6 @@ pub(crate) fn valid_at(data: &[u8], off: usize) -> bool {
         .is_some_and(|d| d.get(..4) == Some(&BOOTBLOCK_MAGIC[..]) && detect(d))
 }
 
-/// Validation used by the carver for a bare superblock (magic at `off`, CRC valid).
-pub(crate) fn valid_superblock_at(data: &[u8], off: usize) -> bool {
-    parse_sb(data, off as u64).is_some_and(|sb| sb.crc_ok)
-}
-
 /// An opened QNX6 file system.
 pub struct Qnx6<'a> {
     data: &'a [u8],
