@@ -34,7 +34,7 @@ fn evidence_kinds(target: &Value) -> Vec<String> {
 
 #[test]
 fn sdp660_kernel_gives_release_660_with_high_confidence() {
-    let Some(p) = common::corpus("qnx/sdp660-x86-procnto") else {
+    let Some(p) = common::corpus_path("qnx/sdp660-x86-procnto") else {
         return;
     };
     let (_, j) = scan_json(&[&p]);
@@ -52,7 +52,7 @@ fn sdp660_kernel_gives_release_660_with_high_confidence() {
 
 #[test]
 fn sdp660_libc_is_qnx_libc_so_3_with_qnx_info_660() {
-    let Some(p) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+    let Some(p) = common::corpus_path("qnx/sdp660-x86-libc.so.3") else {
         return;
     };
     let (_, j) = scan_json(&[&p]);
@@ -74,7 +74,7 @@ fn sdp660_libc_is_qnx_libc_so_3_with_qnx_info_660() {
 
 #[test]
 fn corpus_directory_prefers_the_kernel_and_reports_the_conflict() {
-    let Some(dir) = common::corpus("qnx") else {
+    let Some(dir) = common::corpus_path("qnx") else {
         return;
     };
     let (_, j) = scan_json(&[&dir]);
@@ -92,7 +92,7 @@ fn corpus_directory_prefers_the_kernel_and_reports_the_conflict() {
 
 #[test]
 fn hostile_tree_errors_are_listed_and_the_scan_goes_on() {
-    let Some(good) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+    let Some(good) = common::corpus_path("qnx/sdp660-x86-libc.so.3") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -170,7 +170,7 @@ fn hostile_tree_errors_are_listed_and_the_scan_goes_on() {
 
 #[test]
 fn scanning_writes_nothing_into_the_tree() {
-    let Some(good) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+    let Some(good) = common::corpus_path("qnx/sdp660-x86-libc.so.3") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

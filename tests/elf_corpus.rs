@@ -6,7 +6,7 @@ use badalloc_audit::elf::{Arch, ElfFile, ElfType, SymbolSource};
 
 #[test]
 fn boot_image_libc_without_section_headers_yields_dynamic_symbols() {
-    let Some(path) = common::corpus("qnx/openqnx-641-x86-libc.so.3") else {
+    let Some(path) = common::corpus_path("qnx/openqnx-641-x86-libc.so.3") else {
         return;
     };
     let data = std::fs::read(path).unwrap();
@@ -38,7 +38,7 @@ fn boot_image_libc_without_section_headers_yields_dynamic_symbols() {
 
 #[test]
 fn sdp660_libc_is_qnx_libc_so_3_version_660() {
-    let Some(path) = common::corpus("qnx/sdp660-x86-libc.so.3") else {
+    let Some(path) = common::corpus_path("qnx/sdp660-x86-libc.so.3") else {
         return;
     };
     let data = std::fs::read(path).unwrap();

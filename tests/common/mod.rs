@@ -1,13 +1,36 @@
-//! Helpers shared by the integration tests.
+//! Shared test helpers: corpus access.
 #![allow(dead_code)]
+
+pub mod ifs_writer;
 
 use std::path::PathBuf;
 
-/// `../shared/corpus` beside the checkout (CI has it there).
-pub fn corpus(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
-        .join(rel);
+pub fn corpus_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))
+}
+
+/// Read a corpus file, or print why the test is skipped and return None.
+pub fn corpus(rel: &str) -> Option<Vec<u8>> {
+    let p = corpus_dir().join(rel);
+    match std::fs::read(&p) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("SKIPPED: corpus file {} not available ({e})", p.display());
+            None
+        }
+    }
+}
+
+pub fn sha256_hex(d: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(d);
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Path of a corpus file in `../shared/corpus` beside the checkout (CI has it there), or
+/// None with a SKIP message.
+pub fn corpus_path(rel: &str) -> Option<PathBuf> {
+    let p = corpus_dir().join(rel);
     if p.exists() {
         Some(p)
     } else {

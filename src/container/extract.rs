@@ -1,0 +1,173 @@
+//! Writing a container's entries to a directory: the only code in the crate that writes files.
+//!
+//! Safety rules: every path is resolved component by component under `dir`; `..`, absolute
+//! paths and NUL bytes are refused; a parent that exists as a symlink (or anything but a
+//! directory) makes the entry be skipped; files are created with `create_new` (O_EXCL, which
+//! never follows a symlink), so nothing is ever written through a link. Symlinks are created
+//! as symlinks (Unix) and never followed afterwards. Devices and fifos are skipped.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Container, EntryType};
+
+/// What [`extract`] did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ExtractSummary {
+    pub files: usize,
+    pub dirs: usize,
+    pub symlinks: usize,
+    pub bytes: u64,
+    /// Entries not written, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// A failure that stops extraction as a whole (per-entry problems go to `skipped`).
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("cannot create output directory {path}: {source}")]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("output directory {0} is a symlink or not a directory")]
+    RootNotDir(PathBuf),
+}
+
+/// Split an entry path into safe components, or say why it is unsafe.
+fn safe_components(p: &str) -> Result<Vec<String>, String> {
+    if p.contains('\0') {
+        return Err("path contains NUL".into());
+    }
+    if p.starts_with('/') {
+        return Err("absolute path".into());
+    }
+    let mut out = Vec::new();
+    for c in Path::new(p).components() {
+        match c {
+            Component::Normal(s) => match s.to_str() {
+                Some(s) => out.push(s.to_string()),
+                None => return Err("non-UTF-8 path".into()),
+            },
+            Component::CurDir => {}
+            Component::ParentDir => return Err("path contains '..'".into()),
+            Component::RootDir | Component::Prefix(_) => return Err("absolute path".into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Create (or verify) the parent directories of `comps` under `root` without following
+/// symlinks; returns the full path of the last component.
+fn prepare(root: &Path, comps: &[String], summary: &mut ExtractSummary) -> Result<PathBuf, String> {
+    let mut cur = root.to_path_buf();
+    let Some((last, parents)) = comps.split_last() else {
+        return Err("empty path".into());
+    };
+    for c in parents {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!("parent {} is a symlink", cur.display()))
+            }
+            Ok(_) => return Err(format!("parent {} is not a directory", cur.display())),
+            Err(_) => {
+                fs::create_dir(&cur).map_err(|e| format!("create {}: {e}", cur.display()))?;
+                summary.dirs += 1;
+            }
+        }
+    }
+    cur.push(last);
+    Ok(cur)
+}
+
+/// Remove an existing non-directory at `p` (a duplicate entry); never follows links.
+fn clear_existing(p: &Path) -> Result<(), String> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_dir() => Err("a directory exists at this path".into()),
+        Ok(_) => fs::remove_file(p).map_err(|e| format!("remove {}: {e}", p.display())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Write every entry of `c` under `dir` (created if missing). See the module docs for the
+/// safety rules.
+pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractError> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_dir() => {}
+        Ok(_) => return Err(ExtractError::RootNotDir(dir.to_path_buf())),
+        Err(_) => fs::create_dir_all(dir).map_err(|source| ExtractError::Root {
+            path: dir.to_path_buf(),
+            source,
+        })?,
+    }
+    let mut s = ExtractSummary::default();
+    for e in c.entries() {
+        let comps = match safe_components(&e.path) {
+            Ok(v) if v.is_empty() => continue, // the root directory itself
+            Ok(v) => v,
+            Err(why) => {
+                s.skipped.push((e.path.clone(), why));
+                continue;
+            }
+        };
+        let target = match prepare(dir, &comps, &mut s) {
+            Ok(t) => t,
+            Err(why) => {
+                s.skipped.push((e.path.clone(), why));
+                continue;
+            }
+        };
+        let r: Result<(), String> = match e.entry_type {
+            EntryType::Dir => match fs::symlink_metadata(&target) {
+                Ok(m) if m.file_type().is_dir() => Ok(()),
+                Ok(_) => Err("a non-directory exists at this path".into()),
+                Err(_) => fs::create_dir(&target)
+                    .map(|()| s.dirs += 1)
+                    .map_err(|e| e.to_string()),
+            },
+            EntryType::File => (|| {
+                let data = c.read(e).map_err(|e| e.to_string())?;
+                clear_existing(&target)?;
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&target)
+                    .map_err(|e| format!("create: {e}"))?;
+                f.write_all(&data).map_err(|e| format!("write: {e}"))?;
+                s.files += 1;
+                s.bytes += data.len() as u64;
+                Ok(())
+            })(),
+            EntryType::Symlink => {
+                symlink(e.link_target.as_deref().unwrap_or(""), &target).map(|()| s.symlinks += 1)
+            }
+            EntryType::Device | EntryType::Fifo | EntryType::Other => {
+                Err(format!("{:?} entries are not extracted", e.entry_type).to_lowercase())
+            }
+        };
+        if let Err(why) = r {
+            s.skipped.push((e.path.clone(), why));
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, at: &Path) -> Result<(), String> {
+    if target.is_empty() || target.contains('\0') {
+        return Err("empty or invalid symlink target".into());
+    }
+    clear_existing(at)?;
+    std::os::unix::fs::symlink(target, at).map_err(|e| format!("symlink: {e}"))
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &str, _at: &Path) -> Result<(), String> {
+    Err("symlinks are not created on this platform".into())
+}

@@ -1,0 +1,132 @@
+//! gzip streams (`.gz`, `.tar.gz`, and the zlib-compressed IFS imagefs), bounded.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use flate2::read::{GzDecoder, MultiGzDecoder};
+
+use super::{tar, too_big, Container, ContainerKind, Entry, EntryType, Limits, Note};
+use crate::FormatError;
+
+/// gzip magic and the only method in use (deflate).
+pub fn detect(data: &[u8]) -> bool {
+    data.len() >= 18 && data.get(..3) == Some(&[0x1f, 0x8b, 0x08][..])
+}
+
+/// Read `r` to the end, failing once more than `max` bytes come out.
+fn read_bounded<R: Read>(
+    mut r: R,
+    max: u64,
+    what: &str,
+    limits: &Limits,
+) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(FormatError::at(
+                    out.len() as u64,
+                    format!(
+                        "{what}: corrupt deflate data after {} output bytes: {e}",
+                        out.len()
+                    ),
+                ))
+            }
+        };
+        if (out.len() as u64).saturating_add(n as u64) > max {
+            return Err(too_big(what, (out.len() + n) as u64, limits, None));
+        }
+        out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+    }
+    Ok(out)
+}
+
+/// Decompress exactly one gzip member (as mkifs writes the zlib imagefs), at most `max` bytes.
+pub fn gunzip_one(data: &[u8], max: u64, limits: &Limits) -> Result<Vec<u8>, FormatError> {
+    read_bounded(GzDecoder::new(data), max, "gzip", limits)
+}
+
+/// Decompress all concatenated gzip members, at most `limits.max_expanded` bytes.
+pub fn gunzip_all(data: &[u8], limits: &Limits) -> Result<Vec<u8>, FormatError> {
+    read_bounded(
+        MultiGzDecoder::new(data),
+        limits.max_expanded,
+        "gzip",
+        limits,
+    )
+}
+
+/// The original file name from the gzip header, if any.
+fn header_name(data: &[u8]) -> Option<String> {
+    let d = GzDecoder::new(data);
+    let name = d.header()?.filename()?;
+    let s = String::from_utf8_lossy(name).into_owned();
+    let s = s.rsplit('/').next().unwrap_or("").to_string();
+    if s.is_empty() || s == "." || s == ".." {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+/// A gzip stream whose payload is not a tar: one entry, the payload.
+pub struct GzipBlob {
+    payload: Vec<u8>,
+    entries: Vec<Entry>,
+    notes: Vec<Note>,
+}
+
+impl Container for GzipBlob {
+    fn kind(&self) -> ContainerKind {
+        ContainerKind::Gzip
+    }
+    fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError> {
+        if entry.entry_type != EntryType::File {
+            return Err(FormatError::new(format!(
+                "{}: not a regular file",
+                entry.path
+            )));
+        }
+        Ok(Cow::Borrowed(&self.payload))
+    }
+    fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+}
+
+/// Open a gzip stream: a tar payload gives its entries, anything else one entry named after
+/// the header's file name (or `payload`).
+pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Container + 'a>, FormatError> {
+    if !detect(data) {
+        return Err(FormatError::at(0, "not a gzip stream (no 1f 8b 08 magic)"));
+    }
+    let payload = gunzip_all(data, limits)?;
+    let mut notes = vec![Note::new(
+        "compression",
+        format!(
+            "gzip: {} bytes expand to {} bytes",
+            data.len(),
+            payload.len()
+        ),
+        Some(0),
+    )];
+    if tar::detect(&payload) {
+        notes.push(Note::new("payload", "tar archive", None));
+        let t = tar::Tar::from_owned(payload, limits, ContainerKind::Gzip, notes)?;
+        return Ok(Box::new(t));
+    }
+    let name = header_name(data).unwrap_or_else(|| "payload".to_string());
+    let entry = Entry::new(name, EntryType::File, 0o100644, payload.len() as u64);
+    Ok(Box::new(GzipBlob {
+        payload,
+        entries: vec![entry],
+        notes,
+    }))
+}

@@ -1,0 +1,1046 @@
+//! QNX image file system (IFS) boot images, as written by `mkifs` and read by `dumpifs`.
+//!
+//! Layout: `[preboot stub][startup header (256 bytes) + startup code + trailer]
+//! [imagefs: image header, directory, files, trailer]`. Only the imagefs may be compressed
+//! (zlib as one gzip stream; LZO or UCL as `[u16 BE length][block]` sequences ended by a zero
+//! length). An imagefs may also stand alone, without startup header.
+
+use std::borrow::Cow;
+
+use memchr::memmem;
+
+use super::{
+    cstr_at, gzip, lzo, slice_at, too_big, ucl, Container, ContainerKind, Endian, Entry, EntryType,
+    Limits, Loc, Note,
+};
+use crate::FormatError;
+
+/// `STARTUP_HDR_SIGNATURE`.
+pub const STARTUP_SIGNATURE: u32 = 0x00FF_7EEB;
+/// Size of `struct startup_header`.
+pub const STARTUP_HEADER_SIZE: usize = 0x100;
+/// How far into the input the startup header is searched for (preboot stubs are small:
+/// 0x3F8 bytes on x86 BIOS images, 8 on ARM).
+pub const STARTUP_SEARCH: usize = 64 * 1024;
+/// Headers found beyond this offset must have `preboot_size` equal to their offset.
+const NEAR_START: usize = 4096;
+/// Largest block a compressed imagefs block may expand to (mkifs's buffer).
+pub const MAX_BLOCK_OUT: usize = 64 * 1024;
+/// Minimum size of an image header up to and including `mountflags`.
+const IMAGE_HEADER_MIN: usize = 88;
+/// Longest directory path we accept (the entry size is a u16 anyway).
+const MAX_PATH: usize = 0x1_0000;
+
+/// Inode flag bits of `image_attr.ino`.
+pub const IFS_INO_PROCESSED_ELF: u32 = 0x8000_0000;
+pub const IFS_INO_RUNONCE_ELF: u32 = 0x4000_0000;
+pub const IFS_INO_BOOTSTRAP_EXE: u32 = 0x2000_0000;
+const IFS_INO_FLAGS: u32 = 0xF000_0000;
+
+/// Compression of the imagefs (startup header `flags1` bits 2–4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Zlib,
+    Lzo,
+    Ucl,
+    Unknown(u8),
+}
+
+impl Compression {
+    fn from_flags1(flags1: u8) -> Compression {
+        match (flags1 >> 2) & 7 {
+            0 => Compression::None,
+            1 => Compression::Zlib,
+            2 => Compression::Lzo,
+            3 => Compression::Ucl,
+            n => Compression::Unknown(n),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Compression::None => "none".into(),
+            Compression::Zlib => "zlib".into(),
+            Compression::Lzo => "lzo".into(),
+            Compression::Ucl => "ucl".into(),
+            Compression::Unknown(n) => format!("unknown({n})"),
+        }
+    }
+}
+
+/// `struct startup_header`, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupHeader {
+    /// Offset of the header in the input (= size of the preboot stub).
+    pub offset: u64,
+    pub big_endian: bool,
+    pub version: u16,
+    pub flags1: u8,
+    pub flags2: u8,
+    pub header_size: u16,
+    pub machine: u16,
+    pub startup_vaddr: u32,
+    pub paddr_bias: u32,
+    pub image_paddr: u32,
+    pub ram_paddr: u32,
+    pub ram_size: u32,
+    pub startup_size: u32,
+    pub stored_size: u32,
+    pub imagefs_paddr: u32,
+    pub imagefs_size: u32,
+    pub preboot_size: u16,
+}
+
+impl StartupHeader {
+    pub fn compression(&self) -> Compression {
+        Compression::from_flags1(self.flags1)
+    }
+
+    fn endian(&self) -> Endian {
+        if self.big_endian {
+            Endian::Big
+        } else {
+            Endian::Little
+        }
+    }
+}
+
+/// Decode and validate a startup header at `off` in the given byte order: signature,
+/// version 1, header size 0x100, the zero fields, a startup size that fits the input.
+fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
+    let h = data.get(off..off.checked_add(STARTUP_HEADER_SIZE)?)?;
+    if e.u32(h, 0)? != STARTUP_SIGNATURE {
+        return None;
+    }
+    let sh = StartupHeader {
+        offset: off as u64,
+        big_endian: e == Endian::Big,
+        version: e.u16(h, 4)?,
+        flags1: *h.get(6)?,
+        flags2: *h.get(7)?,
+        header_size: e.u16(h, 8)?,
+        machine: e.u16(h, 10)?,
+        startup_vaddr: e.u32(h, 12)?,
+        paddr_bias: e.u32(h, 16)?,
+        image_paddr: e.u32(h, 20)?,
+        ram_paddr: e.u32(h, 24)?,
+        ram_size: e.u32(h, 28)?,
+        startup_size: e.u32(h, 32)?,
+        stored_size: e.u32(h, 36)?,
+        imagefs_paddr: e.u32(h, 40)?,
+        imagefs_size: e.u32(h, 44)?,
+        preboot_size: e.u16(h, 48)?,
+    };
+    let zero0 = e.u16(h, 50)?;
+    let zeros = h.get(52..64)?;
+    if sh.version != 1
+        || usize::from(sh.header_size) != STARTUP_HEADER_SIZE
+        || zero0 != 0
+        || zeros.iter().any(|&b| b != 0)
+        || (sh.flags1 & 2 != 0) != (e == Endian::Big)
+        || matches!(sh.compression(), Compression::Unknown(_))
+        || (sh.startup_size as usize) < STARTUP_HEADER_SIZE
+        || sh.stored_size < sh.startup_size
+    {
+        return None;
+    }
+    // The startup part must be present (the imagefs may be cut short: reported on open).
+    off.checked_add(sh.startup_size as usize)
+        .filter(|&end| end <= data.len())?;
+    Some(sh)
+}
+
+/// Find a valid startup header within the first `window` bytes, in either byte order.
+fn find_startup(data: &[u8], window: usize) -> Option<StartupHeader> {
+    let hay = data.get(..data.len().min(window.saturating_add(4)))?;
+    let le = STARTUP_SIGNATURE.to_le_bytes();
+    let be = STARTUP_SIGNATURE.to_be_bytes();
+    let mut best: Option<StartupHeader> = None;
+    for (pat, e) in [(le, Endian::Little), (be, Endian::Big)] {
+        for pos in memmem::find_iter(hay, &pat) {
+            if let Some(sh) = parse_startup(data, pos, e).filter(|sh| {
+                // Far from the start, the header must say that it sits behind a preboot
+                // stub of exactly that size (so an IFS stored inside a bigger file or
+                // file system is not taken for the file itself).
+                pos <= NEAR_START || usize::from(sh.preboot_size) == pos
+            }) {
+                if best.as_ref().is_none_or(|b| sh.offset < b.offset) {
+                    best = Some(sh);
+                }
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// `struct image_header`, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageHeader {
+    pub big_endian: bool,
+    /// `imagefs` or `sfegami`.
+    pub signature: String,
+    pub flags: u8,
+    pub image_size: u32,
+    pub hdr_dir_size: u32,
+    pub dir_offset: u32,
+    pub boot_ino: [u32; 4],
+    pub script_ino: u32,
+    pub chain_paddr: u32,
+    pub mountflags: u32,
+    pub mountpoint: String,
+}
+
+fn parse_image_header(img: &[u8]) -> Option<ImageHeader> {
+    let sig = img.get(..7)?;
+    let signature = match sig {
+        b"imagefs" => "imagefs",
+        b"sfegami" => "sfegami",
+        _ => return None,
+    };
+    let flags = *img.get(7)?;
+    let e = if flags & 1 != 0 {
+        Endian::Big
+    } else {
+        Endian::Little
+    };
+    let ih = ImageHeader {
+        big_endian: e == Endian::Big,
+        signature: signature.to_string(),
+        flags,
+        image_size: e.u32(img, 8)?,
+        hdr_dir_size: e.u32(img, 12)?,
+        dir_offset: e.u32(img, 16)?,
+        boot_ino: [
+            e.u32(img, 20)?,
+            e.u32(img, 24)?,
+            e.u32(img, 28)?,
+            e.u32(img, 32)?,
+        ],
+        script_ino: e.u32(img, 36)?,
+        chain_paddr: e.u32(img, 40)?,
+        mountflags: e.u32(img, 84)?,
+        mountpoint: String::new(),
+    };
+    if (ih.dir_offset as usize) < IMAGE_HEADER_MIN
+        || ih.dir_offset > ih.hdr_dir_size
+        || ih.hdr_dir_size > ih.image_size
+    {
+        return None;
+    }
+    let mp_len = (ih.dir_offset as usize).saturating_sub(88).min(1024);
+    let mountpoint = cstr_at(img, 88, mp_len).unwrap_or_default();
+    Some(ImageHeader { mountpoint, ..ih })
+}
+
+/// An IFS at offset 0 of `data`: a valid startup header within the first
+/// [`STARTUP_SEARCH`] bytes, or a valid image header at offset 0.
+pub fn detect(data: &[u8]) -> bool {
+    find_startup(data, STARTUP_SEARCH).is_some() || parse_image_header(data).is_some()
+}
+
+/// Validation used by the carver: a startup header at exactly `off`, whose startup
+/// checksum is correct, or whose image header sits where the startup size says.
+pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool) -> bool {
+    let e = if big { Endian::Big } else { Endian::Little };
+    let Some(sh) = parse_startup(data, off, e) else {
+        return false;
+    };
+    let Some(part) = slice_at(data, sh.offset, u64::from(sh.startup_size)) else {
+        return false;
+    };
+    if word_sum(part, e) == 0 {
+        return true;
+    }
+    // A wrong checksum: still take it if the image header is where it should be.
+    sh.compression() == Compression::None
+        && data
+            .get(off + sh.startup_size as usize..)
+            .and_then(parse_image_header)
+            .is_some()
+}
+
+/// The `preboot_size` of a startup header at `off`.
+pub(crate) fn preboot_size_at(data: &[u8], off: usize, big: bool) -> Option<usize> {
+    let e = if big { Endian::Big } else { Endian::Little };
+    parse_startup(data, off, e).map(|sh| usize::from(sh.preboot_size))
+}
+
+/// Where the image header of the (uncompressed) IFS with a startup header at `off` sits.
+pub(crate) fn image_header_pos(data: &[u8], off: usize, big: bool) -> Option<usize> {
+    let e = if big { Endian::Big } else { Endian::Little };
+    let sh = parse_startup(data, off, e)?;
+    off.checked_add(sh.startup_size as usize)
+}
+
+/// Validation used by the carver for a bare imagefs at `off`.
+pub(crate) fn valid_image_at(data: &[u8], off: usize) -> bool {
+    let Some(img) = data.get(off..) else {
+        return false;
+    };
+    let Some(ih) = parse_image_header(img) else {
+        return false;
+    };
+    let e = if ih.big_endian {
+        Endian::Big
+    } else {
+        Endian::Little
+    };
+    // The first directory entry must be plausible, and the image must fit.
+    let d = ih.dir_offset as usize;
+    let ok_dir = e
+        .u16(img, d)
+        .is_some_and(|s| s == 0 || (24..=1024).contains(&s));
+    ok_dir && (ih.image_size as usize) <= img.len()
+}
+
+/// Sum of the u32 words of `d` (trailing partial word ignored), wrapping.
+pub fn word_sum(d: &[u8], e: Endian) -> u32 {
+    let mut sum: u32 = 0;
+    let chunks = d.chunks_exact(4);
+    match e {
+        Endian::Little => {
+            for c in chunks {
+                sum = sum.wrapping_add(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            }
+        }
+        Endian::Big => {
+            for c in chunks {
+                sum = sum.wrapping_add(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+            }
+        }
+    }
+    sum
+}
+
+/// Everything `open` learnt about the image.
+#[derive(Debug, Clone)]
+pub struct IfsInfo {
+    pub startup: Option<StartupHeader>,
+    /// Offset of the image header in the input (uncompressed images) or of the compressed
+    /// imagefs (compressed images).
+    pub imagefs_offset: u64,
+    pub image: ImageHeader,
+    pub compression: Compression,
+    /// Bytes of compressed imagefs consumed (compressed images).
+    pub compressed_size: Option<u64>,
+    /// `Some(true)` when the startup part sums to zero.
+    pub startup_checksum_ok: Option<bool>,
+    pub image_checksum_ok: bool,
+    /// The boot script (`script_ino`), decoded to text lines like `dumpifs -v`.
+    pub boot_script: Option<Vec<String>>,
+}
+
+/// An opened IFS image.
+pub struct Ifs<'a> {
+    image: Cow<'a, [u8]>,
+    entries: Vec<Entry>,
+    notes: Vec<Note>,
+    info: IfsInfo,
+}
+
+impl<'a> Ifs<'a> {
+    pub fn info(&self) -> &IfsInfo {
+        &self.info
+    }
+
+    /// The uncompressed imagefs (image header to trailer).
+    pub fn imagefs(&self) -> &[u8] {
+        &self.image
+    }
+
+    pub fn open(data: &'a [u8], limits: &Limits) -> Result<Ifs<'a>, FormatError> {
+        let mut notes = Vec::new();
+        let startup = find_startup(data, STARTUP_SEARCH);
+        let (image, imagefs_offset, compression, compressed_size, startup_ok) = match &startup {
+            None => {
+                if parse_image_header(data).is_none() {
+                    return Err(FormatError::at(
+                        0,
+                        "no IFS startup header (0x00FF7EEB) in the first 64 KiB and no image header at offset 0",
+                    ));
+                }
+                notes.push(Note::new(
+                    "layout",
+                    "bare imagefs (no startup header)",
+                    Some(0),
+                ));
+                (Cow::Borrowed(data), 0u64, Compression::None, None, None)
+            }
+            Some(sh) => {
+                let e = sh.endian();
+                describe_startup(sh, &mut notes);
+                let part = slice_at(data, sh.offset, u64::from(sh.startup_size)).unwrap_or(&[]);
+                let sum = word_sum(part, e);
+                let ok = sum == 0;
+                notes.push(Note::new(
+                    "checksum",
+                    if ok {
+                        format!(
+                            "startup checksum valid ({:#x} bytes sum to 0)",
+                            sh.startup_size
+                        )
+                    } else {
+                        format!(
+                            "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
+                            sh.startup_size
+                        )
+                    },
+                    Some(sh.offset),
+                ));
+                let fs_off = sh.offset + u64::from(sh.startup_size);
+                let comp = sh.compression();
+                let (img, consumed) = match comp {
+                    Compression::None => {
+                        let rest = data.get(fs_off as usize..).unwrap_or(&[]);
+                        (Cow::Borrowed(rest), None)
+                    }
+                    _ => {
+                        let (v, used) = decompress_imagefs(data, sh, limits)?;
+                        (Cow::Owned(v), Some(used))
+                    }
+                };
+                (img, fs_off, comp, consumed, Some(ok))
+            }
+        };
+
+        let ih = parse_image_header(&image).ok_or_else(|| {
+            FormatError::at(
+                imagefs_offset,
+                if compression == Compression::None {
+                    "no valid image header (\"imagefs\") where the startup header puts it"
+                        .to_string()
+                } else {
+                    "decompressed imagefs does not start with a valid image header".to_string()
+                },
+            )
+        })?;
+        let e = if ih.big_endian {
+            Endian::Big
+        } else {
+            Endian::Little
+        };
+        if let Some(sh) = &startup {
+            if sh.big_endian != ih.big_endian {
+                notes.push(Note::new(
+                    "warning",
+                    "startup header and image header disagree on byte order",
+                    Some(imagefs_offset),
+                ));
+            }
+            if compression != Compression::None && u64::from(sh.imagefs_size) != image.len() as u64
+            {
+                notes.push(Note::new(
+                    "warning",
+                    format!(
+                        "imagefs expanded to {} bytes, startup header says {}",
+                        image.len(),
+                        sh.imagefs_size
+                    ),
+                    Some(imagefs_offset),
+                ));
+            }
+        }
+        describe_image(&ih, imagefs_offset, compression, &mut notes);
+
+        // Image checksum over image_size bytes (trailer included).
+        let image_checksum_ok = match image.get(..ih.image_size as usize) {
+            Some(part) => {
+                let sum = word_sum(part, e);
+                notes.push(Note::new(
+                    "checksum",
+                    if sum == 0 {
+                        format!("image checksum valid ({:#x} bytes sum to 0)", ih.image_size)
+                    } else {
+                        format!(
+                            "image checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
+                            ih.image_size
+                        )
+                    },
+                    Some(imagefs_offset),
+                ));
+                sum == 0
+            }
+            None => {
+                notes.push(Note::new(
+                    "truncated",
+                    format!(
+                        "imagefs is {} bytes, image header says {}: image checksum not checked",
+                        image.len(),
+                        ih.image_size
+                    ),
+                    Some(imagefs_offset),
+                ));
+                false
+            }
+        };
+
+        // Files must lie inside image_size (or what we have of it).
+        let img_len = image.len().min(ih.image_size as usize);
+        let entries = parse_dir(
+            &image,
+            img_len,
+            &ih,
+            e,
+            limits,
+            imagefs_offset,
+            compression,
+            &mut notes,
+        )?;
+
+        let mut boot_script = None;
+        if ih.script_ino != 0 {
+            let target = ih.script_ino & !IFS_INO_FLAGS;
+            if let Some(se) = entries
+                .iter()
+                .find(|x| x.entry_type == EntryType::File && x.ino == Some(u64::from(target)))
+            {
+                if let Some(bytes) = slice_at(&image, se.loc.offset, se.loc.len) {
+                    let lines = decode_script(bytes);
+                    notes.push(Note::new(
+                        "boot-script",
+                        lines.join("\n"),
+                        file_note_offset(compression, imagefs_offset, se.loc.offset),
+                    ));
+                    boot_script = Some(lines);
+                }
+            } else {
+                notes.push(Note::new(
+                    "warning",
+                    format!(
+                        "script_ino {} names no file in the directory",
+                        ih.script_ino
+                    ),
+                    None,
+                ));
+            }
+        }
+
+        let info = IfsInfo {
+            startup,
+            imagefs_offset,
+            image: ih,
+            compression,
+            compressed_size,
+            startup_checksum_ok: startup_ok,
+            image_checksum_ok,
+            boot_script,
+        };
+        Ok(Ifs {
+            image,
+            entries,
+            notes,
+            info,
+        })
+    }
+}
+
+fn file_note_offset(c: Compression, fs_off: u64, off: u64) -> Option<u64> {
+    if c == Compression::None {
+        Some(fs_off.saturating_add(off))
+    } else {
+        None
+    }
+}
+
+fn describe_startup(sh: &StartupHeader, notes: &mut Vec<Note>) {
+    let e = if sh.big_endian {
+        "big-endian"
+    } else {
+        "little-endian"
+    };
+    notes.push(Note::new(
+        "startup-header",
+        format!(
+            "startup header at {:#x} ({e}): version={} flags1={:#04x} flags2={:#04x} machine={} \
+             startup_vaddr={:#x} paddr_bias={:#x} image_paddr={:#x} ram_paddr={:#x} ram_size={:#x} \
+             startup_size={:#x} stored_size={:#x} imagefs_paddr={:#x} imagefs_size={:#x} preboot_size={:#x}",
+            sh.offset,
+            sh.version,
+            sh.flags1,
+            sh.flags2,
+            sh.machine,
+            sh.startup_vaddr,
+            sh.paddr_bias,
+            sh.image_paddr,
+            sh.ram_paddr,
+            sh.ram_size,
+            sh.startup_size,
+            sh.stored_size,
+            sh.imagefs_paddr,
+            sh.imagefs_size,
+            sh.preboot_size
+        ),
+        Some(sh.offset),
+    ));
+    notes.push(Note::new("byte-order", e, Some(sh.offset)));
+    if sh.offset > 0 {
+        notes.push(Note::new(
+            "preboot",
+            format!(
+                "{:#x} bytes of preboot code before the startup header",
+                sh.offset
+            ),
+            Some(0),
+        ));
+    }
+    if u64::from(sh.preboot_size) != sh.offset {
+        notes.push(Note::new(
+            "warning",
+            format!(
+                "preboot_size {:#x} differs from the startup header offset {:#x}",
+                sh.preboot_size, sh.offset
+            ),
+            Some(sh.offset + 48),
+        ));
+    }
+    notes.push(Note::new(
+        "compression",
+        sh.compression().name(),
+        Some(sh.offset + 6),
+    ));
+}
+
+fn describe_image(ih: &ImageHeader, off: u64, c: Compression, notes: &mut Vec<Note>) {
+    notes.push(Note::new(
+        "image-header",
+        format!(
+            "image header{} ({}): signature={} flags={:#04x} image_size={:#x} hdr_dir_size={:#x} \
+             dir_offset={:#x} boot_ino={:?} script_ino={} chain_paddr={:#x} mountflags={:#x} mountpoint={}",
+            if c == Compression::None {
+                format!(" at {off:#x}")
+            } else {
+                " at start of decompressed imagefs".to_string()
+            },
+            if ih.big_endian { "big-endian" } else { "little-endian" },
+            ih.signature,
+            ih.flags,
+            ih.image_size,
+            ih.hdr_dir_size,
+            ih.dir_offset,
+            ih.boot_ino,
+            ih.script_ino,
+            ih.chain_paddr,
+            ih.mountflags,
+            ih.mountpoint
+        ),
+        if c == Compression::None { Some(off) } else { None },
+    ));
+}
+
+/// Decompress a compressed imagefs, checking it expands to exactly `imagefs_size`.
+/// Returns the bytes and how many compressed bytes were used.
+fn decompress_imagefs(
+    data: &[u8],
+    sh: &StartupHeader,
+    limits: &Limits,
+) -> Result<(Vec<u8>, u64), FormatError> {
+    let start = sh.offset + u64::from(sh.startup_size);
+    let expect = u64::from(sh.imagefs_size);
+    if expect > limits.max_expanded {
+        return Err(too_big(
+            "IFS imagefs_size in startup header",
+            expect,
+            limits,
+            Some(sh.offset + 44),
+        ));
+    }
+    let src = data.get(start as usize..).unwrap_or(&[]);
+    match sh.compression() {
+        Compression::Zlib => {
+            let v = gzip::gunzip_one(src, expect, limits).map_err(|e| {
+                FormatError::at(
+                    start,
+                    format!("IFS zlib imagefs: {} (imagefs_size {expect})", e.message),
+                )
+            })?;
+            Ok((v, src.len() as u64))
+        }
+        Compression::Lzo | Compression::Ucl => {
+            let ucl = sh.compression() == Compression::Ucl;
+            let name = if ucl { "UCL" } else { "LZO" };
+            // Pre-allocate modestly: a lying header must not make us reserve memory.
+            let mut out: Vec<u8> =
+                Vec::with_capacity((expect as usize).min(src.len().saturating_mul(8)));
+            let mut pos: usize = 0;
+            loop {
+                let block_at = start + pos as u64;
+                let hdr = src.get(pos..pos + 2).ok_or_else(|| {
+                    FormatError::at(
+                        block_at,
+                        format!(
+                            "IFS {name} imagefs truncated: block header missing after {} expanded bytes",
+                            out.len()
+                        ),
+                    )
+                })?;
+                let len = usize::from(u16::from_be_bytes([hdr[0], hdr[1]]));
+                pos += 2;
+                if len == 0 {
+                    break;
+                }
+                let block = src.get(pos..pos + len).ok_or_else(|| {
+                    FormatError::at(
+                        block_at,
+                        format!(
+                            "IFS {name} block of {len} bytes runs past the end of the input ({} bytes left)",
+                            src.len().saturating_sub(pos)
+                        ),
+                    )
+                })?;
+                let room = (expect as usize).saturating_sub(out.len());
+                if room == 0 {
+                    return Err(FormatError::at(
+                        block_at,
+                        format!(
+                            "IFS {name} imagefs expands past imagefs_size ({expect} bytes): decompression bomb or corrupt header"
+                        ),
+                    ));
+                }
+                let max = room.min(MAX_BLOCK_OUT);
+                let before = out.len();
+                let r = if ucl {
+                    ucl::nrv2b_decompress_8(block, &mut out, max)
+                } else {
+                    lzo::lzo1x_decompress(block, &mut out, max)
+                };
+                if let Err(e) = r {
+                    let mut fe = e.to_format_error(
+                        &format!("IFS {name} block at {block_at:#x}"),
+                        start + pos as u64,
+                    );
+                    if e.message.contains("output overrun") {
+                        fe.message.push_str(if max == MAX_BLOCK_OUT {
+                            " (block expands past 64 KiB)"
+                        } else {
+                            " (imagefs expands past imagefs_size)"
+                        });
+                    }
+                    out.truncate(before);
+                    return Err(fe);
+                }
+                pos += len;
+            }
+            if (out.len() as u64) < expect {
+                return Err(FormatError::at(
+                    start + pos as u64,
+                    format!(
+                        "IFS {name} imagefs expanded to {} bytes, startup header says {expect}",
+                        out.len()
+                    ),
+                ));
+            }
+            Ok((out, pos as u64))
+        }
+        Compression::None | Compression::Unknown(_) => Err(FormatError::at(
+            sh.offset + 6,
+            "unsupported IFS compression",
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_dir(
+    image: &[u8],
+    img_len: usize,
+    ih: &ImageHeader,
+    e: Endian,
+    limits: &Limits,
+    fs_off: u64,
+    comp: Compression,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<Entry>, FormatError> {
+    let mut entries = Vec::new();
+    let mut pos = ih.dir_offset as usize;
+    let where_ = |p: usize| file_note_offset(comp, fs_off, p as u64);
+    loop {
+        let Some(size) = e.u16(image, pos) else {
+            notes.push(Note::new(
+                "error",
+                format!(
+                    "IFS directory runs past the end of the imagefs at imagefs offset {pos:#x}"
+                ),
+                where_(pos),
+            ));
+            break;
+        };
+        let size = usize::from(size);
+        if size == 0 {
+            break;
+        }
+        if size < 24 {
+            notes.push(Note::new(
+                "error",
+                format!("IFS directory entry of {size} bytes (< 24) at imagefs offset {pos:#x}; listing stops"),
+                where_(pos),
+            ));
+            break;
+        }
+        let Some(ent) = image.get(pos..pos + size) else {
+            notes.push(Note::new(
+                "error",
+                format!("IFS directory entry at imagefs offset {pos:#x} runs past the imagefs"),
+                where_(pos),
+            ));
+            break;
+        };
+        if entries.len() >= limits.max_entries {
+            return Err(FormatError::at(
+                fs_off + pos as u64,
+                format!("IFS directory has more than {} entries", limits.max_entries),
+            ));
+        }
+        if pos + size > ih.hdr_dir_size as usize {
+            notes.push(Note::new(
+                "warning",
+                format!("IFS directory entry at imagefs offset {pos:#x} extends past hdr_dir_size"),
+                where_(pos),
+            ));
+        }
+        let raw_ino = e.u32(ent, 4).unwrap_or(0);
+        let mode = e.u32(ent, 8).unwrap_or(0);
+        let etype = match mode & 0o170000 {
+            0o010000 => EntryType::Fifo,
+            0o020000 | 0o060000 | 0o050000 => EntryType::Device, // incl. S_IFNAM
+            0o140000 => EntryType::Other,
+            _ => EntryType::from_mode(mode),
+        };
+        let path_at = match etype {
+            EntryType::File | EntryType::Device | EntryType::Fifo | EntryType::Other => 32,
+            EntryType::Dir => 24,
+            EntryType::Symlink => 28,
+        };
+        let path = cstr_at(ent, path_at, MAX_PATH).unwrap_or_default();
+        let path = path.trim_start_matches('/').to_string();
+        let mut en = Entry::new(path, etype, mode, 0);
+        en.ino = Some(u64::from(raw_ino & !IFS_INO_FLAGS));
+        if raw_ino & IFS_INO_PROCESSED_ELF != 0 {
+            en.flags.push("elf".into());
+        }
+        if raw_ino & IFS_INO_RUNONCE_ELF != 0 {
+            en.flags.push("run-once".into());
+        }
+        if raw_ino & IFS_INO_BOOTSTRAP_EXE != 0 {
+            en.flags.push("bootstrap".into());
+        }
+        let ino_plain = raw_ino & !IFS_INO_FLAGS;
+        if ih.script_ino != 0 && ino_plain == ih.script_ino & !IFS_INO_FLAGS {
+            en.flags.push("boot-script".into());
+        }
+        if ih
+            .boot_ino
+            .iter()
+            .any(|&b| b != 0 && b & !IFS_INO_FLAGS == ino_plain)
+        {
+            en.flags.push("boot".into());
+        }
+        match etype {
+            EntryType::File => {
+                let off = e.u32(ent, 24).unwrap_or(0);
+                let len = e.u32(ent, 28).unwrap_or(0);
+                en.size = u64::from(len);
+                en.loc = Loc {
+                    offset: u64::from(off),
+                    len: u64::from(len),
+                    aux: 0,
+                };
+                let end = u64::from(off) + u64::from(len);
+                if end > img_len as u64 {
+                    notes.push(Note::new(
+                        "error",
+                        format!(
+                            "{}: data at imagefs offset {off:#x}+{len:#x} runs past the image ({img_len:#x} bytes)",
+                            en.path
+                        ),
+                        where_(pos),
+                    ));
+                    en.flags.push("truncated".into());
+                }
+            }
+            EntryType::Symlink => {
+                let sym_off = usize::from(e.u16(ent, 24).unwrap_or(0));
+                let sym_size = usize::from(e.u16(ent, 26).unwrap_or(0));
+                let t_at = 28 + sym_off;
+                match ent.get(t_at..t_at + sym_size) {
+                    Some(t) => {
+                        let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
+                        en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                        en.size = t.len() as u64;
+                    }
+                    None => notes.push(Note::new(
+                        "error",
+                        format!("{}: symlink target outside its directory entry", en.path),
+                        where_(pos),
+                    )),
+                }
+            }
+            EntryType::Device | EntryType::Fifo | EntryType::Other => {
+                let dev = e.u32(ent, 24).unwrap_or(0);
+                let rdev = e.u32(ent, 28).unwrap_or(0);
+                en.flags.push(format!("dev={dev}"));
+                en.flags.push(format!("rdev={rdev}"));
+            }
+            EntryType::Dir => {}
+        }
+        entries.push(en);
+        pos += size;
+    }
+    Ok(entries)
+}
+
+/// Decode a compiled mkifs boot script into text lines, like `dumpifs -v` prints it.
+pub fn decode_script(s: &[u8]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut off = 0usize;
+    while let Some(h) = s.get(off..off + 4) {
+        let size = usize::from(h[0]) | (usize::from(h[1]) << 8);
+        if size == 0 {
+            break;
+        }
+        let end = (off + size).min(s.len());
+        let cmd = s.get(off..end).unwrap_or(&[]);
+        let strs = |from: usize| -> Vec<String> {
+            cmd.get(from..)
+                .unwrap_or(&[])
+                .split(|&b| b == 0)
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect()
+        };
+        let line = match h[2] {
+            0 => {
+                // external: cpu, flags, extsched[2], policy, priority, argc, envc, strings
+                let flags = cmd.get(5).copied().unwrap_or(0);
+                let policy = cmd.get(8).copied().unwrap_or(0);
+                let prio = cmd.get(9).copied().unwrap_or(0);
+                let argc = usize::from(cmd.get(10).copied().unwrap_or(0));
+                let envc = usize::from(cmd.get(11).copied().unwrap_or(0));
+                let st = strs(12);
+                let exe = st.first().cloned().unwrap_or_default();
+                let argv: Vec<String> = st.iter().skip(1).take(argc).cloned().collect();
+                let envs: Vec<String> = st.iter().skip(1 + argc).take(envc).cloned().collect();
+                let mut opts = Vec::new();
+                let base = exe.rsplit('/').next().unwrap_or("");
+                if let Some(a0) = argv.first() {
+                    if a0 != base {
+                        opts.push(format!("argv0={a0}"));
+                    }
+                }
+                if flags & 0x02 != 0 {
+                    opts.push("+session".into());
+                }
+                if flags & 0x40 != 0 {
+                    opts.push("+debug".into());
+                }
+                if flags & 0x04 != 0 {
+                    let p = match policy {
+                        1 => "f",
+                        2 => "r",
+                        3 => "o",
+                        _ => "",
+                    };
+                    opts.push(format!("priority={prio}{p}"));
+                }
+                if flags & 0x08 != 0 {
+                    opts.push(format!("cpu={}", cmd.get(4).copied().unwrap_or(0)));
+                }
+                let mut l = String::new();
+                if !opts.is_empty() {
+                    l.push_str(&format!("[ {} ] ", opts.join(" ")));
+                }
+                for env in &envs {
+                    l.push_str(env);
+                    l.push(' ');
+                }
+                l.push_str(&exe);
+                for a in argv.iter().skip(1) {
+                    l.push(' ');
+                    l.push_str(a);
+                }
+                if flags & 0x20 != 0 {
+                    l.push_str(" &");
+                }
+                l
+            }
+            t @ (1 | 2) => {
+                let checks = u32::from(cmd.get(4).copied().unwrap_or(0))
+                    | (u32::from(cmd.get(5).copied().unwrap_or(0)) << 8);
+                let name = strs(6).first().cloned().unwrap_or_default();
+                let word = if t == 1 { "waitfor" } else { "reopen" };
+                if checks != 0 {
+                    format!("{word} {}.{} {name}", checks / 10, checks % 10)
+                } else {
+                    format!("{word} {name}")
+                }
+            }
+            3 => format!(
+                "display_msg '{}'",
+                strs(4)
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+                    .trim_end_matches('\n')
+            ),
+            4 => {
+                let st = strs(4);
+                format!(
+                    "procmgr_symlink '{}' '{}'",
+                    st.first().cloned().unwrap_or_default(),
+                    st.get(1).cloned().unwrap_or_default()
+                )
+            }
+            5 => {
+                let budget = cmd.get(5).copied().unwrap_or(0);
+                let crit = u32::from(cmd.get(6).copied().unwrap_or(0))
+                    | (u32::from(cmd.get(7).copied().unwrap_or(0)) << 8);
+                let name = strs(9).first().cloned().unwrap_or_default();
+                format!("sched_aps {name} {budget} {crit}")
+            }
+            t => format!("unknown script command type {t}"),
+        };
+        lines.push(line);
+        off += (size + 3) & !3;
+    }
+    lines
+}
+
+impl Container for Ifs<'_> {
+    fn kind(&self) -> ContainerKind {
+        ContainerKind::Ifs
+    }
+    fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError> {
+        match entry.entry_type {
+            EntryType::File => {}
+            EntryType::Symlink => {
+                return Ok(Cow::Owned(
+                    entry.link_target.clone().unwrap_or_default().into_bytes(),
+                ))
+            }
+            _ => {
+                return Err(FormatError::new(format!(
+                    "{}: not a regular file",
+                    entry.path
+                )))
+            }
+        }
+        let limit = (self.info.image.image_size as usize).min(self.image.len());
+        let img = self.image.get(..limit).unwrap_or(&[]);
+        slice_at(img, entry.loc.offset, entry.loc.len)
+            .map(Cow::Borrowed)
+            .ok_or_else(|| {
+                FormatError::at(
+                    self.info.imagefs_offset.saturating_add(entry.loc.offset),
+                    format!(
+                        "{}: data at imagefs offset {:#x}+{:#x} runs past the image ({:#x} bytes)",
+                        entry.path, entry.loc.offset, entry.loc.len, limit
+                    ),
+                )
+            })
+    }
+    fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+}

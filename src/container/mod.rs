@@ -1,0 +1,428 @@
+//! Firmware containers: QNX boot images (IFS), QNX6 and QNX4 file systems, tar and gzip.
+//!
+//! Each reader understands exactly one format. Nesting (an IFS inside a QNX6 file system
+//! inside a `.tar.gz`) is the caller's business: it calls [`detect`] / [`open`] again on the
+//! bytes of an entry.
+//!
+//! Every reader works on a borrowed byte slice, never panics on hostile input, and bounds
+//! the memory it allocates by [`Limits`]. Problems that do not stop reading (a bad checksum,
+//! an unreadable directory entry) become [`Note`]s; problems that do are [`FormatError`]s.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::FormatError;
+
+pub mod carve;
+pub mod extract;
+pub mod gzip;
+pub mod ifs;
+pub mod lzo;
+pub mod qnx4;
+pub mod qnx6;
+pub mod tar;
+pub mod ucl;
+
+pub use carve::carve;
+pub use extract::{extract, ExtractError, ExtractSummary};
+
+/// The container formats this module reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerKind {
+    /// QNX image file system (boot image), optionally behind a startup header and preboot stub.
+    Ifs,
+    /// QNX6 power-safe file system.
+    Qnx6,
+    /// QNX4 file system.
+    Qnx4,
+    /// POSIX ustar / GNU / pax archive.
+    Tar,
+    /// A gzip stream: one entry (the payload), or the tar entries if the payload is a tar.
+    Gzip,
+}
+
+impl ContainerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContainerKind::Ifs => "ifs",
+            ContainerKind::Qnx6 => "qnx6",
+            ContainerKind::Qnx4 => "qnx4",
+            ContainerKind::Tar => "tar",
+            ContainerKind::Gzip => "gzip",
+        }
+    }
+}
+
+/// Resource limits applied by every reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Hard cap, in bytes, on the output of any one decompression or file read
+    /// (a whole compressed imagefs, a gzip payload, one file of a file system).
+    pub max_expanded: u64,
+    /// Hard cap on the number of entries one container may list.
+    pub max_entries: usize,
+}
+
+/// Default for [`Limits::max_expanded`]: 512 MiB.
+///
+/// Real IFS boot images are a few MiB to a few tens of MiB (they are copied to RAM at boot);
+/// the biggest flash parts that hold them are 256 MiB to 1 GiB. 512 MiB lets any real
+/// boot image or file through while a decompression bomb stops long before it exhausts the
+/// memory of an ordinary workstation or CI runner.
+pub const DEFAULT_MAX_EXPANDED: u64 = 512 * 1024 * 1024;
+
+/// Default for [`Limits::max_entries`]: one million.
+///
+/// A full QNX SDP target tree has some tens of thousands of files and boot images a few
+/// hundred; a million leaves room for the largest real file systems while bounding the
+/// memory a crafted directory structure can make us spend on `Entry` values (~100 MB).
+pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_expanded: DEFAULT_MAX_EXPANDED,
+            max_entries: DEFAULT_MAX_ENTRIES,
+        }
+    }
+}
+
+/// What kind of object an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+    Device,
+    Fifo,
+    Other,
+}
+
+impl EntryType {
+    /// From the `S_IFMT` bits of a POSIX mode (QNX uses the usual values, plus `S_IFNAM`).
+    pub fn from_mode(mode: u32) -> EntryType {
+        match mode & 0o170000 {
+            0o100000 => EntryType::File,
+            0o040000 => EntryType::Dir,
+            0o120000 => EntryType::Symlink,
+            0o020000 | 0o060000 => EntryType::Device,
+            0o010000 => EntryType::Fifo,
+            _ => EntryType::Other,
+        }
+    }
+
+    fn letter(self) -> char {
+        match self {
+            EntryType::File => '-',
+            EntryType::Dir => 'd',
+            EntryType::Symlink => 'l',
+            EntryType::Device => 'c',
+            EntryType::Fifo => 'p',
+            EntryType::Other => '?',
+        }
+    }
+}
+
+/// Where a reader finds an entry's bytes; its meaning is private to each reader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Loc {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) aux: u64,
+}
+
+/// One object inside a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Path inside the container, `/`-separated, without a leading slash.
+    pub path: String,
+    pub entry_type: EntryType,
+    /// POSIX mode including the `S_IFMT` bits.
+    pub mode: u32,
+    /// Size in bytes of the content [`Container::read`] returns (files) or of the target (links).
+    pub size: u64,
+    pub link_target: Option<String>,
+    pub ino: Option<u64>,
+    /// Format-specific flags, e.g. IFS inode flags `elf`, `run-once`, `bootstrap`, `boot-script`.
+    pub flags: Vec<String>,
+    #[serde(skip)]
+    pub(crate) loc: Loc,
+}
+
+impl Entry {
+    pub(crate) fn new(path: String, entry_type: EntryType, mode: u32, size: u64) -> Entry {
+        Entry {
+            path,
+            entry_type,
+            mode,
+            size,
+            link_target: None,
+            ino: None,
+            flags: Vec::new(),
+            loc: Loc::default(),
+        }
+    }
+}
+
+/// A fact worth reporting about a container: checksums, compression, byte order, header
+/// fields, the IFS boot script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub kind: String,
+    pub detail: String,
+    pub offset: Option<u64>,
+}
+
+impl Note {
+    pub(crate) fn new(kind: &str, detail: impl Into<String>, offset: Option<u64>) -> Note {
+        Note {
+            kind: kind.to_string(),
+            detail: detail.into(),
+            offset,
+        }
+    }
+}
+
+/// An opened container.
+pub trait Container {
+    fn kind(&self) -> ContainerKind;
+    fn entries(&self) -> &[Entry];
+    /// The content of a file entry (or a symlink's target), bounded by the [`Limits`] the
+    /// container was opened with.
+    fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError>;
+    fn notes(&self) -> &[Note];
+}
+
+/// Identify the container format at offset 0 of `data` (IFS also behind a preboot stub).
+pub fn detect(data: &[u8]) -> Option<ContainerKind> {
+    // File systems first: their signatures sit at fixed offsets, while the IFS startup
+    // header is searched for (and a file system may hold an IFS near its start).
+    if qnx6::detect(data) {
+        return Some(ContainerKind::Qnx6);
+    }
+    if qnx4::detect(data) {
+        return Some(ContainerKind::Qnx4);
+    }
+    if ifs::detect(data) {
+        return Some(ContainerKind::Ifs);
+    }
+    if gzip::detect(data) {
+        return Some(ContainerKind::Gzip);
+    }
+    if tar::detect(data) {
+        return Some(ContainerKind::Tar);
+    }
+    None
+}
+
+/// Open `data` as a container of the given kind.
+pub fn open<'a>(
+    data: &'a [u8],
+    kind: ContainerKind,
+    limits: &Limits,
+) -> Result<Box<dyn Container + 'a>, FormatError> {
+    Ok(match kind {
+        ContainerKind::Ifs => Box::new(ifs::Ifs::open(data, limits)?),
+        ContainerKind::Qnx6 => Box::new(qnx6::Qnx6::open(data, limits)?),
+        ContainerKind::Qnx4 => Box::new(qnx4::Qnx4::open(data, limits)?),
+        ContainerKind::Tar => Box::new(tar::Tar::open(data, limits)?),
+        ContainerKind::Gzip => gzip::open(data, limits)?,
+    })
+}
+
+/// `rwxr-xr-x`-style rendering of the permission bits.
+pub fn mode_string(entry_type: EntryType, mode: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(entry_type.letter());
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
+    for (i, (bit, c)) in bits.iter().enumerate() {
+        let set = mode & bit != 0;
+        let special = match i {
+            2 => mode & 0o4000 != 0,
+            5 => mode & 0o2000 != 0,
+            8 => mode & 0o1000 != 0,
+            _ => false,
+        };
+        let ch = match (set, special, i) {
+            (true, true, 8) => 't',
+            (false, true, 8) => 'T',
+            (true, true, _) => 's',
+            (false, true, _) => 'S',
+            (true, false, _) => *c,
+            (false, false, _) => '-',
+        };
+        s.push(ch);
+    }
+    s
+}
+
+/// One text line per entry, like `dumpifs`/`ls -l`: type and mode, size, path,
+/// `-> target` for links, and the format's flags in brackets.
+pub fn listing(c: &dyn Container) -> Vec<String> {
+    c.entries().iter().map(listing_line).collect()
+}
+
+/// The listing line of one entry (see [`listing`]).
+pub fn listing_line(e: &Entry) -> String {
+    let mut line = format!(
+        "{} {:>10} {}",
+        mode_string(e.entry_type, e.mode),
+        e.size,
+        if e.path.is_empty() { "." } else { &e.path }
+    );
+    if let Some(t) = &e.link_target {
+        line.push_str(" -> ");
+        line.push_str(t);
+    }
+    if !e.flags.is_empty() {
+        line.push_str(" [");
+        line.push_str(&e.flags.join(","));
+        line.push(']');
+    }
+    line
+}
+
+/// The serialisable view of a container for JSON output.
+#[derive(Debug, Serialize)]
+pub struct Listing<'a> {
+    pub kind: ContainerKind,
+    pub entries: &'a [Entry],
+    pub notes: &'a [Note],
+}
+
+/// The listing as a serde-serialisable value (kind, entries, notes).
+pub fn listing_json<'a>(c: &'a dyn Container) -> Listing<'a> {
+    Listing {
+        kind: c.kind(),
+        entries: c.entries(),
+        notes: c.notes(),
+    }
+}
+
+/// Byte order of a format's integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Endian::Little => "little-endian",
+            Endian::Big => "big-endian",
+        }
+    }
+
+    pub(crate) fn u16(self, d: &[u8], off: usize) -> Option<u16> {
+        let b: [u8; 2] = d.get(off..off.checked_add(2)?)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u16::from_le_bytes(b),
+            Endian::Big => u16::from_be_bytes(b),
+        })
+    }
+
+    pub(crate) fn u32(self, d: &[u8], off: usize) -> Option<u32> {
+        let b: [u8; 4] = d.get(off..off.checked_add(4)?)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u32::from_le_bytes(b),
+            Endian::Big => u32::from_be_bytes(b),
+        })
+    }
+
+    pub(crate) fn u64(self, d: &[u8], off: usize) -> Option<u64> {
+        let b: [u8; 8] = d.get(off..off.checked_add(8)?)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u64::from_le_bytes(b),
+            Endian::Big => u64::from_be_bytes(b),
+        })
+    }
+}
+
+/// `d[off..off+len]` with checked arithmetic.
+pub(crate) fn slice_at(d: &[u8], off: u64, len: u64) -> Option<&[u8]> {
+    let start = usize::try_from(off).ok()?;
+    let len = usize::try_from(len).ok()?;
+    d.get(start..start.checked_add(len)?)
+}
+
+/// A NUL-terminated string starting at `off` (at most `max` bytes), lossily decoded.
+pub(crate) fn cstr_at(d: &[u8], off: usize, max: usize) -> Option<String> {
+    let rest = d.get(off..)?;
+    let rest = &rest[..rest.len().min(max)];
+    let end = memchr::memchr(0, rest).unwrap_or(rest.len());
+    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+}
+
+/// Error for an allocation or output that would pass [`Limits::max_expanded`].
+pub(crate) fn too_big(what: &str, size: u64, limits: &Limits, offset: Option<u64>) -> FormatError {
+    let msg = format!(
+        "{what}: {size} bytes exceed the limit of {} bytes",
+        limits.max_expanded
+    );
+    match offset {
+        Some(o) => FormatError::at(o, msg),
+        None => FormatError::new(msg),
+    }
+}
+
+/// Reads a whole entry into memory and returns its bytes (convenience for callers).
+pub fn read_to_vec(c: &dyn Container, entry: &Entry) -> Result<Vec<u8>, FormatError> {
+    c.read(entry).map(Cow::into_owned)
+}
+
+/// Find an entry by path (exact match, without leading slash).
+pub fn find<'c>(c: &'c dyn Container, path: &str) -> Option<&'c Entry> {
+    let path = path.trim_start_matches('/');
+    c.entries().iter().find(|e| e.path == path)
+}
+
+/// A failure inside a raw decompressor: what went wrong, and where in its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Offset in the compressed input where decoding failed.
+    pub input_offset: usize,
+    pub message: &'static str,
+}
+
+impl DecodeError {
+    pub(crate) fn at(input_offset: usize, message: &'static str) -> DecodeError {
+        DecodeError {
+            input_offset,
+            message,
+        }
+    }
+
+    /// As a [`FormatError`] located at `base + input_offset`.
+    pub fn to_format_error(&self, what: &str, base: u64) -> FormatError {
+        FormatError::at(
+            base.saturating_add(self.input_offset as u64),
+            format!("{what}: {}", self.message),
+        )
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (input offset {:#x})",
+            self.message, self.input_offset
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}

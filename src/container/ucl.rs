@@ -1,0 +1,285 @@
+//! UCL NRV2B decompression (the `ucl_nrv2b_decompress_8` stream format used by mkifs).
+//!
+//! Written from the public description of the format, not from libucl:
+//! a stream interleaves whole literal bytes with control bits, read most significant bit
+//! first from 8-bit "bit bytes" that are fetched from the stream whenever the previous one
+//! is used up. A `1` bit means "copy one literal byte". A `0` bit starts a match: the offset
+//! high part is an Elias-gamma-like code (pairs of data bit, stop bit); the value 2 means
+//! "reuse the last offset", otherwise `(v - 3) * 256 + next byte` is the offset minus one,
+//! and `0xffffffff` ends the stream. Two bits then give the length, with a gamma code for
+//! longer matches; offsets above 0xd00 get one more byte of length.
+//!
+//! The decoder bounds its output, checks every offset, and never panics.
+
+use super::DecodeError;
+
+/// Reads control bits, MSB first, 8 at a time.
+struct Bits<'a> {
+    src: &'a [u8],
+    pos: usize,
+    bb: u32,
+    bc: u32,
+}
+
+impl<'a> Bits<'a> {
+    #[inline(always)]
+    fn bit(&mut self) -> Result<u32, DecodeError> {
+        if self.bc == 0 {
+            self.bb = u32::from(self.byte()?);
+            self.bc = 8;
+        }
+        self.bc -= 1;
+        Ok((self.bb >> self.bc) & 1)
+    }
+
+    #[inline(always)]
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        match self.src.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(DecodeError::at(self.pos, "UCL input overrun")),
+        }
+    }
+
+    /// The gamma code: `v = 1; do { v = 2v + bit } while next bit == 0`, capped.
+    #[inline(always)]
+    fn gamma(&mut self, cap: u32) -> Result<u32, DecodeError> {
+        let mut v: u32 = 1;
+        loop {
+            v = (v << 1) | self.bit()?;
+            if self.bit()? == 1 {
+                return Ok(v);
+            }
+            if v > cap {
+                return Err(DecodeError::at(self.pos, "UCL gamma code too long"));
+            }
+        }
+    }
+}
+
+/// Decompress one NRV2B stream, appending to `out`. Fails if the output would grow by more
+/// than `max_out` bytes, on any reference before the start of this stream's output, on
+/// truncated input, and when input bytes remain after the end marker.
+pub fn nrv2b_decompress_8(
+    src: &[u8],
+    out: &mut Vec<u8>,
+    max_out: usize,
+) -> Result<usize, DecodeError> {
+    let base = out.len();
+    let limit = base.saturating_add(max_out);
+    let mut b = Bits {
+        src,
+        pos: 0,
+        bb: 0,
+        bc: 0,
+    };
+    let mut last_m_off: usize = 1;
+    loop {
+        while b.bit()? == 1 {
+            let lit = b.byte()?;
+            if out.len() >= limit {
+                return Err(DecodeError::at(b.pos, "UCL output overrun"));
+            }
+            out.push(lit);
+        }
+        // Offsets: the end marker has v = 0x1000002; nothing larger is meaningful.
+        let v = b.gamma(0x0100_0002)?;
+        let m_off: usize;
+        if v == 2 {
+            m_off = last_m_off;
+        } else {
+            let hi = v
+                .checked_sub(3)
+                .ok_or(DecodeError::at(b.pos, "UCL bad offset code"))?;
+            let lo = u32::from(b.byte()?);
+            let off = (u64::from(hi) << 8) | u64::from(lo);
+            if off == 0xffff_ffff {
+                break;
+            }
+            if off > 0xffff_ffff {
+                return Err(DecodeError::at(b.pos, "UCL offset out of range"));
+            }
+            m_off = (off as usize) + 1;
+            last_m_off = m_off;
+        }
+        let mut m_len = ((b.bit()? << 1) | b.bit()?) as usize;
+        if m_len == 0 {
+            // Lengths are bounded by the output limit below; cap the code at 2^31.
+            m_len = b.gamma(0x7fff_ffff)? as usize + 2;
+        }
+        if m_off > 0xd00 {
+            m_len += 1;
+        }
+        let m_len = m_len + 1;
+        let produced = out.len() - base;
+        if m_off > produced {
+            return Err(DecodeError::at(
+                b.pos,
+                "UCL match offset before start of output",
+            ));
+        }
+        if out.len().saturating_add(m_len) > limit {
+            return Err(DecodeError::at(b.pos, "UCL output overrun"));
+        }
+        let start = out.len() - m_off;
+        if m_off >= m_len {
+            out.extend_from_within(start..start + m_len);
+        } else {
+            out.reserve(m_len);
+            for i in 0..m_len {
+                // In bounds: start + i < out.len() because m_off >= 1.
+                let byte = out.get(start + i).copied().unwrap_or(0);
+                out.push(byte);
+            }
+        }
+    }
+    if b.pos != src.len() {
+        return Err(DecodeError::at(b.pos, "UCL input not fully consumed"));
+    }
+    Ok(out.len() - base)
+}
+
+/// A trivial NRV2B *encoder* that emits only literals (plus the end marker).
+///
+/// Its output is a valid NRV2B stream, larger than the input by one bit per byte. It exists
+/// so tests can build UCL-compressed images without libucl.
+pub fn nrv2b_encode_literals(src: &[u8]) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    for &byte in src {
+        w.bit(1);
+        w.out.push(byte);
+    }
+    w.bit(0);
+    w.gamma(0x0100_0002);
+    w.out.push(0xff);
+    w.out
+}
+
+/// A small NRV2B *encoder* for runs: bytes equal to the previous one are coded as matches at
+/// offset 1 (so long runs compress to almost nothing), everything else as literals.
+///
+/// Test support: it makes valid streams that expand far beyond their size (64 KiB block
+/// limits, decompression bombs) without libucl.
+#[doc(hidden)]
+pub fn nrv2b_encode_runs(src: &[u8]) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    let mut i = 0;
+    while i < src.len() {
+        let run = if i == 0 {
+            0
+        } else {
+            let prev = src[i - 1];
+            src[i..].iter().take_while(|&&b| b == prev).count()
+        };
+        if run >= 2 {
+            w.bit(0);
+            // Offset code 2 = "last offset", which starts as 1.
+            w.bit(0);
+            w.bit(1);
+            if run <= 4 {
+                let m = (run - 1) as u32;
+                w.bit(m >> 1);
+                w.bit(m & 1);
+            } else {
+                w.bit(0);
+                w.bit(0);
+                w.gamma((run - 3) as u32);
+            }
+            i += run;
+        } else {
+            w.bit(1);
+            w.out.push(src[i]);
+            i += 1;
+        }
+    }
+    w.bit(0);
+    w.gamma(0x0100_0002);
+    w.out.push(0xff);
+    w.out
+}
+
+#[derive(Default)]
+struct BitWriter {
+    out: Vec<u8>,
+    bb_pos: usize,
+    bc: u32,
+}
+
+impl BitWriter {
+    /// Gamma code for `v >= 2`: the bits after the leading 1, each followed by a stop bit.
+    fn gamma(&mut self, v: u32) {
+        let nbits = 32 - v.leading_zeros();
+        for i in (0..nbits - 1).rev() {
+            self.bit((v >> i) & 1);
+            self.bit(u32::from(i == 0));
+        }
+    }
+
+    fn bit(&mut self, bit: u32) {
+        if self.bc == 0 {
+            self.bb_pos = self.out.len();
+            self.out.push(0);
+            self.bc = 8;
+        }
+        self.bc -= 1;
+        if bit != 0 {
+            if let Some(b) = self.out.get_mut(self.bb_pos) {
+                *b |= 1 << self.bc;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_round_trip() {
+        for data in [&b""[..], b"a", b"hello world, hello world", &[0u8; 1000]] {
+            let enc = nrv2b_encode_literals(data);
+            let mut out = Vec::new();
+            nrv2b_decompress_8(&enc, &mut out, 1 << 20).unwrap();
+            assert_eq!(out, data);
+        }
+    }
+
+    #[test]
+    fn runs_round_trip() {
+        let mut data = vec![1u8, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5];
+        data.extend(std::iter::repeat_n(9u8, 100_000));
+        data.extend_from_slice(b"abc");
+        let enc = nrv2b_encode_runs(&data);
+        assert!(enc.len() < 100);
+        let mut out = Vec::new();
+        nrv2b_decompress_8(&enc, &mut out, 1 << 20).unwrap();
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn bounded_output() {
+        let enc = nrv2b_encode_literals(&[7u8; 100]);
+        let mut out = Vec::new();
+        let err = nrv2b_decompress_8(&enc, &mut out, 50).unwrap_err();
+        assert!(err.message.contains("overrun"));
+        assert!(out.len() <= 50);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut x: u32 = 12345;
+        for len in 0..2000 {
+            let data: Vec<u8> = (0..len % 97)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let mut out = Vec::new();
+            let _ = nrv2b_decompress_8(&data, &mut out, 1 << 16);
+            assert!(out.len() <= 1 << 16);
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! QNX6: the qnxmount test image must hold exactly what its tar.gz says was written into it.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use badalloc_audit::container::qnx6::{crc32_qnx6, Qnx6};
+use badalloc_audit::container::*;
+
+#[derive(Debug, PartialEq, Eq)]
+struct Obj {
+    kind: EntryType,
+    perm: u32,
+    size: u64,
+    target: Option<String>,
+    sha: Option<String>,
+}
+
+fn collect(c: &dyn Container, skip: &[&str]) -> BTreeMap<String, Obj> {
+    let mut m = BTreeMap::new();
+    for e in c.entries() {
+        if e.path.is_empty()
+            || skip
+                .iter()
+                .any(|s| e.path == *s || e.path.starts_with(&format!("{s}/")))
+        {
+            continue;
+        }
+        let sha =
+            (e.entry_type == EntryType::File).then(|| common::sha256_hex(&c.read(e).unwrap()));
+        let size = match e.entry_type {
+            EntryType::File | EntryType::Symlink => e.size,
+            _ => 0,
+        };
+        m.insert(
+            e.path.clone(),
+            Obj {
+                kind: e.entry_type,
+                perm: e.mode & 0o7777,
+                size,
+                target: e.link_target.clone(),
+                sha,
+            },
+        );
+    }
+    m
+}
+
+#[test]
+fn qnxmount_image_matches_its_tarball() {
+    let (Some(img), Some(tgz)) = (
+        common::corpus("qnx6/qnxmount-test_image.bin"),
+        common::corpus("qnx6/qnxmount-test_image.tar.gz"),
+    ) else {
+        return;
+    };
+    assert_eq!(detect(&img), Some(ContainerKind::Qnx6));
+    assert_eq!(detect(&tgz), Some(ContainerKind::Gzip));
+    let fs = open(&img, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    let tar = open(&tgz, ContainerKind::Gzip, &Limits::default()).unwrap();
+    assert_eq!(tar.kind(), ContainerKind::Gzip);
+    let want = collect(tar.as_ref(), &[]);
+    let got = collect(fs.as_ref(), &[".boot"]);
+    assert!(want.len() >= 30, "{}", want.len());
+    for (p, w) in &want {
+        assert_eq!(got.get(p), Some(w), "{p}");
+    }
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    // Superblock facts.
+    let q = Qnx6::open(&img, &Limits::default()).unwrap();
+    assert_eq!(q.superblock().serial, 2);
+    assert_eq!(q.superblock().offset, 0x63000);
+    assert!(q.superblock().crc_ok);
+    let notes = fs.notes();
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.kind == "checksum" && n.detail.contains("CRC valid"))
+            .count(),
+        2
+    );
+    let large = find(fs.as_ref(), "this_file_is_large").unwrap();
+    assert_eq!(fs.read(large).unwrap().len(), 16384);
+}
+
+#[test]
+fn superblock_crc_matches_corpus() {
+    let Some(img) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    let sb = &img[0x2000..0x2200];
+    let stored = u32::from_le_bytes(sb[4..8].try_into().unwrap());
+    assert_eq!(crc32_qnx6(&sb[8..]), stored);
+}
+
+#[test]
+fn corrupt_superblock_crc_falls_back() {
+    let Some(mut img) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    // Break the active (serial 2) superblock: the older one is used, with a note.
+    img[0x63000 + 100] ^= 0xff;
+    let q = Qnx6::open(&img, &Limits::default()).unwrap();
+    assert_eq!(q.superblock().serial, 1);
+    assert!(q
+        .notes()
+        .iter()
+        .any(|n| n.detail.contains("CRC INVALID") && n.offset == Some(0x63000)));
+}
+
+/// Convert the little-endian corpus image to big-endian by swapping every multi-byte
+/// field the reader uses (superblocks, inodes, pointer blocks, directory entries).
+fn to_big_endian(img: &[u8]) -> Vec<u8> {
+    let mut d = img.to_vec();
+    let bs = 1024usize;
+    let data_start = 0x3000usize;
+    let sw4 = |d: &mut Vec<u8>, at: usize| d[at..at + 4].reverse();
+    let sw2 = |d: &mut Vec<u8>, at: usize| d[at..at + 2].reverse();
+    let sw8 = |d: &mut Vec<u8>, at: usize| d[at..at + 8].reverse();
+    let rd4 = |d: &[u8], at: usize| u32::from_le_bytes(d[at..at + 4].try_into().unwrap());
+    // Pointer trees: collect blocks (pointer blocks get swapped) from LE data first.
+    fn tree_blocks(
+        d: &[u8],
+        ptrs: &[u32],
+        levels: u8,
+        bs: usize,
+        ds: usize,
+        ptr_blocks: &mut Vec<usize>,
+        data_blocks: &mut Vec<usize>,
+    ) {
+        for &p in ptrs {
+            if p == u32::MAX {
+                continue;
+            }
+            let at = ds + p as usize * bs;
+            if levels == 0 {
+                data_blocks.push(at);
+            } else {
+                ptr_blocks.push(at);
+                let sub: Vec<u32> = (0..bs / 4)
+                    .map(|i| u32::from_le_bytes(d[at + 4 * i..at + 4 * i + 4].try_into().unwrap()))
+                    .filter(|&x| x != 0)
+                    .collect();
+                tree_blocks(d, &sub, levels - 1, bs, ds, ptr_blocks, data_blocks);
+            }
+        }
+    }
+    let fs = Qnx6::open(img, &Limits::default()).unwrap();
+    let mut ptr_blocks = Vec::new();
+    let mut inode_blocks = Vec::new();
+    let mut dir_blocks = Vec::new();
+    for sb_at in [0x2000usize, 0x63000] {
+        let ptrs: Vec<u32> = (0..16).map(|i| rd4(img, sb_at + 72 + 8 + 4 * i)).collect();
+        tree_blocks(
+            img,
+            &ptrs,
+            img[sb_at + 72 + 72],
+            bs,
+            data_start,
+            &mut ptr_blocks,
+            &mut inode_blocks,
+        );
+    }
+    inode_blocks.sort();
+    inode_blocks.dedup();
+    // Directory data blocks: every directory inode's tree.
+    let mut inodes = Vec::new();
+    for &b in &inode_blocks {
+        for k in 0..bs / 128 {
+            inodes.push(b + k * 128);
+        }
+    }
+    for &ia in &inodes {
+        let mode = u16::from_le_bytes(img[ia + 32..ia + 34].try_into().unwrap());
+        let ptrs: Vec<u32> = (0..16).map(|i| rd4(img, ia + 36 + 4 * i)).collect();
+        let mut data = Vec::new();
+        tree_blocks(
+            img,
+            &ptrs,
+            img[ia + 100],
+            bs,
+            data_start,
+            &mut ptr_blocks,
+            &mut data,
+        );
+        if mode & 0o170000 == 0o040000 {
+            dir_blocks.extend(data);
+        }
+    }
+    let _ = fs;
+    ptr_blocks.sort();
+    ptr_blocks.dedup();
+    dir_blocks.sort();
+    dir_blocks.dedup();
+    for sb_at in [0x2000usize, 0x63000] {
+        for at in [0usize, 4] {
+            sw4(&mut d, sb_at + at);
+        }
+        sw8(&mut d, sb_at + 8);
+        for at in [16usize, 20, 24] {
+            sw4(&mut d, sb_at + at);
+        }
+        sw2(&mut d, sb_at + 28);
+        sw2(&mut d, sb_at + 30);
+        for k in 0..6 {
+            sw4(&mut d, sb_at + 48 + 4 * k);
+        }
+        for r in 0..5 {
+            let base = sb_at + 72 + 80 * r;
+            sw8(&mut d, base);
+            for i in 0..16 {
+                sw4(&mut d, base + 8 + 4 * i);
+            }
+        }
+        let crc = crc32_qnx6(&d[sb_at + 8..sb_at + 512]);
+        d[sb_at + 4..sb_at + 8].copy_from_slice(&crc.to_be_bytes());
+    }
+    for b in ptr_blocks {
+        for i in 0..bs / 4 {
+            sw4(&mut d, b + 4 * i);
+        }
+    }
+    for ia in inodes {
+        sw8(&mut d, ia);
+        for k in 0..6 {
+            sw4(&mut d, ia + 8 + 4 * k);
+        }
+        sw2(&mut d, ia + 32);
+        sw2(&mut d, ia + 34);
+        for i in 0..16 {
+            sw4(&mut d, ia + 36 + 4 * i);
+        }
+    }
+    for b in dir_blocks {
+        for k in 0..bs / 32 {
+            let de = b + 32 * k;
+            sw4(&mut d, de);
+            if d[de + 4] == 0xff {
+                sw4(&mut d, de + 8);
+            }
+        }
+    }
+    d
+}
+
+#[test]
+fn big_endian_image_reads_the_same() {
+    let Some(img) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    let be = to_big_endian(&img);
+    let le_fs = open(&img, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    let be_fs = open(&be, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    assert!(be_fs
+        .notes()
+        .iter()
+        .any(|n| n.kind == "byte-order" && n.detail == "big-endian"));
+    assert_eq!(collect(le_fs.as_ref(), &[]), collect(be_fs.as_ref(), &[]));
+}
+
+#[test]
+fn hostile_mutations_never_panic() {
+    let Some(img) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    let mut x: u64 = 7;
+    let lim = Limits {
+        max_expanded: 1 << 20,
+        ..Limits::default()
+    };
+    for _ in 0..300 {
+        let mut d = img.clone();
+        for _ in 0..16 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Hit the metadata region (superblocks, inode table, directories) hardest.
+            let i = if x & 1 == 0 {
+                0x3000 + (x >> 33) as usize % 0x8000
+            } else {
+                (x >> 33) as usize % d.len()
+            };
+            d[i] = (x >> 20) as u8;
+        }
+        // Keep the superblock CRCs valid so the mutated trees are actually walked.
+        for sb in [0x2000usize, 0x63000] {
+            let crc = crc32_qnx6(&d[sb + 8..sb + 512]);
+            d[sb + 4..sb + 8].copy_from_slice(&crc.to_le_bytes());
+        }
+        if let Ok(c) = open(&d, ContainerKind::Qnx6, &lim) {
+            for e in c.entries() {
+                if let Ok(b) = c.read(e) {
+                    assert!(b.len() as u64 <= lim.max_expanded);
+                }
+            }
+        };
+    }
+}
