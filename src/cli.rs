@@ -42,6 +42,24 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// List the contents of a boot image, file system image, archive or raw dump (like dumpifs).
+    Ls {
+        #[arg(value_name = "IMAGE")]
+        image: std::path::PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Unpack an image into DIR (created if needed). The only command that writes files: it
+    /// refuses paths that would land outside DIR and never writes through a link.
+    Extract {
+        #[arg(value_name = "IMAGE")]
+        image: std::path::PathBuf,
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+        /// In a raw dump holding several images, the offset of the one to unpack (as listed by `ls`).
+        #[arg(long, value_parser = parse_offset)]
+        offset: Option<u64>,
+    },
     /// Print shell completions for SHELL to standard output.
     Completions {
         #[arg(value_enum)]
@@ -66,4 +84,13 @@ pub struct OutputArgs {
 pub enum Format {
     Text,
     Json,
+}
+
+/// Offsets as printed by `ls`: hexadecimal with `0x`, or decimal.
+fn parse_offset(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("not an offset: {e}"))
 }

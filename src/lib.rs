@@ -19,6 +19,7 @@ pub mod elf;
 pub mod error;
 pub mod evidence;
 pub mod facts;
+pub mod image_cmd;
 pub mod output;
 pub mod progress;
 pub mod report;

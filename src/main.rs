@@ -8,7 +8,7 @@ use badalloc_audit::cli::{Cli, Command, Format, OutputArgs};
 use badalloc_audit::output::{inside_scanned_tree, use_color, write_atomically};
 use badalloc_audit::progress::TerminalProgress;
 use badalloc_audit::report::{self, Report, Verdict};
-use badalloc_audit::{scan, ScanOptions};
+use badalloc_audit::{image_cmd, scan, ScanOptions};
 use clap::{CommandFactory, Parser};
 
 const EXIT_USAGE: u8 = 2;
@@ -57,6 +57,42 @@ fn main() -> ExitCode {
             }
             ExitCode::from(exit_status(&report))
         }
+        Command::Ls { image, format } => match image_cmd::list(&image) {
+            Ok(images) => {
+                let text = match format {
+                    Format::Text => image_cmd::render_text(&image, &images),
+                    Format::Json => {
+                        serde_json::to_string_pretty(&images).unwrap_or_default() + "\n"
+                    }
+                };
+                print_or_fail(&text)
+            }
+            Err(e) => {
+                eprintln!("badalloc-audit: {e}");
+                ExitCode::from(EXIT_UNREADABLE)
+            }
+        },
+        Command::Extract { image, dir, offset } => match image_cmd::extract(&image, &dir, offset) {
+            Ok(summary) => {
+                for (path, why) in &summary.skipped {
+                    eprintln!("skipped {path}: {why}");
+                }
+                println!(
+                    "extracted {} files ({} bytes), {} directories, {} symlinks into {}; {} skipped",
+                    summary.files,
+                    summary.bytes,
+                    summary.dirs,
+                    summary.symlinks,
+                    dir.display(),
+                    summary.skipped.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("badalloc-audit: {e}");
+                ExitCode::from(EXIT_UNREADABLE)
+            }
+        },
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -76,6 +112,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn print_or_fail(text: &str) -> ExitCode {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("badalloc-audit: {e}");
+            ExitCode::from(EXIT_UNREADABLE)
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::classify::{classify, Findings};
+use crate::container::{self, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile, ElfType};
 use crate::evidence::{self, libc_soname_series};
 use crate::facts::{facts_of, FileFacts, QnxMarker};
 use crate::report::{
-    BinaryReport, CallocReport, ErrorReport, LibcReport, Report, ScanStats, SymlinkReport,
-    TargetReport, Tool, Verdict,
+    BinaryReport, CallocReport, ErrorReport, ImageNote, ImageReport, LibcReport, Report, ScanStats,
+    SymlinkReport, TargetReport, Tool, Verdict,
 };
 use crate::source::{read_file, walk, WalkItem};
 
@@ -52,11 +53,27 @@ pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
 }
 
 /// What examining one file produced.
+/// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
+/// nests a few levels; the bound stops a crafted image that contains itself.
+pub const MAX_NESTING: usize = 6;
+
+/// Files smaller than this are not carved for embedded images: the smallest image with a
+/// C library in it is far larger, and small files are most of a tree.
+const MIN_CARVE_SIZE: usize = 64 * 1024;
+
+/// What examining one file (and everything inside it) produced.
 #[derive(Default)]
 struct FileOutcome {
-    facts: Option<FileFacts>,
+    facts: Vec<FileFacts>,
     errors: Vec<ErrorReport>,
+    symlinks: Vec<SymlinkReport>,
+    images: Vec<ImageReport>,
+    /// Bytes read from disk.
     bytes: u64,
+    /// Files examined inside images.
+    image_files: u64,
+    /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
+    kind: &'static str,
 }
 
 fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
@@ -110,12 +127,7 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| shown.clone());
         let outcome = examine_path(&name, path);
-        let kind = if outcome.facts.is_some() {
-            "elf"
-        } else {
-            "file"
-        };
-        (kind.to_string(), vec![outcome])
+        (outcome.kind.to_string(), vec![outcome])
     } else if meta.file_type().is_symlink() {
         // A symlink given on the command line is the user's explicit choice: follow it once.
         match std::fs::metadata(path) {
@@ -140,14 +152,16 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
     };
 
     let mut facts = Vec::new();
+    let mut images = Vec::new();
     for o in outcomes {
         stats.files += 1;
         stats.bytes += o.bytes;
+        stats.image_files += o.image_files;
+        stats.elf_files += o.facts.len() as u64;
         errors.extend(o.errors);
-        if let Some(f) = o.facts {
-            stats.elf_files += 1;
-            facts.push(f);
-        }
+        symlinks.extend(o.symlinks);
+        images.extend(o.images);
+        facts.extend(o.facts);
     }
     // A single file that could not be read at all is an unreadable PATH.
     if kind == "file" && stats.bytes == 0 && !errors.is_empty() {
@@ -155,7 +169,7 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         r.errors = errors;
         return r;
     }
-    build_target(shown, kind, facts, symlinks, errors, stats)
+    build_target(shown, kind, facts, symlinks, images, errors, stats)
 }
 
 fn unreadable(shown: &str, message: String) -> TargetReport {
@@ -168,6 +182,7 @@ fn unreadable(shown: &str, message: String) -> TargetReport {
         libc: vec![],
         binaries: vec![],
         symlinks: vec![],
+        images: vec![],
         errors: if message.is_empty() {
             vec![]
         } else {
@@ -195,15 +210,142 @@ fn examine_path(rel: &str, full: &Path) -> FileOutcome {
     }
 }
 
-/// Examine one file's bytes (from disk or, later, from inside an image).
+/// Examine one file's bytes: an ELF file is read; an image (recognised by its bytes, at
+/// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
+/// virtual paths `image!/path/inside`.
 fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
+        kind: "file",
         ..Default::default()
     };
-    if !is_elf(data) {
-        return out;
+    out.kind = examine_nested(path, data, 0, &mut out);
+    out
+}
+
+fn examine_nested(path: &str, data: &[u8], depth: usize, out: &mut FileOutcome) -> &'static str {
+    if is_elf(data) {
+        examine_elf(path, data, out);
+        return "elf";
     }
+    if let Some(kind) = container::detect(data) {
+        open_image(path, data, kind, None, depth, out);
+        return kind.name();
+    }
+    if data.len() >= MIN_CARVE_SIZE {
+        let found = container::carve(data);
+        // A file system spans its partition: hits inside it (its .boot IFS) are reached
+        // through its own entries, so they are skipped here until the next file system.
+        let fs_starts: Vec<u64> = found
+            .iter()
+            .filter(|(_, k)| matches!(k, ContainerKind::Qnx4 | ContainerKind::Qnx6))
+            .map(|(o, _)| *o)
+            .collect();
+        let mut opened = false;
+        let mut covered_until = 0u64;
+        for (offset, kind) in found {
+            let is_fs = matches!(kind, ContainerKind::Qnx4 | ContainerKind::Qnx6);
+            if offset < covered_until && !is_fs {
+                continue;
+            }
+            let Some(slice) = usize::try_from(offset).ok().and_then(|o| data.get(o..)) else {
+                continue;
+            };
+            let vpath = format!("{path}@{offset:#x}");
+            if open_image(&vpath, slice, kind, Some(offset), depth, out) {
+                opened = true;
+                if is_fs {
+                    covered_until = fs_starts
+                        .iter()
+                        .copied()
+                        .find(|&o| o > offset)
+                        .unwrap_or(u64::MAX);
+                }
+            }
+        }
+        if opened {
+            return "raw-dump";
+        }
+    }
+    "file"
+}
+
+/// Open an image and examine its entries; false when it could not be opened.
+fn open_image(
+    path: &str,
+    data: &[u8],
+    kind: ContainerKind,
+    carved_at: Option<u64>,
+    depth: usize,
+    out: &mut FileOutcome,
+) -> bool {
+    if depth >= MAX_NESTING {
+        out.errors.push(ErrorReport {
+            path: path.to_string(),
+            offset: carved_at,
+            message: format!(
+                "{} image nested deeper than {MAX_NESTING} levels: not opened",
+                kind.name()
+            ),
+        });
+        return false;
+    }
+    let image = match container::open(data, kind, &Limits::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: e.offset,
+                message: format!("{} image: {}", kind.name(), e.message),
+            });
+            return false;
+        }
+    };
+    let mut report = ImageReport {
+        path: path.to_string(),
+        kind: kind.name().to_string(),
+        offset: carved_at,
+        entries: image.entries().len() as u64,
+        notes: image
+            .notes()
+            .iter()
+            .map(|n| ImageNote {
+                kind: n.kind.clone(),
+                detail: n.detail.clone(),
+                offset: n.offset,
+            })
+            .collect(),
+        boot_script: Vec::new(),
+    };
+    for entry in image.entries() {
+        let vpath = format!("{path}!/{}", entry.path);
+        match entry.entry_type {
+            EntryType::File => match image.read(entry) {
+                Ok(bytes) => {
+                    out.image_files += 1;
+                    if entry.flags.iter().any(|f| f == "boot-script") {
+                        report.boot_script = container::ifs::decode_script(&bytes);
+                    }
+                    examine_nested(&vpath, &bytes, depth + 1, out);
+                }
+                Err(e) => out.errors.push(ErrorReport {
+                    path: vpath,
+                    offset: e.offset,
+                    message: e.message,
+                }),
+            },
+            EntryType::Symlink => out.symlinks.push(SymlinkReport {
+                path: vpath,
+                target: entry.link_target.clone().unwrap_or_default(),
+            }),
+            EntryType::Dir | EntryType::Device | EntryType::Fifo | EntryType::Other => {}
+        }
+    }
+    out.images.push(report);
+    true
+}
+
+fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
     match ElfFile::parse(data) {
         Ok(elf) => {
             let calloc = calloc_of(&elf);
@@ -214,7 +356,7 @@ fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
                     offset: w.offset,
                     message: w.message.clone(),
                 }));
-            out.facts = Some(facts);
+            out.facts.push(facts);
         }
         Err(e) => out.errors.push(ErrorReport {
             path: path.to_string(),
@@ -222,7 +364,6 @@ fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
             message: e.message,
         }),
     }
-    out
 }
 
 /// The analysed calloc of a file that defines one; None when it has none.
@@ -235,6 +376,7 @@ fn build_target(
     kind: String,
     facts: Vec<FileFacts>,
     symlinks: Vec<SymlinkReport>,
+    images: Vec<ImageReport>,
     errors: Vec<ErrorReport>,
     stats: ScanStats,
 ) -> TargetReport {
@@ -293,6 +435,7 @@ fn build_target(
         libc,
         binaries,
         symlinks,
+        images,
         errors,
         stats,
     }

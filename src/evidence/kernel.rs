@@ -38,18 +38,22 @@ pub fn find_kernel_release(data: &[u8], named_like_kernel: bool) -> Option<Kerne
                 offset: (ts_end + 1) as u64,
             });
         }
-        // ...or before it: "X.Y.Z\0" ending right where the timestamp starts.
+        // ...or before it: "X.Y.Z\0" ending right where the timestamp starts. What precedes
+        // the release need not be a NUL (6.6.0 ARM: a pointer), so walk back over its characters.
         if start >= 2 && data[start - 1] == 0 {
-            let before = &data[start.saturating_sub(12)..start - 1];
-            if let Some(nul) = before.iter().rposition(|&b| b == 0) {
-                let rel_start = start.saturating_sub(12) + nul + 1;
-                if let Some(rel) = release_at(data, rel_start).filter(|r| r.1 == start - 1) {
-                    return Some(KernelRelease {
-                        release: rel.0,
-                        timestamp,
-                        offset: rel_start as u64,
-                    });
-                }
+            let mut rel_start = start - 1;
+            while rel_start > 0
+                && start - 1 - rel_start < 11
+                && matches!(data[rel_start - 1], b'0'..=b'9' | b'.')
+            {
+                rel_start -= 1;
+            }
+            if let Some(rel) = release_at(data, rel_start).filter(|r| r.1 == start - 1) {
+                return Some(KernelRelease {
+                    release: rel.0,
+                    timestamp,
+                    offset: rel_start as u64,
+                });
             }
         }
     }
@@ -102,6 +106,14 @@ mod tests {
         let k = find_kernel_release(blob, true).unwrap();
         assert_eq!(k.release, "6.6.0");
         assert_eq!(k.offset, 3);
+    }
+
+    #[test]
+    fn release_after_a_pointer_like_660_arm() {
+        let blob = b"\x00\x00\xc8\x3e\x08\xfe6.6.0\x002014/02/22-19:07:53EST\x00\x00";
+        let k = find_kernel_release(blob, true).unwrap();
+        assert_eq!(k.release, "6.6.0");
+        assert_eq!(k.offset, 6);
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct TargetReport {
     pub binaries: Vec<BinaryReport>,
     /// Symbolic links found (recorded, never followed).
     pub symlinks: Vec<SymlinkReport>,
+    /// Images opened (boot images, file systems, archives), nested ones included.
+    #[serde(default)]
+    pub images: Vec<ImageReport>,
     pub errors: Vec<ErrorReport>,
     pub stats: ScanStats,
 }
@@ -180,6 +183,28 @@ pub struct BinaryReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageReport {
+    /// Virtual path of the image (`fw.tar.gz!/boot/qnx.ifs`; `dump.bin@0x40000` when carved).
+    pub path: String,
+    /// `ifs`, `qnx6`, `qnx4`, `tar`, `gzip`.
+    pub kind: String,
+    /// Offset in the enclosing file where it was carved, for images found inside raw dumps.
+    pub offset: Option<u64>,
+    pub entries: u64,
+    /// Header facts, checksums (valid or not), compression, byte order.
+    pub notes: Vec<ImageNote>,
+    /// The IFS boot script, decoded to text lines (empty for other kinds).
+    pub boot_script: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageNote {
+    pub kind: String,
+    pub detail: String,
+    pub offset: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SymlinkReport {
     pub path: String,
     pub target: String,
@@ -198,4 +223,7 @@ pub struct ScanStats {
     pub bytes: u64,
     pub elf_files: u64,
     pub skipped: u64,
+    /// Files examined inside images.
+    #[serde(default)]
+    pub image_files: u64,
 }
