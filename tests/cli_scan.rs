@@ -74,16 +74,33 @@ fn sdp660_libc_is_qnx_libc_so_3_with_qnx_info_660() {
 
 #[test]
 fn corpus_directory_reports_disagreeing_kernels_and_labels() {
-    let Some(dir) = common::corpus_path("qnx") else { return };
+    let Some(dir) = common::corpus_path("qnx") else {
+        return;
+    };
     let (_, j) = scan_json(&[&dir]);
     let t = &j["targets"][0];
     assert_eq!(t["kind"], "directory");
     // Two boot images (6.4.1) and a loose 6.6.0 kernel: the lowest release is reported, and
     // every disagreement is named.
     assert_eq!(t["os"]["release"], "6.4.1");
-    let conflicts: Vec<&str> = t["os"]["conflicts"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    assert!(conflicts.iter().any(|c| c.contains("several kernels") && c.contains("6.4.1, 6.6.0")), "{conflicts:?}");
-    assert!(conflicts.iter().any(|c| c.contains("kernel says 6.4.1, C library QNX_info says 6.4.0")), "{conflicts:?}");
+    let conflicts: Vec<&str> = t["os"]["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| c.contains("several kernels") && c.contains("6.4.1, 6.6.0")),
+        "{conflicts:?}"
+    );
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| c.contains("kernel says 6.4.1, C library QNX_info says 6.4.0")),
+        "{conflicts:?}"
+    );
 }
 
 #[test]
