@@ -25,6 +25,7 @@ pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod source;
+pub mod surface;
 
 pub use error::FormatError;
 pub use scan::{scan, ScanOptions};

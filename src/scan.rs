@@ -1,6 +1,7 @@
 //! The scan: targets → files → facts → verdict. Files are examined in parallel; each file's
 //! bytes are dropped as soon as its facts are taken, so memory stays flat as trees grow.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::report::{
     SymlinkReport, TargetReport, Tool, Verdict,
 };
 use crate::source::{read_file, walk, WalkItem};
+use crate::surface;
 
 #[derive(Clone, Default)]
 pub struct ScanOptions {
@@ -72,6 +74,8 @@ struct FileOutcome {
     bytes: u64,
     /// Files examined inside images.
     image_files: u64,
+    /// Programs started at boot: (program base name, the script that starts it).
+    started: Vec<(String, String)>,
     /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
     kind: &'static str,
 }
@@ -153,6 +157,7 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
 
     let mut facts = Vec::new();
     let mut images = Vec::new();
+    let mut started = BTreeMap::new();
     for o in outcomes {
         stats.files += 1;
         stats.bytes += o.bytes;
@@ -162,6 +167,9 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         symlinks.extend(o.symlinks);
         images.extend(o.images);
         facts.extend(o.facts);
+        for (prog, script) in o.started {
+            started.entry(prog).or_insert(script);
+        }
     }
     // A single file that could not be read at all is an unreadable PATH.
     if kind == "file" && stats.bytes == 0 && !errors.is_empty() {
@@ -169,7 +177,12 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         r.errors = errors;
         return r;
     }
-    build_target(shown, kind, facts, symlinks, images, errors, stats)
+    let mut t = build_target(shown, kind, facts, symlinks, images, errors, stats);
+    if matches!(t.verdict, Verdict::Affected | Verdict::Inconclusive) {
+        t.exposure = surface::rank(&t, &started);
+        t.mitigations = surface::mitigations(&t, &t.exposure);
+    }
+    t
 }
 
 fn unreadable(shown: &str, message: String) -> TargetReport {
@@ -183,6 +196,8 @@ fn unreadable(shown: &str, message: String) -> TargetReport {
         binaries: vec![],
         symlinks: vec![],
         images: vec![],
+        exposure: vec![],
+        mitigations: vec![],
         errors: if message.is_empty() {
             vec![]
         } else {
@@ -231,6 +246,13 @@ fn examine_nested(path: &str, data: &[u8], depth: usize, out: &mut FileOutcome) 
     if let Some(kind) = container::detect(data) {
         open_image(path, data, kind, None, depth, out);
         return kind.name();
+    }
+    if surface::is_startup_script(path) && data.len() <= surface::MAX_SCRIPT_BYTES {
+        let text = String::from_utf8_lossy(data);
+        for prog in surface::programs_started(path, &text) {
+            out.started.push((prog, path.to_string()));
+        }
+        return "file";
     }
     if data.len() >= MIN_CARVE_SIZE {
         let found = container::carve(data);
@@ -325,6 +347,12 @@ fn open_image(
                     out.image_files += 1;
                     if entry.flags.iter().any(|f| f == "boot-script") {
                         report.boot_script = container::ifs::decode_script(&bytes);
+                        let script = format!("{path} boot script");
+                        for prog in
+                            surface::programs_started(&script, &report.boot_script.join("\n"))
+                        {
+                            out.started.push((prog, script.clone()));
+                        }
                     }
                     examine_nested(&vpath, &bytes, depth + 1, out);
                 }
@@ -438,6 +466,8 @@ fn build_target(
         images,
         errors,
         stats,
+        exposure: vec![],
+        mitigations: vec![],
     }
 }
 

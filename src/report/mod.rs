@@ -94,6 +94,12 @@ pub struct TargetReport {
     pub images: Vec<ImageReport>,
     pub errors: Vec<ErrorReport>,
     pub stats: ScanStats,
+    /// For affected and inconclusive targets: binaries ranked by exposure, most exposed first.
+    #[serde(default)]
+    pub exposure: Vec<crate::surface::ExposureReport>,
+    /// For affected and inconclusive targets: what to do until the patch ships.
+    #[serde(default)]
+    pub mitigations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -147,6 +147,39 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
         });
     }
 
+    if !t.exposure.is_empty() {
+        let _ = writeln!(out, "\nExposure (most exposed first):");
+        for e in t.exposure.iter().take(MAX_LISTED) {
+            let mut why = Vec::new();
+            if let Some(c) = &e.calloc {
+                why.push(c.replace('-', " "));
+            }
+            if e.network {
+                why.push("network-facing".to_string());
+            }
+            if let Some(s) = &e.started_by {
+                why.push(format!("started by {s}"));
+            }
+            if e.named_service {
+                why.push("a service the advisory names".to_string());
+            }
+            let _ = writeln!(out, "  [{}] {}: {}", e.score, e.path, why.join(", "));
+        }
+        if t.exposure.len() > MAX_LISTED {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (see --format json)",
+                t.exposure.len() - MAX_LISTED
+            );
+        }
+    }
+    if !t.mitigations.is_empty() {
+        let _ = writeln!(out, "\nWhat to do:");
+        for (i, m) in t.mitigations.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {m}", i + 1);
+        }
+    }
+
     if !t.errors.is_empty() {
         let _ = writeln!(out, "\nErrors and skipped files ({}):", t.errors.len());
         for e in t.errors.iter().take(MAX_LISTED * 4) {

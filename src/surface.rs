@@ -1,0 +1,223 @@
+//! Attack surface: which binaries of an exposed (or undecided) target matter most, and what
+//! to do until the patch ships.
+//!
+//! Exploitation needs control of calloc's arguments, reached through an exposed service
+//! (BlackBerry, CISA). So a binary ranks higher the more of these hold: it reaches an
+//! unchecked calloc (imports it from the affected C library, or carries its own copy); it is
+//! network-facing (imports the socket API); it is started at boot (named in the IFS boot
+//! script or an rc/sysinit script); it is one of the services BlackBerry's advisory names.
+//!
+//! False positives: a program named in a startup script but started only on a condition;
+//! a socket import used only for local IPC. False negatives: programs started by other
+//! programs (not by a script), services started from scripts we do not recognise.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{CallocVerdict, TargetReport, Verdict};
+
+/// Services BlackBerry's advisory names as ways in.
+pub const NAMED_SERVICES: &[&str] = &["telnetd", "ftpd", "qconn", "tftpd", "inetd"];
+
+/// Text files read as startup scripts (path suffixes, case-sensitive, as on QNX).
+pub fn is_startup_script(path: &str) -> bool {
+    let p = path.rsplit("!/").next().unwrap_or(path);
+    let p = p.trim_start_matches('/');
+    p.starts_with("etc/rc.d/")
+        || p == "etc/rc.local"
+        || p.starts_with("etc/system/sysinit")
+        || p == "etc/inetd.conf"
+        || p.starts_with("etc/system/config/") && p.ends_with(".sh")
+        || p.starts_with("etc/init.d/")
+}
+
+/// Largest script read: startup scripts are a few KiB.
+pub const MAX_SCRIPT_BYTES: usize = 256 * 1024;
+
+/// Program names a startup script starts, with the line they appear on.
+pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
+    let inetd = script_path.ends_with("inetd.conf");
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // IFS scripts prefix options: "[ priority=25r ] /proc/boot/ksh ...".
+        let line = match line.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').map_or("", |(_, cmd)| cmd.trim()),
+            None => line,
+        };
+        let mut words = line.split_whitespace();
+        let prog = if inetd {
+            // service socket-type protocol wait user server [args]
+            words.nth(5)
+        } else {
+            words.find(|w| {
+                !w.contains('=')
+                    && !matches!(
+                        *w,
+                        "exec" | "nice" | "nohup" | "on" | "-d" | "sudo" | "if" | "then"
+                    )
+            })
+        };
+        if let Some(p) = prog {
+            let base = p
+                .rsplit('/')
+                .next()
+                .unwrap_or(p)
+                .trim_end_matches(['&', ';']);
+            if !base.is_empty()
+                && base
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+            {
+                out.push(base.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureReport {
+    pub path: String,
+    /// 0..=4: one point each for unchecked calloc, network-facing, started at boot, named service.
+    pub score: u8,
+    /// How it reaches calloc: `static-copy-unchecked`, `imports-unchecked`, `imports-unverified`, or null.
+    pub calloc: Option<String>,
+    pub network: bool,
+    /// Where it is started at boot (script path), if found.
+    pub started_by: Option<String>,
+    pub named_service: bool,
+}
+
+/// Rank the binaries of a target. `started`: program base name → script that starts it.
+pub fn rank(t: &TargetReport, started: &BTreeMap<String, String>) -> Vec<ExposureReport> {
+    let libc_state = |name: &str| -> Option<CallocVerdict> {
+        let found: Vec<CallocVerdict> = t
+            .libc
+            .iter()
+            .filter(|l| l.qnx && l.soname.as_deref().unwrap_or("") == name)
+            .map(|l| l.calloc.verdict)
+            .collect();
+        if found.contains(&CallocVerdict::Unchecked) {
+            Some(CallocVerdict::Unchecked)
+        } else {
+            found.first().copied()
+        }
+    };
+    let mut out: Vec<ExposureReport> = t
+        .binaries
+        .iter()
+        .filter_map(|b| {
+            let base = b.path.rsplit(['/', '!']).next().unwrap_or(&b.path);
+            let calloc = match (&b.static_calloc, b.imports_calloc) {
+                (Some(c), _) if c.verdict == CallocVerdict::Unchecked => {
+                    Some("static-copy-unchecked")
+                }
+                (_, true) => match b.libc.as_deref().and_then(libc_state) {
+                    Some(CallocVerdict::Unchecked) => Some("imports-unchecked"),
+                    Some(CallocVerdict::Checked) => None,
+                    _ if b.qnx => Some("imports-unverified"),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let started_by = started.get(base).cloned();
+            let named_service = NAMED_SERVICES.contains(&base);
+            let score = u8::from(calloc.is_some())
+                + u8::from(b.network)
+                + u8::from(started_by.is_some())
+                + u8::from(named_service);
+            (calloc.is_some() || (b.network && b.qnx)).then(|| ExposureReport {
+                path: b.path.clone(),
+                score,
+                calloc: calloc.map(str::to_string),
+                network: b.network,
+                started_by,
+                named_service,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.path.cmp(&b.path)));
+    out
+}
+
+/// Concrete steps for an affected or inconclusive target.
+pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String> {
+    let mut m = Vec::new();
+    match t.verdict {
+        Verdict::Affected => m.push(
+            "Patch: apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical 1.0/1.1), or move to SDP 6.6.0 or later \
+             (Medical 1.1.1, Safety 1.0.2); for a custom QNX build, port the fix to its C library and rebuild."
+                .to_string(),
+        ),
+        Verdict::Inconclusive => m.push(
+            "Decide first: obtain the kernel (procnto) and the C library of this device, or its boot image, and scan them; \
+             until then treat the device as affected."
+                .to_string(),
+        ),
+        _ => return m,
+    }
+    let services: Vec<String> = exposure
+        .iter()
+        .filter(|e| e.network && (e.started_by.is_some() || e.named_service))
+        .map(|e| match &e.started_by {
+            Some(s) => format!("{} (started by {s})", e.path),
+            None => e.path.clone(),
+        })
+        .collect();
+    if !services.is_empty() {
+        m.push(format!(
+            "Until patched, stop or firewall these network services, allowing only the ports and protocols the device's \
+             applications need: {}.",
+            services.join(", ")
+        ));
+    }
+    let relink: Vec<&str> = exposure
+        .iter()
+        .filter(|e| e.calloc.as_deref() == Some("static-copy-unchecked"))
+        .map(|e| e.path.as_str())
+        .collect();
+    if !relink.is_empty() {
+        m.push(format!(
+            "After patching the C library, relink these statically linked programs (they keep their own calloc): {}.",
+            relink.join(", ")
+        ));
+    }
+    m.push(
+        "Watch the exposed services more closely until the fix is deployed (CISA AA21-229A)."
+            .to_string(),
+    );
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_from_rc_ifs_and_inetd_scripts() {
+        let rc = "#!/bin/sh\n# comment\ndevc-ser8250 -e &\n/usr/sbin/telnetd -p 23 &\nPATH=/bin exec /usr/sbin/qconn port=8000\n";
+        assert_eq!(
+            programs_started("etc/rc.d/rc.local", rc),
+            ["devc-ser8250", "telnetd", "qconn"]
+        );
+        let ifs = "[ priority=25r ] /proc/boot/ksh /proc/boot/.early &\nio-net -dne2000 -ptcpip\ndisplay_msg 'hi'\n";
+        assert_eq!(
+            programs_started("boot", ifs),
+            ["ksh", "io-net", "display_msg"]
+        );
+        let inetd = "ftp stream tcp nowait root /usr/sbin/ftpd in.ftpd -l\n";
+        assert_eq!(programs_started("etc/inetd.conf", inetd), ["ftpd"]);
+    }
+
+    #[test]
+    fn startup_script_paths() {
+        assert!(is_startup_script("etc/rc.d/rc.local"));
+        assert!(is_startup_script("fw.tar!/etc/system/sysinit"));
+        assert!(!is_startup_script("usr/share/doc/rc.local"));
+    }
+}
