@@ -426,3 +426,27 @@ impl std::fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Append `len` bytes copied from `dist` bytes back (LZ77 match; overlapping copies repeat
+/// the period). The caller has checked `1 <= dist <= out.len()`.
+#[inline]
+pub(crate) fn copy_match(out: &mut Vec<u8>, dist: usize, len: usize) {
+    let Some(start) = out.len().checked_sub(dist) else {
+        return;
+    };
+    if dist == 0 {
+        return;
+    }
+    if dist == 1 {
+        let b = out.last().copied().unwrap_or(0);
+        out.resize(out.len() + len, b);
+        return;
+    }
+    let mut remaining = len;
+    while remaining > 0 {
+        // Bytes from `start` to the end are whole periods (or the final partial copy).
+        let n = remaining.min(out.len() - start);
+        out.extend_from_within(start..start + n);
+        remaining -= n;
+    }
+}
