@@ -309,6 +309,22 @@ impl<'a> Qnx4<'a> {
                     en.ino = Some(ino_key / ENTRY as u64);
                 }
                 en.flags.push(format!("extents={}", ino.num_xtnts));
+                // The first few extents, as image byte offset + length.
+                match self.extents(&ino) {
+                    Ok(exts) => {
+                        for (off, len) in exts.iter().take(4) {
+                            en.flags.push(format!("extent={off:#x}+{len:#x}"));
+                        }
+                    }
+                    Err(e) => {
+                        en.flags.push("bad-extents".into());
+                        self.notes.push(Note::new(
+                            "error",
+                            format!("{path}: {}", e.message),
+                            e.offset,
+                        ));
+                    }
+                }
                 // Locator: the inode entry itself is re-parsed on read from these fields.
                 en.loc = Loc {
                     offset: u64::from(ino.first.0) | (u64::from(ino.first.1) << 32),
