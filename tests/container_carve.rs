@@ -168,3 +168,27 @@ fn carve_parallel_chunks_and_boundaries() {
         ]
     );
 }
+
+#[test]
+fn carve_many_fake_headers_stays_fast() {
+    // Thousands of well-formed startup headers claiming 4 MiB startup parts with wrong
+    // checksums: the checksum work is budgeted, so this stays linear.
+    let (nodes, _) = w::sample_tree();
+    let real = w::build(
+        &nodes,
+        &Opts {
+            comp: Comp::Ucl,
+            preboot: 0,
+            ..Opts::default()
+        },
+    );
+    let mut hdr = real[..0x100].to_vec();
+    hdr[32..36].copy_from_slice(&(4u32 << 20).to_le_bytes());
+    let mut d = vec![0xffu8; 8 << 20];
+    for at in (0..d.len() - 0x100).step_by(512) {
+        d[at..at + 0x100].copy_from_slice(&hdr);
+    }
+    let t = std::time::Instant::now();
+    let _ = carve(&d);
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}

@@ -78,12 +78,14 @@ fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
             .collect()
     };
     let mut out = Vec::new();
+    // Checksum work allowed in this range (see `ifs::valid_startup_at`).
+    let mut budget = (span as u64).saturating_mul(2).saturating_add(32 << 20);
     for (sig, big) in [
         ([0xeb, 0x7e, 0xff, 0x00], false),
         ([0x00, 0xff, 0x7e, 0xeb], true),
     ] {
         for pos in find(&sig) {
-            if ifs::valid_startup_at(data, pos, big) {
+            if ifs::valid_startup_at(data, pos, big, &mut budget) {
                 // Report the start of the image: the preboot stub, if the header says so.
                 let pre = ifs::preboot_size_at(data, pos, big).unwrap_or(0);
                 out.push(Hit {
