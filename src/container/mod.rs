@@ -7,6 +7,20 @@
 //! Every reader works on a borrowed byte slice, never panics on hostile input, and bounds
 //! the memory it allocates by [`Limits`]. Problems that do not stop reading (a bad checksum,
 //! an unreadable directory entry) become [`Note`]s; problems that do are [`FormatError`]s.
+//!
+//! Note kinds in use:
+//! - `checksum`: IFS startup / image word sums, QNX6 superblock CRCs ("valid" or "INVALID",
+//!   with the offset of the summed part);
+//! - `startup-header`, `image-header`: every IFS header field; `byte-order`; `compression`;
+//!   `preboot` (size of the stub before the startup header); `layout` (bare imagefs);
+//! - `boot-script`: the IFS boot script decoded to text, one command per line;
+//! - `active-superblock` (QNX6), `qnx4` (root directory), `payload` (gzip holding a tar);
+//! - `warning`, `error`, `truncated`: damage that did not stop the reader.
+//!
+//! Entry flags in use: IFS `elf`, `run-once`, `bootstrap` (inode flags), `boot-script`,
+//! `boot` (named by `boot_ino`), `dev=N`/`rdev=N` (devices), `truncated` (data past the
+//! image); tar `hardlink`, `typeflag=X`; QNX4 `extents=N`, `extent=OFFSET+LEN` (first four),
+//! `bad-extents`.
 
 use std::borrow::Cow;
 
