@@ -142,3 +142,53 @@ fn carve_nothing_in_noise() {
     assert!(carve(&[]).is_empty());
     assert!(carve(&[0xeb, 0x7e, 0xff, 0x00]).is_empty());
 }
+
+#[test]
+fn carve_parallel_chunks_and_boundaries() {
+    // Over the parallel threshold: signatures straddling the 16 MiB chunk boundaries, and an
+    // IFS whose image header lies in the next chunk (must not show up as a bare imagefs).
+    let (nodes, _) = w::sample_tree();
+    let plain = w::build(
+        &nodes,
+        &Opts {
+            preboot: 0,
+            ..Opts::default()
+        },
+    );
+    let mut d = vec![0xffu8; 48 << 20];
+    let a = (16 << 20) - 2;
+    let b = (32 << 20) - 200;
+    d[a..a + plain.len()].copy_from_slice(&plain);
+    d[b..b + plain.len()].copy_from_slice(&plain);
+    assert_eq!(
+        carve(&d),
+        [
+            (a as u64, ContainerKind::Ifs),
+            (b as u64, ContainerKind::Ifs)
+        ]
+    );
+}
+
+#[test]
+fn carve_many_fake_headers_stays_fast() {
+    // Thousands of well-formed startup headers claiming 4 MiB startup parts with wrong
+    // checksums: the checksum work is budgeted, so this stays linear.
+    let (nodes, _) = w::sample_tree();
+    let real = w::build(
+        &nodes,
+        &Opts {
+            comp: Comp::Ucl,
+            preboot: 0,
+            ..Opts::default()
+        },
+    );
+    let mut hdr = real[..0x100].to_vec();
+    hdr[32..36].copy_from_slice(&(4u32 << 20).to_le_bytes());
+    let mut d = vec![0xffu8; 8 << 20];
+    for at in (0..d.len() - 0x100).step_by(512) {
+        d[at..at + 0x100].copy_from_slice(&hdr);
+    }
+    let t = std::time::Instant::now();
+    let _ = carve(&d);
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+}

@@ -54,7 +54,9 @@ fn openqnx_qnx4fs_tree_and_boot_image() {
     let lst = listing(c.as_ref());
     assert!(lst
         .iter()
-        .any(|l| l.starts_with('d') && l.ends_with("lost+found [extents=1]")));
+        .any(|l| l.starts_with('d') && l.contains("lost+found [extents=1,extent=0x3600+0x2000]")));
+    let boot_e = find(c.as_ref(), ".boot").unwrap();
+    assert!(boot_e.flags.contains(&"extent=0x5600+0x14aa00".to_string()));
 }
 
 #[test]

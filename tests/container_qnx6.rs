@@ -299,3 +299,169 @@ fn hostile_mutations_never_panic() {
         };
     }
 }
+
+/// Helpers to craft variants of the little-endian corpus image (block size 1024, data at
+/// 0x3000, active superblock at 0x63000).
+mod craft {
+    pub const BS: usize = 1024;
+    pub const DS: usize = 0x3000;
+    pub const SB: usize = 0x63000;
+
+    pub fn rd4(d: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(d[at..at + 4].try_into().unwrap())
+    }
+    pub fn wr4(d: &mut [u8], at: usize, v: u32) {
+        d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    pub fn fix_crc(d: &mut [u8]) {
+        let crc = badalloc_audit::container::qnx6::crc32_qnx6(&d[SB + 8..SB + 512]);
+        wr4(d, SB + 4, crc);
+    }
+    /// Byte offset of inode `ino` (the inode table is level 0 in this image).
+    pub fn inode_at(d: &[u8], ino: u32) -> usize {
+        let idx = (ino as usize - 1) * 128;
+        let blk = rd4(d, SB + 72 + 8 + 4 * (idx / BS));
+        DS + blk as usize * BS + idx % BS
+    }
+    /// All-zero blocks that no root node or inode points at (every tree in this image is
+    /// level 0, which is asserted).
+    pub fn free_blocks(d: &[u8], n: usize) -> Vec<u32> {
+        let mut used = std::collections::HashSet::new();
+        for r in 0..5 {
+            let base = SB + 72 + 80 * r;
+            let size = u64::from_le_bytes(d[base..base + 8].try_into().unwrap());
+            assert!(
+                size == 0 || d[base + 72] == 0,
+                "root node {r} is not level 0"
+            );
+            for i in 0..16 {
+                used.insert(rd4(d, base + 8 + 4 * i));
+            }
+        }
+        for ino in 1..=48 {
+            let at = inode_at(d, ino);
+            let size = u64::from_le_bytes(d[at..at + 8].try_into().unwrap());
+            if size > 0 {
+                assert_eq!(d[at + 100], 0, "inode {ino} is not level 0");
+            }
+            for i in 0..16 {
+                used.insert(rd4(d, at + 36 + 4 * i));
+            }
+        }
+        (0..384u32)
+            .rev()
+            .filter(|b| !used.contains(b))
+            .filter(|&b| {
+                let o = DS + b as usize * BS;
+                d[o..o + BS].iter().all(|&x| x == 0)
+            })
+            .take(n)
+            .collect()
+    }
+    /// Find the directory entry named `name` in the root directory.
+    pub fn root_dirent(d: &[u8], name: &str) -> usize {
+        let root = inode_at(d, 1);
+        for i in 0..16 {
+            let p = rd4(d, root + 36 + 4 * i);
+            if p == u32::MAX {
+                continue;
+            }
+            let b = DS + p as usize * BS;
+            for k in 0..BS / 32 {
+                let de = b + 32 * k;
+                let len = d[de + 4] as usize;
+                if len <= 27 && &d[de + 5..de + 5 + len] == name.as_bytes() {
+                    return de;
+                }
+            }
+        }
+        panic!("{name} not found");
+    }
+}
+
+#[test]
+fn long_names_through_the_longfile_table() {
+    use craft::*;
+    let Some(mut d) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    let free = free_blocks(&d, 1);
+    let blk = free[0];
+    let long = "a_file_name_that_is_much_longer_than_twenty_seven_characters.bin";
+    let o = DS + blk as usize * BS;
+    d[o..o + 2].copy_from_slice(&(long.len() as u16).to_le_bytes());
+    d[o + 2..o + 2 + long.len()].copy_from_slice(long.as_bytes());
+    // Longfile root node: size one block, ptr[0] = blk, level 0.
+    let lf = SB + 72 + 80 * 2;
+    d[lf..lf + 8].copy_from_slice(&(BS as u64).to_le_bytes());
+    wr4(&mut d, lf + 8, blk);
+    d[lf + 72] = 0;
+    // Turn "this_file_is_small" into a long-name entry with index 0.
+    let de = root_dirent(&d, "this_file_is_small");
+    d[de + 4] = 0xff;
+    for b in &mut d[de + 5..de + 32] {
+        *b = 0;
+    }
+    wr4(&mut d, de + 8, 0);
+    fix_crc(&mut d);
+    let c = open(&d, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    let e = find(c.as_ref(), long).expect("long name resolved");
+    assert_eq!(c.read(e).unwrap().len(), 16);
+    assert!(find(c.as_ref(), "this_file_is_small").is_none());
+}
+
+#[test]
+fn indirect_pointer_levels_one_and_two() {
+    use craft::*;
+    let Some(orig) = common::corpus("qnx6/qnxmount-test_image.bin") else {
+        return;
+    };
+    let fs = open(&orig, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    let large = find(fs.as_ref(), "this_file_is_large").unwrap();
+    let want = fs.read(large).unwrap().into_owned();
+    let ino = large.ino.unwrap() as u32;
+    for levels in [1u8, 2] {
+        let mut d = orig.clone();
+        let at = inode_at(&d, ino);
+        assert_eq!(d[at + 100], 0);
+        let direct: Vec<u32> = (0..16).map(|i| rd4(&d, at + 36 + 4 * i)).collect();
+        let free = free_blocks(&d, 2);
+        // Level-1 block listing the 16 data blocks.
+        let l1 = free[0];
+        let o1 = DS + l1 as usize * BS;
+        for (i, p) in direct.iter().enumerate() {
+            wr4(&mut d, o1 + 4 * i, *p);
+        }
+        for i in direct.len()..BS / 4 {
+            wr4(&mut d, o1 + 4 * i, u32::MAX);
+        }
+        let top = if levels == 1 {
+            l1
+        } else {
+            let l2 = free[1];
+            let o2 = DS + l2 as usize * BS;
+            wr4(&mut d, o2, l1);
+            for i in 1..BS / 4 {
+                wr4(&mut d, o2 + 4 * i, u32::MAX);
+            }
+            l2
+        };
+        wr4(&mut d, at + 36, top);
+        for i in 1..16 {
+            wr4(&mut d, at + 36 + 4 * i, u32::MAX);
+        }
+        d[at + 100] = levels;
+        {
+            let c = open(&d, ContainerKind::Qnx6, &Limits::default()).unwrap();
+            let e = find(c.as_ref(), "this_file_is_large").unwrap();
+            assert_eq!(c.read(e).unwrap().as_ref(), &want[..], "levels={levels}");
+        }
+        // A pointer block pointing past the image is an error with an offset, not a panic.
+        wr4(&mut d, DS + l1 as usize * BS + 4 * 3, 0x00ff_ffff);
+        let c = open(&d, ContainerKind::Qnx6, &Limits::default()).unwrap();
+        let e = find(c.as_ref(), "this_file_is_large").unwrap();
+        let err = c.read(e).unwrap_err();
+        assert!(err.message.contains("past the end"), "{err}");
+        assert!(err.offset.is_some());
+    }
+}

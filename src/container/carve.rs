@@ -21,44 +21,117 @@ use super::{ifs, qnx4, qnx6, ContainerKind};
 /// Nested containers (an IFS inside a QNX4 `.boot` file stored contiguously) are reported
 /// too: the caller decides how to nest.
 pub fn carve(data: &[u8]) -> Vec<(u64, ContainerKind)> {
-    let mut out: Vec<(u64, ContainerKind)> = Vec::new();
-    let mut image_headers_of_ifs: Vec<usize> = Vec::new();
+    use rayon::prelude::*;
+    let hits: Vec<Hit> = if data.len() <= PAR_THRESHOLD {
+        carve_range(data, 0, data.len())
+    } else {
+        // Chunks searched in parallel; a signature is found in the chunk where it starts
+        // (each chunk's haystack reaches a little past its end), and validation always
+        // sees the whole buffer.
+        let starts: Vec<usize> = (0..data.len()).step_by(CHUNK).collect();
+        starts
+            .par_iter()
+            .flat_map_iter(|&s| carve_range(data, s, (s + CHUNK).min(data.len())))
+            .collect()
+    };
+    // A bare imagefs that is the image header of an IFS found by its startup header is
+    // part of that IFS.
+    let owned: std::collections::HashSet<usize> =
+        hits.iter().filter_map(|h| h.image_header).collect();
+    let mut out: Vec<(u64, ContainerKind)> = hits
+        .iter()
+        .filter(|h| !(h.bare_image && owned.contains(&h.at)))
+        .map(|h| (h.report as u64, h.kind))
+        .collect();
+    out.sort_by_key(|&(o, _)| o);
+    out.dedup();
+    out
+}
 
+/// Buffers up to this size are searched on the calling thread.
+const PAR_THRESHOLD: usize = 32 << 20;
+/// Chunk size for the parallel search.
+const CHUNK: usize = 16 << 20;
+/// Longest signature, minus one: how far a chunk's haystack reaches past its end.
+const OVERLAP: usize = 15;
+
+struct Hit {
+    /// Where the signature is.
+    at: usize,
+    /// Where the container starts (an IFS's preboot stub).
+    report: usize,
+    kind: ContainerKind,
+    /// For an IFS startup header: where its image header is.
+    image_header: Option<usize>,
+    bare_image: bool,
+}
+
+/// Validated hits whose signature starts in `data[from..to]`.
+fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
+    let hay_end = to.saturating_add(OVERLAP).min(data.len());
+    let hay = data.get(from..hay_end).unwrap_or(&[]);
+    let span = to.saturating_sub(from);
+    let find = |pat: &[u8]| -> Vec<usize> {
+        memmem::find_iter(hay, pat)
+            .filter(|&p| p < span)
+            .map(|p| p + from)
+            .collect()
+    };
+    let mut out = Vec::new();
+    // Checksum work allowed in this range (see `ifs::valid_startup_at`).
+    let mut budget = (span as u64).saturating_mul(2).saturating_add(32 << 20);
     for (sig, big) in [
         ([0xeb, 0x7e, 0xff, 0x00], false),
         ([0x00, 0xff, 0x7e, 0xeb], true),
     ] {
-        for pos in memmem::find_iter(data, &sig) {
-            if ifs::valid_startup_at(data, pos, big) {
+        for pos in find(&sig) {
+            if ifs::valid_startup_at(data, pos, big, &mut budget) {
                 // Report the start of the image: the preboot stub, if the header says so.
                 let pre = ifs::preboot_size_at(data, pos, big).unwrap_or(0);
-                let start = if pre <= pos { pos - pre } else { pos };
-                out.push((start as u64, ContainerKind::Ifs));
-                if let Some(img) = ifs::image_header_pos(data, pos, big) {
-                    image_headers_of_ifs.push(img);
-                }
+                out.push(Hit {
+                    at: pos,
+                    report: if pre <= pos { pos - pre } else { pos },
+                    kind: ContainerKind::Ifs,
+                    image_header: ifs::image_header_pos(data, pos, big),
+                    bare_image: false,
+                });
             }
         }
     }
     for sig in [&b"imagefs"[..], &b"sfegami"[..]] {
-        for pos in memmem::find_iter(data, sig) {
-            if !image_headers_of_ifs.contains(&pos) && ifs::valid_image_at(data, pos) {
-                out.push((pos as u64, ContainerKind::Ifs));
+        for pos in find(sig) {
+            if ifs::valid_image_at(data, pos) {
+                out.push(Hit {
+                    at: pos,
+                    report: pos,
+                    kind: ContainerKind::Ifs,
+                    image_header: None,
+                    bare_image: true,
+                });
             }
         }
     }
-    for pos in memmem::find_iter(data, &[0xeb, 0x10, 0x90, 0x00]) {
+    for pos in find(&[0xeb, 0x10, 0x90, 0x00]) {
         if qnx6::valid_at(data, pos) {
-            out.push((pos as u64, ContainerKind::Qnx6));
+            out.push(Hit {
+                at: pos,
+                report: pos,
+                kind: ContainerKind::Qnx6,
+                image_header: None,
+                bare_image: false,
+            });
         }
     }
-    let root = b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-    for pos in memmem::find_iter(data, root) {
+    for pos in find(b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0") {
         if pos >= 0x200 && qnx4::valid_at(data, pos - 0x200) {
-            out.push(((pos - 0x200) as u64, ContainerKind::Qnx4));
+            out.push(Hit {
+                at: pos,
+                report: pos - 0x200,
+                kind: ContainerKind::Qnx4,
+                image_header: None,
+                bare_image: false,
+            });
         }
     }
-    out.sort_by_key(|&(o, _)| o);
-    out.dedup();
     out
 }

@@ -22,6 +22,8 @@ pub const STARTUP_HEADER_SIZE: usize = 0x100;
 /// How far into the input the startup header is searched for (preboot stubs are small:
 /// 0x3F8 bytes on x86 BIOS images, 8 on ARM).
 pub const STARTUP_SEARCH: usize = 64 * 1024;
+/// Largest startup part accepted (real ones are 50–200 KiB: startup code only).
+const MAX_STARTUP_SIZE: u32 = 32 << 20;
 /// Headers found beyond this offset must have `preboot_size` equal to their offset.
 const NEAR_START: usize = 4096;
 /// Largest block a compressed imagefs block may expand to (mkifs's buffer).
@@ -141,6 +143,7 @@ fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
         || (sh.flags1 & 2 != 0) != (e == Endian::Big)
         || matches!(sh.compression(), Compression::Unknown(_))
         || (sh.startup_size as usize) < STARTUP_HEADER_SIZE
+        || sh.startup_size > MAX_STARTUP_SIZE
         || sh.stored_size < sh.startup_size
     {
         return None;
@@ -240,9 +243,14 @@ pub fn detect(data: &[u8]) -> bool {
     find_startup(data, STARTUP_SEARCH).is_some() || parse_image_header(data).is_some()
 }
 
-/// Validation used by the carver: a startup header at exactly `off`, whose startup
-/// checksum is correct, or whose image header sits where the startup size says.
-pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool) -> bool {
+/// Validation used by the carver: a startup header at exactly `off` whose startup part
+/// sums to zero, or whose imagefs starts where the startup size says (an image header for
+/// uncompressed images, a plausible first block or gzip magic for compressed ones).
+///
+/// `budget` bounds the bytes summed for checksums over a whole carve, so a dump crafted
+/// with many fake headers claiming large startup parts cannot make carving quadratic;
+/// once it is spent, only the structural check is made.
+pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool, budget: &mut u64) -> bool {
     let e = if big { Endian::Big } else { Endian::Little };
     let Some(sh) = parse_startup(data, off, e) else {
         return false;
@@ -250,15 +258,29 @@ pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool) -> bool {
     let Some(part) = slice_at(data, sh.offset, u64::from(sh.startup_size)) else {
         return false;
     };
-    if word_sum(part, e) == 0 {
+    let fs = data.get(off + sh.startup_size as usize..).unwrap_or(&[]);
+    let structural = match sh.compression() {
+        Compression::None => parse_image_header(fs).is_some(),
+        Compression::Zlib => fs.get(..3) == Some(&[0x1f, 0x8b, 0x08][..]),
+        Compression::Lzo | Compression::Ucl => fs
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            .is_some_and(|n| n > 0 && n + 2 <= fs.len()),
+        Compression::Unknown(_) => false,
+    };
+    if structural && sh.compression() == Compression::None {
         return true;
     }
-    // A wrong checksum: still take it if the image header is where it should be.
-    sh.compression() == Compression::None
-        && data
-            .get(off + sh.startup_size as usize..)
-            .and_then(parse_image_header)
-            .is_some()
+    let cost = part.len() as u64;
+    if *budget >= cost {
+        *budget -= cost;
+        if word_sum(part, e) == 0 {
+            return true;
+        }
+        // Wrong checksum: only an uncompressed image header (handled above) saves it.
+        return false;
+    }
+    structural
 }
 
 /// The `preboot_size` of a startup header at `off`.

@@ -80,16 +80,7 @@ fn copy_match(
     if out.len().saturating_add(len) > limit {
         return Err(DecodeError::at(pos, "LZO output overrun"));
     }
-    let start = out.len() - dist;
-    if dist >= len {
-        out.extend_from_within(start..start + len);
-    } else {
-        out.reserve(len);
-        for i in 0..len {
-            let b = out.get(start + i).copied().unwrap_or(0);
-            out.push(b);
-        }
-    }
+    super::copy_match(out, dist, len);
     Ok(())
 }
 

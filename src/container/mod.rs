@@ -7,6 +7,20 @@
 //! Every reader works on a borrowed byte slice, never panics on hostile input, and bounds
 //! the memory it allocates by [`Limits`]. Problems that do not stop reading (a bad checksum,
 //! an unreadable directory entry) become [`Note`]s; problems that do are [`FormatError`]s.
+//!
+//! Note kinds in use:
+//! - `checksum`: IFS startup / image word sums, QNX6 superblock CRCs ("valid" or "INVALID",
+//!   with the offset of the summed part);
+//! - `startup-header`, `image-header`: every IFS header field; `byte-order`; `compression`;
+//!   `preboot` (size of the stub before the startup header); `layout` (bare imagefs);
+//! - `boot-script`: the IFS boot script decoded to text, one command per line;
+//! - `active-superblock` (QNX6), `qnx4` (root directory), `payload` (gzip holding a tar);
+//! - `warning`, `error`, `truncated`: damage that did not stop the reader.
+//!
+//! Entry flags in use: IFS `elf`, `run-once`, `bootstrap` (inode flags), `boot-script`,
+//! `boot` (named by `boot_ino`), `dev=N`/`rdev=N` (devices), `truncated` (data past the
+//! image); tar `hardlink`, `typeflag=X`; QNX4 `extents=N`, `extent=OFFSET+LEN` (first four),
+//! `bad-extents`.
 
 use std::borrow::Cow;
 
@@ -426,3 +440,27 @@ impl std::fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Append `len` bytes copied from `dist` bytes back (LZ77 match; overlapping copies repeat
+/// the period). The caller has checked `1 <= dist <= out.len()`.
+#[inline]
+pub(crate) fn copy_match(out: &mut Vec<u8>, dist: usize, len: usize) {
+    let Some(start) = out.len().checked_sub(dist) else {
+        return;
+    };
+    if dist == 0 {
+        return;
+    }
+    if dist == 1 {
+        let b = out.last().copied().unwrap_or(0);
+        out.resize(out.len() + len, b);
+        return;
+    }
+    let mut remaining = len;
+    while remaining > 0 {
+        // Bytes from `start` to the end are whole periods (or the final partial copy).
+        let n = remaining.min(out.len() - start);
+        out.extend_from_within(start..start + n);
+        remaining -= n;
+    }
+}

@@ -222,7 +222,17 @@ impl<'a> Qnx4<'a> {
         let mut visited: HashSet<u64> = HashSet::new();
         visited.insert(ROOT_OFF as u64);
         let mut stack: Vec<(Inode, String, usize)> = vec![(root, String::new(), 0)];
+        let mut budget = self.limits.max_expanded;
         while let Some((dir, prefix, depth)) = stack.pop() {
+            // All directories together may not make us scan more than `max_expanded` bytes.
+            let size = u64::from(dir.size);
+            if size > budget {
+                return Err(FormatError::new(format!(
+                    "QNX4 directories hold more than {} bytes in total",
+                    self.limits.max_expanded
+                )));
+            }
+            budget -= size;
             let raw = match self.read_inode(&dir, u64::MAX) {
                 Ok(r) => r,
                 Err(e) => {
@@ -299,6 +309,22 @@ impl<'a> Qnx4<'a> {
                     en.ino = Some(ino_key / ENTRY as u64);
                 }
                 en.flags.push(format!("extents={}", ino.num_xtnts));
+                // The first few extents, as image byte offset + length.
+                match self.extents(&ino) {
+                    Ok(exts) => {
+                        for (off, len) in exts.iter().take(4) {
+                            en.flags.push(format!("extent={off:#x}+{len:#x}"));
+                        }
+                    }
+                    Err(e) => {
+                        en.flags.push("bad-extents".into());
+                        self.notes.push(Note::new(
+                            "error",
+                            format!("{path}: {}", e.message),
+                            e.offset,
+                        ));
+                    }
+                }
                 // Locator: the inode entry itself is re-parsed on read from these fields.
                 en.loc = Loc {
                     offset: u64::from(ino.first.0) | (u64::from(ino.first.1) << 32),

@@ -431,6 +431,7 @@ impl<'a> Qnx6<'a> {
         let mut visited: HashSet<u32> = HashSet::new();
         visited.insert(1);
         let mut stack: Vec<(u32, String, usize)> = vec![(1, String::new(), 0)];
+        let mut budget = self.limits.max_expanded;
         while let Some((dino, prefix, depth)) = stack.pop() {
             let dir = match self.inode(dino) {
                 Ok(d) => d,
@@ -440,7 +441,16 @@ impl<'a> Qnx6<'a> {
                     continue;
                 }
             };
-            let size = dir.tree.size.min(self.limits.max_expanded);
+            // All directories together may not make us scan more than `max_expanded`
+            // bytes: crafted trees of huge, empty directories would otherwise take hours.
+            let size = dir.tree.size.min(budget);
+            budget -= size;
+            if size < dir.tree.size {
+                return Err(FormatError::new(format!(
+                    "QNX6 directories hold more than {} bytes in total",
+                    self.limits.max_expanded
+                )));
+            }
             let raw = match self.read_tree(&dir.tree, 0, size) {
                 Ok(r) => r,
                 Err(err) => {

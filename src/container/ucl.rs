@@ -123,17 +123,7 @@ pub fn nrv2b_decompress_8(
         if out.len().saturating_add(m_len) > limit {
             return Err(DecodeError::at(b.pos, "UCL output overrun"));
         }
-        let start = out.len() - m_off;
-        if m_off >= m_len {
-            out.extend_from_within(start..start + m_len);
-        } else {
-            out.reserve(m_len);
-            for i in 0..m_len {
-                // In bounds: start + i < out.len() because m_off >= 1.
-                let byte = out.get(start + i).copied().unwrap_or(0);
-                out.push(byte);
-            }
-        }
+        super::copy_match(out, m_off, m_len);
     }
     if b.pos != src.len() {
         return Err(DecodeError::at(b.pos, "UCL input not fully consumed"));
