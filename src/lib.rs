@@ -8,6 +8,7 @@
 //! - [`classify`]: facts → verdict, following `docs/classification.md`.
 //! - [`report`]: the report model and its renderings (text, JSON).
 
+pub mod calloc;
 pub mod elf;
 pub mod error;
 

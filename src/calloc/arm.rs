@@ -1,0 +1,42 @@
+//! arm lifter (not yet implemented).
+
+use super::ir::{ArgLoc, Insn, Lifter, Reg};
+use crate::elf::ElfFile;
+
+pub struct Arm<'e> {
+    #[allow(dead_code)]
+    elf: &'e ElfFile<'e>,
+}
+
+impl<'e> Arm<'e> {
+    pub fn new(elf: &'e ElfFile<'e>) -> Arm<'e> {
+        Arm { elf }
+    }
+}
+
+impl Lifter for Arm<'_> {
+    fn lift(&self, _addr: u64) -> Result<Insn, String> {
+        Err("arm is not supported yet".into())
+    }
+    fn sp(&self) -> Reg {
+        0
+    }
+    fn word_bits(&self) -> u32 {
+        32
+    }
+    fn arg(&self, i: usize) -> ArgLoc {
+        ArgLoc::Reg(i as Reg)
+    }
+    fn call_push(&self) -> i64 {
+        0
+    }
+    fn ret_reg(&self) -> Reg {
+        0
+    }
+    fn caller_saved(&self) -> &[Reg] {
+        &[]
+    }
+    fn plt_slot(&self, _addr: u64) -> Option<u64> {
+        None
+    }
+}
