@@ -127,6 +127,10 @@ pub enum Flags {
 pub struct State {
     pub vals: BTreeMap<Loc, Val>,
     pub flags: BTreeMap<u8, Flags>,
+    /// Some(true): the last overflow test this path crossed was passed on its safe side;
+    /// Some(false): on its other side. Lets a join turn "0 on the safe path, 1 on the
+    /// other" (gcc -O0: `mov ecx,0; mul; jno L; mov ecx,1; L:`) into an overflow boolean.
+    pub safe: Option<bool>,
 }
 
 /// Upper bound on tracked locations per state: a hostile function with thousands of
@@ -147,6 +151,31 @@ impl State {
     pub fn flags(&self, fl: u8) -> Flags {
         self.flags.get(&fl).copied().unwrap_or_default()
     }
+    /// Join of the states on two incoming edges (see [`State::safe`]).
+    pub fn join_edges(&self, o: &State) -> State {
+        let mut r = self.clone();
+        r.join_from(o);
+        if let (Some(a), Some(b)) = (self.safe, o.safe) {
+            if a == b {
+                r.safe = Some(a);
+                return r;
+            }
+            let (safe_st, other_st) = if a { (self, o) } else { (o, self) };
+            let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
+            for k in keys {
+                let (x, y) = (safe_st.get(k), other_st.get(k));
+                match (x.konst, y.konst) {
+                    // booleans only (0/1), so that `and r, 1` keeps the meaning
+                    (Some(0), Some(1)) => r.set(k, Val::tagged(SAFE_Z)),
+                    (Some(1), Some(0)) => r.set(k, Val::tagged(SAFE_NZ)),
+                    _ => {}
+                }
+            }
+        }
+        r.safe = None;
+        r
+    }
+
     /// Join `o` into `self`; true when `self` changed.
     pub fn join_from(&mut self, o: &State) -> bool {
         let mut changed = false;
@@ -259,7 +288,11 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 _ => (va, None, true),
             };
             if let Some(k) = k {
-                let sk = if *sub { (k as i64).wrapping_neg() } else { k as i64 };
+                let sk = if *sub {
+                    (k as i64).wrapping_neg()
+                } else {
+                    k as i64
+                };
                 let sk = if ctx.word_bits == 32 {
                     i64::from((sk as u64 & 0xffff_ffff) as u32 as i32)
                 } else {
@@ -303,6 +336,9 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 (_, Some(m)) if m == all => va,
                 (Some(m), _) if m == all => vb,
                 (_, Some(m)) if va.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
+                // 0/1 booleans survive `and r, 1`
+                (_, Some(m)) if m & 1 == 1 && (va.exactly(SAFE_Z) || va.exactly(SAFE_NZ)) => va,
+                (Some(m), _) if m & 1 == 1 && (vb.exactly(SAFE_Z) || vb.exactly(SAFE_NZ)) => vb,
                 (Some(m), _) if vb.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
                 _ => Val::default(),
             };
@@ -338,7 +374,15 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 sp: None,
             };
             if let Some(h) = hi {
-                write(st, *h, if *hi_unsigned { tag(HI) } else { Val::default() });
+                write(
+                    st,
+                    *h,
+                    if *hi_unsigned {
+                        tag(HI)
+                    } else {
+                        Val::default()
+                    },
+                );
             }
             if let Some(l) = lo {
                 write(st, *l, tag(P));

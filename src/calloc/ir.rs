@@ -99,7 +99,10 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// `dst = src` (register moves, loads, stores, zero/sign extension).
-    Move { dst: Opnd, src: Opnd },
+    Move {
+        dst: Opnd,
+        src: Opnd,
+    },
     /// `dst = a + b` (or `a - b` when `sub`): keeps stack addresses and "product + constant".
     Add {
         dst: Opnd,
@@ -107,10 +110,22 @@ pub enum Op {
         b: Opnd,
         sub: bool,
     },
-    Or { dst: Opnd, a: Opnd, b: Opnd },
-    And { dst: Opnd, a: Opnd, b: Opnd },
+    Or {
+        dst: Opnd,
+        a: Opnd,
+        b: Opnd,
+    },
+    And {
+        dst: Opnd,
+        a: Opnd,
+        b: Opnd,
+    },
     /// Logical shift right by a constant.
-    Shr { dst: Opnd, a: Opnd, amount: u32 },
+    Shr {
+        dst: Opnd,
+        a: Opnd,
+        amount: u32,
+    },
     /// `lo = a * b` (low half), `hi` = high half of the unsigned widening product when
     /// `hi_unsigned`, and `flags_ovf`: the flags say "unsigned product overflowed" afterwards.
     Mul {
@@ -130,9 +145,17 @@ pub enum Op {
         den: Opnd,
     },
     /// Compare `a` with `b` (a - b) into flag set `fl`.
-    Cmp { fl: u8, a: Opnd, b: Opnd },
+    Cmp {
+        fl: u8,
+        a: Opnd,
+        b: Opnd,
+    },
     /// Test `a & b` against zero into flag set `fl`.
-    Test { fl: u8, a: Opnd, b: Opnd },
+    Test {
+        fl: u8,
+        a: Opnd,
+        b: Opnd,
+    },
     /// `dst = cond(a, b) ? 1 : 0` computed directly (MIPS `sltu`, ...).
     SetCmp {
         dst: Opnd,
@@ -141,9 +164,17 @@ pub enum Op {
         b: Opnd,
     },
     /// `dst = cond(flags fl) ? 1 : 0` (x86 `setcc`, AArch64 `cset`).
-    SetCond { dst: Opnd, fl: u8, cond: Cond },
+    SetCond {
+        dst: Opnd,
+        fl: u8,
+        cond: Cond,
+    },
     /// Conditional branch on flag set `fl`.
-    Branch { fl: u8, cond: Cond, target: u64 },
+    Branch {
+        fl: u8,
+        cond: Cond,
+        target: u64,
+    },
     /// Compare-and-branch without flags (`cbz`, MIPS `beq`).
     BranchCmp {
         cond: Cond,
@@ -151,15 +182,23 @@ pub enum Op {
         b: Opnd,
         target: u64,
     },
-    Jump { target: u64 },
+    Jump {
+        target: u64,
+    },
     /// Indirect jump inside the function (jump table) or to somewhere unknown.
     JumpIndirect,
-    Call { target: Target },
+    Call {
+        target: Target,
+    },
     /// Tail branch to another function.
-    TailCall { target: Target },
+    TailCall {
+        target: Target,
+    },
     Ret,
     /// `dst` gets an unknown value.
-    Clobber { dst: Opnd },
+    Clobber {
+        dst: Opnd,
+    },
     /// Flags become unknown.
     FlagsClobber,
     /// Undefined or trapping instruction: the path ends here.
@@ -203,6 +242,10 @@ pub trait Lifter {
     fn caller_saved(&self) -> &[Reg];
     /// If `addr` is a PLT stub (or a call stub), the GOT slot it jumps through.
     fn plt_slot(&self, addr: u64) -> Option<u64>;
+    /// Registers that may carry arguments to local functions besides the ABI ones.
+    fn extra_arg_regs(&self) -> &[Reg] {
+        &[]
+    }
     /// Normalise a code address for display and symbol lookup.
     fn display_addr(&self, addr: u64) -> u64 {
         addr

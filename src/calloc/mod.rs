@@ -354,10 +354,19 @@ impl Analyzer<'_, '_> {
         }
     }
 
+    /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
+    /// registers (i386 local functions may take arguments in eax/edx/ecx).
     fn args_at(&self, st: &State) -> Vec<Val> {
-        (0..NUM_ARGS)
+        let mut v: Vec<Val> = (0..NUM_ARGS)
             .map(|i| self.arg_loc(st, i).map(|l| st.get(l)).unwrap_or_default())
-            .collect()
+            .collect();
+        v.extend(
+            self.lifter
+                .extra_arg_regs()
+                .iter()
+                .map(|&r| st.get(Loc::Reg(r))),
+        );
+        v
     }
 
     /// The value a call returns, for the dataflow (division helpers, helpers returning P).
@@ -444,12 +453,17 @@ impl Analyzer<'_, '_> {
             st.set(Loc::Reg(r), Val::konst(k));
         }
         for (i, v) in params.iter().enumerate() {
+            if i >= NUM_ARGS {
+                if let Some(&r) = self.lifter.extra_arg_regs().get(i - NUM_ARGS) {
+                    st.set(Loc::Reg(r), *v);
+                }
+                continue;
+            }
             match self.lifter.arg(i) {
                 ArgLoc::Reg(r) => st.set(Loc::Reg(r), *v),
-                ArgLoc::Stack(off) => st.set(
-                    Loc::Slot(off.wrapping_add(self.lifter.call_push())),
-                    *v,
-                ),
+                ArgLoc::Stack(off) => {
+                    st.set(Loc::Slot(off.wrapping_add(self.lifter.call_push())), *v)
+                }
             }
         }
         st
@@ -486,6 +500,25 @@ impl Analyzer<'_, '_> {
         call
     }
 
+    /// The safe side of the conditional branch ending `insn`, evaluated on the state before it.
+    fn branch_safe_side(&self, before: &State, insn: &Insn) -> Option<bool> {
+        let mut st = before.clone();
+        for op in &insn.ops {
+            match op {
+                Op::Branch { fl, cond, .. } => {
+                    return safe_outcome(&self.ctx, &st.flags(*fl), *cond).map(|x| x.0);
+                }
+                Op::BranchCmp { cond, a, b, .. } => {
+                    let f = Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *b));
+                    return safe_outcome(&self.ctx, &f, *cond).map(|x| x.0);
+                }
+                Op::Call { .. } | Op::TailCall { .. } => {}
+                _ => step(&mut st, &self.ctx, op),
+            }
+        }
+        None
+    }
+
     fn analyze_inner(&mut self, addr: u64, name: &str, params: &[Val], depth: usize) -> FnResult {
         let elf = self.elf;
         let lifter = self.lifter;
@@ -517,8 +550,34 @@ impl Analyzer<'_, '_> {
         }
 
         // ---- fixpoint ----
-        let mut ins: BTreeMap<u64, State> = BTreeMap::new();
-        ins.insert(addr, self.entry_state(addr, params));
+        // In-states are recomputed from the predecessors' out-states each time (no
+        // accumulation), so the marker-aware join of `State::join_edges` stays exact.
+        let entry_state = self.entry_state(addr, params);
+        let mut preds: BTreeMap<u64, Vec<(u64, Option<bool>)>> = BTreeMap::new();
+        for (b, blk) in &cfg.blocks {
+            for (s, side) in &blk.succs {
+                preds.entry(*s).or_default().push((*b, *side));
+            }
+        }
+        // out-state and the safe side of the block's final branch
+        let mut outs: BTreeMap<u64, (State, Option<bool>)> = BTreeMap::new();
+        let in_of = |b: u64, outs: &BTreeMap<u64, (State, Option<bool>)>| -> Option<State> {
+            let mut acc: Option<State> = (b == addr).then(|| entry_state.clone());
+            for (p, side) in preds.get(&b).map(|v| v.as_slice()).unwrap_or(&[]) {
+                let Some((o, safe_side)) = outs.get(p) else {
+                    continue;
+                };
+                let mut e = o.clone();
+                if let (Some(side), Some(ss)) = (side, safe_side) {
+                    e.safe = Some(side == ss);
+                }
+                acc = Some(match acc {
+                    None => e,
+                    Some(a) => a.join_edges(&e),
+                });
+            }
+            acc
+        };
         let mut work: VecDeque<u64> = VecDeque::from([addr]);
         let cap = cfg
             .blocks
@@ -537,26 +596,28 @@ impl Analyzer<'_, '_> {
             let Some(block) = cfg.blocks.get(&b) else {
                 continue;
             };
-            let Some(mut st) = ins.get(&b).cloned() else {
+            let Some(mut st) = in_of(b, &outs) else {
                 continue;
             };
+            let mut safe_side = None;
             for insn in &block.insns {
+                safe_side = self.branch_safe_side(&st, insn);
                 self.exec(&mut st, insn, depth, &mut scratch);
             }
-            for (s, _) in &block.succs {
-                if !cfg.blocks.contains_key(s) {
-                    continue;
-                }
-                let changed = match ins.get_mut(s) {
-                    Some(cur) => cur.join_from(&st),
-                    None => {
-                        ins.insert(*s, st.clone());
-                        true
+            let new = (st, safe_side);
+            if outs.get(&b) != Some(&new) {
+                outs.insert(b, new);
+                for (s, _) in &block.succs {
+                    if cfg.blocks.contains_key(s) && !work.contains(s) {
+                        work.push_back(*s);
                     }
-                };
-                if changed && !work.contains(s) {
-                    work.push_back(*s);
                 }
+            }
+        }
+        let mut ins: BTreeMap<u64, State> = BTreeMap::new();
+        for &b in cfg.blocks.keys() {
+            if let Some(st) = in_of(b, &outs) {
+                ins.insert(b, st);
             }
         }
 
@@ -590,10 +651,8 @@ impl Analyzer<'_, '_> {
                             step(&mut t, &self.ctx, op);
                             let v = read(&t, &self.ctx, *q);
                             if v.may != 0 {
-                                notes_at.insert(
-                                    insn.addr,
-                                    format!("division: {}", tag_names(v.may)),
-                                );
+                                notes_at
+                                    .insert(insn.addr, format!("division: {}", tag_names(v.may)));
                             }
                         }
                         Op::Cmp { fl, .. } | Op::Test { fl, .. } => {
@@ -605,7 +664,8 @@ impl Analyzer<'_, '_> {
                             last_flag_setter.insert(0, insn.addr);
                         }
                         Op::Branch { fl, cond, .. } => {
-                            if let Some((side, why)) = safe_outcome(&self.ctx, &st.flags(*fl), *cond)
+                            if let Some((side, why)) =
+                                safe_outcome(&self.ctx, &st.flags(*fl), *cond)
                             {
                                 safe_edges.insert((b, side), why.to_string());
                                 if let Some(&c) = last_flag_setter.get(fl) {
@@ -716,7 +776,11 @@ impl Analyzer<'_, '_> {
                                 outcome: Outcome::Unchecked,
                                 reason: String::new(),
                                 chain: vec![(name.to_string(), disp_entry)],
-                                evidence: vec![line(self.lifter, &c.insn, "allocation of the product")],
+                                evidence: vec![line(
+                                    self.lifter,
+                                    &c.insn,
+                                    "allocation of the product",
+                                )],
                                 listing: Vec::new(),
                                 ret: Val::default(),
                             });
@@ -757,7 +821,14 @@ impl Analyzer<'_, '_> {
                             if unchecked.is_none() {
                                 let mut r = sub.clone();
                                 r.chain.insert(0, (name.to_string(), disp_entry));
-                                r.evidence.insert(0, line(self.lifter, &c.insn, &format!("nmemb/size passed on to {}", c.target.display)));
+                                r.evidence.insert(
+                                    0,
+                                    line(
+                                        self.lifter,
+                                        &c.insn,
+                                        &format!("nmemb/size passed on to {}", c.target.display),
+                                    ),
+                                );
                                 unchecked = Some(r);
                             }
                         }
@@ -836,7 +907,10 @@ impl Analyzer<'_, '_> {
             for blk in cfg.blocks.values() {
                 for i in &blk.insns {
                     if let Some(n) = notes_at.get(&i.addr) {
-                        if !ev.iter().any(|e| e.address == hex(self.lifter.display_addr(i.addr))) {
+                        if !ev
+                            .iter()
+                            .any(|e| e.address == hex(self.lifter.display_addr(i.addr)))
+                        {
                             ev.push(EvidenceLine {
                                 address: hex(self.lifter.display_addr(i.addr)),
                                 text: format!("{}  ; {n}", i.text),
@@ -904,7 +978,11 @@ impl Analyzer<'_, '_> {
                     outcome: Outcome::Checked,
                     reason,
                     chain: vec![(name.to_string(), disp_entry)],
-                    evidence: mk_evidence(&[line(self.lifter, &c.insn, "allocation behind the test")]),
+                    evidence: mk_evidence(&[line(
+                        self.lifter,
+                        &c.insn,
+                        "allocation behind the test",
+                    )]),
                     listing,
                     ret,
                 };

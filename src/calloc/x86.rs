@@ -173,8 +173,7 @@ impl<'e> X86<'e> {
                         dst: o0,
                         src: Opnd::Imm(i.ip_rel_memory_address()),
                     }]
-                } else if i.memory_index() == Register::None && i.memory_base() != Register::None
-                {
+                } else if i.memory_index() == Register::None && i.memory_base() != Register::None {
                     vec![Op::Add {
                         dst: o0,
                         a: Opnd::Reg(r(i.memory_base())),
@@ -352,15 +351,42 @@ impl<'e> X86<'e> {
                 Op::Clobber { dst: dx },
                 Op::FlagsClobber,
             ],
-            M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe
-            | M::Seta | M::Setl | M::Setge | M::Setle | M::Setg | M::Sets | M::Setns
-            | M::Setp | M::Setnp => vec![Op::SetCond {
+            M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp => vec![Op::SetCond {
                 dst: o0,
                 fl: 0,
                 cond: Self::cond(i.condition_code()),
             }],
-            M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js
-            | M::Jns | M::Jp | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg => vec![Op::Branch {
+            M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg => vec![Op::Branch {
                 fl: 0,
                 cond: Self::cond(i.condition_code()),
                 target: i.near_branch_target(),
@@ -401,7 +427,13 @@ impl<'e> X86<'e> {
                 Op::Clobber { dst: ax },
                 Op::FlagsClobber,
             ],
-            M::Stosb | M::Stosw | M::Stosd | M::Stosq | M::Movsb | M::Movsw | M::Movsd
+            M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Stosq
+            | M::Movsb
+            | M::Movsw
+            | M::Movsd
             | M::Movsq => vec![
                 Op::Clobber {
                     dst: Opnd::Reg(r(Register::RCX)),
@@ -415,8 +447,7 @@ impl<'e> X86<'e> {
             ],
             _ => {
                 let mut v = Vec::new();
-                if i.op_count() > 0 && matches!(i.op_kind(0), OpKind::Register | OpKind::Memory)
-                {
+                if i.op_count() > 0 && matches!(i.op_kind(0), OpKind::Register | OpKind::Memory) {
                     v.push(Op::Clobber { dst: o0 });
                 }
                 v.push(Op::FlagsClobber);
@@ -519,6 +550,15 @@ impl Lifter for X86<'_> {
             S32.get_or_init(|| CALLER_SAVED_32.iter().map(|&x| r(x)).collect())
         } else {
             S64.get_or_init(|| CALLER_SAVED_64.iter().map(|&x| r(x)).collect())
+        }
+    }
+    fn extra_arg_regs(&self) -> &[Reg] {
+        // gcc passes arguments of local i386 functions in eax, edx, ecx (regparm).
+        static R: std::sync::OnceLock<Vec<Reg>> = std::sync::OnceLock::new();
+        if self.bits == 32 {
+            R.get_or_init(|| CALLER_SAVED_32.iter().map(|&x| r(x)).collect())
+        } else {
+            &[]
         }
     }
     fn plt_slot(&self, addr: u64) -> Option<u64> {
