@@ -387,9 +387,11 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             if let Some(l) = lo {
                 write(st, *l, tag(P));
             }
-            st.flags.clear();
-            if *flags_ovf && must {
-                st.flags.insert(0, Flags::MulOvf);
+            if *flags_ovf {
+                st.flags.clear();
+                if must {
+                    st.flags.insert(0, Flags::MulOvf);
+                }
             }
         }
         Op::Div {
@@ -409,7 +411,6 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             if let Some(qd) = quot {
                 write(st, *qd, q.map(Val::tagged).unwrap_or_default());
             }
-            st.flags.clear();
         }
         Op::Cmp { fl, a, b } => {
             let f = Flags::Cmp(read(st, ctx, *a), read(st, ctx, *b));
@@ -428,6 +429,29 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             write(st, *dst, bool_val(ctx, &f, *cond));
         }
         Op::Clobber { dst } => write(st, *dst, Val::default()),
+        Op::Predicated { fl, cond, ops } => {
+            let flags_before = st.flags(*fl);
+            let mut t = st.clone();
+            for o in ops {
+                step(&mut t, ctx, o);
+            }
+            let keys: Vec<Loc> = st.vals.keys().chain(t.vals.keys()).copied().collect();
+            for k in keys {
+                let (old, new) = (st.get(k), t.get(k));
+                if old == new {
+                    continue;
+                }
+                let v = match (old.konst, new.konst) {
+                    (Some(0), Some(1)) => bool_val(ctx, &flags_before, *cond),
+                    (Some(1), Some(0)) => bool_val(ctx, &flags_before, cond.negate()),
+                    _ => old.join(&new),
+                };
+                st.set(k, v);
+            }
+            if t.flags != st.flags {
+                st.flags.clear();
+            }
+        }
         Op::FlagsClobber => st.flags.clear(),
         Op::Branch { .. }
         | Op::BranchCmp { .. }

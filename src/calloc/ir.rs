@@ -201,6 +201,14 @@ pub enum Op {
     },
     /// Flags become unknown.
     FlagsClobber,
+    /// `ops` execute only when `cond` holds on flag set `fl` (ARM conditional execution,
+    /// Thumb IT blocks): every location they write gets the join of old and new value, except
+    /// that `mov<c> r, #1` over a known 0 (or `#0` over 1) becomes a boolean of the condition.
+    Predicated {
+        fl: u8,
+        cond: Cond,
+        ops: Vec<Op>,
+    },
     /// Undefined or trapping instruction: the path ends here.
     Trap,
 }

@@ -339,13 +339,16 @@ impl<'e> X86<'e> {
                     flags_ovf: false,
                 }],
             },
-            M::Div if word_sized(0) => vec![Op::Div {
-                quot: Some(ax),
-                rem: Some(dx),
-                num: ax,
-                num_hi: Some(dx),
-                den: o0,
-            }],
+            M::Div if word_sized(0) => vec![
+                Op::Div {
+                    quot: Some(ax),
+                    rem: Some(dx),
+                    num: ax,
+                    num_hi: Some(dx),
+                    den: o0,
+                },
+                Op::FlagsClobber,
+            ],
             M::Mul | M::Div | M::Idiv | M::Cdq | M::Cqo | M::Cwd => vec![
                 Op::Clobber { dst: ax },
                 Op::Clobber { dst: dx },
@@ -496,6 +499,9 @@ impl Lifter for X86<'_> {
             f.format(&i, &mut text);
         }
         let mut ops = self.lift_ops(&i);
+        if i.mnemonic() == Mnemonic::Imul {
+            ops.push(Op::FlagsClobber);
+        }
         if let [Op::Call {
             target: Target::Direct(t),
         }] = ops.as_slice()
