@@ -129,6 +129,28 @@ impl<'e> Arm<'e> {
         if (w >> 28) == 0xf || (w >> 26) & 3 > 1 || rd == PC {
             return None;
         }
+        // uxtb/uxth/sxtb/sxth rd, rm (no rotation): a move for our purposes
+        if matches!(
+            w & 0x0fff_0ff0,
+            0x06ef_0070 | 0x06ff_0070 | 0x06af_0070 | 0x06bf_0070
+        ) {
+            let rm = Reg::from((w & 0xf) as u16);
+            let name = match (w >> 20) & 0xff {
+                0x6e => "uxtb",
+                0x6f => "uxth",
+                0x6a => "sxtb",
+                _ => "sxth",
+            };
+            return Some(Insn {
+                addr,
+                len: 4,
+                text: format!("{name} r{rd}, r{rm}"),
+                ops: vec![Op::Move {
+                    dst: Opnd::Reg(rd),
+                    src: Opnd::Reg(rm),
+                }],
+            });
+        }
         Some(Insn {
             addr,
             len: 4,
@@ -286,6 +308,10 @@ impl<'e> Arm<'e> {
         match i.opcode {
             O::MOV => {
                 let src = self.op2(addr, &ops[1]);
+                if ops[2] != Operand::Nothing {
+                    // shift forms with a register amount, etc.
+                    return vec![Op::Clobber { dst: d }, Op::FlagsClobber];
+                }
                 let mut v = match (&ops[1], rd) {
                     (_, Some(PC)) if Self::reg(&ops[1]) == Some(LR) => return vec![Op::Ret],
                     (_, Some(PC)) => return vec![Op::JumpIndirect],
@@ -308,7 +334,12 @@ impl<'e> Arm<'e> {
                 v
             }
             O::MVN => {
-                let v = match self.op2(addr, &ops[1]) {
+                let last = if ops[2] != Operand::Nothing {
+                    &ops[2]
+                } else {
+                    &ops[1]
+                };
+                let v = match self.op2(addr, last) {
                     Opnd::Imm(k) => Op::Move {
                         dst: d,
                         src: Opnd::Imm(!k & 0xffff_ffff),
@@ -321,9 +352,12 @@ impl<'e> Arm<'e> {
                     vec![v]
                 }
             }
-            O::LSR => {
+            O::LSR | O::LSL => {
                 let src = self.op2(addr, &ops[1]);
                 let v = match self.op2(addr, &ops[2]) {
+                    // `movs r0, r3` is encoded as `lsls r0, r3, #0`
+                    Opnd::Imm(0) => Op::Move { dst: d, src },
+                    Opnd::Imm(_) if i.opcode == O::LSL => Op::Clobber { dst: d },
                     Opnd::Imm(k) => Op::Shr {
                         dst: d,
                         a: src,
@@ -654,6 +688,65 @@ impl<'e> Arm<'e> {
         v
     }
 
+    /// Inside an IT block 16-bit data-processing instructions do not set flags, but the
+    /// decoder (which does not track IT state) marks them `s`.
+    fn strip_it_flags(i: &Instruction, len: u32, ops: &mut Vec<Op>) {
+        if len == 2 && !matches!(i.opcode, Opcode::CMP | Opcode::CMN | Opcode::TST) {
+            ops.retain(|o| !matches!(o, Op::Test { .. } | Op::Cmp { .. } | Op::FlagsClobber));
+        }
+    }
+
+    /// `mov<!c> rd, #k'` directly followed by `mov<c> rd, #k` with {k, k'} = {0, 1}: the pair
+    /// is `rd = c ? k : k'`, a boolean of the flags.
+    fn predicated_pair(&self, addr: u64, c: Cond, ops: &[Op]) -> Option<Op> {
+        let [Op::Move {
+            dst: Opnd::Reg(rd),
+            src: Opnd::Imm(k),
+        }] = ops
+        else {
+            return None;
+        };
+        if *k > 1 {
+            return None;
+        }
+        let backs: &[u64] = if addr & 1 == 1 { &[2, 4] } else { &[4] };
+        for &b in backs {
+            let prev = (addr & !1).checked_sub(b)? | (addr & 1);
+            let Ok((pi, plen)) = self.decode(prev) else {
+                continue;
+            };
+            if u64::from(plen) != b {
+                continue;
+            }
+            let pc = if prev & 1 == 0 {
+                (pi.condition != ConditionCode::AL).then(|| cond(pi.condition))
+            } else {
+                self.it_cond(prev)
+            };
+            if pc != Some(c.negate()) {
+                continue;
+            }
+            let mut pops = self.lift_ops(prev, &pi);
+            if prev & 1 == 1 {
+                Self::strip_it_flags(&pi, plen, &mut pops);
+            }
+            if let [Op::Move {
+                dst: Opnd::Reg(pr),
+                src: Opnd::Imm(pk),
+            }] = pops.as_slice()
+            {
+                if pr == rd && *pk == 1 - *k {
+                    return Some(Op::SetCond {
+                        dst: Opnd::Reg(*rd),
+                        fl: 0,
+                        cond: if *k == 1 { c } else { c.negate() },
+                    });
+                }
+            }
+        }
+        None
+    }
+
     /// Mini evaluator for PLT stubs: ip/lr arithmetic on pc, then `ldr pc, [ip, #off]`.
     fn stub_slot(&self, addr: u64) -> Option<u64> {
         let mut regs: [Option<u64>; 16] = [None; 16];
@@ -752,6 +845,9 @@ impl Lifter for Arm<'_> {
             self.it_cond(addr)
         };
         if let Some(c) = c {
+            if addr & 1 == 1 {
+                Self::strip_it_flags(&i, len, &mut ops);
+            }
             let is_branch = matches!(ops.last(), Some(Op::Branch { .. } | Op::Jump { .. }));
             if i.opcode == Opcode::B {
                 if let Some(Op::Jump { target }) = ops.last().cloned() {
@@ -761,6 +857,8 @@ impl Lifter for Arm<'_> {
                         target,
                     }];
                 }
+            } else if let Some(setc) = self.predicated_pair(addr, c, &ops) {
+                ops = vec![setc];
             } else if !is_branch {
                 let ends_flow = matches!(
                     ops.last(),

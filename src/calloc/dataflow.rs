@@ -441,9 +441,15 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 if old == new {
                     continue;
                 }
+                let cond_safe = safe_outcome(ctx, &flags_before, *cond).map(|x| x.0) == Some(true);
                 let v = match (old.konst, new.konst) {
                     (Some(0), Some(1)) => bool_val(ctx, &flags_before, *cond),
                     (Some(1), Some(0)) => bool_val(ctx, &flags_before, cond.negate()),
+                    // An "overflow" boolean stays one when the write cannot create a false
+                    // "safe" reading: a non-zero into SAFE_Z, or a zero written only when the
+                    // condition itself proves no overflow.
+                    (_, Some(k)) if old.exactly(SAFE_Z) && (k != 0 || cond_safe) => old,
+                    (_, Some(k)) if old.exactly(SAFE_NZ) && (k == 0 || cond_safe) => old,
                     _ => old.join(&new),
                 };
                 st.set(k, v);

@@ -621,6 +621,14 @@ impl Analyzer<'_, '_> {
             }
         }
 
+        if std::env::var_os("CALLOC_DEBUG").is_some() {
+            for (b, st) in &ins {
+                eprintln!("block {b:#x} safe={:?} in: {:?}", st.safe, st.vals);
+                if let Some((_, ss)) = outs.get(b) {
+                    eprintln!("   safe side of final branch: {ss:?}");
+                }
+            }
+        }
         // ---- replay: events ----
         let mut notes_at: BTreeMap<u64, String> = BTreeMap::new();
         let mut muls: Vec<u64> = Vec::new();
