@@ -108,19 +108,18 @@ impl<'e> Arm<'e> {
             if hw1 >> 11 == 0b11110 && hw2 & 0x8000 != 0 {
                 return None;
             }
-            let (r1, r2) = (Reg::from((hw2 >> 8) & 0xf), Reg::from((hw2 >> 12) & 0xf));
-            if r1 == PC || r2 == PC {
-                return None;
+            // (32-bit Thumb writes to pc are branches and loads, which the decoder knows)
+            let mut ops = vec![Op::FlagsClobber];
+            for r in [Reg::from((hw2 >> 8) & 0xf), Reg::from((hw2 >> 12) & 0xf)] {
+                if r != PC {
+                    ops.push(Op::Clobber { dst: Opnd::Reg(r) });
+                }
             }
             return Some(Insn {
                 addr,
                 len: 4,
                 text: format!("(unrecognised thumb2 {hw1:04x} {hw2:04x})"),
-                ops: vec![
-                    Op::Clobber { dst: Opnd::Reg(r1) },
-                    Op::Clobber { dst: Opnd::Reg(r2) },
-                    Op::FlagsClobber,
-                ],
+                ops,
             });
         }
         let w = u32::from_le_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]);

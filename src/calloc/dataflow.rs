@@ -287,6 +287,11 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 (None, Some(k)) if !*sub => (vb, Some(k), false),
                 _ => (va, None, true),
             };
+            if k == Some(0) {
+                // x + 0, x - 0 (`subs r0, r0, #0`): the same value
+                write(st, *dst, base);
+                return;
+            }
             if let Some(k) = k {
                 let sk = if *sub {
                     (k as i64).wrapping_neg()
@@ -449,6 +454,8 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                     // "safe" reading: a non-zero into SAFE_Z, or a zero written only when the
                     // condition itself proves no overflow.
                     (_, Some(k)) if old.exactly(SAFE_Z) && (k != 0 || cond_safe) => old,
+                    // `cmp x, #0; it ne; movne x, #1`: x keeps its zero / non-zero meaning
+                    (_, Some(k)) if k != 0 && is_nonzero_test_of(&flags_before, *cond, &old) => old,
                     (_, Some(k)) if old.exactly(SAFE_NZ) && (k == 0 || cond_safe) => old,
                     _ => old.join(&new),
                 };
@@ -602,6 +609,16 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
             }
         }
     }
+}
+
+/// Do the flags and condition say exactly "`x` is non-zero"?
+fn is_nonzero_test_of(f: &Flags, cond: Cond, x: &Val) -> bool {
+    let same = match *f {
+        Flags::Cmp(a, b) => b.konst == Some(0) && a == *x,
+        Flags::Test(a, b) => a == b && a == *x,
+        _ => false,
+    };
+    same && matches!(cond, Cond::Ne | Cond::Ugt) && x.konst.is_none() && x.may != 0
 }
 
 fn zero_test(x: &Val, cond: Cond) -> Option<(bool, &'static str)> {

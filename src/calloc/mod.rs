@@ -848,7 +848,14 @@ impl Analyzer<'_, '_> {
                             }
                         }
                         Outcome::Unknown(why) => {
-                            unknown.get_or_insert_with(|| why.clone());
+                            // A callee that got only nmemb/size (often stale argument
+                            // registers on an error path) does not undermine an allocation
+                            // guarded here; one that got the product does.
+                            if has_p {
+                                unknown.get_or_insert_with(|| why.clone());
+                            } else {
+                                soft_unknown.get_or_insert_with(|| why.clone());
+                            }
                         }
                         Outcome::NoUse => {
                             if has_p && !c.tail && sub.ret.may & P == 0 {
