@@ -121,6 +121,34 @@ pub enum Flags {
     Test(Val, Val),
     /// After an unsigned widening multiply that sets CF/OF on overflow (x86 `mul`).
     MulOvf,
+    /// After `ccmp a, b, #nzcv, c`: `pre_safe_false` = the condition `c` being false proved
+    /// no overflow on the earlier flags.
+    Ccmp {
+        a: Val,
+        b: Val,
+        nzcv: u8,
+        pre_safe_false: bool,
+    },
+}
+
+/// Evaluate a condition on constant NZCV flags.
+fn eval_nzcv(c: Cond, nzcv: u8) -> Option<bool> {
+    let (n, z, cf, v) = (nzcv & 8 != 0, nzcv & 4 != 0, nzcv & 2 != 0, nzcv & 1 != 0);
+    Some(match c {
+        Cond::Eq => z,
+        Cond::Ne => !z,
+        Cond::Uge => cf,
+        Cond::Ult => !cf,
+        Cond::Ugt => cf && !z,
+        Cond::Ule => !cf || z,
+        Cond::Sge => n == v,
+        Cond::Slt => n != v,
+        Cond::Sgt => !z && n == v,
+        Cond::Sle => z || n != v,
+        Cond::Ovf => v,
+        Cond::NoOvf => !v,
+        Cond::Other => return None,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -421,6 +449,16 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let f = Flags::Cmp(read(st, ctx, *a), read(st, ctx, *b));
             st.flags.insert(*fl, f);
         }
+        Op::Ccmp { a, b, nzcv, cond } => {
+            let pre = safe_outcome(ctx, &st.flags(0), *cond).map(|x| x.0);
+            let f = Flags::Ccmp {
+                a: read(st, ctx, *a),
+                b: read(st, ctx, *b),
+                nzcv: *nzcv,
+                pre_safe_false: pre == Some(false),
+            };
+            st.flags.insert(0, f);
+        }
         Op::Test { fl, a, b } => {
             let f = Flags::Test(read(st, ctx, *a), read(st, ctx, *b));
             st.flags.insert(*fl, f);
@@ -524,6 +562,22 @@ fn zero_safe(v: &Val) -> Option<&'static str> {
 pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static str)> {
     match *f {
         Flags::Unknown => None,
+        Flags::Ccmp {
+            a,
+            b,
+            nzcv,
+            pre_safe_false,
+        } => {
+            let (side, why) = safe_outcome(ctx, &Flags::Cmp(a, b), cond)?;
+            let r = eval_nzcv(cond, nzcv)?;
+            // paths where the ccmp condition failed see `r`; they must either not take the
+            // `side` outcome or be safe already.
+            if r != side || pre_safe_false {
+                Some((side, why))
+            } else {
+                None
+            }
+        }
         Flags::MulOvf => match cond {
             Cond::Ovf | Cond::Ult => Some((false, "overflow flag of the multiply is clear")),
             Cond::NoOvf | Cond::Uge => Some((true, "overflow flag of the multiply is clear")),

@@ -150,6 +150,14 @@ pub enum Op {
         a: Opnd,
         b: Opnd,
     },
+    /// AArch64 `ccmp a, b, #nzcv, cond`: flags of `cmp a, b` when `cond` holds on the current
+    /// flags, else the constant `nzcv`.
+    Ccmp {
+        a: Opnd,
+        b: Opnd,
+        nzcv: u8,
+        cond: Cond,
+    },
     /// Test `a & b` against zero into flag set `fl`.
     Test {
         fl: u8,
