@@ -91,7 +91,14 @@ pub fn locate_calloc<'a>(elf: &ElfFile<'a>) -> Option<Symbol<'a>> {
 /// Analyse the calloc of one file. `None` when the file defines no `calloc`.
 pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
     let sym = locate_calloc(elf)?;
-    let address = hex(sym.addr & !1);
+    Some(analyze_calloc_at(elf, sym.addr))
+}
+
+/// Analyse the code at `addr` as a calloc (nmemb, size) — for `inspect` on files whose
+/// calloc has no symbol (stripped static executables), and for tests. On ARM, bit 0 of
+/// `addr` selects Thumb.
+pub fn analyze_calloc_at(elf: &ElfFile, addr: u64) -> CallocAnalysis {
+    let address = hex(addr & !1);
     let unknown = |reason: String| CallocAnalysis {
         verdict: CallocVerdict::Unknown,
         chain: vec!["calloc".into()],
@@ -107,7 +114,7 @@ pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
     };
     let lifter = match make_lifter(elf) {
         Ok(l) => l,
-        Err(e) => return Some(unknown(e)),
+        Err(e) => return unknown(e),
     };
     let mut an = Analyzer {
         elf,
@@ -121,7 +128,7 @@ pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
         functions: 0,
     };
     let params = vec![Val::tagged(N), Val::tagged(S)];
-    let r = an.analyze(sym.addr, &params, 0);
+    let r = an.analyze(addr, &params, 0);
     let (verdict, reason) = match &r.outcome {
         Outcome::Unchecked => (CallocVerdict::Unchecked, r.reason.clone()),
         Outcome::Checked => (CallocVerdict::Checked, r.reason.clone()),
@@ -146,7 +153,7 @@ pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
     if let Some(first) = chain_links.first_mut() {
         first.name = "calloc".into();
     }
-    Some(CallocAnalysis {
+    CallocAnalysis {
         verdict,
         chain: chain_links.iter().map(|l| l.name.clone()).collect(),
         function: chain_links.last().map(|l| l.name.clone()),
@@ -155,7 +162,7 @@ pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
         evidence: r.evidence,
         reason,
         listing: r.listing,
-    })
+    }
 }
 
 fn make_lifter<'e>(elf: &'e ElfFile<'e>) -> Result<Box<dyn Lifter + 'e>, String> {
@@ -1080,5 +1087,169 @@ impl IfEmpty for String {
         } else {
             self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elf::ElfFile;
+
+    const BASE: u64 = 0x40_0000;
+
+    /// A minimal ELF (no sections, no symbols) with one R+X PT_LOAD holding `code`.
+    fn tiny_elf(machine: u16, is_64: bool, big: bool, code: &[u8]) -> (Vec<u8>, u64) {
+        let (eh, ph) = if is_64 { (64usize, 56usize) } else { (52, 32) };
+        let code_off = eh + ph;
+        let total = code_off + code.len();
+        let mut f = Vec::new();
+        let put = |f: &mut Vec<u8>, v: u64, n: usize| {
+            let b = v.to_le_bytes();
+            if big {
+                f.extend(b[..n].iter().rev());
+            } else {
+                f.extend(&b[..n]);
+            }
+        };
+        f.extend(b"\x7fELF");
+        f.push(if is_64 { 2 } else { 1 });
+        f.push(if big { 2 } else { 1 });
+        f.push(1);
+        f.extend([0u8; 9]);
+        put(&mut f, 2, 2); // ET_EXEC
+        put(&mut f, u64::from(machine), 2);
+        put(&mut f, 1, 4);
+        let w = if is_64 { 8 } else { 4 };
+        put(&mut f, BASE + code_off as u64, w); // entry
+        put(&mut f, eh as u64, w); // phoff
+        put(&mut f, 0, w); // shoff
+        put(&mut f, 0, 4); // flags
+        put(&mut f, eh as u64, 2);
+        put(&mut f, ph as u64, 2);
+        put(&mut f, 1, 2);
+        put(&mut f, 0, 2);
+        put(&mut f, 0, 2);
+        put(&mut f, 0, 2);
+        // program header
+        put(&mut f, 1, 4); // PT_LOAD
+        if is_64 {
+            put(&mut f, 5, 4); // R+X
+            put(&mut f, 0, 8);
+            put(&mut f, BASE, 8);
+            put(&mut f, BASE, 8);
+            put(&mut f, total as u64, 8);
+            put(&mut f, total as u64, 8);
+            put(&mut f, 0x1000, 8);
+        } else {
+            put(&mut f, 0, 4);
+            put(&mut f, BASE, 4);
+            put(&mut f, BASE, 4);
+            put(&mut f, total as u64, 4);
+            put(&mut f, total as u64, 4);
+            put(&mut f, 5, 4);
+            put(&mut f, 0x1000, 4);
+        }
+        assert_eq!(f.len(), code_off);
+        f.extend(code);
+        (f, BASE + code_off as u64)
+    }
+
+    const MACHINES: [(u16, bool, bool); 9] = [
+        (3, false, false),  // i386
+        (62, true, false),  // x86_64
+        (40, false, false), // ARM
+        (183, true, false), // AArch64
+        (20, false, true),  // PPC
+        (8, false, true),   // MIPS BE
+        (8, false, false),  // MIPS LE
+        (42, false, false), // SH
+        (43, true, true),   // SPARCV9: unsupported
+    ];
+
+    fn run(machine: u16, is_64: bool, big: bool, code: &[u8], thumb: bool) -> CallocAnalysis {
+        let (bytes, entry) = tiny_elf(machine, is_64, big, code);
+        let elf = ElfFile::parse(&bytes).expect("tiny ELF parses");
+        analyze_calloc_at(&elf, entry | u64::from(thumb))
+    }
+
+    #[test]
+    fn self_loop_terminates_unknown() {
+        // x86 `jmp $`, ARM `b .`, AArch64 `b .`
+        let a = run(62, true, false, &[0xeb, 0xfe], false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+        let a = run(40, false, false, &0xeaff_fffe_u32.to_le_bytes(), false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+        let a = run(183, true, false, &0x1400_0000_u32.to_le_bytes(), false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+    }
+
+    #[test]
+    fn truncated_code_is_unknown_not_a_panic() {
+        // x86_64: imul rdi, rsi, then the segment ends mid-instruction
+        let a = run(
+            62,
+            true,
+            false,
+            &[0x48, 0x0f, 0xaf, 0xfe, 0x48, 0x89],
+            false,
+        );
+        assert_eq!(a.verdict, CallocVerdict::Unknown);
+        assert!(!a.reason.is_empty());
+    }
+
+    #[test]
+    fn product_to_unknown_indirect_call_is_unknown() {
+        // imul rdi, rsi ; call rax ; ret
+        let a = run(
+            62,
+            true,
+            false,
+            &[0x48, 0x0f, 0xaf, 0xfe, 0xff, 0xd0, 0xc3],
+            false,
+        );
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+        assert!(a.reason.contains("product"), "{}", a.reason);
+    }
+
+    #[test]
+    fn unsupported_architecture_is_unknown() {
+        let a = run(43, true, true, &[0; 8], false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown);
+        assert!(a.reason.contains("unsupported"), "{}", a.reason);
+    }
+
+    #[test]
+    fn garbage_bytes_never_panic_or_hang() {
+        // deterministic xorshift garbage, every architecture, ARM in both modes
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..40 {
+            let mut code = Vec::new();
+            for _ in 0..512 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                code.push(x as u8);
+            }
+            for &(m, is_64, big) in &MACHINES {
+                let a = run(m, is_64, big, &code, false);
+                assert_ne!(
+                    a.verdict,
+                    CallocVerdict::Checked,
+                    "garbage is never checked"
+                );
+                if m == 40 {
+                    let a = run(m, is_64, big, &code, true);
+                    assert_ne!(a.verdict, CallocVerdict::Checked, "round {round}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn entry_outside_the_file_is_unknown() {
+        let (bytes, _) = tiny_elf(62, true, false, &[0xc3]);
+        let elf = ElfFile::parse(&bytes).unwrap();
+        let a = analyze_calloc_at(&elf, 0xdead_0000);
+        assert_eq!(a.verdict, CallocVerdict::Unknown);
     }
 }
