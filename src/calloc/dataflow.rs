@@ -118,6 +118,7 @@ pub enum Flags {
     #[default]
     Unknown,
     Cmp(Val, Val),
+    CmpSigned(Val, Val),
     Test(Val, Val),
     /// After an unsigned widening multiply that sets CF/OF on overflow (x86 `mul`).
     MulOvf,
@@ -459,6 +460,10 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             };
             st.flags.insert(0, f);
         }
+        Op::CmpSigned { fl, a, b } => {
+            let f = Flags::CmpSigned(read(st, ctx, *a), read(st, ctx, *b));
+            st.flags.insert(*fl, f);
+        }
         Op::Test { fl, a, b } => {
             let f = Flags::Test(read(st, ctx, *a), read(st, ctx, *b));
             st.flags.insert(*fl, f);
@@ -562,6 +567,10 @@ fn zero_safe(v: &Val) -> Option<&'static str> {
 pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static str)> {
     match *f {
         Flags::Unknown => None,
+        Flags::CmpSigned(a, b) => match cond {
+            Cond::Eq | Cond::Ne => safe_outcome(ctx, &Flags::Cmp(a, b), cond),
+            _ => None,
+        },
         Flags::Ccmp {
             a,
             b,

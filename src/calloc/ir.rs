@@ -158,6 +158,12 @@ pub enum Op {
         nzcv: u8,
         cond: Cond,
     },
+    /// Signed compare (PowerPC `cmpw`): only its equality outcomes are trusted.
+    CmpSigned {
+        fl: u8,
+        a: Opnd,
+        b: Opnd,
+    },
     /// Test `a & b` against zero into flag set `fl`.
     Test {
         fl: u8,
@@ -261,6 +267,11 @@ pub trait Lifter {
     /// Registers that may carry arguments to local functions besides the ABI ones.
     fn extra_arg_regs(&self) -> &[Reg] {
         &[]
+    }
+    /// Like [`plt_slot`](Self::plt_slot), with the caller's known register constants
+    /// (PowerPC PIC call stubs address the GOT through the caller's r30).
+    fn plt_slot_in(&self, addr: u64, _reg: &dyn Fn(Reg) -> Option<u64>) -> Option<u64> {
+        self.plt_slot(addr)
     }
     /// Normalise a code address for display and symbol lookup.
     fn display_addr(&self, addr: u64) -> u64 {

@@ -297,7 +297,7 @@ impl Analyzer<'_, '_> {
             .unwrap_or_else(|| format!("sub_{a:x}"))
     }
 
-    fn resolve(&self, t: Target) -> Resolved {
+    fn resolve_in(&self, t: Target, st: Option<&State>) -> Resolved {
         let by_slot = |slot: u64, via: &str| {
             let b = self.elf.slot_symbol(slot);
             match b {
@@ -322,7 +322,8 @@ impl Analyzer<'_, '_> {
         };
         match t {
             Target::Direct(a) => {
-                if let Some(slot) = self.lifter.plt_slot(a) {
+                let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst);
+                if let Some(slot) = self.lifter.plt_slot_in(a, &reg) {
                     return by_slot(slot, "@plt");
                 }
                 let da = self.lifter.display_addr(a);
@@ -483,13 +484,13 @@ impl Analyzer<'_, '_> {
         insn: &Insn,
         depth: usize,
         notes: &mut Vec<String>,
-    ) -> Option<(Target, Vec<Val>, bool)> {
+    ) -> Option<(Resolved, Vec<Val>, bool)> {
         let mut call = None;
         for op in &insn.ops {
             match op {
                 Op::Call { target } | Op::TailCall { target } => {
                     let args = self.args_at(st);
-                    let r = self.resolve(*target);
+                    let r = self.resolve_in(*target, Some(st));
                     let (ret, note) = self.call_ret(&r, &args, depth);
                     if let Some(n) = note {
                         notes.push(n);
@@ -499,7 +500,7 @@ impl Analyzer<'_, '_> {
                     }
                     st.set(Loc::Reg(self.lifter.ret_reg()), ret);
                     st.flags.clear();
-                    call = Some((*target, args, matches!(op, Op::TailCall { .. })));
+                    call = Some((r, args, matches!(op, Op::TailCall { .. })));
                 }
                 _ => step(st, &self.ctx, op),
             }
@@ -670,7 +671,7 @@ impl Analyzer<'_, '_> {
                                     .insert(insn.addr, format!("division: {}", tag_names(v.may)));
                             }
                         }
-                        Op::Cmp { fl, .. } | Op::Test { fl, .. } => {
+                        Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
                             last_flag_setter.insert(*fl, insn.addr);
                         }
                         Op::Mul {
@@ -721,8 +722,7 @@ impl Analyzer<'_, '_> {
                 // Re-run the instruction properly (calls need the analyzer).
                 let mut st2 = before.clone();
                 let mut notes = Vec::new();
-                if let Some((target, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
-                    let resolved = self.resolve(target);
+                if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
                     calls.push(CallSite {
                         block: b,
                         insn: insn.clone(),
