@@ -5,13 +5,15 @@
 //! - [`source`]: where bytes come from (directory walks, single files).
 //! - [`elf`]: one parsed model per ELF file (with or without section headers).
 //! - [`facts`]: what one ELF file says (QNX markers, release strings, imports, calloc).
+//! - [`calloc`]: does this calloc test nmemb*size for overflow? (machine-code analysis)
+//! - [`container`]: boot images, file systems, archives; [`surface`]: attack surface.
 //! - [`evidence`]: the OS release, weighed from all files, with confidence.
 //! - [`advisory`]: CVE-2021-22156 as data; [`classify`]: facts + advisory → verdict.
 //! - [`report`]: the report model and its renderings (text, JSON).
 //! - [`scan`]: the pipeline that ties them together.
 
 pub mod advisory;
-mod calloc_bridge;
+pub mod calloc;
 pub mod classify;
 pub mod cli;
 pub mod container;

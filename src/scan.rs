@@ -396,7 +396,7 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
 
 /// The analysed calloc of a file that defines one; None when it has none.
 fn calloc_of(elf: &ElfFile<'_>) -> Option<CallocReport> {
-    crate::calloc_bridge::analyze(elf)
+    crate::calloc::analyze_calloc(elf).map(CallocReport::from)
 }
 
 fn build_target(
@@ -443,7 +443,7 @@ fn build_target(
                 calloc: f
                     .calloc
                     .clone()
-                    .unwrap_or_else(|| CallocReport::not_found("this C library exports no calloc")),
+                    .unwrap_or_else(|| CallocReport::unknown("this C library exports no calloc")),
             }
         })
         .collect();
@@ -503,17 +503,4 @@ fn elf_type_name(t: ElfType) -> &'static str {
 
 fn file_name(path: &str) -> &str {
     path.rsplit(['/', '!']).next().unwrap_or(path)
-}
-
-impl CallocReport {
-    pub fn not_found(reason: &str) -> CallocReport {
-        CallocReport {
-            verdict: crate::report::CallocVerdict::Unknown,
-            function: None,
-            address: None,
-            reason: reason.to_string(),
-            chain: vec![],
-            evidence: vec![],
-        }
-    }
 }

@@ -8,6 +8,8 @@ pub mod text;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::calloc::{CallocAnalysis, CallocVerdict, ChainLink, EvidenceLine};
+
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,14 +138,6 @@ pub struct LibcReport {
     pub calloc: CallocReport,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CallocVerdict {
-    Checked,
-    Unchecked,
-    Unknown,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallocReport {
     pub verdict: CallocVerdict,
@@ -154,14 +148,40 @@ pub struct CallocReport {
     pub reason: String,
     /// Functions followed from `calloc` to the one that multiplies.
     pub chain: Vec<String>,
+    /// The same chain with each function's address.
+    #[serde(default)]
+    pub chain_links: Vec<ChainLink>,
     /// The decisive instructions.
-    pub evidence: Vec<CodeLine>,
+    pub evidence: Vec<EvidenceLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeLine {
-    pub address: String,
-    pub text: String,
+impl From<CallocAnalysis> for CallocReport {
+    fn from(a: CallocAnalysis) -> CallocReport {
+        CallocReport {
+            verdict: a.verdict,
+            function: a.function,
+            address: Some(a.address),
+            reason: a.reason,
+            chain: a.chain,
+            chain_links: a.chain_links,
+            evidence: a.evidence,
+        }
+    }
+}
+
+impl CallocReport {
+    /// An `unknown` verdict with its reason (e.g. a C library that exports no calloc).
+    pub fn unknown(reason: &str) -> CallocReport {
+        CallocReport {
+            verdict: CallocVerdict::Unknown,
+            function: None,
+            address: None,
+            reason: reason.to_string(),
+            chain: vec![],
+            chain_links: vec![],
+            evidence: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,753 @@
+//! Forward dataflow over registers and stack slots with calloc-specific tags.
+//!
+//! A value carries *may* tags (some path gives it this meaning: used to find a product that
+//! may reach an allocator) and *must* tags (every path agrees: the only tags trusted when a
+//! branch is taken as an overflow test), plus a known constant and a known stack address
+//! (offset from the stack pointer at function entry, so `[ebp+8]` after `push ebp; mov ebp,
+//! esp` and `[esp+4]` at entry name the same slot).
+
+use std::collections::BTreeMap;
+
+use super::ir::{Cond, Op, Opnd, Reg};
+
+pub type Tags = u16;
+/// nmemb
+pub const N: Tags = 1;
+/// size
+pub const S: Tags = 1 << 1;
+/// nmemb * size (low half, the value an allocator receives)
+pub const P: Tags = 1 << 2;
+/// High half of the unsigned widening product: zero ⇔ no overflow.
+pub const HI: Tags = 1 << 3;
+/// nmemb | size
+pub const NORS: Tags = 1 << 4;
+/// (nmemb | size) >> half-word, or masked with the high-half mask: zero ⇒ no overflow.
+pub const FAST: Tags = 1 << 5;
+/// product / nmemb (equal to size ⇔ no overflow)
+pub const QPN: Tags = 1 << 6;
+/// product / size (equal to nmemb ⇔ no overflow)
+pub const QPS: Tags = 1 << 7;
+/// SIZE_MAX / nmemb (size <= it ⇔ no overflow)
+pub const QMN: Tags = 1 << 8;
+/// SIZE_MAX / size (nmemb <= it ⇔ no overflow)
+pub const QMS: Tags = 1 << 9;
+/// A boolean that is 0 exactly when there is no overflow (x86 `seto`, AArch64 `cset ne`).
+pub const SAFE_Z: Tags = 1 << 10;
+/// A boolean that is non-zero exactly when there is no overflow.
+pub const SAFE_NZ: Tags = 1 << 11;
+
+/// Tags whose presence makes a value interesting to the analysis (passed to calls).
+pub const FACTORS: Tags = N | S | P;
+
+pub fn tag_names(t: Tags) -> String {
+    let names = [
+        (N, "nmemb"),
+        (S, "size"),
+        (P, "product"),
+        (HI, "high-half"),
+        (NORS, "nmemb|size"),
+        (FAST, "fast-path"),
+        (QPN, "product/nmemb"),
+        (QPS, "product/size"),
+        (QMN, "SIZE_MAX/nmemb"),
+        (QMS, "SIZE_MAX/size"),
+        (SAFE_Z, "overflow-bool"),
+        (SAFE_NZ, "no-overflow-bool"),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| t & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    v.join("+")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Val {
+    pub may: Tags,
+    pub must: Tags,
+    pub konst: Option<u64>,
+    /// Known stack address: offset from the stack pointer at entry.
+    pub sp: Option<i64>,
+}
+
+impl Val {
+    pub fn tagged(t: Tags) -> Val {
+        Val {
+            may: t,
+            must: t,
+            konst: None,
+            sp: None,
+        }
+    }
+    pub fn konst(k: u64) -> Val {
+        Val {
+            konst: Some(k),
+            ..Val::default()
+        }
+    }
+    fn is_default(&self) -> bool {
+        *self == Val::default()
+    }
+    /// Every path agrees that this value is exactly `t` (and nothing else interesting).
+    pub fn exactly(&self, t: Tags) -> bool {
+        self.must == t && self.may == t
+    }
+    pub fn join(&self, o: &Val) -> Val {
+        Val {
+            may: self.may | o.may,
+            must: self.must & o.must,
+            konst: if self.konst == o.konst {
+                self.konst
+            } else {
+                None
+            },
+            sp: if self.sp == o.sp { self.sp } else { None },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Loc {
+    Reg(Reg),
+    Slot(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flags {
+    #[default]
+    Unknown,
+    Cmp(Val, Val),
+    CmpSigned(Val, Val),
+    Test(Val, Val),
+    /// After an unsigned widening multiply that sets CF/OF on overflow (x86 `mul`).
+    MulOvf,
+    /// After `ccmp a, b, #nzcv, c`: `pre_safe_false` = the condition `c` being false proved
+    /// no overflow on the earlier flags.
+    Ccmp {
+        a: Val,
+        b: Val,
+        nzcv: u8,
+        pre_safe_false: bool,
+    },
+}
+
+/// Evaluate a condition on constant NZCV flags.
+fn eval_nzcv(c: Cond, nzcv: u8) -> Option<bool> {
+    let (n, z, cf, v) = (nzcv & 8 != 0, nzcv & 4 != 0, nzcv & 2 != 0, nzcv & 1 != 0);
+    Some(match c {
+        Cond::Eq => z,
+        Cond::Ne => !z,
+        Cond::Uge => cf,
+        Cond::Ult => !cf,
+        Cond::Ugt => cf && !z,
+        Cond::Ule => !cf || z,
+        Cond::Sge => n == v,
+        Cond::Slt => n != v,
+        Cond::Sgt => !z && n == v,
+        Cond::Sle => z || n != v,
+        Cond::Ovf => v,
+        Cond::NoOvf => !v,
+        Cond::Other => return None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    pub vals: BTreeMap<Loc, Val>,
+    pub flags: BTreeMap<u8, Flags>,
+    /// Some(true): the last overflow test this path crossed was passed on its safe side;
+    /// Some(false): on its other side. Lets a join turn "0 on the safe path, 1 on the
+    /// other" (gcc -O0: `mov ecx,0; mul; jno L; mov ecx,1; L:`) into an overflow boolean.
+    pub safe: Option<bool>,
+}
+
+/// Upper bound on tracked locations per state: a hostile function with thousands of
+/// distinct stack slots must not make every join quadratic.
+pub const MAX_LOCS: usize = 4096;
+
+impl State {
+    pub fn get(&self, l: Loc) -> Val {
+        self.vals.get(&l).copied().unwrap_or_default()
+    }
+    pub fn set(&mut self, l: Loc, v: Val) {
+        if v.is_default() {
+            self.vals.remove(&l);
+        } else if self.vals.len() < MAX_LOCS || self.vals.contains_key(&l) {
+            self.vals.insert(l, v);
+        }
+    }
+    pub fn flags(&self, fl: u8) -> Flags {
+        self.flags.get(&fl).copied().unwrap_or_default()
+    }
+    /// Join of the states on two incoming edges (see [`State::safe`]).
+    pub fn join_edges(&self, o: &State) -> State {
+        let mut r = self.clone();
+        r.join_from(o);
+        if let (Some(a), Some(b)) = (self.safe, o.safe) {
+            if a == b {
+                r.safe = Some(a);
+                return r;
+            }
+            let (safe_st, other_st) = if a { (self, o) } else { (o, self) };
+            let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
+            for k in keys {
+                let (x, y) = (safe_st.get(k), other_st.get(k));
+                match (x.konst, y.konst) {
+                    // booleans only (0/1), so that `and r, 1` keeps the meaning
+                    (Some(0), Some(1)) => r.set(k, Val::tagged(SAFE_Z)),
+                    (Some(1), Some(0)) => r.set(k, Val::tagged(SAFE_NZ)),
+                    _ => {}
+                }
+            }
+        }
+        r.safe = None;
+        r
+    }
+
+    /// Join `o` into `self`; true when `self` changed.
+    pub fn join_from(&mut self, o: &State) -> bool {
+        let mut changed = false;
+        let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
+        for k in keys {
+            let a = self.get(k);
+            let j = a.join(&o.get(k));
+            if j != a {
+                self.set(k, j);
+                changed = true;
+            }
+        }
+        let fkeys: Vec<u8> = self.flags.keys().chain(o.flags.keys()).copied().collect();
+        for k in fkeys {
+            let a = self.flags(k);
+            let b = o.flags(k);
+            let j = if a == b { a } else { Flags::Unknown };
+            if j != a {
+                if j == Flags::Unknown {
+                    self.flags.remove(&k);
+                } else {
+                    self.flags.insert(k, j);
+                }
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
+/// Architecture facts the transfer functions need.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub word_bits: u32,
+}
+
+impl Ctx {
+    pub fn mask(&self) -> u64 {
+        if self.word_bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.word_bits) - 1
+        }
+    }
+    pub fn half(&self) -> u32 {
+        self.word_bits / 2
+    }
+    /// The mask of the high half of a word (0xffff0000 on 32-bit).
+    pub fn high_mask(&self) -> u64 {
+        self.mask() & !((1u64 << self.half()) - 1)
+    }
+}
+
+pub fn read(st: &State, ctx: &Ctx, o: Opnd) -> Val {
+    match o {
+        Opnd::Reg(r) => st.get(Loc::Reg(r)),
+        Opnd::Mem { base, disp } => match st.get(Loc::Reg(base)).sp {
+            Some(k) => st.get(Loc::Slot(k.wrapping_add(disp))),
+            None => Val::default(),
+        },
+        Opnd::Imm(v) => Val::konst(v & ctx.mask()),
+        Opnd::Abs(_) | Opnd::Unknown => Val::default(),
+    }
+}
+
+/// The stack slot an operand names, if any.
+pub fn slot_of(st: &State, o: Opnd) -> Option<Loc> {
+    match o {
+        Opnd::Reg(r) => Some(Loc::Reg(r)),
+        Opnd::Mem { base, disp } => st
+            .get(Loc::Reg(base))
+            .sp
+            .map(|k| Loc::Slot(k.wrapping_add(disp))),
+        _ => None,
+    }
+}
+
+pub fn write(st: &mut State, o: Opnd, v: Val) {
+    if let Some(l) = slot_of(st, o) {
+        st.set(l, v);
+    }
+}
+
+/// Which single factor a value is, exactly.
+fn factor(v: &Val) -> Option<Tags> {
+    if v.exactly(N) {
+        Some(N)
+    } else if v.exactly(S) {
+        Some(S)
+    } else {
+        None
+    }
+}
+
+/// Apply one op (calls are handled by the caller of this function).
+pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
+    let all = ctx.mask();
+    match op {
+        Op::Move { dst, src } => {
+            let v = read(st, ctx, *src);
+            write(st, *dst, v);
+        }
+        Op::Add { dst, a, b, sub } => {
+            let va = read(st, ctx, *a);
+            let vb = read(st, ctx, *b);
+            let mut r = Val::default();
+            let (base, k, k_is_b) = match (vb.konst, va.konst) {
+                (Some(k), _) => (va, Some(k), true),
+                (None, Some(k)) if !*sub => (vb, Some(k), false),
+                _ => (va, None, true),
+            };
+            if k == Some(0) {
+                // x + 0, x - 0 (`subs r0, r0, #0`): the same value
+                write(st, *dst, base);
+                return;
+            }
+            if let Some(k) = k {
+                let sk = if *sub {
+                    (k as i64).wrapping_neg()
+                } else {
+                    k as i64
+                };
+                let sk = if ctx.word_bits == 32 {
+                    i64::from((sk as u64 & 0xffff_ffff) as u32 as i32)
+                } else {
+                    sk
+                };
+                r.sp = base.sp.map(|s| s.wrapping_add(sk));
+                r.konst = base.konst.map(|c| c.wrapping_add(sk as u64) & all);
+                // product + a small header is still "the product" for the allocator.
+                if sk.unsigned_abs() < 0x1_0000 && k_is_b | !*sub {
+                    r.may = base.may & P;
+                    r.must = base.must & P;
+                }
+            }
+            write(st, *dst, r);
+        }
+        Op::Or { dst, a, b } => {
+            let va = read(st, ctx, *a);
+            let vb = read(st, ctx, *b);
+            let r = if va.konst == Some(all) || vb.konst == Some(all) {
+                Val::konst(all)
+            } else if va.konst == Some(0) {
+                vb
+            } else if vb.konst == Some(0) {
+                va
+            } else if let (Some(x), Some(y)) = (va.konst, vb.konst) {
+                Val::konst(x | y)
+            } else {
+                match (factor(&va), factor(&vb)) {
+                    (Some(x), Some(y)) if x != y => Val::tagged(NORS),
+                    _ => Val::default(),
+                }
+            };
+            write(st, *dst, r);
+        }
+        Op::And { dst, a, b } => {
+            let va = read(st, ctx, *a);
+            let vb = read(st, ctx, *b);
+            let hm = ctx.high_mask();
+            let r = match (va.konst, vb.konst) {
+                (Some(x), Some(y)) => Val::konst(x & y),
+                (_, Some(m)) if m == all => va,
+                (Some(m), _) if m == all => vb,
+                (_, Some(m)) if va.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
+                // 0/1 booleans survive `and r, 1`
+                (_, Some(m)) if m & 1 == 1 && (va.exactly(SAFE_Z) || va.exactly(SAFE_NZ)) => va,
+                (Some(m), _) if m & 1 == 1 && (vb.exactly(SAFE_Z) || vb.exactly(SAFE_NZ)) => vb,
+                (Some(m), _) if vb.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
+                _ => Val::default(),
+            };
+            write(st, *dst, r);
+        }
+        Op::Shr { dst, a, amount } => {
+            let va = read(st, ctx, *a);
+            let r = if let Some(k) = va.konst {
+                Val::konst(k.checked_shr(*amount).unwrap_or(0))
+            } else if va.exactly(NORS) && *amount >= ctx.half() && *amount < ctx.word_bits {
+                Val::tagged(FAST)
+            } else {
+                Val::default()
+            };
+            write(st, *dst, r);
+        }
+        Op::Mul {
+            lo,
+            hi,
+            a,
+            b,
+            hi_unsigned,
+            flags_ovf,
+        } => {
+            let va = read(st, ctx, *a);
+            let vb = read(st, ctx, *b);
+            let may = (va.may & N != 0 && vb.may & S != 0) || (va.may & S != 0 && vb.may & N != 0);
+            let must = matches!((factor(&va), factor(&vb)), (Some(x), Some(y)) if x != y);
+            let tag = |t: Tags| Val {
+                may: if may { t } else { 0 },
+                must: if must { t } else { 0 },
+                konst: None,
+                sp: None,
+            };
+            if let Some(h) = hi {
+                write(
+                    st,
+                    *h,
+                    if *hi_unsigned {
+                        tag(HI)
+                    } else {
+                        Val::default()
+                    },
+                );
+            }
+            if let Some(l) = lo {
+                write(st, *l, tag(P));
+            }
+            if *flags_ovf {
+                st.flags.clear();
+                if must {
+                    st.flags.insert(0, Flags::MulOvf);
+                }
+            }
+        }
+        Op::Div {
+            quot,
+            rem,
+            num,
+            num_hi,
+            den,
+        } => {
+            let vn = read(st, ctx, *num);
+            let vh = num_hi.map(|h| read(st, ctx, h));
+            let vd = read(st, ctx, *den);
+            let q = div_tag(ctx, &vn, vh.as_ref(), &vd);
+            if let Some(r) = rem {
+                write(st, *r, Val::default());
+            }
+            if let Some(qd) = quot {
+                write(st, *qd, q.map(Val::tagged).unwrap_or_default());
+            }
+        }
+        Op::Cmp { fl, a, b } => {
+            let f = Flags::Cmp(read(st, ctx, *a), read(st, ctx, *b));
+            st.flags.insert(*fl, f);
+        }
+        Op::Ccmp { a, b, nzcv, cond } => {
+            let pre = safe_outcome(ctx, &st.flags(0), *cond).map(|x| x.0);
+            let f = Flags::Ccmp {
+                a: read(st, ctx, *a),
+                b: read(st, ctx, *b),
+                nzcv: *nzcv,
+                pre_safe_false: pre == Some(false),
+            };
+            st.flags.insert(0, f);
+        }
+        Op::CmpSigned { fl, a, b } => {
+            let f = Flags::CmpSigned(read(st, ctx, *a), read(st, ctx, *b));
+            st.flags.insert(*fl, f);
+        }
+        Op::Test { fl, a, b } => {
+            let f = Flags::Test(read(st, ctx, *a), read(st, ctx, *b));
+            st.flags.insert(*fl, f);
+        }
+        Op::SetCmp { dst, cond, a, b } => {
+            let f = Flags::Cmp(read(st, ctx, *a), read(st, ctx, *b));
+            write(st, *dst, bool_val(ctx, &f, *cond));
+        }
+        Op::SetCond { dst, fl, cond } => {
+            let f = st.flags(*fl);
+            write(st, *dst, bool_val(ctx, &f, *cond));
+        }
+        Op::Clobber { dst } => write(st, *dst, Val::default()),
+        Op::Predicated { fl, cond, ops } => {
+            let flags_before = st.flags(*fl);
+            let mut t = st.clone();
+            for o in ops {
+                step(&mut t, ctx, o);
+            }
+            let keys: Vec<Loc> = st.vals.keys().chain(t.vals.keys()).copied().collect();
+            for k in keys {
+                let (old, new) = (st.get(k), t.get(k));
+                if old == new {
+                    continue;
+                }
+                let cond_safe = safe_outcome(ctx, &flags_before, *cond).map(|x| x.0) == Some(true);
+                let v = match (old.konst, new.konst) {
+                    (Some(0), Some(1)) => bool_val(ctx, &flags_before, *cond),
+                    (Some(1), Some(0)) => bool_val(ctx, &flags_before, cond.negate()),
+                    // An "overflow" boolean stays one when the write cannot create a false
+                    // "safe" reading: a non-zero into SAFE_Z, or a zero written only when the
+                    // condition itself proves no overflow.
+                    (_, Some(k)) if old.exactly(SAFE_Z) && (k != 0 || cond_safe) => old,
+                    // `cmp x, #0; it ne; movne x, #1`: x keeps its zero / non-zero meaning
+                    (_, Some(k)) if k != 0 && is_nonzero_test_of(&flags_before, *cond, &old) => old,
+                    (_, Some(k)) if old.exactly(SAFE_NZ) && (k == 0 || cond_safe) => old,
+                    _ => old.join(&new),
+                };
+                st.set(k, v);
+            }
+            if t.flags != st.flags {
+                st.flags.clear();
+            }
+        }
+        Op::FlagsClobber => st.flags.clear(),
+        Op::Branch { .. }
+        | Op::BranchCmp { .. }
+        | Op::Jump { .. }
+        | Op::JumpIndirect
+        | Op::Call { .. }
+        | Op::TailCall { .. }
+        | Op::Ret
+        | Op::Trap => {}
+    }
+}
+
+/// The quotient tag of an unsigned division, if it is one of the overflow-test quotients.
+pub fn div_tag(ctx: &Ctx, num: &Val, num_hi: Option<&Val>, den: &Val) -> Option<Tags> {
+    if let Some(h) = num_hi {
+        if h.konst != Some(0) {
+            return None;
+        }
+    }
+    let f = factor(den)?;
+    if num.konst == Some(ctx.mask()) {
+        Some(if f == N { QMN } else { QMS })
+    } else if num.exactly(P) {
+        Some(if f == N { QPN } else { QPS })
+    } else {
+        None
+    }
+}
+
+fn bool_val(ctx: &Ctx, f: &Flags, cond: Cond) -> Val {
+    match safe_outcome(ctx, f, cond) {
+        Some((true, _)) => Val::tagged(SAFE_NZ),
+        Some((false, _)) => Val::tagged(SAFE_Z),
+        None => Val::default(),
+    }
+}
+
+/// Does this value being zero prove there is no overflow?
+fn zero_safe(v: &Val) -> Option<&'static str> {
+    for (t, why) in [
+        (HI, "high half of the product is zero"),
+        (FAST, "both factors fit in half a word"),
+        (N, "nmemb is zero"),
+        (S, "size is zero"),
+        (SAFE_Z, "overflow flag is clear"),
+    ] {
+        if v.exactly(t) {
+            return Some(why);
+        }
+    }
+    None
+}
+
+/// Given the flags and a condition, which outcome of the condition proves that nmemb*size
+/// did not overflow: `Some((true, why))` = the condition being true, `Some((false, why))` =
+/// the condition being false, `None` = neither (or unknown).
+pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static str)> {
+    match *f {
+        Flags::Unknown => None,
+        Flags::CmpSigned(a, b) => match cond {
+            Cond::Eq | Cond::Ne => safe_outcome(ctx, &Flags::Cmp(a, b), cond),
+            _ => None,
+        },
+        Flags::Ccmp {
+            a,
+            b,
+            nzcv,
+            pre_safe_false,
+        } => {
+            let (side, why) = safe_outcome(ctx, &Flags::Cmp(a, b), cond)?;
+            let r = eval_nzcv(cond, nzcv)?;
+            // paths where the ccmp condition failed see `r`; they must either not take the
+            // `side` outcome or be safe already.
+            if r != side || pre_safe_false {
+                Some((side, why))
+            } else {
+                None
+            }
+        }
+        Flags::MulOvf => match cond {
+            Cond::Ovf | Cond::Ult => Some((false, "overflow flag of the multiply is clear")),
+            Cond::NoOvf | Cond::Uge => Some((true, "overflow flag of the multiply is clear")),
+            _ => None,
+        },
+        Flags::Test(a, b) => {
+            let all = ctx.mask();
+            let x = if a == b || b.konst == Some(all) {
+                a
+            } else if a.konst == Some(all) {
+                b
+            } else {
+                // test (n|s), high-mask
+                let hm = ctx.high_mask();
+                let (v, m) = match (a.konst, b.konst) {
+                    (_, Some(m)) => (a, m),
+                    (Some(m), _) => (b, m),
+                    _ => return None,
+                };
+                if v.exactly(NORS) && m & hm == hm {
+                    Val::tagged(FAST)
+                } else {
+                    return None;
+                }
+            };
+            zero_test(&x, cond)
+        }
+        Flags::Cmp(a, b) => {
+            if b.konst == Some(0) {
+                return zero_test(&a, cond);
+            }
+            if a.konst == Some(0) {
+                return zero_test(&b, cond.swap());
+            }
+            // quotient of the product compared with the other factor: equal ⇔ no overflow
+            let qeq = |q: &Val, o: &Val| {
+                (q.exactly(QPN) && o.exactly(S)) || (q.exactly(QPS) && o.exactly(N))
+            };
+            if qeq(&a, &b) || qeq(&b, &a) {
+                return match cond {
+                    Cond::Eq => Some((true, "product / factor equals the other factor")),
+                    Cond::Ne => Some((false, "product / factor equals the other factor")),
+                    _ => None,
+                };
+            }
+            // other factor <= SIZE_MAX / factor
+            let qm = |q: &Val, o: &Val| {
+                (q.exactly(QMN) && o.exactly(S)) || (q.exactly(QMS) && o.exactly(N))
+            };
+            let rel = if qm(&b, &a) {
+                Some(cond)
+            } else if qm(&a, &b) {
+                Some(cond.swap())
+            } else {
+                None
+            };
+            if let Some(c) = rel {
+                // c is "factor c quotient"; safe ⇔ factor <= quotient
+                let why = "factor is at most SIZE_MAX / other factor";
+                return match c {
+                    Cond::Ult | Cond::Ule | Cond::Eq => Some((true, why)),
+                    Cond::Ugt | Cond::Uge | Cond::Ne => Some((false, why)),
+                    _ => None,
+                };
+            }
+            // (n | s) compared with a constant below 2^(w/2)
+            let (v, k, c) = match (a.konst, b.konst) {
+                (None, Some(k)) => (a, k, cond),
+                (Some(k), None) => (b, k, cond.swap()),
+                _ => return None,
+            };
+            if !v.exactly(NORS) {
+                return None;
+            }
+            let lim = 1u64 << ctx.half();
+            let why = "both factors fit in half a word";
+            match c {
+                Cond::Ult if k <= lim => Some((true, why)),
+                Cond::Ule | Cond::Eq if k < lim => Some((true, why)),
+                Cond::Ugt | Cond::Ne if k < lim => Some((false, why)),
+                Cond::Uge if k <= lim => Some((false, why)),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Do the flags and condition say exactly "`x` is non-zero"?
+fn is_nonzero_test_of(f: &Flags, cond: Cond, x: &Val) -> bool {
+    let same = match *f {
+        Flags::Cmp(a, b) => b.konst == Some(0) && a == *x,
+        Flags::Test(a, b) => a == b && a == *x,
+        _ => false,
+    };
+    same && matches!(cond, Cond::Ne | Cond::Ugt) && x.konst.is_none() && x.may != 0
+}
+
+fn zero_test(x: &Val, cond: Cond) -> Option<(bool, &'static str)> {
+    // Signed "<= 0"/"> 0" are not zero tests; unsigned "<= 0" is "== 0".
+    let is_zero_when = match cond {
+        Cond::Eq | Cond::Ule => true,
+        Cond::Ne | Cond::Ugt => false,
+        _ => return None,
+    };
+    if let Some(why) = zero_safe(x) {
+        return Some((is_zero_when, why));
+    }
+    if x.exactly(SAFE_NZ) {
+        return Some((!is_zero_when, "no-overflow condition holds"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C32: Ctx = Ctx { word_bits: 32 };
+
+    #[test]
+    fn mul_of_factors_is_product() {
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(N));
+        st.set(Loc::Reg(1), Val::tagged(S));
+        step(
+            &mut st,
+            &C32,
+            &Op::Mul {
+                lo: Some(Opnd::Reg(2)),
+                hi: Some(Opnd::Reg(3)),
+                a: Opnd::Reg(0),
+                b: Opnd::Reg(1),
+                hi_unsigned: true,
+                flags_ovf: false,
+            },
+        );
+        assert!(st.get(Loc::Reg(2)).exactly(P));
+        assert!(st.get(Loc::Reg(3)).exactly(HI));
+        let f = Flags::Cmp(st.get(Loc::Reg(3)), Val::konst(0));
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ne).map(|x| x.0), Some(false));
+        assert_eq!(safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0), Some(true));
+    }
+
+    #[test]
+    fn sizemax_division_compare_sides() {
+        let q = Val::tagged(QMN);
+        let s = Val::tagged(S);
+        // cmp s, q ; ja overflow  → the not-taken side is safe
+        let f = Flags::Cmp(s, q);
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ugt).map(|x| x.0), Some(false));
+        // cmp q, s ; jb overflow  (q < s) → not-taken safe
+        let f = Flags::Cmp(q, s);
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ult).map(|x| x.0), Some(false));
+        // signed compare: no claim
+        assert_eq!(safe_outcome(&C32, &f, Cond::Slt), None);
+    }
+
+    #[test]
+    fn ambiguous_values_prove_nothing() {
+        let v = Val::tagged(HI).join(&Val::default());
+        let f = Flags::Cmp(v, Val::konst(0));
+        assert_eq!(safe_outcome(&C32, &f, Cond::Eq), None);
+    }
+}

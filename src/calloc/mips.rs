@@ -1,0 +1,42 @@
+//! mips lifter (not yet implemented).
+
+use super::ir::{ArgLoc, Insn, Lifter, Reg};
+use crate::elf::ElfFile;
+
+pub struct Mips<'e> {
+    #[allow(dead_code)]
+    elf: &'e ElfFile<'e>,
+}
+
+impl<'e> Mips<'e> {
+    pub fn new(elf: &'e ElfFile<'e>) -> Mips<'e> {
+        Mips { elf }
+    }
+}
+
+impl Lifter for Mips<'_> {
+    fn lift(&self, _addr: u64) -> Result<Insn, String> {
+        Err("mips is not supported yet".into())
+    }
+    fn sp(&self) -> Reg {
+        0
+    }
+    fn word_bits(&self) -> u32 {
+        32
+    }
+    fn arg(&self, i: usize) -> ArgLoc {
+        ArgLoc::Reg(i as Reg)
+    }
+    fn call_push(&self) -> i64 {
+        0
+    }
+    fn ret_reg(&self) -> Reg {
+        0
+    }
+    fn caller_saved(&self) -> &[Reg] {
+        &[]
+    }
+    fn plt_slot(&self, _addr: u64) -> Option<u64> {
+        None
+    }
+}

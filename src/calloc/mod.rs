@@ -1,0 +1,1255 @@
+//! Does `calloc` test `nmemb * size` for overflow before allocating? (CVE-2021-22156)
+//!
+//! From the `calloc` symbol, follow direct calls, tail branches and PLT stubs (resolved via
+//! the relocation of the GOT slot they jump through) to the function that multiplies. There,
+//! build a CFG, run a forward dataflow ([`dataflow`]) that tags nmemb (N), size (S), their
+//! product (P) and the values overflow tests are built from, mark the *safe* side of every
+//! conditional branch that proves "no overflow", and ask whether an allocator receiving P is
+//! reachable from the entry without crossing a safe edge. See `docs/calloc-analysis.md`.
+
+pub mod cfg;
+pub mod dataflow;
+pub mod ir;
+
+mod aarch64;
+mod arm;
+mod mips;
+mod ppc;
+mod sh;
+mod x86;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::elf::{Arch, ElfFile, Symbol};
+use cfg::Cfg;
+use dataflow::{
+    div_tag, read, safe_outcome, slot_of, step, tag_names, Ctx, Flags, Loc, State, Tags, Val,
+    FACTORS, N, P, S,
+};
+use ir::{ArgLoc, Insn, Lifter, Op, Opnd, Target};
+
+/// How many functions deep the chain from `calloc` is followed (calloc → __calloc →
+/// helper → malloc is depth 2; newlib calloc → _calloc_r → _malloc_r is 1). Real
+/// implementations need 1–2; 4 leaves room for wrappers while bounding the work.
+pub const MAX_CHAIN_DEPTH: usize = 4;
+/// Total instructions decoded for one file's calloc analysis, all functions together.
+pub const MAX_TOTAL_INSNS: usize = 100_000;
+/// Dataflow block visits per function, as a multiple of the number of blocks: the lattice
+/// is finite and small (converges in a few passes); the cap only guards against bugs and
+/// pathological graphs.
+pub const DATAFLOW_VISITS_PER_BLOCK: usize = 64;
+/// Lines of annotated disassembly kept for `inspect`.
+pub const MAX_LISTING_LINES: usize = 80;
+/// Functions analysed per file (distinct entry/argument combinations).
+pub const MAX_FUNCTIONS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallocVerdict {
+    Checked,
+    Unchecked,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceLine {
+    pub address: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallocAnalysis {
+    pub verdict: CallocVerdict,
+    pub chain: Vec<String>,
+    pub chain_links: Vec<ChainLink>,
+    pub function: Option<String>,
+    pub address: String,
+    pub evidence: Vec<EvidenceLine>,
+    pub reason: String,
+    pub listing: Vec<EvidenceLine>,
+}
+
+fn hex(a: u64) -> String {
+    format!("{a:#x}")
+}
+
+/// The `calloc` a program would bind to: the exported dynamic symbol, else `.symtab`.
+pub fn locate_calloc<'a>(elf: &ElfFile<'a>) -> Option<Symbol<'a>> {
+    elf.defined_symbol("calloc")
+        .filter(|s| s.addr != 0 && (s.is_func || s.size > 0))
+        .copied()
+}
+
+/// Analyse the calloc of one file. `None` when the file defines no `calloc`.
+pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
+    let sym = locate_calloc(elf)?;
+    Some(analyze_calloc_at(elf, sym.addr))
+}
+
+/// Analyse the code at `addr` as a calloc (nmemb, size) — for `inspect` on files whose
+/// calloc has no symbol (stripped static executables), and for tests. On ARM, bit 0 of
+/// `addr` selects Thumb.
+pub fn analyze_calloc_at(elf: &ElfFile, addr: u64) -> CallocAnalysis {
+    let address = hex(addr & !1);
+    let unknown = |reason: String| CallocAnalysis {
+        verdict: CallocVerdict::Unknown,
+        chain: vec!["calloc".into()],
+        chain_links: vec![ChainLink {
+            name: "calloc".into(),
+            address: address.clone(),
+        }],
+        function: None,
+        address: address.clone(),
+        evidence: Vec::new(),
+        reason,
+        listing: Vec::new(),
+    };
+    let lifter = match make_lifter(elf) {
+        Ok(l) => l,
+        Err(e) => return unknown(e),
+    };
+    let mut an = Analyzer {
+        elf,
+        ctx: Ctx {
+            word_bits: lifter.word_bits(),
+        },
+        lifter: lifter.as_ref(),
+        cache: HashMap::new(),
+        in_progress: BTreeSet::new(),
+        insns_used: 0,
+        functions: 0,
+    };
+    let params = vec![Val::tagged(N), Val::tagged(S)];
+    let r = an.analyze(addr, &params, 0);
+    let (verdict, reason) = match &r.outcome {
+        Outcome::Unchecked => (CallocVerdict::Unchecked, r.reason.clone()),
+        Outcome::Checked => (CallocVerdict::Checked, r.reason.clone()),
+        Outcome::Unknown(why) => (CallocVerdict::Unknown, why.clone()),
+        Outcome::NoUse => (
+            CallocVerdict::Unknown,
+            if r.reason.is_empty() {
+                "no multiply of nmemb by size reaching an allocator was found".to_string()
+            } else {
+                r.reason.clone()
+            },
+        ),
+    };
+    let mut chain_links: Vec<ChainLink> = r
+        .chain
+        .iter()
+        .map(|(n, a)| ChainLink {
+            name: n.clone(),
+            address: hex(*a),
+        })
+        .collect();
+    if let Some(first) = chain_links.first_mut() {
+        first.name = "calloc".into();
+    }
+    CallocAnalysis {
+        verdict,
+        chain: chain_links.iter().map(|l| l.name.clone()).collect(),
+        function: chain_links.last().map(|l| l.name.clone()),
+        chain_links,
+        address,
+        evidence: r.evidence,
+        reason,
+        listing: r.listing,
+    }
+}
+
+fn make_lifter<'e>(elf: &'e ElfFile<'e>) -> Result<Box<dyn Lifter + 'e>, String> {
+    match elf.arch {
+        Arch::X86 | Arch::X86_64 => Ok(Box::new(x86::X86::new(elf))),
+        Arch::Arm => Ok(Box::new(arm::Arm::new(elf))),
+        Arch::AArch64 => Ok(Box::new(aarch64::A64::new(elf))),
+        Arch::Ppc => Ok(Box::new(ppc::Ppc::new(elf))),
+        Arch::Mips => Ok(Box::new(mips::Mips::new(elf))),
+        Arch::Sh => Ok(Box::new(sh::Sh::new(elf))),
+        other => Err(format!(
+            "unsupported architecture for the calloc analysis: {}",
+            crate::elf::qnx_arch_name(other, elf.endian)
+        )),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Unchecked,
+    Checked,
+    Unknown(String),
+    /// This function does not allocate nmemb*size (it may return it: see `ret`).
+    NoUse,
+}
+
+#[derive(Debug, Clone)]
+struct FnResult {
+    outcome: Outcome,
+    reason: String,
+    chain: Vec<(String, u64)>,
+    evidence: Vec<EvidenceLine>,
+    listing: Vec<EvidenceLine>,
+    /// Value returned (a helper that returns nmemb*size).
+    ret: Val,
+}
+
+impl FnResult {
+    fn simple(outcome: Outcome, name: String, addr: u64) -> FnResult {
+        FnResult {
+            outcome,
+            reason: String::new(),
+            chain: vec![(name, addr)],
+            evidence: Vec::new(),
+            listing: Vec::new(),
+            ret: Val::default(),
+        }
+    }
+}
+
+/// What a resolved call or tail-branch target is.
+#[derive(Debug, Clone)]
+struct Resolved {
+    name: Option<String>,
+    /// Code address of the definition in this file.
+    def: Option<u64>,
+    /// For messages: `malloc@plt`, `0x1234`, `indirect`.
+    display: String,
+}
+
+fn base_name(name: &str) -> &str {
+    let n = name.split('@').next().unwrap_or(name);
+    n.trim_start_matches('_')
+}
+
+/// Size-argument index for allocator names.
+fn allocator_size_arg(name: &str) -> Option<usize> {
+    match base_name(name) {
+        "malloc" | "libc_malloc" | "malloc_internal" | "malloc_impl" | "sys_malloc" => Some(0),
+        "malloc_r" | "int_malloc" => Some(1),
+        _ => None,
+    }
+}
+
+/// Division helpers: (numerator arg, denominator arg) on 32-bit words.
+fn division_helper(name: &str, big_endian: bool) -> Option<(usize, usize)> {
+    let b = base_name(name);
+    let wide = matches!(b, "udivdi3" | "aeabi_uldivmod" | "qdivrem" | "udivmoddi4");
+    let narrow = matches!(
+        b,
+        "udivsi3" | "aeabi_uidiv" | "aeabi_uidivmod" | "udivsi3_i4i" | "udivsi3_i4" | "udivmodsi4"
+    );
+    if narrow {
+        Some((0, 1))
+    } else if wide {
+        // 64-bit operands in register/stack pairs; the low word comes second on big-endian.
+        Some(if big_endian { (1, 3) } else { (0, 2) })
+    } else {
+        None
+    }
+}
+
+/// Functions that may receive the product without allocating with it.
+fn harmless(name: &str) -> bool {
+    let b = base_name(name);
+    b.contains("errno")
+        || b.starts_with("mem")
+        || b.starts_with("bzero")
+        || b.starts_with("pthread_mutex")
+        || b.starts_with("stack_chk")
+        || b.starts_with("assert")
+        || matches!(b, "abort" | "free" | "libc_fatal")
+}
+
+struct Analyzer<'e, 'a> {
+    elf: &'e ElfFile<'a>,
+    lifter: &'e dyn Lifter,
+    ctx: Ctx,
+    cache: HashMap<(u64, Vec<(Tags, Tags, Option<u64>)>), FnResult>,
+    in_progress: BTreeSet<u64>,
+    insns_used: usize,
+    functions: usize,
+}
+
+/// One call or tail branch seen while replaying the dataflow.
+struct CallSite {
+    block: u64,
+    insn: Insn,
+    target: Resolved,
+    args: Vec<Val>,
+    tail: bool,
+}
+
+const NUM_ARGS: usize = 4;
+
+impl Analyzer<'_, '_> {
+    fn name_of(&self, addr: u64) -> String {
+        let a = self.lifter.display_addr(addr);
+        self.elf
+            .function_at(a)
+            .map(|s| s.name.to_string())
+            .unwrap_or_else(|| format!("sub_{a:x}"))
+    }
+
+    fn resolve_in(&self, t: Target, st: Option<&State>) -> Resolved {
+        let by_slot = |slot: u64, via: &str| {
+            let b = self.elf.slot_symbol(slot);
+            match b {
+                Some(b) => {
+                    let def = self
+                        .elf
+                        .defined_symbol(b.symbol)
+                        .filter(|s| s.addr != 0 && s.is_func)
+                        .map(|s| s.addr);
+                    Resolved {
+                        name: Some(b.symbol.to_string()),
+                        def,
+                        display: format!("{}{via}", b.symbol),
+                    }
+                }
+                None => Resolved {
+                    name: None,
+                    def: None,
+                    display: format!("unresolved slot {slot:#x}"),
+                },
+            }
+        };
+        match t {
+            Target::Direct(a) => {
+                let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst);
+                if let Some(slot) = self.lifter.plt_slot_in(a, &reg) {
+                    return by_slot(slot, "@plt");
+                }
+                let da = self.lifter.display_addr(a);
+                match self.elf.function_at(da) {
+                    Some(s) => Resolved {
+                        name: Some(s.name.to_string()),
+                        def: Some(a),
+                        display: s.name.to_string(),
+                    },
+                    None => Resolved {
+                        name: None,
+                        def: Some(a),
+                        display: format!("sub_{da:x}"),
+                    },
+                }
+            }
+            Target::Slot(s) => by_slot(s, "@got"),
+            Target::Indirect => Resolved {
+                name: None,
+                def: None,
+                display: "an indirect target".into(),
+            },
+        }
+    }
+
+    fn arg_loc(&self, st: &State, i: usize) -> Option<Loc> {
+        match self.lifter.arg(i) {
+            ArgLoc::Reg(r) => Some(Loc::Reg(r)),
+            ArgLoc::Stack(off) => slot_of(
+                st,
+                Opnd::Mem {
+                    base: self.lifter.sp(),
+                    disp: off,
+                },
+            ),
+        }
+    }
+
+    /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
+    /// registers (i386 local functions may take arguments in eax/edx/ecx).
+    fn args_at(&self, st: &State) -> Vec<Val> {
+        let mut v: Vec<Val> = (0..NUM_ARGS)
+            .map(|i| self.arg_loc(st, i).map(|l| st.get(l)).unwrap_or_default())
+            .collect();
+        v.extend(
+            self.lifter
+                .extra_arg_regs()
+                .iter()
+                .map(|&r| st.get(Loc::Reg(r))),
+        );
+        v
+    }
+
+    /// The value a call returns, for the dataflow (division helpers, helpers returning P).
+    fn call_ret(&mut self, r: &Resolved, args: &[Val], depth: usize) -> (Val, Option<String>) {
+        let big = self.elf.endian == crate::elf::Endian::Big;
+        let arg = |i: usize| args.get(i).copied().unwrap_or_default();
+        if let Some(n) = &r.name {
+            if let Some((ni, di)) = division_helper(n, big) {
+                let q = div_tag(&self.ctx, &arg(ni), None, &arg(di));
+                return (q.map(Val::tagged).unwrap_or_default(), None);
+            }
+            if allocator_size_arg(n).is_some() || harmless(n) {
+                return (Val::default(), None);
+            }
+        }
+        let Some(def) = r.def else {
+            return (Val::default(), None);
+        };
+        if r.name.is_none() {
+            // Unnamed local function called as (product or SIZE_MAX, factor): a stripped
+            // division helper (libgcc's __aeabi_uidiv, __udivsi3 are hidden in shared objects).
+            if let Some(q) = div_tag(&self.ctx, &arg(0), None, &arg(1)) {
+                return (
+                    Val::tagged(q),
+                    Some(format!(
+                        "unnamed helper {} called as ({}, {}): treated as unsigned division",
+                        r.display,
+                        tag_names(arg(0).may).if_empty("SIZE_MAX"),
+                        tag_names(arg(1).may)
+                    )),
+                );
+            }
+        }
+        if args.iter().any(|a| a.may & FACTORS != 0) && depth < MAX_CHAIN_DEPTH {
+            let res = self.analyze(def, args, depth + 1);
+            return (res.ret, None);
+        }
+        (Val::default(), None)
+    }
+
+    fn analyze(&mut self, addr: u64, params: &[Val], depth: usize) -> FnResult {
+        let name = self.name_of(addr);
+        let key = (
+            addr,
+            params.iter().map(|v| (v.may, v.must, v.konst)).collect(),
+        );
+        if let Some(r) = self.cache.get(&key) {
+            return r.clone();
+        }
+        if self.in_progress.contains(&addr) {
+            return FnResult::simple(
+                Outcome::Unknown(format!("{name} calls itself recursively")),
+                name,
+                addr,
+            );
+        }
+        if self.functions >= MAX_FUNCTIONS || self.insns_used >= MAX_TOTAL_INSNS {
+            return FnResult::simple(
+                Outcome::Unknown(format!(
+                    "analysis budget exhausted before {name} (more than {MAX_FUNCTIONS} functions or {MAX_TOTAL_INSNS} instructions)"
+                )),
+                name,
+                addr,
+            );
+        }
+        self.functions += 1;
+        self.in_progress.insert(addr);
+        let r = self.analyze_inner(addr, &name, params, depth);
+        self.in_progress.remove(&addr);
+        self.cache.insert(key, r.clone());
+        r
+    }
+
+    fn entry_state(&self, addr: u64, params: &[Val]) -> State {
+        let mut st = State::default();
+        st.set(
+            Loc::Reg(self.lifter.sp()),
+            Val {
+                sp: Some(0),
+                ..Val::default()
+            },
+        );
+        for (r, k) in self.lifter.entry_consts(addr) {
+            st.set(Loc::Reg(r), Val::konst(k));
+        }
+        for (i, v) in params.iter().enumerate() {
+            if i >= NUM_ARGS {
+                if let Some(&r) = self.lifter.extra_arg_regs().get(i - NUM_ARGS) {
+                    st.set(Loc::Reg(r), *v);
+                }
+                continue;
+            }
+            match self.lifter.arg(i) {
+                ArgLoc::Reg(r) => st.set(Loc::Reg(r), *v),
+                ArgLoc::Stack(off) => {
+                    st.set(Loc::Slot(off.wrapping_add(self.lifter.call_push())), *v)
+                }
+            }
+        }
+        st
+    }
+
+    /// Run one instruction's ops; calls go through `call_ret`. Returns notes.
+    fn exec(
+        &mut self,
+        st: &mut State,
+        insn: &Insn,
+        depth: usize,
+        notes: &mut Vec<String>,
+    ) -> Option<(Resolved, Vec<Val>, bool)> {
+        let mut call = None;
+        for op in &insn.ops {
+            match op {
+                Op::Call { target } | Op::TailCall { target } => {
+                    let args = self.args_at(st);
+                    let r = self.resolve_in(*target, Some(st));
+                    let (ret, note) = self.call_ret(&r, &args, depth);
+                    if let Some(n) = note {
+                        notes.push(n);
+                    }
+                    for &reg in self.lifter.caller_saved() {
+                        st.set(Loc::Reg(reg), Val::default());
+                    }
+                    st.set(Loc::Reg(self.lifter.ret_reg()), ret);
+                    st.flags.clear();
+                    call = Some((r, args, matches!(op, Op::TailCall { .. })));
+                }
+                _ => step(st, &self.ctx, op),
+            }
+        }
+        call
+    }
+
+    /// The safe side of the conditional branch ending `insn`, evaluated on the state before it.
+    fn branch_safe_side(&self, before: &State, insn: &Insn) -> Option<bool> {
+        let mut st = before.clone();
+        for op in &insn.ops {
+            match op {
+                Op::Branch { fl, cond, .. } => {
+                    return safe_outcome(&self.ctx, &st.flags(*fl), *cond).map(|x| x.0);
+                }
+                Op::BranchCmp { cond, a, b, .. } => {
+                    let f = Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *b));
+                    return safe_outcome(&self.ctx, &f, *cond).map(|x| x.0);
+                }
+                Op::Call { .. } | Op::TailCall { .. } => {}
+                _ => step(&mut st, &self.ctx, op),
+            }
+        }
+        None
+    }
+
+    fn analyze_inner(&mut self, addr: u64, name: &str, params: &[Val], depth: usize) -> FnResult {
+        let elf = self.elf;
+        let lifter = self.lifter;
+        let own_size = elf
+            .function_at(lifter.display_addr(addr))
+            .map(|s| s.size)
+            .unwrap_or(0);
+        let disp_entry = lifter.display_addr(addr);
+        let external = |t: u64| {
+            let d = lifter.display_addr(t);
+            if elf.function_at(d).is_some() || lifter.plt_slot(t).is_some() {
+                return true;
+            }
+            own_size > 0 && (d < disp_entry || d >= disp_entry.saturating_add(own_size))
+        };
+        let cfg = cfg::build(lifter, addr, &external);
+        self.insns_used = self
+            .insns_used
+            .saturating_add(cfg.blocks.values().map(|b| b.insns.len()).sum());
+        let fail = |why: String| FnResult::simple(Outcome::Unknown(why), name.to_string(), addr);
+        if let Some(t) = &cfg.truncated {
+            return fail(format!("{name}: {t}"));
+        }
+        if !cfg.blocks.contains_key(&addr) {
+            return fail(format!(
+                "{name} at {:#x} is not in an executable segment of the file",
+                disp_entry
+            ));
+        }
+
+        // ---- fixpoint ----
+        // In-states are recomputed from the predecessors' out-states each time (no
+        // accumulation), so the marker-aware join of `State::join_edges` stays exact.
+        let entry_state = self.entry_state(addr, params);
+        let mut preds: BTreeMap<u64, Vec<(u64, Option<bool>)>> = BTreeMap::new();
+        for (b, blk) in &cfg.blocks {
+            for (s, side) in &blk.succs {
+                preds.entry(*s).or_default().push((*b, *side));
+            }
+        }
+        // out-state and the safe side of the block's final branch
+        let mut outs: BTreeMap<u64, (State, Option<bool>)> = BTreeMap::new();
+        let in_of = |b: u64, outs: &BTreeMap<u64, (State, Option<bool>)>| -> Option<State> {
+            let mut acc: Option<State> = (b == addr).then(|| entry_state.clone());
+            for (p, side) in preds.get(&b).map(|v| v.as_slice()).unwrap_or(&[]) {
+                let Some((o, safe_side)) = outs.get(p) else {
+                    continue;
+                };
+                let mut e = o.clone();
+                if let (Some(side), Some(ss)) = (side, safe_side) {
+                    e.safe = Some(side == ss);
+                }
+                acc = Some(match acc {
+                    None => e,
+                    Some(a) => a.join_edges(&e),
+                });
+            }
+            acc
+        };
+        let mut work: VecDeque<u64> = VecDeque::from([addr]);
+        let cap = cfg
+            .blocks
+            .len()
+            .saturating_mul(DATAFLOW_VISITS_PER_BLOCK)
+            .saturating_add(64);
+        let mut visits = 0usize;
+        let mut scratch = Vec::new();
+        while let Some(b) = work.pop_front() {
+            visits += 1;
+            if visits > cap {
+                return fail(format!(
+                    "{name}: dataflow did not settle within {cap} block visits"
+                ));
+            }
+            let Some(block) = cfg.blocks.get(&b) else {
+                continue;
+            };
+            let Some(mut st) = in_of(b, &outs) else {
+                continue;
+            };
+            let mut safe_side = None;
+            for insn in &block.insns {
+                safe_side = self.branch_safe_side(&st, insn);
+                self.exec(&mut st, insn, depth, &mut scratch);
+            }
+            let new = (st, safe_side);
+            if outs.get(&b) != Some(&new) {
+                outs.insert(b, new);
+                for (s, _) in &block.succs {
+                    if cfg.blocks.contains_key(s) && !work.contains(s) {
+                        work.push_back(*s);
+                    }
+                }
+            }
+        }
+        let mut ins: BTreeMap<u64, State> = BTreeMap::new();
+        for &b in cfg.blocks.keys() {
+            if let Some(st) = in_of(b, &outs) {
+                ins.insert(b, st);
+            }
+        }
+
+        if std::env::var_os("CALLOC_DEBUG").is_some() {
+            for (b, st) in &ins {
+                eprintln!("block {b:#x} safe={:?} in: {:?}", st.safe, st.vals);
+                if let Some((_, ss)) = outs.get(b) {
+                    eprintln!("   safe side of final branch: {ss:?}");
+                }
+            }
+        }
+        // ---- replay: events ----
+        let mut notes_at: BTreeMap<u64, String> = BTreeMap::new();
+        let mut muls: Vec<u64> = Vec::new();
+        let mut safe_edges: BTreeMap<(u64, bool), String> = BTreeMap::new();
+        let mut calls: Vec<CallSite> = Vec::new();
+        let mut indirect_jumps: Vec<u64> = Vec::new();
+        let mut rets: Vec<Val> = Vec::new();
+        let mut heuristic_notes: Vec<String> = Vec::new();
+        let mut last_flag_setter: BTreeMap<u8, u64> = BTreeMap::new();
+        for (&b, block) in &cfg.blocks {
+            let Some(mut st) = ins.get(&b).cloned() else {
+                continue;
+            };
+            for insn in &block.insns {
+                let before = st.clone();
+                for op in &insn.ops {
+                    match op {
+                        Op::Mul { lo: Some(lo), .. } => {
+                            let mut t = before.clone();
+                            step(&mut t, &self.ctx, op);
+                            if read(&t, &self.ctx, *lo).may & P != 0 {
+                                muls.push(insn.addr);
+                                notes_at.insert(insn.addr, "product nmemb*size".into());
+                            }
+                        }
+                        Op::Div { quot: Some(q), .. } => {
+                            let mut t = before.clone();
+                            step(&mut t, &self.ctx, op);
+                            let v = read(&t, &self.ctx, *q);
+                            if v.may != 0 {
+                                notes_at
+                                    .insert(insn.addr, format!("division: {}", tag_names(v.may)));
+                            }
+                        }
+                        Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
+                            last_flag_setter.insert(*fl, insn.addr);
+                        }
+                        Op::Mul {
+                            flags_ovf: true, ..
+                        } => {
+                            last_flag_setter.insert(0, insn.addr);
+                        }
+                        Op::Branch { fl, cond, .. } => {
+                            if let Some((side, why)) =
+                                safe_outcome(&self.ctx, &st.flags(*fl), *cond)
+                            {
+                                safe_edges.insert((b, side), why.to_string());
+                                if let Some(&c) = last_flag_setter.get(fl) {
+                                    notes_at.entry(c).or_insert_with(|| "overflow test".into());
+                                }
+                                notes_at.insert(
+                                    insn.addr,
+                                    format!(
+                                        "{} side: {why}",
+                                        if side { "taken" } else { "fall-through" }
+                                    ),
+                                );
+                            }
+                        }
+                        Op::BranchCmp { cond, a, b: bb, .. } => {
+                            let f = Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *bb));
+                            if let Some((side, why)) = safe_outcome(&self.ctx, &f, *cond) {
+                                safe_edges.insert((b, side), why.to_string());
+                                notes_at.insert(
+                                    insn.addr,
+                                    format!(
+                                        "{} side: {why}",
+                                        if side { "taken" } else { "fall-through" }
+                                    ),
+                                );
+                            }
+                        }
+                        Op::JumpIndirect => indirect_jumps.push(insn.addr),
+                        Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
+                        _ => {}
+                    }
+                    if !matches!(op, Op::Call { .. } | Op::TailCall { .. }) {
+                        step(&mut st, &self.ctx, op);
+                    } else {
+                        // handled below through exec on a copy
+                    }
+                }
+                // Re-run the instruction properly (calls need the analyzer).
+                let mut st2 = before.clone();
+                let mut notes = Vec::new();
+                if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
+                    calls.push(CallSite {
+                        block: b,
+                        insn: insn.clone(),
+                        target: resolved,
+                        args,
+                        tail,
+                    });
+                }
+                for n in notes {
+                    notes_at.insert(insn.addr, n.clone());
+                    heuristic_notes.push(n);
+                }
+                st = st2;
+            }
+        }
+
+        // ---- unguarded region: reachable without crossing a safe edge ----
+        let mut unguarded: BTreeSet<u64> = BTreeSet::new();
+        let mut q = VecDeque::from([addr]);
+        while let Some(b) = q.pop_front() {
+            if !unguarded.insert(b) {
+                continue;
+            }
+            if let Some(block) = cfg.blocks.get(&b) {
+                for (s, side) in &block.succs {
+                    if let Some(side) = side {
+                        if safe_edges.contains_key(&(b, *side)) {
+                            continue;
+                        }
+                    }
+                    if cfg.blocks.contains_key(s) {
+                        q.push_back(*s);
+                    }
+                }
+            }
+        }
+
+        // ---- calls ----
+        let mut unchecked: Option<FnResult> = None;
+        let mut unknown: Option<String> = None;
+        let mut soft_unknown: Option<String> = None;
+        let mut callee_checked: Option<FnResult> = None;
+        let mut guarded_use: Option<&CallSite> = None;
+        let mut ret = rets
+            .iter()
+            .copied()
+            .reduce(|a, b| a.join(&b))
+            .unwrap_or_default();
+        ret.sp = None;
+        for c in &calls {
+            let guarded = !unguarded.contains(&c.block);
+            let has_p = c.args.iter().any(|a| a.may & P != 0);
+            let has_factor = c.args.iter().any(|a| a.may & FACTORS != 0);
+            if let Some(n) = &c.target.name {
+                if let Some(i) = allocator_size_arg(n) {
+                    let gets_p = c.args.get(i).is_some_and(|a| a.may & P != 0);
+                    if gets_p {
+                        if guarded {
+                            guarded_use.get_or_insert(c);
+                        } else if unchecked.is_none() {
+                            notes_at.insert(
+                                c.insn.addr,
+                                format!("allocator {} receives the product", c.target.display),
+                            );
+                            unchecked = Some(FnResult {
+                                outcome: Outcome::Unchecked,
+                                reason: String::new(),
+                                chain: vec![(name.to_string(), disp_entry)],
+                                evidence: vec![line(
+                                    self.lifter,
+                                    &c.insn,
+                                    "allocation of the product",
+                                )],
+                                listing: Vec::new(),
+                                ret: Val::default(),
+                            });
+                        }
+                    }
+                    continue;
+                }
+                if harmless(n) || division_helper(n, false).is_some() {
+                    continue;
+                }
+            }
+            if !has_factor {
+                continue;
+            }
+            if guarded {
+                if has_p {
+                    guarded_use.get_or_insert(c);
+                }
+                continue;
+            }
+            // Unguarded call that receives nmemb, size or their product.
+            let is_div_heuristic = c.target.name.is_none()
+                && div_tag(
+                    &self.ctx,
+                    &c.args.first().copied().unwrap_or_default(),
+                    None,
+                    &c.args.get(1).copied().unwrap_or_default(),
+                )
+                .is_some();
+            if is_div_heuristic {
+                continue;
+            }
+            match c.target.def {
+                Some(def) if depth < MAX_CHAIN_DEPTH => {
+                    let sub = self.analyze(def, &c.args, depth + 1);
+                    match &sub.outcome {
+                        Outcome::Unchecked => {
+                            if unchecked.is_none() {
+                                let mut r = sub.clone();
+                                r.chain.insert(0, (name.to_string(), disp_entry));
+                                r.evidence.insert(
+                                    0,
+                                    line(
+                                        self.lifter,
+                                        &c.insn,
+                                        &format!("nmemb/size passed on to {}", c.target.display),
+                                    ),
+                                );
+                                unchecked = Some(r);
+                            }
+                        }
+                        Outcome::Checked => {
+                            if callee_checked.is_none() {
+                                let mut r = sub.clone();
+                                r.chain.insert(0, (name.to_string(), disp_entry));
+                                callee_checked = Some(r);
+                            }
+                        }
+                        Outcome::Unknown(why) => {
+                            // A callee that got only nmemb/size (often stale argument
+                            // registers on an error path) does not undermine an allocation
+                            // guarded here; one that got the product does.
+                            if has_p {
+                                unknown.get_or_insert_with(|| why.clone());
+                            } else {
+                                soft_unknown.get_or_insert_with(|| why.clone());
+                            }
+                        }
+                        Outcome::NoUse => {
+                            if has_p && !c.tail && sub.ret.may & P == 0 {
+                                // the product went into a function that does not allocate it
+                            }
+                        }
+                    }
+                }
+                Some(_) => {
+                    unknown.get_or_insert_with(|| {
+                        format!(
+                            "chain deeper than {MAX_CHAIN_DEPTH} functions at {} ({:#x})",
+                            c.target.display,
+                            self.lifter.display_addr(c.insn.addr)
+                        )
+                    });
+                }
+                None => {
+                    let msg = format!(
+                        "{} at {:#x} is passed to {}, which could not be analysed",
+                        if has_p { "the product" } else { "nmemb/size" },
+                        self.lifter.display_addr(c.insn.addr),
+                        c.target.display
+                    );
+                    if has_p {
+                        unknown.get_or_insert(msg);
+                    } else {
+                        soft_unknown.get_or_insert(msg);
+                    }
+                }
+            }
+        }
+
+        // Decode failures and indirect jumps on unguarded paths.
+        for (a, e) in &cfg.errors {
+            let reachable = cfg
+                .blocks
+                .iter()
+                .any(|(b, blk)| unguarded.contains(b) && blk.insns.iter().any(|i| i.addr == *a));
+            if reachable {
+                unknown.get_or_insert_with(|| {
+                    format!("{name}: cannot decode the instruction at {a:#x} ({e})")
+                });
+            }
+        }
+        for a in &indirect_jumps {
+            let reachable = cfg
+                .blocks
+                .iter()
+                .any(|(b, blk)| unguarded.contains(b) && blk.insns.iter().any(|i| i.addr == *a));
+            if reachable {
+                unknown.get_or_insert_with(|| {
+                    format!(
+                        "{name}: indirect jump at {:#x} (jump table or function pointer)",
+                        self.lifter.display_addr(*a)
+                    )
+                });
+            }
+        }
+
+        let listing = make_listing(&cfg, &notes_at, self.lifter);
+        let mk_evidence = |extra: &[EvidenceLine]| {
+            let mut ev: Vec<EvidenceLine> = Vec::new();
+            for blk in cfg.blocks.values() {
+                for i in &blk.insns {
+                    if let Some(n) = notes_at.get(&i.addr) {
+                        if !ev
+                            .iter()
+                            .any(|e| e.address == hex(self.lifter.display_addr(i.addr)))
+                        {
+                            ev.push(EvidenceLine {
+                                address: hex(self.lifter.display_addr(i.addr)),
+                                text: format!("{}  ; {n}", i.text),
+                            });
+                        }
+                    }
+                }
+            }
+            for e in extra {
+                if !ev.iter().any(|x| x.address == e.address) {
+                    ev.push(e.clone());
+                }
+            }
+            ev.sort_by_key(|e| {
+                u64::from_str_radix(e.address.trim_start_matches("0x"), 16).unwrap_or(0)
+            });
+            ev
+        };
+
+        if let Some(mut r) = unchecked {
+            if r.chain.len() == 1 {
+                // decided here
+                let sink = r.evidence.first().cloned();
+                r.evidence = mk_evidence(&[]);
+                r.listing = listing;
+                let mul = muls
+                    .first()
+                    .map(|m| format!(" of the multiply at {:#x}", self.lifter.display_addr(*m)))
+                    .unwrap_or_default();
+                r.reason = format!(
+                    "the product{mul} reaches {} at {} with no overflow test on the way",
+                    sink_name(&calls, sink.as_ref()),
+                    sink.map(|s| s.address).unwrap_or_default()
+                );
+            }
+            return r;
+        }
+        if let Some(why) = unknown {
+            return FnResult {
+                outcome: Outcome::Unknown(why),
+                reason: String::new(),
+                chain: vec![(name.to_string(), disp_entry)],
+                evidence: mk_evidence(&[]),
+                listing,
+                ret,
+            };
+        }
+        if let Some(r) = callee_checked {
+            return r;
+        }
+        if !muls.is_empty() && !safe_edges.is_empty() {
+            if let Some(c) = guarded_use {
+                let tests: Vec<String> = safe_edges.values().cloned().collect();
+                let mut reason = format!(
+                    "the product of the multiply at {:#x} reaches {} at {:#x} only through an overflow test ({})",
+                    self.lifter.display_addr(muls[0]),
+                    c.target.display,
+                    self.lifter.display_addr(c.insn.addr),
+                    dedup(tests).join("; ")
+                );
+                if !heuristic_notes.is_empty() {
+                    reason.push_str(&format!(" [{}]", heuristic_notes.join("; ")));
+                }
+                return FnResult {
+                    outcome: Outcome::Checked,
+                    reason,
+                    chain: vec![(name.to_string(), disp_entry)],
+                    evidence: mk_evidence(&[line(
+                        self.lifter,
+                        &c.insn,
+                        "allocation behind the test",
+                    )]),
+                    listing,
+                    ret,
+                };
+            }
+        }
+        let (outcome, reason) = if let Some(s) = soft_unknown {
+            (Outcome::Unknown(s), String::new())
+        } else if !muls.is_empty() && ret.may & P == 0 {
+            (
+                Outcome::Unknown(format!(
+                    "{name} multiplies nmemb by size at {:#x} but the product reaches no recognised allocator",
+                    self.lifter.display_addr(muls[0])
+                )),
+                String::new(),
+            )
+        } else {
+            (Outcome::NoUse, String::new())
+        };
+        FnResult {
+            outcome,
+            reason,
+            chain: vec![(name.to_string(), disp_entry)],
+            evidence: mk_evidence(&[]),
+            listing,
+            ret,
+        }
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn sink_name(calls: &[CallSite], sink: Option<&EvidenceLine>) -> String {
+    let Some(s) = sink else {
+        return "an allocator".into();
+    };
+    calls
+        .iter()
+        .find(|c| hex(c.insn.addr) == s.address || hex(c.insn.addr & !1) == s.address)
+        .map(|c| c.target.display.clone())
+        .unwrap_or_else(|| "an allocator".into())
+}
+
+fn line(l: &dyn Lifter, i: &Insn, note: &str) -> EvidenceLine {
+    EvidenceLine {
+        address: hex(l.display_addr(i.addr)),
+        text: format!("{}  ; {note}", i.text),
+    }
+}
+
+fn make_listing(cfg: &Cfg, notes: &BTreeMap<u64, String>, l: &dyn Lifter) -> Vec<EvidenceLine> {
+    let mut all: BTreeMap<u64, &Insn> = BTreeMap::new();
+    for b in cfg.blocks.values() {
+        for i in &b.insns {
+            all.entry(i.addr).or_insert(i);
+        }
+    }
+    all.values()
+        .take(MAX_LISTING_LINES)
+        .map(|i| EvidenceLine {
+            address: hex(l.display_addr(i.addr)),
+            text: match notes.get(&i.addr) {
+                Some(n) => format!("{}  ; {n}", i.text),
+                None => i.text.clone(),
+            },
+        })
+        .collect()
+}
+
+trait IfEmpty {
+    fn if_empty(self, alt: &str) -> String;
+}
+impl IfEmpty for String {
+    fn if_empty(self, alt: &str) -> String {
+        if self.is_empty() {
+            alt.to_string()
+        } else {
+            self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elf::ElfFile;
+
+    const BASE: u64 = 0x40_0000;
+
+    /// A minimal ELF (no sections, no symbols) with one R+X PT_LOAD holding `code`.
+    fn tiny_elf(machine: u16, is_64: bool, big: bool, code: &[u8]) -> (Vec<u8>, u64) {
+        let (eh, ph) = if is_64 { (64usize, 56usize) } else { (52, 32) };
+        let code_off = eh + ph;
+        let total = code_off + code.len();
+        let mut f = Vec::new();
+        let put = |f: &mut Vec<u8>, v: u64, n: usize| {
+            let b = v.to_le_bytes();
+            if big {
+                f.extend(b[..n].iter().rev());
+            } else {
+                f.extend(&b[..n]);
+            }
+        };
+        f.extend(b"\x7fELF");
+        f.push(if is_64 { 2 } else { 1 });
+        f.push(if big { 2 } else { 1 });
+        f.push(1);
+        f.extend([0u8; 9]);
+        put(&mut f, 2, 2); // ET_EXEC
+        put(&mut f, u64::from(machine), 2);
+        put(&mut f, 1, 4);
+        let w = if is_64 { 8 } else { 4 };
+        put(&mut f, BASE + code_off as u64, w); // entry
+        put(&mut f, eh as u64, w); // phoff
+        put(&mut f, 0, w); // shoff
+        put(&mut f, 0, 4); // flags
+        put(&mut f, eh as u64, 2);
+        put(&mut f, ph as u64, 2);
+        put(&mut f, 1, 2);
+        put(&mut f, 0, 2);
+        put(&mut f, 0, 2);
+        put(&mut f, 0, 2);
+        // program header
+        put(&mut f, 1, 4); // PT_LOAD
+        if is_64 {
+            put(&mut f, 5, 4); // R+X
+            put(&mut f, 0, 8);
+            put(&mut f, BASE, 8);
+            put(&mut f, BASE, 8);
+            put(&mut f, total as u64, 8);
+            put(&mut f, total as u64, 8);
+            put(&mut f, 0x1000, 8);
+        } else {
+            put(&mut f, 0, 4);
+            put(&mut f, BASE, 4);
+            put(&mut f, BASE, 4);
+            put(&mut f, total as u64, 4);
+            put(&mut f, total as u64, 4);
+            put(&mut f, 5, 4);
+            put(&mut f, 0x1000, 4);
+        }
+        assert_eq!(f.len(), code_off);
+        f.extend(code);
+        (f, BASE + code_off as u64)
+    }
+
+    const MACHINES: [(u16, bool, bool); 9] = [
+        (3, false, false),  // i386
+        (62, true, false),  // x86_64
+        (40, false, false), // ARM
+        (183, true, false), // AArch64
+        (20, false, true),  // PPC
+        (8, false, true),   // MIPS BE
+        (8, false, false),  // MIPS LE
+        (42, false, false), // SH
+        (43, true, true),   // SPARCV9: unsupported
+    ];
+
+    fn run(machine: u16, is_64: bool, big: bool, code: &[u8], thumb: bool) -> CallocAnalysis {
+        let (bytes, entry) = tiny_elf(machine, is_64, big, code);
+        let elf = ElfFile::parse(&bytes).expect("tiny ELF parses");
+        analyze_calloc_at(&elf, entry | u64::from(thumb))
+    }
+
+    #[test]
+    fn self_loop_terminates_unknown() {
+        // x86 `jmp $`, ARM `b .`, AArch64 `b .`
+        let a = run(62, true, false, &[0xeb, 0xfe], false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+        let a = run(40, false, false, &0xeaff_fffe_u32.to_le_bytes(), false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+        let a = run(183, true, false, &0x1400_0000_u32.to_le_bytes(), false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+    }
+
+    #[test]
+    fn truncated_code_is_unknown_not_a_panic() {
+        // x86_64: imul rdi, rsi, then the segment ends mid-instruction
+        let a = run(
+            62,
+            true,
+            false,
+            &[0x48, 0x0f, 0xaf, 0xfe, 0x48, 0x89],
+            false,
+        );
+        assert_eq!(a.verdict, CallocVerdict::Unknown);
+        assert!(!a.reason.is_empty());
+    }
+
+    #[test]
+    fn product_to_unknown_indirect_call_is_unknown() {
+        // imul rdi, rsi ; call rax ; ret
+        let a = run(
+            62,
+            true,
+            false,
+            &[0x48, 0x0f, 0xaf, 0xfe, 0xff, 0xd0, 0xc3],
+            false,
+        );
+        assert_eq!(a.verdict, CallocVerdict::Unknown, "{}", a.reason);
+        assert!(a.reason.contains("product"), "{}", a.reason);
+    }
+
+    #[test]
+    fn unsupported_architecture_is_unknown() {
+        let a = run(43, true, true, &[0; 8], false);
+        assert_eq!(a.verdict, CallocVerdict::Unknown);
+        assert!(a.reason.contains("unsupported"), "{}", a.reason);
+    }
+
+    #[test]
+    fn garbage_bytes_never_panic_or_hang() {
+        // deterministic xorshift garbage, every architecture, ARM in both modes
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..40 {
+            let mut code = Vec::new();
+            for _ in 0..512 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                code.push(x as u8);
+            }
+            for &(m, is_64, big) in &MACHINES {
+                let a = run(m, is_64, big, &code, false);
+                assert_ne!(
+                    a.verdict,
+                    CallocVerdict::Checked,
+                    "garbage is never checked"
+                );
+                if m == 40 {
+                    let a = run(m, is_64, big, &code, true);
+                    assert_ne!(a.verdict, CallocVerdict::Checked, "round {round}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn entry_outside_the_file_is_unknown() {
+        let (bytes, _) = tiny_elf(62, true, false, &[0xc3]);
+        let elf = ElfFile::parse(&bytes).unwrap();
+        let a = analyze_calloc_at(&elf, 0xdead_0000);
+        assert_eq!(a.verdict, CallocVerdict::Unknown);
+    }
+}

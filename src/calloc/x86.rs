@@ -1,0 +1,586 @@
+//! x86 and x86_64 lifter (iced-x86).
+
+use std::cell::RefCell;
+
+use iced_x86::{
+    ConditionCode, Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, Mnemonic,
+    OpKind, Register,
+};
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use crate::elf::{Arch, ElfFile};
+
+pub struct X86<'e> {
+    elf: &'e ElfFile<'e>,
+    bits: u32,
+    fmt: RefCell<IntelFormatter>,
+}
+
+fn r(reg: Register) -> Reg {
+    reg.full_register() as Reg
+}
+
+const CALLER_SAVED_32: [Register; 3] = [Register::RAX, Register::RCX, Register::RDX];
+const CALLER_SAVED_64: [Register; 9] = [
+    Register::RAX,
+    Register::RCX,
+    Register::RDX,
+    Register::RSI,
+    Register::RDI,
+    Register::R8,
+    Register::R9,
+    Register::R10,
+    Register::R11,
+];
+
+impl<'e> X86<'e> {
+    pub fn new(elf: &'e ElfFile<'e>) -> X86<'e> {
+        let mut fmt = IntelFormatter::new();
+        fmt.options_mut().set_branch_leading_zeros(false);
+        fmt.options_mut().set_hex_prefix("0x");
+        fmt.options_mut().set_hex_suffix("");
+        fmt.options_mut().set_uppercase_hex(false);
+        X86 {
+            elf,
+            bits: if elf.arch == Arch::X86_64 { 64 } else { 32 },
+            fmt: RefCell::new(fmt),
+        }
+    }
+
+    fn decode(&self, addr: u64) -> Result<Instruction, String> {
+        let bytes = self
+            .elf
+            .code_at(addr)
+            .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
+        let bytes = bytes.get(..bytes.len().min(16)).unwrap_or(bytes);
+        let mut d = Decoder::with_ip(self.bits, bytes, addr, DecoderOptions::NONE);
+        let i = d.decode();
+        if i.is_invalid() {
+            return Err(format!("invalid x86 instruction at {addr:#x}"));
+        }
+        Ok(i)
+    }
+
+    fn disp(&self, i: &Instruction) -> i64 {
+        let d = i.memory_displacement64();
+        if self.bits == 32 {
+            i64::from(d as u32 as i32)
+        } else {
+            d as i64
+        }
+    }
+
+    fn mem(&self, i: &Instruction) -> Opnd {
+        if i.is_ip_rel_memory_operand() {
+            return Opnd::Abs(i.ip_rel_memory_address());
+        }
+        if i.memory_index() != Register::None {
+            return Opnd::Unknown;
+        }
+        match i.memory_base() {
+            Register::None => Opnd::Abs(self.disp(i) as u64 & self.word_mask()),
+            b => Opnd::Mem {
+                base: r(b),
+                disp: self.disp(i),
+            },
+        }
+    }
+
+    fn word_mask(&self) -> u64 {
+        if self.bits == 64 {
+            u64::MAX
+        } else {
+            0xffff_ffff
+        }
+    }
+
+    fn opnd(&self, i: &Instruction, n: u32) -> Opnd {
+        match i.op_kind(n) {
+            OpKind::Register => Opnd::Reg(r(i.op_register(n))),
+            OpKind::Memory => self.mem(i),
+            OpKind::Immediate8
+            | OpKind::Immediate8_2nd
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64 => {
+                let v = i.try_immediate(n).unwrap_or(0);
+                // Mask to the destination size (`or eax, -1` is 0xffffffff).
+                let size = if i.op_kind(0) == OpKind::Register {
+                    i.op_register(0).size()
+                } else {
+                    (self.bits / 8) as usize
+                };
+                let m = match size {
+                    1 => 0xff,
+                    2 => 0xffff,
+                    4 => 0xffff_ffff,
+                    _ => u64::MAX,
+                };
+                Opnd::Imm(v & m)
+            }
+            _ => Opnd::Unknown,
+        }
+    }
+
+    fn operand_bytes(&self, i: &Instruction, n: u32) -> usize {
+        match i.op_kind(n) {
+            OpKind::Register => i.op_register(n).size(),
+            OpKind::Memory => i.memory_size().size(),
+            _ => 0,
+        }
+    }
+
+    fn cond(cc: ConditionCode) -> Cond {
+        match cc {
+            ConditionCode::o => Cond::Ovf,
+            ConditionCode::no => Cond::NoOvf,
+            ConditionCode::b => Cond::Ult,
+            ConditionCode::ae => Cond::Uge,
+            ConditionCode::e => Cond::Eq,
+            ConditionCode::ne => Cond::Ne,
+            ConditionCode::be => Cond::Ule,
+            ConditionCode::a => Cond::Ugt,
+            ConditionCode::l => Cond::Slt,
+            ConditionCode::ge => Cond::Sge,
+            ConditionCode::le => Cond::Sle,
+            ConditionCode::g => Cond::Sgt,
+            _ => Cond::Other,
+        }
+    }
+
+    fn lift_ops(&self, i: &Instruction) -> Vec<Op> {
+        let w = i64::from(self.bits / 8);
+        let sp = r(Register::RSP);
+        let ax = Opnd::Reg(r(Register::RAX));
+        let dx = Opnd::Reg(r(Register::RDX));
+        let o0 = self.opnd(i, 0);
+        let o1 = if i.op_count() > 1 {
+            self.opnd(i, 1)
+        } else {
+            Opnd::Unknown
+        };
+        let word_sized = |n| self.operand_bytes(i, n) == (self.bits / 8) as usize;
+        use Mnemonic as M;
+        match i.mnemonic() {
+            M::Mov | M::Movzx | M::Movsx | M::Movsxd => vec![Op::Move { dst: o0, src: o1 }],
+            M::Lea => {
+                if i.is_ip_rel_memory_operand() {
+                    vec![Op::Move {
+                        dst: o0,
+                        src: Opnd::Imm(i.ip_rel_memory_address()),
+                    }]
+                } else if i.memory_index() == Register::None && i.memory_base() != Register::None {
+                    vec![Op::Add {
+                        dst: o0,
+                        a: Opnd::Reg(r(i.memory_base())),
+                        b: Opnd::Imm(self.disp(i) as u64 & self.word_mask()),
+                        sub: false,
+                    }]
+                } else {
+                    vec![Op::Clobber { dst: o0 }]
+                }
+            }
+            M::Push => vec![
+                Op::Move {
+                    dst: Opnd::Mem { base: sp, disp: -w },
+                    src: o0,
+                },
+                Op::Add {
+                    dst: Opnd::Reg(sp),
+                    a: Opnd::Reg(sp),
+                    b: Opnd::Imm(w as u64),
+                    sub: true,
+                },
+            ],
+            M::Pop => vec![
+                Op::Move {
+                    dst: o0,
+                    src: Opnd::Mem { base: sp, disp: 0 },
+                },
+                Op::Add {
+                    dst: Opnd::Reg(sp),
+                    a: Opnd::Reg(sp),
+                    b: Opnd::Imm(w as u64),
+                    sub: false,
+                },
+            ],
+            M::Leave => {
+                let bp = r(Register::RBP);
+                vec![
+                    Op::Move {
+                        dst: Opnd::Reg(sp),
+                        src: Opnd::Reg(bp),
+                    },
+                    Op::Move {
+                        dst: Opnd::Reg(bp),
+                        src: Opnd::Mem { base: sp, disp: 0 },
+                    },
+                    Op::Add {
+                        dst: Opnd::Reg(sp),
+                        a: Opnd::Reg(sp),
+                        b: Opnd::Imm(w as u64),
+                        sub: false,
+                    },
+                ]
+            }
+            M::Add | M::Sub => vec![
+                Op::Add {
+                    dst: o0,
+                    a: o0,
+                    b: o1,
+                    sub: i.mnemonic() == M::Sub,
+                },
+                Op::Test {
+                    fl: 0,
+                    a: o0,
+                    b: o0,
+                },
+            ],
+            M::Inc | M::Dec => vec![
+                Op::Add {
+                    dst: o0,
+                    a: o0,
+                    b: Opnd::Imm(1),
+                    sub: i.mnemonic() == M::Dec,
+                },
+                Op::FlagsClobber,
+            ],
+            M::Xor if o0 == o1 && matches!(o0, Opnd::Reg(_)) => vec![
+                Op::Move {
+                    dst: o0,
+                    src: Opnd::Imm(0),
+                },
+                Op::FlagsClobber,
+            ],
+            M::Or => vec![
+                Op::Or {
+                    dst: o0,
+                    a: o0,
+                    b: o1,
+                },
+                Op::Test {
+                    fl: 0,
+                    a: o0,
+                    b: o0,
+                },
+            ],
+            M::And => vec![
+                Op::And {
+                    dst: o0,
+                    a: o0,
+                    b: o1,
+                },
+                Op::Test {
+                    fl: 0,
+                    a: o0,
+                    b: o0,
+                },
+            ],
+            M::Shr if i.op_kind(1) != OpKind::Register => {
+                let amount = (i.try_immediate(1).unwrap_or(0) & 0x3f) as u32;
+                vec![
+                    Op::Shr {
+                        dst: o0,
+                        a: o0,
+                        amount,
+                    },
+                    Op::Test {
+                        fl: 0,
+                        a: o0,
+                        b: o0,
+                    },
+                ]
+            }
+            M::Test => vec![Op::Test {
+                fl: 0,
+                a: o0,
+                b: o1,
+            }],
+            M::Cmp => vec![Op::Cmp {
+                fl: 0,
+                a: o0,
+                b: o1,
+            }],
+            M::Mul if i.op_count() == 1 && word_sized(0) => vec![Op::Mul {
+                lo: Some(ax),
+                hi: Some(dx),
+                a: ax,
+                b: o0,
+                hi_unsigned: true,
+                flags_ovf: true,
+            }],
+            M::Imul => match i.op_count() {
+                1 => vec![Op::Mul {
+                    lo: Some(ax),
+                    hi: Some(dx),
+                    a: ax,
+                    b: o0,
+                    hi_unsigned: false,
+                    flags_ovf: false,
+                }],
+                2 => vec![Op::Mul {
+                    lo: Some(o0),
+                    hi: None,
+                    a: o0,
+                    b: o1,
+                    hi_unsigned: false,
+                    flags_ovf: false,
+                }],
+                _ => vec![Op::Mul {
+                    lo: Some(o0),
+                    hi: None,
+                    a: o1,
+                    b: self.opnd(i, 2),
+                    hi_unsigned: false,
+                    flags_ovf: false,
+                }],
+            },
+            M::Div if word_sized(0) => vec![
+                Op::Div {
+                    quot: Some(ax),
+                    rem: Some(dx),
+                    num: ax,
+                    num_hi: Some(dx),
+                    den: o0,
+                },
+                Op::FlagsClobber,
+            ],
+            M::Mul | M::Div | M::Idiv | M::Cdq | M::Cqo | M::Cwd => vec![
+                Op::Clobber { dst: ax },
+                Op::Clobber { dst: dx },
+                Op::FlagsClobber,
+            ],
+            M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp => vec![Op::SetCond {
+                dst: o0,
+                fl: 0,
+                cond: Self::cond(i.condition_code()),
+            }],
+            M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg => vec![Op::Branch {
+                fl: 0,
+                cond: Self::cond(i.condition_code()),
+                target: i.near_branch_target(),
+            }],
+            M::Jmp => match i.op_kind(0) {
+                OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
+                    vec![Op::Jump {
+                        target: i.near_branch_target(),
+                    }]
+                }
+                _ => match self.slot_operand(o0) {
+                    Some(slot) => vec![Op::TailCall {
+                        target: Target::Slot(slot),
+                    }],
+                    None => vec![Op::JumpIndirect],
+                },
+            },
+            M::Call => {
+                let target = match i.op_kind(0) {
+                    OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
+                        Target::Direct(i.near_branch_target())
+                    }
+                    _ => match self.slot_operand(o0) {
+                        Some(s) => Target::Slot(s),
+                        None => Target::Indirect,
+                    },
+                };
+                vec![Op::Call { target }]
+            }
+            M::Ret | M::Retf => vec![Op::Ret],
+            M::Ud2 | M::Hlt | M::Int3 | M::Ud0 | M::Ud1 => vec![Op::Trap],
+            M::Nop | M::Endbr32 | M::Endbr64 | M::Cld | M::Prefetchnta | M::Prefetcht0 => {
+                vec![]
+            }
+            M::Cmpxchg | M::Xchg | M::Xadd => vec![
+                Op::Clobber { dst: o0 },
+                Op::Clobber { dst: o1 },
+                Op::Clobber { dst: ax },
+                Op::FlagsClobber,
+            ],
+            M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Stosq
+            | M::Movsb
+            | M::Movsw
+            | M::Movsd
+            | M::Movsq => vec![
+                Op::Clobber {
+                    dst: Opnd::Reg(r(Register::RCX)),
+                },
+                Op::Clobber {
+                    dst: Opnd::Reg(r(Register::RDI)),
+                },
+                Op::Clobber {
+                    dst: Opnd::Reg(r(Register::RSI)),
+                },
+            ],
+            _ => {
+                let mut v = Vec::new();
+                if i.op_count() > 0 && matches!(i.op_kind(0), OpKind::Register | OpKind::Memory) {
+                    v.push(Op::Clobber { dst: o0 });
+                }
+                v.push(Op::FlagsClobber);
+                v
+            }
+        }
+    }
+
+    /// `mov reg, [esp]; ret`: the i386 PIC thunk; returns the register it sets.
+    fn pc_thunk(&self, t: u64) -> Option<Reg> {
+        if self.bits != 32 {
+            return None;
+        }
+        let i = self.decode(t).ok()?;
+        if i.mnemonic() != Mnemonic::Mov
+            || i.op_kind(0) != OpKind::Register
+            || i.op_kind(1) != OpKind::Memory
+            || i.memory_base() != Register::ESP
+            || i.memory_index() != Register::None
+            || i.memory_displacement64() != 0
+        {
+            return None;
+        }
+        let j = self.decode(t.checked_add(i.len() as u64)?).ok()?;
+        (j.mnemonic() == Mnemonic::Ret).then(|| r(i.op_register(0)))
+    }
+
+    /// A memory operand naming a GOT slot: absolute, RIP-relative, or `[ebx+disp]` with ebx
+    /// = the GOT base (i386 PIC convention).
+    fn slot_operand(&self, o: Opnd) -> Option<u64> {
+        match o {
+            Opnd::Abs(a) => Some(a),
+            Opnd::Mem { base, disp } if self.bits == 32 && base == r(Register::RBX) => {
+                Some(self.elf.pltgot?.wrapping_add(disp as u64) & 0xffff_ffff)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Lifter for X86<'_> {
+    fn lift(&self, addr: u64) -> Result<Insn, String> {
+        let i = self.decode(addr)?;
+        let mut text = String::new();
+        if let Ok(mut f) = self.fmt.try_borrow_mut() {
+            f.format(&i, &mut text);
+        }
+        let mut ops = self.lift_ops(&i);
+        if i.mnemonic() == Mnemonic::Imul {
+            ops.push(Op::FlagsClobber);
+        }
+        if let [Op::Call {
+            target: Target::Direct(t),
+        }] = ops.as_slice()
+        {
+            if let Some(reg) = self.pc_thunk(*t) {
+                // `call __x86.get_pc_thunk.bx`: only sets ebx to the return address.
+                ops = vec![Op::Move {
+                    dst: Opnd::Reg(reg),
+                    src: Opnd::Imm(addr.wrapping_add(i.len() as u64)),
+                }];
+            }
+        }
+        Ok(Insn {
+            addr,
+            len: i.len() as u32,
+            text,
+            ops,
+        })
+    }
+    fn sp(&self) -> Reg {
+        r(Register::RSP)
+    }
+    fn word_bits(&self) -> u32 {
+        self.bits
+    }
+    fn arg(&self, i: usize) -> ArgLoc {
+        if self.bits == 32 {
+            ArgLoc::Stack(4 * i as i64)
+        } else {
+            let regs = [
+                Register::RDI,
+                Register::RSI,
+                Register::RDX,
+                Register::RCX,
+                Register::R8,
+                Register::R9,
+            ];
+            ArgLoc::Reg(r(regs.get(i).copied().unwrap_or(Register::R9)))
+        }
+    }
+    fn call_push(&self) -> i64 {
+        i64::from(self.bits / 8)
+    }
+    fn ret_reg(&self) -> Reg {
+        r(Register::RAX)
+    }
+    fn caller_saved(&self) -> &[Reg] {
+        // Register numbers are small; build once.
+        static S32: std::sync::OnceLock<Vec<Reg>> = std::sync::OnceLock::new();
+        static S64: std::sync::OnceLock<Vec<Reg>> = std::sync::OnceLock::new();
+        if self.bits == 32 {
+            S32.get_or_init(|| CALLER_SAVED_32.iter().map(|&x| r(x)).collect())
+        } else {
+            S64.get_or_init(|| CALLER_SAVED_64.iter().map(|&x| r(x)).collect())
+        }
+    }
+    fn extra_arg_regs(&self) -> &[Reg] {
+        // gcc passes arguments of local i386 functions in eax, edx, ecx (regparm).
+        static R: std::sync::OnceLock<Vec<Reg>> = std::sync::OnceLock::new();
+        if self.bits == 32 {
+            R.get_or_init(|| CALLER_SAVED_32.iter().map(|&x| r(x)).collect())
+        } else {
+            &[]
+        }
+    }
+    fn plt_slot(&self, addr: u64) -> Option<u64> {
+        let mut a = addr;
+        for _ in 0..2 {
+            let i = self.decode(a).ok()?;
+            match i.mnemonic() {
+                Mnemonic::Endbr32 | Mnemonic::Endbr64 | Mnemonic::Nop => {
+                    a = a.checked_add(i.len() as u64)?;
+                }
+                Mnemonic::Jmp if i.op_kind(0) == OpKind::Memory => {
+                    return self.slot_operand(self.mem(&i));
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}

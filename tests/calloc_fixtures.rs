@@ -1,0 +1,153 @@
+//! Every row of fixtures/calloc/manifest.tsv (and fixtures/.downloads/manifest.tsv when
+//! present) must get exactly its expected calloc verdict. Run with `--nocapture` for the
+//! per-architecture confusion table. `CALLOC_MANIFEST=/path/manifest.tsv` adds another.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use badalloc_audit::calloc::{analyze_calloc, CallocVerdict};
+use badalloc_audit::elf::ElfFile;
+
+struct Row {
+    path: PathBuf,
+    arch: String,
+    label: String,
+    expected: String,
+}
+
+fn read_manifest(manifest: &Path, default_expected: Option<&str>) -> Vec<Row> {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let dir = manifest.parent().unwrap();
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
+        if header.is_none() && cols.first() == Some(&"path") {
+            header = Some(cols.iter().map(|s| s.to_string()).collect());
+            continue;
+        }
+        let col = |name: &str, idx: usize| -> Option<String> {
+            match &header {
+                Some(h) => h
+                    .iter()
+                    .position(|c| c == name)
+                    .and_then(|i| cols.get(i))
+                    .map(|s| s.to_string()),
+                None => cols.get(idx).map(|s| s.to_string()),
+            }
+        };
+        let rel = cols[0];
+        let mut path = dir.join(rel);
+        if !path.exists() {
+            let alt = common::fixture(rel);
+            if alt.exists() {
+                path = alt;
+            }
+        }
+        let expected = match default_expected {
+            Some(d) => col("expected", usize::MAX).unwrap_or_else(|| d.to_string()),
+            None => col("expected", 6).unwrap_or_default(),
+        };
+        rows.push(Row {
+            path,
+            arch: col("arch", 1).unwrap_or_else(|| "?".into()),
+            label: cols.iter().skip(1).copied().collect::<Vec<_>>().join(" "),
+            expected: expected.to_lowercase(),
+        });
+    }
+    rows
+}
+
+fn verdict_of(path: &Path) -> String {
+    let Ok(data) = std::fs::read(path) else {
+        return "unreadable".into();
+    };
+    let Ok(elf) = ElfFile::parse(&data) else {
+        return "not-elf".into();
+    };
+    match analyze_calloc(&elf) {
+        None => "not-found".into(),
+        Some(a) => match a.verdict {
+            CallocVerdict::Checked => "checked".into(),
+            CallocVerdict::Unchecked => "unchecked".into(),
+            CallocVerdict::Unknown => "unknown".into(),
+        },
+    }
+}
+
+fn run(rows: &[Row], title: &str) -> Vec<String> {
+    let mut table: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for r in rows {
+        let got = verdict_of(&r.path);
+        *table
+            .entry((r.arch.clone(), r.expected.clone(), got.clone()))
+            .or_default() += 1;
+        if got != r.expected {
+            wrong.push(format!(
+                "{}: expected {}, got {got} ({})",
+                r.path.display(),
+                r.expected,
+                r.label
+            ));
+        }
+    }
+    println!("== {title}: {} rows, {} wrong", rows.len(), wrong.len());
+    println!(
+        "{:<10} {:<10} {:<10} {:>5}",
+        "arch", "expected", "got", "count"
+    );
+    for ((arch, e, g), n) in &table {
+        let mark = if e == g { "" } else { "  <-- WRONG" };
+        println!("{arch:<10} {e:<10} {g:<10} {n:>5}{mark}");
+    }
+    for w in &wrong {
+        println!("WRONG {w}");
+    }
+    wrong
+}
+
+#[test]
+fn fixture_manifest_verdicts_are_exact() {
+    let mut wrong = Vec::new();
+    let mut false_checked = 0;
+    let mut sets: Vec<(PathBuf, Option<&str>, &str)> = Vec::new();
+    let m = common::fixture("calloc/manifest.tsv");
+    if m.exists() {
+        sets.push((m, None, "fixtures/calloc"));
+    } else {
+        eprintln!("SKIP: fixtures/calloc/manifest.tsv is absent (fixtures not generated yet)");
+    }
+    let d = common::fixture(".downloads/manifest.tsv");
+    if d.exists() {
+        sets.push((d, Some("checked"), "fixtures/.downloads"));
+    } else {
+        eprintln!(
+            "SKIP: fixtures/.downloads/manifest.tsv is absent: run fixtures/download-debian.sh"
+        );
+    }
+    if let Some(extra) = std::env::var_os("CALLOC_MANIFEST") {
+        sets.push((PathBuf::from(extra), None, "CALLOC_MANIFEST"));
+    }
+    for (path, default, title) in &sets {
+        let rows = read_manifest(path, *default);
+        for r in &rows {
+            if r.expected.starts_with("unchecked") && verdict_of(&r.path) == "checked" {
+                false_checked += 1;
+            }
+        }
+        wrong.extend(run(&rows, title));
+    }
+    assert_eq!(false_checked, 0, "an unchecked calloc was reported checked");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong rows:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
