@@ -1,0 +1,1 @@
+//! CycloneDX rendering (placeholder).
