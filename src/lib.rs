@@ -14,6 +14,7 @@ pub mod advisory;
 mod calloc_bridge;
 pub mod classify;
 pub mod cli;
+pub mod diff;
 pub mod elf;
 pub mod error;
 pub mod evidence;

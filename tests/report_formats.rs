@@ -6,8 +6,9 @@ mod common;
 
 use std::collections::HashMap;
 
+use badalloc_audit::diff::{self, TargetStatus};
 use badalloc_audit::report::{
-    sarif, BinaryReport, CallocReport, CallocVerdict, CodeLine, Confidence,
+    cyclonedx, sarif, BinaryReport, CallocReport, CallocVerdict, CodeLine, Confidence,
     EvidenceItem, LibcReport, OsReport, Report, ScanStats, TargetReport, Tool, Verdict,
     SCHEMA_VERSION,
 };
@@ -46,7 +47,9 @@ fn sarif_validator() -> Validator {
         schema["id"],
         "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
     );
-    assert!(schema["title"].as_str().is_some_and(|t| t.contains("2.1.0")));
+    assert!(schema["title"]
+        .as_str()
+        .is_some_and(|t| t.contains("2.1.0")));
     jsonschema::options()
         .should_validate_formats(true)
         // SARIF's schema is draft-04, which predates `uri-reference` (draft-06): checked
@@ -130,7 +133,9 @@ fn libc(path: &str, verdict: CallocVerdict) -> LibcReport {
         calloc: calloc(
             verdict,
             match verdict {
-                CallocVerdict::Checked => "the product is divided by size and compared before malloc",
+                CallocVerdict::Checked => {
+                    "the product is divided by size and compared before malloc"
+                }
                 CallocVerdict::Unchecked => "imul then malloc with no test of the product",
                 CallocVerdict::Unknown => "could not follow calloc",
             },
@@ -380,10 +385,7 @@ fn sarif_release_only_and_inconclusive_and_family() {
     let r = &doc["runs"][0]["results"];
     assert_eq!(r.as_array().unwrap().len(), 1);
     assert_eq!(r[0]["ruleId"], "CVE-2021-22156");
-    assert!(r[0]["message"]["text"]
-        .as_str()
-        .unwrap()
-        .contains("6.4.1"));
+    assert!(r[0]["message"]["text"].as_str().unwrap().contains("6.4.1"));
 
     let (_, q650) = fixture_reports().remove(0);
     let doc = sarif_of(&q650);
@@ -405,5 +407,246 @@ fn sarif_release_only_and_inconclusive_and_family() {
     assert_eq!(
         r[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "mcu.elf!/firmware.elf"
+    );
+}
+
+// ---------------------------------------------------------------- CycloneDX
+
+fn bom_of(r: &Report) -> Value {
+    serde_json::from_str(&cyclonedx::render(r)).expect("CycloneDX output is JSON")
+}
+
+fn cve_vuln(bom: &Value) -> &Value {
+    bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "CVE-2021-22156")
+        .expect("a CVE-2021-22156 entry")
+}
+
+#[test]
+fn cyclonedx_is_valid_for_every_kind_of_report() {
+    let v = cyclonedx_validator();
+    for (name, r) in all_reports() {
+        let bom = bom_of(&r);
+        assert_valid(&v, &bom, &format!("CycloneDX of {name}"));
+        // The vendored schema drops these two constraints (see tests/data/schemas/README.md).
+        assert_eq!(
+            bom["$schema"],
+            "http://cyclonedx.org/schema/bom-1.5.schema.json"
+        );
+        assert_eq!(bom["version"], 1);
+        // Every `affects` names a component of this BOM.
+        let text = bom.to_string();
+        for vuln in bom["vulnerabilities"].as_array().unwrap() {
+            for a in vuln["affects"].as_array().unwrap() {
+                let r = a["ref"].as_str().unwrap();
+                assert!(
+                    text.contains(&format!("\"bom-ref\":{}", json!(r))),
+                    "{name}: dangling ref {r}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cyclonedx_validator_rejects_a_broken_bom() {
+    let v = cyclonedx_validator();
+    let good = bom_of(&affected());
+    assert!(v.is_valid(&good));
+    let mut bad = good.clone();
+    bad["vulnerabilities"][0]["analysis"]["state"] = json!("vulnerable");
+    assert!(!v.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["serialNumber"] = json!("urn:uuid:not-a-uuid");
+    assert!(!v.is_valid(&bad));
+    let mut bad = good;
+    bad["components"][0]["type"] = json!("rtos");
+    assert!(!v.is_valid(&bad));
+}
+
+#[test]
+fn cyclonedx_vex_states_per_verdict() {
+    let bom = bom_of(&affected());
+    let cve = cve_vuln(&bom);
+    assert_eq!(cve["analysis"]["state"], "exploitable");
+    assert_eq!(cve["ratings"][0]["score"], 9.0);
+    assert_eq!(cve["ratings"][0]["severity"], "critical");
+    assert_eq!(
+        cve["ratings"][0]["vector"],
+        "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:H/I:H/A:H"
+    );
+    assert_eq!(cve["cwes"], json!([190]));
+    let refs: Vec<&str> = cve["affects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "t0:libc:fw.tar.gz!/boot/qnx.ifs!/proc/boot/libc.so.3",
+            "t0:bin:sbin/devc-ser8250"
+        ]
+    );
+    let os = &bom["components"][0]["components"][0];
+    assert_eq!(os["type"], "operating-system");
+    assert_eq!(os["name"], "QNX Neutrino RTOS");
+    assert_eq!(
+        os["cpe"],
+        "cpe:2.3:o:blackberry:qnx_software_development_platform:6.5.0:*:*:*:*:*:*:*"
+    );
+
+    let cve_state = |r: &Report| cve_vuln(&bom_of(r))["analysis"].clone();
+    assert_eq!(cve_state(&patched())["state"], "resolved");
+    assert_eq!(cve_state(&affected_by_release())["state"], "exploitable");
+    assert_eq!(
+        cve_vuln(&bom_of(&affected_by_release()))["affects"],
+        json!([{"ref": "t0:os"}])
+    );
+    for (name, r) in fixture_reports() {
+        let bom = bom_of(&r);
+        match r.targets[0].verdict {
+            Verdict::NotQnx => {
+                assert!(
+                    bom["vulnerabilities"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|v| v["id"] != "CVE-2021-22156"),
+                    "{name}: no CVE entry for a non-QNX target"
+                );
+            }
+            Verdict::NotAffected => {
+                let a = cve_state(&r);
+                assert_eq!(a["state"], "not_affected", "{name}");
+                assert_eq!(a["justification"], "code_not_present", "{name}");
+            }
+            Verdict::Inconclusive => assert_eq!(cve_state(&r)["state"], "in_triage", "{name}"),
+            Verdict::Affected => assert_eq!(cve_state(&r)["state"], "exploitable", "{name}"),
+            v => panic!("{name}: unexpected verdict {v:?}"),
+        }
+    }
+}
+
+#[test]
+fn cyclonedx_family_entry_for_non_qnx() {
+    let bom = bom_of(&not_qnx_newlib());
+    let vulns = bom["vulnerabilities"].as_array().unwrap();
+    assert_eq!(vulns.len(), 1);
+    assert_eq!(vulns[0]["id"], "BADALLOC-CALLOC-UNCHECKED");
+    assert_eq!(vulns[0]["source"]["name"], "badalloc-audit");
+    assert!(vulns[0]["analysis"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("newlib"));
+}
+
+#[test]
+fn cyclonedx_is_deterministic() {
+    assert_eq!(
+        cyclonedx::render(&affected()),
+        cyclonedx::render(&affected())
+    );
+    let (a, b) = (bom_of(&affected()), bom_of(&patched()));
+    assert_ne!(a["serialNumber"], b["serialNumber"]);
+    // Two scans of the same tree give the same document.
+    let p = common::fixture("example/qnx710-device");
+    let once = cyclonedx::render(&scan(std::slice::from_ref(&p), &ScanOptions::default()));
+    let twice = cyclonedx::render(&scan(&[p], &ScanOptions::default()));
+    assert_eq!(once, twice);
+}
+
+// ---------------------------------------------------------------- diff and round trip
+
+#[test]
+fn report_round_trips_through_json() {
+    for (name, r) in all_reports() {
+        let text = badalloc_audit::report::json::render(&r);
+        let back: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            badalloc_audit::report::json::render(&back),
+            text,
+            "{name} changes on a round trip"
+        );
+    }
+}
+
+#[test]
+fn diff_patched_libc() {
+    let before = affected_by_release();
+    let mut after = patched();
+    after.targets[0].path = "old-remounted".into(); // one target each: matched by position
+    let d = diff::diff(&before, &after);
+    assert!(!d.still_exposed, "{:?}", d.exposures);
+    assert_eq!(d.targets.len(), 1);
+    let t = &d.targets[0];
+    assert_eq!(t.status, TargetStatus::Changed);
+    assert_eq!(t.verdict_before, Some(Verdict::Affected));
+    assert_eq!(t.verdict_after, Some(Verdict::Patched));
+    assert_eq!(t.release_before.as_deref(), Some("6.4.1"));
+    assert_eq!(t.release_after.as_deref(), Some("6.5.0"));
+    assert_eq!(t.calloc_changes.len(), 1);
+    assert_eq!(t.calloc_changes[0].path, "lib/libc.so.3");
+    assert_eq!(t.calloc_changes[0].before, Some(CallocVerdict::Unknown));
+    assert_eq!(t.calloc_changes[0].after, Some(CallocVerdict::Checked));
+    let text = diff::render_text(&d);
+    assert!(text.contains("verdict: affected -> patched"), "{text}");
+    assert!(text.contains("nothing exposed remains"), "{text}");
+    // The JSON form reads back to the same diff.
+    let back: diff::Diff = serde_json::from_str(&diff::render_json(&d)).unwrap();
+    assert_eq!(back, d);
+}
+
+#[test]
+fn diff_still_exposed() {
+    // The libc is patched, but the static copy in devc-ser8250 keeps its unchecked calloc.
+    let before = affected();
+    let mut after = affected();
+    after.targets[0].libc[0].calloc.verdict = CallocVerdict::Checked;
+    after.targets[0].binaries.push(binary("bin/new", None));
+    let d = diff::diff(&before, &after);
+    assert!(d.still_exposed);
+    assert!(d.exposures.iter().any(|e| e.contains("sbin/devc-ser8250")));
+    let t = &d.targets[0];
+    assert_eq!(t.calloc_changes.len(), 1);
+    assert_eq!(t.calloc_changes[0].kind, "libc");
+    assert_eq!(t.binaries_added, ["bin/new"]);
+    assert!(diff::render_text(&d).contains("still exposed"));
+
+    // Not-QNX firmware with an unchecked newlib calloc is exposed too (family flaw).
+    let d = diff::diff(&not_qnx_newlib(), &not_qnx_newlib());
+    assert!(d.still_exposed);
+    assert_eq!(d.targets[0].status, TargetStatus::Unchanged);
+}
+
+#[test]
+fn diff_matches_several_targets_by_path() {
+    let before = report(
+        affected()
+            .targets
+            .into_iter()
+            .chain(patched().targets)
+            .collect(),
+    );
+    let after = report(
+        patched()
+            .targets
+            .into_iter()
+            .chain(not_qnx_newlib().targets)
+            .collect(),
+    );
+    let d = diff::diff(&before, &after);
+    let statuses: Vec<TargetStatus> = d.targets.iter().map(|t| t.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            TargetStatus::Removed,
+            TargetStatus::Unchanged,
+            TargetStatus::Added
+        ]
     );
 }

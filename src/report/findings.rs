@@ -177,8 +177,7 @@ mod tests {
     #[test]
     fn recognises_libraries() {
         let chain = vec!["calloc".to_string(), "_calloc_r".to_string()];
-        assert!(recognise_library("bin/fw", None, &chain)
-            .is_some_and(|l| l.starts_with("newlib")));
+        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.starts_with("newlib")));
         assert!(recognise_library("lib/libuClibc-1.0.30.so", None, &[])
             .is_some_and(|l| l.starts_with("uClibc")));
         assert_eq!(recognise_library("lib/libfoo.so", None, &[]), None);
