@@ -42,12 +42,30 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Show the calloc analysis of one ELF file: the chain of functions followed, the decisive
+    /// instructions, the verdict and the reason, with an annotated disassembly.
+    Inspect {
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+    },
+    /// Compare two JSON reports of the same device (e.g. before and after patching).
+    /// Exits 1 when anything still exposed remains.
+    Diff {
+        #[arg(value_name = "BEFORE.json")]
+        before: std::path::PathBuf,
+        #[arg(value_name = "AFTER.json")]
+        after: std::path::PathBuf,
+        #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+    },
     /// List the contents of a boot image, file system image, archive or raw dump (like dumpifs).
     Ls {
         #[arg(value_name = "IMAGE")]
         image: std::path::PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
     },
     /// Unpack an image into DIR (created if needed). The only command that writes files: it
     /// refuses paths that would land outside DIR and never writes through a link.
@@ -82,6 +100,19 @@ pub struct OutputArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// For a field engineer: verdict first, then evidence.
+    Text,
+    /// The versioned report of docs/json-report.md.
+    Json,
+    /// SARIF 2.1.0, one result per finding (docs/formats.md).
+    Sarif,
+    /// CycloneDX 1.5 with a VEX statement for CVE-2021-22156 (docs/formats.md).
+    Cyclonedx,
+}
+
+/// Formats of the per-file and comparison commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
     Text,
     Json,
 }

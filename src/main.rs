@@ -4,11 +4,11 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use badalloc_audit::cli::{Cli, Command, Format, OutputArgs};
+use badalloc_audit::cli::{Cli, Command, Format, InspectFormat, OutputArgs};
 use badalloc_audit::output::{inside_scanned_tree, use_color, write_atomically};
 use badalloc_audit::progress::TerminalProgress;
 use badalloc_audit::report::{self, Report, Verdict};
-use badalloc_audit::{image_cmd, scan, ScanOptions};
+use badalloc_audit::{diff, image_cmd, inspect, scan, ScanOptions};
 use clap::{CommandFactory, Parser};
 
 const EXIT_USAGE: u8 = 2;
@@ -51,17 +51,58 @@ fn main() -> ExitCode {
             let text = match format {
                 Format::Text => report::text::render_with(&report, color),
                 Format::Json => report::json::render(&report),
+                Format::Sarif => report::sarif::render(&report),
+                Format::Cyclonedx => report::cyclonedx::render(&report),
             };
             if let Err(code) = emit(&output, &text) {
                 return ExitCode::from(code);
             }
             ExitCode::from(exit_status(&report))
         }
+        Command::Inspect { file, format } => match inspect::inspect(&file) {
+            Ok(i) => print_or_fail(&match format {
+                InspectFormat::Text => inspect::render_text(&i),
+                InspectFormat::Json => serde_json::to_string_pretty(&i).unwrap_or_default() + "\n",
+            }),
+            Err(e) => {
+                eprintln!("badalloc-audit: {e}");
+                ExitCode::from(EXIT_UNREADABLE)
+            }
+        },
+        Command::Diff {
+            before,
+            after,
+            format,
+        } => {
+            let load = |p: &std::path::Path| -> Result<Report, String> {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not a badalloc-audit JSON report: {e}", p.display()))
+            };
+            let (b, a) = match (load(&before), load(&after)) {
+                (Ok(b), Ok(a)) => (b, a),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("badalloc-audit: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let d = diff::diff(&b, &a);
+            let code = print_or_fail(&match format {
+                InspectFormat::Text => diff::render_text(&d),
+                InspectFormat::Json => diff::render_json(&d),
+            });
+            if d.still_exposed {
+                ExitCode::from(1)
+            } else {
+                code
+            }
+        }
         Command::Ls { image, format } => match image_cmd::list(&image) {
             Ok(images) => {
                 let text = match format {
-                    Format::Text => image_cmd::render_text(&image, &images),
-                    Format::Json => {
+                    InspectFormat::Text => image_cmd::render_text(&image, &images),
+                    InspectFormat::Json => {
                         serde_json::to_string_pretty(&images).unwrap_or_default() + "\n"
                     }
                 };

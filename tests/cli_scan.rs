@@ -309,3 +309,124 @@ fn completions_and_man_page_come_from_the_clap_definition() {
     let man = String::from_utf8_lossy(&out.stdout);
     assert!(man.contains(".TH") && man.contains("badalloc"), "{man}");
 }
+
+#[test]
+fn inspect_shows_chain_evidence_and_verdict() {
+    let Some(p) = common::corpus_path("qnx/openqnx-641-x86-libc.so.3") else {
+        return;
+    };
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["inspect", "--format", "json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["arch"], "x86");
+    assert_eq!(j["qnx"], true);
+    let c = &j["calloc"];
+    assert_eq!(c["verdict"], "unchecked");
+    assert_eq!(c["chain"], serde_json::json!(["calloc", "__calloc"]));
+    assert!(c["address"].as_str().unwrap().starts_with("0x"));
+    let texts: Vec<&str> = c["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.iter().any(|t| t.starts_with("imul")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("malloc")), "{texts:?}");
+
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("inspect")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict: unchecked") && text.contains("__calloc (annotated):"),
+        "{text}"
+    );
+
+    // A file without calloc: null, not an error.
+    let Some(k) = common::corpus_path("qnx/sdp660-x86-procnto") else {
+        return;
+    };
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["inspect", "--format", "json"])
+        .arg(&k)
+        .output()
+        .unwrap();
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(j["calloc"].is_null() || j["calloc"]["verdict"].is_string());
+}
+
+#[test]
+fn diff_of_two_scans_exits_1_while_exposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |target: &str, name: &str| {
+        let out = dir.path().join(name);
+        Command::cargo_bin("badalloc-audit")
+            .unwrap()
+            .args(["scan", "--format", "json", "--output"])
+            .arg(&out)
+            .arg(common::fixture(target))
+            .output()
+            .unwrap();
+        out
+    };
+    let before = run("example/qnx650-device", "before.json");
+    let after = run("example/qnx710-device", "after.json");
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("diff")
+        .arg(&before)
+        .arg(&after)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("diff")
+        .arg(&after)
+        .arg(&before)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("diff")
+        .arg(&before)
+        .arg("/nonexistent.json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sarif_and_cyclonedx_from_the_cli() {
+    for (fmt, key) in [("sarif", "runs"), ("cyclonedx", "bomFormat")] {
+        let out = Command::cargo_bin("badalloc-audit")
+            .unwrap()
+            .args(["scan", "--format", fmt])
+            .arg(common::fixture("example/qnx650-device"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "the example is affected");
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(!j[key].is_null(), "{fmt}");
+    }
+}

@@ -3,8 +3,12 @@
 //! Every renderer is a pure function of [`Report`]. Field names and meanings are a contract:
 //! later versions add fields, never rename or remove them.
 
+pub mod cyclonedx;
+pub mod findings;
 pub mod json;
+pub mod sarif;
 pub mod text;
+pub mod uri;
 
 use serde::{Deserialize, Serialize};
 

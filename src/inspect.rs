@@ -1,0 +1,81 @@
+//! The `inspect` command: the calloc analysis of one ELF file, for a reviewer to check by eye.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::calloc::{analyze_calloc, CallocAnalysis};
+use crate::elf::ElfFile;
+use crate::facts::facts_of;
+use crate::source::read_file;
+
+#[derive(Serialize)]
+pub struct Inspection {
+    pub path: String,
+    pub arch: String,
+    pub qnx: bool,
+    /// Null when the file defines no calloc.
+    pub calloc: Option<CallocAnalysis>,
+}
+
+/// Read and analyse one file. Errors name the file and, where it applies, the offset.
+pub fn inspect(path: &Path) -> Result<Inspection, String> {
+    let bytes = read_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let elf = ElfFile::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let shown = path.display().to_string();
+    let facts = facts_of(&shown, &elf, None);
+    Ok(Inspection {
+        path: shown,
+        arch: elf.arch_name(),
+        qnx: facts.is_qnx(),
+        calloc: analyze_calloc(&elf),
+    })
+}
+
+pub fn render_text(i: &Inspection) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} ({}{})",
+        i.path,
+        i.arch,
+        if i.qnx { ", QNX" } else { "" }
+    );
+    let Some(c) = &i.calloc else {
+        let _ = writeln!(s, "no calloc defined in this file");
+        return s;
+    };
+    let chain: Vec<String> = c
+        .chain_links
+        .iter()
+        .map(|l| format!("{} @ {}", l.name, l.address))
+        .collect();
+    let _ = writeln!(s, "chain:   {}", chain.join(" -> "));
+    let _ = writeln!(
+        s,
+        "verdict: {}",
+        serde_json::to_value(c.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(s, "reason:  {}", c.reason);
+    if !c.evidence.is_empty() {
+        let _ = writeln!(s, "\ndecisive instructions:");
+        for e in &c.evidence {
+            let _ = writeln!(s, "  {:>10}  {}", e.address, e.text);
+        }
+    }
+    if !c.listing.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{} (annotated):",
+            c.function.as_deref().unwrap_or("function")
+        );
+        for e in &c.listing {
+            let _ = writeln!(s, "  {:>10}  {}", e.address, e.text);
+        }
+    }
+    s
+}

@@ -1,0 +1,402 @@
+//! CycloneDX 1.5 JSON rendering: an inventory of what the verdict rests on (QNX release,
+//! C libraries, programs with their own calloc) and a VEX statement per target.
+//!
+//! Deterministic: no timestamp, and the serial number is a hash of the report, so scanning
+//! the same tree twice gives the same document. Mapping: `docs/formats.md`.
+
+use serde_json::{json, Value};
+
+use super::findings::{self, release_of, FindingKind, Site};
+use super::{BinaryReport, CallocReport, LibcReport, Report, TargetReport, Verdict};
+use crate::advisory::CVE_2021_22156;
+
+pub const SPEC_VERSION: &str = "1.5";
+pub const SCHEMA_URI: &str = "http://cyclonedx.org/schema/bom-1.5.schema.json";
+pub const FAMILY_ID: &str = "BADALLOC-CALLOC-UNCHECKED";
+/// Property names are namespaced by the tool, as the CycloneDX property taxonomy asks.
+const NS: &str = "badalloc-audit";
+const NVD_URI: &str = "https://nvd.nist.gov/vuln/detail/CVE-2021-22156";
+const CISA_ALERT_URI: &str = "https://www.cisa.gov/news-events/cybersecurity-advisories/aa21-229a";
+const CISA_FAMILY_URI: &str = "https://www.cisa.gov/news-events/ics-advisories/icsa-21-119-04";
+
+pub fn render(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(&to_value(report))
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// The BOM as a JSON value (tests validate this against the official schema).
+pub fn to_value(report: &Report) -> Value {
+    let subject = match report.targets.as_slice() {
+        [one] => one.path.clone(),
+        many => format!(
+            "{} targets: {}",
+            many.len(),
+            many.iter()
+                .map(|t| t.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let components: Vec<Value> = report
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| target_component(i, t))
+        .collect();
+    let mut vulnerabilities: Vec<Value> = report
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| cve_entry(i, t))
+        .collect();
+    vulnerabilities.extend(family_entries(report));
+    json!({
+        "$schema": SCHEMA_URI,
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": serial_number(report),
+        "version": 1,
+        "metadata": {
+            "tools": {"components": [{
+                "type": "application",
+                "name": report.tool.name,
+                "version": report.tool.version,
+            }]},
+            "component": {
+                "type": "firmware",
+                "bom-ref": "scan",
+                "name": subject,
+            },
+        },
+        "components": components,
+        "vulnerabilities": vulnerabilities,
+    })
+}
+
+/// `urn:uuid:` from a 128-bit FNV-1a hash of the report's JSON, shaped as a UUIDv8
+/// (RFC 9562 "custom"): stable for the same report, different for any change in it.
+pub fn serial_number(report: &Report) -> String {
+    let bytes = serde_json::to_vec(report).unwrap_or_default();
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for b in bytes {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000000001000000000000000000013b);
+    }
+    h = (h & !(0xf << 76)) | (0x8 << 76); // version 8
+    h = (h & !(0x3 << 62)) | (0x2 << 62); // variant 10
+    let x = format!("{h:032x}");
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+// ---------------------------------------------------------------- components
+
+fn target_ref(i: usize) -> String {
+    format!("t{i}")
+}
+fn os_ref(i: usize) -> String {
+    format!("t{i}:os")
+}
+fn libc_ref(i: usize, l: &LibcReport) -> String {
+    format!("t{i}:libc:{}", l.path)
+}
+fn binary_ref(i: usize, b: &BinaryReport) -> String {
+    format!("t{i}:bin:{}", b.path)
+}
+
+fn prop(name: &str, value: impl Into<String>) -> Value {
+    json!({"name": format!("{NS}:{name}"), "value": value.into()})
+}
+
+fn has_os(t: &TargetReport) -> bool {
+    findings::is_qnx(t)
+}
+
+fn target_component(i: usize, t: &TargetReport) -> Value {
+    let mut props = vec![
+        prop("verdict", t.verdict.as_str()),
+        prop("kind", t.kind.as_str()),
+    ];
+    if let Some(r) = release_of(t) {
+        props.push(prop("release", r));
+    }
+    props.extend(t.reasons.iter().map(|r| prop("reason", r.as_str())));
+    let mut nested = Vec::new();
+    if has_os(t) {
+        nested.push(os_component(i, t));
+    }
+    nested.extend(t.libc.iter().map(|l| libc_component(i, l)));
+    nested.extend(
+        t.binaries
+            .iter()
+            .filter_map(|b| b.static_calloc.as_ref().map(|c| binary_component(i, b, c))),
+    );
+    let mut c = json!({
+        "type": "firmware",
+        "bom-ref": target_ref(i),
+        "name": t.path,
+        "properties": props,
+    });
+    if !nested.is_empty() {
+        c["components"] = Value::Array(nested);
+    }
+    c
+}
+
+fn os_component(i: usize, t: &TargetReport) -> Value {
+    let mut c = json!({
+        "type": "operating-system",
+        "bom-ref": os_ref(i),
+        "supplier": {"name": "BlackBerry QNX"},
+        "name": "QNX Neutrino RTOS",
+        "properties": [prop("confidence", t.os.confidence.as_str())],
+    });
+    if let Some(v) = release_of(t) {
+        c["version"] = json!(v);
+    }
+    // NVD files the CVE under the SDP product, not `qnx_neutrino_rtos`; only an exact
+    // release makes a CPE (6.5.0 and 6.5.0 SP1 look the same: the CPE says 6.5.0).
+    if let Some(r) = &t.os.release {
+        c["cpe"] = json!(format!(
+            "cpe:2.3:o:blackberry:qnx_software_development_platform:{}:*:*:*:*:*:*:*",
+            cpe_escape(r)
+        ));
+    }
+    c
+}
+
+/// CPE 2.3 formatted-string escaping of one attribute value.
+fn cpe_escape(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-' {
+            out.push(ch);
+        } else {
+            out.push('\\');
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn calloc_props(c: &CallocReport) -> Vec<Value> {
+    let mut v = vec![
+        prop(
+            "calloc:verdict",
+            serde_json::to_value(c.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        ),
+        prop("calloc:reason", c.reason.as_str()),
+    ];
+    if !c.chain.is_empty() {
+        v.push(prop("calloc:chain", c.chain.join(" -> ")));
+    }
+    if let Some(a) = &c.address {
+        v.push(prop("calloc:address", a.as_str()));
+    }
+    v
+}
+
+fn libc_component(i: usize, l: &LibcReport) -> Value {
+    let mut props = vec![prop("path", l.path.as_str()), prop("arch", l.arch.as_str())];
+    props.push(prop("qnx", if l.qnx { "true" } else { "false" }));
+    props.extend(calloc_props(&l.calloc));
+    let mut c = json!({
+        "type": "library",
+        "bom-ref": libc_ref(i, l),
+        "name": "libc",
+        "description": l.soname.as_deref().unwrap_or("C library"),
+        "properties": props,
+    });
+    if let Some(v) = &l.version {
+        c["version"] = json!(v);
+    }
+    c
+}
+
+fn binary_component(i: usize, b: &BinaryReport, calloc: &CallocReport) -> Value {
+    let name = b.path.rsplit(['/', '!']).next().unwrap_or(&b.path);
+    let mut props = vec![
+        prop("path", b.path.as_str()),
+        prop("arch", b.arch.as_str()),
+        prop("static-calloc", "true"),
+    ];
+    if b.network {
+        props.push(prop("network", b.network_imports.join(", ")));
+    }
+    props.extend(calloc_props(calloc));
+    json!({
+        "type": "application",
+        "bom-ref": binary_ref(i, b),
+        "name": if name.is_empty() { b.path.as_str() } else { name },
+        "properties": props,
+    })
+}
+
+// ---------------------------------------------------------------- vulnerabilities
+
+/// `CVSS:3.1/... (9.0)` in the advisory table: the vector and the score.
+fn cvss() -> (&'static str, Option<f64>) {
+    let s = CVE_2021_22156.cvss_cna;
+    match s.split_once(" (") {
+        Some((vector, rest)) => (vector, rest.trim_end_matches(')').parse().ok()),
+        None => (s, None),
+    }
+}
+
+fn severity(score: f64) -> &'static str {
+    match score {
+        s if s >= 9.0 => "critical",
+        s if s >= 7.0 => "high",
+        s if s >= 4.0 => "medium",
+        s if s > 0.0 => "low",
+        _ => "none",
+    }
+}
+
+/// One CVE-2021-22156 statement per QNX target (and per unreadable PATH, in triage).
+/// Not-QNX targets get none: the CVE concerns QNX's C library only.
+fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
+    let adv = &CVE_2021_22156;
+    let code: Vec<String> = findings::findings(std::slice::from_ref(t))
+        .iter()
+        .filter(|f| f.kind == FindingKind::Cve)
+        .filter_map(|f| match f.site {
+            Site::Libc(l) => Some(libc_ref(i, l)),
+            Site::Static(b, _) => Some(binary_ref(i, b)),
+            Site::Target => None,
+        })
+        .collect();
+    let qnx_libcs: Vec<String> = t
+        .libc
+        .iter()
+        .filter(|l| l.qnx)
+        .map(|l| libc_ref(i, l))
+        .collect();
+    let whole = if has_os(t) { os_ref(i) } else { target_ref(i) };
+    let mut analysis = json!({"detail": t.reasons.join("\n")});
+    let affects: Vec<String> = match t.verdict {
+        Verdict::NotQnx => return None,
+        Verdict::Affected => {
+            analysis["state"] = json!("exploitable");
+            analysis["response"] = json!(["update", "workaround_available"]);
+            if code.is_empty() {
+                vec![whole]
+            } else {
+                code
+            }
+        }
+        Verdict::Patched => {
+            analysis["state"] = json!("resolved");
+            analysis["response"] = json!(["update"]);
+            [whole].into_iter().chain(qnx_libcs).collect()
+        }
+        Verdict::NotAffected => {
+            // The C library's code tests the product, or the release ships one that does.
+            analysis["state"] = json!("not_affected");
+            analysis["justification"] = json!("code_not_present");
+            [whole].into_iter().chain(qnx_libcs).collect()
+        }
+        Verdict::Inconclusive | Verdict::Error => {
+            analysis["state"] = json!("in_triage");
+            [whole].into_iter().chain(qnx_libcs).collect()
+        }
+    };
+    let (vector, score) = cvss();
+    let mut rating = json!({
+        "source": {"name": "BlackBerry (CNA)"},
+        "method": "CVSSv31",
+        "vector": vector,
+    });
+    if let Some(s) = score {
+        rating["score"] = json!(s);
+        rating["severity"] = json!(severity(s));
+    }
+    let cwe: Option<u64> = adv.cwe.strip_prefix("CWE-").and_then(|n| n.parse().ok());
+    Some(json!({
+        "bom-ref": format!("t{i}:{}", adv.id),
+        "id": adv.id,
+        "source": {"name": "NVD", "url": NVD_URI},
+        "ratings": [rating],
+        "cwes": cwe.into_iter().collect::<Vec<_>>(),
+        "description": format!(
+            "{}: {}",
+            adv.title,
+            adv.products
+                .iter()
+                .map(|p| format!("{} affected {}, fixed {}", p.product, p.affected, p.fixed))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        "recommendation": "Apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical), or move to SDP 6.6.0 or later; relink statically linked programs; until then allow only the ports and protocols the device's applications use.",
+        "advisories": [
+            {"title": "CISA alert AA21-229A", "url": CISA_ALERT_URI},
+            {"title": "NVD CVE-2021-22156", "url": NVD_URI},
+        ],
+        "published": format!("{}T00:00:00Z", adv.published),
+        "analysis": analysis,
+        "affects": affects.into_iter().map(|r| json!({"ref": r})).collect::<Vec<_>>(),
+        "properties": [prop("verdict", t.verdict.as_str()), prop("target", t.path.as_str())],
+    }))
+}
+
+/// BadAlloc-family flaws (unchecked calloc outside QNX's C library): one entry per target
+/// that has any, affecting each such component.
+fn family_entries(report: &Report) -> Vec<Value> {
+    let found = findings::findings(&report.targets);
+    report
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let mine: Vec<_> = found
+                .iter()
+                .filter(|f| f.target_index == i && f.kind == FindingKind::Family)
+                .collect();
+            if mine.is_empty() {
+                return None;
+            }
+            let refs: Vec<Value> = mine
+                .iter()
+                .filter_map(|f| match f.site {
+                    Site::Libc(l) => Some(json!({"ref": libc_ref(i, l)})),
+                    Site::Static(b, _) => Some(json!({"ref": binary_ref(i, b)})),
+                    Site::Target => None,
+                })
+                .collect();
+            let detail: Vec<String> = mine
+                .iter()
+                .map(|f| {
+                    let lib = f.library().map(|l| format!(" [{l}]")).unwrap_or_default();
+                    format!(
+                        "{}{lib}: {}",
+                        f.path().unwrap_or(&t.path),
+                        f.calloc().map(findings::describe_calloc).unwrap_or_default()
+                    )
+                })
+                .collect();
+            Some(json!({
+                "bom-ref": format!("t{i}:{FAMILY_ID}"),
+                "id": FAMILY_ID,
+                "source": {"name": "badalloc-audit"},
+                "cwes": [190],
+                "description": "calloc multiplies nmemb*size without an overflow test (BadAlloc family, CISA ICSA-21-119-04); not CVE-2021-22156, which concerns QNX only.",
+                "recommendation": "Update the C library that provides this calloc (newlib 4.0.0, uClibc-ng 1.0.37, klibc 2.0.9 and later test the product) and relink statically linked programs.",
+                "advisories": [{"title": "CISA ICSA-21-119-04 (BadAlloc)", "url": CISA_FAMILY_URI}],
+                "analysis": {"state": "exploitable", "detail": detail.join("\n")},
+                "affects": refs,
+                "properties": [prop("target", t.path.as_str())],
+            }))
+        })
+        .collect()
+}

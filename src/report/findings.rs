@@ -1,0 +1,185 @@
+//! The findings that the machine-readable formats (SARIF, CycloneDX) report, drawn from a
+//! [`Report`] in one place so that both formats count the same things.
+//!
+//! A finding is one unchecked calloc (a C library's or a static copy), or one target whose
+//! verdict the code alone does not explain (affected by release only, or inconclusive).
+
+use super::{BinaryReport, CallocReport, CallocVerdict, LibcReport, TargetReport, Verdict};
+
+/// Which rule a finding falls under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingKind {
+    /// CVE-2021-22156: unchecked calloc in a QNX target (classification rules R1, R2).
+    Cve,
+    /// CVE-2021-22156 decided by the release alone (R8): no unchecked code was seen.
+    CveByRelease,
+    /// The target cannot be decided (R0, R6, R10): never to be read as safe.
+    Inconclusive,
+    /// Unchecked calloc outside QNX's C library: a BadAlloc-family flaw, not the QNX CVE.
+    Family,
+}
+
+/// Where the unchecked calloc lives.
+#[derive(Debug, Clone, Copy)]
+pub enum Site<'a> {
+    Libc(&'a LibcReport),
+    Static(&'a BinaryReport, &'a CallocReport),
+    /// The target as a whole (no single file carries the finding).
+    Target,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding<'a> {
+    pub kind: FindingKind,
+    pub target_index: usize,
+    pub target: &'a TargetReport,
+    pub site: Site<'a>,
+}
+
+impl<'a> Finding<'a> {
+    /// Path inside the target of the file that carries the finding, if one does.
+    pub fn path(&self) -> Option<&'a str> {
+        match self.site {
+            Site::Libc(l) => Some(&l.path),
+            Site::Static(b, _) => Some(&b.path),
+            Site::Target => None,
+        }
+    }
+
+    pub fn calloc(&self) -> Option<&'a CallocReport> {
+        match self.site {
+            Site::Libc(l) => Some(&l.calloc),
+            Site::Static(_, c) => Some(c),
+            Site::Target => None,
+        }
+    }
+
+    pub fn arch(&self) -> Option<&'a str> {
+        match self.site {
+            Site::Libc(l) => Some(&l.arch),
+            Site::Static(b, _) => Some(&b.arch),
+            Site::Target => self.target.libc.first().map(|l| l.arch.as_str()),
+        }
+    }
+
+    /// A C library that the family rule can name, when the file says which one it is.
+    pub fn library(&self) -> Option<&'static str> {
+        match self.site {
+            Site::Libc(l) => recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
+            Site::Static(b, c) => recognise_library(&b.path, None, &c.chain),
+            Site::Target => None,
+        }
+    }
+}
+
+/// The release as the report knows it: exact, else the range, else none.
+pub fn release_of(t: &TargetReport) -> Option<&str> {
+    t.os.release.as_deref().or(t.os.release_range.as_deref())
+}
+
+pub fn is_qnx(t: &TargetReport) -> bool {
+    t.os.family.as_deref() == Some("qnx")
+}
+
+/// Every finding of every target, in report order (targets, then C libraries, then binaries).
+pub fn findings<'a>(targets: &'a [TargetReport]) -> Vec<Finding<'a>> {
+    let mut out = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let before = out.len();
+        let qnx = is_qnx(t) && t.verdict != Verdict::NotQnx;
+        let push = |out: &mut Vec<Finding<'a>>, kind, site: Site<'a>| {
+            out.push(Finding {
+                kind,
+                target_index: i,
+                target: t,
+                site,
+            })
+        };
+        for l in &t.libc {
+            if l.calloc.verdict == CallocVerdict::Unchecked {
+                // R1 counts only QNX's own C library; another libc in a QNX tree is family.
+                let kind = if qnx && l.qnx {
+                    FindingKind::Cve
+                } else {
+                    FindingKind::Family
+                };
+                push(&mut out, kind, Site::Libc(l));
+            }
+        }
+        for b in &t.binaries {
+            if let Some(c) = b
+                .static_calloc
+                .as_ref()
+                .filter(|c| c.verdict == CallocVerdict::Unchecked)
+            {
+                // R2 counts every static copy in a QNX target.
+                let kind = if qnx {
+                    FindingKind::Cve
+                } else {
+                    FindingKind::Family
+                };
+                push(&mut out, kind, Site::Static(b, c));
+            }
+        }
+        let has_cve = out[before..].iter().any(|f| f.kind == FindingKind::Cve);
+        match t.verdict {
+            Verdict::Affected if !has_cve => {
+                push(&mut out, FindingKind::CveByRelease, Site::Target);
+            }
+            Verdict::Inconclusive => push(&mut out, FindingKind::Inconclusive, Site::Target),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Names the C library a calloc comes from, from file names and the call chain. Only the
+/// libraries with a BadAlloc history (docs/shared facts) and the common checked ones.
+pub fn recognise_library(
+    path: &str,
+    soname: Option<&str>,
+    chain: &[String],
+) -> Option<&'static str> {
+    let name = path.rsplit(['/', '!']).next().unwrap_or(path);
+    let soname = soname.unwrap_or("");
+    let has = |s: &str| name.contains(s) || soname.contains(s);
+    if chain.iter().any(|f| f == "_calloc_r" || f == "_malloc_r") {
+        Some("newlib (calloc unchecked up to 3.3.0, fixed in 4.0.0)")
+    } else if has("uClibc") || soname == "libc.so.0" || name == "libc.so.0" {
+        Some("uClibc / uClibc-ng (CVE-2021-27419, fixed in 1.0.37)")
+    } else if has("klibc") {
+        Some("klibc (CVE-2021-31870, fixed in 2.0.9)")
+    } else if has("musl") {
+        Some("musl")
+    } else if soname == "libc.so.6" || name.starts_with("libc-2.") {
+        Some("glibc")
+    } else {
+        None
+    }
+}
+
+/// One line that names the evidence of a calloc: the reason, the chain, the address.
+pub fn describe_calloc(c: &CallocReport) -> String {
+    let mut s = c.reason.clone();
+    if !c.chain.is_empty() {
+        s.push_str(&format!(" (chain: {})", c.chain.join(" -> ")));
+    }
+    if let Some(a) = &c.address {
+        s.push_str(&format!(" [calloc at {a}]"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_libraries() {
+        let chain = vec!["calloc".to_string(), "_calloc_r".to_string()];
+        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.starts_with("newlib")));
+        assert!(recognise_library("lib/libuClibc-1.0.30.so", None, &[])
+            .is_some_and(|l| l.starts_with("uClibc")));
+        assert_eq!(recognise_library("lib/libfoo.so", None, &[]), None);
+    }
+}

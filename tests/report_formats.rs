@@ -1,0 +1,671 @@
+//! The machine-readable formats (SARIF, CycloneDX) validated against the official schemas
+//! vendored in tests/data/schemas (no network: a retriever serves the referenced files),
+//! and the diff of two reports.
+
+mod common;
+
+use std::collections::HashMap;
+
+use badalloc_audit::diff::{self, TargetStatus};
+use badalloc_audit::report::{
+    cyclonedx, sarif, BinaryReport, CallocReport, CallocVerdict, Confidence, EvidenceItem,
+    EvidenceLine, LibcReport, OsReport, Report, ScanStats, TargetReport, Tool, Verdict,
+    SCHEMA_VERSION,
+};
+use badalloc_audit::{scan, ScanOptions};
+use jsonschema::{Retrieve, Uri, Validator};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------- validators
+
+/// Serves the vendored schemas by URI; anything else is an error (never the network).
+struct Vendored(HashMap<String, Value>);
+
+impl Retrieve for Vendored {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        self.0
+            .get(uri.as_str())
+            .cloned()
+            .ok_or_else(|| format!("schema {uri} is not vendored").into())
+    }
+}
+
+fn load(name: &str) -> Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/schemas")
+        .join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn sarif_validator() -> Validator {
+    let schema = load("sarif-schema-2.1.0.json");
+    assert_eq!(
+        schema["id"],
+        "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+    );
+    assert!(schema["title"]
+        .as_str()
+        .is_some_and(|t| t.contains("2.1.0")));
+    jsonschema::options()
+        .should_validate_formats(true)
+        // SARIF's schema is draft-04, which predates `uri-reference` (draft-06): checked
+        // here with the validator's own draft-07 implementation, or it would pass anything.
+        .with_format("uri-reference", is_uri_reference)
+        .with_retriever(Vendored(HashMap::new()))
+        .build(&schema)
+        .expect("the SARIF schema compiles")
+}
+
+fn is_uri_reference(s: &str) -> bool {
+    static CHECK: std::sync::OnceLock<Validator> = std::sync::OnceLock::new();
+    CHECK
+        .get_or_init(|| {
+            jsonschema::draft7::options()
+                .should_validate_formats(true)
+                .build(&json!({"format": "uri-reference"}))
+                .expect("a one-keyword schema compiles")
+        })
+        .is_valid(&json!(s))
+}
+
+fn cyclonedx_validator() -> Validator {
+    let schema = load("bom-1.5.SNAPSHOT.schema.json");
+    assert_eq!(
+        schema["$id"],
+        "http://cyclonedx.org/schema/bom-1.5.schema.json"
+    );
+    let mut map = HashMap::new();
+    map.insert(
+        "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json".to_string(),
+        load("spdx.SNAPSHOT.schema.json"),
+    );
+    map.insert(
+        "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json".to_string(),
+        load("jsf-0.82.SNAPSHOT.schema.json"),
+    );
+    jsonschema::options()
+        .should_validate_formats(true)
+        .with_retriever(Vendored(map))
+        .build(&schema)
+        .expect("the CycloneDX schema compiles with its references")
+}
+
+fn assert_valid(v: &Validator, doc: &Value, what: &str) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} is invalid:\n{}\n{}",
+        errors.join("\n"),
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    );
+}
+
+// ---------------------------------------------------------------- hand-made reports
+
+fn calloc(verdict: CallocVerdict, reason: &str) -> CallocReport {
+    CallocReport {
+        verdict,
+        function: Some("__calloc".into()),
+        address: Some("0x3f0".into()),
+        reason: reason.into(),
+        chain: vec!["calloc".into(), "__calloc".into()],
+        chain_links: vec![],
+        evidence: vec![EvidenceLine {
+            address: "0x412".into(),
+            text: "imul esi, [ebp+8]".into(),
+        }],
+    }
+}
+
+fn libc(path: &str, verdict: CallocVerdict) -> LibcReport {
+    LibcReport {
+        path: path.into(),
+        soname: Some("libc.so.3".into()),
+        arch: "x86".into(),
+        version: Some("6.5.0".into()),
+        qnx: true,
+        calloc: calloc(
+            verdict,
+            match verdict {
+                CallocVerdict::Checked => {
+                    "the product is divided by size and compared before malloc"
+                }
+                CallocVerdict::Unchecked => "imul then malloc with no test of the product",
+                CallocVerdict::Unknown => "could not follow calloc",
+            },
+        ),
+    }
+}
+
+fn binary(path: &str, static_calloc: Option<CallocReport>) -> BinaryReport {
+    BinaryReport {
+        path: path.into(),
+        arch: "x86".into(),
+        elf_type: "executable".into(),
+        interpreter: None,
+        needed: vec![],
+        libc: Some("static".into()),
+        qnx: true,
+        imports_calloc: false,
+        imports_malloc: false,
+        imports_realloc: false,
+        static_calloc,
+        network: true,
+        network_imports: vec!["socket".into()],
+        stripped_static: false,
+    }
+}
+
+fn target(
+    path: &str,
+    verdict: Verdict,
+    release: Option<&str>,
+    libc: Vec<LibcReport>,
+    binaries: Vec<BinaryReport>,
+) -> TargetReport {
+    let qnx = verdict != Verdict::NotQnx;
+    TargetReport {
+        path: path.into(),
+        kind: "directory".into(),
+        verdict,
+        reasons: vec![format!("R?: hand-made {} target", verdict.as_str())],
+        os: OsReport {
+            family: qnx.then(|| "qnx".to_string()),
+            release: release.map(String::from),
+            release_range: None,
+            confidence: Confidence::High,
+            evidence: vec![EvidenceItem {
+                source: "proc/boot/procnto".into(),
+                kind: "procnto-release".into(),
+                detail: "kernel release".into(),
+            }],
+            conflicts: vec![],
+        },
+        libc,
+        binaries,
+        symlinks: vec![],
+        images: vec![],
+        exposure: vec![],
+        mitigations: vec![],
+        errors: vec![],
+        stats: ScanStats::default(),
+    }
+}
+
+fn report(targets: Vec<TargetReport>) -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::default(),
+        targets,
+    }
+}
+
+/// Affected: unchecked libc inside an image (virtual path), plus an unchecked static copy.
+fn affected() -> Report {
+    let mut t = target(
+        "/mnt/fw dump",
+        Verdict::Affected,
+        Some("6.5.0"),
+        vec![libc(
+            "fw.tar.gz!/boot/qnx.ifs!/proc/boot/libc.so.3",
+            CallocVerdict::Unchecked,
+        )],
+        vec![binary(
+            "sbin/devc-ser8250",
+            Some(calloc(CallocVerdict::Unchecked, "mul then malloc")),
+        )],
+    );
+    t.kind = "directory".into();
+    report(vec![t])
+}
+
+fn patched() -> Report {
+    report(vec![target(
+        "dev",
+        Verdict::Patched,
+        Some("6.5.0"),
+        vec![libc("lib/libc.so.3", CallocVerdict::Checked)],
+        vec![],
+    )])
+}
+
+fn affected_by_release() -> Report {
+    report(vec![target(
+        "old",
+        Verdict::Affected,
+        Some("6.4.1"),
+        vec![libc("lib/libc.so.3", CallocVerdict::Unknown)],
+        vec![],
+    )])
+}
+
+/// Not QNX, with a statically linked newlib calloc (the BadAlloc family rule).
+fn not_qnx_newlib() -> Report {
+    let mut c = calloc(CallocVerdict::Unchecked, "mul.w then _malloc_r");
+    c.chain = vec!["calloc".into(), "_calloc_r".into()];
+    let mut b = binary("firmware.elf", Some(c));
+    b.qnx = false;
+    b.arch = "armle".into();
+    let mut t = target("mcu.elf", Verdict::NotQnx, None, vec![], vec![b]);
+    t.kind = "elf".into();
+    t.os.evidence.clear();
+    report(vec![t])
+}
+
+fn fixture_reports() -> Vec<(&'static str, Report)> {
+    ["qnx650-device", "qnx710-device", "linux-device"]
+        .into_iter()
+        .map(|n| {
+            let p = common::fixture(&format!("example/{n}"));
+            (n, scan(&[p], &ScanOptions::default()))
+        })
+        .collect()
+}
+
+fn all_reports() -> Vec<(String, Report)> {
+    let mut v: Vec<(String, Report)> = vec![
+        ("affected".into(), affected()),
+        ("patched".into(), patched()),
+        ("affected-by-release".into(), affected_by_release()),
+        ("not-qnx-newlib".into(), not_qnx_newlib()),
+        (
+            "several".into(),
+            report(
+                affected()
+                    .targets
+                    .into_iter()
+                    .chain(patched().targets)
+                    .chain(not_qnx_newlib().targets)
+                    .collect(),
+            ),
+        ),
+    ];
+    v.extend(
+        fixture_reports()
+            .into_iter()
+            .map(|(n, r)| (n.to_string(), r)),
+    );
+    v
+}
+
+// ---------------------------------------------------------------- SARIF
+
+fn sarif_of(r: &Report) -> Value {
+    serde_json::from_str(&sarif::render(r)).expect("SARIF output is JSON")
+}
+
+#[test]
+fn sarif_is_valid_for_every_kind_of_report() {
+    let v = sarif_validator();
+    for (name, r) in all_reports() {
+        assert_valid(&v, &sarif_of(&r), &format!("SARIF of {name}"));
+    }
+}
+
+#[test]
+fn sarif_validator_rejects_a_broken_log() {
+    let v = sarif_validator();
+    let mut doc = sarif_of(&affected());
+    assert!(v.is_valid(&doc));
+    // A level SARIF does not define, and a URI that is not a URI reference.
+    doc["runs"][0]["results"][0]["level"] = json!("critical");
+    assert!(!v.is_valid(&doc));
+    let mut doc = sarif_of(&affected());
+    doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] =
+        json!("a b\\c");
+    assert!(!v.is_valid(&doc));
+    let mut doc = sarif_of(&affected());
+    doc["version"] = json!("2.0.0");
+    assert!(!v.is_valid(&doc));
+}
+
+#[test]
+fn sarif_affected_results() {
+    let doc = sarif_of(&affected());
+    let run = &doc["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "CVE-2021-22156",
+            "CVE-2021-22156-INCONCLUSIVE",
+            "BADALLOC-CALLOC-UNCHECKED"
+        ]
+    );
+    let cve_rule = &run["tool"]["driver"]["rules"][0];
+    assert_eq!(cve_rule["properties"]["security-severity"], "9.0");
+    assert_eq!(cve_rule["defaultConfiguration"]["level"], "error");
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "one per unchecked libc and static copy");
+    assert!(results.iter().all(|r| r["ruleId"] == "CVE-2021-22156"));
+    let loc = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(
+        loc["artifactLocation"]["uri"],
+        "fw.tar.gz!/boot/qnx.ifs!/proc/boot/libc.so.3"
+    );
+    assert_eq!(loc["artifactLocation"]["uriBaseId"], "TARGET");
+    assert_eq!(loc["address"]["absoluteAddress"], 0x3f0);
+    assert_eq!(
+        run["originalUriBaseIds"]["TARGET"]["uri"],
+        "file:///mnt/fw%20dump/"
+    );
+    let text = results[0]["message"]["text"].as_str().unwrap();
+    assert!(text.contains("imul then malloc"), "{text}");
+    assert!(text.contains("calloc -> __calloc"), "{text}");
+    assert!(text.contains("6.5.0"), "{text}");
+    assert_eq!(results[0]["properties"]["verdict"], "affected");
+    assert_eq!(results[0]["properties"]["arch"], "x86");
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "sbin/devc-ser8250"
+    );
+}
+
+#[test]
+fn sarif_clean_reports_have_no_results_but_record_targets() {
+    let doc = sarif_of(&patched());
+    assert_eq!(doc["runs"][0]["results"], json!([]));
+    assert_eq!(
+        doc["runs"][0]["properties"]["targets"][0]["verdict"],
+        "patched"
+    );
+}
+
+#[test]
+fn sarif_release_only_and_inconclusive_and_family() {
+    let doc = sarif_of(&affected_by_release());
+    let r = &doc["runs"][0]["results"];
+    assert_eq!(r.as_array().unwrap().len(), 1);
+    assert_eq!(r[0]["ruleId"], "CVE-2021-22156");
+    assert!(r[0]["message"]["text"].as_str().unwrap().contains("6.4.1"));
+
+    let (_, q650) = fixture_reports().remove(0);
+    let doc = sarif_of(&q650);
+    for res in doc["runs"][0]["results"].as_array().unwrap() {
+        if q650.targets[0].verdict == Verdict::Inconclusive {
+            assert_eq!(res["ruleId"], "CVE-2021-22156-INCONCLUSIVE");
+            assert_eq!(res["level"], "note");
+        }
+    }
+
+    let doc = sarif_of(&not_qnx_newlib());
+    let r = &doc["runs"][0]["results"];
+    assert_eq!(r.as_array().unwrap().len(), 1);
+    assert_eq!(r[0]["ruleId"], "BADALLOC-CALLOC-UNCHECKED");
+    assert_eq!(r[0]["level"], "warning");
+    assert!(r[0]["message"]["text"].as_str().unwrap().contains("newlib"));
+    // A single-file target: based at its directory, the file is the first segment.
+    assert_eq!(doc["runs"][0]["originalUriBaseIds"]["TARGET"]["uri"], "./");
+    assert_eq!(
+        r[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "mcu.elf!/firmware.elf"
+    );
+}
+
+// ---------------------------------------------------------------- CycloneDX
+
+fn bom_of(r: &Report) -> Value {
+    serde_json::from_str(&cyclonedx::render(r)).expect("CycloneDX output is JSON")
+}
+
+fn cve_vuln(bom: &Value) -> &Value {
+    bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "CVE-2021-22156")
+        .expect("a CVE-2021-22156 entry")
+}
+
+fn collect_bom_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("bom-ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| collect_bom_refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_bom_refs(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn cyclonedx_is_valid_for_every_kind_of_report() {
+    let v = cyclonedx_validator();
+    for (name, r) in all_reports() {
+        let bom = bom_of(&r);
+        assert_valid(&v, &bom, &format!("CycloneDX of {name}"));
+        // The vendored schema drops these two constraints (see tests/data/schemas/README.md).
+        assert_eq!(
+            bom["$schema"],
+            "http://cyclonedx.org/schema/bom-1.5.schema.json"
+        );
+        assert_eq!(bom["version"], 1);
+        // bom-refs are unique, and every `affects` names a component of this BOM.
+        let mut refs = Vec::new();
+        collect_bom_refs(&bom, &mut refs);
+        let mut seen = std::collections::HashSet::new();
+        for r in &refs {
+            assert!(seen.insert(r.clone()), "{name}: duplicate bom-ref {r}");
+        }
+        for vuln in bom["vulnerabilities"].as_array().unwrap() {
+            for a in vuln["affects"].as_array().unwrap() {
+                let r = a["ref"].as_str().unwrap();
+                assert!(seen.contains(r), "{name}: dangling ref {r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cyclonedx_validator_rejects_a_broken_bom() {
+    let v = cyclonedx_validator();
+    let good = bom_of(&affected());
+    assert!(v.is_valid(&good));
+    let mut bad = good.clone();
+    bad["vulnerabilities"][0]["analysis"]["state"] = json!("vulnerable");
+    assert!(!v.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["serialNumber"] = json!("urn:uuid:not-a-uuid");
+    assert!(!v.is_valid(&bad));
+    let mut bad = good;
+    bad["components"][0]["type"] = json!("rtos");
+    assert!(!v.is_valid(&bad));
+}
+
+#[test]
+fn cyclonedx_vex_states_per_verdict() {
+    let bom = bom_of(&affected());
+    let cve = cve_vuln(&bom);
+    assert_eq!(cve["analysis"]["state"], "exploitable");
+    assert_eq!(cve["ratings"][0]["score"], 9.0);
+    assert_eq!(cve["ratings"][0]["severity"], "critical");
+    assert_eq!(
+        cve["ratings"][0]["vector"],
+        "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:H/I:H/A:H"
+    );
+    assert_eq!(cve["cwes"], json!([190]));
+    let refs: Vec<&str> = cve["affects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "t0:libc:fw.tar.gz!/boot/qnx.ifs!/proc/boot/libc.so.3",
+            "t0:bin:sbin/devc-ser8250"
+        ]
+    );
+    let os = &bom["components"][0]["components"][0];
+    assert_eq!(os["type"], "operating-system");
+    assert_eq!(os["name"], "QNX Neutrino RTOS");
+    assert_eq!(
+        os["cpe"],
+        "cpe:2.3:o:blackberry:qnx_software_development_platform:6.5.0:*:*:*:*:*:*:*"
+    );
+
+    let cve_state = |r: &Report| cve_vuln(&bom_of(r))["analysis"].clone();
+    assert_eq!(cve_state(&patched())["state"], "resolved");
+    assert_eq!(cve_state(&affected_by_release())["state"], "exploitable");
+    assert_eq!(
+        cve_vuln(&bom_of(&affected_by_release()))["affects"],
+        json!([{"ref": "t0:os"}])
+    );
+    for (name, r) in fixture_reports() {
+        let bom = bom_of(&r);
+        match r.targets[0].verdict {
+            Verdict::NotQnx => {
+                assert!(
+                    bom["vulnerabilities"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|v| v["id"] != "CVE-2021-22156"),
+                    "{name}: no CVE entry for a non-QNX target"
+                );
+            }
+            Verdict::NotAffected => {
+                let a = cve_state(&r);
+                assert_eq!(a["state"], "not_affected", "{name}");
+                assert_eq!(a["justification"], "code_not_present", "{name}");
+            }
+            Verdict::Inconclusive => assert_eq!(cve_state(&r)["state"], "in_triage", "{name}"),
+            Verdict::Affected => assert_eq!(cve_state(&r)["state"], "exploitable", "{name}"),
+            v => panic!("{name}: unexpected verdict {v:?}"),
+        }
+    }
+}
+
+#[test]
+fn cyclonedx_family_entry_for_non_qnx() {
+    let bom = bom_of(&not_qnx_newlib());
+    let vulns = bom["vulnerabilities"].as_array().unwrap();
+    assert_eq!(vulns.len(), 1);
+    assert_eq!(vulns[0]["id"], "BADALLOC-CALLOC-UNCHECKED");
+    assert_eq!(vulns[0]["source"]["name"], "badalloc-audit");
+    assert!(vulns[0]["analysis"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("newlib"));
+}
+
+#[test]
+fn cyclonedx_is_deterministic() {
+    assert_eq!(
+        cyclonedx::render(&affected()),
+        cyclonedx::render(&affected())
+    );
+    let (a, b) = (bom_of(&affected()), bom_of(&patched()));
+    assert_ne!(a["serialNumber"], b["serialNumber"]);
+    // Two scans of the same tree give the same document.
+    let p = common::fixture("example/qnx710-device");
+    let once = cyclonedx::render(&scan(std::slice::from_ref(&p), &ScanOptions::default()));
+    let twice = cyclonedx::render(&scan(&[p], &ScanOptions::default()));
+    assert_eq!(once, twice);
+}
+
+// ---------------------------------------------------------------- diff and round trip
+
+#[test]
+fn report_round_trips_through_json() {
+    for (name, r) in all_reports() {
+        let text = badalloc_audit::report::json::render(&r);
+        let back: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            badalloc_audit::report::json::render(&back),
+            text,
+            "{name} changes on a round trip"
+        );
+    }
+}
+
+#[test]
+fn diff_patched_libc() {
+    let before = affected_by_release();
+    let mut after = patched();
+    after.targets[0].path = "old-remounted".into(); // one target each: matched by position
+    let d = diff::diff(&before, &after);
+    assert!(!d.still_exposed, "{:?}", d.exposures);
+    assert_eq!(d.targets.len(), 1);
+    let t = &d.targets[0];
+    assert_eq!(t.status, TargetStatus::Changed);
+    assert_eq!(t.verdict_before, Some(Verdict::Affected));
+    assert_eq!(t.verdict_after, Some(Verdict::Patched));
+    assert_eq!(t.release_before.as_deref(), Some("6.4.1"));
+    assert_eq!(t.release_after.as_deref(), Some("6.5.0"));
+    assert_eq!(t.calloc_changes.len(), 1);
+    assert_eq!(t.calloc_changes[0].path, "lib/libc.so.3");
+    assert_eq!(t.calloc_changes[0].before, Some(CallocVerdict::Unknown));
+    assert_eq!(t.calloc_changes[0].after, Some(CallocVerdict::Checked));
+    let text = diff::render_text(&d);
+    assert!(text.contains("verdict: affected -> patched"), "{text}");
+    assert!(text.contains("nothing exposed remains"), "{text}");
+    // The JSON form reads back to the same diff.
+    let back: diff::Diff = serde_json::from_str(&diff::render_json(&d)).unwrap();
+    assert_eq!(back, d);
+}
+
+#[test]
+fn diff_still_exposed() {
+    // The libc is patched, but the static copy in devc-ser8250 keeps its unchecked calloc.
+    let before = affected();
+    let mut after = affected();
+    after.targets[0].libc[0].calloc.verdict = CallocVerdict::Checked;
+    after.targets[0].binaries.push(binary("bin/new", None));
+    let d = diff::diff(&before, &after);
+    assert!(d.still_exposed);
+    assert!(d.exposures.iter().any(|e| e.contains("sbin/devc-ser8250")));
+    let t = &d.targets[0];
+    assert_eq!(t.calloc_changes.len(), 1);
+    assert_eq!(t.calloc_changes[0].kind, "libc");
+    assert_eq!(t.binaries_added, ["bin/new"]);
+    assert!(diff::render_text(&d).contains("still exposed"));
+
+    // Not-QNX firmware with an unchecked newlib calloc is exposed too (family flaw).
+    let d = diff::diff(&not_qnx_newlib(), &not_qnx_newlib());
+    assert!(d.still_exposed);
+    assert_eq!(d.targets[0].status, TargetStatus::Unchanged);
+}
+
+#[test]
+fn diff_matches_several_targets_by_path() {
+    let before = report(
+        affected()
+            .targets
+            .into_iter()
+            .chain(patched().targets)
+            .collect(),
+    );
+    let after = report(
+        patched()
+            .targets
+            .into_iter()
+            .chain(not_qnx_newlib().targets)
+            .collect(),
+    );
+    let d = diff::diff(&before, &after);
+    let statuses: Vec<TargetStatus> = d.targets.iter().map(|t| t.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            TargetStatus::Removed,
+            TargetStatus::Unchanged,
+            TargetStatus::Added
+        ]
+    );
+}
