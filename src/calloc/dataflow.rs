@@ -69,6 +69,8 @@ pub struct Val {
     pub konst: Option<u64>,
     /// Known stack address: offset from the stack pointer at entry.
     pub sp: Option<i64>,
+    /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
+    pub loaded_from: Option<u64>,
 }
 
 impl Val {
@@ -76,8 +78,7 @@ impl Val {
         Val {
             may: t,
             must: t,
-            konst: None,
-            sp: None,
+            ..Val::default()
         }
     }
     pub fn konst(k: u64) -> Val {
@@ -103,6 +104,11 @@ impl Val {
                 None
             },
             sp: if self.sp == o.sp { self.sp } else { None },
+            loaded_from: if self.loaded_from == o.loaded_from {
+                self.loaded_from
+            } else {
+                None
+            },
         }
     }
 }
@@ -261,12 +267,23 @@ impl Ctx {
 pub fn read(st: &State, ctx: &Ctx, o: Opnd) -> Val {
     match o {
         Opnd::Reg(r) => st.get(Loc::Reg(r)),
-        Opnd::Mem { base, disp } => match st.get(Loc::Reg(base)).sp {
-            Some(k) => st.get(Loc::Slot(k.wrapping_add(disp))),
-            None => Val::default(),
-        },
+        Opnd::Mem { base, disp } => {
+            let b = st.get(Loc::Reg(base));
+            match (b.sp, b.konst) {
+                (Some(k), _) => st.get(Loc::Slot(k.wrapping_add(disp))),
+                (None, Some(a)) => Val {
+                    loaded_from: Some(a.wrapping_add(disp as u64) & ctx.mask()),
+                    ..Val::default()
+                },
+                _ => Val::default(),
+            }
+        }
         Opnd::Imm(v) => Val::konst(v & ctx.mask()),
-        Opnd::Abs(_) | Opnd::Unknown => Val::default(),
+        Opnd::Abs(a) => Val {
+            loaded_from: Some(a),
+            ..Val::default()
+        },
+        Opnd::Unknown => Val::default(),
     }
 }
 
@@ -380,7 +397,9 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
         }
         Op::Shr { dst, a, amount } => {
             let va = read(st, ctx, *a);
-            let r = if let Some(k) = va.konst {
+            let r = if *amount == 0 {
+                va
+            } else if let Some(k) = va.konst {
                 Val::konst(k.checked_shr(*amount).unwrap_or(0))
             } else if va.exactly(NORS) && *amount >= ctx.half() && *amount < ctx.word_bits {
                 Val::tagged(FAST)
@@ -404,8 +423,7 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let tag = |t: Tags| Val {
                 may: if may { t } else { 0 },
                 must: if must { t } else { 0 },
-                konst: None,
-                sp: None,
+                ..Val::default()
             };
             if let Some(h) = hi {
                 write(

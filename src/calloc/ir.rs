@@ -92,6 +92,9 @@ pub enum Target {
     Direct(u64),
     /// Through a memory word (GOT slot) at this address.
     Slot(u64),
+    /// Through a register: resolved from its value (a constant code address, or a word loaded
+    /// from a known GOT slot, as MIPS `lw t9, off(gp); jalr t9`).
+    Reg(Reg),
     /// Through a register or computed memory: unknown.
     Indirect,
 }

@@ -341,6 +341,18 @@ impl Analyzer<'_, '_> {
                 }
             }
             Target::Slot(s) => by_slot(s, "@got"),
+            Target::Reg(r) => {
+                let v = st.map(|s| s.get(Loc::Reg(r))).unwrap_or_default();
+                match (v.loaded_from, v.konst) {
+                    (Some(s), _) => by_slot(s, "@got"),
+                    (None, Some(a)) => self.resolve_in(Target::Direct(a), st),
+                    _ => Resolved {
+                        name: None,
+                        def: None,
+                        display: "an indirect target".into(),
+                    },
+                }
+            }
             Target::Indirect => Resolved {
                 name: None,
                 def: None,
