@@ -95,6 +95,8 @@ pub enum Target {
     /// Through a register: resolved from its value (a constant code address, or a word loaded
     /// from a known GOT slot, as MIPS `lw t9, off(gp); jalr t9`).
     Reg(Reg),
+    /// PC-relative through a register: register value + this base (SH `bsrf`/`braf`).
+    RegOffset(Reg, u64),
     /// Through a register or computed memory: unknown.
     Indirect,
 }

@@ -341,6 +341,16 @@ impl Analyzer<'_, '_> {
                 }
             }
             Target::Slot(s) => by_slot(s, "@got"),
+            Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst) {
+                Some(k) => {
+                    self.resolve_in(Target::Direct(k.wrapping_add(base) & self.ctx.mask()), st)
+                }
+                None => Resolved {
+                    name: None,
+                    def: None,
+                    display: "an indirect target".into(),
+                },
+            },
             Target::Reg(r) => {
                 let v = st.map(|s| s.get(Loc::Reg(r))).unwrap_or_default();
                 match (v.loaded_from, v.konst) {
@@ -507,8 +517,16 @@ impl Analyzer<'_, '_> {
                     if let Some(n) = note {
                         notes.push(n);
                     }
-                    for &reg in self.lifter.caller_saved() {
-                        st.set(Loc::Reg(reg), Val::default());
+                    // Division helpers have private ABIs that preserve most registers (SH
+                    // __udivsi3_i4i, ARM __aeabi_uidiv keep r2/r3...): compilers keep values
+                    // there across the call, so only the result register changes.
+                    let is_div = ret.may
+                        & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS)
+                        != 0;
+                    if !is_div {
+                        for &reg in self.lifter.caller_saved() {
+                            st.set(Loc::Reg(reg), Val::default());
+                        }
                     }
                     st.set(Loc::Reg(self.lifter.ret_reg()), ret);
                     st.flags.clear();
