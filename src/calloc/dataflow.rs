@@ -495,6 +495,21 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             write(st, *dst, bool_val(ctx, &f, *cond));
         }
         Op::Clobber { dst } => write(st, *dst, Val::default()),
+        Op::NegcBool { dst, src, rm } => {
+            let (v, m) = (read(st, ctx, *src), read(st, ctx, *rm));
+            let r = if m.konst != Some(ctx.mask()) {
+                Val::default()
+            } else if v.exactly(SAFE_NZ) {
+                Val::tagged(SAFE_Z)
+            } else if v.exactly(SAFE_Z) {
+                Val::tagged(SAFE_NZ)
+            } else if let Some(k @ 0..=1) = v.konst {
+                Val::konst(1 - k)
+            } else {
+                Val::default()
+            };
+            write(st, *dst, r);
+        }
         Op::Predicated { fl, cond, ops } => {
             let flags_before = st.flags(*fl);
             let mut t = st.clone();

@@ -214,6 +214,13 @@ pub enum Op {
         target: Target,
     },
     Ret,
+    /// SH `negc rm, rn` with `rm` = -1: `dst = 1 - src` for a 0/1 `src` (the T bit); any
+    /// other `rm` gives an unknown value.
+    NegcBool {
+        dst: Opnd,
+        src: Opnd,
+        rm: Opnd,
+    },
     /// `dst` gets an unknown value.
     Clobber {
         dst: Opnd,

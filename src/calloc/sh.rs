@@ -362,6 +362,21 @@ impl<'e> Sh<'e> {
                 }],
                 format!("dmul{}.l r{m},r{n}", if w & 0xf == 5 { "u" } else { "s" }),
             ),
+            (0x6, 0xa) => (
+                vec![
+                    Op::NegcBool {
+                        dst: r(TMP),
+                        src: r(T),
+                        rm: r(m),
+                    },
+                    Op::Move {
+                        dst: r(n),
+                        src: r(TMP),
+                    },
+                    Op::Clobber { dst: r(T) },
+                ],
+                format!("negc r{m},r{n}"),
+            ),
             (0x6, 0xc) | (0x6, 0xd) | (0x6, 0xe) | (0x6, 0xf) => (
                 vec![Op::Move {
                     dst: r(n),
