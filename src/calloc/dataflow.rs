@@ -133,9 +133,27 @@ pub enum Flags {
     Ccmp {
         a: Val,
         b: Val,
-        nzcv: u8,
+        alt: Alt,
         pre_safe_false: bool,
     },
+}
+
+/// The flags on the paths where a conditional compare did not compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alt {
+    /// AArch64 `ccmp`: the constant NZCV operand.
+    Nzcv(u8),
+    /// ARM `cmp<c>`: the earlier flags, on which `c` is known to be false.
+    NotCond(Cond),
+}
+
+fn eval_alt(c: Cond, alt: Alt) -> Option<bool> {
+    match alt {
+        Alt::Nzcv(n) => eval_nzcv(c, n),
+        Alt::NotCond(pc) if c == pc => Some(false),
+        Alt::NotCond(pc) if c == pc.negate() => Some(true),
+        Alt::NotCond(_) => None,
+    }
 }
 
 /// Evaluate a condition on constant NZCV flags.
@@ -473,7 +491,7 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let f = Flags::Ccmp {
                 a: read(st, ctx, *a),
                 b: read(st, ctx, *b),
-                nzcv: *nzcv,
+                alt: Alt::Nzcv(*nzcv),
                 pre_safe_false: pre == Some(false),
             };
             st.flags.insert(0, f);
@@ -509,6 +527,20 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 Val::default()
             };
             write(st, *dst, r);
+        }
+        Op::Predicated { fl, cond, ops } if matches!(ops.as_slice(), [Op::Cmp { fl: f2, .. }] if f2 == fl) =>
+        {
+            // ARM `cmp<c> a, b`: compares only where `c` holds
+            if let [Op::Cmp { a, b, .. }] = ops.as_slice() {
+                let pre = safe_outcome(ctx, &st.flags(*fl), *cond).map(|x| x.0);
+                let f = Flags::Ccmp {
+                    a: read(st, ctx, *a),
+                    b: read(st, ctx, *b),
+                    alt: Alt::NotCond(*cond),
+                    pre_safe_false: pre == Some(false),
+                };
+                st.flags.insert(*fl, f);
+            }
         }
         Op::Predicated { fl, cond, ops } => {
             let flags_before = st.flags(*fl);
@@ -607,11 +639,11 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
         Flags::Ccmp {
             a,
             b,
-            nzcv,
+            alt,
             pre_safe_false,
         } => {
             let (side, why) = safe_outcome(ctx, &Flags::Cmp(a, b), cond)?;
-            let r = eval_nzcv(cond, nzcv)?;
+            let r = eval_alt(cond, alt)?;
             // paths where the ccmp condition failed see `r`; they must either not take the
             // `side` outcome or be safe already.
             if r != side || pre_safe_false {
