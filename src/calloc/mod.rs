@@ -313,11 +313,34 @@ impl Analyzer<'_, '_> {
                         display: format!("{}{via}", b.symbol),
                     }
                 }
-                None => Resolved {
-                    name: None,
-                    def: None,
-                    display: format!("unresolved slot {slot:#x}"),
-                },
+                None => {
+                    // A local GOT entry (RELATIVE relocation, or filled at link time): the
+                    // word in the file is the target, e.g. a hidden libgcc helper.
+                    match self
+                        .elf
+                        .read_word(slot)
+                        .filter(|&a| a != 0 && self.elf.code_at(a & !1).is_some())
+                    {
+                        Some(a) => {
+                            let name = self
+                                .elf
+                                .function_at(self.lifter.display_addr(a))
+                                .map(|s| s.name.to_string());
+                            Resolved {
+                                display: name
+                                    .clone()
+                                    .unwrap_or_else(|| format!("sub_{:x}", self.lifter.display_addr(a))),
+                                name,
+                                def: Some(a),
+                            }
+                        }
+                        None => Resolved {
+                            name: None,
+                            def: None,
+                            display: format!("unresolved slot {slot:#x}"),
+                        },
+                    }
+                }
             }
         };
         match t {
@@ -739,6 +762,14 @@ impl Analyzer<'_, '_> {
                                 );
                             }
                         }
+                        Op::SetCmp { dst, .. } | Op::SetCond { dst, .. } => {
+                            let mut t = st.clone();
+                            step(&mut t, &self.ctx, op);
+                            let v = read(&t, &self.ctx, *dst);
+                            if v.may & (dataflow::SAFE_Z | dataflow::SAFE_NZ) != 0 {
+                                notes_at.insert(insn.addr, "overflow test".into());
+                            }
+                        }
                         Op::JumpIndirect => indirect_jumps.push(insn.addr),
                         Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
                         _ => {}
@@ -753,6 +784,16 @@ impl Analyzer<'_, '_> {
                 let mut st2 = before.clone();
                 let mut notes = Vec::new();
                 if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
+                    let q = st2.get(Loc::Reg(self.lifter.ret_reg()));
+                    if q.may & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS) != 0 {
+                        notes_at.entry(insn.addr).or_insert_with(|| {
+                            format!(
+                                "division by helper {}: {}",
+                                resolved.display,
+                                tag_names(q.may)
+                            )
+                        });
+                    }
                     calls.push(CallSite {
                         block: b,
                         insn: insn.clone(),
