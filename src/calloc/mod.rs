@@ -327,9 +327,9 @@ impl Analyzer<'_, '_> {
                                 .function_at(self.lifter.display_addr(a))
                                 .map(|s| s.name.to_string());
                             Resolved {
-                                display: name
-                                    .clone()
-                                    .unwrap_or_else(|| format!("sub_{:x}", self.lifter.display_addr(a))),
+                                display: name.clone().unwrap_or_else(|| {
+                                    format!("sub_{:x}", self.lifter.display_addr(a))
+                                }),
                                 name,
                                 def: Some(a),
                             }
@@ -394,14 +394,16 @@ impl Analyzer<'_, '_> {
         }
     }
 
-    fn arg_loc(&self, st: &State, i: usize) -> Option<Loc> {
+    /// Where argument `i` is at a call (`tail`: a tail jump, where the caller's own return
+    /// address is still on the stack, so stack arguments sit one return-address further).
+    fn arg_loc(&self, st: &State, i: usize, tail: bool) -> Option<Loc> {
         match self.lifter.arg(i) {
             ArgLoc::Reg(r) => Some(Loc::Reg(r)),
             ArgLoc::Stack(off) => slot_of(
                 st,
                 Opnd::Mem {
                     base: self.lifter.sp(),
-                    disp: off,
+                    disp: off + if tail { self.lifter.call_push() } else { 0 },
                 },
             ),
         }
@@ -409,9 +411,13 @@ impl Analyzer<'_, '_> {
 
     /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
     /// registers (i386 local functions may take arguments in eax/edx/ecx).
-    fn args_at(&self, st: &State) -> Vec<Val> {
+    fn args_at(&self, st: &State, tail: bool) -> Vec<Val> {
         let mut v: Vec<Val> = (0..NUM_ARGS)
-            .map(|i| self.arg_loc(st, i).map(|l| st.get(l)).unwrap_or_default())
+            .map(|i| {
+                self.arg_loc(st, i, tail)
+                    .map(|l| st.get(l))
+                    .unwrap_or_default()
+            })
             .collect();
         v.extend(
             self.lifter
@@ -534,7 +540,7 @@ impl Analyzer<'_, '_> {
         for op in &insn.ops {
             match op {
                 Op::Call { target } | Op::TailCall { target } => {
-                    let args = self.args_at(st);
+                    let args = self.args_at(st, matches!(op, Op::TailCall { .. }));
                     let r = self.resolve_in(*target, Some(st));
                     let (ret, note) = self.call_ret(&r, &args, depth);
                     if let Some(n) = note {
@@ -785,7 +791,8 @@ impl Analyzer<'_, '_> {
                 let mut notes = Vec::new();
                 if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
                     let q = st2.get(Loc::Reg(self.lifter.ret_reg()));
-                    if q.may & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS) != 0 {
+                    if q.may & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS) != 0
+                    {
                         notes_at.entry(insn.addr).or_insert_with(|| {
                             format!(
                                 "division by helper {}: {}",
