@@ -267,11 +267,14 @@ fn harmless(name: &str) -> bool {
         || matches!(b, "abort" | "free" | "libc_fatal")
 }
 
+/// A function analysed with given argument tags: (entry, per argument (may, must, constant)).
+type CacheKey = (u64, Vec<(Tags, Tags, Option<u64>)>);
+
 struct Analyzer<'e, 'a> {
     elf: &'e ElfFile<'a>,
     lifter: &'e dyn Lifter,
     ctx: Ctx,
-    cache: HashMap<(u64, Vec<(Tags, Tags, Option<u64>)>), FnResult>,
+    cache: HashMap<CacheKey, FnResult>,
     in_progress: BTreeSet<u64>,
     insns_used: usize,
     functions: usize,

@@ -532,7 +532,7 @@ impl<'e> Sh<'e> {
                 format!("tst #{u8v:#x},r0"),
             ),
             (0xc, _) if n == 0x3 => (vec![Op::Trap], format!("trapa #{u8v}")),
-            (0xc, _) if n >= 4 && n <= 6 => {
+            (0xc, _) if (4..=6).contains(&n) => {
                 (vec![Op::Clobber { dst: r(0) }], "mov.x @(d,gbr),r0".into())
             }
             (0xc, _) if n <= 2 => (vec![], "mov.x r0,@(d,gbr)".into()),
