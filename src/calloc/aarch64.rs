@@ -9,8 +9,10 @@ use crate::elf::ElfFile;
 const SP: Reg = 31;
 /// Pseudo register for xzr/wzr: reads as 0, writes vanish.
 const ZR: Reg = 32;
-const CALLER_SAVED: [Reg; 20] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 30,
+/// Scratch register for shifted-register operands (`cmp xzr, x2, lsr #32`).
+const TMP: Reg = 34;
+const CALLER_SAVED: [Reg; 21] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 30, 34,
 ];
 
 pub struct A64<'e> {
@@ -149,9 +151,19 @@ impl<'e> A64<'e> {
             },
             O::ADD | O::SUB | O::ADDS | O::SUBS => {
                 let a = self.src(&o[1]);
-                let b = self.src(&o[2]);
-                let sub = matches!(i.opcode, O::SUB | O::SUBS);
                 let mut v = Vec::new();
+                let b = match o[2] {
+                    Operand::RegShift(ShiftStyle::LSR, k, _, r) if k > 0 => {
+                        v.push(Op::Shr {
+                            dst: Opnd::Reg(TMP),
+                            a: if r == 31 { Opnd::Imm(0) } else { Opnd::Reg(r) },
+                            amount: u32::from(k),
+                        });
+                        Opnd::Reg(TMP)
+                    }
+                    _ => self.src(&o[2]),
+                };
+                let sub = matches!(i.opcode, O::SUB | O::SUBS);
                 if i.opcode == O::SUBS {
                     v.push(Op::Cmp { fl: 0, a, b });
                 }
@@ -163,8 +175,18 @@ impl<'e> A64<'e> {
             }
             O::AND | O::ANDS => {
                 let a = self.src(&o[1]);
-                let b = self.src(&o[2]);
                 let mut v = Vec::new();
+                let b = match o[2] {
+                    Operand::RegShift(ShiftStyle::LSR, k, _, r) if k > 0 => {
+                        v.push(Op::Shr {
+                            dst: Opnd::Reg(TMP),
+                            a: if r == 31 { Opnd::Imm(0) } else { Opnd::Reg(r) },
+                            amount: u32::from(k),
+                        });
+                        Opnd::Reg(TMP)
+                    }
+                    _ => self.src(&o[2]),
+                };
                 if i.opcode == O::ANDS {
                     v.push(Op::Test { fl: 0, a, b });
                 }

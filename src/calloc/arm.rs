@@ -68,8 +68,7 @@ impl<'e> Arm<'e> {
             .elf
             .code_at(a)
             .ok_or_else(|| format!("{a:#x} is outside the executable segments"))?;
-        let n = if thumb { 4 } else { 4 };
-        let bytes = bytes.get(..bytes.len().min(n)).unwrap_or(bytes);
+        let bytes = bytes.get(..bytes.len().min(4)).unwrap_or(bytes);
         let mut rd = U8Reader::new(bytes);
         let d = if thumb { &self.thumb } else { &self.arm };
         let i = d

@@ -69,6 +69,8 @@ pub struct Val {
     pub konst: Option<u64>,
     /// Known stack address: offset from the stack pointer at entry.
     pub sp: Option<i64>,
+    /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
+    pub loaded_from: Option<u64>,
 }
 
 impl Val {
@@ -76,8 +78,7 @@ impl Val {
         Val {
             may: t,
             must: t,
-            konst: None,
-            sp: None,
+            ..Val::default()
         }
     }
     pub fn konst(k: u64) -> Val {
@@ -103,6 +104,11 @@ impl Val {
                 None
             },
             sp: if self.sp == o.sp { self.sp } else { None },
+            loaded_from: if self.loaded_from == o.loaded_from {
+                self.loaded_from
+            } else {
+                None
+            },
         }
     }
 }
@@ -127,9 +133,27 @@ pub enum Flags {
     Ccmp {
         a: Val,
         b: Val,
-        nzcv: u8,
+        alt: Alt,
         pre_safe_false: bool,
     },
+}
+
+/// The flags on the paths where a conditional compare did not compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alt {
+    /// AArch64 `ccmp`: the constant NZCV operand.
+    Nzcv(u8),
+    /// ARM `cmp<c>`: the earlier flags, on which `c` is known to be false.
+    NotCond(Cond),
+}
+
+fn eval_alt(c: Cond, alt: Alt) -> Option<bool> {
+    match alt {
+        Alt::Nzcv(n) => eval_nzcv(c, n),
+        Alt::NotCond(pc) if c == pc => Some(false),
+        Alt::NotCond(pc) if c == pc.negate() => Some(true),
+        Alt::NotCond(_) => None,
+    }
 }
 
 /// Evaluate a condition on constant NZCV flags.
@@ -261,12 +285,23 @@ impl Ctx {
 pub fn read(st: &State, ctx: &Ctx, o: Opnd) -> Val {
     match o {
         Opnd::Reg(r) => st.get(Loc::Reg(r)),
-        Opnd::Mem { base, disp } => match st.get(Loc::Reg(base)).sp {
-            Some(k) => st.get(Loc::Slot(k.wrapping_add(disp))),
-            None => Val::default(),
-        },
+        Opnd::Mem { base, disp } => {
+            let b = st.get(Loc::Reg(base));
+            match (b.sp, b.konst) {
+                (Some(k), _) => st.get(Loc::Slot(k.wrapping_add(disp))),
+                (None, Some(a)) => Val {
+                    loaded_from: Some(a.wrapping_add(disp as u64) & ctx.mask()),
+                    ..Val::default()
+                },
+                _ => Val::default(),
+            }
+        }
         Opnd::Imm(v) => Val::konst(v & ctx.mask()),
-        Opnd::Abs(_) | Opnd::Unknown => Val::default(),
+        Opnd::Abs(a) => Val {
+            loaded_from: Some(a),
+            ..Val::default()
+        },
+        Opnd::Unknown => Val::default(),
     }
 }
 
@@ -380,7 +415,9 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
         }
         Op::Shr { dst, a, amount } => {
             let va = read(st, ctx, *a);
-            let r = if let Some(k) = va.konst {
+            let r = if *amount == 0 {
+                va
+            } else if let Some(k) = va.konst {
                 Val::konst(k.checked_shr(*amount).unwrap_or(0))
             } else if va.exactly(NORS) && *amount >= ctx.half() && *amount < ctx.word_bits {
                 Val::tagged(FAST)
@@ -404,8 +441,7 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let tag = |t: Tags| Val {
                 may: if may { t } else { 0 },
                 must: if must { t } else { 0 },
-                konst: None,
-                sp: None,
+                ..Val::default()
             };
             if let Some(h) = hi {
                 write(
@@ -455,7 +491,7 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let f = Flags::Ccmp {
                 a: read(st, ctx, *a),
                 b: read(st, ctx, *b),
-                nzcv: *nzcv,
+                alt: Alt::Nzcv(*nzcv),
                 pre_safe_false: pre == Some(false),
             };
             st.flags.insert(0, f);
@@ -477,6 +513,35 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             write(st, *dst, bool_val(ctx, &f, *cond));
         }
         Op::Clobber { dst } => write(st, *dst, Val::default()),
+        Op::NegcBool { dst, src, rm } => {
+            let (v, m) = (read(st, ctx, *src), read(st, ctx, *rm));
+            let r = if m.konst != Some(ctx.mask()) {
+                Val::default()
+            } else if v.exactly(SAFE_NZ) {
+                Val::tagged(SAFE_Z)
+            } else if v.exactly(SAFE_Z) {
+                Val::tagged(SAFE_NZ)
+            } else if let Some(k @ 0..=1) = v.konst {
+                Val::konst(1 - k)
+            } else {
+                Val::default()
+            };
+            write(st, *dst, r);
+        }
+        Op::Predicated { fl, cond, ops } if matches!(ops.as_slice(), [Op::Cmp { fl: f2, .. }] if f2 == fl) =>
+        {
+            // ARM `cmp<c> a, b`: compares only where `c` holds
+            if let [Op::Cmp { a, b, .. }] = ops.as_slice() {
+                let pre = safe_outcome(ctx, &st.flags(*fl), *cond).map(|x| x.0);
+                let f = Flags::Ccmp {
+                    a: read(st, ctx, *a),
+                    b: read(st, ctx, *b),
+                    alt: Alt::NotCond(*cond),
+                    pre_safe_false: pre == Some(false),
+                };
+                st.flags.insert(*fl, f);
+            }
+        }
         Op::Predicated { fl, cond, ops } => {
             let flags_before = st.flags(*fl);
             let mut t = st.clone();
@@ -574,11 +639,11 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
         Flags::Ccmp {
             a,
             b,
-            nzcv,
+            alt,
             pre_safe_false,
         } => {
             let (side, why) = safe_outcome(ctx, &Flags::Cmp(a, b), cond)?;
-            let r = eval_nzcv(cond, nzcv)?;
+            let r = eval_alt(cond, alt)?;
             // paths where the ccmp condition failed see `r`; they must either not take the
             // `side` outcome or be safe already.
             if r != side || pre_safe_false {

@@ -92,6 +92,11 @@ pub enum Target {
     Direct(u64),
     /// Through a memory word (GOT slot) at this address.
     Slot(u64),
+    /// Through a register: resolved from its value (a constant code address, or a word loaded
+    /// from a known GOT slot, as MIPS `lw t9, off(gp); jalr t9`).
+    Reg(Reg),
+    /// PC-relative through a register: register value + this base (SH `bsrf`/`braf`).
+    RegOffset(Reg, u64),
     /// Through a register or computed memory: unknown.
     Indirect,
 }
@@ -209,6 +214,13 @@ pub enum Op {
         target: Target,
     },
     Ret,
+    /// SH `negc rm, rn` with `rm` = -1: `dst = 1 - src` for a 0/1 `src` (the T bit); any
+    /// other `rm` gives an unknown value.
+    NegcBool {
+        dst: Opnd,
+        src: Opnd,
+        rm: Opnd,
+    },
     /// `dst` gets an unknown value.
     Clobber {
         dst: Opnd,

@@ -267,11 +267,14 @@ fn harmless(name: &str) -> bool {
         || matches!(b, "abort" | "free" | "libc_fatal")
 }
 
+/// A function analysed with given argument tags: (entry, per argument (may, must, constant)).
+type CacheKey = (u64, Vec<(Tags, Tags, Option<u64>)>);
+
 struct Analyzer<'e, 'a> {
     elf: &'e ElfFile<'a>,
     lifter: &'e dyn Lifter,
     ctx: Ctx,
-    cache: HashMap<(u64, Vec<(Tags, Tags, Option<u64>)>), FnResult>,
+    cache: HashMap<CacheKey, FnResult>,
     in_progress: BTreeSet<u64>,
     insns_used: usize,
     functions: usize,
@@ -313,11 +316,34 @@ impl Analyzer<'_, '_> {
                         display: format!("{}{via}", b.symbol),
                     }
                 }
-                None => Resolved {
-                    name: None,
-                    def: None,
-                    display: format!("unresolved slot {slot:#x}"),
-                },
+                None => {
+                    // A local GOT entry (RELATIVE relocation, or filled at link time): the
+                    // word in the file is the target, e.g. a hidden libgcc helper.
+                    match self
+                        .elf
+                        .read_word(slot)
+                        .filter(|&a| a != 0 && self.elf.code_at(a & !1).is_some())
+                    {
+                        Some(a) => {
+                            let name = self
+                                .elf
+                                .function_at(self.lifter.display_addr(a))
+                                .map(|s| s.name.to_string());
+                            Resolved {
+                                display: name.clone().unwrap_or_else(|| {
+                                    format!("sub_{:x}", self.lifter.display_addr(a))
+                                }),
+                                name,
+                                def: Some(a),
+                            }
+                        }
+                        None => Resolved {
+                            name: None,
+                            def: None,
+                            display: format!("unresolved slot {slot:#x}"),
+                        },
+                    }
+                }
             }
         };
         match t {
@@ -341,6 +367,28 @@ impl Analyzer<'_, '_> {
                 }
             }
             Target::Slot(s) => by_slot(s, "@got"),
+            Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst) {
+                Some(k) => {
+                    self.resolve_in(Target::Direct(k.wrapping_add(base) & self.ctx.mask()), st)
+                }
+                None => Resolved {
+                    name: None,
+                    def: None,
+                    display: "an indirect target".into(),
+                },
+            },
+            Target::Reg(r) => {
+                let v = st.map(|s| s.get(Loc::Reg(r))).unwrap_or_default();
+                match (v.loaded_from, v.konst) {
+                    (Some(s), _) => by_slot(s, "@got"),
+                    (None, Some(a)) => self.resolve_in(Target::Direct(a), st),
+                    _ => Resolved {
+                        name: None,
+                        def: None,
+                        display: "an indirect target".into(),
+                    },
+                }
+            }
             Target::Indirect => Resolved {
                 name: None,
                 def: None,
@@ -349,14 +397,16 @@ impl Analyzer<'_, '_> {
         }
     }
 
-    fn arg_loc(&self, st: &State, i: usize) -> Option<Loc> {
+    /// Where argument `i` is at a call (`tail`: a tail jump, where the caller's own return
+    /// address is still on the stack, so stack arguments sit one return-address further).
+    fn arg_loc(&self, st: &State, i: usize, tail: bool) -> Option<Loc> {
         match self.lifter.arg(i) {
             ArgLoc::Reg(r) => Some(Loc::Reg(r)),
             ArgLoc::Stack(off) => slot_of(
                 st,
                 Opnd::Mem {
                     base: self.lifter.sp(),
-                    disp: off,
+                    disp: off + if tail { self.lifter.call_push() } else { 0 },
                 },
             ),
         }
@@ -364,9 +414,13 @@ impl Analyzer<'_, '_> {
 
     /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
     /// registers (i386 local functions may take arguments in eax/edx/ecx).
-    fn args_at(&self, st: &State) -> Vec<Val> {
+    fn args_at(&self, st: &State, tail: bool) -> Vec<Val> {
         let mut v: Vec<Val> = (0..NUM_ARGS)
-            .map(|i| self.arg_loc(st, i).map(|l| st.get(l)).unwrap_or_default())
+            .map(|i| {
+                self.arg_loc(st, i, tail)
+                    .map(|l| st.get(l))
+                    .unwrap_or_default()
+            })
             .collect();
         v.extend(
             self.lifter
@@ -489,14 +543,22 @@ impl Analyzer<'_, '_> {
         for op in &insn.ops {
             match op {
                 Op::Call { target } | Op::TailCall { target } => {
-                    let args = self.args_at(st);
+                    let args = self.args_at(st, matches!(op, Op::TailCall { .. }));
                     let r = self.resolve_in(*target, Some(st));
                     let (ret, note) = self.call_ret(&r, &args, depth);
                     if let Some(n) = note {
                         notes.push(n);
                     }
-                    for &reg in self.lifter.caller_saved() {
-                        st.set(Loc::Reg(reg), Val::default());
+                    // Division helpers have private ABIs that preserve most registers (SH
+                    // __udivsi3_i4i, ARM __aeabi_uidiv keep r2/r3...): compilers keep values
+                    // there across the call, so only the result register changes.
+                    let is_div = ret.may
+                        & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS)
+                        != 0;
+                    if !is_div {
+                        for &reg in self.lifter.caller_saved() {
+                            st.set(Loc::Reg(reg), Val::default());
+                        }
                     }
                     st.set(Loc::Reg(self.lifter.ret_reg()), ret);
                     st.flags.clear();
@@ -709,6 +771,14 @@ impl Analyzer<'_, '_> {
                                 );
                             }
                         }
+                        Op::SetCmp { dst, .. } | Op::SetCond { dst, .. } => {
+                            let mut t = st.clone();
+                            step(&mut t, &self.ctx, op);
+                            let v = read(&t, &self.ctx, *dst);
+                            if v.may & (dataflow::SAFE_Z | dataflow::SAFE_NZ) != 0 {
+                                notes_at.insert(insn.addr, "overflow test".into());
+                            }
+                        }
                         Op::JumpIndirect => indirect_jumps.push(insn.addr),
                         Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
                         _ => {}
@@ -723,6 +793,17 @@ impl Analyzer<'_, '_> {
                 let mut st2 = before.clone();
                 let mut notes = Vec::new();
                 if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
+                    let q = st2.get(Loc::Reg(self.lifter.ret_reg()));
+                    if q.may & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS) != 0
+                    {
+                        notes_at.entry(insn.addr).or_insert_with(|| {
+                            format!(
+                                "division by helper {}: {}",
+                                resolved.display,
+                                tag_names(q.may)
+                            )
+                        });
+                    }
                     calls.push(CallSite {
                         block: b,
                         insn: insn.clone(),

@@ -1,31 +1,688 @@
-//! sh lifter (not yet implemented).
+//! SuperH (SH-4) lifter: a small hand-written decoder for the 16-bit forms that matter; every
+//! other encoding clobbers its Rn field and the T bit. The T bit is modelled as a register
+//! holding the compare result (so `cmp/hs` and `tst` keep their own sense), and `bt`/`bf`
+//! branch on it being non-zero/zero. Delay slots are folded into the branch.
 
-use super::ir::{ArgLoc, Insn, Lifter, Reg};
-use crate::elf::ElfFile;
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use crate::elf::{ElfFile, Endian};
+
+const SP: Reg = 15;
+const T: Reg = 40;
+const TMP: Reg = 41;
+const TSAVE: Reg = 42;
+const MACH: Reg = 43;
+const MACL: Reg = 44;
+const PR: Reg = 45;
+const CALLER_SAVED: [Reg; 13] = [0, 1, 2, 3, 4, 5, 6, 7, T, MACH, MACL, PR, TMP];
 
 pub struct Sh<'e> {
-    #[allow(dead_code)]
     elf: &'e ElfFile<'e>,
+}
+
+enum Flow {
+    Plain,
+    /// bt/bf (no delay slot): branch when T is set (`true`) or clear
+    Cond(bool, u64, bool),
+    Jump(u64),
+    Call(Target),
+    End(Op),
+}
+
+fn r(x: u16) -> Opnd {
+    Opnd::Reg(x)
 }
 
 impl<'e> Sh<'e> {
     pub fn new(elf: &'e ElfFile<'e>) -> Sh<'e> {
         Sh { elf }
     }
+
+    fn half(&self, addr: u64) -> Result<u16, String> {
+        if addr & 1 != 0 {
+            return Err(format!("misaligned SH code address {addr:#x}"));
+        }
+        let b = self
+            .elf
+            .code_at(addr)
+            .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
+        let b: [u8; 2] = b
+            .get(..2)
+            .and_then(|x| x.try_into().ok())
+            .ok_or_else(|| format!("truncated instruction at {addr:#x}"))?;
+        Ok(match self.elf.endian {
+            Endian::Big => u16::from_be_bytes(b),
+            Endian::Little => u16::from_le_bytes(b),
+        })
+    }
+
+    fn lit32(&self, a: u64) -> Option<u64> {
+        let b = self.elf.bytes_at(a)?;
+        let b: [u8; 4] = b.get(..4)?.try_into().ok()?;
+        Some(u64::from(match self.elf.endian {
+            Endian::Big => u32::from_be_bytes(b),
+            Endian::Little => u32::from_le_bytes(b),
+        }))
+    }
+
+    fn lit16(&self, a: u64) -> Option<u64> {
+        let b = self.elf.bytes_at(a)?;
+        let b: [u8; 2] = b.get(..2)?.try_into().ok()?;
+        let v = match self.elf.endian {
+            Endian::Big => i16::from_be_bytes(b),
+            Endian::Little => i16::from_le_bytes(b),
+        };
+        Some(i64::from(v) as u64 & 0xffff_ffff)
+    }
+
+    fn flow(addr: u64, w: u16) -> Flow {
+        let n = (w >> 8) & 0xf;
+        let d8 = i64::from(w as u8 as i8);
+        let d12 = i64::from(((w & 0xfff) as i16) << 4 >> 4);
+        let t8 = addr.wrapping_add(4).wrapping_add((d8 * 2) as u64) & 0xffff_ffff;
+        let t12 = addr.wrapping_add(4).wrapping_add((d12 * 2) as u64) & 0xffff_ffff;
+        match w >> 8 {
+            0x89 => return Flow::Cond(true, t8, false),
+            0x8b => return Flow::Cond(false, t8, false),
+            0x8d => return Flow::Cond(true, t8, true),
+            0x8f => return Flow::Cond(false, t8, true),
+            _ => {}
+        }
+        match w >> 12 {
+            0xa => return Flow::Jump(t12),
+            0xb => return Flow::Call(Target::Direct(t12)),
+            _ => {}
+        }
+        let base = addr.wrapping_add(4);
+        match (w >> 12, w & 0xff) {
+            (0x0, 0x0b) if w == 0x000b => Flow::End(Op::Ret),
+            (0x0, 0x23) => Flow::End(Op::TailCall {
+                target: Target::RegOffset(n, base),
+            }),
+            (0x0, 0x03) => Flow::Call(Target::RegOffset(n, base)),
+            (0x4, 0x2b) => Flow::End(Op::TailCall {
+                target: Target::Reg(n),
+            }),
+            (0x4, 0x0b) => Flow::Call(Target::Reg(n)),
+            _ => Flow::Plain,
+        }
+    }
+
+    fn plain(&self, addr: u64, w: u16) -> (Vec<Op>, String) {
+        let n = (w >> 8) & 0xf;
+        let m = (w >> 4) & 0xf;
+        let d4 = i64::from(w & 0xf);
+        let imm8 = i64::from(w as u8 as i8) as u64 & 0xffff_ffff;
+        let u8v = u64::from(w & 0xff);
+        let set_t = |cond: Cond, a: Opnd, b: Opnd| Op::SetCmp {
+            dst: r(T),
+            cond,
+            a,
+            b,
+        };
+        let clob_t = Op::Clobber { dst: r(T) };
+        let push = |reg: Opnd, base: u16| {
+            vec![
+                Op::Add {
+                    dst: r(base),
+                    a: r(base),
+                    b: Opnd::Imm(4),
+                    sub: true,
+                },
+                Op::Move {
+                    dst: Opnd::Mem { base, disp: 0 },
+                    src: reg,
+                },
+            ]
+        };
+        let pop = |reg: Opnd, base: u16, size: u64| {
+            vec![
+                Op::Move {
+                    dst: reg,
+                    src: Opnd::Mem { base, disp: 0 },
+                },
+                Op::Add {
+                    dst: r(base),
+                    a: r(base),
+                    b: Opnd::Imm(size),
+                    sub: false,
+                },
+            ]
+        };
+        let pc4 = (addr & !3).wrapping_add(4);
+        let t = |s: String| s;
+        match (w >> 12, w & 0xf) {
+            (0x6, 0x3) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: r(m),
+                }],
+                t(format!("mov r{m},r{n}")),
+            ),
+            (0xe, _) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: Opnd::Imm(imm8),
+                }],
+                format!("mov #{},r{n}", imm8 as u32 as i32),
+            ),
+            (0x9, _) => {
+                let a = addr.wrapping_add(4).wrapping_add(u8v * 2);
+                let v = self.lit16(a);
+                (
+                    vec![match v {
+                        Some(v) => Op::Move {
+                            dst: r(n),
+                            src: Opnd::Imm(v),
+                        },
+                        None => Op::Clobber { dst: r(n) },
+                    }],
+                    format!("mov.w @({a:#x}),r{n}"),
+                )
+            }
+            (0xd, _) => {
+                let a = pc4.wrapping_add(u8v * 4);
+                let v = self.lit32(a);
+                (
+                    vec![match v {
+                        Some(v) => Op::Move {
+                            dst: r(n),
+                            src: Opnd::Imm(v),
+                        },
+                        None => Op::Clobber { dst: r(n) },
+                    }],
+                    format!("mov.l @({a:#x}),r{n}  ! {:#x}", v.unwrap_or(0)),
+                )
+            }
+            (0xc, _) if n == 7 => {
+                let a = pc4.wrapping_add(u8v * 4);
+                (
+                    vec![Op::Move {
+                        dst: r(0),
+                        src: Opnd::Imm(a),
+                    }],
+                    format!("mova @({a:#x}),r0"),
+                )
+            }
+            (0x2, 0x2) | (0x2, 0x0) | (0x2, 0x1) => (
+                vec![Op::Move {
+                    dst: Opnd::Mem { base: n, disp: 0 },
+                    src: r(m),
+                }],
+                format!("mov.{} r{m},@r{n}", ["b", "w", "l"][usize::from(w & 3)]),
+            ),
+            (0x6, 0x2) | (0x6, 0x0) | (0x6, 0x1) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: Opnd::Mem { base: m, disp: 0 },
+                }],
+                format!("mov.{} @r{m},r{n}", ["b", "w", "l"][usize::from(w & 3)]),
+            ),
+            (0x2, 0x6) | (0x2, 0x4) | (0x2, 0x5) => (push(r(m), n), format!("mov r{m},@-r{n}")),
+            (0x6, 0x6) | (0x6, 0x4) | (0x6, 0x5) => {
+                let size = [1, 2, 4][usize::from(w & 3).min(2)];
+                let mut v = pop(r(n), m, size);
+                if n == m {
+                    v.truncate(1);
+                }
+                (v, format!("mov @r{m}+,r{n}"))
+            }
+            (0x1, _) => (
+                vec![Op::Move {
+                    dst: Opnd::Mem {
+                        base: n,
+                        disp: d4 * 4,
+                    },
+                    src: r(m),
+                }],
+                format!("mov.l r{m},@({},r{n})", d4 * 4),
+            ),
+            (0x5, _) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: Opnd::Mem {
+                        base: m,
+                        disp: d4 * 4,
+                    },
+                }],
+                format!("mov.l @({},r{m}),r{n}", d4 * 4),
+            ),
+            (0x0, 0xe) | (0x0, 0xc) | (0x0, 0xd) => (
+                vec![
+                    Op::Add {
+                        dst: r(TMP),
+                        a: r(0),
+                        b: r(m),
+                        sub: false,
+                    },
+                    Op::Move {
+                        dst: r(n),
+                        src: Opnd::Mem { base: TMP, disp: 0 },
+                    },
+                ],
+                format!("mov.l @(r0,r{m}),r{n}"),
+            ),
+            (0x0, 0x6) | (0x0, 0x4) | (0x0, 0x5) => (vec![], format!("mov.l r{m},@(r0,r{n})")),
+            (0x3, 0xc) => (
+                vec![Op::Add {
+                    dst: r(n),
+                    a: r(n),
+                    b: r(m),
+                    sub: false,
+                }],
+                format!("add r{m},r{n}"),
+            ),
+            (0x7, _) => (
+                vec![Op::Add {
+                    dst: r(n),
+                    a: r(n),
+                    b: Opnd::Imm(imm8),
+                    sub: false,
+                }],
+                format!("add #{},r{n}", imm8 as u32 as i32),
+            ),
+            (0x3, 0x8) => (
+                vec![Op::Add {
+                    dst: r(n),
+                    a: r(n),
+                    b: r(m),
+                    sub: true,
+                }],
+                format!("sub r{m},r{n}"),
+            ),
+            (0x2, 0xb) => (
+                vec![Op::Or {
+                    dst: r(n),
+                    a: r(n),
+                    b: r(m),
+                }],
+                format!("or r{m},r{n}"),
+            ),
+            (0x2, 0x9) => (
+                vec![Op::And {
+                    dst: r(n),
+                    a: r(n),
+                    b: r(m),
+                }],
+                format!("and r{m},r{n}"),
+            ),
+            (0x2, 0xa) if n == m => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: Opnd::Imm(0),
+                }],
+                format!("xor r{m},r{n}"),
+            ),
+            (0x2, 0x8) => {
+                let v = if n == m {
+                    vec![set_t(Cond::Eq, r(n), Opnd::Imm(0))]
+                } else {
+                    vec![
+                        Op::And {
+                            dst: r(TMP),
+                            a: r(n),
+                            b: r(m),
+                        },
+                        set_t(Cond::Eq, r(TMP), Opnd::Imm(0)),
+                    ]
+                };
+                (v, format!("tst r{m},r{n}"))
+            }
+            (0x3, 0x0) => (
+                vec![set_t(Cond::Eq, r(n), r(m))],
+                format!("cmp/eq r{m},r{n}"),
+            ),
+            (0x3, 0x2) => (
+                vec![set_t(Cond::Uge, r(n), r(m))],
+                format!("cmp/hs r{m},r{n}"),
+            ),
+            (0x3, 0x6) => (
+                vec![set_t(Cond::Ugt, r(n), r(m))],
+                format!("cmp/hi r{m},r{n}"),
+            ),
+            (0x3, 0x3) | (0x3, 0x7) => (vec![clob_t], format!("cmp/g? r{m},r{n}")),
+            (0x0, 0x7) => (
+                vec![Op::Mul {
+                    lo: Some(r(MACL)),
+                    hi: None,
+                    a: r(n),
+                    b: r(m),
+                    hi_unsigned: false,
+                    flags_ovf: false,
+                }],
+                format!("mul.l r{m},r{n}"),
+            ),
+            (0x3, 0x5) | (0x3, 0xd) => (
+                vec![Op::Mul {
+                    lo: Some(r(MACL)),
+                    hi: Some(r(MACH)),
+                    a: r(n),
+                    b: r(m),
+                    hi_unsigned: w & 0xf == 0x5,
+                    flags_ovf: false,
+                }],
+                format!("dmul{}.l r{m},r{n}", if w & 0xf == 5 { "u" } else { "s" }),
+            ),
+            (0x6, 0xa) => (
+                vec![
+                    Op::NegcBool {
+                        dst: r(TMP),
+                        src: r(T),
+                        rm: r(m),
+                    },
+                    Op::Move {
+                        dst: r(n),
+                        src: r(TMP),
+                    },
+                    Op::Clobber { dst: r(T) },
+                ],
+                format!("negc r{m},r{n}"),
+            ),
+            (0x6, 0xc) | (0x6, 0xd) | (0x6, 0xe) | (0x6, 0xf) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: r(m),
+                }],
+                format!("ext r{m},r{n}"),
+            ),
+            _ => self.plain_by_low_byte(w, n, u8v, imm8),
+        }
+    }
+
+    fn plain_by_low_byte(&self, w: u16, n: u16, u8v: u64, imm8: u64) -> (Vec<Op>, String) {
+        let set_t = |cond: Cond, a: Opnd, b: Opnd| Op::SetCmp {
+            dst: r(T),
+            cond,
+            a,
+            b,
+        };
+        match (w >> 12, w & 0xff) {
+            (0x0, 0x0a) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: r(MACH),
+                }],
+                format!("sts mach,r{n}"),
+            ),
+            (0x0, 0x1a) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: r(MACL),
+                }],
+                format!("sts macl,r{n}"),
+            ),
+            (0x0, 0x2a) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: r(PR),
+                }],
+                format!("sts pr,r{n}"),
+            ),
+            (0x0, 0x29) => (
+                vec![Op::Move {
+                    dst: r(n),
+                    src: r(T),
+                }],
+                format!("movt r{n}"),
+            ),
+            (0x4, 0x02) | (0x4, 0x12) | (0x4, 0x22) => {
+                let src = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
+                (
+                    vec![
+                        Op::Add {
+                            dst: r(n),
+                            a: r(n),
+                            b: Opnd::Imm(4),
+                            sub: true,
+                        },
+                        Op::Move {
+                            dst: Opnd::Mem { base: n, disp: 0 },
+                            src: r(src),
+                        },
+                    ],
+                    format!("sts.l ?,@-r{n}"),
+                )
+            }
+            (0x4, 0x06) | (0x4, 0x16) | (0x4, 0x26) => {
+                let dst = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
+                (
+                    vec![
+                        Op::Move {
+                            dst: r(dst),
+                            src: Opnd::Mem { base: n, disp: 0 },
+                        },
+                        Op::Add {
+                            dst: r(n),
+                            a: r(n),
+                            b: Opnd::Imm(4),
+                            sub: false,
+                        },
+                    ],
+                    format!("lds.l @r{n}+,?"),
+                )
+            }
+            (0x4, 0x0a) | (0x4, 0x1a) | (0x4, 0x2a) => {
+                let dst = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
+                (
+                    vec![Op::Move {
+                        dst: r(dst),
+                        src: r(n),
+                    }],
+                    format!("lds r{n},?"),
+                )
+            }
+            (0x4, 0x09) | (0x4, 0x19) | (0x4, 0x29) | (0x4, 0x01) => {
+                let amount = match w & 0xff {
+                    0x09 => 2,
+                    0x19 => 8,
+                    0x29 => 16,
+                    _ => 1,
+                };
+                let mut v = vec![Op::Shr {
+                    dst: r(n),
+                    a: r(n),
+                    amount,
+                }];
+                if amount == 1 {
+                    v.push(Op::Clobber { dst: r(T) });
+                }
+                (v, format!("shlr{amount} r{n}"))
+            }
+            (0x4, 0x10) => (
+                vec![
+                    Op::Add {
+                        dst: r(n),
+                        a: r(n),
+                        b: Opnd::Imm(1),
+                        sub: true,
+                    },
+                    set_t(Cond::Eq, r(n), Opnd::Imm(0)),
+                ],
+                format!("dt r{n}"),
+            ),
+            (0x4, 0x11) | (0x4, 0x15) => (vec![Op::Clobber { dst: r(T) }], format!("cmp/p? r{n}")),
+            (0x8, _) if n == 8 => (
+                vec![set_t(Cond::Eq, r(0), Opnd::Imm(imm8))],
+                format!("cmp/eq #{},r0", imm8 as u32 as i32),
+            ),
+            (0xc, _) if n == 0xb => (
+                vec![Op::Or {
+                    dst: r(0),
+                    a: r(0),
+                    b: Opnd::Imm(u8v),
+                }],
+                format!("or #{u8v:#x},r0"),
+            ),
+            (0xc, _) if n == 0x9 => (
+                vec![Op::And {
+                    dst: r(0),
+                    a: r(0),
+                    b: Opnd::Imm(u8v),
+                }],
+                format!("and #{u8v:#x},r0"),
+            ),
+            (0xc, _) if n == 0x8 => (
+                vec![
+                    Op::And {
+                        dst: r(TMP),
+                        a: r(0),
+                        b: Opnd::Imm(u8v),
+                    },
+                    set_t(Cond::Eq, r(TMP), Opnd::Imm(0)),
+                ],
+                format!("tst #{u8v:#x},r0"),
+            ),
+            (0xc, _) if n == 0x3 => (vec![Op::Trap], format!("trapa #{u8v}")),
+            (0xc, _) if (4..=6).contains(&n) => {
+                (vec![Op::Clobber { dst: r(0) }], "mov.x @(d,gbr),r0".into())
+            }
+            (0xc, _) if n <= 2 => (vec![], "mov.x r0,@(d,gbr)".into()),
+            (0x8, _) if n == 0 || n == 1 => (vec![], "mov.x r0,@(d,rn)".into()),
+            (0x8, _) if n == 4 || n == 5 => {
+                (vec![Op::Clobber { dst: r(0) }], "mov.x @(d,rm),r0".into())
+            }
+            (0x0, 0x09) => (vec![], "nop".into()),
+            (0x0, 0x08) if n == 0 => (
+                vec![Op::Move {
+                    dst: r(T),
+                    src: Opnd::Imm(0),
+                }],
+                "clrt".into(),
+            ),
+            (0x0, 0x18) if n == 0 => (
+                vec![Op::Move {
+                    dst: r(T),
+                    src: Opnd::Imm(1),
+                }],
+                "sett".into(),
+            ),
+            (0x0, 0x28) if n == 0 => (
+                vec![Op::Clobber { dst: r(MACH) }, Op::Clobber { dst: r(MACL) }],
+                "clrmac".into(),
+            ),
+            (0x4, 0x1e) | (0x4, 0x0e) | (0x0, 0x83) | (0xf, _) => {
+                (vec![], format!(".word {w:#06x}"))
+            }
+            _ => (
+                vec![Op::Clobber { dst: r(n) }, Op::Clobber { dst: r(T) }],
+                format!(".word {w:#06x}"),
+            ),
+        }
+    }
+
+    /// PLT entries: `mov.l @(d,pc),r0; mov.l @(r0,r12),r0 | mov.l @r0,r0; jmp @r0`.
+    fn stub(&self, addr: u64, reg: &dyn Fn(Reg) -> Option<u64>) -> Option<u64> {
+        let w0 = self.half(addr).ok()?;
+        let w1 = self.half(addr.checked_add(2)?).ok()?;
+        let w2 = self.half(addr.checked_add(4)?).ok()?;
+        if w0 >> 8 != 0xd0 || w2 != 0x402b {
+            return None;
+        }
+        let lit = self.lit32(
+            (addr & !3)
+                .wrapping_add(4)
+                .wrapping_add(u64::from(w0 & 0xff) * 4),
+        )?;
+        let slot = match w1 {
+            0x00ce => lit.wrapping_add(reg(12)?) & 0xffff_ffff,
+            0x6002 => lit,
+            _ => return None,
+        };
+        self.elf.slot_symbol(slot).map(|_| slot)
+    }
 }
 
 impl Lifter for Sh<'_> {
-    fn lift(&self, _addr: u64) -> Result<Insn, String> {
-        Err("sh is not supported yet".into())
+    fn lift(&self, addr: u64) -> Result<Insn, String> {
+        let w = self.half(addr)?;
+        let flow = Self::flow(addr, w);
+        if let Flow::Plain = flow {
+            let (ops, text) = self.plain(addr, w);
+            return Ok(Insn {
+                addr,
+                len: 2,
+                text,
+                ops,
+            });
+        }
+        let branch_on = |on_t: bool, target: u64| Op::BranchCmp {
+            cond: if on_t { Cond::Ne } else { Cond::Eq },
+            a: r(TSAVE),
+            b: Opnd::Imm(0),
+            target,
+        };
+        if let Flow::Cond(on_t, target, false) = flow {
+            return Ok(Insn {
+                addr,
+                len: 2,
+                text: format!("b{} {target:#x}", if on_t { "t" } else { "f" }),
+                ops: vec![
+                    Op::Move {
+                        dst: r(TSAVE),
+                        src: r(T),
+                    },
+                    branch_on(on_t, target),
+                ],
+            });
+        }
+        // delayed branches
+        let slot_addr = addr.wrapping_add(2);
+        let sw = self.half(slot_addr)?;
+        if !matches!(Self::flow(slot_addr, sw), Flow::Plain) {
+            return Err(format!("branch in a delay slot at {slot_addr:#x}"));
+        }
+        let (slot_ops, slot_text) = self.plain(slot_addr, sw);
+        let mut ops = vec![Op::Move {
+            dst: r(TSAVE),
+            src: r(T),
+        }];
+        ops.extend(slot_ops);
+        let text;
+        match flow {
+            Flow::Cond(on_t, target, true) => {
+                text = format!("b{}/s {target:#x}", if on_t { "t" } else { "f" });
+                ops.push(branch_on(on_t, target));
+            }
+            Flow::Jump(t) => {
+                text = format!("bra {t:#x}");
+                ops.push(Op::Jump { target: t });
+            }
+            Flow::Call(target) => {
+                text = match target {
+                    Target::Direct(t) => format!("bsr {t:#x}"),
+                    Target::RegOffset(n, _) => format!("bsrf r{n}"),
+                    Target::Reg(n) => format!("jsr @r{n}"),
+                    _ => "call".into(),
+                };
+                ops.push(Op::Call { target });
+            }
+            Flow::End(op) => {
+                text = match &op {
+                    Op::Ret => "rts".to_string(),
+                    _ => "jmp".to_string(),
+                };
+                ops.push(op);
+            }
+            _ => return Err(format!("unexpected flow at {addr:#x}")),
+        }
+        Ok(Insn {
+            addr,
+            len: 4,
+            text: format!("{text} ; delay: {slot_text}"),
+            ops,
+        })
     }
     fn sp(&self) -> Reg {
-        0
+        SP
     }
     fn word_bits(&self) -> u32 {
         32
     }
     fn arg(&self, i: usize) -> ArgLoc {
-        ArgLoc::Reg(i as Reg)
+        if i < 4 {
+            ArgLoc::Reg(4 + i as Reg)
+        } else {
+            ArgLoc::Stack(4 * (i as i64 - 4))
+        }
     }
     fn call_push(&self) -> i64 {
         0
@@ -34,9 +691,12 @@ impl Lifter for Sh<'_> {
         0
     }
     fn caller_saved(&self) -> &[Reg] {
-        &[]
+        &CALLER_SAVED
     }
-    fn plt_slot(&self, _addr: u64) -> Option<u64> {
-        None
+    fn plt_slot(&self, addr: u64) -> Option<u64> {
+        self.stub(addr, &|_| None)
+    }
+    fn plt_slot_in(&self, addr: u64, reg: &dyn Fn(Reg) -> Option<u64>) -> Option<u64> {
+        self.stub(addr, reg)
     }
 }
