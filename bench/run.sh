@@ -1,32 +1,64 @@
 #!/usr/bin/env bash
-# Time a scan of a large generated tree, warm cache, against reading every byte.
-#   bench/run.sh [TREE_DIR] [GB]      (default /tmp/badalloc-bench-tree, 1.0)
-# Prints files/s, MB/s, peak RSS for: badalloc-audit scan --format json; cat of every file;
-# rg -uuu -c calloc (ripgrep reads every byte). Needs /usr/bin/time (package `time`), rg.
+# Benchmark: badalloc-audit against reading every byte, on a large generated firmware set.
+#
+#   bench/run.sh [--gb N] [--runs R] [TREE_DIR]
+#
+# Generates the set once (bench/make-tree.py: >= 10,000 files, ~1,500 ELF files of mixed
+# architectures, IFS images of every compression, raw flash dumps, large blobs) into
+# TREE_DIR (default /tmp/badalloc-bench-<N>gb), warms the page cache, then times, R runs
+# each (median wall time, highest peak RSS):
+#   - badalloc-audit scan --format json          (default threads, and --jobs 1 / --jobs 2)
+#   - rg -uuu -c calloc                          (ripgrep reads every byte)
+#   - cat of every file to /dev/null             (the cost of reading everything)
+# and prints files/s, MB/s, peak RSS and the ratios. Needs: python3, /usr/bin/time (package
+# `time`), rg (package `ripgrep`). The 10 GB variant: bench/run.sh --gb 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tree=${1:-/tmp/badalloc-bench-tree}
-gb=${2:-1.0}
+gb=1.0
+runs=3
+tree=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --gb) gb=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) tree=$1; shift ;;
+  esac
+done
+tree=${tree:-/tmp/badalloc-bench-${gb}gb}
+for tool in python3 /usr/bin/time rg; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time ripgrep python3)" >&2; exit 1; }
+done
+cargo build --release --quiet
+bin=$PWD/target/release/badalloc-audit
 [ -d "$tree" ] || python3 bench/make-tree.py "$tree" --gb "$gb"
-cargo build --release -q
-bin=target/release/badalloc-audit
 files=$(find "$tree" -type f | wc -l)
+elfs=$(find "$tree" -type f -name '*.[0-9]*' | wc -l)
 bytes=$(du -sb "$tree" | cut -f1)
-echo "tree: $tree, $files files, $((bytes / 1000000)) MB"
+echo "set: $tree: $files files (~$elfs ELF copies), $((bytes / 1000000)) MB, $(nproc) cores"
 find "$tree" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
 
-measure() { # name, command...
-  local name=$1; shift
-  local log; log=$(mktemp)
-  /usr/bin/time -v "$@" > /dev/null 2> "$log" || true
-  local secs rss
-  secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
-  awk -v n="$name" -v s="$secs" -v f="$files" -v b="$bytes" -v r="$rss" \
-    'BEGIN { printf "%-28s %7.2f s  %9.0f files/s  %8.0f MB/s  peak RSS %6.1f MB\n", n, s, f/s, b/1e6/s, r/1024 }'
+declare -A secs rss
+measure() { # key, command...
+  local key=$1; shift
+  local log times=() peak=0
+  log=$(mktemp)
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f '%e %M' -o "$log" "$@" > /dev/null 2>&1 || true
+    read -r t m < <(tail -n 1 "$log")   # GNU time puts "Command exited..." first
+    times+=("$t")
+    [ "$m" -gt "$peak" ] && peak=$m
+  done
   rm -f "$log"
+  secs[$key]=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  rss[$key]=$peak
+  awk -v k="$key" -v s="${secs[$key]}" -v f="$files" -v b="$bytes" -v r="$peak" \
+    'BEGIN { if (s < 0.005) s = 0.005; printf "%-30s %7.2f s %9.0f files/s %7.0f MB/s  peak RSS %6.1f MB\n", k, s, f/s, b/1e6/s, r/1024 }'
 }
-measure "badalloc-audit scan (json)" "$bin" scan --format json "$tree"
-measure "badalloc-audit --jobs 1" "$bin" scan --format json --jobs 1 "$tree"
+measure "scan (json)" "$bin" scan --format json "$tree"
+measure "scan --jobs 1" "$bin" scan --format json --jobs 1 "$tree"
+measure "scan --jobs 2" "$bin" scan --format json --jobs 2 "$tree"
+measure "rg -uuu -c calloc" rg -uuu -c calloc "$tree"
 measure "cat every file" sh -c "find '$tree' -type f -print0 | xargs -0 cat"
-command -v rg >/dev/null && measure "rg -uuu -c calloc" rg -uuu -c calloc "$tree"
+awk -v s="${secs[scan (json)]}" -v rg="${secs[rg -uuu -c calloc]}" -v c="${secs[cat every file]}" \
+    -v j1="${secs[scan --jobs 1]}" -v j2="${secs[scan --jobs 2]}" 'BEGIN {
+  printf "ratios: scan/rg %.2f, scan/cat %.2f, speed-up --jobs 1 -> 2: %.2fx\n", s/rg, s/c, j1/j2 }'
