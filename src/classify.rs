@@ -6,6 +6,7 @@
 
 use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156};
 use crate::evidence::OsAssessment;
+use crate::report::findings::recognise_library;
 use crate::report::{BinaryReport, CallocVerdict, Confidence, LibcReport, Verdict};
 
 /// What classification needs from a target.
@@ -60,17 +61,31 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target)",
             f.elf_files
         ));
-        let unchecked_any: Vec<&str> = f
+        // BadAlloc-family finding: an unchecked calloc outside QNX (newlib <= 3.3 linked
+        // statically, say). Not the QNX CVE, but the same flaw; named, never silent.
+        let libcs = f
             .libc
             .iter()
             .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
-            .map(|l| l.path.as_str())
-            .chain(unchecked_static.iter().map(|b| b.path.as_str()))
-            .collect();
-        if !unchecked_any.is_empty() {
+            .map(|l| {
+                (
+                    l.path.as_str(),
+                    recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
+                )
+            });
+        let statics = unchecked_static.iter().map(|b| {
+            let chain = b
+                .static_calloc
+                .as_ref()
+                .map(|c| c.chain.as_slice())
+                .unwrap_or_default();
+            (b.path.as_str(), recognise_library(&b.path, None, chain))
+        });
+        for (path, library) in libcs.chain(statics) {
             reasons.push(format!(
-                "note: not QNX, so CVE-2021-22156 does not apply, but calloc without an overflow test was found in {} (a BadAlloc-family flaw)",
-                unchecked_any.join(", ")
+                "BADALLOC-CALLOC-UNCHECKED: {path} has a calloc without an overflow test{} (a BadAlloc-family flaw; \
+                 CVE-2021-22156 itself is QNX's and does not apply)",
+                library.map(|l| format!(", from {l}")).unwrap_or_default()
             ));
         }
         return Classification {

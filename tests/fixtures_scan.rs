@@ -177,3 +177,52 @@ fn glibc_libc_so_6_is_not_taken_for_qnx_8() {
         .any(|e| e.kind == "libc-soname" && e.detail.contains("not counted")));
     assert!(t.binaries.iter().all(|b| !b.qnx));
 }
+
+#[test]
+fn newlib_static_program_gets_the_badalloc_family_finding_not_the_qnx_cve() {
+    let t = scan_one(common::fixture("calloc/newlib/calloc-newlib-arm.elf"));
+    assert_eq!(t.verdict, Verdict::NotQnx);
+    let finding = t
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("BADALLOC-CALLOC-UNCHECKED"))
+        .expect("finding");
+    assert!(finding.contains("newlib"), "{finding}");
+    let c = t.binaries[0].static_calloc.as_ref().unwrap();
+    assert_eq!(c.chain, ["calloc", "_calloc_r"]);
+}
+
+#[test]
+fn example_qnx650_device_is_affected_with_ranked_exposure() {
+    let t = scan_one(common::fixture("example/qnx650-device"));
+    assert_eq!(t.verdict, Verdict::Affected, "{:?}", t.reasons);
+    assert!(
+        t.reasons[0].starts_with("R1:"),
+        "the code decides first: {:?}",
+        t.reasons
+    );
+    assert!(
+        t.reasons
+            .iter()
+            .any(|r| r.starts_with("R2:") && r.contains("sbin/devc-ser8250")),
+        "{:?}",
+        t.reasons
+    );
+    let top: Vec<&str> = t.exposure.iter().take(2).map(|e| e.path.as_str()).collect();
+    assert_eq!(top, ["usr/sbin/qconn", "usr/sbin/telnetd"]);
+    assert_eq!(
+        t.exposure[0].started_by.as_deref(),
+        Some("etc/rc.d/rc.local")
+    );
+    assert!(
+        t.mitigations
+            .iter()
+            .any(|m| m.contains("relink") && m.contains("sbin/devc-ser8250")),
+        "{:?}",
+        t.mitigations
+    );
+    assert!(t
+        .mitigations
+        .iter()
+        .any(|m| m.contains("firewall") && m.contains("usr/sbin/telnetd")));
+}
