@@ -6,7 +6,7 @@
 use rabbitizer::{InstructionDisplayFlags, InstructionFlags, IsaVersion, Vram};
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
-use crate::elf::{ElfFile, Endian};
+use crate::elf::ElfFile;
 
 const SP: Reg = 29;
 const T9: Reg = 25;
@@ -44,21 +44,7 @@ impl<'e> Mips<'e> {
     }
 
     fn word(&self, addr: u64) -> Result<u32, String> {
-        if addr & 3 != 0 {
-            return Err(format!("misaligned MIPS code address {addr:#x}"));
-        }
-        let b = self
-            .elf
-            .code_at(addr)
-            .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
-        let b: [u8; 4] = b
-            .get(..4)
-            .and_then(|x| x.try_into().ok())
-            .ok_or_else(|| format!("truncated instruction at {addr:#x}"))?;
-        Ok(match self.elf.endian {
-            Endian::Big => u32::from_be_bytes(b),
-            Endian::Little => u32::from_le_bytes(b),
-        })
+        self.elf.code_word(addr, 4, "MIPS")
     }
 
     fn text(w: u32, addr: u64) -> String {

@@ -5,7 +5,7 @@
 use powerpc::{Extensions, Ins};
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
-use crate::elf::{ElfFile, Endian};
+use crate::elf::ElfFile;
 
 const SP: Reg = 1;
 /// Pseudo registers for LR and CTR.
@@ -41,21 +41,7 @@ impl<'e> Ppc<'e> {
     }
 
     fn word(&self, addr: u64) -> Result<u32, String> {
-        if addr & 3 != 0 {
-            return Err(format!("misaligned PowerPC code address {addr:#x}"));
-        }
-        let b = self
-            .elf
-            .code_at(addr)
-            .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
-        let b: [u8; 4] = b
-            .get(..4)
-            .and_then(|x| x.try_into().ok())
-            .ok_or_else(|| format!("truncated instruction at {addr:#x}"))?;
-        Ok(match self.elf.endian {
-            Endian::Big => u32::from_be_bytes(b),
-            Endian::Little => u32::from_le_bytes(b),
-        })
+        self.elf.code_word(addr, 4, "PowerPC")
     }
 
     /// A general register as a source; `rA = 0` in address and addi forms reads as 0.

@@ -38,21 +38,7 @@ impl<'e> Sh<'e> {
     }
 
     fn half(&self, addr: u64) -> Result<u16, String> {
-        if addr & 1 != 0 {
-            return Err(format!("misaligned SH code address {addr:#x}"));
-        }
-        let b = self
-            .elf
-            .code_at(addr)
-            .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
-        let b: [u8; 2] = b
-            .get(..2)
-            .and_then(|x| x.try_into().ok())
-            .ok_or_else(|| format!("truncated instruction at {addr:#x}"))?;
-        Ok(match self.elf.endian {
-            Endian::Big => u16::from_be_bytes(b),
-            Endian::Little => u16::from_le_bytes(b),
-        })
+        self.elf.code_word(addr, 2, "SH").map(|w| w as u16)
     }
 
     fn lit32(&self, a: u64) -> Option<u64> {

@@ -1034,19 +1034,8 @@ impl Container for Ifs<'_> {
         &self.entries
     }
     fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError> {
-        match entry.entry_type {
-            EntryType::File => {}
-            EntryType::Symlink => {
-                return Ok(Cow::Owned(
-                    entry.link_target.clone().unwrap_or_default().into_bytes(),
-                ))
-            }
-            _ => {
-                return Err(FormatError::new(format!(
-                    "{}: not a regular file",
-                    entry.path
-                )))
-            }
+        if let Some(not_a_file) = super::read_non_file(entry) {
+            return not_a_file;
         }
         let limit = (self.info.image.image_size as usize).min(self.image.len());
         let img = self.image.get(..limit).unwrap_or(&[]);

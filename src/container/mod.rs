@@ -210,6 +210,21 @@ pub trait Container {
     fn notes(&self) -> &[Note];
 }
 
+/// What every reader's [`Container::read`] does before reading file data: a symlink reads as
+/// its target; anything else that is not a regular file is an error. `None`: a regular file.
+pub(crate) fn read_non_file(entry: &Entry) -> Option<Result<Cow<'static, [u8]>, FormatError>> {
+    match entry.entry_type {
+        EntryType::File => None,
+        EntryType::Symlink => Some(Ok(Cow::Owned(
+            entry.link_target.clone().unwrap_or_default().into_bytes(),
+        ))),
+        _ => Some(Err(FormatError::new(format!(
+            "{}: not a regular file",
+            entry.path
+        )))),
+    }
+}
+
 /// Identify the container format at offset 0 of `data` (IFS also behind a preboot stub).
 pub fn detect(data: &[u8]) -> Option<ContainerKind> {
     // File systems first: their signatures sit at fixed offsets, while the IFS startup

@@ -566,19 +566,8 @@ impl Container for Qnx6<'_> {
         &self.entries
     }
     fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError> {
-        match entry.entry_type {
-            EntryType::File => {}
-            EntryType::Symlink => {
-                return Ok(Cow::Owned(
-                    entry.link_target.clone().unwrap_or_default().into_bytes(),
-                ))
-            }
-            _ => {
-                return Err(FormatError::new(format!(
-                    "{}: not a regular file",
-                    entry.path
-                )))
-            }
+        if let Some(not_a_file) = super::read_non_file(entry) {
+            return not_a_file;
         }
         let ino = u32::try_from(entry.loc.aux)
             .map_err(|_| FormatError::new(format!("{}: bad inode", entry.path)))?;

@@ -362,19 +362,8 @@ impl Container for Tar<'_> {
         &self.entries
     }
     fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError> {
-        match entry.entry_type {
-            EntryType::File => {}
-            EntryType::Symlink => {
-                return Ok(Cow::Owned(
-                    entry.link_target.clone().unwrap_or_default().into_bytes(),
-                ))
-            }
-            _ => {
-                return Err(FormatError::new(format!(
-                    "{}: not a regular file",
-                    entry.path
-                )))
-            }
+        if let Some(not_a_file) = super::read_non_file(entry) {
+            return not_a_file;
         }
         let d: &[u8] = &self.data;
         super::slice_at(d, entry.loc.offset, entry.loc.len)

@@ -428,6 +428,26 @@ impl<'a> ElfFile<'a> {
         }
     }
 
+    /// A fixed-width instruction (`width` 2 or 4 bytes) at `addr`, in the file's byte order,
+    /// checked for alignment and for lying in an executable segment: what the fixed-width
+    /// decoders (PowerPC, MIPS, SH) fetch. `isa` names the instruction set in errors.
+    pub fn code_word(&self, addr: u64, width: usize, isa: &str) -> Result<u32, String> {
+        if addr % width as u64 != 0 {
+            return Err(format!("misaligned {isa} code address {addr:#x}"));
+        }
+        let b = self
+            .code_at(addr)
+            .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
+        let b = b
+            .get(..width)
+            .ok_or_else(|| format!("truncated instruction at {addr:#x}"))?;
+        let little = self.endian == Endian::Little;
+        Ok(b.iter().enumerate().fold(0u32, |acc, (i, &byte)| {
+            let shift = if little { 8 * i } else { 8 * (width - 1 - i) };
+            acc | (u32::from(byte) << shift)
+        }))
+    }
+
     /// Read a target-endian word of `self.is_64` width at a virtual address (GOT entries).
     pub fn read_word(&self, addr: u64) -> Option<u64> {
         let bytes = self.bytes_at(addr)?;
