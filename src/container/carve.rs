@@ -66,25 +66,52 @@ struct Hit {
     bare_image: bool,
 }
 
+/// The signatures: IFS startup header (both byte orders), bare image header (both byte
+/// orders), QNX6 boot block, QNX4 root directory entry (at partition + 0x200).
+const SIGNATURES: [&[u8]; 6] = [
+    &[0xeb, 0x7e, 0xff, 0x00],
+    &[0x00, 0xff, 0x7e, 0xeb],
+    b"imagefs",
+    b"sfegami",
+    &[0xeb, 0x10, 0x90, 0x00],
+    b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+];
+
+/// Bytes searched by all finders before moving on: fits in L2, so each window is read from
+/// memory once and searched from cache by every signature.
+const WINDOW: usize = 128 << 10;
+
+fn finders() -> &'static [memmem::Finder<'static>; 6] {
+    static FINDERS: std::sync::OnceLock<[memmem::Finder<'static>; 6]> = std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| SIGNATURES.map(memmem::Finder::new))
+}
+
+/// Positions (absolute) of each signature starting in `data[from..to]`, in order.
+fn signature_hits(data: &[u8], from: usize, to: usize) -> [Vec<usize>; 6] {
+    let mut found: [Vec<usize>; 6] = Default::default();
+    let mut w = from;
+    while w < to {
+        let w_end = w.saturating_add(WINDOW).min(to);
+        let hay = data
+            .get(w..w_end.saturating_add(OVERLAP).min(data.len()))
+            .unwrap_or(&[]);
+        for (finder, out) in finders().iter().zip(found.iter_mut()) {
+            out.extend(finder.find_iter(hay).map(|p| p + w).filter(|&p| p < w_end));
+        }
+        w = w_end;
+    }
+    found
+}
+
 /// Validated hits whose signature starts in `data[from..to]`.
 fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
-    let hay_end = to.saturating_add(OVERLAP).min(data.len());
-    let hay = data.get(from..hay_end).unwrap_or(&[]);
     let span = to.saturating_sub(from);
-    let find = |pat: &[u8]| -> Vec<usize> {
-        memmem::find_iter(hay, pat)
-            .filter(|&p| p < span)
-            .map(|p| p + from)
-            .collect()
-    };
+    let [ifs_le, ifs_be, image_le, image_be, qnx6_boot, qnx4_root] = signature_hits(data, from, to);
     let mut out = Vec::new();
     // Checksum work allowed in this range (see `ifs::valid_startup_at`).
     let mut budget = (span as u64).saturating_mul(2).saturating_add(32 << 20);
-    for (sig, big) in [
-        ([0xeb, 0x7e, 0xff, 0x00], false),
-        ([0x00, 0xff, 0x7e, 0xeb], true),
-    ] {
-        for pos in find(&sig) {
+    for (hits, big) in [(ifs_le, false), (ifs_be, true)] {
+        for pos in hits {
             if ifs::valid_startup_at(data, pos, big, &mut budget) {
                 // Report the start of the image: the preboot stub, if the header says so.
                 let pre = ifs::preboot_size_at(data, pos, big).unwrap_or(0);
@@ -98,20 +125,18 @@ fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
             }
         }
     }
-    for sig in [&b"imagefs"[..], &b"sfegami"[..]] {
-        for pos in find(sig) {
-            if ifs::valid_image_at(data, pos) {
-                out.push(Hit {
-                    at: pos,
-                    report: pos,
-                    kind: ContainerKind::Ifs,
-                    image_header: None,
-                    bare_image: true,
-                });
-            }
+    for pos in image_le.into_iter().chain(image_be) {
+        if ifs::valid_image_at(data, pos) {
+            out.push(Hit {
+                at: pos,
+                report: pos,
+                kind: ContainerKind::Ifs,
+                image_header: None,
+                bare_image: true,
+            });
         }
     }
-    for pos in find(&[0xeb, 0x10, 0x90, 0x00]) {
+    for pos in qnx6_boot {
         if qnx6::valid_at(data, pos) {
             out.push(Hit {
                 at: pos,
@@ -122,7 +147,7 @@ fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
             });
         }
     }
-    for pos in find(b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0") {
+    for pos in qnx4_root {
         if pos >= 0x200 && qnx4::valid_at(data, pos - 0x200) {
             out.push(Hit {
                 at: pos,
