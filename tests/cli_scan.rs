@@ -430,3 +430,73 @@ fn sarif_and_cyclonedx_from_the_cli() {
         assert!(!j[key].is_null(), "{fmt}");
     }
 }
+
+#[test]
+fn ls_and_extract_a_boot_image_byte_exact() {
+    let Some(ifs) = common::corpus_path("qnx/openqnx-641-x86.ifs") else {
+        return;
+    };
+    let Some(loose) = common::corpus("qnx/openqnx-641-x86-libc.so.3") else {
+        return;
+    };
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["ls", "--format", "json"])
+        .arg(&ifs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j[0]["kind"], "ifs");
+    let paths: Vec<&str> = j[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    for p in [
+        "proc/boot/libc.so.3",
+        "proc/boot/procnto-instr",
+        "proc/boot/qconn",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+    let text = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("ls")
+        .arg(&ifs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("proc/boot/libc.so.3") && text.contains("checksum"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out");
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("extract")
+        .arg(&ifs)
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let extracted = fs::read(dest.join("proc/boot/libc.so.3")).unwrap();
+    assert_eq!(common::sha256_hex(&extracted), common::sha256_hex(&loose));
+
+    // Not an image: a clear error and exit 4.
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .arg("ls")
+        .arg(common::fixture("README.md"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no IFS"));
+}

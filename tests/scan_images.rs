@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::report::{TargetReport, Verdict};
+use badalloc_audit::report::{CallocVerdict, TargetReport, Verdict};
 use badalloc_audit::{scan, ScanOptions};
 use common::ifs_writer::{self, Comp, Opts};
 
@@ -65,6 +65,12 @@ fn openqnx_641_boot_image_kernel_release_wins_over_libc_label() {
         .iter()
         .any(|c| c.contains("kernel says 6.4.1, C library QNX_info says 6.4.0")));
     assert_eq!(libc_paths(&t), ["openqnx-641-x86.ifs!/proc/boot/libc.so.3"]);
+    assert_eq!(t.libc[0].calloc.verdict, CallocVerdict::Unchecked);
+    assert!(
+        t.reasons[0].starts_with("R1:"),
+        "the code decides: {:?}",
+        t.reasons
+    );
     let img = &t.images[0];
     assert_eq!(img.kind, "ifs");
     assert!(
@@ -92,6 +98,15 @@ fn sdp660_arm_boot_image_is_660_from_its_kernel() {
     assert_eq!(t.os.release.as_deref(), Some("6.6.0"));
     assert_eq!(format!("{:?}", t.os.confidence), "High");
     assert_eq!(t.libc[0].arch, "armle");
+    // The ARM C library inside the image: calloc -> __calloc@plt -> __calloc, checked by the
+    // fast path and the division (__aeabi_uidiv) compare.
+    assert_eq!(
+        t.libc[0].calloc.verdict,
+        CallocVerdict::Checked,
+        "{}",
+        t.libc[0].calloc.reason
+    );
+    assert_eq!(t.libc[0].calloc.chain, ["calloc", "__calloc"]);
     assert_eq!(t.verdict, Verdict::NotAffected, "{:?}", t.reasons);
 }
 
