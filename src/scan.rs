@@ -155,6 +155,34 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         );
     };
 
+    finish_target(shown, kind, outcomes, symlinks, errors, stats)
+}
+
+/// Scan one file already in memory, named `name` (the path shown in the report and the
+/// prefix of every virtual path inside it): the same examination as [`scan`] gives a file on
+/// disk, without touching the file system. For fuzzing and for tests that mutate images.
+pub fn scan_bytes(name: &str, data: &[u8]) -> TargetReport {
+    let outcome = examine_bytes(name, data);
+    let kind = outcome.kind.to_string();
+    finish_target(
+        name.to_string(),
+        kind,
+        vec![outcome],
+        Vec::new(),
+        Vec::new(),
+        ScanStats::default(),
+    )
+}
+
+/// Merge the outcomes of a target's files into its report.
+fn finish_target(
+    shown: String,
+    kind: String,
+    outcomes: Vec<FileOutcome>,
+    mut symlinks: Vec<SymlinkReport>,
+    mut errors: Vec<ErrorReport>,
+    mut stats: ScanStats,
+) -> TargetReport {
     let mut facts = Vec::new();
     let mut images = Vec::new();
     let mut started = BTreeMap::new();

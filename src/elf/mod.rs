@@ -188,9 +188,13 @@ impl<'a> ElfFile<'a> {
             Ok(elf) => elf,
             Err(strict_err) => match guarded_parse(data, true) {
                 Ok(elf) => {
-                    warnings.push(FormatError::new(format!(
-                        "malformed ELF, read in permissive mode: {strict_err}"
-                    )));
+                    warnings.push(FormatError {
+                        offset: strict_err.offset,
+                        message: format!(
+                            "malformed ELF, read in permissive mode: {}",
+                            strict_err.message
+                        ),
+                    });
                     elf
                 }
                 Err(_) => return Err(strict_err),
@@ -480,13 +484,46 @@ fn guarded_parse(data: &[u8], permissive: bool) -> Result<Elf<'_>, FormatError> 
     } else {
         goblin::options::ParseOptions::strict()
     };
+    // goblin's errors carry no position: locate them at the table that declares the bad
+    // extent (the section header table, else the program header table).
+    let at = tables_offset(data);
     match std::panic::catch_unwind(|| Elf::parse_with_opts(data, &opts)) {
         Ok(Ok(elf)) => Ok(elf),
-        Ok(Err(e)) => Err(FormatError::new(format!("malformed ELF: {e}"))),
-        Err(_) => Err(FormatError::new(
+        Ok(Err(e)) => Err(FormatError::at(at, format!("malformed ELF: {e}"))),
+        Err(_) => Err(FormatError::at(
+            at,
             "malformed ELF: the ELF parser gave up (internal panic)",
         )),
     }
+}
+
+/// `e_shoff` when it lies inside the file, else `e_phoff` when it does, else 0.
+fn tables_offset(data: &[u8]) -> u64 {
+    let is64 = data.get(4) == Some(&2);
+    let big = data.get(5) == Some(&2);
+    let word = |off: usize| -> Option<u64> {
+        if is64 {
+            let b: [u8; 8] = data.get(off..off + 8)?.try_into().ok()?;
+            Some(if big {
+                u64::from_be_bytes(b)
+            } else {
+                u64::from_le_bytes(b)
+            })
+        } else {
+            let b: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
+            Some(u64::from(if big {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }))
+        }
+    };
+    let (phoff, shoff) = if is64 { (0x20, 0x28) } else { (0x1c, 0x20) };
+    [shoff, phoff]
+        .into_iter()
+        .filter_map(word)
+        .find(|&o| o != 0 && o < data.len() as u64)
+        .unwrap_or(0)
 }
 
 fn file_range(data: &[u8], offset: u64, size: u64) -> Option<&[u8]> {

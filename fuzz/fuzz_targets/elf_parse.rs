@@ -1,0 +1,17 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use badalloc_audit::elf::ElfFile;
+use badalloc_audit::facts::facts_of;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(elf) = ElfFile::parse(data) {
+        let _ = elf.arch_name();
+        let _ = elf.imports().count();
+        for s in elf.exports() {
+            let _ = elf.bytes_at(s.addr);
+            let _ = elf.function_at(s.addr);
+            let _ = elf.read_word(s.addr);
+        }
+        let _ = facts_of("fuzz.elf", &elf, None);
+    }
+});

@@ -1,0 +1,16 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use badalloc_audit::container::ContainerKind;
+
+// Byte 0: compression (zlib, LZO, UCL) and byte order; bytes 1..5: the header's
+// imagefs_size; the rest: the stored (compressed) imagefs behind a valid startup header.
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 5 {
+        return;
+    }
+    let comp = 1 + data[0] % 3;
+    let big = data[0] & 0x80 != 0;
+    let size = u32::from_le_bytes([data[1], data[2], data[3], data[4]]) % (8 << 20);
+    let image = fuzz_support::wrap_ifs(comp, big, size, &data[5..]);
+    fuzz_support::open_and_read_all(&image, ContainerKind::Ifs);
+});

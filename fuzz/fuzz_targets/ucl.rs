@@ -1,0 +1,9 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use badalloc_audit::container::ucl::nrv2b_decompress_8;
+
+fuzz_target!(|data: &[u8]| {
+    let mut out = Vec::new();
+    let _ = nrv2b_decompress_8(data, &mut out, 1 << 20);
+    assert!(out.len() <= 1 << 20);
+});

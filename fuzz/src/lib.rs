@@ -1,0 +1,96 @@
+//! Helpers shared by the fuzz targets (and by `tests/fuzz_regressions.rs`, which replays the
+//! reproducers through the same code paths).
+
+use badalloc_audit::calloc::{analyze_calloc, locate_calloc};
+use badalloc_audit::container::{self, ContainerKind, Limits};
+use badalloc_audit::elf::ElfFile;
+
+/// Limits for fuzzing: small enough that libFuzzer's 2 GiB RSS limit is never the reason a
+/// run stops, large enough that every code path is reachable.
+pub fn limits() -> Limits {
+    Limits {
+        max_expanded: 64 << 20,
+        max_entries: 100_000,
+    }
+}
+
+/// Open `data` as `kind` and read every entry, the way the scanner does.
+pub fn open_and_read_all(data: &[u8], kind: ContainerKind) {
+    let Ok(c) = container::open(data, kind, &limits()) else {
+        return;
+    };
+    let _ = container::listing(c.as_ref());
+    for e in c.entries() {
+        let _ = c.read(e);
+    }
+}
+
+/// Parse a copy of `fixture` whose calloc body is overwritten by `code`, and analyse it.
+pub fn calloc_with_body(fixture: &[u8], code: &[u8]) {
+    let Some(off) = calloc_offset(fixture) else {
+        return;
+    };
+    let mut patched = fixture.to_vec();
+    let n = code.len().min(patched.len() - off);
+    patched[off..off + n].copy_from_slice(&code[..n]);
+    if let Ok(elf) = ElfFile::parse(&patched) {
+        let _ = analyze_calloc(&elf);
+    }
+}
+
+/// File offset of the first byte of `calloc` in an ELF file.
+pub fn calloc_offset(fixture: &[u8]) -> Option<usize> {
+    let elf = ElfFile::parse(fixture).ok()?;
+    let sym = locate_calloc(&elf)?;
+    let code = elf.bytes_at(sym.addr & !1)?;
+    (code.as_ptr() as usize).checked_sub(fixture.as_ptr() as usize)
+}
+
+/// A boot image: a startup header announcing compression `comp` (0 none, 1 zlib, 2 LZO,
+/// 3 UCL) and an imagefs of `imagefs_size` bytes, followed by `payload` as the stored imagefs.
+pub fn wrap_ifs(comp: u8, big_endian: bool, imagefs_size: u32, payload: &[u8]) -> Vec<u8> {
+    let mut b: Vec<u8> = Vec::new();
+    let u16b = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u32b = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    b.extend_from_slice(&u32b(0x00FF_7EEB));
+    b.extend_from_slice(&u16b(1));
+    b.push(1 | if big_endian { 2 } else { 0 } | ((comp & 7) << 2));
+    b.push(0);
+    b.extend_from_slice(&u16b(0x100));
+    b.extend_from_slice(&u16b(if big_endian { 8 } else { 40 }));
+    for _ in 0..5 {
+        b.extend_from_slice(&u32b(0x8010_0000));
+    }
+    let startup_size: u32 = 0x200;
+    b.extend_from_slice(&u32b(startup_size));
+    b.extend_from_slice(&u32b(startup_size.wrapping_add(payload.len() as u32)));
+    b.extend_from_slice(&u32b(0));
+    b.extend_from_slice(&u32b(imagefs_size));
+    b.resize(startup_size as usize - 4, 0x90);
+    let sum = b
+        .chunks_exact(4)
+        .map(|c| {
+            let a = [c[0], c[1], c[2], c[3]];
+            if big_endian {
+                u32::from_be_bytes(a)
+            } else {
+                u32::from_le_bytes(a)
+            }
+        })
+        .fold(0u32, u32::wrapping_add);
+    b.extend_from_slice(&u32b(0u32.wrapping_sub(sum)));
+    b.extend_from_slice(payload);
+    b
+}

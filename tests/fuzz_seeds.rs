@@ -1,0 +1,164 @@
+//! Writes the seed corpora of the fuzz targets (`fuzz/run.sh` calls this): small images of
+//! every format built from the fixtures, so the fuzzer starts from valid structure.
+//!
+//! `FUZZ_SEEDS_DIR=fuzz/corpus cargo test --test fuzz_seeds -- --ignored`
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use badalloc_audit::calloc::locate_calloc;
+use badalloc_audit::container::{lzo, ucl};
+use badalloc_audit::elf::ElfFile;
+use common::ifs_writer::{self, Comp, Opts};
+
+fn put(dir: &Path, target: &str, name: &str, data: &[u8]) {
+    let d = dir.join(target);
+    fs::create_dir_all(&d).unwrap();
+    fs::write(d.join(name), data).unwrap();
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    fs::read(common::fixture(rel)).unwrap()
+}
+
+/// The first `n` bytes of a fixture's calloc.
+fn calloc_body(elf: &[u8], n: usize) -> Vec<u8> {
+    let e = ElfFile::parse(elf).unwrap();
+    let s = locate_calloc(&e).unwrap();
+    let b = e.bytes_at(s.addr & !1).unwrap();
+    b[..b.len().min(n)].to_vec()
+}
+
+#[test]
+#[ignore = "writes the fuzz seed corpora; run by fuzz/run.sh"]
+fn write_fuzz_seeds() {
+    let dir = PathBuf::from(std::env::var("FUZZ_SEEDS_DIR").expect("FUZZ_SEEDS_DIR"));
+    // ELF: the small QNX fixtures.
+    for arch in ["x86_64", "i686", "arm", "aarch64", "powerpc", "mips", "sh4"] {
+        for f in ["libc.so.3", "ls", "procnto-smp-instr"] {
+            let p = format!("qnx/{arch}/{f}");
+            if common::fixture(&p).exists() {
+                let d = fixture(&p);
+                put(&dir, "elf_parse", &format!("{arch}-{f}"), &d);
+                put(&dir, "scan_image", &format!("{arch}-{f}"), &d);
+            }
+        }
+    }
+    // calloc: selector byte + the fixtures' own calloc bodies (checked and unchecked).
+    let sets: &[(&str, &[&str])] = &[
+        ("calloc_x86", &["x86_64", "i686"]),
+        ("calloc_arm", &["arm", "thumb2"]),
+        ("calloc_aarch64", &["aarch64"]),
+        ("calloc_ppc", &["powerpc"]),
+        ("calloc_mips", &["mips", "mipsel"]),
+        ("calloc_sh", &["sh4"]),
+    ];
+    for (target, arches) in sets {
+        for (i, arch) in arches.iter().enumerate() {
+            for v in [
+                "unchecked-O2.so",
+                "checked_div-O2.so",
+                "checked_builtin-O0.so",
+            ] {
+                let elf = fixture(&format!("calloc/{arch}/{v}"));
+                let mut seed = vec![i as u8];
+                seed.extend(calloc_body(&elf, 512));
+                put(&dir, target, &format!("{arch}-{v}"), &seed);
+            }
+        }
+    }
+    // Raw decompressors.
+    for f in ["one", "zeros", "text", "elf"] {
+        put(&dir, "ucl", f, &fixture(&format!("compressors/{f}.ucl")));
+        put(&dir, "lzo", f, &fixture(&format!("compressors/{f}.lzo")));
+    }
+    // IFS: a small tree, every compression, both byte orders.
+    let elf = fixture("qnx/x86_64/libc.so.3");
+    let nodes = vec![
+        ifs_writer::dir("proc", 2),
+        ifs_writer::dir("proc/boot", 3),
+        ifs_writer::file("proc/boot/libc.so.3", 4, &elf),
+        ifs_writer::symlink("usr/lib/libc.so", 5, "/proc/boot/libc.so.3"),
+        ifs_writer::device("dev/null", 6, 1, 2),
+        ifs_writer::file("proc/boot/.script", 7, &ifs_writer::script_bytes()),
+    ];
+    for (ci, comp) in [
+        Comp::None,
+        Comp::Zlib,
+        Comp::LzoReal,
+        Comp::Ucl,
+        Comp::UclRuns,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for be in [false, true] {
+            let o = Opts {
+                comp,
+                big_endian: be,
+                script_ino: 7,
+                block: 0x800,
+                ..Opts::default()
+            };
+            let img = ifs_writer::build(&nodes, &o);
+            let name = format!("{comp:?}-{}", if be { "be" } else { "le" });
+            put(&dir, "ifs", &name, &img);
+            put(&dir, "scan_image", &format!("ifs-{name}"), &img);
+            if comp != Comp::None {
+                // ifs_compressed: selector, imagefs_size, stored imagefs.
+                let fs = ifs_writer::build_imagefs(&nodes, &o);
+                let stored = ifs_writer::compress(&fs, comp, 0x800);
+                let sel = [0u8, 0, 1, 2, 2][ci] | if be { 0x80 } else { 0 };
+                let mut seed = vec![sel];
+                seed.extend((fs.len() as u32).to_le_bytes());
+                seed.extend(stored);
+                put(&dir, "ifs_compressed", &name, &seed);
+            }
+        }
+    }
+    let bare = ifs_writer::build(
+        &nodes,
+        &Opts {
+            startup: false,
+            ..Opts::default()
+        },
+    );
+    put(&dir, "ifs", "bare", &bare);
+    // tar, gzip, tar.gz.
+    let t = common::tar(&[("bin/ls", &fixture("qnx/arm/ls")), ("etc/motd", b"hi\n")]);
+    put(&dir, "tar", "small.tar", &t);
+    put(&dir, "gzip", "small.tar.gz", &common::gzip(&t));
+    put(&dir, "gzip", "plain.gz", &common::gzip(b"hello"));
+    put(&dir, "scan_image", "small.tar.gz", &common::gzip(&t));
+    // carve: a boot image inside noise.
+    let mut blob: Vec<u8> = (0..70_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    blob.splice(4096..4096, ifs_writer::build(&nodes, &Opts::default()));
+    put(&dir, "carve", "ifs-in-noise", &blob);
+    // Raw decompressor output streams as built by our encoders.
+    put(&dir, "ucl", "runs", &ucl::nrv2b_encode_runs(&[7u8; 3000]));
+    put(
+        &dir,
+        "lzo",
+        "lits",
+        &lzo::lzo1x_encode_literals(b"literal run"),
+    );
+    // QNX4/QNX6 from the shared corpus, when present (not committed: too big).
+    for (target, rel) in [
+        ("qnx6", "qnx6/qnxmount-test_image.bin"),
+        ("qnx4", "qnx/openqnx-qnx4fs.img"),
+        ("gzip", "qnx6/qnxmount-test_image.tar.gz"),
+    ] {
+        if let Some(d) = common::corpus(rel) {
+            put(
+                &dir,
+                target,
+                &format!("shared-{}", rel.replace('/', "-")),
+                &d,
+            );
+        }
+    }
+}
