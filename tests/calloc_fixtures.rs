@@ -117,11 +117,18 @@ fn fixture_manifest_verdicts_are_exact() {
     let mut wrong = Vec::new();
     let mut false_checked = 0;
     let mut sets: Vec<(PathBuf, Option<&str>, &str)> = Vec::new();
-    let m = common::fixture("calloc/manifest.tsv");
-    if m.exists() {
-        sets.push((m, None, "fixtures/calloc"));
-    } else {
-        eprintln!("SKIP: fixtures/calloc/manifest.tsv is absent (fixtures not generated yet)");
+    // The generated fixtures are committed: their manifests must be there.
+    for (rel, title) in [
+        ("calloc/manifest.tsv", "fixtures/calloc"),
+        ("qnx/manifest.tsv", "fixtures/qnx"),
+    ] {
+        let m = common::fixture(rel);
+        assert!(
+            m.exists(),
+            "{} is missing: run fixtures/generate.sh",
+            m.display()
+        );
+        sets.push((m, None, title));
     }
     let d = common::fixture(".downloads/manifest.tsv");
     if d.exists() {
