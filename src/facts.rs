@@ -71,6 +71,13 @@ impl FileFacts {
         !self.markers.is_empty()
     }
 
+    /// The name other binaries need this library by: its SONAME, else its file name.
+    pub fn library_name(&self) -> &str {
+        self.soname
+            .as_deref()
+            .unwrap_or_else(|| self.path.rsplit(['/', '!']).next().unwrap_or(&self.path))
+    }
+
     /// The libc this binary is linked against, or "static".
     pub fn linked_libc(&self) -> Option<String> {
         if let Some(l) = self.needed.iter().find(|n| is_libc_name(n)) {

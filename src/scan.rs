@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use crate::classify::{classify, Findings};
 use crate::container::{self, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile, ElfType};
-use crate::evidence::{self, libc_soname_series};
-use crate::facts::{facts_of, FileFacts, QnxMarker};
+use crate::evidence;
+use crate::facts::{facts_of, FileFacts};
 use crate::report::{
     BinaryReport, CallocReport, ErrorReport, ImageNote, ImageReport, LibcReport, Report, ScanStats,
     SymlinkReport, TargetReport, Tool, Verdict,
@@ -437,27 +437,12 @@ fn build_target(
     stats: ScanStats,
 ) -> TargetReport {
     let os = evidence::assess(&facts);
-    // A C library counts as QNX's when it carries a marker itself or a binary that uses QNX's
-    // runtime linker needs it (glibc's libc.so.6 is neither).
-    let qnx_needed: Vec<&str> = facts
-        .iter()
-        .filter(|f| {
-            f.markers
-                .iter()
-                .any(|m| matches!(m, QnxMarker::Interpreter(_)))
-        })
-        .flat_map(|f| f.needed.iter().map(String::as_str))
-        .collect();
+    let qnx_libcs = evidence::qnx_libcs(&facts);
     let libc: Vec<LibcReport> = facts
         .iter()
         .filter(|f| f.is_libc)
         .map(|f| {
-            let name = f
-                .soname
-                .clone()
-                .unwrap_or_else(|| file_name(&f.path).to_string());
-            let qnx = f.is_qnx()
-                || (qnx_needed.contains(&name.as_str()) && libc_soname_series(&name).is_some());
+            let qnx = qnx_libcs.contains(f.path.as_str());
             LibcReport {
                 path: f.path.clone(),
                 soname: f.soname.clone(),
@@ -527,8 +512,4 @@ fn elf_type_name(t: ElfType) -> &'static str {
         ElfType::Core => "core",
         ElfType::Other(_) => "other",
     }
-}
-
-fn file_name(path: &str) -> &str {
-    path.rsplit(['/', '!']).next().unwrap_or(path)
 }

@@ -80,6 +80,30 @@ pub struct OsAssessment {
     pub estimate: ReleaseEstimate,
 }
 
+/// Paths of the C libraries that are QNX's: they carry a QNX marker themselves, or a binary
+/// that uses QNX's runtime linker needs them by a QNX libc SONAME. glibc's `libc.so.6` is
+/// neither, so it is never taken for QNX 8.
+pub fn qnx_libcs(files: &[FileFacts]) -> std::collections::BTreeSet<&str> {
+    let needed_by_qnx: Vec<&str> = files
+        .iter()
+        .filter(|f| {
+            f.markers
+                .iter()
+                .any(|m| matches!(m, QnxMarker::Interpreter(_)))
+        })
+        .flat_map(|f| f.needed.iter().map(String::as_str))
+        .collect();
+    files
+        .iter()
+        .filter(|f| f.is_libc)
+        .filter(|f| {
+            let name = f.library_name();
+            f.is_qnx() || (needed_by_qnx.contains(&name) && libc_soname_series(name).is_some())
+        })
+        .map(|f| f.path.as_str())
+        .collect()
+}
+
 /// How many files an aggregated evidence line names before it says "and N more".
 const MAX_EXAMPLES: usize = 3;
 
@@ -190,22 +214,11 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     }
 
     // 4. SONAMEs of C libraries, counted only with a QNX marker.
-    let qnx_needed: Vec<&str> = files
-        .iter()
-        .filter(|f| {
-            f.markers
-                .iter()
-                .any(|m| matches!(m, QnxMarker::Interpreter(_)))
-        })
-        .flat_map(|f| f.needed.iter().map(String::as_str))
-        .collect();
+    let qnx_libcs = qnx_libcs(files);
     let mut series: Vec<(Release, Release, &'static str)> = Vec::new();
     for f in files.iter().filter(|f| f.is_libc) {
-        let name = f
-            .soname
-            .clone()
-            .unwrap_or_else(|| f.path.rsplit('/').next().unwrap_or(&f.path).to_string());
-        let counted = f.is_qnx() || qnx_needed.contains(&name.as_str());
+        let name = f.library_name();
+        let counted = qnx_libcs.contains(f.path.as_str());
         match (libc_soname_series(&name), counted) {
             (Some(s), true) => {
                 evidence.push(EvidenceItem {
