@@ -219,7 +219,7 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     for f in files.iter().filter(|f| f.is_libc) {
         let name = f.library_name();
         let counted = qnx_libcs.contains(f.path.as_str());
-        match (libc_soname_series(&name), counted) {
+        match (libc_soname_series(name), counted) {
             (Some(s), true) => {
                 evidence.push(EvidenceItem {
                     source: f.path.clone(),
