@@ -10,7 +10,7 @@
 //! - [`evidence`]: the OS release, weighed from all files, with confidence.
 //! - [`advisory`]: CVE-2021-22156 as data; [`classify`]: facts + advisory → verdict.
 //! - [`report`]: the report model and its renderings (text, JSON).
-//! - [`scan`]: the pipeline that ties them together.
+//! - [`scan`]: the pipeline that ties them together; `examine`: one file and the images in it.
 
 pub mod advisory;
 pub mod calloc;
@@ -21,6 +21,7 @@ pub mod diff;
 pub mod elf;
 pub mod error;
 pub mod evidence;
+mod examine;
 pub mod facts;
 pub mod image_cmd;
 pub mod inspect;
