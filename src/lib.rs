@@ -23,6 +23,7 @@ pub mod error;
 pub mod evidence;
 mod examine;
 pub mod facts;
+pub mod guard;
 pub mod image_cmd;
 pub mod inspect;
 pub mod output;

@@ -71,8 +71,9 @@ impl<'e> Arm<'e> {
         let bytes = bytes.get(..bytes.len().min(4)).unwrap_or(bytes);
         let mut rd = U8Reader::new(bytes);
         let d = if thumb { &self.thumb } else { &self.arm };
-        let i = d
-            .decode(&mut rd)
+        // yaxpeax-arm 0.5 panics on some encodings ("register number out of range"): contained.
+        let i = crate::guard::contain(|| d.decode(&mut rd))
+            .ok_or_else(|| format!("undecodable ARM instruction at {a:#x} (decoder failure)"))?
             .map_err(|e| format!("undecodable ARM instruction at {a:#x}: {e}"))?;
         let len = if thumb {
             // yaxpeax does not mark every 32-bit Thumb instruction `wide` (blx): use the

@@ -476,7 +476,7 @@ impl<'a> ElfFile<'a> {
     }
 }
 
-/// Run goblin behind `catch_unwind`: a parser bug on hostile bytes must become an error for
+/// Run goblin with panics contained (`guard::contain`): a parser bug on hostile bytes must become an error for
 /// this file, not the end of the whole scan.
 fn guarded_parse(data: &[u8], permissive: bool) -> Result<Elf<'_>, FormatError> {
     let opts = if permissive {
@@ -487,10 +487,10 @@ fn guarded_parse(data: &[u8], permissive: bool) -> Result<Elf<'_>, FormatError> 
     // goblin's errors carry no position: locate them at the table that declares the bad
     // extent (the section header table, else the program header table).
     let at = tables_offset(data);
-    match std::panic::catch_unwind(|| Elf::parse_with_opts(data, &opts)) {
-        Ok(Ok(elf)) => Ok(elf),
-        Ok(Err(e)) => Err(FormatError::at(at, format!("malformed ELF: {e}"))),
-        Err(_) => Err(FormatError::at(
+    match crate::guard::contain(|| Elf::parse_with_opts(data, &opts)) {
+        Some(Ok(elf)) => Ok(elf),
+        Some(Err(e)) => Err(FormatError::at(at, format!("malformed ELF: {e}"))),
+        None => Err(FormatError::at(
             at,
             "malformed ELF: the ELF parser gave up (internal panic)",
         )),
