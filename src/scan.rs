@@ -1,6 +1,7 @@
 //! The scan: targets → files → facts → verdict. Files are examined in parallel; each file's
 //! bytes are dropped as soon as its facts are taken, so memory stays flat as trees grow.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,6 +63,20 @@ pub const MAX_NESTING: usize = 6;
 /// Files smaller than this are not carved for embedded images: the smallest image with a
 /// C library in it is far larger, and small files are most of a tree.
 const MIN_CARVE_SIZE: usize = 64 * 1024;
+
+/// Memory budget of one file on disk: the bytes decompressed or copied out of its images
+/// that are held at once, across all nesting levels (a `.tar.gz` payload, the imagefs
+/// decompressed from an IFS inside it, a QNX6 file read out of fragmented blocks...).
+///
+/// Each image is opened with `max_expanded` = what is left of the budget after everything
+/// its ancestors hold (never more than [`container::DEFAULT_MAX_EXPANDED`]), and each entry
+/// read out of it is charged before its own contents are examined; an image that would go
+/// past the budget is reported as an error at its virtual path and skipped. Two budgets
+/// are the most one file can make the scanner hold: the budget itself, plus one entry read
+/// that is charged after it is read. 1 GiB lets the largest real boot image (tens of MiB)
+/// through many times over, while a crafted nest of bombs cannot multiply
+/// `DEFAULT_MAX_EXPANDED` by [`MAX_NESTING`].
+pub const MAX_EXPANDED_PER_FILE: u64 = 1 << 30;
 
 /// What examining one file (and everything inside it) produced.
 #[derive(Default)]
@@ -262,17 +277,23 @@ fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
         kind: "file",
         ..Default::default()
     };
-    out.kind = examine_nested(path, data, 0, &mut out);
+    out.kind = examine_nested(path, data, 0, MAX_EXPANDED_PER_FILE, &mut out);
     out
 }
 
-fn examine_nested(path: &str, data: &[u8], depth: usize, out: &mut FileOutcome) -> &'static str {
+fn examine_nested(
+    path: &str,
+    data: &[u8],
+    depth: usize,
+    budget: u64,
+    out: &mut FileOutcome,
+) -> &'static str {
     if is_elf(data) {
         examine_elf(path, data, out);
         return "elf";
     }
     if let Some(kind) = container::detect(data) {
-        open_image(path, data, kind, None, depth, out);
+        open_image(path, data, kind, None, depth, budget, out);
         return kind.name();
     }
     if surface::is_startup_script(path) && data.len() <= surface::MAX_SCRIPT_BYTES {
@@ -302,7 +323,7 @@ fn examine_nested(path: &str, data: &[u8], depth: usize, out: &mut FileOutcome) 
                 continue;
             };
             let vpath = format!("{path}@{offset:#x}");
-            if open_image(&vpath, slice, kind, Some(offset), depth, out) {
+            if open_image(&vpath, slice, kind, Some(offset), depth, budget, out) {
                 opened = true;
                 if is_fs {
                     covered_until = fs_starts
@@ -327,6 +348,7 @@ fn open_image(
     kind: ContainerKind,
     carved_at: Option<u64>,
     depth: usize,
+    budget: u64,
     out: &mut FileOutcome,
 ) -> bool {
     if depth >= MAX_NESTING {
@@ -340,13 +362,27 @@ fn open_image(
         });
         return false;
     }
-    let image = match container::open(data, kind, &Limits::default()) {
+    let limits = Limits {
+        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
+        ..Limits::default()
+    };
+    let image = match container::open(data, kind, &limits) {
         Ok(c) => c,
         Err(e) => {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
-                message: format!("{} image: {}", kind.name(), e.message),
+                message: if budget < container::DEFAULT_MAX_EXPANDED && e.message.contains("exceed")
+                {
+                    format!(
+                        "{} image: {} (memory budget of the file: {budget} of \
+                         {MAX_EXPANDED_PER_FILE} bytes left)",
+                        kind.name(),
+                        e.message
+                    )
+                } else {
+                    format!("{} image: {}", kind.name(), e.message)
+                },
             });
             return false;
         }
@@ -367,6 +403,7 @@ fn open_image(
             .collect(),
         boot_script: Vec::new(),
     };
+    let budget = budget.saturating_sub(image.resident_bytes());
     for entry in image.entries() {
         let vpath = format!("{path}!/{}", entry.path);
         match entry.entry_type {
@@ -382,7 +419,11 @@ fn open_image(
                             out.started.push((prog, script.clone()));
                         }
                     }
-                    examine_nested(&vpath, &bytes, depth + 1, out);
+                    let held = match &bytes {
+                        Cow::Owned(v) => v.len() as u64,
+                        Cow::Borrowed(_) => 0,
+                    };
+                    examine_nested(&vpath, &bytes, depth + 1, budget.saturating_sub(held), out);
                 }
                 Err(e) => out.errors.push(ErrorReport {
                     path: vpath,
@@ -404,7 +445,17 @@ fn open_image(
 fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
     match ElfFile::parse(data) {
         Ok(elf) => {
-            let calloc = calloc_of(&elf);
+            let calloc = match calloc_of(&elf) {
+                Ok(c) => c,
+                Err(e) => {
+                    out.errors.push(ErrorReport {
+                        path: path.to_string(),
+                        offset: e.offset,
+                        message: e.message.clone(),
+                    });
+                    Some(CallocReport::unknown(&e.message))
+                }
+            };
             let facts = facts_of(path, &elf, calloc);
             out.errors
                 .extend(facts.warnings.iter().map(|w| ErrorReport {
@@ -423,8 +474,29 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
 }
 
 /// The analysed calloc of a file that defines one; None when it has none.
-fn calloc_of(elf: &ElfFile<'_>) -> Option<CallocReport> {
-    crate::calloc::analyze_calloc(elf).map(CallocReport::from)
+///
+/// The analysis runs third-party instruction decoders over hostile bytes: a panic in one of
+/// them (a decoder bug) becomes an error for this file, located at its calloc, and the scan
+/// goes on.
+fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocReport>, crate::FormatError> {
+    let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::calloc::analyze_calloc(elf)
+    }));
+    match analysis {
+        Ok(a) => Ok(a.map(CallocReport::from)),
+        Err(_) => {
+            let offset = crate::calloc::locate_calloc(elf)
+                .and_then(|s| elf.bytes_at(s.addr & !1))
+                .and_then(|b| (b.as_ptr() as usize).checked_sub(elf.data.as_ptr() as usize))
+                .map(|o| o as u64);
+            Err(crate::FormatError {
+                offset,
+                message: "calloc analysis aborted: the machine-code decoder failed on this \
+                          code (internal panic)"
+                    .into(),
+            })
+        }
+    }
 }
 
 fn build_target(

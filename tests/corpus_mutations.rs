@@ -50,7 +50,10 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
         "calloc/sh4/checked_div-O2.so",
         "calloc/mips/unchecked-O2.so",
     ] {
-        v.push((f.replace('/', "_"), std::fs::read(common::fixture(f)).unwrap()));
+        v.push((
+            f.replace('/', "_"),
+            std::fs::read(common::fixture(f)).unwrap(),
+        ));
     }
     v
 }
@@ -119,8 +122,7 @@ fn damaged_corpus_scans_without_panic_and_every_error_has_a_path() {
                 match r {
                     Err(_) => f.push(format!("{name}: panicked")),
                     Ok(t) => {
-                        errors_seen
-                            .fetch_add(t.errors.len(), std::sync::atomic::Ordering::Relaxed);
+                        errors_seen.fetch_add(t.errors.len(), std::sync::atomic::Ordering::Relaxed);
                         for e in &t.errors {
                             if !e.path.starts_with(name.as_str()) {
                                 f.push(format!("{name}: error without its path: {e:?}"));

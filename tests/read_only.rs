@@ -114,7 +114,11 @@ fn scan_in_every_format_changes_nothing_under_the_scanned_paths() {
     let before = snapshot(tmp.path());
     assert!(before.len() > 12, "{before:?}");
     for format in ["text", "json", "sarif", "cyclonedx"] {
-        for target in [tree.clone(), tree.join("boot.ifs"), tree.join("lib/libc.so")] {
+        for target in [
+            tree.clone(),
+            tree.join("boot.ifs"),
+            tree.join("lib/libc.so"),
+        ] {
             let out = Command::cargo_bin("badalloc-audit")
                 .unwrap()
                 .args(["scan", "--quiet", "--format", format])
@@ -216,7 +220,10 @@ fn extract_writes_only_under_its_dir() {
     fs::create_dir(&victim).unwrap();
     push(common::tar_header("ok/file.txt", b'0', 2, ""), b"ok");
     push(common::tar_header("../escape.txt", b'0', 3, ""), b"bad");
-    push(common::tar_header("ok/../../escape2.txt", b'0', 3, ""), b"bad");
+    push(
+        common::tar_header("ok/../../escape2.txt", b'0', 3, ""),
+        b"bad",
+    );
     let abs = format!("{}/abs.txt", victim.display());
     push(common::tar_header(&abs, b'0', 3, ""), b"abs");
     push(
@@ -257,7 +264,10 @@ fn extract_writes_only_under_its_dir() {
     for p in &new {
         assert!(p.starts_with("real/out"), "extract wrote {p} outside DIR");
     }
-    assert_eq!(fs::read(real_parent.join("out/ok/file.txt")).unwrap(), b"ok");
+    assert_eq!(
+        fs::read(real_parent.join("out/ok/file.txt")).unwrap(),
+        b"ok"
+    );
     assert!(!root.join("escape.txt").exists());
     assert!(!root.join("real/escape2.txt").exists());
     assert!(!victim.join("through.txt").exists());

@@ -94,3 +94,10 @@ pub fn wrap_ifs(comp: u8, big_endian: bool, imagefs_size: u32, payload: &[u8]) -
     b.extend_from_slice(payload);
     b
 }
+
+/// Replace libFuzzer's abort-on-any-panic hook by a silent one: panics that the library
+/// catches itself (ElfFile::parse around goblin, the scan around the calloc analysis) are
+/// handled errors; a panic that escapes the target still aborts (the harness catches it).
+pub fn quiet_contained_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
+}

@@ -81,6 +81,10 @@ pub struct GzipBlob {
 }
 
 impl Container for GzipBlob {
+    fn resident_bytes(&self) -> u64 {
+        self.payload.len() as u64
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Gzip
     }
