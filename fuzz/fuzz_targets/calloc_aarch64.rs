@@ -1,9 +1,9 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-const FIXTURES: &[&[u8]] = &[
-    include_bytes!("../../fixtures/calloc/aarch64/unchecked-O2.so"),
-];
+const FIXTURES: &[&[u8]] = &[include_bytes!(
+    "../../fixtures/calloc/aarch64/unchecked-O2.so"
+)];
 
 // The first byte picks the fixture (e.g. ARM or Thumb, big or little endian); the rest
 // replaces the body of its calloc.

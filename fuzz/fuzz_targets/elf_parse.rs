@@ -1,7 +1,7 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
 use badalloc_audit::elf::ElfFile;
 use badalloc_audit::facts::facts_of;
+use libfuzzer_sys::fuzz_target;
 
 // Panics the library contains on purpose (goblin, the instruction decoders) are not
 // crashes: only a panic that escapes to the harness is.

@@ -1,6 +1,6 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
 use badalloc_audit::container::{self, ContainerKind};
+use libfuzzer_sys::fuzz_target;
 
 // Panics the library contains on purpose (goblin, the instruction decoders) are not
 // crashes: only a panic that escapes to the harness is.

@@ -1,6 +1,6 @@
 #![no_main]
-use libfuzzer_sys::fuzz_target;
 use badalloc_audit::container::ContainerKind;
+use libfuzzer_sys::fuzz_target;
 
 // Byte 0: compression (zlib, LZO, UCL) and byte order; bytes 1..5: the header's
 // imagefs_size; the rest: the stored (compressed) imagefs behind a valid startup header.
