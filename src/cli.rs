@@ -11,7 +11,11 @@ Exit status:
   1  at least one target is affected
   2  usage error
   3  some target is inconclusive and none is affected
-  4  a PATH could not be read at all (and none is affected)";
+  4  a PATH could not be read at all (and none is affected)
+
+Partial results: a file or image entry that cannot be read or parsed is listed in the
+report's errors (its path, virtual inside images, and offset) and the scan goes on; such
+errors do not change the exit status. Only a PATH that cannot be read at all gives 4.";
 
 #[derive(Debug, Parser)]
 #[command(

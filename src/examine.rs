@@ -3,6 +3,7 @@
 //! files examined the same way, nested to a bound, under virtual paths (`image!/inside`,
 //! `dump@0x40000!/inside`); startup scripts are read for the programs they start.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use crate::container::{self, ContainerKind, EntryType, Limits};
@@ -19,6 +20,20 @@ pub const MAX_NESTING: usize = 6;
 /// Files smaller than this are not carved for embedded images: the smallest image with a
 /// C library in it is far larger, and small files are most of a tree.
 const MIN_CARVE_SIZE: usize = 64 * 1024;
+
+/// Memory budget of one file on disk: the bytes decompressed or copied out of its images
+/// that are held at once, across all nesting levels (a `.tar.gz` payload, the imagefs
+/// decompressed from an IFS inside it, a QNX6 file read out of fragmented blocks...).
+///
+/// Each image is opened with `max_expanded` = what is left of the budget after everything
+/// its ancestors hold (never more than [`container::DEFAULT_MAX_EXPANDED`]), and each entry
+/// read out of it is charged before its own contents are examined; an image that would go
+/// past the budget is reported as an error at its virtual path and skipped. Two budgets
+/// are the most one file can make the scanner hold: the budget itself, plus one entry read
+/// that is charged after it is read. 1 GiB lets the largest real boot image (tens of MiB)
+/// through many times over, while a crafted nest of bombs cannot multiply
+/// `DEFAULT_MAX_EXPANDED` by [`MAX_NESTING`].
+pub const MAX_EXPANDED_PER_FILE: u64 = 1 << 30;
 
 /// What examining one file (and everything inside it) produced.
 #[derive(Default)]
@@ -54,23 +69,29 @@ pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
 /// Examine one file's bytes: an ELF file is read; an image (recognised by its bytes, at
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
 /// virtual paths `image!/path/inside`.
-pub(crate) fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
+fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
         kind: "file",
         ..Default::default()
     };
-    out.kind = examine_nested(path, data, 0, &mut out);
+    out.kind = examine_nested(path, data, 0, MAX_EXPANDED_PER_FILE, &mut out);
     out
 }
 
-fn examine_nested(path: &str, data: &[u8], depth: usize, out: &mut FileOutcome) -> &'static str {
+pub(crate) fn examine_nested(
+    path: &str,
+    data: &[u8],
+    depth: usize,
+    budget: u64,
+    out: &mut FileOutcome,
+) -> &'static str {
     if is_elf(data) {
         examine_elf(path, data, out);
         return "elf";
     }
     if let Some(kind) = container::detect(data) {
-        open_image(path, data, kind, None, depth, out);
+        open_image(path, data, kind, None, depth, budget, out);
         return kind.name();
     }
     if surface::is_startup_script(path) && data.len() <= surface::MAX_SCRIPT_BYTES {
@@ -100,7 +121,7 @@ fn examine_nested(path: &str, data: &[u8], depth: usize, out: &mut FileOutcome) 
                 continue;
             };
             let vpath = format!("{path}@{offset:#x}");
-            if open_image(&vpath, slice, kind, Some(offset), depth, out) {
+            if open_image(&vpath, slice, kind, Some(offset), depth, budget, out) {
                 opened = true;
                 if is_fs {
                     covered_until = fs_starts
@@ -125,6 +146,7 @@ fn open_image(
     kind: ContainerKind,
     carved_at: Option<u64>,
     depth: usize,
+    budget: u64,
     out: &mut FileOutcome,
 ) -> bool {
     if depth >= MAX_NESTING {
@@ -138,13 +160,27 @@ fn open_image(
         });
         return false;
     }
-    let image = match container::open(data, kind, &Limits::default()) {
+    let limits = Limits {
+        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
+        ..Limits::default()
+    };
+    let image = match container::open(data, kind, &limits) {
         Ok(c) => c,
         Err(e) => {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
-                message: format!("{} image: {}", kind.name(), e.message),
+                message: if budget < container::DEFAULT_MAX_EXPANDED && e.message.contains("exceed")
+                {
+                    format!(
+                        "{} image: {} (memory budget of the file: {budget} of \
+                         {MAX_EXPANDED_PER_FILE} bytes left)",
+                        kind.name(),
+                        e.message
+                    )
+                } else {
+                    format!("{} image: {}", kind.name(), e.message)
+                },
             });
             return false;
         }
@@ -165,6 +201,7 @@ fn open_image(
             .collect(),
         boot_script: Vec::new(),
     };
+    let budget = budget.saturating_sub(image.resident_bytes());
     for entry in image.entries() {
         let vpath = format!("{path}!/{}", entry.path);
         match entry.entry_type {
@@ -180,7 +217,11 @@ fn open_image(
                             out.started.push((prog, script.clone()));
                         }
                     }
-                    examine_nested(&vpath, &bytes, depth + 1, out);
+                    let held = match &bytes {
+                        Cow::Owned(v) => v.len() as u64,
+                        Cow::Borrowed(_) => 0,
+                    };
+                    examine_nested(&vpath, &bytes, depth + 1, budget.saturating_sub(held), out);
                 }
                 Err(e) => out.errors.push(ErrorReport {
                     path: vpath,
@@ -202,7 +243,17 @@ fn open_image(
 fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
     match ElfFile::parse(data) {
         Ok(elf) => {
-            let calloc = calloc_of(&elf);
+            let calloc = match calloc_of(&elf) {
+                Ok(c) => c,
+                Err(e) => {
+                    out.errors.push(ErrorReport {
+                        path: path.to_string(),
+                        offset: e.offset,
+                        message: e.message.clone(),
+                    });
+                    Some(CallocReport::unknown(&e.message))
+                }
+            };
             let facts = facts_of(path, &elf, calloc);
             out.errors
                 .extend(facts.warnings.iter().map(|w| ErrorReport {
@@ -221,6 +272,24 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
 }
 
 /// The analysed calloc of a file that defines one; None when it has none.
-fn calloc_of(elf: &ElfFile<'_>) -> Option<CallocReport> {
-    crate::calloc::analyze_calloc(elf).map(CallocReport::from)
+///
+/// The analysis runs third-party instruction decoders over hostile bytes: a panic in one of
+/// them (a decoder bug) becomes an error for this file, located at its calloc, and the scan
+/// goes on.
+fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocReport>, crate::FormatError> {
+    match crate::guard::contain(|| crate::calloc::analyze_calloc(elf)) {
+        Some(a) => Ok(a.map(CallocReport::from)),
+        None => {
+            let offset = crate::calloc::locate_calloc(elf)
+                .and_then(|s| elf.bytes_at(s.addr & !1))
+                .and_then(|b| (b.as_ptr() as usize).checked_sub(elf.data.as_ptr() as usize))
+                .map(|o| o as u64);
+            Err(crate::FormatError {
+                offset,
+                message: "calloc analysis aborted: the machine-code decoder failed on this \
+                          code (internal panic)"
+                    .into(),
+            })
+        }
+    }
 }

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use crate::classify::{classify, Findings};
 use crate::elf::ElfType;
 use crate::evidence;
-pub use crate::examine::MAX_NESTING;
-use crate::examine::{examine_bytes, examine_path, FileOutcome};
+use crate::examine::{examine_nested, examine_path, FileOutcome};
+pub use crate::examine::{MAX_EXPANDED_PER_FILE, MAX_NESTING};
 use crate::facts::FileFacts;
 use crate::report::{
     BinaryReport, CallocReport, ErrorReport, ImageReport, LibcReport, Report, ScanStats,
@@ -137,7 +137,19 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
 /// prefix of every virtual path inside it): the same examination as [`scan`] gives a file on
 /// disk, without touching the file system. For fuzzing and for tests that mutate images.
 pub fn scan_bytes(name: &str, data: &[u8]) -> TargetReport {
-    let outcome = examine_bytes(name, data);
+    scan_bytes_with_budget(name, data, MAX_EXPANDED_PER_FILE)
+}
+
+/// [`scan_bytes`] with another memory budget than [`MAX_EXPANDED_PER_FILE`] (for tests of
+/// the bound).
+#[doc(hidden)]
+pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetReport {
+    let mut outcome = FileOutcome {
+        bytes: data.len() as u64,
+        kind: "file",
+        ..Default::default()
+    };
+    outcome.kind = examine_nested(name, data, 0, budget, &mut outcome);
     let kind = outcome.kind.to_string();
     finish_target(
         name.to_string(),

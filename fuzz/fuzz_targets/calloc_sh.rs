@@ -1,13 +1,11 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-const FIXTURES: &[&[u8]] = &[
-    include_bytes!("../../fixtures/calloc/sh4/unchecked-O2.so"),
-];
+const FIXTURES: &[&[u8]] = &[include_bytes!("../../fixtures/calloc/sh4/unchecked-O2.so")];
 
 // The first byte picks the fixture (e.g. ARM or Thumb, big or little endian); the rest
 // replaces the body of its calloc.
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: fuzz_support::record_panics(), |data: &[u8]| {
     let Some((&pick, code)) = data.split_first() else {
         return;
     };

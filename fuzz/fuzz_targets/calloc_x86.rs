@@ -8,7 +8,7 @@ const FIXTURES: &[&[u8]] = &[
 
 // The first byte picks the fixture (e.g. ARM or Thumb, big or little endian); the rest
 // replaces the body of its calloc.
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: fuzz_support::record_panics(), |data: &[u8]| {
     let Some((&pick, code)) = data.split_first() else {
         return;
     };

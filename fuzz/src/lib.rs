@@ -34,8 +34,39 @@ pub fn calloc_with_body(fixture: &[u8], code: &[u8]) {
     let n = code.len().min(patched.len() - off);
     patched[off..off + n].copy_from_slice(&code[..n]);
     if let Ok(elf) = ElfFile::parse(&patched) {
-        let _ = analyze_calloc(&elf);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyze_calloc(&elf)));
+        if r.is_err() {
+            let known = LAST_PANIC.with(|p| {
+                p.borrow()
+                    .as_deref()
+                    .is_some_and(|l| KNOWN_PANICS.iter().any(|k| l.contains(k)))
+            });
+            if !known {
+                std::process::abort();
+            }
+        }
     }
+}
+
+/// Panics already reported and handed over (fuzz/regressions/calloc-*): skipped so the
+/// calloc targets can look for others. Each is a `file:line` of the panicking code.
+/// (Empty: the yaxpeax-arm 0.5 "register number out of range" panic, armv7.rs:585, is now
+/// contained in src/calloc/arm.rs.)
+pub const KNOWN_PANICS: &[&str] = &[];
+
+thread_local! {
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A panic hook that records where the panic happened (for [`KNOWN_PANICS`]).
+pub fn record_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let loc = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(loc));
+    }));
 }
 
 /// File offset of the first byte of `calloc` in an ELF file.
@@ -93,4 +124,11 @@ pub fn wrap_ifs(comp: u8, big_endian: bool, imagefs_size: u32, payload: &[u8]) -
     b.extend_from_slice(&u32b(0u32.wrapping_sub(sum)));
     b.extend_from_slice(payload);
     b
+}
+
+/// Replace libFuzzer's abort-on-any-panic hook by a silent one: panics that the library
+/// catches itself (ElfFile::parse around goblin, the scan around the calloc analysis) are
+/// handled errors; a panic that escapes the target still aborts (the harness catches it).
+pub fn quiet_contained_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use flate2::read::{GzDecoder, MultiGzDecoder};
+use flate2::bufread::{GzDecoder, MultiGzDecoder};
 
 use super::{tar, too_big, Container, ContainerKind, Entry, EntryType, Limits, Note};
 use crate::FormatError;
@@ -13,9 +13,11 @@ pub fn detect(data: &[u8]) -> bool {
     data.len() >= 18 && data.get(..3) == Some(&[0x1f, 0x8b, 0x08][..])
 }
 
-/// Read `r` to the end, failing once more than `max` bytes come out.
+/// Read `r` to the end, failing once more than `max` bytes come out. `consumed(&r)` is how
+/// much compressed input the decoder has taken: errors are located there.
 fn read_bounded<R: Read>(
     mut r: R,
+    consumed: impl Fn(&R) -> u64,
     max: u64,
     what: &str,
     limits: &Limits,
@@ -29,7 +31,7 @@ fn read_bounded<R: Read>(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(FormatError::at(
-                    out.len() as u64,
+                    consumed(&r),
                     format!(
                         "{what}: corrupt deflate data after {} output bytes: {e}",
                         out.len()
@@ -38,7 +40,12 @@ fn read_bounded<R: Read>(
             }
         };
         if (out.len() as u64).saturating_add(n as u64) > max {
-            return Err(too_big(what, (out.len() + n) as u64, limits, None));
+            return Err(too_big(
+                what,
+                (out.len() + n) as u64,
+                limits,
+                Some(consumed(&r)),
+            ));
         }
         out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
     }
@@ -47,13 +54,17 @@ fn read_bounded<R: Read>(
 
 /// Decompress exactly one gzip member (as mkifs writes the zlib imagefs), at most `max` bytes.
 pub fn gunzip_one(data: &[u8], max: u64, limits: &Limits) -> Result<Vec<u8>, FormatError> {
-    read_bounded(GzDecoder::new(data), max, "gzip", limits)
+    let total = data.len() as u64;
+    let consumed = |d: &GzDecoder<&[u8]>| total - d.get_ref().len() as u64;
+    read_bounded(GzDecoder::new(data), consumed, max, "gzip", limits)
 }
 
 /// Decompress all concatenated gzip members, at most `limits.max_expanded` bytes.
 pub fn gunzip_all(data: &[u8], limits: &Limits) -> Result<Vec<u8>, FormatError> {
+    let total = data.len() as u64;
     read_bounded(
         MultiGzDecoder::new(data),
+        |d: &MultiGzDecoder<&[u8]>| total - d.get_ref().len() as u64,
         limits.max_expanded,
         "gzip",
         limits,
@@ -81,6 +92,10 @@ pub struct GzipBlob {
 }
 
 impl Container for GzipBlob {
+    fn resident_bytes(&self) -> u64 {
+        self.payload.len() as u64
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Gzip
     }

@@ -1027,6 +1027,13 @@ pub fn decode_script(s: &[u8]) -> Vec<String> {
 }
 
 impl Container for Ifs<'_> {
+    fn resident_bytes(&self) -> u64 {
+        match &self.image {
+            Cow::Owned(v) => v.len() as u64,
+            Cow::Borrowed(_) => 0,
+        }
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Ifs
     }

@@ -208,6 +208,12 @@ pub trait Container {
     /// container was opened with.
     fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError>;
     fn notes(&self) -> &[Note];
+    /// Bytes this container holds in memory of its own (a decompressed imagefs or gzip
+    /// payload); 0 when it only borrows its input. The scanner charges them to the file's
+    /// memory budget (`scan::MAX_EXPANDED_PER_FILE`).
+    fn resident_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// What every reader's [`Container::read`] does before reading file data: a symlink reads as

@@ -152,7 +152,10 @@ impl<'a> Qnx4<'a> {
         let mut seen = HashSet::new();
         while out.len() < want && xblk != 0 {
             if !seen.insert(xblk) {
-                return Err(FormatError::new("QNX4 extent block chain loops"));
+                return Err(FormatError::at(
+                    (u64::from(xblk) - 1) * BS,
+                    "QNX4 extent block chain loops",
+                ));
             }
             let off = (u64::from(xblk) - 1) * BS;
             let b = slice_at(self.data, off, BS).ok_or_else(|| {

@@ -290,10 +290,11 @@ impl<'a> Qnx6<'a> {
             let idx = rem / unit;
             rem %= unit;
             let blk = self.block(ptr)?;
+            let at = self.block_offset(ptr).unwrap_or(0);
             ptr = self
                 .e
                 .u32(blk, (idx * 4) as usize)
-                .ok_or_else(|| FormatError::new("QNX6 pointer index out of block"))?;
+                .ok_or_else(|| FormatError::at(at, "QNX6 pointer index out of block"))?;
         }
         if ptr == u32::MAX {
             return Ok(None);

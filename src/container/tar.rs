@@ -355,6 +355,13 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
 }
 
 impl Container for Tar<'_> {
+    fn resident_bytes(&self) -> u64 {
+        match &self.data {
+            Cow::Owned(v) => v.len() as u64,
+            Cow::Borrowed(_) => 0,
+        }
+    }
+
     fn kind(&self) -> ContainerKind {
         self.kind
     }
