@@ -77,28 +77,58 @@ const SIGNATURES: [&[u8]; 6] = [
     b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
 ];
 
-/// Bytes searched by all finders before moving on: fits in L2, so each window is read from
-/// memory once and searched from cache by every signature.
-const WINDOW: usize = 128 << 10;
-
-fn finders() -> &'static [memmem::Finder<'static>; 6] {
-    static FINDERS: std::sync::OnceLock<[memmem::Finder<'static>; 6]> = std::sync::OnceLock::new();
-    FINDERS.get_or_init(|| SIGNATURES.map(memmem::Finder::new))
+/// All signatures in one SIMD pass (aho-corasick's packed "Teddy" searcher): a dump is read
+/// from memory once, whatever the number of signatures. `None` where the CPU has no SIMD
+/// support for it; then one memchr pass per signature.
+fn searcher() -> Option<&'static aho_corasick::packed::Searcher> {
+    static SEARCHER: std::sync::OnceLock<Option<aho_corasick::packed::Searcher>> =
+        std::sync::OnceLock::new();
+    SEARCHER
+        .get_or_init(|| {
+            let mut b = aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder();
+            b.extend(SIGNATURES);
+            b.build()
+        })
+        .as_ref()
 }
 
 /// Positions (absolute) of each signature starting in `data[from..to]`, in order.
+/// Overlapping occurrences count: after a hit at `p` the search resumes at `p + 1`, so a
+/// decoy cannot hide a real signature that shares bytes with it.
 fn signature_hits(data: &[u8], from: usize, to: usize) -> [Vec<usize>; 6] {
     let mut found: [Vec<usize>; 6] = Default::default();
-    let mut w = from;
-    while w < to {
-        let w_end = w.saturating_add(WINDOW).min(to);
-        let hay = data
-            .get(w..w_end.saturating_add(OVERLAP).min(data.len()))
-            .unwrap_or(&[]);
-        for (finder, out) in finders().iter().zip(found.iter_mut()) {
-            out.extend(finder.find_iter(hay).map(|p| p + w).filter(|&p| p < w_end));
+    let hay = data
+        .get(..to.saturating_add(OVERLAP).min(data.len()))
+        .unwrap_or(&[]);
+    match searcher() {
+        Some(s) => {
+            let mut at = from;
+            while at < to {
+                let Some(m) = s.find_in(hay, aho_corasick::Span::from(at..hay.len())) else {
+                    break;
+                };
+                if m.start() >= to {
+                    break;
+                }
+                if let Some(v) = found.get_mut(m.pattern().as_usize()) {
+                    v.push(m.start());
+                }
+                // A pattern that is a prefix-overlap of another may start inside this match.
+                at = m.start() + 1;
+            }
         }
-        w = w_end;
+        None => {
+            let win = hay.get(from..).unwrap_or(&[]);
+            for (sig, out) in SIGNATURES.iter().zip(found.iter_mut()) {
+                out.extend(
+                    memmem::find_iter(win, sig)
+                        .map(|p| p + from)
+                        .filter(|&p| p < to),
+                );
+            }
+        }
     }
     found
 }
@@ -159,4 +189,27 @@ fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_signatures_are_all_found() {
+        // An LE startup signature whose last byte starts a BE one, then a QNX6 boot block,
+        // in a buffer long enough for the SIMD searcher.
+        let mut data = vec![0x55u8; 4096];
+        data[100..107].copy_from_slice(&[0xeb, 0x7e, 0xff, 0x00, 0xff, 0x7e, 0xeb]);
+        data[2000..2004].copy_from_slice(&[0xeb, 0x10, 0x90, 0x00]);
+        data[3000..3007].copy_from_slice(b"imagefs");
+        let [le, be, image, _, qnx6, _] = signature_hits(&data, 0, data.len());
+        assert_eq!(le, [100]);
+        assert_eq!(be, [103]);
+        assert_eq!(qnx6, [2000]);
+        assert_eq!(image, [3000]);
+        // Only the part of the range asked for.
+        let [le, ..] = signature_hits(&data, 101, 4096);
+        assert!(le.is_empty());
+    }
 }
