@@ -69,7 +69,7 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         let mut files = Vec::new();
         for item in items {
             match item {
-                WalkItem::File { rel, full, size } => files.push((rel, full, size)),
+                WalkItem::File { rel, full } => files.push((rel, full)),
                 WalkItem::Symlink { rel, target } => {
                     symlinks.push(SymlinkReport { path: rel, target })
                 }
@@ -88,10 +88,10 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         }
         let outcomes = files
             .par_iter()
-            .map(|(rel, full, size)| {
+            .map(|(rel, full)| {
                 let o = examine_path(rel, full);
                 if let Some(p) = progress {
-                    p.file_done(*size);
+                    p.file_done(o.bytes);
                 }
                 o
             })

@@ -33,7 +33,7 @@ impl Deref for FileBytes {
 
 /// Open `path` read-only and return its bytes.
 pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     if len > MAX_FILE_SIZE {
         return Err(std::io::Error::other(format!(
@@ -50,7 +50,18 @@ pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
             return Ok(FileBytes::Mapped(map));
         }
     }
-    let mut buf = Vec::with_capacity(usize::try_from(len.min(MMAP_THRESHOLD * 16)).unwrap_or(0));
-    file.take(MAX_FILE_SIZE).read_to_end(&mut buf)?;
+    // Read the size fstat gave, in one call for most files (no extra read to see EOF); a file
+    // that shrank meanwhile is read as far as it goes, one that grew is read as it was.
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
     Ok(FileBytes::Owned(buf))
 }

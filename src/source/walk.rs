@@ -8,11 +8,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub enum WalkItem {
     /// A regular file to examine.
-    File {
-        rel: String,
-        full: PathBuf,
-        size: u64,
-    },
+    File { rel: String, full: PathBuf },
     /// A symbolic link, recorded with its target and not followed.
     Symlink { rel: String, target: String },
     /// Something that is not read: FIFO, socket, device, or an unreadable directory entry.
@@ -58,9 +54,10 @@ pub fn walk(root: &Path) -> Vec<WalkItem> {
                 format!("{rel_dir}/{name}")
             };
             let full = entry.path();
-            // symlink_metadata: never follow links.
-            let meta = match fs::symlink_metadata(&full) {
-                Ok(m) => m,
+            // The entry's own type (from the directory listing where the file system gives
+            // it, else lstat): never follows links, and costs no stat per file.
+            let ft = match entry.file_type() {
+                Ok(t) => t,
                 Err(e) => {
                     items.push(WalkItem::Skipped {
                         rel,
@@ -69,7 +66,6 @@ pub fn walk(root: &Path) -> Vec<WalkItem> {
                     continue;
                 }
             };
-            let ft = meta.file_type();
             if ft.is_symlink() {
                 let target = fs::read_link(&full)
                     .map(|t| t.to_string_lossy().into_owned())
@@ -85,11 +81,7 @@ pub fn walk(root: &Path) -> Vec<WalkItem> {
                     stack.push((full, rel, depth + 1));
                 }
             } else if ft.is_file() {
-                items.push(WalkItem::File {
-                    rel,
-                    full,
-                    size: meta.len(),
-                });
+                items.push(WalkItem::File { rel, full });
             } else {
                 items.push(WalkItem::Skipped {
                     rel,
