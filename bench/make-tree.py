@@ -129,6 +129,14 @@ def main():
         written += n
         files += 1
         i += 1
+    # Top up with small files if the blobs came out fewer than estimated.
+    i = n_small
+    while files < args.files:
+        d = etc / f"d{i % 50}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"conf{i}.cfg").write_bytes(f"# config {i}\n".encode())
+        files += 1
+        i += 1
     print(f"{out}: {files} files, {elfs} ELF, {written / 1e9:.2f} GB")
 
 
