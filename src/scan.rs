@@ -86,8 +86,11 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
         if let Some(p) = progress {
             p.target_started(&shown, files.len() as u64);
         }
+        // One task per file: a few large images take far longer than the thousands of small
+        // files, and fine-grained tasks let the idle thread steal the rest meanwhile.
         let outcomes = files
             .par_iter()
+            .with_max_len(1)
             .map(|(rel, full)| {
                 let o = examine_path(rel, full);
                 if let Some(p) = progress {
