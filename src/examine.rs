@@ -54,7 +54,7 @@ pub(crate) struct FileOutcome {
 
 pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
     match read_file(full) {
-        Ok(bytes) => examine_bytes(rel, &bytes),
+        Ok(bytes) => examine_bytes(rel, &bytes, MAX_EXPANDED_PER_FILE),
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
                 path: rel.to_string(),
@@ -68,18 +68,18 @@ pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
 
 /// Examine one file's bytes: an ELF file is read; an image (recognised by its bytes, at
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
-/// virtual paths `image!/path/inside`.
-fn examine_bytes(path: &str, data: &[u8]) -> FileOutcome {
+/// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold.
+pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
         kind: "file",
         ..Default::default()
     };
-    out.kind = examine_nested(path, data, 0, MAX_EXPANDED_PER_FILE, &mut out);
+    out.kind = examine_nested(path, data, 0, budget, &mut out);
     out
 }
 
-pub(crate) fn examine_nested(
+fn examine_nested(
     path: &str,
     data: &[u8],
     depth: usize,
@@ -170,8 +170,9 @@ fn open_image(
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
-                message: if budget < container::DEFAULT_MAX_EXPANDED && e.message.contains("exceed")
-                {
+                // A nested image opened with less than the usual cap says so, whatever
+                // the error: the budget may be why.
+                message: if budget < container::DEFAULT_MAX_EXPANDED {
                     format!(
                         "{} image: {} (memory budget of the file: {budget} of \
                          {MAX_EXPANDED_PER_FILE} bytes left)",
@@ -185,22 +186,35 @@ fn open_image(
             return false;
         }
     };
-    let mut report = ImageReport {
+    let report = ImageReport {
         path: path.to_string(),
         kind: kind.name().to_string(),
         offset: carved_at,
         entries: image.entries().len() as u64,
+        // The IFS reader decodes the boot script into a note: reported once, as lines.
         notes: image
             .notes()
             .iter()
+            .filter(|n| n.kind != "boot-script")
             .map(|n| ImageNote {
                 kind: n.kind.clone(),
                 detail: n.detail.clone(),
                 offset: n.offset,
             })
             .collect(),
-        boot_script: Vec::new(),
+        boot_script: image
+            .notes()
+            .iter()
+            .find(|n| n.kind == "boot-script")
+            .map(|n| n.detail.lines().map(str::to_string).collect())
+            .unwrap_or_default(),
     };
+    if !report.boot_script.is_empty() {
+        let script = format!("{path} boot script");
+        for prog in surface::programs_started(&script, &report.boot_script.join("\n")) {
+            out.started.push((prog, script.clone()));
+        }
+    }
     let budget = budget.saturating_sub(image.resident_bytes());
     for entry in image.entries() {
         let vpath = format!("{path}!/{}", entry.path);
@@ -208,15 +222,6 @@ fn open_image(
             EntryType::File => match image.read(entry) {
                 Ok(bytes) => {
                     out.image_files += 1;
-                    if entry.flags.iter().any(|f| f == "boot-script") {
-                        report.boot_script = container::ifs::decode_script(&bytes);
-                        let script = format!("{path} boot script");
-                        for prog in
-                            surface::programs_started(&script, &report.boot_script.join("\n"))
-                        {
-                            out.started.push((prog, script.clone()));
-                        }
-                    }
                     let held = match &bytes {
                         Cow::Owned(v) => v.len() as u64,
                         Cow::Borrowed(_) => 0,

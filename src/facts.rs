@@ -39,7 +39,6 @@ pub struct KernelRelease {
 pub struct FileFacts {
     /// Path inside the target (virtual path for files inside images).
     pub path: String,
-    pub size: u64,
     pub arch: String,
     pub elf_type: ElfType,
     pub interpreter: Option<String>,
@@ -159,7 +158,6 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
             .map_or_else(|| is_libc_name(file_name), is_libc_name);
     FileFacts {
         path: path.to_string(),
-        size: elf.data.len() as u64,
         arch: elf.arch_name(),
         elf_type: elf.elf_type,
         interpreter: elf.interpreter.map(str::to_string),

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::classify::{classify, Findings};
 use crate::elf::ElfType;
 use crate::evidence;
-use crate::examine::{examine_nested, examine_path, FileOutcome};
+use crate::examine::{examine_bytes, examine_path, FileOutcome};
 pub use crate::examine::{MAX_EXPANDED_PER_FILE, MAX_NESTING};
 use crate::facts::FileFacts;
 use crate::report::{
@@ -147,12 +147,7 @@ pub fn scan_bytes(name: &str, data: &[u8]) -> TargetReport {
 /// the bound).
 #[doc(hidden)]
 pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetReport {
-    let mut outcome = FileOutcome {
-        bytes: data.len() as u64,
-        kind: "file",
-        ..Default::default()
-    };
-    outcome.kind = examine_nested(name, data, 0, budget, &mut outcome);
+    let outcome = examine_bytes(name, data, budget);
     let kind = outcome.kind.to_string();
     finish_target(
         name.to_string(),
