@@ -10,7 +10,7 @@ use crate::container::{self, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, FileFacts};
 use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, SymlinkReport};
-use crate::source::read_file;
+use crate::source::{read_file, Pager};
 use crate::surface;
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
@@ -54,7 +54,7 @@ pub(crate) struct FileOutcome {
 
 pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
     match read_file(full) {
-        Ok(bytes) => examine_bytes(rel, &bytes, MAX_EXPANDED_PER_FILE),
+        Ok(bytes) => examine_bytes_paged(rel, &bytes, MAX_EXPANDED_PER_FILE, bytes.pager()),
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
                 path: rel.to_string(),
@@ -70,20 +70,50 @@ pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
 /// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold.
 pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64) -> FileOutcome {
+    examine_bytes_paged(path, data, budget, Pager::none())
+}
+
+/// [`examine_bytes`] on a file's bytes whose `pager` gives back the pages read so far.
+fn examine_bytes_paged(path: &str, data: &[u8], budget: u64, pager: Pager<'_>) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
         kind: "file",
         ..Default::default()
     };
-    out.kind = examine_nested(path, data, 0, budget, &mut out);
+    let mut at = Level {
+        depth: 0,
+        budget,
+        pager,
+    };
+    out.kind = examine_nested(path, data, &mut at, &mut out);
     out
 }
+
+/// Where an examination stands: how deep in nested images, the memory budget left, and
+/// the pager of the file on disk (its pages are given back as the scan moves on).
+struct Level<'p> {
+    depth: usize,
+    budget: u64,
+    pager: Pager<'p>,
+}
+
+impl Level<'_> {
+    fn inner(&self, budget: u64) -> Level<'_> {
+        Level {
+            depth: self.depth + 1,
+            budget,
+            pager: self.pager,
+        }
+    }
+}
+
+/// Entries read out of a mapped image between two page releases.
+const RELEASE_EVERY: u64 = 32 << 20;
 
 fn examine_nested(
     path: &str,
     data: &[u8],
-    depth: usize,
-    budget: u64,
+    at: &mut Level<'_>,
     out: &mut FileOutcome,
 ) -> &'static str {
     if is_elf(data) {
@@ -91,7 +121,7 @@ fn examine_nested(
         return "elf";
     }
     if let Some(kind) = container::detect(data) {
-        open_image(path, data, kind, None, depth, budget, out);
+        open_image(path, data, kind, None, at, out);
         return kind.name();
     }
     if surface::is_startup_script(path) && data.len() <= surface::MAX_SCRIPT_BYTES {
@@ -102,7 +132,8 @@ fn examine_nested(
         return "file";
     }
     if data.len() >= MIN_CARVE_SIZE {
-        let found = container::carve(data);
+        let pager = at.pager;
+        let found = container::carve::carve_paged(data, &|part| pager.release(part));
         // A file system spans its partition: hits inside it (its .boot IFS) are reached
         // through its own entries, so they are skipped here until the next file system.
         let fs_starts: Vec<u64> = found
@@ -121,7 +152,7 @@ fn examine_nested(
                 continue;
             };
             let vpath = format!("{path}@{offset:#x}");
-            if open_image(&vpath, slice, kind, Some(offset), depth, budget, out) {
+            if open_image(&vpath, slice, kind, Some(offset), at, out) {
                 opened = true;
                 if is_fs {
                     covered_until = fs_starts
@@ -145,10 +176,10 @@ fn open_image(
     data: &[u8],
     kind: ContainerKind,
     carved_at: Option<u64>,
-    depth: usize,
-    budget: u64,
+    at: &mut Level<'_>,
     out: &mut FileOutcome,
 ) -> bool {
+    let (depth, budget) = (at.depth, at.budget);
     if depth >= MAX_NESTING {
         out.errors.push(ErrorReport {
             path: path.to_string(),
@@ -216,6 +247,7 @@ fn open_image(
         }
     }
     let budget = budget.saturating_sub(image.resident_bytes());
+    let mut read_since_release = 0u64;
     for entry in image.entries() {
         let vpath = format!("{path}!/{}", entry.path);
         match entry.entry_type {
@@ -226,7 +258,15 @@ fn open_image(
                         Cow::Owned(v) => v.len() as u64,
                         Cow::Borrowed(_) => 0,
                     };
-                    examine_nested(&vpath, &bytes, depth + 1, budget.saturating_sub(held), out);
+                    let mut inner = at.inner(budget.saturating_sub(held));
+                    examine_nested(&vpath, &bytes, &mut inner, out);
+                    // Pages of a mapped image read for its entries are given back now and
+                    // then (the pager ignores images that are not in the mapped file).
+                    read_since_release += bytes.len() as u64;
+                    if read_since_release >= RELEASE_EVERY {
+                        at.pager.release(data);
+                        read_since_release = 0;
+                    }
                 }
                 Err(e) => out.errors.push(ErrorReport {
                     path: vpath,
@@ -241,6 +281,7 @@ fn open_image(
             EntryType::Dir | EntryType::Device | EntryType::Fifo | EntryType::Other => {}
         }
     }
+    at.pager.release(data);
     out.images.push(report);
     true
 }
@@ -282,7 +323,7 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
 /// them (a decoder bug) becomes an error for this file, located at its calloc, and the scan
 /// goes on.
 fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocReport>, crate::FormatError> {
-    match crate::guard::contain(|| crate::calloc::analyze_calloc(elf)) {
+    match crate::guard::contain(|| crate::calloc::analyze_calloc_brief(elf)) {
         Some(a) => Ok(a.map(CallocReport::from)),
         None => {
             let offset = crate::calloc::locate_calloc(elf)

@@ -457,7 +457,12 @@ impl Lifter for A64<'_> {
         }
         let i = self.decode(addr)?;
         let ops = self.lift_ops(addr, &i);
-        let mut text = format!("{i}");
+        let want_text = super::ir::text_wanted();
+        let mut text = if want_text {
+            format!("{i}")
+        } else {
+            String::new()
+        };
         for op in &ops {
             if let Op::Branch { target, .. }
             | Op::BranchCmp { target, .. }
@@ -466,6 +471,9 @@ impl Lifter for A64<'_> {
                 target: Target::Direct(target),
             } = op
             {
+                if !want_text {
+                    continue;
+                }
                 text = format!("{i} -> {target:#x}");
                 if let Some(n) = self.elf.function_at(*target) {
                     text.push_str(&format!(" <{}>", n.name));

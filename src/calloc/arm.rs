@@ -819,7 +819,12 @@ impl Lifter for Arm<'_> {
             Ok(x) => x,
             Err(e) => return self.fallback(addr).ok_or(e),
         };
-        let mut text = format!("{i}");
+        let want_text = super::ir::text_wanted();
+        let mut text = if want_text {
+            format!("{i}")
+        } else {
+            String::new()
+        };
         let mut ops = self.lift_ops(addr, &i);
         for op in &ops {
             if let Op::Branch { target, .. }
@@ -829,6 +834,9 @@ impl Lifter for Arm<'_> {
                 target: Target::Direct(target),
             } = op
             {
+                if !want_text {
+                    continue;
+                }
                 text = format!("{i} -> {:#x}", target & !1);
                 if let Some(n) = self.elf.function_at(target & !1) {
                     text.push_str(&format!(" <{}>", n.name));

@@ -248,6 +248,39 @@ pub struct Insn {
     pub ops: Vec<Op>,
 }
 
+thread_local! {
+    static TEXT_WANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Whether lifters render instruction text. Rendering (the decoders' formatters) is a large
+/// part of lifting, and a scan shows only the few lines its evidence names: the analysis
+/// lifts without text and [`insn_text`] renders those lines afterwards.
+pub fn text_wanted() -> bool {
+    TEXT_WANTED.with(std::cell::Cell::get)
+}
+
+/// Run `f` with instruction text rendered (`on`) or not, on this thread.
+pub fn with_text<T>(on: bool, f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            TEXT_WANTED.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(TEXT_WANTED.with(|t| t.replace(on)));
+    f()
+}
+
+/// The text of `insn`: as lifted when text was being rendered, else lifted again with text.
+pub fn insn_text(lifter: &dyn Lifter, insn: &Insn) -> String {
+    if text_wanted() {
+        return insn.text.clone();
+    }
+    with_text(true, || lifter.lift(insn.addr))
+        .map(|i| i.text)
+        .unwrap_or_else(|_| insn.text.clone())
+}
+
 impl Insn {
     pub fn next(&self) -> u64 {
         self.addr.wrapping_add(u64::from(self.len))

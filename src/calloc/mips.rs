@@ -48,6 +48,9 @@ impl<'e> Mips<'e> {
     }
 
     fn text(w: u32, addr: u64) -> String {
+        if !super::ir::text_wanted() {
+            return String::new();
+        }
         let i = rabbitizer::Instruction::new(
             w,
             Vram::new(addr as u32),

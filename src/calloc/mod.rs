@@ -88,6 +88,13 @@ pub fn locate_calloc<'a>(elf: &ElfFile<'a>) -> Option<Symbol<'a>> {
         .copied()
 }
 
+/// [`analyze_calloc`] for a scan report: the verdict, chain and evidence lines, without the
+/// full listing that `inspect` shows, so instructions are rendered as text only where the
+/// evidence quotes them (rendering every one was a third of the analysis' time).
+pub fn analyze_calloc_brief(elf: &ElfFile) -> Option<CallocAnalysis> {
+    ir::with_text(false, || analyze_calloc(elf))
+}
+
 /// Analyse the calloc of one file. `None` when the file defines no `calloc`.
 pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
     let sym = locate_calloc(elf)?;
@@ -572,6 +579,10 @@ impl Analyzer<'_, '_> {
 
     /// The safe side of the conditional branch ending `insn`, evaluated on the state before it.
     fn branch_safe_side(&self, before: &State, insn: &Insn) -> Option<bool> {
+        let branches = |op: &Op| matches!(op, Op::Branch { .. } | Op::BranchCmp { .. });
+        if !insn.ops.iter().any(branches) {
+            return None;
+        }
         let mut st = before.clone();
         for op in &insn.ops {
             match op {
@@ -669,9 +680,14 @@ impl Analyzer<'_, '_> {
             let Some(mut st) = in_of(b, &outs) else {
                 continue;
             };
+            // Only the block's last instruction can branch: its safe side is judged on the
+            // state just before it.
             let mut safe_side = None;
-            for insn in &block.insns {
-                safe_side = self.branch_safe_side(&st, insn);
+            let last = block.insns.len().saturating_sub(1);
+            for (i, insn) in block.insns.iter().enumerate() {
+                if i == last {
+                    safe_side = self.branch_safe_side(&st, insn);
+                }
                 self.exec(&mut st, insn, depth, &mut scratch);
             }
             let new = (st, safe_side);
@@ -713,6 +729,7 @@ impl Analyzer<'_, '_> {
                 continue;
             };
             for insn in &block.insns {
+                // `before` is kept for the proper re-run below; `st` steps through the ops.
                 let before = st.clone();
                 for op in &insn.ops {
                     match op {
@@ -790,7 +807,7 @@ impl Analyzer<'_, '_> {
                     }
                 }
                 // Re-run the instruction properly (calls need the analyzer).
-                let mut st2 = before.clone();
+                let mut st2 = before;
                 let mut notes = Vec::new();
                 if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
                     let q = st2.get(Loc::Reg(self.lifter.ret_reg()));
@@ -1004,7 +1021,12 @@ impl Analyzer<'_, '_> {
             }
         }
 
-        let listing = make_listing(&cfg, &notes_at, self.lifter);
+        // The whole listing is for `inspect`, which renders text; a scan reports evidence only.
+        let listing = if ir::text_wanted() {
+            make_listing(&cfg, &notes_at, self.lifter)
+        } else {
+            Vec::new()
+        };
         let mk_evidence = |extra: &[EvidenceLine]| {
             let mut ev: Vec<EvidenceLine> = Vec::new();
             for blk in cfg.blocks.values() {
@@ -1016,7 +1038,7 @@ impl Analyzer<'_, '_> {
                         {
                             ev.push(EvidenceLine {
                                 address: hex(self.lifter.display_addr(i.addr)),
-                                text: format!("{}  ; {n}", i.text),
+                                text: format!("{}  ; {n}", ir::insn_text(self.lifter, i)),
                             });
                         }
                     }
@@ -1135,7 +1157,7 @@ fn sink_name(calls: &[CallSite], sink: Option<&EvidenceLine>) -> String {
 fn line(l: &dyn Lifter, i: &Insn, note: &str) -> EvidenceLine {
     EvidenceLine {
         address: hex(l.display_addr(i.addr)),
-        text: format!("{}  ; {note}", i.text),
+        text: format!("{}  ; {note}", ir::insn_text(l, i)),
     }
 }
 

@@ -517,7 +517,11 @@ impl Lifter for Ppc<'_> {
                 }
             }
         }
-        let mut text = format!("{}", Ins::new(w, Extensions::none()).simplified());
+        let mut text = if super::ir::text_wanted() {
+            format!("{}", Ins::new(w, Extensions::none()).simplified())
+        } else {
+            String::new()
+        };
         for op in &ops {
             if let Op::Branch { target, .. }
             | Op::Jump { target }

@@ -495,8 +495,10 @@ impl Lifter for X86<'_> {
     fn lift(&self, addr: u64) -> Result<Insn, String> {
         let i = self.decode(addr)?;
         let mut text = String::new();
-        if let Ok(mut f) = self.fmt.try_borrow_mut() {
-            f.format(&i, &mut text);
+        if super::ir::text_wanted() {
+            if let Ok(mut f) = self.fmt.try_borrow_mut() {
+                f.format(&i, &mut text);
+            }
         }
         let mut ops = self.lift_ops(&i);
         if i.mnemonic() == Mnemonic::Imul {

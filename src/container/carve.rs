@@ -21,6 +21,12 @@ use super::{ifs, qnx4, qnx6, ContainerKind};
 /// Nested containers (an IFS inside a QNX4 `.boot` file stored contiguously) are reported
 /// too: the caller decides how to nest.
 pub fn carve(data: &[u8]) -> Vec<(u64, ContainerKind)> {
+    carve_paged(data, &|_| {})
+}
+
+/// [`carve`], calling `done(chunk)` after each chunk of `data` has been searched, so a
+/// caller scanning a memory-mapped file can give those pages back as it goes.
+pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Vec<(u64, ContainerKind)> {
     use rayon::prelude::*;
     let hits: Vec<Hit> = if data.len() <= PAR_THRESHOLD {
         carve_range(data, 0, data.len())
@@ -31,7 +37,12 @@ pub fn carve(data: &[u8]) -> Vec<(u64, ContainerKind)> {
         let starts: Vec<usize> = (0..data.len()).step_by(CHUNK).collect();
         starts
             .par_iter()
-            .flat_map_iter(|&s| carve_range(data, s, (s + CHUNK).min(data.len())))
+            .flat_map_iter(|&s| {
+                let end = (s + CHUNK).min(data.len());
+                let hits = carve_range(data, s, end);
+                done(data.get(s..end).unwrap_or(&[]));
+                hits
+            })
             .collect()
     };
     // A bare imagefs that is the image header of an IFS found by its startup header is
@@ -119,18 +130,22 @@ fn signature_hits(data: &[u8], from: usize, to: usize) -> [Vec<usize>; 6] {
                 at = m.start() + 1;
             }
         }
-        None => {
-            let win = hay.get(from..).unwrap_or(&[]);
-            for (sig, out) in SIGNATURES.iter().zip(found.iter_mut()) {
-                out.extend(
-                    memmem::find_iter(win, sig)
-                        .map(|p| p + from)
-                        .filter(|&p| p < to),
-                );
-            }
-        }
+        None => memmem_hits(hay, from, to, &mut found),
     }
     found
+}
+
+/// [`signature_hits`] one memchr pass per signature: where no SIMD searcher is available,
+/// and the reference the SIMD paths are tested against.
+fn memmem_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) {
+    let win = hay.get(from..).unwrap_or(&[]);
+    for (sig, out) in SIGNATURES.iter().zip(found.iter_mut()) {
+        out.extend(
+            memmem::find_iter(win, sig)
+                .map(|p| p + from)
+                .filter(|&p| p < to),
+        );
+    }
 }
 
 /// Validated hits whose signature starts in `data[from..to]`.
@@ -211,5 +226,44 @@ mod signature_tests {
         // Only the part of the range asked for.
         let [le, ..] = signature_hits(&data, 101, 4096);
         assert!(le.is_empty());
+    }
+
+    #[test]
+    fn simd_search_matches_the_memchr_reference() {
+        // Pseudo-random bytes with every signature planted at offsets around 64-byte
+        // vector boundaries, overlapping, and at the very end; searched over many sub-ranges.
+        let mut x: u32 = 22156;
+        let mut data: Vec<u8> = (0..20_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                // Bias towards signature bytes so partial matches are common.
+                [0xeb, 0x7e, 0x00, 0xff, b'i', b's', b'/', (x >> 8) as u8][(x >> 24) as usize % 8]
+            })
+            .collect();
+        let mut at = 0;
+        for (k, sig) in SIGNATURES.iter().cycle().take(120).enumerate() {
+            at += 61 + k % 7;
+            data[at..at + sig.len()].copy_from_slice(sig);
+        }
+        let n = data.len();
+        data[n - 4..].copy_from_slice(SIGNATURES[0]);
+        for (from, to) in [
+            (0, n),
+            (1, n),
+            (63, n - 3),
+            (64, 129),
+            (4000, 4001),
+            (n - 70, n),
+        ] {
+            let mut reference: [Vec<usize>; 6] = Default::default();
+            let hay = &data[..(to + OVERLAP).min(n)];
+            memmem_hits(hay, from, to, &mut reference);
+            assert_eq!(
+                signature_hits(&data, from, to),
+                reference,
+                "range {from}..{to}"
+            );
+            assert!(reference.iter().map(Vec::len).sum::<usize>() > 0 || to - from < 200);
+        }
     }
 }

@@ -14,41 +14,49 @@ pub fn detect(data: &[u8]) -> bool {
 }
 
 /// Read `r` to the end, failing once more than `max` bytes come out. `consumed(&r)` is how
-/// much compressed input the decoder has taken: errors are located there.
+/// much compressed input the decoder has taken: errors are located there. `hint`: the size
+/// expected, used for the first allocation only up to a few times the input (a header may
+/// lie).
+///
+/// The decoder writes straight into the output, which grows by doubling: no bounce buffer,
+/// no copy per chunk (inflating a boot image is a large part of a scan's time).
 fn read_bounded<R: Read>(
     mut r: R,
     consumed: impl Fn(&R) -> u64,
     max: u64,
+    hint: usize,
     what: &str,
     limits: &Limits,
 ) -> Result<Vec<u8>, FormatError> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    // One byte past `max` is room enough to see that the stream goes past it.
+    let cap = usize::try_from(max).unwrap_or(usize::MAX).saturating_add(1);
+    let mut out = vec![0u8; hint.clamp(64 * 1024, 1 << 30).min(cap)];
+    let mut filled = 0;
     loop {
-        let n = match r.read(&mut buf) {
+        if filled == out.len() {
+            if out.len() >= cap {
+                return Err(too_big(what, filled as u64, limits, Some(consumed(&r))));
+            }
+            let grown = out.len().saturating_mul(2).min(cap);
+            out.resize(grown, 0);
+        }
+        let room = out.get_mut(filled..).unwrap_or(&mut []);
+        match r.read(room) {
             Ok(0) => break,
-            Ok(n) => n,
+            Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(FormatError::at(
                     consumed(&r),
-                    format!(
-                        "{what}: corrupt deflate data after {} output bytes: {e}",
-                        out.len()
-                    ),
+                    format!("{what}: corrupt deflate data after {filled} output bytes: {e}"),
                 ))
             }
-        };
-        if (out.len() as u64).saturating_add(n as u64) > max {
-            return Err(too_big(
-                what,
-                (out.len() + n) as u64,
-                limits,
-                Some(consumed(&r)),
-            ));
         }
-        out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        if filled as u64 > max {
+            return Err(too_big(what, filled as u64, limits, Some(consumed(&r))));
+        }
     }
+    out.truncate(filled);
     Ok(out)
 }
 
@@ -56,7 +64,8 @@ fn read_bounded<R: Read>(
 pub fn gunzip_one(data: &[u8], max: u64, limits: &Limits) -> Result<Vec<u8>, FormatError> {
     let total = data.len() as u64;
     let consumed = |d: &GzDecoder<&[u8]>| total - d.get_ref().len() as u64;
-    read_bounded(GzDecoder::new(data), consumed, max, "gzip", limits)
+    let hint = data.len().saturating_mul(4);
+    read_bounded(GzDecoder::new(data), consumed, max, hint, "gzip", limits)
 }
 
 /// Decompress all concatenated gzip members, at most `limits.max_expanded` bytes.
@@ -66,6 +75,7 @@ pub fn gunzip_all(data: &[u8], limits: &Limits) -> Result<Vec<u8>, FormatError> 
         MultiGzDecoder::new(data),
         |d: &MultiGzDecoder<&[u8]>| total - d.get_ref().len() as u64,
         limits.max_expanded,
+        data.len().saturating_mul(4),
         "gzip",
         limits,
     )

@@ -5,7 +5,7 @@
 //! same format but can panic and grows its output without limit on hostile input, so it is
 //! used only as a *compressor* in tests.
 
-use super::DecodeError;
+use super::{DecodeError, LzOut};
 
 struct Input<'a> {
     src: &'a [u8],
@@ -47,41 +47,46 @@ impl Input<'_> {
         }
     }
 
-    fn literals(&mut self, n: usize, out: &mut Vec<u8>, limit: usize) -> Result<(), DecodeError> {
+    fn literals(&mut self, n: usize, out: &mut LzOut) -> Result<(), DecodeError> {
         let end = self
             .pos
             .checked_add(n)
             .ok_or(DecodeError::at(self.pos, "LZO input overrun"))?;
+        if n <= 8 {
+            // The common case: 1 to 3 literals after a match.
+            return match out.short_literals(self.src, self.pos, n) {
+                None => Err(DecodeError::at(self.pos, "LZO input overrun")),
+                Some(false) => Err(DecodeError::at(self.pos, "LZO output overrun")),
+                Some(true) => {
+                    self.pos = end;
+                    Ok(())
+                }
+            };
+        }
         let lit = self
             .src
             .get(self.pos..end)
             .ok_or(DecodeError::at(self.pos, "LZO input overrun"))?;
-        if out.len().saturating_add(n) > limit {
+        if !out.literals(lit) {
             return Err(DecodeError::at(self.pos, "LZO output overrun"));
         }
-        out.extend_from_slice(lit);
         self.pos = end;
         Ok(())
     }
 }
 
 #[inline(always)]
-fn copy_match(
-    out: &mut Vec<u8>,
-    base: usize,
-    dist: usize,
-    len: usize,
-    limit: usize,
-    pos: usize,
-) -> Result<(), DecodeError> {
-    if dist == 0 || dist > out.len() - base {
-        return Err(DecodeError::at(pos, "LZO lookbehind overrun"));
-    }
-    if out.len().saturating_add(len) > limit {
-        return Err(DecodeError::at(pos, "LZO output overrun"));
-    }
-    super::copy_match(out, dist, len);
-    Ok(())
+fn copy_match(out: &mut LzOut, dist: usize, len: usize, pos: usize) -> Result<(), DecodeError> {
+    out.copy_match(dist, len).map_err(|before_start| {
+        DecodeError::at(
+            pos,
+            if before_start {
+                "LZO lookbehind overrun"
+            } else {
+                "LZO output overrun"
+            },
+        )
+    })
 }
 
 /// Decompress one LZO1X stream (as written by `lzo1x_1_compress` / `lzo1x_999_compress`),
@@ -92,8 +97,7 @@ pub fn lzo1x_decompress(
     out: &mut Vec<u8>,
     max_out: usize,
 ) -> Result<usize, DecodeError> {
-    let base = out.len();
-    let limit = base.saturating_add(max_out);
+    let mut out = LzOut::new(out, max_out);
     let mut inp = Input { src, pos: 0 };
     // `state`: literals copied by the previous instruction (0..3, or 4 for a long run).
     let mut state: usize = 0;
@@ -101,12 +105,12 @@ pub fn lzo1x_decompress(
     let first = *src.first().ok_or(DecodeError::at(0, "LZO input overrun"))? as usize;
     if first >= 22 {
         inp.pos = 1;
-        inp.literals(first - 17, out, limit)?;
+        inp.literals(first - 17, &mut out)?;
         state = 4;
     } else if first >= 18 {
         inp.pos = 1;
         state = first - 17;
-        inp.literals(state, out, limit)?;
+        inp.literals(state, &mut out)?;
     }
 
     loop {
@@ -154,7 +158,7 @@ pub fn lzo1x_decompress(
             } else {
                 inst + 3
             };
-            inp.literals(n, out, limit)?;
+            inp.literals(n, &mut out)?;
             state = 4;
             continue;
         } else if state < 4 {
@@ -170,16 +174,16 @@ pub fn lzo1x_decompress(
             len = 3;
             next_state = inst & 3;
         }
-        copy_match(out, base, dist, len, limit, at)?;
+        copy_match(&mut out, dist, len, at)?;
         state = next_state;
         if state > 0 {
-            inp.literals(state, out, limit)?;
+            inp.literals(state, &mut out)?;
         }
     }
     if inp.pos != src.len() {
         return Err(DecodeError::at(inp.pos, "LZO input not fully consumed"));
     }
-    Ok(out.len() - base)
+    Ok(out.produced())
 }
 
 /// Encode `src` as an LZO1X stream made of one literal run (for tests without liblzo).

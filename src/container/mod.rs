@@ -462,26 +462,134 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Append `len` bytes copied from `dist` bytes back (LZ77 match; overlapping copies repeat
-/// the period). The caller has checked `1 <= dist <= out.len()`.
-#[inline]
-pub(crate) fn copy_match(out: &mut Vec<u8>, dist: usize, len: usize) {
-    let Some(start) = out.len().checked_sub(dist) else {
-        return;
-    };
-    if dist == 0 {
-        return;
+/// The output of one LZ block decoder (UCL, LZO): bytes are written into a `Vec` that is
+/// grown ahead in steps, zero-filled once, so literal runs and matches are plain slice copies
+/// (short ones of a fixed 16 bytes into the slack) instead of a capacity check and a
+/// `memcpy` call per few bytes. Dropping it cuts the `Vec` back to what was written.
+pub(crate) struct LzOut<'a> {
+    buf: &'a mut Vec<u8>,
+    /// Where this stream's output starts: matches may not reach before it.
+    base: usize,
+    /// End of what is written so far.
+    pos: usize,
+    /// Most `pos` may reach.
+    limit: usize,
+}
+
+/// Bytes kept writable past `pos`, for the fixed-size short copies.
+const LZ_SLACK: usize = 16;
+
+impl<'a> LzOut<'a> {
+    pub(crate) fn new(buf: &'a mut Vec<u8>, max_out: usize) -> Self {
+        let base = buf.len();
+        LzOut {
+            buf,
+            base,
+            pos: base,
+            limit: base.saturating_add(max_out),
+        }
     }
-    if dist == 1 {
-        let b = out.last().copied().unwrap_or(0);
-        out.resize(out.len() + len, b);
-        return;
+
+    /// Bytes written by this stream.
+    pub(crate) fn produced(&self) -> usize {
+        self.pos - self.base
     }
-    let mut remaining = len;
-    while remaining > 0 {
-        // Bytes from `start` to the end are whole periods (or the final partial copy).
-        let n = remaining.min(out.len() - start);
-        out.extend_from_within(start..start + n);
-        remaining -= n;
+
+    /// Make room for `n` more bytes (plus slack); false when that passes the limit.
+    #[inline(always)]
+    fn reserve(&mut self, n: usize) -> bool {
+        let Some(end) = self.pos.checked_add(n).filter(|&e| e <= self.limit) else {
+            return false;
+        };
+        if end + LZ_SLACK > self.buf.len() {
+            // Grow by doubling what this stream has written (at least 64 KiB), never far
+            // past the limit: a lying stream cannot make us zero-fill much it won't fill.
+            let want = end
+                .max(self.buf.len() + self.produced().max(64 * 1024))
+                .min(self.limit)
+                + LZ_SLACK;
+            self.buf.resize(want, 0);
+        }
+        true
+    }
+
+    /// Append literal bytes; false past the limit.
+    #[inline(always)]
+    pub(crate) fn literals(&mut self, lits: &[u8]) -> bool {
+        let n = lits.len();
+        if !self.reserve(n) {
+            return false;
+        }
+        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + n) {
+            dst.copy_from_slice(lits);
+        }
+        self.pos += n;
+        true
+    }
+
+    /// Append up to 8 literals taken from `src[at..at + n]` (`n <= 8`), copying a fixed 8
+    /// bytes when the input has them (the rest lands in the slack). None if the input is
+    /// short; false past the limit.
+    #[inline(always)]
+    pub(crate) fn short_literals(&mut self, src: &[u8], at: usize, n: usize) -> Option<bool> {
+        let exact = src.get(at..at.checked_add(n)?)?;
+        if !self.reserve(n) {
+            return Some(false);
+        }
+        if let (Some(s), Some(d)) = (
+            src.get(at..at + 8),
+            self.buf.get_mut(self.pos..self.pos + 8),
+        ) {
+            d.copy_from_slice(s);
+        } else {
+            self.buf
+                .get_mut(self.pos..self.pos + n)?
+                .copy_from_slice(exact);
+        }
+        self.pos += n;
+        Some(true)
+    }
+
+    /// Append `len` bytes copied from `dist` bytes back (overlapping copies repeat the
+    /// period). Err(true): `dist` reaches before this stream's output (or is 0);
+    /// Err(false): past the limit.
+    #[inline(always)]
+    pub(crate) fn copy_match(&mut self, dist: usize, len: usize) -> Result<(), bool> {
+        if dist == 0 || dist > self.produced() {
+            return Err(true);
+        }
+        if !self.reserve(len) {
+            return Err(false);
+        }
+        let from = self.pos - dist;
+        let buf = self.buf.as_mut_slice();
+        if len <= LZ_SLACK && dist >= LZ_SLACK {
+            // One fixed 16-byte copy: source and destination do not overlap.
+            let mut chunk = [0u8; LZ_SLACK];
+            if let Some(s) = buf.get(from..from + LZ_SLACK) {
+                chunk.copy_from_slice(s);
+            }
+            if let Some(d) = buf.get_mut(self.pos..self.pos + LZ_SLACK) {
+                d.copy_from_slice(&chunk);
+            }
+        } else if dist >= len {
+            buf.copy_within(from..from + len, self.pos);
+        } else {
+            // Overlapping: each pass copies the whole period written so far.
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(self.pos + done - from);
+                buf.copy_within(from..from + n, self.pos + done);
+                done += n;
+            }
+        }
+        self.pos += len;
+        Ok(())
+    }
+}
+
+impl Drop for LzOut<'_> {
+    fn drop(&mut self) {
+        self.buf.truncate(self.pos);
     }
 }

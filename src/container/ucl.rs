@@ -67,8 +67,7 @@ pub fn nrv2b_decompress_8(
     out: &mut Vec<u8>,
     max_out: usize,
 ) -> Result<usize, DecodeError> {
-    let base = out.len();
-    let limit = base.saturating_add(max_out);
+    let mut out = super::LzOut::new(out, max_out);
     let mut b = Bits {
         src,
         pos: 0,
@@ -77,12 +76,31 @@ pub fn nrv2b_decompress_8(
     };
     let mut last_m_off: usize = 1;
     loop {
-        while b.bit()? == 1 {
-            let lit = b.byte()?;
-            if out.len() >= limit {
-                return Err(DecodeError::at(b.pos, "UCL output overrun"));
+        // Literals: a run of `1` bits left in the current bit byte is a run of literal
+        // bytes that sit together in the stream, copied at once (images of code and data
+        // are mostly literals, so this is the decoder's hot loop).
+        loop {
+            if b.bc == 0 {
+                b.bb = u32::from(b.byte()?);
+                b.bc = 8;
             }
-            out.push(lit);
+            // Ones at the top of the `bc` unread bits.
+            let run = ((b.bb << (32 - b.bc)) | ((1u32 << (32 - b.bc)) - 1)).leading_ones();
+            let run = run.min(b.bc) as usize;
+            if run > 0 {
+                match out.short_literals(b.src, b.pos, run) {
+                    None => return Err(DecodeError::at(b.src.len(), "UCL input overrun")),
+                    Some(false) => return Err(DecodeError::at(b.pos, "UCL output overrun")),
+                    Some(true) => {}
+                }
+                b.pos += run;
+                b.bc -= run as u32;
+            }
+            if b.bc > 0 {
+                // The next bit is a 0: a match follows.
+                b.bc -= 1;
+                break;
+            }
         }
         // Offsets: the end marker has v = 0x1000002; nothing larger is meaningful.
         let v = b.gamma(0x0100_0002)?;
@@ -113,22 +131,21 @@ pub fn nrv2b_decompress_8(
             m_len += 1;
         }
         let m_len = m_len + 1;
-        let produced = out.len() - base;
-        if m_off > produced {
-            return Err(DecodeError::at(
-                b.pos,
-                "UCL match offset before start of output",
-            ));
+        match out.copy_match(m_off, m_len) {
+            Ok(()) => {}
+            Err(true) => {
+                return Err(DecodeError::at(
+                    b.pos,
+                    "UCL match offset before start of output",
+                ))
+            }
+            Err(false) => return Err(DecodeError::at(b.pos, "UCL output overrun")),
         }
-        if out.len().saturating_add(m_len) > limit {
-            return Err(DecodeError::at(b.pos, "UCL output overrun"));
-        }
-        super::copy_match(out, m_off, m_len);
     }
     if b.pos != src.len() {
         return Err(DecodeError::at(b.pos, "UCL input not fully consumed"));
     }
-    Ok(out.len() - base)
+    Ok(out.produced())
 }
 
 /// A trivial NRV2B *encoder* that emits only literals (plus the end marker).

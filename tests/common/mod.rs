@@ -84,7 +84,7 @@ pub fn tar_header(name: &str, typeflag: u8, size: u64, link: &str) -> [u8; 512] 
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
