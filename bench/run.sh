@@ -5,8 +5,8 @@
 #
 # Generates the set once (bench/make-tree.py: >= 10,000 files, ~1,500 ELF files of mixed
 # architectures, IFS images of every compression, raw flash dumps, large blobs) into
-# TREE_DIR (default /tmp/badalloc-bench-<N>gb), warms the page cache, then times, R runs
-# each (median wall time, highest peak RSS):
+# TREE_DIR (default /tmp/badalloc-bench-<N>gb), then times, R runs each, every command
+# right after warming the page cache (median wall time, highest peak RSS):
 #   - badalloc-audit scan --format json          (default threads, and --jobs 1 / --jobs 2)
 #   - rg -uuu -c calloc                          (ripgrep reads every byte)
 #   - cat of every file to /dev/null             (the cost of reading everything)
@@ -35,30 +35,37 @@ files=$(find "$tree" -type f | wc -l)
 elfs=$(find "$tree" -type f -name '*.[0-9]*' | wc -l)
 bytes=$(du -sb "$tree" | cut -f1)
 echo "set: $tree: $files files (~$elfs ELF copies), $((bytes / 1000000)) MB, $(nproc) cores"
-find "$tree" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
+warm() { find "$tree" -type f -print0 | xargs -0 cat > /dev/null; }
 
-declare -A secs rss
-measure() { # key, command...
-  local key=$1; shift
-  local log times=() peak=0
-  log=$(mktemp)
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f '%e %M' -o "$log" "$@" > /dev/null 2>&1 || true
+# Each run times every command once, in turn, each right after the page cache is warmed
+# again: this VM's kernel pages out cold page-cache pages within seconds (DAMON), so a
+# single warm-up before all runs would leave the later commands reading from disk.
+names=("scan (json)" "scan --jobs 1" "scan --jobs 2" "rg -uuu -c calloc" "cat every file")
+cmds=(
+  "$bin scan --format json $tree"
+  "$bin scan --format json --jobs 1 $tree"
+  "$bin scan --format json --jobs 2 $tree"
+  "rg -uuu -c calloc $tree"
+  "sh -c 'find $tree -type f -print0 | xargs -0 cat'"
+)
+declare -A secs rss times
+log=$(mktemp)
+for _ in $(seq "$runs"); do
+  for k in "${!names[@]}"; do
+    warm
+    eval "/usr/bin/time -f '%e %M' -o $log ${cmds[$k]}" > /dev/null 2>&1 || true
     read -r t m < <(tail -n 1 "$log")   # GNU time puts "Command exited..." first
-    times+=("$t")
-    [ "$m" -gt "$peak" ] && peak=$m
+    times[$k]="${times[$k]:-} $t"
+    [ "$m" -gt "${rss[$k]:-0}" ] && rss[$k]=$m
   done
-  rm -f "$log"
-  secs[$key]=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  rss[$key]=$peak
-  awk -v k="$key" -v s="${secs[$key]}" -v f="$files" -v b="$bytes" -v r="$peak" \
+done
+rm -f "$log"
+for k in "${!names[@]}"; do
+  key=${names[$k]}
+  secs[$key]=$(printf '%s\n' ${times[$k]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  awk -v k="$key" -v s="${secs[$key]}" -v f="$files" -v b="$bytes" -v r="${rss[$k]}" \
     'BEGIN { if (s < 0.005) s = 0.005; printf "%-30s %7.2f s %9.0f files/s %7.0f MB/s  peak RSS %6.1f MB\n", k, s, f/s, b/1e6/s, r/1024 }'
-}
-measure "scan (json)" "$bin" scan --format json "$tree"
-measure "scan --jobs 1" "$bin" scan --format json --jobs 1 "$tree"
-measure "scan --jobs 2" "$bin" scan --format json --jobs 2 "$tree"
-measure "rg -uuu -c calloc" rg -uuu -c calloc "$tree"
-measure "cat every file" sh -c "find '$tree' -type f -print0 | xargs -0 cat"
+done
 awk -v s="${secs[scan (json)]}" -v rg="${secs[rg -uuu -c calloc]}" -v c="${secs[cat every file]}" \
     -v j1="${secs[scan --jobs 1]}" -v j2="${secs[scan --jobs 2]}" 'BEGIN {
   printf "ratios: scan/rg %.2f, scan/cat %.2f, speed-up --jobs 1 -> 2: %.2fx\n", s/rg, s/c, j1/j2 }'
