@@ -80,12 +80,12 @@ fn examine_bytes_paged(path: &str, data: &[u8], budget: u64, pager: Pager<'_>) -
         kind: "file",
         ..Default::default()
     };
-    let mut at = Level {
+    let at = Level {
         depth: 0,
         budget,
         pager,
     };
-    out.kind = examine_nested(path, data, &mut at, &mut out);
+    out.kind = examine_nested(path, data, &at, &mut out);
     out
 }
 
@@ -110,12 +110,7 @@ impl Level<'_> {
 /// Entries read out of a mapped image between two page releases.
 const RELEASE_EVERY: u64 = 32 << 20;
 
-fn examine_nested(
-    path: &str,
-    data: &[u8],
-    at: &mut Level<'_>,
-    out: &mut FileOutcome,
-) -> &'static str {
+fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome) -> &'static str {
     if is_elf(data) {
         examine_elf(path, data, out);
         return "elf";
@@ -176,7 +171,7 @@ fn open_image(
     data: &[u8],
     kind: ContainerKind,
     carved_at: Option<u64>,
-    at: &mut Level<'_>,
+    at: &Level<'_>,
     out: &mut FileOutcome,
 ) -> bool {
     let (depth, budget) = (at.depth, at.budget);
@@ -258,8 +253,8 @@ fn open_image(
                         Cow::Owned(v) => v.len() as u64,
                         Cow::Borrowed(_) => 0,
                     };
-                    let mut inner = at.inner(budget.saturating_sub(held));
-                    examine_nested(&vpath, &bytes, &mut inner, out);
+                    let inner = at.inner(budget.saturating_sub(held));
+                    examine_nested(&vpath, &bytes, &inner, out);
                     // Pages of a mapped image read for its entries are given back now and
                     // then (the pager ignores images that are not in the mapped file).
                     read_since_release += bytes.len() as u64;
