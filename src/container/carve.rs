@@ -1,8 +1,8 @@
 //! Finding containers at any offset of a raw dump (flash images, disk images, memory).
 //!
-//! Each format has a short signature that `memchr::memmem` finds at several GB/s; each hit
-//! is then validated with the format's own rules, so stray signature bytes (in BIOS code,
-//! compressed data, random padding) are not reported:
+//! Each format has a short signature, found in one pass over the dump at memory speed (see
+//! [`super::pair_filter`]); each hit is then validated with the format's own rules, so
+//! stray signature bytes (in BIOS code, compressed data, random padding) are not reported:
 //! - IFS startup header (`eb 7e ff 00` / `00 ff 7e eb`): version, header size, the zero
 //!   fields, sizes that fit, and a startup checksum of zero (or an image header exactly
 //!   where the startup size puts it).
@@ -88,9 +88,8 @@ const SIGNATURES: [&[u8]; 6] = [
     b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
 ];
 
-/// All signatures in one SIMD pass (aho-corasick's packed "Teddy" searcher): a dump is read
-/// from memory once, whatever the number of signatures. `None` where the CPU has no SIMD
-/// support for it; then one memchr pass per signature.
+/// All signatures in one SIMD pass (aho-corasick's packed "Teddy" searcher), where the
+/// AVX2 pair filter is not available. `None` where the CPU has no SIMD support for it.
 fn searcher() -> Option<&'static aho_corasick::packed::Searcher> {
     static SEARCHER: std::sync::OnceLock<Option<aho_corasick::packed::Searcher>> =
         std::sync::OnceLock::new();
@@ -113,26 +112,58 @@ fn signature_hits(data: &[u8], from: usize, to: usize) -> [Vec<usize>; 6] {
     let hay = data
         .get(..to.saturating_add(OVERLAP).min(data.len()))
         .unwrap_or(&[]);
-    match searcher() {
-        Some(s) => {
-            let mut at = from;
-            while at < to {
-                let Some(m) = s.find_in(hay, aho_corasick::Span::from(at..hay.len())) else {
-                    break;
-                };
-                if m.start() >= to {
-                    break;
-                }
-                if let Some(v) = found.get_mut(m.pattern().as_usize()) {
-                    v.push(m.start());
-                }
-                // A pattern that is a prefix-overlap of another may start inside this match.
-                at = m.start() + 1;
-            }
-        }
-        None => memmem_hits(hay, from, to, &mut found),
+    if !pair_filter_hits(hay, from, to, &mut found) && !teddy_hits(hay, from, to, &mut found) {
+        memmem_hits(hay, from, to, &mut found);
     }
     found
+}
+
+/// The first two bytes of each signature, for [`super::pair_filter`].
+const PAIRS: [[u8; 2]; 6] = {
+    let mut pairs = [[0u8; 2]; 6];
+    let mut k = 0;
+    while k < SIGNATURES.len() {
+        pairs[k] = [SIGNATURES[k][0], SIGNATURES[k][1]];
+        k += 1;
+    }
+    pairs
+};
+
+/// [`signature_hits`] through the AVX2 two-byte prefilter, each candidate checked against
+/// the whole signatures. `false` where the CPU has no AVX2.
+fn pair_filter_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) -> bool {
+    super::pair_filter::candidates(hay, from, to, &PAIRS, &mut |p| {
+        let rest = hay.get(p..).unwrap_or(&[]);
+        for (sig, out) in SIGNATURES.iter().zip(found.iter_mut()) {
+            if rest.starts_with(sig) {
+                out.push(p);
+            }
+        }
+    })
+}
+
+/// [`signature_hits`] through aho-corasick's packed "Teddy" searcher (SSSE3/AVX2 on x86,
+/// NEON on aarch64): all signatures in one pass. `false` where the CPU has no SIMD
+/// support for it.
+fn teddy_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) -> bool {
+    let Some(s) = searcher() else {
+        return false;
+    };
+    let mut at = from;
+    while at < to {
+        let Some(m) = s.find_in(hay, aho_corasick::Span::from(at..hay.len())) else {
+            break;
+        };
+        if m.start() >= to {
+            break;
+        }
+        if let Some(v) = found.get_mut(m.pattern().as_usize()) {
+            v.push(m.start());
+        }
+        // A pattern that is a prefix-overlap of another may start inside this match.
+        at = m.start() + 1;
+    }
+    true
 }
 
 /// [`signature_hits`] one memchr pass per signature: where no SIMD searcher is available,
@@ -263,6 +294,15 @@ mod signature_tests {
                 reference,
                 "range {from}..{to}"
             );
+            // Each SIMD strategy on its own, where this CPU has it.
+            let mut pair: [Vec<usize>; 6] = Default::default();
+            if pair_filter_hits(hay, from, to, &mut pair) {
+                assert_eq!(pair, reference, "pair filter, range {from}..{to}");
+            }
+            let mut teddy: [Vec<usize>; 6] = Default::default();
+            if teddy_hits(hay, from, to, &mut teddy) {
+                assert_eq!(teddy, reference, "teddy, range {from}..{to}");
+            }
             assert!(reference.iter().map(Vec::len).sum::<usize>() > 0 || to - from < 200);
         }
     }

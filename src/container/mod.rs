@@ -33,6 +33,7 @@ pub mod extract;
 pub mod gzip;
 pub mod ifs;
 pub mod lzo;
+mod pair_filter;
 pub mod qnx4;
 pub mod qnx6;
 pub mod tar;
