@@ -6,7 +6,7 @@
 //! (offset from the stack pointer at function entry, so `[ebp+8]` after `push ebp; mov ebp,
 //! esp` and `[esp+4]` at entry name the same slot).
 
-use std::collections::BTreeMap;
+use super::sorted_map::SortedMap;
 
 use super::ir::{Cond, Op, Opnd, Reg};
 
@@ -178,8 +178,8 @@ fn eval_nzcv(c: Cond, nzcv: u8) -> Option<bool> {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct State {
-    pub vals: BTreeMap<Loc, Val>,
-    pub flags: BTreeMap<u8, Flags>,
+    pub vals: SortedMap<Loc, Val>,
+    pub flags: SortedMap<u8, Flags>,
     /// Some(true): the last overflow test this path crossed was passed on its safe side;
     /// Some(false): on its other side. Lets a join turn "0 on the safe path, 1 on the
     /// other" (gcc -O0: `mov ecx,0; mul; jno L; mov ecx,1; L:`) into an overflow boolean.

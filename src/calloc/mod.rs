@@ -16,6 +16,7 @@ mod arm;
 mod mips;
 mod ppc;
 mod sh;
+mod sorted_map;
 mod x86;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

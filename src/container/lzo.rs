@@ -63,12 +63,10 @@ impl Input<'_> {
                 }
             };
         }
-        let lit = self
-            .src
-            .get(self.pos..end)
-            .ok_or(DecodeError::at(self.pos, "LZO input overrun"))?;
-        if !out.literals(lit) {
-            return Err(DecodeError::at(self.pos, "LZO output overrun"));
+        match out.literals(self.src, self.pos, n) {
+            None => return Err(DecodeError::at(self.pos, "LZO input overrun")),
+            Some(false) => return Err(DecodeError::at(self.pos, "LZO output overrun")),
+            Some(true) => {}
         }
         self.pos = end;
         Ok(())

@@ -480,6 +480,50 @@ pub(crate) struct LzOut<'a> {
 /// Bytes kept writable past `pos`, for the fixed-size short copies.
 const LZ_SLACK: usize = 16;
 
+/// Copies up to this long are done in fixed 16-byte moves, not through `memcpy`: the
+/// decoders make millions of short copies, and a libc `memcpy` call per copy is slow for
+/// them (musl's, in the static builds, starts a `rep movs` each time).
+const SHORT_COPY: usize = 256;
+
+/// Write `src[from..from + n]` at `buf[at..]`, where `buf` has [`LZ_SLACK`] writable bytes
+/// past `at + n`: short copies in fixed 16-byte moves (the last may read past `from + n`
+/// when `src` has the bytes, and spill into the slack), long ones through
+/// `copy_from_slice`. False when `src` is shorter than `from + n`.
+#[inline(always)]
+fn copy_short(buf: &mut [u8], at: usize, src: &[u8], from: usize, n: usize) -> bool {
+    let Some(exact) = from.checked_add(n).and_then(|end| src.get(from..end)) else {
+        return false;
+    };
+    if n > SHORT_COPY {
+        if let Some(d) = buf.get_mut(at..at + n) {
+            d.copy_from_slice(exact);
+        }
+        return true;
+    }
+    let mut done = 0;
+    while done < n {
+        let dst = buf
+            .get_mut(at + done..)
+            .and_then(|d| d.first_chunk_mut::<LZ_SLACK>());
+        match (
+            src.get(from + done..)
+                .and_then(|s| s.first_chunk::<LZ_SLACK>()),
+            dst,
+        ) {
+            (Some(s), Some(d)) => *d = *s,
+            // The input ends within 16 bytes: the exact rest.
+            (_, d) => {
+                let rest = exact.get(done..).unwrap_or(&[]);
+                if let Some(d) = d.and_then(|d| d.get_mut(..rest.len())) {
+                    d.copy_from_slice(rest);
+                }
+            }
+        }
+        done += LZ_SLACK;
+    }
+    true
+}
+
 impl<'a> LzOut<'a> {
     pub(crate) fn new(buf: &'a mut Vec<u8>, max_out: usize) -> Self {
         let base = buf.len();
@@ -514,18 +558,19 @@ impl<'a> LzOut<'a> {
         true
     }
 
-    /// Append literal bytes; false past the limit.
+    /// Append the literals `src[at..at + n]`. None if the input is short; false past the
+    /// limit.
     #[inline(always)]
-    pub(crate) fn literals(&mut self, lits: &[u8]) -> bool {
-        let n = lits.len();
+    pub(crate) fn literals(&mut self, src: &[u8], at: usize, n: usize) -> Option<bool> {
+        if at.checked_add(n)? > src.len() {
+            return None;
+        }
         if !self.reserve(n) {
-            return false;
+            return Some(false);
         }
-        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + n) {
-            dst.copy_from_slice(lits);
-        }
+        copy_short(self.buf, self.pos, src, at, n);
         self.pos += n;
-        true
+        Some(true)
     }
 
     /// Append up to 8 literals taken from `src[at..at + n]` (`n <= 8`), copying a fixed 8
@@ -538,10 +583,12 @@ impl<'a> LzOut<'a> {
             return Some(false);
         }
         if let (Some(s), Some(d)) = (
-            src.get(at..at + 8),
-            self.buf.get_mut(self.pos..self.pos + 8),
+            src.get(at..).and_then(|s| s.first_chunk::<8>()),
+            self.buf
+                .get_mut(self.pos..)
+                .and_then(|d| d.first_chunk_mut::<8>()),
         ) {
-            d.copy_from_slice(s);
+            *d = *s;
         } else {
             self.buf
                 .get_mut(self.pos..self.pos + n)?
@@ -566,15 +613,41 @@ impl<'a> LzOut<'a> {
         let buf = self.buf.as_mut_slice();
         if len <= LZ_SLACK && dist >= LZ_SLACK {
             // One fixed 16-byte copy: source and destination do not overlap.
-            let mut chunk = [0u8; LZ_SLACK];
-            if let Some(s) = buf.get(from..from + LZ_SLACK) {
-                chunk.copy_from_slice(s);
+            let chunk = buf
+                .get(from..)
+                .and_then(|s| s.first_chunk::<LZ_SLACK>())
+                .copied()
+                .unwrap_or_default();
+            if let Some(d) = buf.get_mut(self.pos..).and_then(|d| d.first_chunk_mut()) {
+                *d = chunk;
             }
-            if let Some(d) = buf.get_mut(self.pos..self.pos + LZ_SLACK) {
-                d.copy_from_slice(&chunk);
+        } else if dist >= LZ_SLACK && len <= SHORT_COPY {
+            // 16 bytes at a time, forward: each chunk's source ends at or before its
+            // destination, and the last chunk's overshoot lands in the slack.
+            let mut done = 0;
+            while done < len {
+                let chunk = buf
+                    .get(from + done..)
+                    .and_then(|s| s.first_chunk::<LZ_SLACK>())
+                    .copied()
+                    .unwrap_or_default();
+                if let Some(d) = buf
+                    .get_mut(self.pos + done..)
+                    .and_then(|d| d.first_chunk_mut())
+                {
+                    *d = chunk;
+                }
+                done += LZ_SLACK;
             }
         } else if dist >= len {
             buf.copy_within(from..from + len, self.pos);
+        } else if len <= SHORT_COPY {
+            // A short overlapping copy (a repeated pattern): byte by byte.
+            for i in 0..len {
+                if let (Some(&b), true) = (buf.get(from + i), self.pos + i < buf.len()) {
+                    buf[self.pos + i] = b;
+                }
+            }
         } else {
             // Overlapping: each pass copies the whole period written so far.
             let mut done = 0;
@@ -592,5 +665,52 @@ impl<'a> LzOut<'a> {
 impl Drop for LzOut<'_> {
     fn drop(&mut self) {
         self.buf.truncate(self.pos);
+    }
+}
+
+#[cfg(test)]
+mod lz_out_tests {
+    use super::*;
+
+    #[test]
+    fn copies_agree_with_a_byte_by_byte_model() {
+        // Literal runs and matches of every length class (fixed 8/16-byte moves, 16-byte
+        // chunks, memcpy, overlapping patterns), against the plain LZ definition.
+        let src: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut x: u32 = 22156;
+        let mut next = |m: u32| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 8) % m
+        };
+        let mut buf = Vec::new();
+        let mut out = LzOut::new(&mut buf, 1 << 20);
+        let mut model: Vec<u8> = Vec::new();
+        for _ in 0..2000 {
+            let n = next(300) as usize;
+            let at = next(3000) as usize;
+            let ok = if n <= 8 && next(2) == 0 {
+                out.short_literals(&src, at, n)
+            } else {
+                out.literals(&src, at, n)
+            };
+            assert_eq!(ok, Some(true));
+            model.extend_from_slice(&src[at..at + n]);
+            if model.is_empty() {
+                continue;
+            }
+            let dist = 1 + next(model.len().min(300) as u32) as usize;
+            let len = 1 + next(300) as usize;
+            assert_eq!(out.copy_match(dist, len), Ok(()));
+            for _ in 0..len {
+                model.push(model[model.len() - dist]);
+            }
+        }
+        drop(out); // trims the slack
+        assert_eq!(buf, model);
+        // The input may end right after a short literal run: no read past it.
+        let mut buf = Vec::new();
+        let mut out = LzOut::new(&mut buf, 1 << 20);
+        assert_eq!(out.literals(&src[..5], 0, 5), Some(true));
+        assert_eq!(out.literals(&src[..5], 3, 3), None);
     }
 }

@@ -1,0 +1,112 @@
+//! A map kept as one sorted vector: the dataflow's states hold a few dozen registers and
+//! stack slots and are cloned at every block edge, where a `BTreeMap` clone allocates a
+//! node per few entries and this is a single allocation and copy. Lookups are binary
+//! searches; the iteration order is the key order, as with `BTreeMap`, so the analysis
+//! visits locations in the same order and its reports do not change.
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct SortedMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy, V> SortedMap<K, V> {
+    fn find(&self, k: &K) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(e, _)| e.cmp(k))
+    }
+
+    pub fn get(&self, k: &K) -> Option<&V> {
+        self.find(k)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, k: &K) -> bool {
+        self.find(k).is_ok()
+    }
+
+    pub fn insert(&mut self, k: K, v: V) {
+        match self.find(&k) {
+            Ok(i) => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.1 = v;
+                }
+            }
+            Err(i) => self.entries.insert(i, (k, v)),
+        }
+    }
+
+    pub fn remove(&mut self, k: &K) {
+        if let Ok(i) = self.find(k) {
+            self.entries.remove(i);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for SortedMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn behaves_like_a_btreemap() {
+        // The same pseudo-random inserts and removes on both; contents and order agree.
+        let mut ours: SortedMap<i64, u32> = SortedMap::default();
+        let mut reference = BTreeMap::new();
+        let mut x: u32 = 7;
+        for step in 0..5000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let k = i64::from((x >> 16) % 97) - 48;
+            if x % 3 == 0 {
+                ours.remove(&k);
+                reference.remove(&k);
+            } else {
+                ours.insert(k, step);
+                reference.insert(k, step);
+            }
+            assert_eq!(ours.get(&k), reference.get(&k));
+            assert_eq!(ours.contains_key(&k), reference.contains_key(&k));
+        }
+        assert_eq!(ours.len(), reference.len());
+        assert!(ours.iter().eq(reference.iter()));
+        assert!(ours.keys().eq(reference.keys()));
+        ours.clear();
+        assert!(ours.is_empty());
+    }
+}
