@@ -485,20 +485,18 @@ const LZ_SLACK: usize = 16;
 /// them (musl's, in the static builds, starts a `rep movs` each time).
 const SHORT_COPY: usize = 256;
 
-/// Write `src[from..from + n]` at `buf[at..]`, where `buf` has [`LZ_SLACK`] writable bytes
-/// past `at + n`: short copies in fixed 16-byte moves (the last may read past `from + n`
-/// when `src` has the bytes, and spill into the slack), long ones through
-/// `copy_from_slice`. False when `src` is shorter than `from + n`.
+/// Write `exact` (= `src[from..from + exact.len()]`) at `buf[at..]`, where `buf` has
+/// [`LZ_SLACK`] writable bytes past the end of the write: short copies in fixed 16-byte
+/// moves (the last may read past `exact` when `src` has the bytes, and spill into the
+/// slack), long ones through `copy_from_slice`.
 #[inline(always)]
-fn copy_short(buf: &mut [u8], at: usize, src: &[u8], from: usize, n: usize) -> bool {
-    let Some(exact) = from.checked_add(n).and_then(|end| src.get(from..end)) else {
-        return false;
-    };
+fn copy_short(buf: &mut [u8], at: usize, src: &[u8], from: usize, exact: &[u8]) {
+    let n = exact.len();
     if n > SHORT_COPY {
         if let Some(d) = buf.get_mut(at..at + n) {
             d.copy_from_slice(exact);
         }
-        return true;
+        return;
     }
     let mut done = 0;
     while done < n {
@@ -521,7 +519,6 @@ fn copy_short(buf: &mut [u8], at: usize, src: &[u8], from: usize, n: usize) -> b
         }
         done += LZ_SLACK;
     }
-    true
 }
 
 impl<'a> LzOut<'a> {
@@ -562,13 +559,11 @@ impl<'a> LzOut<'a> {
     /// limit.
     #[inline(always)]
     pub(crate) fn literals(&mut self, src: &[u8], at: usize, n: usize) -> Option<bool> {
-        if at.checked_add(n)? > src.len() {
-            return None;
-        }
+        let exact = src.get(at..at.checked_add(n)?)?;
         if !self.reserve(n) {
             return Some(false);
         }
-        copy_short(self.buf, self.pos, src, at, n);
+        copy_short(self.buf, self.pos, src, at, exact);
         self.pos += n;
         Some(true)
     }
@@ -611,19 +606,10 @@ impl<'a> LzOut<'a> {
         }
         let from = self.pos - dist;
         let buf = self.buf.as_mut_slice();
-        if len <= LZ_SLACK && dist >= LZ_SLACK {
-            // One fixed 16-byte copy: source and destination do not overlap.
-            let chunk = buf
-                .get(from..)
-                .and_then(|s| s.first_chunk::<LZ_SLACK>())
-                .copied()
-                .unwrap_or_default();
-            if let Some(d) = buf.get_mut(self.pos..).and_then(|d| d.first_chunk_mut()) {
-                *d = chunk;
-            }
-        } else if dist >= LZ_SLACK && len <= SHORT_COPY {
-            // 16 bytes at a time, forward: each chunk's source ends at or before its
-            // destination, and the last chunk's overshoot lands in the slack.
+        if dist >= LZ_SLACK && len <= SHORT_COPY {
+            // 16 bytes at a time, forward (one move for the usual short match): each
+            // chunk's source ends at or before its destination, and the last chunk's
+            // overshoot lands in the slack.
             let mut done = 0;
             while done < len {
                 let chunk = buf
@@ -644,8 +630,9 @@ impl<'a> LzOut<'a> {
         } else if len <= SHORT_COPY {
             // A short overlapping copy (a repeated pattern): byte by byte.
             for i in 0..len {
-                if let (Some(&b), true) = (buf.get(from + i), self.pos + i < buf.len()) {
-                    buf[self.pos + i] = b;
+                let b = buf.get(from + i).copied().unwrap_or_default();
+                if let Some(d) = buf.get_mut(self.pos + i) {
+                    *d = b;
                 }
             }
         } else {
