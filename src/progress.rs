@@ -38,10 +38,14 @@ impl TerminalProgress {
 }
 
 impl Progress for TerminalProgress {
-    fn target_started(&self, path: &str, files: u64) {
+    fn target_started(&self, path: &str) {
         self.bar.set_prefix(path.to_string());
-        self.bar.set_length(files);
+        self.bar.set_length(0);
         self.bar.set_position(0);
+    }
+
+    fn files_found(&self, files: u64) {
+        self.bar.inc_length(files);
     }
 
     fn file_done(&self, _bytes: u64) {

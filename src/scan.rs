@@ -1,11 +1,9 @@
 //! The scan: targets → files → facts → verdict. Files are examined in parallel; each file's
 //! bytes are dropped as soon as its facts are taken, so memory stays flat as trees grow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use rayon::prelude::*;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::classify::{classify, Findings};
 use crate::elf::ElfType;
@@ -17,7 +15,8 @@ use crate::report::{
     BinaryReport, CallocReport, ErrorReport, ImageReport, LibcReport, Report, ScanStats,
     SymlinkReport, TargetReport, Tool, Verdict,
 };
-use crate::source::{walk, WalkItem};
+use crate::source::walk::{walk_streaming, FoundFile};
+use crate::source::WalkItem;
 use crate::surface;
 
 #[derive(Clone, Default)]
@@ -30,8 +29,10 @@ pub struct ScanOptions {
 
 /// Receives progress as files are examined, from worker threads.
 pub trait Progress: Send + Sync {
-    /// A target's file list is known.
-    fn target_started(&self, path: &str, files: u64);
+    /// A target is being scanned (its files are still being found).
+    fn target_started(&self, path: &str);
+    /// The walk found `files` more files to examine.
+    fn files_found(&self, files: u64);
     /// One file (of the current target) has been examined.
     fn file_done(&self, bytes: u64);
     fn target_done(&self);
@@ -39,23 +40,28 @@ pub trait Progress: Send + Sync {
 
 /// Scan every target; one report entry per target, in the order given.
 pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
+    // No pool (the system would not start its threads): the files are examined on this
+    // thread, after the walk.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.unwrap_or(0))
-        .build();
+        .build()
+        .ok();
     let progress = options.progress.as_deref();
-    let run = || targets.iter().map(|t| scan_target(t, progress)).collect();
-    let targets = match pool {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    };
     Report {
         schema_version: crate::report::SCHEMA_VERSION,
         tool: Tool::default(),
-        targets,
+        targets: targets
+            .iter()
+            .map(|t| scan_target(t, pool.as_ref(), progress))
+            .collect(),
     }
 }
 
-fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
+fn scan_target(
+    path: &Path,
+    pool: Option<&rayon::ThreadPool>,
+    progress: Option<&dyn Progress>,
+) -> TargetReport {
     let shown = path.display().to_string();
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -65,11 +71,12 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
     let mut errors = Vec::new();
     let mut stats = ScanStats::default();
     let (kind, outcomes): (String, Vec<FileOutcome>) = if meta.is_dir() {
-        let items = walk(path);
-        let mut files = Vec::new();
+        if let Some(p) = progress {
+            p.target_started(&shown);
+        }
+        let (items, outcomes) = walk_and_examine(path, pool, progress);
         for item in items {
             match item {
-                WalkItem::File { rel, full } => files.push((rel, full)),
                 WalkItem::Symlink { rel, target } => {
                     symlinks.push(SymlinkReport { path: rel, target })
                 }
@@ -81,24 +88,9 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
                         message: reason,
                     });
                 }
+                WalkItem::File { .. } => {}
             }
         }
-        if let Some(p) = progress {
-            p.target_started(&shown, files.len() as u64);
-        }
-        // One task per file: a few large images take far longer than the thousands of small
-        // files, and fine-grained tasks let the idle thread steal the rest meanwhile.
-        let outcomes = files
-            .par_iter()
-            .with_max_len(1)
-            .map(|(rel, full)| {
-                let o = examine_path(rel, full);
-                if let Some(p) = progress {
-                    p.file_done(o.bytes);
-                }
-                o
-            })
-            .collect();
         if let Some(p) = progress {
             p.target_done();
         }
@@ -108,14 +100,19 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| shown.clone());
-        let outcome = examine_path(&name, path);
+        // In the pool: a large dump is carved in parallel, on `--jobs` threads.
+        let examine = || examine_path(&name, path);
+        let outcome = match pool {
+            Some(pool) => pool.install(examine),
+            None => examine(),
+        };
         (outcome.kind.to_string(), vec![outcome])
     } else if meta.file_type().is_symlink() {
         // A symlink given on the command line is the user's explicit choice: follow it once.
         match std::fs::metadata(path) {
             Ok(m) if m.is_file() || m.is_dir() => {
                 let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-                let mut r = scan_target(&target, progress);
+                let mut r = scan_target(&target, pool, progress);
                 r.path = shown;
                 return r;
             }
@@ -134,6 +131,106 @@ fn scan_target(path: &Path, progress: Option<&dyn Progress>) -> TargetReport {
     };
 
     finish_target(shown, kind, outcomes, symlinks, errors, stats)
+}
+
+/// Walk a directory and examine its files meanwhile: the walk (on this thread) hands each
+/// directory's files to a queue as it reads it, and each of the pool's workers takes the
+/// next file as soon as it is free, so no worker waits for the walk to end or for another
+/// worker's share. Returns the walk's other items (sorted) and the outcomes in path order,
+/// so the report does not depend on timing.
+fn walk_and_examine(
+    root: &Path,
+    pool: Option<&rayon::ThreadPool>,
+    progress: Option<&dyn Progress>,
+) -> (Vec<WalkItem>, Vec<FileOutcome>) {
+    let queue = WorkQueue::default();
+    let done: Mutex<Vec<(String, FileOutcome)>> = Mutex::default();
+    let walk_into_queue = || {
+        let items = walk_streaming(root, &mut |files| {
+            if let Some(p) = progress {
+                p.files_found(files.len() as u64);
+            }
+            queue.push(files);
+        });
+        queue.close();
+        items
+    };
+    let work = || {
+        let mut mine = Vec::new();
+        while let Some(f) = queue.pop() {
+            let o = examine_path(&f.rel, &f.full);
+            if let Some(p) = progress {
+                p.file_done(o.bytes);
+            }
+            mine.push((f.rel, o));
+        }
+        lock(&done).append(&mut mine);
+    };
+    let items = match pool {
+        Some(pool) => pool.in_place_scope(|s| {
+            for _ in 0..pool.current_num_threads() {
+                s.spawn(|_| work());
+            }
+            walk_into_queue()
+        }),
+        None => {
+            let items = walk_into_queue();
+            work();
+            items
+        }
+    };
+    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    done.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    (items, done.into_iter().map(|(_, o)| o).collect())
+}
+
+/// Files found and not yet examined, in the order found.
+#[derive(Default)]
+struct WorkQueue {
+    state: Mutex<QueueState>,
+    more: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    waiting: VecDeque<FoundFile>,
+    walk_done: bool,
+}
+
+impl WorkQueue {
+    fn push(&self, files: Vec<FoundFile>) {
+        lock(&self.state).waiting.extend(files);
+        self.more.notify_all();
+    }
+
+    /// No more files will come.
+    fn close(&self) {
+        lock(&self.state).walk_done = true;
+        self.more.notify_all();
+    }
+
+    /// The next file to examine; None once the walk is done and every file was taken.
+    fn pop(&self) -> Option<FoundFile> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(file) = state.waiting.pop_front() {
+                return Some(file);
+            }
+            if state.walk_done {
+                return None;
+            }
+            state = self
+                .more
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A worker that panicked cannot leave the queue half-updated (every update is one push or
+/// pop), so a poisoned lock is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Scan one file already in memory, named `name` (the path shown in the report and the

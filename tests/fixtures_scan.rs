@@ -226,3 +226,34 @@ fn example_qnx650_device_is_affected_with_ranked_exposure() {
         .iter()
         .any(|m| m.contains("firewall") && m.contains("usr/sbin/telnetd")));
 }
+
+/// Files are examined while the walk goes on, by whichever worker is free: the report must
+/// not depend on that timing. One thread, four threads and the default give the same JSON,
+/// and every regular file the walk lists is counted once.
+#[test]
+fn report_does_not_depend_on_thread_count_or_walk_timing() {
+    let root = common::fixture("");
+    let render = |jobs: Option<usize>| {
+        let r = scan(
+            std::slice::from_ref(&root),
+            &ScanOptions {
+                jobs,
+                ..Default::default()
+            },
+        );
+        (
+            badalloc_audit::report::json::render(&r),
+            r.targets[0].stats.files,
+        )
+    };
+    let (one, files) = render(Some(1));
+    let walked = badalloc_audit::source::walk(&root)
+        .iter()
+        .filter(|i| matches!(i, badalloc_audit::source::WalkItem::File { .. }))
+        .count() as u64;
+    assert!(walked > 100, "{walked} files in fixtures/");
+    assert_eq!(files, walked);
+    for jobs in [Some(4), None] {
+        assert_eq!(render(jobs).0, one, "jobs {jobs:?}");
+    }
+}

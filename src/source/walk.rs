@@ -19,8 +19,31 @@ pub enum WalkItem {
 /// crafted tree could be deeper than the stack allows.
 pub const MAX_WALK_DEPTH: usize = 256;
 
+/// A regular file, as the walk hands it over.
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    pub rel: String,
+    pub full: PathBuf,
+}
+
 /// Walk `root` (a directory) and list what is below it, sorted by path for reproducible output.
 pub fn walk(root: &Path) -> Vec<WalkItem> {
+    let mut items = Vec::new();
+    let mut others = walk_streaming(root, &mut |files| {
+        items.extend(files.into_iter().map(|f| WalkItem::File {
+            rel: f.rel,
+            full: f.full,
+        }))
+    });
+    items.append(&mut others);
+    items.sort_by(|a, b| a.rel().cmp(b.rel()));
+    items
+}
+
+/// [`walk`] that hands over each directory's regular files as soon as the directory is read,
+/// so they can be examined while the walk goes on (in no particular order: sort by `rel`).
+/// Returns the rest (symbolic links and skipped entries), sorted by path.
+pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec<WalkItem> {
     let mut items = Vec::new();
     let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
     while let Some((dir, rel_dir, depth)) = stack.pop() {
@@ -34,9 +57,8 @@ pub fn walk(root: &Path) -> Vec<WalkItem> {
                 continue;
             }
         };
-        let mut names: Vec<_> = entries.collect();
-        names.sort_by_key(|e| e.as_ref().map(|e| e.file_name()).ok());
-        for entry in names {
+        let mut files = Vec::new();
+        for entry in entries {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
@@ -81,13 +103,16 @@ pub fn walk(root: &Path) -> Vec<WalkItem> {
                     stack.push((full, rel, depth + 1));
                 }
             } else if ft.is_file() {
-                items.push(WalkItem::File { rel, full });
+                files.push(FoundFile { rel, full });
             } else {
                 items.push(WalkItem::Skipped {
                     rel,
                     reason: format!("not a regular file ({}): not read", special_kind(&ft)),
                 });
             }
+        }
+        if !files.is_empty() {
+            found(files);
         }
     }
     items.sort_by(|a, b| a.rel().cmp(b.rel()));
