@@ -1,6 +1,7 @@
 //! Control-flow graph of one function, built by recursive descent over lifted instructions.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use super::ir::{Insn, Lifter, Op, Target};
 
@@ -14,7 +15,9 @@ pub const MAX_BLOCKS: usize = 4_000;
 #[derive(Debug, Clone)]
 pub struct Block {
     pub start: u64,
-    pub insns: Vec<Insn>,
+    /// Shared with the decoding pass (and, where decodings overlap, with another block):
+    /// blocks are cut from the decoded instructions without copying them.
+    pub insns: Vec<Rc<Insn>>,
     /// (successor, the branch condition is true on this edge: Some(true/false) for the two
     /// sides of a conditional branch, None for unconditional flow).
     pub succs: Vec<(u64, Option<bool>)>,
@@ -54,7 +57,7 @@ fn flow(insn: &Insn) -> Flow {
 /// Build the CFG from `entry`. `external(target)` says whether a direct jump target is
 /// another function (then the jump is rewritten into a tail call).
 pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) -> Cfg {
-    let mut insns: BTreeMap<u64, Insn> = BTreeMap::new();
+    let mut insns: BTreeMap<u64, Rc<Insn>> = BTreeMap::new();
     let mut leaders: BTreeSet<u64> = BTreeSet::new();
     let mut errors = Vec::new();
     let mut truncated = None;
@@ -96,7 +99,7 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
             }
             let next = insn.next();
             let f = flow(&insn);
-            insns.insert(addr, insn);
+            insns.insert(addr, Rc::new(insn));
             match f {
                 Flow::Next => {
                     if next <= addr {
@@ -137,7 +140,7 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
         };
         let mut a = l;
         while let Some(insn) = insns.get(&a) {
-            b.insns.push(insn.clone());
+            b.insns.push(Rc::clone(insn));
             let next = insn.next();
             match flow(insn) {
                 Flow::Next => {

@@ -206,9 +206,24 @@ impl State {
     }
     /// Join of the states on two incoming edges (see [`State::safe`]).
     pub fn join_edges(&self, o: &State) -> State {
-        let mut r = self.clone();
-        r.join_from(o);
-        if let (Some(a), Some(b)) = (self.safe, o.safe) {
+        self.join_edges_as(o, o.safe)
+    }
+
+    /// [`State::join_edges`] with `o` taken as having crossed its last overflow test on the
+    /// side `o_safe` (the edge's own side, without copying `o` to say so).
+    pub fn join_edges_as(&self, o: &State, o_safe: Option<bool>) -> State {
+        let mut r = if self.vals.len() + o.vals.len() <= MAX_LOCS {
+            State {
+                vals: joined_vals(&self.vals, &o.vals, &mut false),
+                flags: joined_flags(&self.flags, &o.flags, &mut false),
+                safe: None,
+            }
+        } else {
+            let mut r = self.clone();
+            r.join_from(o);
+            r
+        };
+        if let (Some(a), Some(b)) = (self.safe, o_safe) {
             if a == b {
                 r.safe = Some(a);
                 return r;
@@ -232,31 +247,62 @@ impl State {
     /// Join `o` into `self`; true when `self` changed.
     pub fn join_from(&mut self, o: &State) -> bool {
         let mut changed = false;
-        let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
-        for k in keys {
-            let a = self.get(k);
-            let j = a.join(&o.get(k));
-            if j != a {
-                self.set(k, j);
-                changed = true;
-            }
-        }
-        let fkeys: Vec<u8> = self.flags.keys().chain(o.flags.keys()).copied().collect();
-        for k in fkeys {
-            let a = self.flags(k);
-            let b = o.flags(k);
-            let j = if a == b { a } else { Flags::Unknown };
-            if j != a {
-                if j == Flags::Unknown {
-                    self.flags.remove(&k);
-                } else {
-                    self.flags.insert(k, j);
+        if self.vals.len() + o.vals.len() <= MAX_LOCS {
+            // Below the bound no insertion can be refused: one merge of the sorted maps.
+            self.vals = joined_vals(&self.vals, &o.vals, &mut changed);
+        } else {
+            // Near the bound, key by key: what is kept depends on the insertion order.
+            let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
+            for k in keys {
+                let a = self.get(k);
+                let j = a.join(&o.get(k));
+                if j != a {
+                    self.set(k, j);
+                    changed = true;
                 }
-                changed = true;
             }
         }
+        self.flags = joined_flags(&self.flags, &o.flags, &mut changed);
         changed
     }
+}
+
+/// The join of two value maps, key by key, as [`State::set`] would leave it (a value that
+/// joins to the default is dropped); `changed` is set when the result differs from `a`.
+fn joined_vals(
+    a: &SortedMap<Loc, Val>,
+    b: &SortedMap<Loc, Val>,
+    changed: &mut bool,
+) -> SortedMap<Loc, Val> {
+    a.merge(b, |x, y| {
+        let here = x.copied().unwrap_or_default();
+        let j = here.join(&y.copied().unwrap_or_default());
+        if j == here {
+            x.copied()
+        } else {
+            *changed = true;
+            (!j.is_default()).then_some(j)
+        }
+    })
+}
+
+/// The join of two flag maps: a flag survives where both sides agree.
+fn joined_flags(
+    a: &SortedMap<u8, Flags>,
+    b: &SortedMap<u8, Flags>,
+    changed: &mut bool,
+) -> SortedMap<u8, Flags> {
+    a.merge(b, |x, y| {
+        let here = x.copied().unwrap_or_default();
+        let there = y.copied().unwrap_or_default();
+        let j = if here == there { here } else { Flags::Unknown };
+        if j == here {
+            x.copied()
+        } else {
+            *changed = true;
+            (j != Flags::Unknown).then_some(j)
+        }
+    })
 }
 
 /// Architecture facts the transfer functions need.

@@ -20,6 +20,7 @@ mod sorted_map;
 mod x86;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -275,6 +276,29 @@ fn harmless(name: &str) -> bool {
         || matches!(b, "abort" | "free" | "libc_fatal")
 }
 
+/// Ops the replay notes something about (products, divisions, tests, branches, returns):
+/// the ones the `match` of the replay acts on.
+fn noted_in_replay(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Mul { lo: Some(_), .. }
+            | Op::Mul {
+                flags_ovf: true,
+                ..
+            }
+            | Op::Div { quot: Some(_), .. }
+            | Op::Cmp { .. }
+            | Op::CmpSigned { .. }
+            | Op::Test { .. }
+            | Op::Branch { .. }
+            | Op::BranchCmp { .. }
+            | Op::SetCmp { .. }
+            | Op::SetCond { .. }
+            | Op::JumpIndirect
+            | Op::Ret
+    )
+}
+
 /// A function analysed with given argument tags: (entry, per argument (may, must, constant)).
 type CacheKey = (u64, Vec<(Tags, Tags, Option<u64>)>);
 
@@ -291,7 +315,7 @@ struct Analyzer<'e, 'a> {
 /// One call or tail branch seen while replaying the dataflow.
 struct CallSite {
     block: u64,
-    insn: Insn,
+    insn: Rc<Insn>,
     target: Resolved,
     args: Vec<Val>,
     tail: bool,
@@ -649,13 +673,17 @@ impl Analyzer<'_, '_> {
                 let Some((o, safe_side)) = outs.get(p) else {
                     continue;
                 };
-                let mut e = o.clone();
-                if let (Some(side), Some(ss)) = (side, safe_side) {
-                    e.safe = Some(side == ss);
-                }
+                let edge_safe = match (side, safe_side) {
+                    (Some(side), Some(ss)) => Some(side == ss),
+                    _ => o.safe,
+                };
                 acc = Some(match acc {
-                    None => e,
-                    Some(a) => a.join_edges(&e),
+                    None => {
+                        let mut e = o.clone();
+                        e.safe = edge_safe;
+                        e
+                    }
+                    Some(a) => a.join_edges_as(o, edge_safe),
                 });
             }
             acc
@@ -730,88 +758,94 @@ impl Analyzer<'_, '_> {
                 continue;
             };
             for insn in &block.insns {
-                // `before` is kept for the proper re-run below; `st` steps through the ops.
-                let before = st.clone();
-                for op in &insn.ops {
-                    match op {
-                        Op::Mul { lo: Some(lo), .. } => {
-                            let mut t = before.clone();
-                            step(&mut t, &self.ctx, op);
-                            if read(&t, &self.ctx, *lo).may & P != 0 {
-                                muls.push(insn.addr);
-                                notes_at.insert(insn.addr, "product nmemb*size".into());
-                            }
-                        }
-                        Op::Div { quot: Some(q), .. } => {
-                            let mut t = before.clone();
-                            step(&mut t, &self.ctx, op);
-                            let v = read(&t, &self.ctx, *q);
-                            if v.may != 0 {
-                                notes_at
-                                    .insert(insn.addr, format!("division: {}", tag_names(v.may)));
-                            }
-                        }
-                        Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
-                            last_flag_setter.insert(*fl, insn.addr);
-                        }
-                        Op::Mul {
-                            flags_ovf: true, ..
-                        } => {
-                            last_flag_setter.insert(0, insn.addr);
-                        }
-                        Op::Branch { fl, cond, .. } => {
-                            if let Some((side, why)) =
-                                safe_outcome(&self.ctx, &st.flags(*fl), *cond)
-                            {
-                                safe_edges.insert((b, side), why.to_string());
-                                if let Some(&c) = last_flag_setter.get(fl) {
-                                    notes_at.entry(c).or_insert_with(|| "overflow test".into());
+                // Only some ops leave notes; an instruction without them is just run below.
+                if insn.ops.iter().any(noted_in_replay) {
+                    // `before` is kept for the proper re-run below; `st` steps through the ops.
+                    let before = st.clone();
+                    for op in &insn.ops {
+                        match op {
+                            Op::Mul { lo: Some(lo), .. } => {
+                                let mut t = before.clone();
+                                step(&mut t, &self.ctx, op);
+                                if read(&t, &self.ctx, *lo).may & P != 0 {
+                                    muls.push(insn.addr);
+                                    notes_at.insert(insn.addr, "product nmemb*size".into());
                                 }
-                                notes_at.insert(
-                                    insn.addr,
-                                    format!(
-                                        "{} side: {why}",
-                                        if side { "taken" } else { "fall-through" }
-                                    ),
-                                );
                             }
-                        }
-                        Op::BranchCmp { cond, a, b: bb, .. } => {
-                            let f = Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *bb));
-                            if let Some((side, why)) = safe_outcome(&self.ctx, &f, *cond) {
-                                safe_edges.insert((b, side), why.to_string());
-                                notes_at.insert(
-                                    insn.addr,
-                                    format!(
-                                        "{} side: {why}",
-                                        if side { "taken" } else { "fall-through" }
-                                    ),
-                                );
+                            Op::Div { quot: Some(q), .. } => {
+                                let mut t = before.clone();
+                                step(&mut t, &self.ctx, op);
+                                let v = read(&t, &self.ctx, *q);
+                                if v.may != 0 {
+                                    notes_at.insert(
+                                        insn.addr,
+                                        format!("division: {}", tag_names(v.may)),
+                                    );
+                                }
                             }
-                        }
-                        Op::SetCmp { dst, .. } | Op::SetCond { dst, .. } => {
-                            let mut t = st.clone();
-                            step(&mut t, &self.ctx, op);
-                            let v = read(&t, &self.ctx, *dst);
-                            if v.may & (dataflow::SAFE_Z | dataflow::SAFE_NZ) != 0 {
-                                notes_at.insert(insn.addr, "overflow test".into());
+                            Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
+                                last_flag_setter.insert(*fl, insn.addr);
                             }
+                            Op::Mul {
+                                flags_ovf: true, ..
+                            } => {
+                                last_flag_setter.insert(0, insn.addr);
+                            }
+                            Op::Branch { fl, cond, .. } => {
+                                if let Some((side, why)) =
+                                    safe_outcome(&self.ctx, &st.flags(*fl), *cond)
+                                {
+                                    safe_edges.insert((b, side), why.to_string());
+                                    if let Some(&c) = last_flag_setter.get(fl) {
+                                        notes_at.entry(c).or_insert_with(|| "overflow test".into());
+                                    }
+                                    notes_at.insert(
+                                        insn.addr,
+                                        format!(
+                                            "{} side: {why}",
+                                            if side { "taken" } else { "fall-through" }
+                                        ),
+                                    );
+                                }
+                            }
+                            Op::BranchCmp { cond, a, b: bb, .. } => {
+                                let f =
+                                    Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *bb));
+                                if let Some((side, why)) = safe_outcome(&self.ctx, &f, *cond) {
+                                    safe_edges.insert((b, side), why.to_string());
+                                    notes_at.insert(
+                                        insn.addr,
+                                        format!(
+                                            "{} side: {why}",
+                                            if side { "taken" } else { "fall-through" }
+                                        ),
+                                    );
+                                }
+                            }
+                            Op::SetCmp { dst, .. } | Op::SetCond { dst, .. } => {
+                                let mut t = st.clone();
+                                step(&mut t, &self.ctx, op);
+                                let v = read(&t, &self.ctx, *dst);
+                                if v.may & (dataflow::SAFE_Z | dataflow::SAFE_NZ) != 0 {
+                                    notes_at.insert(insn.addr, "overflow test".into());
+                                }
+                            }
+                            Op::JumpIndirect => indirect_jumps.push(insn.addr),
+                            Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
+                            _ => {}
                         }
-                        Op::JumpIndirect => indirect_jumps.push(insn.addr),
-                        Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
-                        _ => {}
+                        if !matches!(op, Op::Call { .. } | Op::TailCall { .. }) {
+                            step(&mut st, &self.ctx, op);
+                        } else {
+                            // handled below through exec on a copy
+                        }
                     }
-                    if !matches!(op, Op::Call { .. } | Op::TailCall { .. }) {
-                        step(&mut st, &self.ctx, op);
-                    } else {
-                        // handled below through exec on a copy
-                    }
+                    st = before;
                 }
-                // Re-run the instruction properly (calls need the analyzer).
-                let mut st2 = before;
+                // Run the instruction properly (calls need the analyzer).
                 let mut notes = Vec::new();
-                if let Some((resolved, args, tail)) = self.exec(&mut st2, insn, depth, &mut notes) {
-                    let q = st2.get(Loc::Reg(self.lifter.ret_reg()));
+                if let Some((resolved, args, tail)) = self.exec(&mut st, insn, depth, &mut notes) {
+                    let q = st.get(Loc::Reg(self.lifter.ret_reg()));
                     if q.may & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS) != 0
                     {
                         notes_at.entry(insn.addr).or_insert_with(|| {
@@ -834,7 +868,6 @@ impl Analyzer<'_, '_> {
                     notes_at.insert(insn.addr, n.clone());
                     heuristic_notes.push(n);
                 }
-                st = st2;
             }
         }
 

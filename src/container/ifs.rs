@@ -6,6 +6,7 @@
 //! length). An imagefs may also stand alone, without startup header.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 
@@ -17,6 +18,8 @@ use crate::FormatError;
 
 /// `STARTUP_HDR_SIGNATURE`.
 pub const STARTUP_SIGNATURE: u32 = 0x00FF_7EEB;
+const STARTUP_SIGNATURE_LE: [u8; 4] = STARTUP_SIGNATURE.to_le_bytes();
+const STARTUP_SIGNATURE_BE: [u8; 4] = STARTUP_SIGNATURE.to_be_bytes();
 /// Size of `struct startup_header`.
 pub const STARTUP_HEADER_SIZE: usize = 0x100;
 /// How far into the input the startup header is searched for (preboot stubs are small:
@@ -157,11 +160,24 @@ fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
 /// Find a valid startup header within the first `window` bytes, in either byte order.
 fn find_startup(data: &[u8], window: usize) -> Option<StartupHeader> {
     let hay = data.get(..data.len().min(window.saturating_add(4)))?;
-    let le = STARTUP_SIGNATURE.to_le_bytes();
-    let be = STARTUP_SIGNATURE.to_be_bytes();
+    // Built once: every file of a scan is looked at, most of them small, and building a
+    // searcher costs as much as searching a few KiB.
+    static FINDERS: LazyLock<[(memmem::Finder<'static>, Endian); 2]> = LazyLock::new(|| {
+        [
+            (
+                memmem::Finder::new(&STARTUP_SIGNATURE_LE).into_owned(),
+                Endian::Little,
+            ),
+            (
+                memmem::Finder::new(&STARTUP_SIGNATURE_BE).into_owned(),
+                Endian::Big,
+            ),
+        ]
+    });
     let mut best: Option<StartupHeader> = None;
-    for (pat, e) in [(le, Endian::Little), (be, Endian::Big)] {
-        for pos in memmem::find_iter(hay, &pat) {
+    for (finder, e) in FINDERS.iter() {
+        let e = *e;
+        for pos in finder.find_iter(hay) {
             if let Some(sh) = parse_startup(data, pos, e).filter(|sh| {
                 // Far from the start, the header must say that it sits behind a preboot
                 // stub of exactly that size (so an IFS stored inside a bigger file or
