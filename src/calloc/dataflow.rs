@@ -267,42 +267,47 @@ impl State {
     }
 }
 
-/// The join of two value maps, key by key, as [`State::set`] would leave it (a value that
-/// joins to the default is dropped); `changed` is set when the result differs from `a`.
+/// The join of two maps, key by key, as [`State::set`] and the flag updates would leave it:
+/// a missing key reads as the default, and a key that joins to the default is dropped;
+/// `changed` is set when the result differs from `a`.
+fn joined<K: Ord + Copy, V: Copy + Default + PartialEq>(
+    a: &SortedMap<K, V>,
+    b: &SortedMap<K, V>,
+    join: impl Fn(&V, &V) -> V,
+    changed: &mut bool,
+) -> SortedMap<K, V> {
+    a.merge(b, |x, y| {
+        let here = x.copied().unwrap_or_default();
+        let j = join(&here, &y.copied().unwrap_or_default());
+        if j == here {
+            x.copied()
+        } else {
+            *changed = true;
+            (j != V::default()).then_some(j)
+        }
+    })
+}
+
 fn joined_vals(
     a: &SortedMap<Loc, Val>,
     b: &SortedMap<Loc, Val>,
     changed: &mut bool,
 ) -> SortedMap<Loc, Val> {
-    a.merge(b, |x, y| {
-        let here = x.copied().unwrap_or_default();
-        let j = here.join(&y.copied().unwrap_or_default());
-        if j == here {
-            x.copied()
-        } else {
-            *changed = true;
-            (!j.is_default()).then_some(j)
-        }
-    })
+    joined(a, b, Val::join, changed)
 }
 
-/// The join of two flag maps: a flag survives where both sides agree.
+/// Flags survive a join where both sides agree.
 fn joined_flags(
     a: &SortedMap<u8, Flags>,
     b: &SortedMap<u8, Flags>,
     changed: &mut bool,
 ) -> SortedMap<u8, Flags> {
-    a.merge(b, |x, y| {
-        let here = x.copied().unwrap_or_default();
-        let there = y.copied().unwrap_or_default();
-        let j = if here == there { here } else { Flags::Unknown };
-        if j == here {
-            x.copied()
-        } else {
-            *changed = true;
-            (j != Flags::Unknown).then_some(j)
-        }
-    })
+    joined(
+        a,
+        b,
+        |x, y| if x == y { *x } else { Flags::Unknown },
+        changed,
+    )
 }
 
 /// Architecture facts the transfer functions need.
