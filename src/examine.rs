@@ -6,9 +6,10 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::container::{self, ContainerKind, EntryType, Limits};
+use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, FileFacts};
+use crate::image_memo::{Examined, ImageMemo, Mark, MemoKey};
 use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, SymlinkReport};
 use crate::source::{read_file, Pager};
 use crate::surface;
@@ -46,15 +47,19 @@ pub(crate) struct FileOutcome {
     pub(crate) bytes: u64,
     /// Files examined inside images.
     pub(crate) image_files: u64,
+    /// Images reported from the memo.
+    pub(crate) reused_images: u64,
     /// Programs started at boot: (program base name, the script that starts it).
     pub(crate) started: Vec<(String, String)>,
     /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
     pub(crate) kind: &'static str,
 }
 
-pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
+/// Examine the file at `full`, reported as `rel`; `memo`: the images of its scan target
+/// already examined.
+pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutcome {
     match read_file(full) {
-        Ok(bytes) => examine_bytes_paged(rel, &bytes, MAX_EXPANDED_PER_FILE, bytes.pager()),
+        Ok(bytes) => examine_bytes_paged(rel, &bytes, MAX_EXPANDED_PER_FILE, bytes.pager(), memo),
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
                 path: rel.to_string(),
@@ -70,11 +75,17 @@ pub(crate) fn examine_path(rel: &str, full: &Path) -> FileOutcome {
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
 /// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold.
 pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64) -> FileOutcome {
-    examine_bytes_paged(path, data, budget, Pager::none())
+    examine_bytes_paged(path, data, budget, Pager::none(), &ImageMemo::default())
 }
 
 /// [`examine_bytes`] on a file's bytes whose `pager` gives back the pages read so far.
-fn examine_bytes_paged(path: &str, data: &[u8], budget: u64, pager: Pager<'_>) -> FileOutcome {
+fn examine_bytes_paged(
+    path: &str,
+    data: &[u8],
+    budget: u64,
+    pager: Pager<'_>,
+    memo: &ImageMemo,
+) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
         kind: "file",
@@ -84,17 +95,20 @@ fn examine_bytes_paged(path: &str, data: &[u8], budget: u64, pager: Pager<'_>) -
         depth: 0,
         budget,
         pager,
+        memo,
     };
     out.kind = examine_nested(path, data, &at, &mut out);
     out
 }
 
-/// Where an examination stands: how deep in nested images, the memory budget left, and
-/// the pager of the file on disk (its pages are given back as the scan moves on).
+/// Where an examination stands: how deep in nested images, the memory budget left, the
+/// pager of the file on disk (its pages are given back as the scan moves on), and the
+/// images already examined.
 struct Level<'p> {
     depth: usize,
     budget: u64,
     pager: Pager<'p>,
+    memo: &'p ImageMemo,
 }
 
 impl Level<'_> {
@@ -103,6 +117,7 @@ impl Level<'_> {
             depth: self.depth + 1,
             budget,
             pager: self.pager,
+            memo: self.memo,
         }
     }
 }
@@ -186,6 +201,21 @@ fn open_image(
         });
         return false;
     }
+    // A block-compressed boot image seen before (byte for byte) is reported from the memo.
+    let memo_key = match kind {
+        ContainerKind::Ifs => ifs::reuse_key(data).map(|header| MemoKey {
+            header,
+            depth,
+            budget,
+        }),
+        _ => None,
+    };
+    if let Some(seen) = memo_key.as_ref().and_then(|k| at.memo.find(k, data)) {
+        seen.apply(out, path, carved_at);
+        out.reused_images += 1;
+        return true;
+    }
+    let mark = Mark::of(out);
     let limits = Limits {
         max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
         ..Limits::default()
@@ -278,6 +308,15 @@ fn open_image(
     }
     at.pager.release(data);
     out.images.push(report);
+    let decided_by = image
+        .input_extent()
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| data.get(..n));
+    if let (Some(key), Some(input)) = (memo_key, decided_by) {
+        if let Some(examined) = Examined::capture(out, &mark, path, input) {
+            at.memo.insert(key, examined);
+        }
+    }
     true
 }
 

@@ -25,6 +25,7 @@ mod examine;
 pub mod facts;
 pub mod guard;
 pub mod image_cmd;
+mod image_memo;
 pub mod inspect;
 pub mod output;
 pub mod progress;

@@ -11,6 +11,7 @@ use crate::evidence;
 use crate::examine::{examine_bytes, examine_path, FileOutcome};
 pub use crate::examine::{MAX_EXPANDED_PER_FILE, MAX_NESTING};
 use crate::facts::FileFacts;
+use crate::image_memo::ImageMemo;
 use crate::report::{
     BinaryReport, CallocReport, ErrorReport, ImageReport, LibcReport, Report, ScanStats,
     SymlinkReport, TargetReport, Tool, Verdict,
@@ -101,7 +102,8 @@ fn scan_target(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| shown.clone());
         // In the pool: a large dump is carved in parallel, on `--jobs` threads.
-        let examine = || examine_path(&name, path);
+        let memo = ImageMemo::default();
+        let examine = || examine_path(&name, path, &memo);
         let outcome = match pool {
             Some(pool) => pool.install(examine),
             None => examine(),
@@ -144,6 +146,7 @@ fn walk_and_examine(
     progress: Option<&dyn Progress>,
 ) -> (Vec<WalkItem>, Vec<FileOutcome>) {
     let queue = WorkQueue::default();
+    let memo = ImageMemo::default();
     let done: Mutex<Vec<(String, FileOutcome)>> = Mutex::default();
     let walk_into_queue = || {
         let items = walk_streaming(root, &mut |files| {
@@ -158,7 +161,7 @@ fn walk_and_examine(
     let work = || {
         let mut mine = Vec::new();
         while let Some(f) = queue.pop() {
-            let o = examine_path(&f.rel, &f.full);
+            let o = examine_path(&f.rel, &f.full, &memo);
             if let Some(p) = progress {
                 p.file_done(o.bytes);
             }
@@ -272,6 +275,7 @@ fn finish_target(
         stats.files += 1;
         stats.bytes += o.bytes;
         stats.image_files += o.image_files;
+        stats.reused_images += o.reused_images;
         stats.elf_files += o.facts.len() as u64;
         errors.extend(o.errors);
         symlinks.extend(o.symlinks);

@@ -248,3 +248,87 @@ fn nesting_is_bounded() {
     );
     assert!(t.errors.iter().all(|e| e.path.starts_with("deep.gz")));
 }
+
+fn binaries_json(t: &TargetReport) -> Vec<String> {
+    let mut v: Vec<String> = t
+        .binaries
+        .iter()
+        .map(|b| serde_json::to_string(b).unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A block-compressed boot image met twice (as a file, and inside a flash dump) is decoded
+/// once: the second copy is reported from the first, exactly as decoding it gives (the
+/// same findings as scanning each file alone). A copy that differs in one byte is decoded
+/// on its own.
+#[test]
+fn a_boot_image_met_twice_is_decoded_once_and_reported_for_both_copies() {
+    let one_job = ScanOptions {
+        jobs: Some(1),
+        ..Default::default()
+    };
+    for comp in [Comp::LzoReal, Comp::Ucl] {
+        let img = ifs_writer::build(
+            &fixture_tree_nodes("arm"),
+            &Opts {
+                comp,
+                ..Opts::default()
+            },
+        );
+        let mut dump = vec![0xFFu8; 0x20000];
+        dump.extend_from_slice(&img);
+        dump.resize(dump.len() + 0x10000, 0xFF);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("boot.ifs"), &img).unwrap();
+        std::fs::write(dir.path().join("flash.bin"), &dump).unwrap();
+        let both = scan(&[dir.path().to_path_buf()], &one_job)
+            .targets
+            .remove(0);
+        assert_eq!(both.stats.reused_images, 1, "{comp:?}");
+        let alone_file = scan_one(&dir.path().join("boot.ifs"));
+        let alone_dump = scan_one(&dir.path().join("flash.bin"));
+        assert_eq!(
+            alone_file.stats.reused_images + alone_dump.stats.reused_images,
+            0
+        );
+        let mut separately = binaries_json(&alone_file);
+        separately.extend(binaries_json(&alone_dump));
+        separately.sort();
+        assert_eq!(binaries_json(&both), separately, "{comp:?}");
+        assert_eq!(
+            libc_paths(&both),
+            [
+                "boot.ifs!/proc/boot/libc.so.3",
+                "flash.bin@0x20000!/proc/boot/libc.so.3"
+            ]
+        );
+        let images: Vec<(&str, Option<u64>, u64)> = both
+            .images
+            .iter()
+            .map(|i| (i.path.as_str(), i.offset, i.entries))
+            .collect();
+        let entries = alone_file.images[0].entries;
+        assert_eq!(
+            images,
+            [
+                ("boot.ifs", None, entries),
+                ("flash.bin@0x20000", Some(0x20000), entries)
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&both.images[0].notes).unwrap(),
+            serde_json::to_string(&both.images[1].notes).unwrap()
+        );
+
+        // One byte changed in the dump's copy (inside the compressed imagefs): not reused.
+        let at = 0x20000 + img.len() - 300;
+        dump[at] ^= 0x40;
+        std::fs::write(dir.path().join("flash.bin"), &dump).unwrap();
+        let changed = scan(&[dir.path().to_path_buf()], &one_job)
+            .targets
+            .remove(0);
+        assert_eq!(changed.stats.reused_images, 0, "{comp:?}");
+    }
+}

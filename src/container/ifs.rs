@@ -253,6 +253,20 @@ fn parse_image_header(img: &[u8]) -> Option<ImageHeader> {
     Some(ImageHeader { mountpoint, ..ih })
 }
 
+/// For a block-compressed (LZO, UCL) IFS at the start of `data`: the offset of the startup
+/// header the reader will take and the header's bytes. With [`Container::input_extent`],
+/// what makes two inputs open to the same image: the header is chosen by the bytes before
+/// it, and the decoder reads only the startup part and the blocks after it.
+pub fn reuse_key(data: &[u8]) -> Option<(u64, Vec<u8>)> {
+    let sh = find_startup(data, STARTUP_SEARCH)?;
+    if !matches!(sh.compression(), Compression::Lzo | Compression::Ucl) {
+        return None;
+    }
+    let at = usize::try_from(sh.offset).ok()?;
+    let header = data.get(at..at.checked_add(STARTUP_HEADER_SIZE)?)?;
+    Some((sh.offset, header.to_vec()))
+}
+
 /// An IFS at offset 0 of `data`: a valid startup header within the first
 /// [`STARTUP_SEARCH`] bytes, or a valid image header at offset 0.
 pub fn detect(data: &[u8]) -> bool {
@@ -1048,6 +1062,18 @@ impl Container for Ifs<'_> {
             Cow::Owned(v) => v.len() as u64,
             Cow::Borrowed(_) => 0,
         }
+    }
+
+    /// Block-compressed (LZO, UCL) images only: what they report comes from the startup
+    /// part and the blocks up to the end marker, all read while opening. (An uncompressed
+    /// image's entries are read from the input later, and a gzip stream's end is the
+    /// decoder's business.)
+    fn input_extent(&self) -> Option<u64> {
+        let sh = self.info.startup.as_ref()?;
+        matches!(self.info.compression, Compression::Lzo | Compression::Ucl).then_some(())?;
+        sh.offset
+            .checked_add(u64::from(sh.startup_size))?
+            .checked_add(self.info.compressed_size?)
     }
 
     fn kind(&self) -> ContainerKind {

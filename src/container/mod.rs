@@ -215,6 +215,14 @@ pub trait Container {
     fn resident_bytes(&self) -> u64 {
         0
     }
+    /// How many bytes at the start of the input decide everything this container reports,
+    /// when that is known: an input with the same [`ifs::reuse_key`] and the same first
+    /// `input_extent` bytes opens to the same container. The scanner then reuses what it
+    /// found in the first copy of an image for the next (a flash dump holding a boot image
+    /// that is also in the tree as a file, the A and B copies of a partition).
+    fn input_extent(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What every reader's [`Container::read`] does before reading file data: a symlink reads as

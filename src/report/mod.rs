@@ -256,4 +256,9 @@ pub struct ScanStats {
     /// Files examined inside images.
     #[serde(default)]
     pub image_files: u64,
+    /// Images reported from an earlier byte-identical copy instead of being decoded again
+    /// (`image_memo`). Not in the report: with several workers, which copy comes first
+    /// depends on timing, and the report does not.
+    #[serde(skip)]
+    pub reused_images: u64,
 }

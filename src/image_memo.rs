@@ -1,0 +1,320 @@
+//! Images already examined in a scan, by content: a boot image met again (inside a flash
+//! dump and as a file of its own, in the A and B copies of a partition) is decoded and
+//! analysed once, and what the first copy gave is reported under the second copy's paths.
+//!
+//! Sound by construction, never by a hash: a copy is reused only when the new input has the
+//! same reuse key (the startup header the IFS reader takes, at the same offset, at the same
+//! nesting depth and memory budget) and its first [`Container::input_extent`] bytes are
+//! equal to the first copy's, compared in full. Those bytes decide everything the image
+//! reports, so the reused result is exactly what decoding again would give. Only
+//! block-compressed IFS images qualify: they are the costly ones to decode, and their
+//! extent is exact (see `Container::input_extent`).
+//!
+//! Bounded: each entry keeps a copy of the first input's deciding bytes for the comparison;
+//! at most [`MAX_MEMO_BYTES`] are kept in all, and past that images are examined as if
+//! the memo were not there.
+//!
+//! [`Container::input_extent`]: crate::container::Container::input_extent
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::examine::FileOutcome;
+use crate::facts::FileFacts;
+use crate::report::{ErrorReport, ImageReport, SymlinkReport};
+
+/// Image bytes kept for comparison, across the whole scan of a target: a few dozen boot
+/// images of a few MiB each.
+pub const MAX_MEMO_BYTES: usize = 32 << 20;
+
+/// Different images sharing one startup header (a crafted set, or a build that only
+/// changed a file) kept per key.
+const MAX_PER_KEY: usize = 4;
+
+/// What is charged per reported item on top of the input bytes (paths and findings).
+const ITEM_COST: usize = 512;
+
+/// What, besides its bytes, decides how an image is examined.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct MemoKey {
+    /// Offset and bytes of the startup header ([`crate::container::ifs::reuse_key`]).
+    pub(crate) header: (u64, Vec<u8>),
+    pub(crate) depth: usize,
+    pub(crate) budget: u64,
+}
+
+/// The images of one scan target already examined.
+#[derive(Default)]
+pub(crate) struct ImageMemo {
+    state: Mutex<MemoState>,
+}
+
+#[derive(Default)]
+struct MemoState {
+    by_key: HashMap<MemoKey, Vec<Arc<Examined>>>,
+    bytes: usize,
+}
+
+/// What examining one image added to a [`FileOutcome`], every path relative to the image's
+/// own path (the part after it).
+pub(crate) struct Examined {
+    /// The first copy's deciding bytes.
+    input: Vec<u8>,
+    facts: Vec<FileFacts>,
+    errors: Vec<ErrorReport>,
+    symlinks: Vec<SymlinkReport>,
+    /// Images nested in this one.
+    nested: Vec<ImageReport>,
+    /// This image's own report (its offset is the copy's own).
+    image: ImageReport,
+    started: Vec<(String, String)>,
+    image_files: u64,
+}
+
+/// How far a [`FileOutcome`] was filled before an image was examined.
+pub(crate) struct Mark {
+    facts: usize,
+    errors: usize,
+    symlinks: usize,
+    images: usize,
+    started: usize,
+    image_files: u64,
+}
+
+impl Mark {
+    pub(crate) fn of(out: &FileOutcome) -> Mark {
+        Mark {
+            facts: out.facts.len(),
+            errors: out.errors.len(),
+            symlinks: out.symlinks.len(),
+            images: out.images.len(),
+            started: out.started.len(),
+            image_files: out.image_files,
+        }
+    }
+}
+
+impl ImageMemo {
+    /// A copy examined before whose deciding bytes are the first bytes of `data`.
+    pub(crate) fn find(&self, key: &MemoKey, data: &[u8]) -> Option<Arc<Examined>> {
+        let candidates: Vec<Arc<Examined>> = self
+            .lock()
+            .by_key
+            .get(key)
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        // Compared outside the lock: a few MiB at memory speed.
+        candidates
+            .into_iter()
+            .find(|e| data.get(..e.input.len()) == Some(&e.input[..]))
+    }
+
+    /// Keep what examining an image gave, unless the memo is full.
+    pub(crate) fn insert(&self, key: MemoKey, examined: Examined) {
+        let cost = examined.cost();
+        let mut state = self.lock();
+        if state.bytes.saturating_add(cost) > MAX_MEMO_BYTES {
+            return;
+        }
+        let copies = state.by_key.entry(key).or_default();
+        if copies.len() >= MAX_PER_KEY || copies.iter().any(|e| e.input == examined.input) {
+            return;
+        }
+        copies.push(Arc::new(examined));
+        state.bytes += cost;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoState> {
+        // Every update is one insert: a panic elsewhere cannot leave it half done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Examined {
+    /// What examining the image at `path`, whose deciding bytes are `input`, added to `out`
+    /// since `mark`; None if some path does not lie under `path` (then it is not reused).
+    pub(crate) fn capture(
+        out: &FileOutcome,
+        mark: &Mark,
+        path: &str,
+        input: &[u8],
+    ) -> Option<Examined> {
+        let rel = |p: &str| p.strip_prefix(path).map(str::to_string);
+        let mut nested: Vec<ImageReport> = out.images.get(mark.images..)?.to_vec();
+        let mut image = nested.pop()?;
+        image.path = rel(&image.path).filter(|r| r.is_empty())?;
+        for i in &mut nested {
+            i.path = rel(&i.path)?;
+        }
+        let mut facts: Vec<FileFacts> = out.facts.get(mark.facts..)?.to_vec();
+        for f in &mut facts {
+            f.path = rel(&f.path)?;
+        }
+        let mut errors: Vec<ErrorReport> = out.errors.get(mark.errors..)?.to_vec();
+        for e in &mut errors {
+            e.path = rel(&e.path)?;
+        }
+        let mut symlinks: Vec<SymlinkReport> = out.symlinks.get(mark.symlinks..)?.to_vec();
+        for s in &mut symlinks {
+            s.path = rel(&s.path)?;
+        }
+        let mut started: Vec<(String, String)> = out.started.get(mark.started..)?.to_vec();
+        for (_, script) in &mut started {
+            *script = rel(script)?;
+        }
+        Some(Examined {
+            input: input.to_vec(),
+            facts,
+            errors,
+            symlinks,
+            nested,
+            image,
+            started,
+            image_files: out.image_files.checked_sub(mark.image_files)?,
+        })
+    }
+
+    /// Report this image again, as the copy at `path` (carved at `carved_at`).
+    pub(crate) fn apply(&self, out: &mut FileOutcome, path: &str, carved_at: Option<u64>) {
+        let at = |rel: &str| format!("{path}{rel}");
+        out.facts.extend(self.facts.iter().map(|f| FileFacts {
+            path: at(&f.path),
+            ..f.clone()
+        }));
+        out.errors.extend(self.errors.iter().map(|e| ErrorReport {
+            path: at(&e.path),
+            ..e.clone()
+        }));
+        out.symlinks
+            .extend(self.symlinks.iter().map(|s| SymlinkReport {
+                path: at(&s.path),
+                ..s.clone()
+            }));
+        out.images.extend(self.nested.iter().map(|i| ImageReport {
+            path: at(&i.path),
+            ..i.clone()
+        }));
+        out.images.push(ImageReport {
+            path: path.to_string(),
+            offset: carved_at,
+            ..self.image.clone()
+        });
+        out.started.extend(
+            self.started
+                .iter()
+                .map(|(prog, script)| (prog.clone(), at(script))),
+        );
+        out.image_files += self.image_files;
+    }
+
+    fn cost(&self) -> usize {
+        let items = self.facts.len()
+            + self.errors.len()
+            + self.symlinks.len()
+            + self.nested.len()
+            + self.started.len()
+            + 1;
+        self.input
+            .len()
+            .saturating_add(items.saturating_mul(ITEM_COST))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(depth: usize) -> MemoKey {
+        MemoKey {
+            header: (8, vec![1, 2, 3]),
+            depth,
+            budget: 1 << 30,
+        }
+    }
+
+    /// An outcome with one finding under `path`, as examining an image at `path` leaves it.
+    fn examined(path: &str, input: Vec<u8>) -> Examined {
+        let mut out = FileOutcome::default();
+        let mark = Mark::of(&out);
+        out.errors.push(ErrorReport {
+            path: format!("{path}!/proc/boot/x"),
+            offset: Some(4),
+            message: "m".into(),
+        });
+        out.started
+            .push(("x".into(), format!("{path} boot script")));
+        out.image_files = 3;
+        out.images.push(ImageReport {
+            path: path.into(),
+            kind: "ifs".into(),
+            offset: None,
+            entries: 3,
+            notes: vec![],
+            boot_script: vec![],
+        });
+        Examined::capture(&out, &mark, path, &input).expect("paths under the image")
+    }
+
+    #[test]
+    fn found_only_with_the_same_key_and_the_same_deciding_bytes() {
+        let memo = ImageMemo::default();
+        memo.insert(key(0), examined("a.ifs", vec![7; 100]));
+        let mut dump = vec![7u8; 100];
+        dump.extend_from_slice(&[0xff; 50]);
+        let seen = memo
+            .find(&key(0), &dump)
+            .expect("same bytes, more after them");
+        assert!(memo.find(&key(1), &dump).is_none(), "other depth");
+        assert!(memo.find(&key(0), &dump[..99]).is_none(), "input too short");
+        dump[50] = 8;
+        assert!(memo.find(&key(0), &dump).is_none(), "one byte differs");
+
+        let mut out = FileOutcome::default();
+        seen.apply(&mut out, "flash.bin@0x40", Some(0x40));
+        assert_eq!(out.errors[0].path, "flash.bin@0x40!/proc/boot/x");
+        assert_eq!(out.errors[0].offset, Some(4));
+        assert_eq!(out.started[0].1, "flash.bin@0x40 boot script");
+        assert_eq!(out.images[0].path, "flash.bin@0x40");
+        assert_eq!(out.images[0].offset, Some(0x40));
+        assert_eq!(out.image_files, 3);
+    }
+
+    #[test]
+    fn a_path_outside_the_image_is_not_captured() {
+        let mut out = FileOutcome::default();
+        let mark = Mark::of(&out);
+        out.errors.push(ErrorReport {
+            path: "elsewhere".into(),
+            offset: None,
+            message: "m".into(),
+        });
+        out.images.push(ImageReport {
+            path: "a.ifs".into(),
+            kind: "ifs".into(),
+            offset: None,
+            entries: 0,
+            notes: vec![],
+            boot_script: vec![],
+        });
+        assert!(Examined::capture(&out, &mark, "a.ifs", &[1]).is_none());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let memo = ImageMemo::default();
+        let big = MAX_MEMO_BYTES / 3;
+        for i in 0..5u8 {
+            memo.insert(key(usize::from(i)), examined("a.ifs", vec![i; big]));
+        }
+        let state = memo.lock();
+        assert!(state.bytes <= MAX_MEMO_BYTES);
+        assert_eq!(state.by_key.values().map(Vec::len).sum::<usize>(), 2);
+        drop(state);
+        // At most MAX_PER_KEY different images per key.
+        let memo = ImageMemo::default();
+        for i in 0..10u8 {
+            memo.insert(key(0), examined("a.ifs", vec![i; 10]));
+        }
+        assert_eq!(memo.lock().by_key[&key(0)].len(), MAX_PER_KEY);
+    }
+}
