@@ -268,7 +268,7 @@ fn finish_target(
     mut errors: Vec<ErrorReport>,
     mut stats: ScanStats,
 ) -> TargetReport {
-    let mut facts = Vec::new();
+    let mut facts = Vec::with_capacity(outcomes.iter().map(|o| o.facts.len()).sum());
     let mut images = Vec::new();
     let mut started = BTreeMap::new();
     for o in outcomes {
@@ -358,7 +358,7 @@ fn build_target(
             }
         })
         .collect();
-    let binaries: Vec<BinaryReport> = facts.iter().map(binary_report).collect();
+    let binaries: Vec<BinaryReport> = facts.into_iter().map(binary_report).collect();
     let class = classify(&Findings {
         os: &os,
         libc: &libc,
@@ -382,23 +382,26 @@ fn build_target(
     }
 }
 
-fn binary_report(f: &FileFacts) -> BinaryReport {
+/// A file's facts become its report entry (moved, not copied: a scan has thousands).
+fn binary_report(f: FileFacts) -> BinaryReport {
+    let libc = f.linked_libc();
+    let qnx = f.is_qnx();
     BinaryReport {
-        path: f.path.clone(),
-        arch: f.arch.clone(),
+        arch: f.arch,
         elf_type: elf_type_name(f.elf_type).to_string(),
-        interpreter: f.interpreter.clone(),
-        needed: f.needed.clone(),
-        libc: f.linked_libc(),
-        qnx: f.is_qnx(),
+        interpreter: f.interpreter,
+        needed: f.needed,
+        libc,
+        qnx,
         imports_calloc: f.imports_calloc,
         imports_malloc: f.imports_malloc,
         imports_realloc: f.imports_realloc,
         // A libc's own calloc is reported under `libc`; every other definition is a static copy.
-        static_calloc: if f.is_libc { None } else { f.calloc.clone() },
+        static_calloc: if f.is_libc { None } else { f.calloc },
         network: !f.network_imports.is_empty(),
-        network_imports: f.network_imports.clone(),
+        network_imports: f.network_imports,
         stripped_static: f.is_static && !f.has_symtab && f.elf_type == ElfType::Executable,
+        path: f.path,
     }
 }
 
