@@ -149,14 +149,14 @@ fn walk_and_examine(
     let memo = ImageMemo::default();
     let done: Mutex<Vec<(String, FileOutcome)>> = Mutex::default();
     let walk_into_queue = || {
-        let items = walk_streaming(root, &mut |files| {
+        // Closed however the walk ends (a panic included), or the workers would wait on.
+        let _close = CloseOnDrop(&queue);
+        walk_streaming(root, &mut |files| {
             if let Some(p) = progress {
                 p.files_found(files.len() as u64);
             }
             queue.push(files);
-        });
-        queue.close();
-        items
+        })
     };
     let work = || {
         let mut mine = Vec::new();
@@ -227,6 +227,14 @@ impl WorkQueue {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+}
+
+struct CloseOnDrop<'q>(&'q WorkQueue);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

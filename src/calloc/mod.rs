@@ -276,6 +276,10 @@ fn harmless(name: &str) -> bool {
         || matches!(b, "abort" | "free" | "libc_fatal")
 }
 
+/// `CALLOC_DEBUG` set: print the dataflow's block states (read once, not per function).
+static CALLOC_DEBUG: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("CALLOC_DEBUG").is_some());
+
 /// Ops the replay notes something about (products, divisions, tests, branches, returns):
 /// the ones the `match` of the replay acts on.
 fn noted_in_replay(op: &Op) -> bool {
@@ -736,7 +740,7 @@ impl Analyzer<'_, '_> {
             }
         }
 
-        if std::env::var_os("CALLOC_DEBUG").is_some() {
+        if *CALLOC_DEBUG {
             for (b, st) in &ins {
                 eprintln!("block {b:#x} safe={:?} in: {:?}", st.safe, st.vals);
                 if let Some((_, ss)) = outs.get(b) {
@@ -1066,12 +1070,10 @@ impl Analyzer<'_, '_> {
             for blk in cfg.blocks.values() {
                 for i in &blk.insns {
                     if let Some(n) = notes_at.get(&i.addr) {
-                        if !ev
-                            .iter()
-                            .any(|e| e.address == hex(self.lifter.display_addr(i.addr)))
-                        {
+                        let address = hex(self.lifter.display_addr(i.addr));
+                        if !ev.iter().any(|e| e.address == address) {
                             ev.push(EvidenceLine {
-                                address: hex(self.lifter.display_addr(i.addr)),
+                                address,
                                 text: format!("{}  ; {n}", ir::insn_text(self.lifter, i)),
                             });
                         }
