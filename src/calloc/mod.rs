@@ -612,18 +612,20 @@ impl Analyzer<'_, '_> {
         if !insn.ops.iter().any(branches) {
             return None;
         }
-        let mut st = before.clone();
+        // Copied only if an op before the branch changes it (usually the branch is alone).
+        let mut stepped: Option<State> = None;
         for op in &insn.ops {
+            let st = stepped.as_ref().unwrap_or(before);
             match op {
                 Op::Branch { fl, cond, .. } => {
                     return safe_outcome(&self.ctx, &st.flags(*fl), *cond).map(|x| x.0);
                 }
                 Op::BranchCmp { cond, a, b, .. } => {
-                    let f = Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *b));
+                    let f = Flags::Cmp(read(st, &self.ctx, *a), read(st, &self.ctx, *b));
                     return safe_outcome(&self.ctx, &f, *cond).map(|x| x.0);
                 }
                 Op::Call { .. } | Op::TailCall { .. } => {}
-                _ => step(&mut st, &self.ctx, op),
+                _ => step(stepped.get_or_insert_with(|| before.clone()), &self.ctx, op),
             }
         }
         None
@@ -758,7 +760,7 @@ impl Analyzer<'_, '_> {
         let mut heuristic_notes: Vec<String> = Vec::new();
         let mut last_flag_setter: BTreeMap<u8, u64> = BTreeMap::new();
         for (&b, block) in &cfg.blocks {
-            let Some(mut st) = ins.get(&b).cloned() else {
+            let Some(mut st) = ins.remove(&b) else {
                 continue;
             };
             for insn in &block.insns {
