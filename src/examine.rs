@@ -59,7 +59,14 @@ pub(crate) struct FileOutcome {
 /// already examined.
 pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutcome {
     match read_file(full) {
-        Ok(bytes) => examine_bytes_paged(rel, &bytes, MAX_EXPANDED_PER_FILE, bytes.pager(), memo),
+        Ok(bytes) => {
+            let on_disk = OnDisk {
+                pager: bytes.pager(),
+                memo,
+                path: full,
+            };
+            examine_bytes_on_disk(rel, &bytes, MAX_EXPANDED_PER_FILE, Some(on_disk))
+        }
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
                 path: rel.to_string(),
@@ -75,16 +82,24 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
 /// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold.
 pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64) -> FileOutcome {
-    examine_bytes_paged(path, data, budget, Pager::none(), &ImageMemo::default())
+    examine_bytes_on_disk(path, data, budget, None)
 }
 
-/// [`examine_bytes`] on a file's bytes whose `pager` gives back the pages read so far.
-fn examine_bytes_paged(
+/// What is known of bytes that are a file on disk: its pager (which gives back the pages
+/// read so far), its path, and the images of the scan already examined (see `image_memo`).
+#[derive(Clone, Copy)]
+struct OnDisk<'p> {
+    pager: Pager<'p>,
+    memo: &'p ImageMemo,
+    path: &'p Path,
+}
+
+/// [`examine_bytes`] on the bytes of a file on disk, if `on_disk` says which.
+fn examine_bytes_on_disk(
     path: &str,
     data: &[u8],
     budget: u64,
-    pager: Pager<'_>,
-    memo: &ImageMemo,
+    on_disk: Option<OnDisk<'_>>,
 ) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
@@ -94,21 +109,21 @@ fn examine_bytes_paged(
     let at = Level {
         depth: 0,
         budget,
-        pager,
-        memo,
+        pager: on_disk.map_or(Pager::none(), |d| d.pager),
+        on_disk,
     };
     out.kind = examine_nested(path, data, &at, &mut out);
     out
 }
 
 /// Where an examination stands: how deep in nested images, the memory budget left, the
-/// pager of the file on disk (its pages are given back as the scan moves on), and the
-/// images already examined.
+/// pager of the file on disk (its pages are given back as the scan moves on), and, at the
+/// top level, the file the bytes are.
 struct Level<'p> {
     depth: usize,
     budget: u64,
     pager: Pager<'p>,
-    memo: &'p ImageMemo,
+    on_disk: Option<OnDisk<'p>>,
 }
 
 impl Level<'_> {
@@ -117,7 +132,8 @@ impl Level<'_> {
             depth: self.depth + 1,
             budget,
             pager: self.pager,
-            memo: self.memo,
+            // Bytes inside an image are not the file's: no reuse below the top level.
+            on_disk: None,
         }
     }
 }
@@ -201,16 +217,20 @@ fn open_image(
         });
         return false;
     }
-    // A block-compressed boot image seen before (byte for byte) is reported from the memo.
-    let memo_key = match kind {
-        ContainerKind::Ifs => ifs::reuse_key(data).map(|header| MemoKey {
-            header,
-            depth,
-            budget,
+    // A block-compressed boot image in a file, seen before (byte for byte), is reported
+    // from the memo.
+    let memo = match (kind, at.on_disk) {
+        (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|header| {
+            let key = MemoKey {
+                header,
+                depth,
+                budget,
+            };
+            (key, disk)
         }),
         _ => None,
     };
-    if let Some(seen) = memo_key.as_ref().and_then(|k| at.memo.find(k, data)) {
+    if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {
         seen.apply(out, path, carved_at);
         out.reused_images += 1;
         return true;
@@ -308,13 +328,16 @@ fn open_image(
     }
     at.pager.release(data);
     out.images.push(report);
-    let decided_by = image
+    let deciding = image
         .input_extent()
         .and_then(|n| usize::try_from(n).ok())
-        .and_then(|n| data.get(..n));
-    if let (Some(key), Some(input)) = (memo_key, decided_by) {
-        if let Some(examined) = Examined::capture(out, &mark, path, input) {
-            at.memo.insert(key, examined);
+        .filter(|&n| n <= data.len());
+    if let (Some((key, disk)), Some(len)) = (memo, deciding) {
+        let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
+        if let Some(examined) =
+            in_file.and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len)))
+        {
+            disk.memo.insert(key, examined);
         }
     }
     true

@@ -2,36 +2,40 @@
 //! dump and as a file of its own, in the A and B copies of a partition) is decoded and
 //! analysed once, and what the first copy gave is reported under the second copy's paths.
 //!
-//! Sound by construction, never by a hash: a copy is reused only when the new input has the
+//! Decided byte for byte, never by a hash: a copy is reused only when the new input has the
 //! same reuse key (the startup header the IFS reader takes, at the same offset, at the same
 //! nesting depth and memory budget) and its first [`Container::input_extent`] bytes are
-//! equal to the first copy's, compared in full. Those bytes decide everything the image
-//! reports, so the reused result is exactly what decoding again would give. Only
-//! block-compressed IFS images qualify: they are the costly ones to decode, and their
-//! extent is exact (see `Container::input_extent`).
+//! equal to the first copy's, compared in full against the first copy's file (read again
+//! from the page cache: nothing is copied while no second copy turns up). Those bytes
+//! decide everything the image reports, so the reused result is exactly what decoding again
+//! would give, as long as the files do not change during the scan (the scan's assumption
+//! everywhere: a file rewritten while it is read gives no consistent answer either).
 //!
-//! Bounded: each entry keeps a copy of the first input's deciding bytes for the comparison;
-//! at most [`MAX_MEMO_BYTES`] are kept in all, and past that images are examined as if
-//! the memo were not there.
+//! Only block-compressed IFS images lying directly in a file on disk (the file itself, or
+//! carved from it) qualify: they are the costly ones to decode, their extent is exact
+//! (see `Container::input_extent`), and their first copy can be read again.
+//!
+//! Bounded: what is kept of each image's findings is charged to [`MAX_MEMO_BYTES`]; past
+//! that, images are examined as if the memo were not there.
 //!
 //! [`Container::input_extent`]: crate::container::Container::input_extent
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::examine::FileOutcome;
 use crate::facts::FileFacts;
 use crate::report::{ErrorReport, ImageReport, SymlinkReport};
 
-/// Image bytes kept for comparison, across the whole scan of a target: a few dozen boot
-/// images of a few MiB each.
+/// Memory kept for the findings of examined images, across the whole scan of a target.
 pub const MAX_MEMO_BYTES: usize = 32 << 20;
 
 /// Different images sharing one startup header (a crafted set, or a build that only
 /// changed a file) kept per key.
 const MAX_PER_KEY: usize = 4;
 
-/// What is charged per reported item on top of the input bytes (paths and findings).
+/// What is charged per reported item (its paths and findings).
 const ITEM_COST: usize = 512;
 
 /// What, besides its bytes, decides how an image is examined.
@@ -58,8 +62,11 @@ struct MemoState {
 /// What examining one image added to a [`FileOutcome`], every path relative to the image's
 /// own path (the part after it).
 pub(crate) struct Examined {
-    /// The first copy's deciding bytes.
-    input: Vec<u8>,
+    /// Where the first copy's deciding bytes are: its file, the offset of the image in it,
+    /// and their length.
+    origin: PathBuf,
+    at: usize,
+    len: usize,
     facts: Vec<FileFacts>,
     errors: Vec<ErrorReport>,
     symlinks: Vec<SymlinkReport>,
@@ -104,9 +111,7 @@ impl ImageMemo {
             .map(|v| v.to_vec())
             .unwrap_or_default();
         // Compared outside the lock: a few MiB at memory speed.
-        candidates
-            .into_iter()
-            .find(|e| data.get(..e.input.len()) == Some(&e.input[..]))
+        candidates.into_iter().find(|e| e.decided_by(data))
     }
 
     /// Keep what examining an image gave, unless the memo is full.
@@ -117,7 +122,7 @@ impl ImageMemo {
             return;
         }
         let copies = state.by_key.entry(key).or_default();
-        if copies.len() >= MAX_PER_KEY || copies.iter().any(|e| e.input == examined.input) {
+        if copies.len() >= MAX_PER_KEY {
             return;
         }
         copies.push(Arc::new(examined));
@@ -131,13 +136,14 @@ impl ImageMemo {
 }
 
 impl Examined {
-    /// What examining the image at `path`, whose deciding bytes are `input`, added to `out`
-    /// since `mark`; None if some path does not lie under `path` (then it is not reused).
+    /// What examining the image at `path` added to `out` since `mark`; its deciding bytes
+    /// are `len` bytes at `at` in the file `origin`. None if some path does not lie under
+    /// `path` (then it is not reused).
     pub(crate) fn capture(
         out: &FileOutcome,
         mark: &Mark,
         path: &str,
-        input: &[u8],
+        (origin, at, len): (&Path, usize, usize),
     ) -> Option<Examined> {
         let rel = |p: &str| p.strip_prefix(path).map(str::to_string);
         let mut nested: Vec<ImageReport> = out.images.get(mark.images..)?.to_vec();
@@ -163,7 +169,9 @@ impl Examined {
             *script = rel(script)?;
         }
         Some(Examined {
-            input: input.to_vec(),
+            origin: origin.to_path_buf(),
+            at,
+            len,
             facts,
             errors,
             symlinks,
@@ -207,6 +215,19 @@ impl Examined {
         out.image_files += self.image_files;
     }
 
+    /// Whether the first `len` bytes of `data` are this image's deciding bytes, read again
+    /// from its file.
+    fn decided_by(&self, data: &[u8]) -> bool {
+        let Some(candidate) = data.get(..self.len) else {
+            return false;
+        };
+        let Ok(first) = crate::source::read_file(&self.origin) else {
+            return false;
+        };
+        let end = self.at.checked_add(self.len);
+        end.and_then(|end| first.get(self.at..end)) == Some(candidate)
+    }
+
     fn cost(&self) -> usize {
         let items = self.facts.len()
             + self.errors.len()
@@ -214,9 +235,7 @@ impl Examined {
             + self.nested.len()
             + self.started.len()
             + 1;
-        self.input
-            .len()
-            .saturating_add(items.saturating_mul(ITEM_COST))
+        items.saturating_mul(ITEM_COST)
     }
 }
 
@@ -232,8 +251,9 @@ mod tests {
         }
     }
 
-    /// An outcome with one finding under `path`, as examining an image at `path` leaves it.
-    fn examined(path: &str, input: Vec<u8>) -> Examined {
+    /// An outcome with findings under `path`, as examining an image at `path` leaves it;
+    /// its deciding bytes are `len` bytes at `at` in `origin`.
+    fn examined(path: &str, origin: &Path, at: usize, len: usize) -> Examined {
         let mut out = FileOutcome::default();
         let mark = Mark::of(&out);
         out.errors.push(ErrorReport {
@@ -252,30 +272,47 @@ mod tests {
             notes: vec![],
             boot_script: vec![],
         });
-        Examined::capture(&out, &mark, path, &input).expect("paths under the image")
+        Examined::capture(&out, &mark, path, (origin, at, len)).expect("paths under the image")
     }
 
     #[test]
     fn found_only_with_the_same_key_and_the_same_deciding_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("flash.bin");
+        // The image's deciding bytes: 100 bytes at 0x40 of the first copy's file.
+        let mut file = vec![0xffu8; 0x40];
+        file.extend(0..100u8);
+        file.extend([0xffu8; 30]);
+        std::fs::write(&first, &file).unwrap();
         let memo = ImageMemo::default();
-        memo.insert(key(0), examined("a.ifs", vec![7; 100]));
-        let mut dump = vec![7u8; 100];
-        dump.extend_from_slice(&[0xff; 50]);
+        memo.insert(key(0), examined("flash.bin@0x40", &first, 0x40, 100));
+
+        let mut other: Vec<u8> = (0..100u8).collect();
+        other.extend([0u8; 7]);
         let seen = memo
-            .find(&key(0), &dump)
+            .find(&key(0), &other)
             .expect("same bytes, more after them");
-        assert!(memo.find(&key(1), &dump).is_none(), "other depth");
-        assert!(memo.find(&key(0), &dump[..99]).is_none(), "input too short");
-        dump[50] = 8;
-        assert!(memo.find(&key(0), &dump).is_none(), "one byte differs");
+        assert!(memo.find(&key(1), &other).is_none(), "other depth");
+        assert!(
+            memo.find(&key(0), &other[..99]).is_none(),
+            "input too short"
+        );
+        other[50] ^= 1;
+        assert!(memo.find(&key(0), &other).is_none(), "one byte differs");
+        other[50] ^= 1;
+        std::fs::write(&first, b"gone").unwrap();
+        assert!(
+            memo.find(&key(0), &other).is_none(),
+            "the first copy's bytes are compared as they are now"
+        );
 
         let mut out = FileOutcome::default();
-        seen.apply(&mut out, "flash.bin@0x40", Some(0x40));
-        assert_eq!(out.errors[0].path, "flash.bin@0x40!/proc/boot/x");
+        seen.apply(&mut out, "boot.ifs", None);
+        assert_eq!(out.errors[0].path, "boot.ifs!/proc/boot/x");
         assert_eq!(out.errors[0].offset, Some(4));
-        assert_eq!(out.started[0].1, "flash.bin@0x40 boot script");
-        assert_eq!(out.images[0].path, "flash.bin@0x40");
-        assert_eq!(out.images[0].offset, Some(0x40));
+        assert_eq!(out.started[0].1, "boot.ifs boot script");
+        assert_eq!(out.images[0].path, "boot.ifs");
+        assert_eq!(out.images[0].offset, None);
         assert_eq!(out.image_files, 3);
     }
 
@@ -296,15 +333,25 @@ mod tests {
             notes: vec![],
             boot_script: vec![],
         });
-        assert!(Examined::capture(&out, &mark, "a.ifs", &[1]).is_none());
+        assert!(Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1)).is_none());
     }
 
     #[test]
     fn memory_is_bounded() {
+        // Findings are charged per item; an image with more than the bound is not kept.
         let memo = ImageMemo::default();
-        let big = MAX_MEMO_BYTES / 3;
-        for i in 0..5u8 {
-            memo.insert(key(usize::from(i)), examined("a.ifs", vec![i; big]));
+        let per_image = MAX_MEMO_BYTES / ITEM_COST / 3;
+        for i in 0..5usize {
+            let mut e = examined("a.ifs", Path::new("a.ifs"), 0, 1);
+            e.facts = Vec::new();
+            e.symlinks = vec![
+                SymlinkReport {
+                    path: "!/l".into(),
+                    target: "t".into(),
+                };
+                per_image
+            ];
+            memo.insert(key(i), e);
         }
         let state = memo.lock();
         assert!(state.bytes <= MAX_MEMO_BYTES);
@@ -312,8 +359,8 @@ mod tests {
         drop(state);
         // At most MAX_PER_KEY different images per key.
         let memo = ImageMemo::default();
-        for i in 0..10u8 {
-            memo.insert(key(0), examined("a.ifs", vec![i; 10]));
+        for i in 0..10 {
+            memo.insert(key(0), examined("a.ifs", Path::new("a.ifs"), i, 1));
         }
         assert_eq!(memo.lock().by_key[&key(0)].len(), MAX_PER_KEY);
     }
