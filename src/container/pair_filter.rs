@@ -38,6 +38,7 @@ pub(super) fn candidates(
 }
 
 /// The scalar check of one position, shared by the SIMD path's tail.
+#[cfg(target_arch = "x86_64")]
 fn pair_at(hay: &[u8], p: usize, pairs: &[[u8; 2]; 6]) -> bool {
     match hay.get(p..p + 2) {
         Some(&[a, b]) => pairs.iter().any(|&[x, y]| a == x && b == y),

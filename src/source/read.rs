@@ -7,6 +7,7 @@ use std::ops::Deref;
 use std::path::Path;
 
 /// Files smaller than this are read into memory: a map costs more than the read.
+#[cfg(not(target_os = "nto"))]
 const MMAP_THRESHOLD: u64 = 64 * 1024;
 
 /// Mapped files at least this large give their pages back as the scan moves on (see
