@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, FileFacts};
-use crate::image_memo::{Examined, ImageMemo, Mark, MemoKey};
+use crate::image_memo::{Examined, ImageMemo, Mark};
 use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, SymlinkReport};
 use crate::source::{read_file, Pager};
 use crate::surface;
@@ -220,14 +220,7 @@ fn open_image(
     // A block-compressed boot image in a file, seen before (byte for byte), is reported
     // from the memo.
     let memo = match (kind, at.on_disk) {
-        (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|header| {
-            let key = MemoKey {
-                header,
-                depth,
-                budget,
-            };
-            (key, disk)
-        }),
+        (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|key| (key, disk)),
         _ => None,
     };
     if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {

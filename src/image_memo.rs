@@ -3,8 +3,8 @@
 //! analysed once, and what the first copy gave is reported under the second copy's paths.
 //!
 //! Decided byte for byte, never by a hash: a copy is reused only when the new input has the
-//! same reuse key (the startup header the IFS reader takes, at the same offset, at the same
-//! nesting depth and memory budget) and its first [`Container::input_extent`] bytes are
+//! same reuse key (the startup header the IFS reader takes, at the same offset) and its
+//! first [`Container::input_extent`] bytes are
 //! equal to the first copy's, compared in full against the first copy's file (read again
 //! from the page cache: nothing is copied while no second copy turns up). Those bytes
 //! decide everything the image reports, so the reused result is exactly what decoding again
@@ -13,7 +13,9 @@
 //!
 //! Only block-compressed IFS images lying directly in a file on disk (the file itself, or
 //! carved from it) qualify: they are the costly ones to decode, their extent is exact
-//! (see `Container::input_extent`), and their first copy can be read again.
+//! (see `Container::input_extent`), and their first copy can be read again. All of them are
+//! opened at the top level with the whole per-file memory budget, so nothing else that
+//! decides an examination can differ between two copies.
 //!
 //! Bounded: what is kept of each image's findings is charged to [`MAX_MEMO_BYTES`]; past
 //! that, images are examined as if the memo were not there.
@@ -38,14 +40,9 @@ const MAX_PER_KEY: usize = 4;
 /// What is charged per reported item (its paths and findings).
 const ITEM_COST: usize = 512;
 
-/// What, besides its bytes, decides how an image is examined.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct MemoKey {
-    /// Offset and bytes of the startup header ([`crate::container::ifs::reuse_key`]).
-    pub(crate) header: (u64, Vec<u8>),
-    pub(crate) depth: usize,
-    pub(crate) budget: u64,
-}
+/// Offset and bytes of the startup header ([`crate::container::ifs::reuse_key`]): with
+/// the deciding bytes, what decides how an image is examined.
+pub(crate) type MemoKey = (u64, Vec<u8>);
 
 /// The images of one scan target already examined.
 #[derive(Default)]
@@ -243,12 +240,8 @@ impl Examined {
 mod tests {
     use super::*;
 
-    fn key(depth: usize) -> MemoKey {
-        MemoKey {
-            header: (8, vec![1, 2, 3]),
-            depth,
-            budget: 1 << 30,
-        }
+    fn key(offset: u64) -> MemoKey {
+        (offset, vec![1, 2, 3])
     }
 
     /// An outcome with findings under `path`, as examining an image at `path` leaves it;
@@ -292,7 +285,7 @@ mod tests {
         let seen = memo
             .find(&key(0), &other)
             .expect("same bytes, more after them");
-        assert!(memo.find(&key(1), &other).is_none(), "other depth");
+        assert!(memo.find(&key(1), &other).is_none(), "other startup header");
         assert!(
             memo.find(&key(0), &other[..99]).is_none(),
             "input too short"
@@ -341,7 +334,7 @@ mod tests {
         // Findings are charged per item; an image with more than the bound is not kept.
         let memo = ImageMemo::default();
         let per_image = MAX_MEMO_BYTES / ITEM_COST / 3;
-        for i in 0..5usize {
+        for i in 0..5u64 {
             let mut e = examined("a.ifs", Path::new("a.ifs"), 0, 1);
             e.facts = Vec::new();
             e.symlinks = vec![

@@ -16,6 +16,6 @@ pub fn render(report: &Report) -> String {
         return format!("{{\"error\": \"{e}\"}}\n");
     }
     out.push(b'\n');
-    // serde_json writes UTF-8 only.
-    String::from_utf8(out).unwrap_or_default()
+    // serde_json writes UTF-8 only; were it ever not, the text is kept, not dropped.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
