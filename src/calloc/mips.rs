@@ -317,7 +317,7 @@ impl Lifter for Mips<'_> {
         let ops = match kind {
             Kind::Plain => Vec::new(),
             Kind::Cond(mut cmp, cond, t) => {
-                text = format!("{text} -> {t:#x}");
+                text = insn_fmt!("{text} -> {t:#x}");
                 cmp.extend(slot_ops);
                 cmp.push(Op::Branch {
                     fl: FL,
@@ -327,7 +327,7 @@ impl Lifter for Mips<'_> {
                 cmp
             }
             Kind::Jump(t) => {
-                text = format!("{text} -> {t:#x}");
+                text = insn_fmt!("{text} -> {t:#x}");
                 let mut v = slot_ops;
                 v.push(Op::Jump { target: t });
                 v
@@ -343,7 +343,7 @@ impl Lifter for Mips<'_> {
             }
             Kind::Call(target) => {
                 if let Target::Direct(t) = target {
-                    text = format!("{text} -> {t:#x}");
+                    text = insn_fmt!("{text} -> {t:#x}");
                 }
                 let mut v = slot_ops;
                 v.push(Op::Call { target });
@@ -356,7 +356,7 @@ impl Lifter for Mips<'_> {
             }
         };
         if sw != 0 {
-            text = format!("{text} ; delay: {}", Self::text(sw, slot_addr));
+            text = insn_fmt!("{text} ; delay: {}", Self::text(sw, slot_addr));
         }
         Ok(Insn {
             addr,

@@ -7,6 +7,18 @@
 //! conditional branch that proves "no overflow", and ask whether an allocator receiving P is
 //! reachable from the entry without crossing a safe edge. See `docs/calloc-analysis.md`.
 
+/// `format!` for instruction text: nothing is rendered while the analysis lifts without
+/// text ([`ir::text_wanted`]), which is most of a scan's lifting.
+macro_rules! insn_fmt {
+    ($($arg:tt)*) => {
+        if $crate::calloc::ir::text_wanted() {
+            format!($($arg)*)
+        } else {
+            String::new()
+        }
+    };
+}
+
 pub mod cfg;
 pub mod dataflow;
 pub mod ir;

@@ -529,7 +529,7 @@ impl Lifter for Ppc<'_> {
                 target: Target::Direct(target),
             } = op
             {
-                text = format!("{text} -> {target:#x}");
+                text = insn_fmt!("{text} -> {target:#x}");
             }
         }
         Ok(Insn {

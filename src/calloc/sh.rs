@@ -142,14 +142,14 @@ impl<'e> Sh<'e> {
                     dst: r(n),
                     src: r(m),
                 }],
-                t(format!("mov r{m},r{n}")),
+                t(insn_fmt!("mov r{m},r{n}")),
             ),
             (0xe, _) => (
                 vec![Op::Move {
                     dst: r(n),
                     src: Opnd::Imm(imm8),
                 }],
-                format!("mov #{},r{n}", imm8 as u32 as i32),
+                insn_fmt!("mov #{},r{n}", imm8 as u32 as i32),
             ),
             (0x9, _) => {
                 let a = addr.wrapping_add(4).wrapping_add(u8v * 2);
@@ -162,7 +162,7 @@ impl<'e> Sh<'e> {
                         },
                         None => Op::Clobber { dst: r(n) },
                     }],
-                    format!("mov.w @({a:#x}),r{n}"),
+                    insn_fmt!("mov.w @({a:#x}),r{n}"),
                 )
             }
             (0xd, _) => {
@@ -176,7 +176,7 @@ impl<'e> Sh<'e> {
                         },
                         None => Op::Clobber { dst: r(n) },
                     }],
-                    format!("mov.l @({a:#x}),r{n}  ! {:#x}", v.unwrap_or(0)),
+                    insn_fmt!("mov.l @({a:#x}),r{n}  ! {:#x}", v.unwrap_or(0)),
                 )
             }
             (0xc, _) if n == 7 => {
@@ -186,7 +186,7 @@ impl<'e> Sh<'e> {
                         dst: r(0),
                         src: Opnd::Imm(a),
                     }],
-                    format!("mova @({a:#x}),r0"),
+                    insn_fmt!("mova @({a:#x}),r0"),
                 )
             }
             (0x2, 0x2) | (0x2, 0x0) | (0x2, 0x1) => (
@@ -194,23 +194,23 @@ impl<'e> Sh<'e> {
                     dst: Opnd::Mem { base: n, disp: 0 },
                     src: r(m),
                 }],
-                format!("mov.{} r{m},@r{n}", ["b", "w", "l"][usize::from(w & 3)]),
+                insn_fmt!("mov.{} r{m},@r{n}", ["b", "w", "l"][usize::from(w & 3)]),
             ),
             (0x6, 0x2) | (0x6, 0x0) | (0x6, 0x1) => (
                 vec![Op::Move {
                     dst: r(n),
                     src: Opnd::Mem { base: m, disp: 0 },
                 }],
-                format!("mov.{} @r{m},r{n}", ["b", "w", "l"][usize::from(w & 3)]),
+                insn_fmt!("mov.{} @r{m},r{n}", ["b", "w", "l"][usize::from(w & 3)]),
             ),
-            (0x2, 0x6) | (0x2, 0x4) | (0x2, 0x5) => (push(r(m), n), format!("mov r{m},@-r{n}")),
+            (0x2, 0x6) | (0x2, 0x4) | (0x2, 0x5) => (push(r(m), n), insn_fmt!("mov r{m},@-r{n}")),
             (0x6, 0x6) | (0x6, 0x4) | (0x6, 0x5) => {
                 let size = [1, 2, 4][usize::from(w & 3).min(2)];
                 let mut v = pop(r(n), m, size);
                 if n == m {
                     v.truncate(1);
                 }
-                (v, format!("mov @r{m}+,r{n}"))
+                (v, insn_fmt!("mov @r{m}+,r{n}"))
             }
             (0x1, _) => (
                 vec![Op::Move {
@@ -220,7 +220,7 @@ impl<'e> Sh<'e> {
                     },
                     src: r(m),
                 }],
-                format!("mov.l r{m},@({},r{n})", d4 * 4),
+                insn_fmt!("mov.l r{m},@({},r{n})", d4 * 4),
             ),
             (0x5, _) => (
                 vec![Op::Move {
@@ -230,7 +230,7 @@ impl<'e> Sh<'e> {
                         disp: d4 * 4,
                     },
                 }],
-                format!("mov.l @({},r{m}),r{n}", d4 * 4),
+                insn_fmt!("mov.l @({},r{m}),r{n}", d4 * 4),
             ),
             (0x0, 0xe) | (0x0, 0xc) | (0x0, 0xd) => (
                 vec![
@@ -245,9 +245,9 @@ impl<'e> Sh<'e> {
                         src: Opnd::Mem { base: TMP, disp: 0 },
                     },
                 ],
-                format!("mov.l @(r0,r{m}),r{n}"),
+                insn_fmt!("mov.l @(r0,r{m}),r{n}"),
             ),
-            (0x0, 0x6) | (0x0, 0x4) | (0x0, 0x5) => (vec![], format!("mov.l r{m},@(r0,r{n})")),
+            (0x0, 0x6) | (0x0, 0x4) | (0x0, 0x5) => (vec![], insn_fmt!("mov.l r{m},@(r0,r{n})")),
             (0x3, 0xc) => (
                 vec![Op::Add {
                     dst: r(n),
@@ -255,7 +255,7 @@ impl<'e> Sh<'e> {
                     b: r(m),
                     sub: false,
                 }],
-                format!("add r{m},r{n}"),
+                insn_fmt!("add r{m},r{n}"),
             ),
             (0x7, _) => (
                 vec![Op::Add {
@@ -264,7 +264,7 @@ impl<'e> Sh<'e> {
                     b: Opnd::Imm(imm8),
                     sub: false,
                 }],
-                format!("add #{},r{n}", imm8 as u32 as i32),
+                insn_fmt!("add #{},r{n}", imm8 as u32 as i32),
             ),
             (0x3, 0x8) => (
                 vec![Op::Add {
@@ -273,7 +273,7 @@ impl<'e> Sh<'e> {
                     b: r(m),
                     sub: true,
                 }],
-                format!("sub r{m},r{n}"),
+                insn_fmt!("sub r{m},r{n}"),
             ),
             (0x2, 0xb) => (
                 vec![Op::Or {
@@ -281,7 +281,7 @@ impl<'e> Sh<'e> {
                     a: r(n),
                     b: r(m),
                 }],
-                format!("or r{m},r{n}"),
+                insn_fmt!("or r{m},r{n}"),
             ),
             (0x2, 0x9) => (
                 vec![Op::And {
@@ -289,14 +289,14 @@ impl<'e> Sh<'e> {
                     a: r(n),
                     b: r(m),
                 }],
-                format!("and r{m},r{n}"),
+                insn_fmt!("and r{m},r{n}"),
             ),
             (0x2, 0xa) if n == m => (
                 vec![Op::Move {
                     dst: r(n),
                     src: Opnd::Imm(0),
                 }],
-                format!("xor r{m},r{n}"),
+                insn_fmt!("xor r{m},r{n}"),
             ),
             (0x2, 0x8) => {
                 let v = if n == m {
@@ -311,21 +311,21 @@ impl<'e> Sh<'e> {
                         set_t(Cond::Eq, r(TMP), Opnd::Imm(0)),
                     ]
                 };
-                (v, format!("tst r{m},r{n}"))
+                (v, insn_fmt!("tst r{m},r{n}"))
             }
             (0x3, 0x0) => (
                 vec![set_t(Cond::Eq, r(n), r(m))],
-                format!("cmp/eq r{m},r{n}"),
+                insn_fmt!("cmp/eq r{m},r{n}"),
             ),
             (0x3, 0x2) => (
                 vec![set_t(Cond::Uge, r(n), r(m))],
-                format!("cmp/hs r{m},r{n}"),
+                insn_fmt!("cmp/hs r{m},r{n}"),
             ),
             (0x3, 0x6) => (
                 vec![set_t(Cond::Ugt, r(n), r(m))],
-                format!("cmp/hi r{m},r{n}"),
+                insn_fmt!("cmp/hi r{m},r{n}"),
             ),
-            (0x3, 0x3) | (0x3, 0x7) => (vec![clob_t], format!("cmp/g? r{m},r{n}")),
+            (0x3, 0x3) | (0x3, 0x7) => (vec![clob_t], insn_fmt!("cmp/g? r{m},r{n}")),
             (0x0, 0x7) => (
                 vec![Op::Mul {
                     lo: Some(r(MACL)),
@@ -335,7 +335,7 @@ impl<'e> Sh<'e> {
                     hi_unsigned: false,
                     flags_ovf: false,
                 }],
-                format!("mul.l r{m},r{n}"),
+                insn_fmt!("mul.l r{m},r{n}"),
             ),
             (0x3, 0x5) | (0x3, 0xd) => (
                 vec![Op::Mul {
@@ -346,7 +346,7 @@ impl<'e> Sh<'e> {
                     hi_unsigned: w & 0xf == 0x5,
                     flags_ovf: false,
                 }],
-                format!("dmul{}.l r{m},r{n}", if w & 0xf == 5 { "u" } else { "s" }),
+                insn_fmt!("dmul{}.l r{m},r{n}", if w & 0xf == 5 { "u" } else { "s" }),
             ),
             (0x6, 0xa) => (
                 vec![
@@ -361,14 +361,14 @@ impl<'e> Sh<'e> {
                     },
                     Op::Clobber { dst: r(T) },
                 ],
-                format!("negc r{m},r{n}"),
+                insn_fmt!("negc r{m},r{n}"),
             ),
             (0x6, 0xc) | (0x6, 0xd) | (0x6, 0xe) | (0x6, 0xf) => (
                 vec![Op::Move {
                     dst: r(n),
                     src: r(m),
                 }],
-                format!("ext r{m},r{n}"),
+                insn_fmt!("ext r{m},r{n}"),
             ),
             _ => self.plain_by_low_byte(w, n, u8v, imm8),
         }
@@ -387,28 +387,28 @@ impl<'e> Sh<'e> {
                     dst: r(n),
                     src: r(MACH),
                 }],
-                format!("sts mach,r{n}"),
+                insn_fmt!("sts mach,r{n}"),
             ),
             (0x0, 0x1a) => (
                 vec![Op::Move {
                     dst: r(n),
                     src: r(MACL),
                 }],
-                format!("sts macl,r{n}"),
+                insn_fmt!("sts macl,r{n}"),
             ),
             (0x0, 0x2a) => (
                 vec![Op::Move {
                     dst: r(n),
                     src: r(PR),
                 }],
-                format!("sts pr,r{n}"),
+                insn_fmt!("sts pr,r{n}"),
             ),
             (0x0, 0x29) => (
                 vec![Op::Move {
                     dst: r(n),
                     src: r(T),
                 }],
-                format!("movt r{n}"),
+                insn_fmt!("movt r{n}"),
             ),
             (0x4, 0x02) | (0x4, 0x12) | (0x4, 0x22) => {
                 let src = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
@@ -425,7 +425,7 @@ impl<'e> Sh<'e> {
                             src: r(src),
                         },
                     ],
-                    format!("sts.l ?,@-r{n}"),
+                    insn_fmt!("sts.l ?,@-r{n}"),
                 )
             }
             (0x4, 0x06) | (0x4, 0x16) | (0x4, 0x26) => {
@@ -443,7 +443,7 @@ impl<'e> Sh<'e> {
                             sub: false,
                         },
                     ],
-                    format!("lds.l @r{n}+,?"),
+                    insn_fmt!("lds.l @r{n}+,?"),
                 )
             }
             (0x4, 0x0a) | (0x4, 0x1a) | (0x4, 0x2a) => {
@@ -453,7 +453,7 @@ impl<'e> Sh<'e> {
                         dst: r(dst),
                         src: r(n),
                     }],
-                    format!("lds r{n},?"),
+                    insn_fmt!("lds r{n},?"),
                 )
             }
             (0x4, 0x09) | (0x4, 0x19) | (0x4, 0x29) | (0x4, 0x01) => {
@@ -471,7 +471,7 @@ impl<'e> Sh<'e> {
                 if amount == 1 {
                     v.push(Op::Clobber { dst: r(T) });
                 }
-                (v, format!("shlr{amount} r{n}"))
+                (v, insn_fmt!("shlr{amount} r{n}"))
             }
             (0x4, 0x10) => (
                 vec![
@@ -483,12 +483,14 @@ impl<'e> Sh<'e> {
                     },
                     set_t(Cond::Eq, r(n), Opnd::Imm(0)),
                 ],
-                format!("dt r{n}"),
+                insn_fmt!("dt r{n}"),
             ),
-            (0x4, 0x11) | (0x4, 0x15) => (vec![Op::Clobber { dst: r(T) }], format!("cmp/p? r{n}")),
+            (0x4, 0x11) | (0x4, 0x15) => {
+                (vec![Op::Clobber { dst: r(T) }], insn_fmt!("cmp/p? r{n}"))
+            }
             (0x8, _) if n == 8 => (
                 vec![set_t(Cond::Eq, r(0), Opnd::Imm(imm8))],
-                format!("cmp/eq #{},r0", imm8 as u32 as i32),
+                insn_fmt!("cmp/eq #{},r0", imm8 as u32 as i32),
             ),
             (0xc, _) if n == 0xb => (
                 vec![Op::Or {
@@ -496,7 +498,7 @@ impl<'e> Sh<'e> {
                     a: r(0),
                     b: Opnd::Imm(u8v),
                 }],
-                format!("or #{u8v:#x},r0"),
+                insn_fmt!("or #{u8v:#x},r0"),
             ),
             (0xc, _) if n == 0x9 => (
                 vec![Op::And {
@@ -504,7 +506,7 @@ impl<'e> Sh<'e> {
                     a: r(0),
                     b: Opnd::Imm(u8v),
                 }],
-                format!("and #{u8v:#x},r0"),
+                insn_fmt!("and #{u8v:#x},r0"),
             ),
             (0xc, _) if n == 0x8 => (
                 vec![
@@ -515,9 +517,9 @@ impl<'e> Sh<'e> {
                     },
                     set_t(Cond::Eq, r(TMP), Opnd::Imm(0)),
                 ],
-                format!("tst #{u8v:#x},r0"),
+                insn_fmt!("tst #{u8v:#x},r0"),
             ),
-            (0xc, _) if n == 0x3 => (vec![Op::Trap], format!("trapa #{u8v}")),
+            (0xc, _) if n == 0x3 => (vec![Op::Trap], insn_fmt!("trapa #{u8v}")),
             (0xc, _) if (4..=6).contains(&n) => {
                 (vec![Op::Clobber { dst: r(0) }], "mov.x @(d,gbr),r0".into())
             }
@@ -546,11 +548,11 @@ impl<'e> Sh<'e> {
                 "clrmac".into(),
             ),
             (0x4, 0x1e) | (0x4, 0x0e) | (0x0, 0x83) | (0xf, _) => {
-                (vec![], format!(".word {w:#06x}"))
+                (vec![], insn_fmt!(".word {w:#06x}"))
             }
             _ => (
                 vec![Op::Clobber { dst: r(n) }, Op::Clobber { dst: r(T) }],
-                format!(".word {w:#06x}"),
+                insn_fmt!(".word {w:#06x}"),
             ),
         }
     }
@@ -600,7 +602,7 @@ impl Lifter for Sh<'_> {
             return Ok(Insn {
                 addr,
                 len: 2,
-                text: format!("b{} {target:#x}", if on_t { "t" } else { "f" }),
+                text: insn_fmt!("b{} {target:#x}", if on_t { "t" } else { "f" }),
                 ops: vec![
                     Op::Move {
                         dst: r(TSAVE),
@@ -625,18 +627,18 @@ impl Lifter for Sh<'_> {
         let text;
         match flow {
             Flow::Cond(on_t, target, true) => {
-                text = format!("b{}/s {target:#x}", if on_t { "t" } else { "f" });
+                text = insn_fmt!("b{}/s {target:#x}", if on_t { "t" } else { "f" });
                 ops.push(branch_on(on_t, target));
             }
             Flow::Jump(t) => {
-                text = format!("bra {t:#x}");
+                text = insn_fmt!("bra {t:#x}");
                 ops.push(Op::Jump { target: t });
             }
             Flow::Call(target) => {
                 text = match target {
-                    Target::Direct(t) => format!("bsr {t:#x}"),
-                    Target::RegOffset(n, _) => format!("bsrf r{n}"),
-                    Target::Reg(n) => format!("jsr @r{n}"),
+                    Target::Direct(t) => insn_fmt!("bsr {t:#x}"),
+                    Target::RegOffset(n, _) => insn_fmt!("bsrf r{n}"),
+                    Target::Reg(n) => insn_fmt!("jsr @r{n}"),
                     _ => "call".into(),
                 };
                 ops.push(Op::Call { target });
@@ -653,7 +655,7 @@ impl Lifter for Sh<'_> {
         Ok(Insn {
             addr,
             len: 4,
-            text: format!("{text} ; delay: {slot_text}"),
+            text: insn_fmt!("{text} ; delay: {slot_text}"),
             ops,
         })
     }

@@ -30,7 +30,9 @@ fn read_bounded<R: Read>(
 ) -> Result<Vec<u8>, FormatError> {
     // One byte past `max` is room enough to see that the stream goes past it.
     let cap = usize::try_from(max).unwrap_or(usize::MAX).saturating_add(1);
-    let mut out = vec![0u8; hint.clamp(64 * 1024, 64 << 20).min(cap)];
+    let first = hint.clamp(64 * 1024, 64 << 20).min(cap);
+    let mut out = super::buf_pool::take(first);
+    out.resize(first, 0);
     let mut filled = 0;
     loop {
         if filled == out.len() {

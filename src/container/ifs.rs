@@ -392,6 +392,15 @@ pub struct Ifs<'a> {
     info: IfsInfo,
 }
 
+impl Drop for Ifs<'_> {
+    fn drop(&mut self) {
+        // A decoded imagefs goes back to the pool for the next image.
+        if let Cow::Owned(buf) = std::mem::take(&mut self.image) {
+            super::buf_pool::give(buf);
+        }
+    }
+}
+
 impl<'a> Ifs<'a> {
     pub fn info(&self) -> &IfsInfo {
         &self.info
@@ -714,7 +723,7 @@ fn decompress_imagefs(
             let name = if ucl { "UCL" } else { "LZO" };
             // Pre-allocate modestly: a lying header must not make us reserve memory.
             let mut out: Vec<u8> =
-                Vec::with_capacity((expect as usize).min(src.len().saturating_mul(8)));
+                super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)));
             let mut pos: usize = 0;
             loop {
                 let block_at = start + pos as u64;

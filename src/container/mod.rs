@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use crate::FormatError;
 
+mod buf_pool;
 pub mod carve;
 pub mod extract;
 pub mod gzip;
