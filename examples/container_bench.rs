@@ -1,6 +1,6 @@
 //! Throughput of the container decoders and of carving (run with `--release`):
 //!
-//! `cargo run --release --example container_bench [CORPUS_DIR]`
+//! `cargo run --release --example container_bench [CORPUS_DIR [IFS_IMAGE...]]`
 //!
 //! UCL: the corpus IFS images (real mkifs output); LZO and zlib: the same decompressed
 //! imagefs re-compressed in mkifs's layout (64 KiB LZO1X blocks via lzokay-native; one gzip
@@ -34,6 +34,27 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")));
     let lim = Limits::default();
+    // Images named after the corpus directory: opening each (decoding, checksums, directory).
+    for f in std::env::args().skip(2) {
+        let Ok(d) = std::fs::read(&f) else {
+            eprintln!("{f}: unreadable; skipping");
+            continue;
+        };
+        let Ok(ifs) = Ifs::open(&d, &lim) else {
+            eprintln!("{f}: not an IFS; skipping");
+            continue;
+        };
+        let out = ifs.imagefs().len();
+        drop(ifs);
+        let t = time(|| {
+            Ifs::open(&d, &lim).expect("open");
+        });
+        println!(
+            "IFS open {f}: {:.1} ms: {:.0} MB/s of output",
+            t * 1e3,
+            mbps(out, t)
+        );
+    }
     let mut images = Vec::new();
     for f in ["qnx/openqnx-641-x86.ifs", "qnx/sdp660-armle-omap5-sd.ifs"] {
         let Ok(d) = std::fs::read(corpus.join(f)) else {

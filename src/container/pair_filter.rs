@@ -8,6 +8,11 @@
 //! not physically contiguous, so the hardware prefetcher stops at every 4 KiB page; the
 //! explicit prefetch a few KiB ahead keeps the loads flowing.
 //!
+//! The pairs are tested with nibble look-up tables (`vpshufb`, as Teddy does), not one
+//! compare per pair: that was compute-bound, not memory-bound, in a scan (the 852 MB of
+//! blobs in the bench set took 134–164 ms on one core comparing against each pair,
+//! 106–118 ms with the tables, and 102–112 ms for the loads alone).
+//!
 //! The filter only narrows: the caller checks each candidate against the whole signature,
 //! so any occurrence of a signature is a candidate (its first two bytes are one of the
 //! pairs) and nothing else is reported.
@@ -50,12 +55,50 @@ fn pair_at(hay: &[u8], p: usize, pairs: &[[u8; 2]; 6]) -> bool {
 mod x86 {
     use core::arch::x86_64::*;
 
-    /// Bit `i` set where `p[i], p[i + 1]` is one of `pairs`, for `i` in 0..32.
+    /// Nibble tables for [`mask32`]: bit `k` of `first_lo[n]` is set when pair `k`'s first
+    /// byte has low nibble `n`, and so on. A byte equals pair `k`'s first byte exactly when
+    /// bit `k` is set in both its low- and high-nibble entries, so one table look-up per
+    /// nibble (`vpshufb`) tests all pairs at once: 4 look-ups per 32 positions, where
+    /// comparing against each pair took 12 compares.
+    pub(super) struct Tables {
+        first_lo: __m256i,
+        first_hi: __m256i,
+        second_lo: __m256i,
+        second_hi: __m256i,
+    }
+
+    impl Tables {
+        /// Safety: the CPU must have AVX2.
+        #[target_feature(enable = "avx2")]
+        pub(super) fn new(pairs: &[[u8; 2]; 6]) -> Tables {
+            let mut t = [[0u8; 16]; 4];
+            for (k, &[x, y]) in pairs.iter().enumerate() {
+                let bit = 1u8 << k;
+                t[0][usize::from(x & 15)] |= bit;
+                t[1][usize::from(x >> 4)] |= bit;
+                t[2][usize::from(y & 15)] |= bit;
+                t[3][usize::from(y >> 4)] |= bit;
+            }
+            // The same 16 entries in both 128-bit lanes (`vpshufb` looks up within a lane).
+            let lanes = |n: &[u8; 16]| {
+                // SAFETY: reading 16 bytes from a 16-byte array; AVX2 is enabled here.
+                _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(n.as_ptr().cast()) })
+            };
+            Tables {
+                first_lo: lanes(&t[0]),
+                first_hi: lanes(&t[1]),
+                second_lo: lanes(&t[2]),
+                second_hi: lanes(&t[3]),
+            }
+        }
+    }
+
+    /// Bit `i` set where `p[i], p[i + 1]` is one of the pairs, for `i` in 0..32.
     ///
     /// Safety: `p..p + 33` must be readable and the CPU must have AVX2.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn mask32(p: *const u8, pairs: &[[u8; 2]; 6]) -> u32 {
+    unsafe fn mask32(p: *const u8, t: &Tables) -> u32 {
         // SAFETY: the caller guarantees 33 readable bytes at `p`; loads are unaligned.
         let (a, b) = unsafe {
             (
@@ -63,13 +106,18 @@ mod x86 {
                 _mm256_loadu_si256(p.add(1).cast()),
             )
         };
-        let mut any = _mm256_setzero_si256();
-        for &[x, y] in pairs {
-            let first = _mm256_cmpeq_epi8(a, _mm256_set1_epi8(x as i8));
-            let second = _mm256_cmpeq_epi8(b, _mm256_set1_epi8(y as i8));
-            any = _mm256_or_si256(any, _mm256_and_si256(first, second));
-        }
-        _mm256_movemask_epi8(any) as u32
+        let low = _mm256_set1_epi8(0x0f);
+        // Pairs whose first byte is `a`, then whose second byte is `b`.
+        let nibbles = |v: __m256i, lo: __m256i, hi: __m256i| {
+            let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, low));
+            let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), low));
+            _mm256_and_si256(l, h)
+        };
+        let both = _mm256_and_si256(
+            nibbles(a, t.first_lo, t.first_hi),
+            nibbles(b, t.second_lo, t.second_hi),
+        );
+        !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(both, _mm256_setzero_si256())) as u32)
     }
 
     /// See [`super::candidates`].
@@ -84,6 +132,7 @@ mod x86 {
         on: &mut dyn FnMut(usize),
     ) {
         let to = to.min(hay.len());
+        let tables = Tables::new(pairs);
         let mut i = from;
         // 64 positions per step; the step reads hay[i..i + 65].
         while i < to && i + 65 <= hay.len() {
@@ -91,8 +140,9 @@ mod x86 {
             // A hint only: it never faults, even past the end of the buffer.
             _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(super::PREFETCH_DISTANCE).cast());
             // SAFETY: i + 65 <= hay.len(), so p..p + 65 is inside `hay`; AVX2 is present.
-            let mut bits =
-                unsafe { u64::from(mask32(p, pairs)) | u64::from(mask32(p.add(32), pairs)) << 32 };
+            let mut bits = unsafe {
+                u64::from(mask32(p, &tables)) | u64::from(mask32(p.add(32), &tables)) << 32
+            };
             while bits != 0 {
                 let at = i + bits.trailing_zeros() as usize;
                 if at >= to {
