@@ -81,6 +81,15 @@ pub fn nrv2b_decompress_8(
         // are mostly literals, so this is the decoder's hot loop).
         loop {
             if b.bc == 0 {
+                // Bit bytes of eight 1s, each followed by its eight literals: how mkifs
+                // codes incompressible data (compressed payloads, media). Copied eight at a
+                // time without the bit loop; anything else (or an error) takes the path below.
+                while b.src.get(b.pos) == Some(&0xff) {
+                    if out.short_literals(b.src, b.pos + 1, 8) != Some(true) {
+                        break;
+                    }
+                    b.pos += 9;
+                }
                 b.bb = u32::from(b.byte()?);
                 b.bc = 8;
             }
@@ -272,6 +281,33 @@ mod tests {
         let err = nrv2b_decompress_8(&enc, &mut out, 50).unwrap_err();
         assert!(err.message.contains("overrun"));
         assert!(out.len() <= 50);
+    }
+
+    #[test]
+    fn groups_of_eight_literals_fail_where_the_input_or_output_ends() {
+        // 100 literals: twelve bit bytes of eight 1s (the fast path) and four more.
+        let data: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37)).collect();
+        let enc = nrv2b_encode_literals(&data);
+        assert_eq!(enc[0], 0xff);
+        // Cut anywhere before the end marker: the input ends where it was cut.
+        for cut in 0..12 * 9 {
+            let mut out = Vec::new();
+            let err = nrv2b_decompress_8(&enc[..cut], &mut out, 1 << 16).unwrap_err();
+            assert_eq!(
+                (err.input_offset, err.message),
+                (cut, "UCL input overrun"),
+                "cut at {cut}"
+            );
+        }
+        // An output limit inside a group: the group's bit byte is read, then its eight
+        // literals do not fit.
+        for max in [0usize, 7, 8, 50] {
+            let mut out = Vec::new();
+            let err = nrv2b_decompress_8(&enc, &mut out, max).unwrap_err();
+            assert_eq!(err.message, "UCL output overrun", "limit {max}");
+            assert_eq!(err.input_offset, max / 8 * 9 + 1, "limit {max}");
+            assert_eq!(out, data[..max / 8 * 8], "limit {max}");
+        }
     }
 
     #[test]
