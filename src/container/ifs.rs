@@ -725,6 +725,9 @@ fn decompress_imagefs(
             let mut out: Vec<u8> =
                 super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)));
             let mut pos: usize = 0;
+            // End of the output so far: `out` runs a little past it (room zero-filled ahead
+            // for the next block), and is cut to it at the end.
+            let mut end: usize = 0;
             loop {
                 let block_at = start + pos as u64;
                 let hdr = src.get(pos..pos + 2).ok_or_else(|| {
@@ -732,7 +735,7 @@ fn decompress_imagefs(
                         block_at,
                         format!(
                             "IFS {name} imagefs truncated: block header missing after {} expanded bytes",
-                            out.len()
+                            end
                         ),
                     )
                 })?;
@@ -750,7 +753,7 @@ fn decompress_imagefs(
                         ),
                     )
                 })?;
-                let room = (expect as usize).saturating_sub(out.len());
+                let room = (expect as usize).saturating_sub(end);
                 if room == 0 {
                     return Err(FormatError::at(
                         block_at,
@@ -760,35 +763,37 @@ fn decompress_imagefs(
                     ));
                 }
                 let max = room.min(MAX_BLOCK_OUT);
-                let before = out.len();
                 let r = if ucl {
-                    ucl::nrv2b_decompress_8(block, &mut out, max)
+                    ucl::nrv2b_decompress_8_at(block, &mut out, end, max)
                 } else {
-                    lzo::lzo1x_decompress(block, &mut out, max)
+                    lzo::lzo1x_decompress_at(block, &mut out, end, max)
                 };
-                if let Err(e) = r {
-                    let mut fe = e.to_format_error(
-                        &format!("IFS {name} block at {block_at:#x}"),
-                        start + pos as u64,
-                    );
-                    if e.message.contains("output overrun") {
-                        fe.message.push_str(if max == MAX_BLOCK_OUT {
-                            " (block expands past 64 KiB)"
-                        } else {
-                            " (imagefs expands past imagefs_size)"
-                        });
+                match r {
+                    Ok(n) => end += n,
+                    Err(e) => {
+                        let mut fe = e.to_format_error(
+                            &format!("IFS {name} block at {block_at:#x}"),
+                            start + pos as u64,
+                        );
+                        if e.message.contains("output overrun") {
+                            fe.message.push_str(if max == MAX_BLOCK_OUT {
+                                " (block expands past 64 KiB)"
+                            } else {
+                                " (imagefs expands past imagefs_size)"
+                            });
+                        }
+                        return Err(fe);
                     }
-                    out.truncate(before);
-                    return Err(fe);
                 }
                 pos += len;
             }
-            if (out.len() as u64) < expect {
+            out.truncate(end);
+            if (end as u64) < expect {
                 return Err(FormatError::at(
                     start + pos as u64,
                     format!(
                         "IFS {name} imagefs expanded to {} bytes, startup header says {expect}",
-                        out.len()
+                        end
                     ),
                 ));
             }

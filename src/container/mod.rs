@@ -484,6 +484,9 @@ pub(crate) struct LzOut<'a> {
     pos: usize,
     /// Most `pos` may reach.
     limit: usize,
+    /// Cut `buf` back to `pos` when done ([`LzOut::new`]); [`LzOut::resume`] leaves the
+    /// zero-filled room past it for the next stream.
+    truncate: bool,
 }
 
 /// Bytes kept writable past `pos`, for the fixed-size short copies.
@@ -538,6 +541,23 @@ impl<'a> LzOut<'a> {
             base,
             pos: base,
             limit: base.saturating_add(max_out),
+            truncate: true,
+        }
+    }
+
+    /// A stream whose output starts at `end` of `buf` (not at its length): the blocks of
+    /// one image decoded one after another into one buffer. The bytes past `end` are
+    /// room the previous block zero-filled; they are written over, not zero-filled again
+    /// (cutting the buffer back after each block had every block zero-fill 64 KiB anew).
+    /// `buf` keeps that room when the stream ends: the caller cuts it to the last end.
+    pub(crate) fn resume(buf: &'a mut Vec<u8>, end: usize, max_out: usize) -> Self {
+        let base = end.min(buf.len());
+        LzOut {
+            buf,
+            base,
+            pos: base,
+            limit: base.saturating_add(max_out),
+            truncate: false,
         }
     }
 
@@ -660,7 +680,9 @@ impl<'a> LzOut<'a> {
 
 impl Drop for LzOut<'_> {
     fn drop(&mut self) {
-        self.buf.truncate(self.pos);
+        if self.truncate {
+            self.buf.truncate(self.pos);
+        }
     }
 }
 
@@ -708,5 +730,30 @@ mod lz_out_tests {
         let mut out = LzOut::new(&mut buf, 1 << 20);
         assert_eq!(out.literals(&src[..5], 0, 5), Some(true));
         assert_eq!(out.literals(&src[..5], 3, 3), None);
+    }
+
+    #[test]
+    fn resumed_streams_follow_each_other_in_one_buffer() {
+        // Blocks decoded one after another at the running end: each starts where the last
+        // ended, matches cannot reach into the block before, and the room left past the
+        // end is written over by the next block.
+        let src: Vec<u8> = (0..200u8).collect();
+        let mut buf = Vec::new();
+        let mut end = 0;
+        for k in 0..3usize {
+            let mut out = LzOut::resume(&mut buf, end, 1 << 16);
+            assert_eq!(out.literals(&src, k * 10, 10), Some(true));
+            assert_eq!(out.copy_match(10, 5), Ok(()));
+            assert_eq!(out.copy_match(16, 1), Err(true), "before this block");
+            end += out.produced();
+        }
+        assert!(buf.len() >= end, "the room stays");
+        buf.truncate(end);
+        let mut want = Vec::new();
+        for k in 0..3 {
+            want.extend(k * 10..k * 10 + 10);
+            want.extend(k * 10..k * 10 + 5);
+        }
+        assert_eq!(buf, want);
     }
 }
