@@ -763,11 +763,8 @@ fn decompress_imagefs(
                     ));
                 }
                 let max = room.min(MAX_BLOCK_OUT);
-                let r = if ucl {
-                    ucl::nrv2b_decompress_8_at(block, &mut out, end, max)
-                } else {
-                    lzo::lzo1x_decompress_at(block, &mut out, end, max)
-                };
+                let decoder = if ucl { ucl::decode } else { lzo::decode };
+                let r = decoder(block, super::LzOut::resume(&mut out, end, max));
                 match r {
                     Ok(n) => end += n,
                     Err(e) => {

@@ -98,18 +98,8 @@ pub fn lzo1x_decompress(
     decode(src, LzOut::new(out, max_out))
 }
 
-/// [`lzo1x_decompress`] writing at `end` of `out` (see `LzOut::resume`): the blocks of one
-/// IFS image. Returns the bytes written; `out` may be longer than `end` plus them.
-pub(crate) fn lzo1x_decompress_at(
-    src: &[u8],
-    out: &mut Vec<u8>,
-    end: usize,
-    max_out: usize,
-) -> Result<usize, DecodeError> {
-    decode(src, LzOut::resume(out, end, max_out))
-}
-
-fn decode(src: &[u8], mut out: LzOut<'_>) -> Result<usize, DecodeError> {
+/// The decoder, writing through `out` (see `LzOut::new`, `LzOut::resume`).
+pub(crate) fn decode(src: &[u8], mut out: LzOut<'_>) -> Result<usize, DecodeError> {
     let mut inp = Input { src, pos: 0 };
     // `state`: literals copied by the previous instruction (0..3, or 4 for a long run).
     let mut state: usize = 0;

@@ -70,18 +70,8 @@ pub fn nrv2b_decompress_8(
     decode(src, super::LzOut::new(out, max_out))
 }
 
-/// [`nrv2b_decompress_8`] writing at `end` of `out` (see `LzOut::resume`): the blocks of
-/// one IFS image. Returns the bytes written; `out` may be longer than `end` plus them.
-pub(crate) fn nrv2b_decompress_8_at(
-    src: &[u8],
-    out: &mut Vec<u8>,
-    end: usize,
-    max_out: usize,
-) -> Result<usize, DecodeError> {
-    decode(src, super::LzOut::resume(out, end, max_out))
-}
-
-fn decode(src: &[u8], mut out: super::LzOut<'_>) -> Result<usize, DecodeError> {
+/// The decoder, writing through `out` (see `LzOut::new`, `LzOut::resume`).
+pub(crate) fn decode(src: &[u8], mut out: super::LzOut<'_>) -> Result<usize, DecodeError> {
     let mut b = Bits {
         src,
         pos: 0,
