@@ -16,75 +16,114 @@ pub const MAX_KEPT_BYTES: usize = 32 << 20;
 /// Buffers kept: one per image being decoded at a time on a few threads.
 const MAX_KEPT: usize = 4;
 
-static KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// The buffers kept, with the bounds above.
+struct Pool {
+    kept: Mutex<Vec<Vec<u8>>>,
+}
+
+static POOL: Pool = Pool {
+    kept: Mutex::new(Vec::new()),
+};
 
 /// An empty buffer with room for at least `capacity` bytes: the smallest kept one that has
 /// it, else a new one (a kept buffer too small would be copied when it grows).
 pub fn take(capacity: usize) -> Vec<u8> {
-    let found = KEPT.lock().ok().and_then(|mut kept| {
-        let i = kept
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.capacity() >= capacity)
-            .min_by_key(|(_, b)| b.capacity())
-            .map(|(i, _)| i)?;
-        Some(kept.swap_remove(i))
-    });
-    found.unwrap_or_else(|| Vec::with_capacity(capacity))
+    POOL.take(capacity)
 }
 
 /// Keep `buf` for a later [`take`], unless that passes the bounds (then it is freed).
-pub fn give(mut buf: Vec<u8>) {
-    if buf.capacity() == 0 || buf.capacity() > MAX_KEPT_BYTES {
-        return;
+pub fn give(buf: Vec<u8>) {
+    POOL.give(buf);
+}
+
+impl Pool {
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let found = self.kept.lock().ok().and_then(|mut kept| {
+            let i = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= capacity)
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i)?;
+            Some(kept.swap_remove(i))
+        });
+        found.unwrap_or_else(|| Vec::with_capacity(capacity))
     }
-    let Ok(mut kept) = KEPT.lock() else {
-        return;
-    };
-    let total: usize = kept.iter().map(Vec::capacity).sum();
-    if kept.len() >= MAX_KEPT || total + buf.capacity() > MAX_KEPT_BYTES {
-        // Replace a smaller one: larger buffers serve more images.
-        let smallest = kept
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, b)| b.capacity())
-            .map(|(i, b)| (i, b.capacity()));
-        match smallest {
-            Some((i, cap))
-                if cap < buf.capacity() && total - cap + buf.capacity() <= MAX_KEPT_BYTES =>
-            {
-                kept.swap_remove(i);
-            }
-            _ => return,
+
+    fn give(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > MAX_KEPT_BYTES {
+            return;
         }
+        let Ok(mut kept) = self.kept.lock() else {
+            return;
+        };
+        let total: usize = kept.iter().map(Vec::capacity).sum();
+        if kept.len() >= MAX_KEPT || total + buf.capacity() > MAX_KEPT_BYTES {
+            // Replace a smaller one: larger buffers serve more images.
+            let smallest = kept
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, b)| (i, b.capacity()));
+            match smallest {
+                Some((i, cap))
+                    if cap < buf.capacity() && total - cap + buf.capacity() <= MAX_KEPT_BYTES =>
+                {
+                    kept.swap_remove(i);
+                }
+                _ => return,
+            }
+        }
+        buf.clear();
+        kept.push(buf);
     }
-    buf.clear();
-    kept.push(buf);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // One test: the pool is global, and tests run on parallel threads.
+    // A pool of its own: the process-wide one is shared with the tests that open images,
+    // which run on other threads at the same time.
+    fn pool() -> Pool {
+        Pool {
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
     #[test]
     fn buffers_are_reused_and_the_pool_stays_bounded() {
-        let mut a = take(1 << 20);
+        let p = pool();
+        let mut a = p.take(1 << 20);
         assert!(a.capacity() >= 1 << 20 && a.is_empty());
         a.extend_from_slice(b"stale");
         let ptr = a.as_ptr();
-        give(a);
-        let b = take(1000);
+        p.give(a);
+        let b = p.take(1000);
         assert_eq!(b.as_ptr(), ptr, "the kept buffer is handed out again");
         assert!(b.is_empty(), "nothing of the last image is left in it");
-        give(b);
+        p.give(b);
+        let c = p.take(2 << 20);
+        assert_ne!(c.as_ptr(), ptr, "a kept buffer too small is not handed out");
         // Too large to keep.
-        give(Vec::with_capacity(MAX_KEPT_BYTES + 1));
+        p.give(Vec::with_capacity(MAX_KEPT_BYTES + 1));
         for _ in 0..10 {
-            give(Vec::with_capacity(12 << 20));
+            p.give(Vec::with_capacity(12 << 20));
         }
-        let kept = KEPT.lock().unwrap();
-        assert!(kept.len() <= MAX_KEPT);
+        {
+            let kept = p.kept.lock().unwrap();
+            assert!(kept.len() <= MAX_KEPT);
+            assert!(kept.iter().map(Vec::capacity).sum::<usize>() <= MAX_KEPT_BYTES);
+        }
+        // Full (1 + 12 + 12 MiB and no room for 8 more): an 8 MiB buffer takes the place
+        // of the 1 MiB one, as larger buffers serve more images.
+        p.give(Vec::with_capacity(8 << 20));
+        let kept = p.kept.lock().unwrap();
         assert!(kept.iter().map(Vec::capacity).sum::<usize>() <= MAX_KEPT_BYTES);
+        assert!(
+            kept.iter().all(|b| b.capacity() >= 8 << 20),
+            "{:?}",
+            kept.iter().map(Vec::capacity).collect::<Vec<_>>()
+        );
     }
 }
