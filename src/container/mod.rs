@@ -475,7 +475,8 @@ impl std::error::Error for DecodeError {}
 /// The output of one LZ block decoder (UCL, LZO): bytes are written into a `Vec` that is
 /// grown ahead in steps, zero-filled once, so literal runs and matches are plain slice copies
 /// (short ones of a fixed 16 bytes into the slack) instead of a capacity check and a
-/// `memcpy` call per few bytes. Dropping it cuts the `Vec` back to what was written.
+/// `memcpy` call per few bytes. Dropping one made by [`LzOut::new`] cuts the `Vec` back to
+/// what was written.
 pub(crate) struct LzOut<'a> {
     buf: &'a mut Vec<u8>,
     /// Where this stream's output starts: matches may not reach before it.
