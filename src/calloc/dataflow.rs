@@ -204,25 +204,11 @@ impl State {
     pub fn flags(&self, fl: u8) -> Flags {
         self.flags.get(&fl).copied().unwrap_or_default()
     }
-    /// Join of the states on two incoming edges (see [`State::safe`]).
-    pub fn join_edges(&self, o: &State) -> State {
-        self.join_edges_as(o, o.safe)
-    }
-
-    /// [`State::join_edges`] with `o` taken as having crossed its last overflow test on the
-    /// side `o_safe` (the edge's own side, without copying `o` to say so).
-    pub fn join_edges_as(&self, o: &State, o_safe: Option<bool>) -> State {
-        let mut r = if self.vals.len() + o.vals.len() <= MAX_LOCS {
-            State {
-                vals: joined_vals(&self.vals, &o.vals, &mut false),
-                flags: joined_flags(&self.flags, &o.flags, &mut false),
-                safe: None,
-            }
-        } else {
-            let mut r = self.clone();
-            r.join_from(o);
-            r
-        };
+    /// Join of the states on two incoming edges, `o` taken as having crossed its last
+    /// overflow test on the side `o_safe` (the edge's own side, without copying `o` to say
+    /// so; see [`State::safe`]).
+    pub fn join_edges(&self, o: &State, o_safe: Option<bool>) -> State {
+        let mut r = self.joined(o);
         if let (Some(a), Some(b)) = (self.safe, o_safe) {
             if a == b {
                 r.safe = Some(a);
@@ -240,41 +226,51 @@ impl State {
                 }
             }
         }
-        r.safe = None;
         r
     }
 
-    /// Join `o` into `self`; true when `self` changed.
-    pub fn join_from(&mut self, o: &State) -> bool {
-        let mut changed = false;
-        if self.vals.len() + o.vals.len() <= MAX_LOCS {
+    /// The plain join of the values and flags (`safe` unset).
+    fn joined(&self, o: &State) -> State {
+        let vals = if self.vals.len() + o.vals.len() <= MAX_LOCS {
             // Below the bound no insertion can be refused: one merge of the sorted maps.
-            self.vals = joined_vals(&self.vals, &o.vals, &mut changed);
+            joined_maps(&self.vals, &o.vals, Val::join)
         } else {
             // Near the bound, key by key: what is kept depends on the insertion order.
+            let mut r = State {
+                vals: self.vals.clone(),
+                ..State::default()
+            };
             let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
             for k in keys {
-                let a = self.get(k);
+                let a = r.get(k);
                 let j = a.join(&o.get(k));
                 if j != a {
-                    self.set(k, j);
-                    changed = true;
+                    r.set(k, j);
                 }
             }
+            r.vals
+        };
+        State {
+            vals,
+            // Flags survive a join where both sides agree.
+            flags: joined_maps(&self.flags, &o.flags, |x, y| {
+                if x == y {
+                    *x
+                } else {
+                    Flags::Unknown
+                }
+            }),
+            safe: None,
         }
-        self.flags = joined_flags(&self.flags, &o.flags, &mut changed);
-        changed
     }
 }
 
 /// The join of two maps, key by key, as [`State::set`] and the flag updates would leave it:
-/// a missing key reads as the default, and a key that joins to the default is dropped;
-/// `changed` is set when the result differs from `a`.
-fn joined<K: Ord + Copy, V: Copy + Default + PartialEq>(
+/// a missing key reads as the default, and a key that joins to the default is dropped.
+fn joined_maps<K: Ord + Copy, V: Copy + Default + PartialEq>(
     a: &SortedMap<K, V>,
     b: &SortedMap<K, V>,
     join: impl Fn(&V, &V) -> V,
-    changed: &mut bool,
 ) -> SortedMap<K, V> {
     a.merge(b, |x, y| {
         let here = x.copied().unwrap_or_default();
@@ -282,32 +278,9 @@ fn joined<K: Ord + Copy, V: Copy + Default + PartialEq>(
         if j == here {
             x.copied()
         } else {
-            *changed = true;
             (j != V::default()).then_some(j)
         }
     })
-}
-
-fn joined_vals(
-    a: &SortedMap<Loc, Val>,
-    b: &SortedMap<Loc, Val>,
-    changed: &mut bool,
-) -> SortedMap<Loc, Val> {
-    joined(a, b, Val::join, changed)
-}
-
-/// Flags survive a join where both sides agree.
-fn joined_flags(
-    a: &SortedMap<u8, Flags>,
-    b: &SortedMap<u8, Flags>,
-    changed: &mut bool,
-) -> SortedMap<u8, Flags> {
-    joined(
-        a,
-        b,
-        |x, y| if x == y { *x } else { Flags::Unknown },
-        changed,
-    )
 }
 
 /// Architecture facts the transfer functions need.

@@ -701,7 +701,7 @@ impl Analyzer<'_, '_> {
                         e.safe = edge_safe;
                         e
                     }
-                    Some(a) => a.join_edges_as(o, edge_safe),
+                    Some(a) => a.join_edges(o, edge_safe),
                 });
             }
             acc
