@@ -71,7 +71,7 @@ fn scan_target(
     let mut symlinks = Vec::new();
     let mut errors = Vec::new();
     let mut stats = ScanStats::default();
-    let (kind, outcomes): (String, Vec<FileOutcome>) = if meta.is_dir() {
+    let (kind, outcomes): (String, InPathOrder) = if meta.is_dir() {
         if let Some(p) = progress {
             p.target_started(&shown);
         }
@@ -108,7 +108,7 @@ fn scan_target(
             Some(pool) => pool.install(examine),
             None => examine(),
         };
-        (outcome.kind.to_string(), vec![outcome])
+        (outcome.kind.to_string(), InPathOrder::from_one(outcome))
     } else if meta.file_type().is_symlink() {
         // A symlink given on the command line is the user's explicit choice: follow it once.
         match std::fs::metadata(path) {
@@ -144,10 +144,10 @@ fn walk_and_examine(
     root: &Path,
     pool: Option<&rayon::ThreadPool>,
     progress: Option<&dyn Progress>,
-) -> (Vec<WalkItem>, Vec<FileOutcome>) {
+) -> (Vec<WalkItem>, InPathOrder) {
     let queue = WorkQueue::default();
     let memo = ImageMemo::default();
-    let done: Mutex<Vec<(String, FileOutcome)>> = Mutex::default();
+    let done: Mutex<Vec<Run>> = Mutex::default();
     let walk_into_queue = || {
         // Closed however the walk ends (a panic included), or the workers would wait on.
         let _close = CloseOnDrop(&queue);
@@ -167,7 +167,10 @@ fn walk_and_examine(
             }
             mine.push((f.rel, o));
         }
-        lock(&done).append(&mut mine);
+        // Each worker orders its own share (in parallel), by index: the outcomes stay put.
+        let mut order: Vec<usize> = (0..mine.len()).collect();
+        order.sort_unstable_by(|&a, &b| mine[a].0.cmp(&mine[b].0));
+        lock(&done).push(Run { files: mine, order });
     };
     let items = match pool {
         Some(pool) => pool.in_place_scope(|s| {
@@ -182,9 +185,66 @@ fn walk_and_examine(
             items
         }
     };
-    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
-    done.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    (items, done.into_iter().map(|(_, o)| o).collect())
+    let runs = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    (items, InPathOrder::new(runs))
+}
+
+/// One worker's share of a target's files: (path, outcome) as examined, and their order by
+/// path.
+struct Run {
+    files: Vec<(String, FileOutcome)>,
+    order: Vec<usize>,
+}
+
+/// The outcomes of a target's files in path order, left where the workers put them: only
+/// an index of (run, position) is merged. Sorting the outcomes themselves moved megabytes
+/// on the one thread left at the end of a scan.
+struct InPathOrder {
+    runs: Vec<Run>,
+    order: Vec<(usize, usize)>,
+}
+
+impl InPathOrder {
+    fn new(runs: Vec<Run>) -> InPathOrder {
+        let mut order: Vec<(usize, usize)> = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(r, run)| run.order.iter().map(move |&i| (r, i)))
+            .collect();
+        // Sorted runs laid end to end: the stable sort finds them and merges them.
+        let key = |&(r, i): &(usize, usize)| {
+            runs.get(r)
+                .and_then(|run| run.files.get(i))
+                .map(|(path, _)| path)
+        };
+        order.sort_by(|a, b| key(a).cmp(&key(b)));
+        InPathOrder { runs, order }
+    }
+
+    fn from_one(outcome: FileOutcome) -> InPathOrder {
+        InPathOrder::new(vec![Run {
+            files: vec![(String::new(), outcome)],
+            order: vec![0],
+        }])
+    }
+
+    fn facts(&self) -> usize {
+        self.runs
+            .iter()
+            .flat_map(|run| &run.files)
+            .map(|(_, o)| o.facts.len())
+            .sum()
+    }
+
+    fn into_outcomes(self) -> impl Iterator<Item = FileOutcome> {
+        let mut runs = self.runs;
+        self.order.into_iter().map(move |(r, i)| {
+            runs.get_mut(r)
+                .and_then(|run| run.files.get_mut(i))
+                .map(|(_, o)| std::mem::take(o))
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// Files found and not yet examined, in the order found.
@@ -260,7 +320,7 @@ pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetRep
     finish_target(
         name.to_string(),
         kind,
-        vec![outcome],
+        InPathOrder::from_one(outcome),
         Vec::new(),
         Vec::new(),
         ScanStats::default(),
@@ -271,15 +331,15 @@ pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetRep
 fn finish_target(
     shown: String,
     kind: String,
-    outcomes: Vec<FileOutcome>,
+    outcomes: InPathOrder,
     mut symlinks: Vec<SymlinkReport>,
     mut errors: Vec<ErrorReport>,
     mut stats: ScanStats,
 ) -> TargetReport {
-    let mut facts = Vec::with_capacity(outcomes.iter().map(|o| o.facts.len()).sum());
+    let mut facts = Vec::with_capacity(outcomes.facts());
     let mut images = Vec::new();
     let mut started = BTreeMap::new();
-    for o in outcomes {
+    for o in outcomes.into_outcomes() {
         stats.files += 1;
         stats.bytes += o.bytes;
         stats.image_files += o.image_files;

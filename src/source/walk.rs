@@ -69,12 +69,16 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
                     continue;
                 }
             };
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if rel_dir.is_empty() {
-                name
-            } else {
-                format!("{rel_dir}/{name}")
-            };
+            // Built in place: a walk makes one per entry, and `format!` cost more than the
+            // rest of the entry's handling.
+            let file_name = entry.file_name();
+            let name = file_name.to_string_lossy();
+            let mut rel = String::with_capacity(rel_dir.len() + 1 + name.len());
+            if !rel_dir.is_empty() {
+                rel.push_str(&rel_dir);
+                rel.push('/');
+            }
+            rel.push_str(&name);
             let full = entry.path();
             // The entry's own type (from the directory listing where the file system gives
             // it, else lstat): never follows links, and costs no stat per file.
