@@ -48,11 +48,20 @@ fn main() -> ExitCode {
                     std::io::stdout().is_terminal(),
                     std::env::var_os("NO_COLOR"),
                 );
-            let text = match format {
+            let render = || match format {
                 Format::Text => report::text::render_with(&report, color),
                 Format::Json => report::json::render(&report),
                 Format::Sarif => report::sarif::render(&report),
                 Format::Cyclonedx => report::cyclonedx::render(&report),
+            };
+            // On as many threads as the scan (the JSON of a large report is rendered in
+            // parallel pieces).
+            let text = match rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs.unwrap_or(0))
+                .build()
+            {
+                Ok(pool) => pool.install(render),
+                Err(_) => render(),
             };
             if let Err(code) = emit(&output, &text) {
                 return ExitCode::from(code);

@@ -594,6 +594,40 @@ fn report_round_trips_through_json() {
     }
 }
 
+/// The JSON renderer lays out the targets' frames itself and renders `binaries` in parallel
+/// pieces: the text must be serde_json's pretty layout of the whole report, byte for byte
+/// (a field added to the model and not to the renderer's frame fails here).
+#[test]
+fn json_is_the_pretty_layout_of_the_whole_report() {
+    let fixtures = common::fixture("");
+    let mut reports = all_reports();
+    reports.push(("no targets".into(), report(Vec::new())));
+    // Hundreds of binaries (several pieces), and an unreadable target without any.
+    reports.push((
+        "fixtures/".into(),
+        scan(
+            &[
+                fixtures.clone(),
+                fixtures.join("compressors"),
+                fixtures.join("no such path"),
+            ],
+            &ScanOptions::default(),
+        ),
+    ));
+    let binaries = reports
+        .last()
+        .map_or(0, |(_, r)| r.targets[0].binaries.len());
+    assert!(binaries > 200, "{binaries} binaries in fixtures/");
+    for (name, r) in &reports {
+        let pretty = serde_json::to_string_pretty(r).expect("serialisable") + "\n";
+        let text = badalloc_audit::report::json::render(r);
+        assert!(
+            text == pretty,
+            "{name}: the JSON differs from serde_json's layout"
+        );
+    }
+}
+
 #[test]
 fn diff_patched_libc() {
     let before = affected_by_release();
