@@ -636,24 +636,20 @@ impl<'a> LzOut<'a> {
         }
         let from = self.pos - dist;
         let buf = self.buf.as_mut_slice();
-        if dist >= LZ_SLACK && len <= SHORT_COPY {
-            // 16 bytes at a time, forward (one move for the usual short match): each
-            // chunk's source ends at or before its destination, and the last chunk's
-            // overshoot lands in the slack.
-            let mut done = 0;
-            while done < len {
-                let chunk = buf
-                    .get(from + done..)
-                    .and_then(|s| s.first_chunk::<LZ_SLACK>())
-                    .copied()
-                    .unwrap_or_default();
-                if let Some(d) = buf
-                    .get_mut(self.pos + done..)
-                    .and_then(|d| d.first_chunk_mut())
-                {
-                    *d = chunk;
+        if len <= SHORT_COPY && (dist >= LZ_SLACK || dist >= len) {
+            // 16 bytes at a time, forward (one move for the usual short match): the bytes
+            // of each chunk's source that it copies are written before it is read (the
+            // source ends at or before the chunk's destination, or before the whole
+            // destination), and the last chunk's overshoot lands in the slack. One
+            // slice holds source and destination (`reserve` made it long enough); the first
+            // move is outside the loop, as most matches take only it.
+            if let Some(w) = buf.get_mut(from..self.pos + len + LZ_SLACK) {
+                w.copy_within(..LZ_SLACK, dist);
+                let mut done = LZ_SLACK;
+                while done < len {
+                    w.copy_within(done..done + LZ_SLACK, dist + done);
+                    done += LZ_SLACK;
                 }
-                done += LZ_SLACK;
             }
         } else if dist >= len {
             buf.copy_within(from..from + len, self.pos);
@@ -731,6 +727,31 @@ mod lz_out_tests {
         let mut out = LzOut::new(&mut buf, 1 << 20);
         assert_eq!(out.literals(&src[..5], 0, 5), Some(true));
         assert_eq!(out.literals(&src[..5], 3, 3), None);
+    }
+
+    #[test]
+    fn short_matches_of_every_distance_and_length_agree_with_the_model() {
+        // Every distance and length around the 16-byte moves, overlapping or not, each after
+        // a prefix long enough for the distance.
+        for dist in 1..=40 {
+            for len in (1..=40).chain(250..=260) {
+                let src: Vec<u8> = (0..dist as u8).map(|i| i.wrapping_mul(29) ^ 0x5a).collect();
+                let mut buf = vec![0xEE; 3];
+                let mut out = LzOut::new(&mut buf, 1 << 12);
+                assert_eq!(out.literals(&src, 0, dist), Some(true));
+                assert_eq!(out.copy_match(dist, len), Ok(()));
+                assert_eq!(out.copy_match(dist + 1, 3), Ok(()));
+                drop(out);
+                let mut model = vec![0xEE; 3];
+                model.extend_from_slice(&src);
+                for n in [(dist, len), (dist + 1, 3)] {
+                    for _ in 0..n.1 {
+                        model.push(model[model.len() - n.0]);
+                    }
+                }
+                assert_eq!(buf, model, "dist {dist} len {len}");
+            }
+        }
     }
 
     #[test]
