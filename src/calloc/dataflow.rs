@@ -197,8 +197,8 @@ impl State {
     pub fn set(&mut self, l: Loc, v: Val) {
         if v.is_default() {
             self.vals.remove(&l);
-        } else if self.vals.len() < MAX_LOCS || self.vals.contains_key(&l) {
-            self.vals.insert(l, v);
+        } else {
+            self.vals.insert_within(l, v, MAX_LOCS);
         }
     }
     pub fn flags(&self, fl: u8) -> Flags {

@@ -156,7 +156,8 @@ pub struct ElfFile<'a> {
     /// Symbols from `.dynsym` and `.symtab`, defined and undefined.
     pub symbols: Vec<Symbol<'a>>,
     /// Dynamic relocations with a symbol, deduplicated by slot address (PPC lists the same
-    /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM.
+    /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM. Sorted by slot:
+    /// [`slot_symbol`](Self::slot_symbol) binary-searches it.
     pub slot_bindings: Vec<SlotBinding<'a>>,
     pub segments: Vec<Segment>,
     pub qnx_note: Option<QnxNote>,
@@ -388,10 +389,11 @@ impl<'a> ElfFile<'a> {
     pub fn function_at(&self, addr: u64) -> Option<&Symbol<'a>> {
         let addr = addr & !1;
         let mut best: Option<&Symbol<'a>> = None;
+        // The address first: it rules out nearly every symbol with one comparison.
         for s in self
             .symbols
             .iter()
-            .filter(|s| s.defined && s.is_func && (s.addr & !1) == addr)
+            .filter(|s| (s.addr & !1) == addr && s.defined && s.is_func)
         {
             match best {
                 Some(b) if b.global || !s.global => {}
@@ -403,7 +405,11 @@ impl<'a> ElfFile<'a> {
 
     /// The symbol bound to a GOT/PLT slot at `slot` by a dynamic relocation.
     pub fn slot_symbol(&self, slot: u64) -> Option<&SlotBinding<'a>> {
-        self.slot_bindings.iter().find(|b| b.slot == slot)
+        let i = self
+            .slot_bindings
+            .binary_search_by_key(&slot, |b| b.slot)
+            .ok()?;
+        self.slot_bindings.get(i)
     }
 
     /// File bytes mapped at virtual address `addr`, up to the end of the segment's file image.
