@@ -396,7 +396,7 @@ impl Analyzer<'_, '_> {
         };
         match t {
             Target::Direct(a) => {
-                let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst);
+                let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst());
                 if let Some(slot) = self.lifter.plt_slot_in(a, &reg) {
                     return by_slot(slot, "@plt");
                 }
@@ -415,7 +415,7 @@ impl Analyzer<'_, '_> {
                 }
             }
             Target::Slot(s) => by_slot(s, "@got"),
-            Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst) {
+            Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst()) {
                 Some(k) => {
                     self.resolve_in(Target::Direct(k.wrapping_add(base) & self.ctx.mask()), st)
                 }
@@ -427,7 +427,7 @@ impl Analyzer<'_, '_> {
             },
             Target::Reg(r) => {
                 let v = st.map(|s| s.get(Loc::Reg(r))).unwrap_or_default();
-                match (v.loaded_from, v.konst) {
+                match (v.loaded_from(), v.konst()) {
                     (Some(s), _) => by_slot(s, "@got"),
                     (None, Some(a)) => self.resolve_in(Target::Direct(a), st),
                     _ => Resolved {
@@ -521,7 +521,7 @@ impl Analyzer<'_, '_> {
         let name = self.name_of(addr);
         let key = (
             addr,
-            params.iter().map(|v| (v.may, v.must, v.konst)).collect(),
+            params.iter().map(|v| (v.may, v.must, v.konst())).collect(),
         );
         if let Some(r) = self.cache.get(&key) {
             return r.clone();
@@ -552,15 +552,9 @@ impl Analyzer<'_, '_> {
 
     fn entry_state(&self, addr: u64, params: &[Val]) -> State {
         let mut st = State::default();
-        st.set(
-            Loc::Reg(self.lifter.sp()),
-            Val {
-                sp: Some(0),
-                ..Val::default()
-            },
-        );
+        st.set(Loc::Reg(self.lifter.sp()), Val::stack(0));
         for (r, k) in self.lifter.entry_consts(addr) {
-            st.set(Loc::Reg(r), Val::konst(k));
+            st.set(Loc::Reg(r), Val::constant(k));
         }
         for (i, v) in params.iter().enumerate() {
             if i >= NUM_ARGS {
@@ -916,12 +910,12 @@ impl Analyzer<'_, '_> {
         let mut soft_unknown: Option<String> = None;
         let mut callee_checked: Option<FnResult> = None;
         let mut guarded_use: Option<&CallSite> = None;
-        let mut ret = rets
+        let ret = rets
             .iter()
             .copied()
             .reduce(|a, b| a.join(&b))
-            .unwrap_or_default();
-        ret.sp = None;
+            .unwrap_or_default()
+            .without_sp();
         for c in &calls {
             let guarded = !unguarded.contains(&c.block);
             let has_p = c.args.iter().any(|a| a.may & P != 0);
