@@ -7,7 +7,9 @@ use iced_x86::{
     OpKind, Register,
 };
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::{Arch, ElfFile};
 
 pub struct X86<'e> {
@@ -152,7 +154,7 @@ impl<'e> X86<'e> {
         }
     }
 
-    fn lift_ops(&self, i: &Instruction) -> Vec<Op> {
+    fn lift_ops(&self, i: &Instruction) -> Ops {
         let w = i64::from(self.bits / 8);
         let sp = r(Register::RSP);
         let ax = Opnd::Reg(r(Register::RAX));
@@ -166,25 +168,25 @@ impl<'e> X86<'e> {
         let word_sized = |n| self.operand_bytes(i, n) == (self.bits / 8) as usize;
         use Mnemonic as M;
         match i.mnemonic() {
-            M::Mov | M::Movzx | M::Movsx | M::Movsxd => vec![Op::Move { dst: o0, src: o1 }],
+            M::Mov | M::Movzx | M::Movsx | M::Movsxd => smallvec![Op::Move { dst: o0, src: o1 }],
             M::Lea => {
                 if i.is_ip_rel_memory_operand() {
-                    vec![Op::Move {
+                    smallvec![Op::Move {
                         dst: o0,
                         src: Opnd::Imm(i.ip_rel_memory_address()),
                     }]
                 } else if i.memory_index() == Register::None && i.memory_base() != Register::None {
-                    vec![Op::Add {
+                    smallvec![Op::Add {
                         dst: o0,
                         a: Opnd::Reg(r(i.memory_base())),
                         b: Opnd::Imm(self.disp(i) as u64 & self.word_mask()),
                         sub: false,
                     }]
                 } else {
-                    vec![Op::Clobber { dst: o0 }]
+                    smallvec![Op::Clobber { dst: o0 }]
                 }
             }
-            M::Push => vec![
+            M::Push => smallvec![
                 Op::Move {
                     dst: Opnd::Mem { base: sp, disp: -w },
                     src: o0,
@@ -196,7 +198,7 @@ impl<'e> X86<'e> {
                     sub: true,
                 },
             ],
-            M::Pop => vec![
+            M::Pop => smallvec![
                 Op::Move {
                     dst: o0,
                     src: Opnd::Mem { base: sp, disp: 0 },
@@ -210,7 +212,7 @@ impl<'e> X86<'e> {
             ],
             M::Leave => {
                 let bp = r(Register::RBP);
-                vec![
+                smallvec![
                     Op::Move {
                         dst: Opnd::Reg(sp),
                         src: Opnd::Reg(bp),
@@ -227,7 +229,7 @@ impl<'e> X86<'e> {
                     },
                 ]
             }
-            M::Add | M::Sub => vec![
+            M::Add | M::Sub => smallvec![
                 Op::Add {
                     dst: o0,
                     a: o0,
@@ -240,7 +242,7 @@ impl<'e> X86<'e> {
                     b: o0,
                 },
             ],
-            M::Inc | M::Dec => vec![
+            M::Inc | M::Dec => smallvec![
                 Op::Add {
                     dst: o0,
                     a: o0,
@@ -249,14 +251,14 @@ impl<'e> X86<'e> {
                 },
                 Op::FlagsClobber,
             ],
-            M::Xor if o0 == o1 && matches!(o0, Opnd::Reg(_)) => vec![
+            M::Xor if o0 == o1 && matches!(o0, Opnd::Reg(_)) => smallvec![
                 Op::Move {
                     dst: o0,
                     src: Opnd::Imm(0),
                 },
                 Op::FlagsClobber,
             ],
-            M::Or => vec![
+            M::Or => smallvec![
                 Op::Or {
                     dst: o0,
                     a: o0,
@@ -268,7 +270,7 @@ impl<'e> X86<'e> {
                     b: o0,
                 },
             ],
-            M::And => vec![
+            M::And => smallvec![
                 Op::And {
                     dst: o0,
                     a: o0,
@@ -282,7 +284,7 @@ impl<'e> X86<'e> {
             ],
             M::Shr if i.op_kind(1) != OpKind::Register => {
                 let amount = (i.try_immediate(1).unwrap_or(0) & 0x3f) as u32;
-                vec![
+                smallvec![
                     Op::Shr {
                         dst: o0,
                         a: o0,
@@ -295,17 +297,17 @@ impl<'e> X86<'e> {
                     },
                 ]
             }
-            M::Test => vec![Op::Test {
+            M::Test => smallvec![Op::Test {
                 fl: 0,
                 a: o0,
                 b: o1,
             }],
-            M::Cmp => vec![Op::Cmp {
+            M::Cmp => smallvec![Op::Cmp {
                 fl: 0,
                 a: o0,
                 b: o1,
             }],
-            M::Mul if i.op_count() == 1 && word_sized(0) => vec![Op::Mul {
+            M::Mul if i.op_count() == 1 && word_sized(0) => smallvec![Op::Mul {
                 lo: Some(ax),
                 hi: Some(dx),
                 a: ax,
@@ -314,7 +316,7 @@ impl<'e> X86<'e> {
                 flags_ovf: true,
             }],
             M::Imul => match i.op_count() {
-                1 => vec![Op::Mul {
+                1 => smallvec![Op::Mul {
                     lo: Some(ax),
                     hi: Some(dx),
                     a: ax,
@@ -322,7 +324,7 @@ impl<'e> X86<'e> {
                     hi_unsigned: false,
                     flags_ovf: false,
                 }],
-                2 => vec![Op::Mul {
+                2 => smallvec![Op::Mul {
                     lo: Some(o0),
                     hi: None,
                     a: o0,
@@ -330,7 +332,7 @@ impl<'e> X86<'e> {
                     hi_unsigned: false,
                     flags_ovf: false,
                 }],
-                _ => vec![Op::Mul {
+                _ => smallvec![Op::Mul {
                     lo: Some(o0),
                     hi: None,
                     a: o1,
@@ -339,7 +341,7 @@ impl<'e> X86<'e> {
                     flags_ovf: false,
                 }],
             },
-            M::Div if word_sized(0) => vec![
+            M::Div if word_sized(0) => smallvec![
                 Op::Div {
                     quot: Some(ax),
                     rem: Some(dx),
@@ -349,7 +351,7 @@ impl<'e> X86<'e> {
                 },
                 Op::FlagsClobber,
             ],
-            M::Mul | M::Div | M::Idiv | M::Cdq | M::Cqo | M::Cwd => vec![
+            M::Mul | M::Div | M::Idiv | M::Cdq | M::Cqo | M::Cwd => smallvec![
                 Op::Clobber { dst: ax },
                 Op::Clobber { dst: dx },
                 Op::FlagsClobber,
@@ -369,7 +371,7 @@ impl<'e> X86<'e> {
             | M::Sets
             | M::Setns
             | M::Setp
-            | M::Setnp => vec![Op::SetCond {
+            | M::Setnp => smallvec![Op::SetCond {
                 dst: o0,
                 fl: 0,
                 cond: Self::cond(i.condition_code()),
@@ -389,22 +391,22 @@ impl<'e> X86<'e> {
             | M::Jl
             | M::Jge
             | M::Jle
-            | M::Jg => vec![Op::Branch {
+            | M::Jg => smallvec![Op::Branch {
                 fl: 0,
                 cond: Self::cond(i.condition_code()),
                 target: i.near_branch_target(),
             }],
             M::Jmp => match i.op_kind(0) {
                 OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
-                    vec![Op::Jump {
+                    smallvec![Op::Jump {
                         target: i.near_branch_target(),
                     }]
                 }
                 _ => match self.slot_operand(o0) {
-                    Some(slot) => vec![Op::TailCall {
+                    Some(slot) => smallvec![Op::TailCall {
                         target: Target::Slot(slot),
                     }],
-                    None => vec![Op::JumpIndirect],
+                    None => smallvec![Op::JumpIndirect],
                 },
             },
             M::Call => {
@@ -417,14 +419,14 @@ impl<'e> X86<'e> {
                         None => Target::Indirect,
                     },
                 };
-                vec![Op::Call { target }]
+                smallvec![Op::Call { target }]
             }
-            M::Ret | M::Retf => vec![Op::Ret],
-            M::Ud2 | M::Hlt | M::Int3 | M::Ud0 | M::Ud1 => vec![Op::Trap],
+            M::Ret | M::Retf => smallvec![Op::Ret],
+            M::Ud2 | M::Hlt | M::Int3 | M::Ud0 | M::Ud1 => smallvec![Op::Trap],
             M::Nop | M::Endbr32 | M::Endbr64 | M::Cld | M::Prefetchnta | M::Prefetcht0 => {
-                vec![]
+                smallvec![]
             }
-            M::Cmpxchg | M::Xchg | M::Xadd => vec![
+            M::Cmpxchg | M::Xchg | M::Xadd => smallvec![
                 Op::Clobber { dst: o0 },
                 Op::Clobber { dst: o1 },
                 Op::Clobber { dst: ax },
@@ -437,7 +439,7 @@ impl<'e> X86<'e> {
             | M::Movsb
             | M::Movsw
             | M::Movsd
-            | M::Movsq => vec![
+            | M::Movsq => smallvec![
                 Op::Clobber {
                     dst: Opnd::Reg(r(Register::RCX)),
                 },
@@ -449,7 +451,7 @@ impl<'e> X86<'e> {
                 },
             ],
             _ => {
-                let mut v = Vec::new();
+                let mut v = Ops::new();
                 if i.op_count() > 0 && matches!(i.op_kind(0), OpKind::Register | OpKind::Memory) {
                     v.push(Op::Clobber { dst: o0 });
                 }
@@ -510,7 +512,7 @@ impl Lifter for X86<'_> {
         {
             if let Some(reg) = self.pc_thunk(*t) {
                 // `call __x86.get_pc_thunk.bx`: only sets ebx to the return address.
-                ops = vec![Op::Move {
+                ops = smallvec![Op::Move {
                     dst: Opnd::Reg(reg),
                     src: Opnd::Imm(addr.wrapping_add(i.len() as u64)),
                 }];
