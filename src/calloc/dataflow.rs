@@ -257,6 +257,12 @@ impl State {
             self.vals.insert_within(l, v, MAX_LOCS);
         }
     }
+    /// Forget the registers `regs` (a call's clobbers): as `set` to the default of each,
+    /// in one pass over the state.
+    pub fn forget_regs(&mut self, regs: &[Reg]) {
+        self.vals
+            .retain(|l| !matches!(l, Loc::Reg(r) if regs.contains(r)));
+    }
     pub fn flags(&self, fl: u8) -> Flags {
         self.flags.get(&fl).copied().unwrap_or_default()
     }

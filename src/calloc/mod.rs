@@ -317,7 +317,7 @@ fn noted_in_replay(op: &Op) -> bool {
 }
 
 /// A function analysed with given argument tags: (entry, per argument (may, must, constant)).
-type CacheKey = (u64, Vec<(Tags, Tags, Option<u64>)>);
+type CacheKey = (u64, SmallVec<[(Tags, Tags, Option<u64>); 8]>);
 
 struct Analyzer<'e, 'a> {
     elf: &'e ElfFile<'a>,
@@ -335,11 +335,15 @@ struct CallSite<'c> {
     block: usize,
     insn: &'c Insn,
     target: Resolved,
-    args: Vec<Val>,
+    args: Args,
     tail: bool,
 }
 
 const NUM_ARGS: usize = 4;
+
+/// Argument values at a call: the ABI's `NUM_ARGS` and the lifter's few extra registers,
+/// inline (a call is analysed at every visit of its block).
+type Args = SmallVec<[Val; 8]>;
 
 impl Analyzer<'_, '_> {
     fn name_of(&self, addr: u64) -> String {
@@ -464,8 +468,8 @@ impl Analyzer<'_, '_> {
 
     /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
     /// registers (i386 local functions may take arguments in eax/edx/ecx).
-    fn args_at(&self, st: &State, tail: bool) -> Vec<Val> {
-        let mut v: Vec<Val> = (0..NUM_ARGS)
+    fn args_at(&self, st: &State, tail: bool) -> Args {
+        let mut v: Args = (0..NUM_ARGS)
             .map(|i| {
                 self.arg_loc(st, i, tail)
                     .map(|l| st.get(l))
@@ -520,7 +524,6 @@ impl Analyzer<'_, '_> {
     }
 
     fn analyze(&mut self, addr: u64, params: &[Val], depth: usize) -> FnResult {
-        let name = self.name_of(addr);
         let key = (
             addr,
             params.iter().map(|v| (v.may, v.must, v.konst())).collect(),
@@ -528,6 +531,7 @@ impl Analyzer<'_, '_> {
         if let Some(r) = self.cache.get(&key) {
             return r.clone();
         }
+        let name = self.name_of(addr);
         if self.in_progress.contains(&addr) {
             return FnResult::simple(
                 Outcome::Unknown(format!("{name} calls itself recursively")),
@@ -582,7 +586,7 @@ impl Analyzer<'_, '_> {
         insn: &Insn,
         depth: usize,
         notes: &mut Vec<String>,
-    ) -> Option<(Resolved, Vec<Val>, bool)> {
+    ) -> Option<(Resolved, Args, bool)> {
         let mut call = None;
         for op in &insn.ops {
             match op {
@@ -600,9 +604,7 @@ impl Analyzer<'_, '_> {
                         & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS)
                         != 0;
                     if !is_div {
-                        for &reg in self.lifter.caller_saved() {
-                            st.set(Loc::Reg(reg), Val::default());
-                        }
+                        st.forget_regs(self.lifter.caller_saved());
                     }
                     st.set(Loc::Reg(self.lifter.ret_reg()), ret);
                     st.flags.clear();
@@ -1128,7 +1130,8 @@ impl Analyzer<'_, '_> {
                     ev.push(e.clone());
                 }
             }
-            ev.sort_by_key(|e| {
+            // By address; the key is parsed once per line, not at every comparison.
+            ev.sort_by_cached_key(|e| {
                 u64::from_str_radix(e.address.trim_start_matches("0x"), 16).unwrap_or(0)
             });
             ev

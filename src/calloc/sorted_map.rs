@@ -82,6 +82,11 @@ impl<K: Ord + Copy, V> SortedMap<K, V> {
         }
     }
 
+    /// Keep the entries whose key passes `keep`.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
+        self.entries.retain(|(k, _)| keep(k));
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -15,7 +15,8 @@ use crate::elf::{Arch, ElfFile};
 pub struct X86<'e> {
     elf: &'e ElfFile<'e>,
     bits: u32,
-    fmt: RefCell<IntelFormatter>,
+    /// Made on first use: a scan renders text only for its evidence lines.
+    fmt: RefCell<Option<IntelFormatter>>,
 }
 
 fn r(reg: Register) -> Reg {
@@ -37,16 +38,20 @@ const CALLER_SAVED_64: [Register; 9] = [
 
 impl<'e> X86<'e> {
     pub fn new(elf: &'e ElfFile<'e>) -> X86<'e> {
+        X86 {
+            elf,
+            bits: if elf.arch == Arch::X86_64 { 64 } else { 32 },
+            fmt: RefCell::new(None),
+        }
+    }
+
+    fn formatter() -> IntelFormatter {
         let mut fmt = IntelFormatter::new();
         fmt.options_mut().set_branch_leading_zeros(false);
         fmt.options_mut().set_hex_prefix("0x");
         fmt.options_mut().set_hex_suffix("");
         fmt.options_mut().set_uppercase_hex(false);
-        X86 {
-            elf,
-            bits: if elf.arch == Arch::X86_64 { 64 } else { 32 },
-            fmt: RefCell::new(fmt),
-        }
+        fmt
     }
 
     fn decode(&self, addr: u64) -> Result<Instruction, String> {
@@ -499,7 +504,7 @@ impl Lifter for X86<'_> {
         let mut text = String::new();
         if super::ir::text_wanted() {
             if let Ok(mut f) = self.fmt.try_borrow_mut() {
-                f.format(&i, &mut text);
+                f.get_or_insert_with(Self::formatter).format(&i, &mut text);
             }
         }
         let mut ops = self.lift_ops(&i);
