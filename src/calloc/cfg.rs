@@ -144,7 +144,10 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
                 ));
                 break 'outer;
             }
-            let mut insn = match lifter.lift(addr) {
+            // Below MAX_INSNS_PER_FUNCTION, so the position fits.
+            at.insert(addr, insns.len() as u32);
+            // Straight into the arena (an instruction is a few hundred bytes to copy).
+            insns.push(match lifter.lift(addr) {
                 Ok(i) => i,
                 Err(e) => {
                     let text = format!("(undecodable: {e})");
@@ -156,6 +159,9 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
                         ops: smallvec::smallvec![Op::Trap],
                     }
                 }
+            });
+            let Some(insn) = insns.last_mut() else {
+                break 'outer;
             };
             // Direct jumps to other functions are tail calls.
             if let Some(last) = insn.ops.last_mut() {
@@ -168,10 +174,7 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
                 }
             }
             let next = insn.next();
-            let f = flow(&insn);
-            // Below MAX_INSNS_PER_FUNCTION, so the position fits.
-            at.insert(addr, insns.len() as u32);
-            insns.push(insn);
+            let f = flow(insn);
             match f {
                 Flow::Next => {
                     if next <= addr {

@@ -241,9 +241,9 @@ pub enum Op {
     Trap,
 }
 
-/// The ops of one instruction: rarely more than three, kept inline so that lifting an
+/// The ops of one instruction: rarely more than two, kept inline so that lifting an
 /// instruction does not allocate.
-pub type Ops = SmallVec<[Op; 3]>;
+pub type Ops = SmallVec<[Op; 2]>;
 
 /// One decoded machine instruction (for delay-slot architectures: branch + delay slot).
 #[derive(Debug, Clone)]
