@@ -3,7 +3,9 @@
 use yaxpeax_arch::{Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::{InstDecoder, Instruction, Opcode, Operand, ShiftStyle, SizeCode};
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::ElfFile;
 
 const SP: Reg = 31;
@@ -114,7 +116,7 @@ impl<'e> A64<'e> {
         Some(u64::from_le_bytes(w))
     }
 
-    fn lift_ops(&self, addr: u64, i: &Instruction) -> Vec<Op> {
+    fn lift_ops(&self, addr: u64, i: &Instruction) -> Ops {
         let o = &i.operands;
         let d = Self::dst(&o[0]);
         use Opcode as O;
@@ -126,32 +128,32 @@ impl<'e> A64<'e> {
             }
         };
         match i.opcode {
-            O::ORR if Self::is_zr(&o[1]) => vec![Op::Move {
+            O::ORR if Self::is_zr(&o[1]) => smallvec![Op::Move {
                 dst: d,
                 src: self.src(&o[2]),
             }],
-            O::ORR => vec![Op::Or {
+            O::ORR => smallvec![Op::Or {
                 dst: d,
                 a: self.src(&o[1]),
                 b: self.src(&o[2]),
             }],
             O::MOVZ => match self.src(&o[1]) {
-                Opnd::Imm(v) => vec![Op::Move {
+                Opnd::Imm(v) => smallvec![Op::Move {
                     dst: d,
                     src: Opnd::Imm(wmask(v)),
                 }],
-                _ => vec![Op::Clobber { dst: d }],
+                _ => smallvec![Op::Clobber { dst: d }],
             },
             O::MOVN => match self.src(&o[1]) {
-                Opnd::Imm(v) => vec![Op::Move {
+                Opnd::Imm(v) => smallvec![Op::Move {
                     dst: d,
                     src: Opnd::Imm(wmask(!v)),
                 }],
-                _ => vec![Op::Clobber { dst: d }],
+                _ => smallvec![Op::Clobber { dst: d }],
             },
             O::ADD | O::SUB | O::ADDS | O::SUBS => {
                 let a = self.src(&o[1]);
-                let mut v = Vec::new();
+                let mut v = Ops::new();
                 let b = match o[2] {
                     Operand::RegShift(ShiftStyle::LSR, k, _, r) if k > 0 => {
                         v.push(Op::Shr {
@@ -175,7 +177,7 @@ impl<'e> A64<'e> {
             }
             O::AND | O::ANDS => {
                 let a = self.src(&o[1]);
-                let mut v = Vec::new();
+                let mut v = Ops::new();
                 let b = match o[2] {
                     Operand::RegShift(ShiftStyle::LSR, k, _, r) if k > 0 => {
                         v.push(Op::Shr {
@@ -196,25 +198,25 @@ impl<'e> A64<'e> {
             O::UBFM => {
                 let (immr, imms) = match (&o[2], &o[3]) {
                     (Operand::Immediate(r), Operand::Immediate(s)) => (*r, *s),
-                    _ => return vec![Op::Clobber { dst: d }],
+                    _ => return smallvec![Op::Clobber { dst: d }],
                 };
                 let top = if Self::wide(&o[0]) { 63 } else { 31 };
                 if imms == top {
-                    vec![Op::Shr {
+                    smallvec![Op::Shr {
                         dst: d,
                         a: self.src(&o[1]),
                         amount: immr,
                     }]
                 } else if immr == 0 && (imms == 7 || imms == 15 || imms == 31) {
-                    vec![Op::Move {
+                    smallvec![Op::Move {
                         dst: d,
                         src: self.src(&o[1]),
                     }]
                 } else {
-                    vec![Op::Clobber { dst: d }]
+                    smallvec![Op::Clobber { dst: d }]
                 }
             }
-            O::MADD if Self::is_zr(&o[3]) => vec![Op::Mul {
+            O::MADD if Self::is_zr(&o[3]) => smallvec![Op::Mul {
                 lo: Some(d),
                 hi: None,
                 a: self.src(&o[1]),
@@ -222,7 +224,7 @@ impl<'e> A64<'e> {
                 hi_unsigned: false,
                 flags_ovf: false,
             }],
-            O::UMULH => vec![Op::Mul {
+            O::UMULH => smallvec![Op::Mul {
                 lo: None,
                 hi: Some(d),
                 a: self.src(&o[1]),
@@ -230,7 +232,7 @@ impl<'e> A64<'e> {
                 hi_unsigned: true,
                 flags_ovf: false,
             }],
-            O::UDIV => vec![Op::Div {
+            O::UDIV => smallvec![Op::Div {
                 quot: Some(d),
                 rem: None,
                 num: self.src(&o[1]),
@@ -239,36 +241,36 @@ impl<'e> A64<'e> {
             }],
             O::CSINC if Self::is_zr(&o[1]) && Self::is_zr(&o[2]) => match o[3] {
                 // cset rd, cond  ==  csinc rd, zr, zr, !cond
-                Operand::ConditionCode(c) => vec![Op::SetCond {
+                Operand::ConditionCode(c) => smallvec![Op::SetCond {
                     dst: d,
                     fl: 0,
                     cond: cond(c).negate(),
                 }],
-                _ => vec![Op::Clobber { dst: d }],
+                _ => smallvec![Op::Clobber { dst: d }],
             },
             O::CCMP => match (&o[2], &o[3]) {
-                (Operand::Immediate(nzcv), Operand::ConditionCode(c)) => vec![Op::Ccmp {
+                (Operand::Immediate(nzcv), Operand::ConditionCode(c)) => smallvec![Op::Ccmp {
                     a: self.src(&o[0]),
                     b: self.src(&o[1]),
                     nzcv: (*nzcv & 0xf) as u8,
                     cond: cond(*c),
                 }],
-                _ => vec![Op::FlagsClobber],
+                _ => smallvec![Op::FlagsClobber],
             },
-            O::CCMN => vec![Op::FlagsClobber],
+            O::CCMN => smallvec![Op::FlagsClobber],
             O::ADRP => match o[1] {
-                Operand::PCOffset(off) => vec![Op::Move {
+                Operand::PCOffset(off) => smallvec![Op::Move {
                     dst: d,
                     src: Opnd::Imm((addr & !0xfff).wrapping_add(off as u64)),
                 }],
-                _ => vec![Op::Clobber { dst: d }],
+                _ => smallvec![Op::Clobber { dst: d }],
             },
             O::ADR => match o[1] {
-                Operand::PCOffset(off) => vec![Op::Move {
+                Operand::PCOffset(off) => smallvec![Op::Move {
                     dst: d,
                     src: Opnd::Imm(addr.wrapping_add(off as u64)),
                 }],
-                _ => vec![Op::Clobber { dst: d }],
+                _ => smallvec![Op::Clobber { dst: d }],
             },
             O::LDR
             | O::LDUR
@@ -283,17 +285,17 @@ impl<'e> A64<'e> {
                 if let Operand::PCOffset(off) = o[1] {
                     let lit = addr.wrapping_add(off as u64);
                     return match (i.opcode, self.read_u64(lit)) {
-                        (O::LDR, Some(v)) => vec![Op::Move {
+                        (O::LDR, Some(v)) => smallvec![Op::Move {
                             dst: d,
                             src: Opnd::Imm(wmask(v)),
                         }],
-                        _ => vec![Op::Clobber { dst: d }],
+                        _ => smallvec![Op::Clobber { dst: d }],
                     };
                 }
                 let Some((base, off, wb, post)) = Self::mem(&o[1]) else {
-                    return vec![Op::Clobber { dst: d }];
+                    return smallvec![Op::Clobber { dst: d }];
                 };
-                let mut v = vec![Op::Move {
+                let mut v = smallvec![Op::Move {
                     dst: d,
                     src: Opnd::Mem {
                         base,
@@ -312,9 +314,9 @@ impl<'e> A64<'e> {
             }
             O::STR | O::STUR | O::STRB | O::STRH | O::STURB | O::STURH => {
                 let Some((base, off, wb, post)) = Self::mem(&o[1]) else {
-                    return vec![];
+                    return smallvec![];
                 };
-                let mut v = vec![Op::Move {
+                let mut v = smallvec![Op::Move {
                     dst: Opnd::Mem {
                         base,
                         disp: if post { 0 } else { off },
@@ -334,14 +336,14 @@ impl<'e> A64<'e> {
             O::LDP | O::STP => {
                 let Some((base, off, wb, post)) = Self::mem(&o[2]) else {
                     return if i.opcode == O::LDP {
-                        vec![
+                        smallvec![
                             Op::Clobber { dst: d },
                             Op::Clobber {
                                 dst: Self::dst(&o[1]),
                             },
                         ]
                     } else {
-                        vec![]
+                        smallvec![]
                     };
                 };
                 let size = if Self::wide(&o[0]) { 8 } else { 4 };
@@ -352,7 +354,7 @@ impl<'e> A64<'e> {
                     disp: first + size,
                 };
                 let mut v = if i.opcode == O::LDP {
-                    vec![
+                    smallvec![
                         Op::Move { dst: d, src: m1 },
                         Op::Move {
                             dst: Self::dst(&o[1]),
@@ -360,7 +362,7 @@ impl<'e> A64<'e> {
                         },
                     ]
                 } else {
-                    vec![
+                    smallvec![
                         Op::Move {
                             dst: m1,
                             src: self.src(&o[0]),
@@ -382,21 +384,21 @@ impl<'e> A64<'e> {
                 v
             }
             O::B => match o[0] {
-                Operand::PCOffset(off) => vec![Op::Jump {
+                Operand::PCOffset(off) => smallvec![Op::Jump {
                     target: addr.wrapping_add(off as u64),
                 }],
-                _ => vec![Op::JumpIndirect],
+                _ => smallvec![Op::JumpIndirect],
             },
             O::Bcc(c) => match o[0] {
-                Operand::PCOffset(off) => vec![Op::Branch {
+                Operand::PCOffset(off) => smallvec![Op::Branch {
                     fl: 0,
                     cond: cond(c),
                     target: addr.wrapping_add(off as u64),
                 }],
-                _ => vec![Op::JumpIndirect],
+                _ => smallvec![Op::JumpIndirect],
             },
             O::CBZ | O::CBNZ => match o[1] {
-                Operand::PCOffset(off) => vec![Op::BranchCmp {
+                Operand::PCOffset(off) => smallvec![Op::BranchCmp {
                     cond: if i.opcode == O::CBZ {
                         Cond::Eq
                     } else {
@@ -406,34 +408,34 @@ impl<'e> A64<'e> {
                     b: Opnd::Imm(0),
                     target: addr.wrapping_add(off as u64),
                 }],
-                _ => vec![Op::JumpIndirect],
+                _ => smallvec![Op::JumpIndirect],
             },
             O::TBZ | O::TBNZ => match o[2] {
-                Operand::PCOffset(off) => vec![Op::BranchCmp {
+                Operand::PCOffset(off) => smallvec![Op::BranchCmp {
                     cond: Cond::Other,
                     a: self.src(&o[0]),
                     b: Opnd::Imm(0),
                     target: addr.wrapping_add(off as u64),
                 }],
-                _ => vec![Op::JumpIndirect],
+                _ => smallvec![Op::JumpIndirect],
             },
             O::BL => match o[0] {
-                Operand::PCOffset(off) => vec![Op::Call {
+                Operand::PCOffset(off) => smallvec![Op::Call {
                     target: Target::Direct(addr.wrapping_add(off as u64)),
                 }],
-                _ => vec![Op::Call {
+                _ => smallvec![Op::Call {
                     target: Target::Indirect,
                 }],
             },
-            O::BLR => vec![Op::Call {
+            O::BLR => smallvec![Op::Call {
                 target: Target::Indirect,
             }],
-            O::BR => vec![Op::JumpIndirect],
-            O::RET => vec![Op::Ret],
-            O::HINT | O::ISB | O::DSB(_) | O::DMB(_) | O::CLREX => vec![],
-            O::BRK | O::HLT | O::UDF => vec![Op::Trap],
+            O::BR => smallvec![Op::JumpIndirect],
+            O::RET => smallvec![Op::Ret],
+            O::HINT | O::ISB | O::DSB(_) | O::DMB(_) | O::CLREX => smallvec![],
+            O::BRK | O::HLT | O::UDF => smallvec![Op::Trap],
             O::ADCS | O::SBCS | O::BICS | O::FCMP | O::FCMPE | O::FCCMP | O::FCCMPE => {
-                let mut v = vec![Op::FlagsClobber];
+                let mut v = smallvec![Op::FlagsClobber];
                 if d != Opnd::Unknown {
                     v.push(Op::Clobber { dst: d });
                 }
@@ -441,9 +443,9 @@ impl<'e> A64<'e> {
             }
             _ => {
                 if d != Opnd::Unknown {
-                    vec![Op::Clobber { dst: d }]
+                    smallvec![Op::Clobber { dst: d }]
                 } else {
-                    vec![]
+                    smallvec![]
                 }
             }
         }

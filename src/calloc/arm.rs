@@ -5,7 +5,9 @@ use yaxpeax_arm::armv7::{
     ConditionCode, InstDecoder, Instruction, Opcode, Operand, RegShiftStyle, ShiftStyle,
 };
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::ElfFile;
 
 const SP: Reg = 13;
@@ -109,7 +111,7 @@ impl<'e> Arm<'e> {
                 return None;
             }
             // (32-bit Thumb writes to pc are branches and loads, which the decoder knows)
-            let mut ops = vec![Op::FlagsClobber];
+            let mut ops = smallvec![Op::FlagsClobber];
             for r in [Reg::from((hw2 >> 8) & 0xf), Reg::from((hw2 >> 12) & 0xf)] {
                 if r != PC {
                     ops.push(Op::Clobber { dst: Opnd::Reg(r) });
@@ -144,7 +146,7 @@ impl<'e> Arm<'e> {
                 addr,
                 len: 4,
                 text: format!("{name} r{rd}, r{rm}"),
-                ops: vec![Op::Move {
+                ops: smallvec![Op::Move {
                     dst: Opnd::Reg(rd),
                     src: Opnd::Reg(rm),
                 }],
@@ -154,7 +156,7 @@ impl<'e> Arm<'e> {
             addr,
             len: 4,
             text: format!("(unrecognised arm {w:08x})"),
-            ops: vec![Op::Clobber { dst: Opnd::Reg(rd) }, Op::FlagsClobber],
+            ops: smallvec![Op::Clobber { dst: Opnd::Reg(rd) }, Op::FlagsClobber],
         })
     }
 
@@ -297,7 +299,7 @@ impl<'e> Arm<'e> {
         }
     }
 
-    fn lift_ops(&self, addr: u64, i: &Instruction) -> Vec<Op> {
+    fn lift_ops(&self, addr: u64, i: &Instruction) -> Ops {
         let ops = &i.operands;
         let rd = Self::reg(&ops[0]);
         let d = rd.map(Opnd::Reg).unwrap_or(Opnd::Unknown);
@@ -309,23 +311,23 @@ impl<'e> Arm<'e> {
                 let src = self.op2(addr, &ops[1]);
                 if ops[2] != Operand::Nothing {
                     // shift forms with a register amount, etc.
-                    return vec![Op::Clobber { dst: d }, Op::FlagsClobber];
+                    return smallvec![Op::Clobber { dst: d }, Op::FlagsClobber];
                 }
                 let mut v = match (&ops[1], rd) {
-                    (_, Some(PC)) if Self::reg(&ops[1]) == Some(LR) => return vec![Op::Ret],
-                    (_, Some(PC)) => return vec![Op::JumpIndirect],
+                    (_, Some(PC)) if Self::reg(&ops[1]) == Some(LR) => return smallvec![Op::Ret],
+                    (_, Some(PC)) => return smallvec![Op::JumpIndirect],
                     (Operand::RegShift(rs), _) => match rs.into_shift() {
                         RegShiftStyle::RegImm(s) if s.stype() == ShiftStyle::LSR => {
-                            vec![Op::Shr {
+                            smallvec![Op::Shr {
                                 dst: d,
                                 a: Opnd::Reg(Reg::from(s.shiftee().number())),
                                 amount: u32::from(s.imm()),
                             }]
                         }
-                        _ if src == Opnd::Unknown => vec![Op::Clobber { dst: d }],
-                        _ => vec![Op::Move { dst: d, src }],
+                        _ if src == Opnd::Unknown => smallvec![Op::Clobber { dst: d }],
+                        _ => smallvec![Op::Move { dst: d, src }],
                     },
-                    _ => vec![Op::Move { dst: d, src }],
+                    _ => smallvec![Op::Move { dst: d, src }],
                 };
                 if i.s {
                     v.push(test_d());
@@ -346,9 +348,9 @@ impl<'e> Arm<'e> {
                     _ => Op::Clobber { dst: d },
                 };
                 if i.s {
-                    vec![v, test_d()]
+                    smallvec![v, test_d()]
                 } else {
-                    vec![v]
+                    smallvec![v]
                 }
             }
             O::LSR | O::LSL => {
@@ -365,14 +367,14 @@ impl<'e> Arm<'e> {
                     _ => Op::Clobber { dst: d },
                 };
                 if i.s {
-                    vec![v, test_d()]
+                    smallvec![v, test_d()]
                 } else {
-                    vec![v]
+                    smallvec![v]
                 }
             }
             O::ADD | O::SUB | O::ADR => {
                 if rd == Some(PC) {
-                    return vec![Op::JumpIndirect];
+                    return smallvec![Op::JumpIndirect];
                 }
                 // two-operand Thumb forms: add rd, rm
                 let (a, b) = if ops[2] == Operand::Nothing {
@@ -381,7 +383,7 @@ impl<'e> Arm<'e> {
                     (self.op2(addr, &ops[1]), self.op2(addr, &ops[2]))
                 };
                 let sub = i.opcode == O::SUB;
-                let mut v = Vec::new();
+                let mut v = Ops::new();
                 if i.s && sub {
                     v.push(Op::Cmp { fl: 0, a, b });
                 }
@@ -403,29 +405,29 @@ impl<'e> Arm<'e> {
                     Op::And { dst: d, a, b }
                 };
                 if i.s {
-                    vec![op, test_d()]
+                    smallvec![op, test_d()]
                 } else {
-                    vec![op]
+                    smallvec![op]
                 }
             }
-            O::CMP => vec![Op::Cmp {
+            O::CMP => smallvec![Op::Cmp {
                 fl: 0,
                 a: self.op2(addr, &ops[0]),
                 b: self.op2(addr, &ops[1]),
             }],
-            O::TST => vec![Op::Test {
+            O::TST => smallvec![Op::Test {
                 fl: 0,
                 a: self.op2(addr, &ops[0]),
                 b: self.op2(addr, &ops[1]),
             }],
-            O::CMN | O::TEQ => vec![Op::FlagsClobber],
+            O::CMN | O::TEQ => smallvec![Op::FlagsClobber],
             O::MUL => {
                 let (a, b) = if ops[2] == Operand::Nothing {
                     (d, self.op2(addr, &ops[1]))
                 } else {
                     (self.op2(addr, &ops[1]), self.op2(addr, &ops[2]))
                 };
-                let mut v = vec![Op::Mul {
+                let mut v = smallvec![Op::Mul {
                     lo: Some(d),
                     hi: None,
                     a,
@@ -438,7 +440,7 @@ impl<'e> Arm<'e> {
                 }
                 v
             }
-            O::UMULL | O::SMULL => vec![Op::Mul {
+            O::UMULL | O::SMULL => smallvec![Op::Mul {
                 lo: Some(d),
                 hi: Some(self.op2(addr, &ops[1])),
                 a: self.op2(addr, &ops[2]),
@@ -446,13 +448,13 @@ impl<'e> Arm<'e> {
                 hi_unsigned: i.opcode == O::UMULL,
                 flags_ovf: false,
             }],
-            O::UMLAL | O::SMLAL | O::UMAAL => vec![
+            O::UMLAL | O::SMLAL | O::UMAAL => smallvec![
                 Op::Clobber { dst: d },
                 Op::Clobber {
                     dst: self.op2(addr, &ops[1]),
                 },
             ],
-            O::UDIV => vec![Op::Div {
+            O::UDIV => smallvec![Op::Div {
                 quot: Some(d),
                 rem: None,
                 num: self.op2(addr, &ops[1]),
@@ -462,30 +464,30 @@ impl<'e> Arm<'e> {
             O::LDR | O::LDRB | O::LDRH | O::LDRSB | O::LDRSH => {
                 let Some((base, off, wb, post)) = Self::mem(&ops[1]) else {
                     if rd == Some(PC) {
-                        return vec![Op::JumpIndirect];
+                        return smallvec![Op::JumpIndirect];
                     }
-                    return vec![Op::Clobber { dst: d }];
+                    return smallvec![Op::Clobber { dst: d }];
                 };
                 if base == PC {
                     let lit = (Self::pc_val(addr) & !3).wrapping_add(off as u64);
                     if rd == Some(PC) {
-                        return vec![Op::TailCall {
+                        return smallvec![Op::TailCall {
                             target: Target::Slot(lit),
                         }];
                     }
                     return match (i.opcode, self.read_word(lit)) {
-                        (O::LDR, Some(w)) => vec![Op::Move {
+                        (O::LDR, Some(w)) => smallvec![Op::Move {
                             dst: d,
                             src: Opnd::Imm(w),
                         }],
-                        _ => vec![Op::Clobber { dst: d }],
+                        _ => smallvec![Op::Clobber { dst: d }],
                     };
                 }
                 let src = Opnd::Mem {
                     base,
                     disp: if post { 0 } else { off },
                 };
-                let mut v = vec![Op::Move { dst: d, src }];
+                let mut v = smallvec![Op::Move { dst: d, src }];
                 if wb {
                     v.push(Op::Add {
                         dst: Opnd::Reg(base),
@@ -505,9 +507,9 @@ impl<'e> Arm<'e> {
             }
             O::STR | O::STRB | O::STRH => {
                 let Some((base, off, wb, post)) = Self::mem(&ops[1]) else {
-                    return vec![];
+                    return smallvec![];
                 };
-                let mut v = vec![Op::Move {
+                let mut v = smallvec![Op::Move {
                     dst: Opnd::Mem {
                         base,
                         disp: if post { 0 } else { off },
@@ -528,18 +530,18 @@ impl<'e> Arm<'e> {
                 let r2 = self.op2(addr, &ops[1]);
                 let Some((base, off, wb, post)) = Self::mem(&ops[2]) else {
                     return if i.opcode == O::LDRD {
-                        vec![Op::Clobber { dst: d }, Op::Clobber { dst: r2 }]
+                        smallvec![Op::Clobber { dst: d }, Op::Clobber { dst: r2 }]
                     } else {
-                        vec![]
+                        smallvec![]
                     };
                 };
                 let o = if post { 0 } else { off };
                 let m1 = Opnd::Mem { base, disp: o };
                 let m2 = Opnd::Mem { base, disp: o + 4 };
                 let mut v = if i.opcode == O::LDRD {
-                    vec![Op::Move { dst: d, src: m1 }, Op::Move { dst: r2, src: m2 }]
+                    smallvec![Op::Move { dst: d, src: m1 }, Op::Move { dst: r2, src: m2 }]
                 } else {
-                    vec![Op::Move { dst: m1, src: d }, Op::Move { dst: m2, src: r2 }]
+                    smallvec![Op::Move { dst: m1, src: d }, Op::Move { dst: m2, src: r2 }]
                 };
                 if wb {
                     v.push(Op::Add {
@@ -553,27 +555,27 @@ impl<'e> Arm<'e> {
             }
             O::PUSH | O::POP | O::LDM(..) | O::STM(..) => self.lift_multi(i),
             O::B => match Self::branch_target(addr, i) {
-                Some(t) if i.condition == ConditionCode::AL => vec![Op::Jump { target: t }],
-                Some(t) => vec![Op::Branch {
+                Some(t) if i.condition == ConditionCode::AL => smallvec![Op::Jump { target: t }],
+                Some(t) => smallvec![Op::Branch {
                     fl: 0,
                     cond: cond(i.condition),
                     target: t,
                 }],
-                None => vec![Op::JumpIndirect],
+                None => smallvec![Op::JumpIndirect],
             },
             O::BL | O::BLX => match Self::branch_target(addr, i) {
-                Some(t) => vec![Op::Call {
+                Some(t) => smallvec![Op::Call {
                     target: Target::Direct(t),
                 }],
-                None => vec![Op::Call {
+                None => smallvec![Op::Call {
                     target: Target::Indirect,
                 }],
             },
             O::BX => {
                 if Self::reg(&ops[0]) == Some(LR) {
-                    vec![Op::Ret]
+                    smallvec![Op::Ret]
                 } else {
-                    vec![Op::TailCall {
+                    smallvec![Op::TailCall {
                         target: Target::Indirect,
                     }]
                 }
@@ -587,9 +589,9 @@ impl<'e> Arm<'e> {
                             .wrapping_sub(2)
                             | 1
                     }
-                    _ => return vec![Op::JumpIndirect],
+                    _ => return smallvec![Op::JumpIndirect],
                 };
-                vec![Op::BranchCmp {
+                smallvec![Op::BranchCmp {
                     cond: if i.opcode == O::CBZ {
                         Cond::Eq
                     } else {
@@ -601,19 +603,19 @@ impl<'e> Arm<'e> {
                 }]
             }
             O::IT | O::NOP | O::HINT | O::PLD | O::PLI | O::DMB | O::DSB | O::ISB | O::YIELD => {
-                vec![]
+                smallvec![]
             }
-            O::UDF | O::BKPT | O::SVC => vec![Op::Trap],
-            O::TBB | O::TBH => vec![Op::JumpIndirect],
-            O::UXTB | O::UXTH | O::SXTB | O::SXTH => vec![Op::Move {
+            O::UDF | O::BKPT | O::SVC => smallvec![Op::Trap],
+            O::TBB | O::TBH => smallvec![Op::JumpIndirect],
+            O::UXTB | O::UXTH | O::SXTB | O::SXTH => smallvec![Op::Move {
                 dst: d,
                 src: self.op2(addr, &ops[1]),
             }],
             _ => {
                 let _ = thumb;
-                let mut v = Vec::new();
+                let mut v = Ops::new();
                 if rd == Some(PC) {
-                    return vec![Op::JumpIndirect];
+                    return smallvec![Op::JumpIndirect];
                 }
                 if rd.is_some() {
                     v.push(Op::Clobber { dst: d });
@@ -627,13 +629,13 @@ impl<'e> Arm<'e> {
     }
 
     /// push/pop/ldm/stm
-    fn lift_multi(&self, i: &Instruction) -> Vec<Op> {
+    fn lift_multi(&self, i: &Instruction) -> Ops {
         use Opcode as O;
         let (base, wb, list) = match (i.opcode, &i.operands[0], &i.operands[1]) {
             (O::PUSH | O::POP, Operand::RegList(l), _) => (SP, true, *l),
             (_, Operand::RegWBack(r, wb), Operand::RegList(l)) => (Reg::from(r.number()), *wb, *l),
             (_, Operand::Reg(r), Operand::RegList(l)) => (Reg::from(r.number()), false, *l),
-            _ => return vec![Op::FlagsClobber],
+            _ => return smallvec![Op::FlagsClobber],
         };
         let n = i64::from(list.count_ones());
         let regs: Vec<Reg> = (0..16).filter(|b| list & (1 << b) != 0).collect();
@@ -643,7 +645,7 @@ impl<'e> Arm<'e> {
             b: Opnd::Imm(delta as u64 & 0xffff_ffff),
             sub: false,
         };
-        let mut v = Vec::new();
+        let mut v = Ops::new();
         let store = matches!(i.opcode, O::PUSH | O::STM(..));
         // PUSH = STMDB; POP = LDMIA.
         let (add, pre) = match i.opcode {
@@ -689,7 +691,7 @@ impl<'e> Arm<'e> {
 
     /// Inside an IT block 16-bit data-processing instructions do not set flags, but the
     /// decoder (which does not track IT state) marks them `s`.
-    fn strip_it_flags(i: &Instruction, len: u32, ops: &mut Vec<Op>) {
+    fn strip_it_flags(i: &Instruction, len: u32, ops: &mut Ops) {
         if len == 2 && !matches!(i.opcode, Opcode::CMP | Opcode::CMN | Opcode::TST) {
             ops.retain(|o| !matches!(o, Op::Test { .. } | Op::Cmp { .. } | Op::FlagsClobber));
         }
@@ -858,14 +860,14 @@ impl Lifter for Arm<'_> {
             let is_branch = matches!(ops.last(), Some(Op::Branch { .. } | Op::Jump { .. }));
             if i.opcode == Opcode::B {
                 if let Some(Op::Jump { target }) = ops.last().cloned() {
-                    ops = vec![Op::Branch {
+                    ops = smallvec![Op::Branch {
                         fl: 0,
                         cond: c,
                         target,
                     }];
                 }
             } else if let Some(setc) = self.predicated_pair(addr, c, &ops) {
-                ops = vec![setc];
+                ops = smallvec![setc];
             } else if !is_branch {
                 let ends_flow = matches!(
                     ops.last(),
@@ -876,10 +878,10 @@ impl Lifter for Arm<'_> {
                     // conditional return/exit: the fall-through path continues
                     ops.clear();
                 } else if !calls {
-                    ops = vec![Op::Predicated {
+                    ops = smallvec![Op::Predicated {
                         fl: 0,
                         cond: c,
-                        ops,
+                        ops: ops.into_vec(),
                     }];
                 }
             }

@@ -62,15 +62,31 @@ pub fn tag_names(t: Tags) -> String {
     v.join("+")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A value: its tags, and at most one known word (a constant, a stack address or the address
+/// it was loaded from). No transfer function gives a value two of them (each builds its
+/// result from one source, and a join keeps a word only where both sides agree), so one
+/// word holds it: 16 bytes a value, which keeps the states that are copied at every block
+/// edge small enough for the allocator's fast path.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Val {
     pub may: Tags,
     pub must: Tags,
-    pub konst: Option<u64>,
-    /// Known stack address: offset from the stack pointer at entry.
-    pub sp: Option<i64>,
+    known: Known,
+    /// The known word; 0 when `known` is `Nothing`, so that equal values compare equal.
+    word: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Val>() == 16);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Known {
+    #[default]
+    Nothing,
+    Konst,
+    /// Stack address: offset from the stack pointer at entry (as an i64 in `word`).
+    Sp,
     /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
-    pub loaded_from: Option<u64>,
+    LoadedFrom,
 }
 
 impl Val {
@@ -81,10 +97,45 @@ impl Val {
             ..Val::default()
         }
     }
-    pub fn konst(k: u64) -> Val {
+    pub fn constant(k: u64) -> Val {
+        Val::with_word(Known::Konst, k)
+    }
+    /// The stack address `off` bytes from the stack pointer at entry.
+    pub fn stack(off: i64) -> Val {
+        Val::with_word(Known::Sp, off as u64)
+    }
+    /// A word loaded from the absolute address `a`.
+    pub fn loaded(a: u64) -> Val {
+        Val::with_word(Known::LoadedFrom, a)
+    }
+    fn with_word(known: Known, word: u64) -> Val {
         Val {
-            konst: Some(k),
+            known,
+            word,
             ..Val::default()
+        }
+    }
+    pub fn konst(&self) -> Option<u64> {
+        (self.known == Known::Konst).then_some(self.word)
+    }
+    /// Known stack address: offset from the stack pointer at entry.
+    pub fn sp(&self) -> Option<i64> {
+        (self.known == Known::Sp).then_some(self.word as i64)
+    }
+    /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
+    pub fn loaded_from(&self) -> Option<u64> {
+        (self.known == Known::LoadedFrom).then_some(self.word)
+    }
+    /// The same tags without the stack address (a returned value: the callee's stack is gone).
+    pub fn without_sp(self) -> Val {
+        if self.known == Known::Sp {
+            Val {
+                known: Known::Nothing,
+                word: 0,
+                ..self
+            }
+        } else {
+            self
         }
     }
     fn is_default(&self) -> bool {
@@ -95,21 +146,26 @@ impl Val {
         self.must == t && self.may == t
     }
     pub fn join(&self, o: &Val) -> Val {
+        let agreed = self.known == o.known && self.word == o.word;
         Val {
             may: self.may | o.may,
             must: self.must & o.must,
-            konst: if self.konst == o.konst {
-                self.konst
-            } else {
-                None
-            },
-            sp: if self.sp == o.sp { self.sp } else { None },
-            loaded_from: if self.loaded_from == o.loaded_from {
-                self.loaded_from
-            } else {
-                None
-            },
+            known: if agreed { self.known } else { Known::Nothing },
+            word: if agreed { self.word } else { 0 },
         }
+    }
+}
+
+/// As the fields were printed before they shared a word (`CALLOC_DEBUG` output).
+impl std::fmt::Debug for Val {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Val")
+            .field("may", &self.may)
+            .field("must", &self.must)
+            .field("konst", &self.konst())
+            .field("sp", &self.sp())
+            .field("loaded_from", &self.loaded_from())
+            .finish()
     }
 }
 
@@ -197,9 +253,15 @@ impl State {
     pub fn set(&mut self, l: Loc, v: Val) {
         if v.is_default() {
             self.vals.remove(&l);
-        } else if self.vals.len() < MAX_LOCS || self.vals.contains_key(&l) {
-            self.vals.insert(l, v);
+        } else {
+            self.vals.insert_within(l, v, MAX_LOCS);
         }
+    }
+    /// Forget the registers `regs` (a call's clobbers): as `set` to the default of each,
+    /// in one pass over the state.
+    pub fn forget_regs(&mut self, regs: &[Reg]) {
+        self.vals
+            .retain(|l| !matches!(l, Loc::Reg(r) if regs.contains(r)));
     }
     pub fn flags(&self, fl: u8) -> Flags {
         self.flags.get(&fl).copied().unwrap_or_default()
@@ -218,7 +280,7 @@ impl State {
             let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
             for k in keys {
                 let (x, y) = (safe_st.get(k), other_st.get(k));
-                match (x.konst, y.konst) {
+                match (x.konst(), y.konst()) {
                     // booleans only (0/1), so that `and r, 1` keeps the meaning
                     (Some(0), Some(1)) => r.set(k, Val::tagged(SAFE_Z)),
                     (Some(1), Some(0)) => r.set(k, Val::tagged(SAFE_NZ)),
@@ -311,20 +373,14 @@ pub fn read(st: &State, ctx: &Ctx, o: Opnd) -> Val {
         Opnd::Reg(r) => st.get(Loc::Reg(r)),
         Opnd::Mem { base, disp } => {
             let b = st.get(Loc::Reg(base));
-            match (b.sp, b.konst) {
+            match (b.sp(), b.konst()) {
                 (Some(k), _) => st.get(Loc::Slot(k.wrapping_add(disp))),
-                (None, Some(a)) => Val {
-                    loaded_from: Some(a.wrapping_add(disp as u64) & ctx.mask()),
-                    ..Val::default()
-                },
+                (None, Some(a)) => Val::loaded(a.wrapping_add(disp as u64) & ctx.mask()),
                 _ => Val::default(),
             }
         }
-        Opnd::Imm(v) => Val::konst(v & ctx.mask()),
-        Opnd::Abs(a) => Val {
-            loaded_from: Some(a),
-            ..Val::default()
-        },
+        Opnd::Imm(v) => Val::constant(v & ctx.mask()),
+        Opnd::Abs(a) => Val::loaded(a),
         Opnd::Unknown => Val::default(),
     }
 }
@@ -335,7 +391,7 @@ pub fn slot_of(st: &State, o: Opnd) -> Option<Loc> {
         Opnd::Reg(r) => Some(Loc::Reg(r)),
         Opnd::Mem { base, disp } => st
             .get(Loc::Reg(base))
-            .sp
+            .sp()
             .map(|k| Loc::Slot(k.wrapping_add(disp))),
         _ => None,
     }
@@ -370,7 +426,7 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let va = read(st, ctx, *a);
             let vb = read(st, ctx, *b);
             let mut r = Val::default();
-            let (base, k, k_is_b) = match (vb.konst, va.konst) {
+            let (base, k, k_is_b) = match (vb.konst(), va.konst()) {
                 (Some(k), _) => (va, Some(k), true),
                 (None, Some(k)) if !*sub => (vb, Some(k), false),
                 _ => (va, None, true),
@@ -391,8 +447,11 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 } else {
                     sk
                 };
-                r.sp = base.sp.map(|s| s.wrapping_add(sk));
-                r.konst = base.konst.map(|c| c.wrapping_add(sk as u64) & all);
+                if let Some(s) = base.sp() {
+                    r = Val::stack(s.wrapping_add(sk));
+                } else if let Some(c) = base.konst() {
+                    r = Val::constant(c.wrapping_add(sk as u64) & all);
+                }
                 // product + a small header is still "the product" for the allocator.
                 if sk.unsigned_abs() < 0x1_0000 && k_is_b | !*sub {
                     r.may = base.may & P;
@@ -404,14 +463,14 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
         Op::Or { dst, a, b } => {
             let va = read(st, ctx, *a);
             let vb = read(st, ctx, *b);
-            let r = if va.konst == Some(all) || vb.konst == Some(all) {
-                Val::konst(all)
-            } else if va.konst == Some(0) {
+            let r = if va.konst() == Some(all) || vb.konst() == Some(all) {
+                Val::constant(all)
+            } else if va.konst() == Some(0) {
                 vb
-            } else if vb.konst == Some(0) {
+            } else if vb.konst() == Some(0) {
                 va
-            } else if let (Some(x), Some(y)) = (va.konst, vb.konst) {
-                Val::konst(x | y)
+            } else if let (Some(x), Some(y)) = (va.konst(), vb.konst()) {
+                Val::constant(x | y)
             } else {
                 match (factor(&va), factor(&vb)) {
                     (Some(x), Some(y)) if x != y => Val::tagged(NORS),
@@ -424,8 +483,8 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let va = read(st, ctx, *a);
             let vb = read(st, ctx, *b);
             let hm = ctx.high_mask();
-            let r = match (va.konst, vb.konst) {
-                (Some(x), Some(y)) => Val::konst(x & y),
+            let r = match (va.konst(), vb.konst()) {
+                (Some(x), Some(y)) => Val::constant(x & y),
                 (_, Some(m)) if m == all => va,
                 (Some(m), _) if m == all => vb,
                 (_, Some(m)) if va.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
@@ -441,8 +500,8 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let va = read(st, ctx, *a);
             let r = if *amount == 0 {
                 va
-            } else if let Some(k) = va.konst {
-                Val::konst(k.checked_shr(*amount).unwrap_or(0))
+            } else if let Some(k) = va.konst() {
+                Val::constant(k.checked_shr(*amount).unwrap_or(0))
             } else if va.exactly(NORS) && *amount >= ctx.half() && *amount < ctx.word_bits {
                 Val::tagged(FAST)
             } else {
@@ -539,14 +598,14 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
         Op::Clobber { dst } => write(st, *dst, Val::default()),
         Op::NegcBool { dst, src, rm } => {
             let (v, m) = (read(st, ctx, *src), read(st, ctx, *rm));
-            let r = if m.konst != Some(ctx.mask()) {
+            let r = if m.konst() != Some(ctx.mask()) {
                 Val::default()
             } else if v.exactly(SAFE_NZ) {
                 Val::tagged(SAFE_Z)
             } else if v.exactly(SAFE_Z) {
                 Val::tagged(SAFE_NZ)
-            } else if let Some(k @ 0..=1) = v.konst {
-                Val::konst(1 - k)
+            } else if let Some(k @ 0..=1) = v.konst() {
+                Val::constant(1 - k)
             } else {
                 Val::default()
             };
@@ -579,7 +638,7 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                     continue;
                 }
                 let cond_safe = safe_outcome(ctx, &flags_before, *cond).map(|x| x.0) == Some(true);
-                let v = match (old.konst, new.konst) {
+                let v = match (old.konst(), new.konst()) {
                     (Some(0), Some(1)) => bool_val(ctx, &flags_before, *cond),
                     (Some(1), Some(0)) => bool_val(ctx, &flags_before, cond.negate()),
                     // An "overflow" boolean stays one when the write cannot create a false
@@ -612,12 +671,12 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
 /// The quotient tag of an unsigned division, if it is one of the overflow-test quotients.
 pub fn div_tag(ctx: &Ctx, num: &Val, num_hi: Option<&Val>, den: &Val) -> Option<Tags> {
     if let Some(h) = num_hi {
-        if h.konst != Some(0) {
+        if h.konst() != Some(0) {
             return None;
         }
     }
     let f = factor(den)?;
-    if num.konst == Some(ctx.mask()) {
+    if num.konst() == Some(ctx.mask()) {
         Some(if f == N { QMN } else { QMS })
     } else if num.exactly(P) {
         Some(if f == N { QPN } else { QPS })
@@ -683,14 +742,14 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
         },
         Flags::Test(a, b) => {
             let all = ctx.mask();
-            let x = if a == b || b.konst == Some(all) {
+            let x = if a == b || b.konst() == Some(all) {
                 a
-            } else if a.konst == Some(all) {
+            } else if a.konst() == Some(all) {
                 b
             } else {
                 // test (n|s), high-mask
                 let hm = ctx.high_mask();
-                let (v, m) = match (a.konst, b.konst) {
+                let (v, m) = match (a.konst(), b.konst()) {
                     (_, Some(m)) => (a, m),
                     (Some(m), _) => (b, m),
                     _ => return None,
@@ -704,10 +763,10 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
             zero_test(&x, cond)
         }
         Flags::Cmp(a, b) => {
-            if b.konst == Some(0) {
+            if b.konst() == Some(0) {
                 return zero_test(&a, cond);
             }
-            if a.konst == Some(0) {
+            if a.konst() == Some(0) {
                 return zero_test(&b, cond.swap());
             }
             // quotient of the product compared with the other factor: equal ⇔ no overflow
@@ -742,7 +801,7 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
                 };
             }
             // (n | s) compared with a constant below 2^(w/2)
-            let (v, k, c) = match (a.konst, b.konst) {
+            let (v, k, c) = match (a.konst(), b.konst()) {
                 (None, Some(k)) => (a, k, cond),
                 (Some(k), None) => (b, k, cond.swap()),
                 _ => return None,
@@ -766,11 +825,11 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
 /// Do the flags and condition say exactly "`x` is non-zero"?
 fn is_nonzero_test_of(f: &Flags, cond: Cond, x: &Val) -> bool {
     let same = match *f {
-        Flags::Cmp(a, b) => b.konst == Some(0) && a == *x,
+        Flags::Cmp(a, b) => b.konst() == Some(0) && a == *x,
         Flags::Test(a, b) => a == b && a == *x,
         _ => false,
     };
-    same && matches!(cond, Cond::Ne | Cond::Ugt) && x.konst.is_none() && x.may != 0
+    same && matches!(cond, Cond::Ne | Cond::Ugt) && x.konst().is_none() && x.may != 0
 }
 
 fn zero_test(x: &Val, cond: Cond) -> Option<(bool, &'static str)> {
@@ -814,7 +873,7 @@ mod tests {
         );
         assert!(st.get(Loc::Reg(2)).exactly(P));
         assert!(st.get(Loc::Reg(3)).exactly(HI));
-        let f = Flags::Cmp(st.get(Loc::Reg(3)), Val::konst(0));
+        let f = Flags::Cmp(st.get(Loc::Reg(3)), Val::constant(0));
         assert_eq!(safe_outcome(&C32, &f, Cond::Ne).map(|x| x.0), Some(false));
         assert_eq!(safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0), Some(true));
     }
@@ -836,7 +895,7 @@ mod tests {
     #[test]
     fn ambiguous_values_prove_nothing() {
         let v = Val::tagged(HI).join(&Val::default());
-        let f = Flags::Cmp(v, Val::konst(0));
+        let f = Flags::Cmp(v, Val::constant(0));
         assert_eq!(safe_outcome(&C32, &f, Cond::Eq), None);
     }
 }

@@ -7,6 +7,8 @@
 //! branches, calls, tail branches and returns. Everything else is `Clobber` (the written
 //! register loses what we knew) or `Other`.
 
+use smallvec::SmallVec;
+
 /// A register number in the lifter's own numbering.
 pub type Reg = u16;
 
@@ -239,13 +241,17 @@ pub enum Op {
     Trap,
 }
 
+/// The ops of one instruction: rarely more than two, kept inline so that lifting an
+/// instruction does not allocate.
+pub type Ops = SmallVec<[Op; 2]>;
+
 /// One decoded machine instruction (for delay-slot architectures: branch + delay slot).
 #[derive(Debug, Clone)]
 pub struct Insn {
     pub addr: u64,
     pub len: u32,
     pub text: String,
-    pub ops: Vec<Op>,
+    pub ops: Ops,
 }
 
 thread_local! {

@@ -5,7 +5,9 @@
 
 use rabbitizer::{InstructionDisplayFlags, InstructionFlags, IsaVersion, Vram};
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::ElfFile;
 
 const SP: Reg = 29;
@@ -31,7 +33,7 @@ fn sext16(w: u32) -> u64 {
 enum Kind {
     Plain,
     /// Conditional branch: compare ops, condition, target
-    Cond(Vec<Op>, Cond, u64),
+    Cond(Ops, Cond, u64),
     Jump(u64),
     Call(Target),
     /// Return / tail call / indirect jump (the final op)
@@ -98,9 +100,9 @@ impl<'e> Mips<'e> {
             .wrapping_add(4)
             .wrapping_add((i64::from(w as u16 as i16) << 2) as u64)
             & 0xffff_ffff;
-        let cmp = |a: Opnd, b: Opnd| vec![Op::Cmp { fl: FL, a, b }];
+        let cmp = |a: Opnd, b: Opnd| smallvec![Op::Cmp { fl: FL, a, b }];
         let scmp = |a: Opnd| {
-            vec![Op::CmpSigned {
+            smallvec![Op::CmpSigned {
                 fl: FL,
                 a,
                 b: Opnd::Imm(0),
@@ -139,7 +141,7 @@ impl<'e> Mips<'e> {
     }
 
     /// Ops of a non-branch instruction.
-    fn plain(&self, w: u32) -> Vec<Op> {
+    fn plain(&self, w: u32) -> Ops {
         let op = w >> 26;
         let rs = (w >> 21) & 31;
         let rt = (w >> 16) & 31;
@@ -148,33 +150,33 @@ impl<'e> Mips<'e> {
         let (r, wr) = (Self::r, Self::w);
         match op {
             0 => match w & 0x3f {
-                0x00 if w == 0 => vec![],
-                0x00 if sa == 0 => vec![Op::Move {
+                0x00 if w == 0 => smallvec![],
+                0x00 if sa == 0 => smallvec![Op::Move {
                     dst: wr(rd),
                     src: r(rt),
                 }],
-                0x02 if rs == 0 => vec![Op::Shr {
+                0x02 if rs == 0 => smallvec![Op::Shr {
                     dst: wr(rd),
                     a: r(rt),
                     amount: sa,
                 }],
-                0x10 => vec![Op::Move {
+                0x10 => smallvec![Op::Move {
                     dst: wr(rd),
                     src: Opnd::Reg(HI),
                 }],
-                0x12 => vec![Op::Move {
+                0x12 => smallvec![Op::Move {
                     dst: wr(rd),
                     src: Opnd::Reg(LO),
                 }],
-                0x11 => vec![Op::Move {
+                0x11 => smallvec![Op::Move {
                     dst: Opnd::Reg(HI),
                     src: r(rs),
                 }],
-                0x13 => vec![Op::Move {
+                0x13 => smallvec![Op::Move {
                     dst: Opnd::Reg(LO),
                     src: r(rs),
                 }],
-                0x18 | 0x19 => vec![Op::Mul {
+                0x18 | 0x19 => smallvec![Op::Mul {
                     lo: Some(Opnd::Reg(LO)),
                     hi: Some(Opnd::Reg(HI)),
                     a: r(rs),
@@ -182,40 +184,40 @@ impl<'e> Mips<'e> {
                     hi_unsigned: w & 0x3f == 0x19,
                     flags_ovf: false,
                 }],
-                0x1b => vec![Op::Div {
+                0x1b => smallvec![Op::Div {
                     quot: Some(Opnd::Reg(LO)),
                     rem: Some(Opnd::Reg(HI)),
                     num: r(rs),
                     num_hi: None,
                     den: r(rt),
                 }],
-                0x1a => vec![
+                0x1a => smallvec![
                     Op::Clobber { dst: Opnd::Reg(HI) },
                     Op::Clobber { dst: Opnd::Reg(LO) },
                 ],
-                0x20..=0x23 => vec![Op::Add {
+                0x20..=0x23 => smallvec![Op::Add {
                     dst: wr(rd),
                     a: r(rs),
                     b: r(rt),
                     sub: w & 0x3f >= 0x22,
                 }],
-                0x24 => vec![Op::And {
+                0x24 => smallvec![Op::And {
                     dst: wr(rd),
                     a: r(rs),
                     b: r(rt),
                 }],
-                0x25 => vec![Op::Or {
+                0x25 => smallvec![Op::Or {
                     dst: wr(rd),
                     a: r(rs),
                     b: r(rt),
                 }],
-                0x2b => vec![Op::SetCmp {
+                0x2b => smallvec![Op::SetCmp {
                     dst: wr(rd),
                     cond: Cond::Ult,
                     a: r(rs),
                     b: r(rt),
                 }],
-                0x0a | 0x0b => vec![Op::Predicated {
+                0x0a | 0x0b => smallvec![Op::Predicated {
                     fl: 255,
                     cond: Cond::Other,
                     ops: vec![Op::Move {
@@ -223,11 +225,11 @@ impl<'e> Mips<'e> {
                         src: r(rs),
                     }],
                 }],
-                0x0c | 0x0f | 0x30..=0x36 => vec![], // syscall, sync, traps
-                0x0d => vec![Op::Trap],
-                _ => vec![Op::Clobber { dst: wr(rd) }],
+                0x0c | 0x0f | 0x30..=0x36 => smallvec![], // syscall, sync, traps
+                0x0d => smallvec![Op::Trap],
+                _ => smallvec![Op::Clobber { dst: wr(rd) }],
             },
-            0x1c if w & 0x3f == 0x02 => vec![
+            0x1c if w & 0x3f == 0x02 => smallvec![
                 Op::Mul {
                     lo: Some(wr(rd)),
                     hi: None,
@@ -239,43 +241,43 @@ impl<'e> Mips<'e> {
                 Op::Clobber { dst: Opnd::Reg(HI) },
                 Op::Clobber { dst: Opnd::Reg(LO) },
             ],
-            0x08 | 0x09 => vec![Op::Add {
+            0x08 | 0x09 => smallvec![Op::Add {
                 dst: wr(rt),
                 a: r(rs),
                 b: Opnd::Imm(sext16(w)),
                 sub: false,
             }],
-            0x0b => vec![Op::SetCmp {
+            0x0b => smallvec![Op::SetCmp {
                 dst: wr(rt),
                 cond: Cond::Ult,
                 a: r(rs),
                 b: Opnd::Imm(sext16(w)),
             }],
-            0x0c => vec![Op::And {
+            0x0c => smallvec![Op::And {
                 dst: wr(rt),
                 a: r(rs),
                 b: Opnd::Imm(u64::from(w & 0xffff)),
             }],
-            0x0d => vec![Op::Or {
+            0x0d => smallvec![Op::Or {
                 dst: wr(rt),
                 a: r(rs),
                 b: Opnd::Imm(u64::from(w & 0xffff)),
             }],
-            0x0f => vec![Op::Move {
+            0x0f => smallvec![Op::Move {
                 dst: wr(rt),
                 src: Opnd::Imm(u64::from(w & 0xffff) << 16),
             }],
-            0x20 | 0x21 | 0x23 | 0x24 | 0x25 => vec![Op::Move {
+            0x20 | 0x21 | 0x23 | 0x24 | 0x25 => smallvec![Op::Move {
                 dst: wr(rt),
                 src: Self::mem(rs, w),
             }],
-            0x28 | 0x29 | 0x2b => vec![Op::Move {
+            0x28 | 0x29 | 0x2b => smallvec![Op::Move {
                 dst: Self::mem(rs, w),
                 src: r(rt),
             }],
-            0x2a | 0x2e | 0x2f | 0x33 | 0x39 | 0x3d | 0x11 => vec![],
-            0x1f => vec![Op::Clobber { dst: wr(rt) }, Op::Clobber { dst: wr(rd) }],
-            _ => vec![Op::Clobber { dst: wr(rt) }],
+            0x2a | 0x2e | 0x2f | 0x33 | 0x39 | 0x3d | 0x11 => smallvec![],
+            0x1f => smallvec![Op::Clobber { dst: wr(rt) }, Op::Clobber { dst: wr(rd) }],
+            _ => smallvec![Op::Clobber { dst: wr(rt) }],
         }
     }
 
@@ -315,7 +317,7 @@ impl Lifter for Mips<'_> {
         let slot_ops = self.plain(sw);
         let mut text = Self::text(w, addr);
         let ops = match kind {
-            Kind::Plain => Vec::new(),
+            Kind::Plain => Ops::new(),
             Kind::Cond(mut cmp, cond, t) => {
                 text = insn_fmt!("{text} -> {t:#x}");
                 cmp.extend(slot_ops);

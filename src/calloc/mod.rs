@@ -32,7 +32,8 @@ mod sorted_map;
 mod x86;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::rc::Rc;
+
+use smallvec::SmallVec;
 
 use serde::{Deserialize, Serialize};
 
@@ -316,7 +317,7 @@ fn noted_in_replay(op: &Op) -> bool {
 }
 
 /// A function analysed with given argument tags: (entry, per argument (may, must, constant)).
-type CacheKey = (u64, Vec<(Tags, Tags, Option<u64>)>);
+type CacheKey = (u64, SmallVec<[(Tags, Tags, Option<u64>); 8]>);
 
 struct Analyzer<'e, 'a> {
     elf: &'e ElfFile<'a>,
@@ -329,15 +330,20 @@ struct Analyzer<'e, 'a> {
 }
 
 /// One call or tail branch seen while replaying the dataflow.
-struct CallSite {
-    block: u64,
-    insn: Rc<Insn>,
+struct CallSite<'c> {
+    /// Position of the block in `Cfg::blocks`.
+    block: usize,
+    insn: &'c Insn,
     target: Resolved,
-    args: Vec<Val>,
+    args: Args,
     tail: bool,
 }
 
 const NUM_ARGS: usize = 4;
+
+/// Argument values at a call: the ABI's `NUM_ARGS` and the lifter's few extra registers,
+/// inline (a call is analysed at every visit of its block).
+type Args = SmallVec<[Val; 8]>;
 
 impl Analyzer<'_, '_> {
     fn name_of(&self, addr: u64) -> String {
@@ -396,7 +402,7 @@ impl Analyzer<'_, '_> {
         };
         match t {
             Target::Direct(a) => {
-                let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst);
+                let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst());
                 if let Some(slot) = self.lifter.plt_slot_in(a, &reg) {
                     return by_slot(slot, "@plt");
                 }
@@ -415,7 +421,7 @@ impl Analyzer<'_, '_> {
                 }
             }
             Target::Slot(s) => by_slot(s, "@got"),
-            Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst) {
+            Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst()) {
                 Some(k) => {
                     self.resolve_in(Target::Direct(k.wrapping_add(base) & self.ctx.mask()), st)
                 }
@@ -427,7 +433,7 @@ impl Analyzer<'_, '_> {
             },
             Target::Reg(r) => {
                 let v = st.map(|s| s.get(Loc::Reg(r))).unwrap_or_default();
-                match (v.loaded_from, v.konst) {
+                match (v.loaded_from(), v.konst()) {
                     (Some(s), _) => by_slot(s, "@got"),
                     (None, Some(a)) => self.resolve_in(Target::Direct(a), st),
                     _ => Resolved {
@@ -462,8 +468,8 @@ impl Analyzer<'_, '_> {
 
     /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
     /// registers (i386 local functions may take arguments in eax/edx/ecx).
-    fn args_at(&self, st: &State, tail: bool) -> Vec<Val> {
-        let mut v: Vec<Val> = (0..NUM_ARGS)
+    fn args_at(&self, st: &State, tail: bool) -> Args {
+        let mut v: Args = (0..NUM_ARGS)
             .map(|i| {
                 self.arg_loc(st, i, tail)
                     .map(|l| st.get(l))
@@ -518,14 +524,14 @@ impl Analyzer<'_, '_> {
     }
 
     fn analyze(&mut self, addr: u64, params: &[Val], depth: usize) -> FnResult {
-        let name = self.name_of(addr);
         let key = (
             addr,
-            params.iter().map(|v| (v.may, v.must, v.konst)).collect(),
+            params.iter().map(|v| (v.may, v.must, v.konst())).collect(),
         );
         if let Some(r) = self.cache.get(&key) {
             return r.clone();
         }
+        let name = self.name_of(addr);
         if self.in_progress.contains(&addr) {
             return FnResult::simple(
                 Outcome::Unknown(format!("{name} calls itself recursively")),
@@ -552,15 +558,9 @@ impl Analyzer<'_, '_> {
 
     fn entry_state(&self, addr: u64, params: &[Val]) -> State {
         let mut st = State::default();
-        st.set(
-            Loc::Reg(self.lifter.sp()),
-            Val {
-                sp: Some(0),
-                ..Val::default()
-            },
-        );
+        st.set(Loc::Reg(self.lifter.sp()), Val::stack(0));
         for (r, k) in self.lifter.entry_consts(addr) {
-            st.set(Loc::Reg(r), Val::konst(k));
+            st.set(Loc::Reg(r), Val::constant(k));
         }
         for (i, v) in params.iter().enumerate() {
             if i >= NUM_ARGS {
@@ -586,7 +586,7 @@ impl Analyzer<'_, '_> {
         insn: &Insn,
         depth: usize,
         notes: &mut Vec<String>,
-    ) -> Option<(Resolved, Vec<Val>, bool)> {
+    ) -> Option<(Resolved, Args, bool)> {
         let mut call = None;
         for op in &insn.ops {
             match op {
@@ -604,9 +604,7 @@ impl Analyzer<'_, '_> {
                         & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS)
                         != 0;
                     if !is_div {
-                        for &reg in self.lifter.caller_saved() {
-                            st.set(Loc::Reg(reg), Val::default());
-                        }
+                        st.forget_regs(self.lifter.caller_saved());
                     }
                     st.set(Loc::Reg(self.lifter.ret_reg()), ret);
                     st.flags.clear();
@@ -659,36 +657,53 @@ impl Analyzer<'_, '_> {
             own_size > 0 && (d < disp_entry || d >= disp_entry.saturating_add(own_size))
         };
         let cfg = cfg::build(lifter, addr, &external);
-        self.insns_used = self
-            .insns_used
-            .saturating_add(cfg.blocks.values().map(|b| b.insns.len()).sum());
+        self.insns_used = self.insns_used.saturating_add(cfg.block_insn_count());
         let fail = |why: String| FnResult::simple(Outcome::Unknown(why), name.to_string(), addr);
         if let Some(t) = &cfg.truncated {
             return fail(format!("{name}: {t}"));
         }
-        if !cfg.blocks.contains_key(&addr) {
+        let Some(entry_block) = cfg.block_index(addr) else {
             return fail(format!(
                 "{name} at {:#x} is not in an executable segment of the file",
                 disp_entry
             ));
-        }
+        };
+        let n_blocks = cfg.blocks.len();
 
         // ---- fixpoint ----
         // In-states are recomputed from the predecessors' out-states each time (no
         // accumulation), so the marker-aware join of `State::join_edges` stays exact.
         let entry_state = self.entry_state(addr, params);
-        let mut preds: BTreeMap<u64, Vec<(u64, Option<bool>)>> = BTreeMap::new();
-        for (b, blk) in &cfg.blocks {
+        // Blocks are named by their position in `cfg.blocks` from here on.
+        /// A predecessor block and the side of its branch that leads here.
+        type Pred = (usize, Option<bool>);
+        // Successor positions (edges to blocks never decoded are dropped), and predecessors
+        // with the side of their branch, in block order.
+        let succs: Vec<SmallVec<[usize; 2]>> = cfg
+            .blocks
+            .iter()
+            .map(|blk| {
+                blk.succs
+                    .iter()
+                    .filter_map(|(s, _)| cfg.block_index(*s))
+                    .collect()
+            })
+            .collect();
+        let mut preds: Vec<SmallVec<[Pred; 2]>> = vec![SmallVec::new(); n_blocks];
+        for (b, blk) in cfg.blocks.iter().enumerate() {
             for (s, side) in &blk.succs {
-                preds.entry(*s).or_default().push((*b, *side));
+                if let Some(p) = cfg.block_index(*s).and_then(|s| preds.get_mut(s)) {
+                    p.push((b, *side));
+                }
             }
         }
         // out-state and the safe side of the block's final branch
-        let mut outs: BTreeMap<u64, (State, Option<bool>)> = BTreeMap::new();
-        let in_of = |b: u64, outs: &BTreeMap<u64, (State, Option<bool>)>| -> Option<State> {
-            let mut acc: Option<State> = (b == addr).then(|| entry_state.clone());
-            for (p, side) in preds.get(&b).map(|v| v.as_slice()).unwrap_or(&[]) {
-                let Some((o, safe_side)) = outs.get(p) else {
+        type Out = Option<(State, Option<bool>)>;
+        let mut outs: Vec<Out> = vec![None; n_blocks];
+        let in_of = |b: usize, outs: &[Out]| -> Option<State> {
+            let mut acc: Option<State> = (b == entry_block).then(|| entry_state.clone());
+            for (p, side) in preds.get(b).map(|v| v.as_slice()).unwrap_or(&[]) {
+                let Some((o, safe_side)) = outs.get(*p).and_then(Option::as_ref) else {
                     continue;
                 };
                 let edge_safe = match (side, safe_side) {
@@ -706,7 +721,12 @@ impl Analyzer<'_, '_> {
             }
             acc
         };
-        let mut work: VecDeque<u64> = VecDeque::from([addr]);
+        let mut work: VecDeque<usize> = VecDeque::from([entry_block]);
+        // What `work` holds, to queue a block at most once.
+        let mut queued = vec![false; n_blocks];
+        if let Some(q) = queued.get_mut(entry_block) {
+            *q = true;
+        }
         let cap = cfg
             .blocks
             .len()
@@ -715,13 +735,16 @@ impl Analyzer<'_, '_> {
         let mut visits = 0usize;
         let mut scratch = Vec::new();
         while let Some(b) = work.pop_front() {
+            if let Some(q) = queued.get_mut(b) {
+                *q = false;
+            }
             visits += 1;
             if visits > cap {
                 return fail(format!(
                     "{name}: dataflow did not settle within {cap} block visits"
                 ));
             }
-            let Some(block) = cfg.blocks.get(&b) else {
+            let Some(block) = cfg.blocks.get(b) else {
                 continue;
             };
             let Some(mut st) = in_of(b, &outs) else {
@@ -730,34 +753,37 @@ impl Analyzer<'_, '_> {
             // Only the block's last instruction can branch: its safe side is judged on the
             // state just before it.
             let mut safe_side = None;
-            let last = block.insns.len().saturating_sub(1);
-            for (i, insn) in block.insns.iter().enumerate() {
+            let last = block.insn_count().saturating_sub(1);
+            for (i, insn) in cfg.insns(block).enumerate() {
                 if i == last {
                     safe_side = self.branch_safe_side(&st, insn);
                 }
                 self.exec(&mut st, insn, depth, &mut scratch);
             }
-            let new = (st, safe_side);
-            if outs.get(&b) != Some(&new) {
-                outs.insert(b, new);
-                for (s, _) in &block.succs {
-                    if cfg.blocks.contains_key(s) && !work.contains(s) {
-                        work.push_back(*s);
+            let new = Some((st, safe_side));
+            let Some(out) = outs.get_mut(b) else {
+                continue;
+            };
+            if *out != new {
+                *out = new;
+                for &s in succs.get(b).map(|v| v.as_slice()).unwrap_or(&[]) {
+                    if let Some(q @ false) = queued.get_mut(s) {
+                        *q = true;
+                        work.push_back(s);
                     }
                 }
             }
         }
-        let mut ins: BTreeMap<u64, State> = BTreeMap::new();
-        for &b in cfg.blocks.keys() {
-            if let Some(st) = in_of(b, &outs) {
-                ins.insert(b, st);
-            }
-        }
+        let mut ins: Vec<Option<State>> = (0..n_blocks).map(|b| in_of(b, &outs)).collect();
 
         if *CALLOC_DEBUG {
-            for (b, st) in &ins {
-                eprintln!("block {b:#x} safe={:?} in: {:?}", st.safe, st.vals);
-                if let Some((_, ss)) = outs.get(b) {
+            for ((blk, st), out) in cfg.blocks.iter().zip(&ins).zip(&outs) {
+                let Some(st) = st else { continue };
+                eprintln!(
+                    "block {:#x} safe={:?} in: {:?}",
+                    blk.start, st.safe, st.vals
+                );
+                if let Some((_, ss)) = out {
                     eprintln!("   safe side of final branch: {ss:?}");
                 }
             }
@@ -771,11 +797,12 @@ impl Analyzer<'_, '_> {
         let mut rets: Vec<Val> = Vec::new();
         let mut heuristic_notes: Vec<String> = Vec::new();
         let mut last_flag_setter: BTreeMap<u8, u64> = BTreeMap::new();
-        for (&b, block) in &cfg.blocks {
-            let Some(mut st) = ins.remove(&b) else {
+        for (bi, (block, st)) in cfg.blocks.iter().zip(ins.iter_mut()).enumerate() {
+            let Some(mut st) = st.take() else {
                 continue;
             };
-            for insn in &block.insns {
+            let b = block.start;
+            for insn in cfg.insns(block) {
                 // Only some ops leave notes; an instruction without them is just run below.
                 if insn.ops.iter().any(noted_in_replay) {
                     // `before` is kept for the proper re-run below; `st` steps through the ops.
@@ -875,8 +902,8 @@ impl Analyzer<'_, '_> {
                         });
                     }
                     calls.push(CallSite {
-                        block: b,
-                        insn: insn.clone(),
+                        block: bi,
+                        insn,
                         target: resolved,
                         args,
                         tail,
@@ -890,25 +917,27 @@ impl Analyzer<'_, '_> {
         }
 
         // ---- unguarded region: reachable without crossing a safe edge ----
-        let mut unguarded: BTreeSet<u64> = BTreeSet::new();
-        let mut q = VecDeque::from([addr]);
+        let mut unguarded = vec![false; n_blocks];
+        let mut q = VecDeque::from([entry_block]);
         while let Some(b) = q.pop_front() {
-            if !unguarded.insert(b) {
-                continue;
+            match unguarded.get_mut(b) {
+                Some(seen @ false) => *seen = true,
+                _ => continue,
             }
-            if let Some(block) = cfg.blocks.get(&b) {
+            if let Some(block) = cfg.blocks.get(b) {
                 for (s, side) in &block.succs {
                     if let Some(side) = side {
-                        if safe_edges.contains_key(&(b, *side)) {
+                        if safe_edges.contains_key(&(block.start, *side)) {
                             continue;
                         }
                     }
-                    if cfg.blocks.contains_key(s) {
-                        q.push_back(*s);
+                    if let Some(s) = cfg.block_index(*s) {
+                        q.push_back(s);
                     }
                 }
             }
         }
+        let is_unguarded = |b: usize| unguarded.get(b).copied().unwrap_or(false);
 
         // ---- calls ----
         let mut unchecked: Option<FnResult> = None;
@@ -916,14 +945,14 @@ impl Analyzer<'_, '_> {
         let mut soft_unknown: Option<String> = None;
         let mut callee_checked: Option<FnResult> = None;
         let mut guarded_use: Option<&CallSite> = None;
-        let mut ret = rets
+        let ret = rets
             .iter()
             .copied()
             .reduce(|a, b| a.join(&b))
-            .unwrap_or_default();
-        ret.sp = None;
+            .unwrap_or_default()
+            .without_sp();
         for c in &calls {
-            let guarded = !unguarded.contains(&c.block);
+            let guarded = !is_unguarded(c.block);
             let has_p = c.args.iter().any(|a| a.may & P != 0);
             let has_factor = c.args.iter().any(|a| a.may & FACTORS != 0);
             if let Some(n) = &c.target.name {
@@ -943,7 +972,7 @@ impl Analyzer<'_, '_> {
                                 chain: vec![(name.to_string(), disp_entry)],
                                 evidence: vec![line(
                                     self.lifter,
-                                    &c.insn,
+                                    c.insn,
                                     "allocation of the product",
                                 )],
                                 listing: Vec::new(),
@@ -990,7 +1019,7 @@ impl Analyzer<'_, '_> {
                                     0,
                                     line(
                                         self.lifter,
-                                        &c.insn,
+                                        c.insn,
                                         &format!("nmemb/size passed on to {}", c.target.display),
                                     ),
                                 );
@@ -1051,7 +1080,8 @@ impl Analyzer<'_, '_> {
             let reachable = cfg
                 .blocks
                 .iter()
-                .any(|(b, blk)| unguarded.contains(b) && blk.insns.iter().any(|i| i.addr == *a));
+                .enumerate()
+                .any(|(b, blk)| is_unguarded(b) && cfg.insns(blk).any(|i| i.addr == *a));
             if reachable {
                 unknown.get_or_insert_with(|| {
                     format!("{name}: cannot decode the instruction at {a:#x} ({e})")
@@ -1062,7 +1092,8 @@ impl Analyzer<'_, '_> {
             let reachable = cfg
                 .blocks
                 .iter()
-                .any(|(b, blk)| unguarded.contains(b) && blk.insns.iter().any(|i| i.addr == *a));
+                .enumerate()
+                .any(|(b, blk)| is_unguarded(b) && cfg.insns(blk).any(|i| i.addr == *a));
             if reachable {
                 unknown.get_or_insert_with(|| {
                     format!(
@@ -1081,8 +1112,8 @@ impl Analyzer<'_, '_> {
         };
         let mk_evidence = |extra: &[EvidenceLine]| {
             let mut ev: Vec<EvidenceLine> = Vec::new();
-            for blk in cfg.blocks.values() {
-                for i in &blk.insns {
+            for blk in &cfg.blocks {
+                for i in cfg.insns(blk) {
                     if let Some(n) = notes_at.get(&i.addr) {
                         let address = hex(self.lifter.display_addr(i.addr));
                         if !ev.iter().any(|e| e.address == address) {
@@ -1099,7 +1130,8 @@ impl Analyzer<'_, '_> {
                     ev.push(e.clone());
                 }
             }
-            ev.sort_by_key(|e| {
+            // By address; the key is parsed once per line, not at every comparison.
+            ev.sort_by_cached_key(|e| {
                 u64::from_str_radix(e.address.trim_start_matches("0x"), 16).unwrap_or(0)
             });
             ev
@@ -1155,7 +1187,7 @@ impl Analyzer<'_, '_> {
                     chain: vec![(name.to_string(), disp_entry)],
                     evidence: mk_evidence(&[line(
                         self.lifter,
-                        &c.insn,
+                        c.insn,
                         "allocation behind the test",
                     )]),
                     listing,
@@ -1213,8 +1245,8 @@ fn line(l: &dyn Lifter, i: &Insn, note: &str) -> EvidenceLine {
 
 fn make_listing(cfg: &Cfg, notes: &BTreeMap<u64, String>, l: &dyn Lifter) -> Vec<EvidenceLine> {
     let mut all: BTreeMap<u64, &Insn> = BTreeMap::new();
-    for b in cfg.blocks.values() {
-        for i in &b.insns {
+    for b in &cfg.blocks {
+        for i in cfg.insns(b) {
             all.entry(i.addr).or_insert(i);
         }
     }

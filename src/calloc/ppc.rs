@@ -4,7 +4,9 @@
 
 use powerpc::{Extensions, Ins};
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::ElfFile;
 
 const SP: Reg = 1;
@@ -53,7 +55,7 @@ impl<'e> Ppc<'e> {
         }
     }
 
-    fn lift_word(&self, addr: u64, w: u32) -> Vec<Op> {
+    fn lift_word(&self, addr: u64, w: u32) -> Ops {
         let op = w >> 26;
         let rd = (w >> 21) & 31;
         let ra = (w >> 16) & 31;
@@ -65,14 +67,14 @@ impl<'e> Ppc<'e> {
             a: r(x),
             b: r(x),
         };
-        let with_rc = |mut v: Vec<Op>, x: u32| {
+        let with_rc = |mut v: Ops, x: u32| {
             if rc {
                 v.push(test_cr0(x));
             }
             v
         };
         match op {
-            14 | 15 => vec![Op::Add {
+            14 | 15 => smallvec![Op::Add {
                 dst: r(rd),
                 a: Self::ra0(ra),
                 b: Opnd::Imm(if op == 15 {
@@ -83,7 +85,7 @@ impl<'e> Ppc<'e> {
                 sub: false,
             }],
             12 | 13 => {
-                let mut v = vec![Op::Add {
+                let mut v = smallvec![Op::Add {
                     dst: r(rd),
                     a: r(ra),
                     b: Opnd::Imm(simm(w)),
@@ -96,7 +98,7 @@ impl<'e> Ppc<'e> {
             }
             24 | 25 => {
                 let k = u64::from(w & 0xffff) << if op == 25 { 16 } else { 0 };
-                vec![Op::Or {
+                smallvec![Op::Or {
                     dst: r(ra),
                     a: r(rd),
                     b: Opnd::Imm(k),
@@ -104,7 +106,7 @@ impl<'e> Ppc<'e> {
             }
             28 | 29 => {
                 let k = u64::from(w & 0xffff) << if op == 29 { 16 } else { 0 };
-                vec![
+                smallvec![
                     Op::And {
                         dst: r(ra),
                         a: r(rd),
@@ -113,7 +115,7 @@ impl<'e> Ppc<'e> {
                     test_cr0(ra),
                 ]
             }
-            7 => vec![Op::Mul {
+            7 => smallvec![Op::Mul {
                 lo: Some(r(rd)),
                 hi: None,
                 a: r(ra),
@@ -132,9 +134,9 @@ impl<'e> Ppc<'e> {
                     }),
                 );
                 if op == 10 {
-                    vec![Op::Cmp { fl: crf, a, b }]
+                    smallvec![Op::Cmp { fl: crf, a, b }]
                 } else {
-                    vec![Op::CmpSigned { fl: crf, a, b }]
+                    smallvec![Op::CmpSigned { fl: crf, a, b }]
                 }
             }
             21 => {
@@ -143,25 +145,25 @@ impl<'e> Ppc<'e> {
                 let mb = (w >> 6) & 31;
                 let me = (w >> 1) & 31;
                 let v = if me == 31 && sh != 0 && sh + mb == 32 {
-                    vec![Op::Shr {
+                    smallvec![Op::Shr {
                         dst: r(ra),
                         a: r(rd),
                         amount: mb,
                     }]
                 } else if sh == 0 {
-                    vec![Op::And {
+                    smallvec![Op::And {
                         dst: r(ra),
                         a: r(rd),
                         b: Opnd::Imm(rlw_mask(mb, me)),
                     }]
                 } else {
-                    vec![Op::Clobber { dst: r(ra) }]
+                    smallvec![Op::Clobber { dst: r(ra) }]
                 };
                 with_rc(v, ra)
             }
             32..=35 | 40..=43 => {
                 // lwz lwzu lbz lbzu lhz lhzu lha lhau
-                let mut v = vec![Op::Move {
+                let mut v = smallvec![Op::Move {
                     dst: r(rd),
                     src: self.mem(ra, simm(w)),
                 }];
@@ -177,7 +179,7 @@ impl<'e> Ppc<'e> {
             }
             36..=39 | 44 | 45 => {
                 // stw stwu stb stbu sth sthu
-                let mut v = vec![Op::Move {
+                let mut v = smallvec![Op::Move {
                     dst: self.mem(ra, simm(w)),
                     src: r(rd),
                 }];
@@ -211,17 +213,17 @@ impl<'e> Ppc<'e> {
                     })
                     .collect()
             }
-            48..=55 => vec![],
+            48..=55 => smallvec![],
             18 => {
                 let li = ((w & 0x03ff_fffc) as i32) << 6 >> 6;
                 let aa = w & 2 != 0;
                 let t = if aa { 0 } else { addr }.wrapping_add(i64::from(li) as u64) & 0xffff_ffff;
                 if w & 1 == 1 {
-                    vec![Op::Call {
+                    smallvec![Op::Call {
                         target: Target::Direct(t),
                     }]
                 } else {
-                    vec![Op::Jump { target: t }]
+                    smallvec![Op::Jump { target: t }]
                 }
             }
             16 => {
@@ -233,13 +235,13 @@ impl<'e> Ppc<'e> {
                 let always = bo & 0x14 == 0x14;
                 if lk {
                     // `bcl 20,31,.+4` loads the PC into LR (PIC prologues)
-                    return vec![Op::Move {
+                    return smallvec![Op::Move {
                         dst: Opnd::Reg(LR),
                         src: Opnd::Imm(addr.wrapping_add(4)),
                     }];
                 }
                 if always {
-                    return vec![Op::Jump { target: t }];
+                    return smallvec![Op::Jump { target: t }];
                 }
                 let cond = if bo & 0x04 == 0 {
                     Cond::Other // decrements CTR
@@ -257,7 +259,7 @@ impl<'e> Ppc<'e> {
                         c.negate()
                     }
                 };
-                vec![Op::Branch {
+                smallvec![Op::Branch {
                     fl: (bi >> 2) as u8,
                     cond,
                     target: t,
@@ -268,24 +270,24 @@ impl<'e> Ppc<'e> {
                 let always = rd & 0x14 == 0x14;
                 let lk = w & 1 == 1;
                 match xo {
-                    16 if lk => vec![Op::Call {
+                    16 if lk => smallvec![Op::Call {
                         target: Target::Indirect,
                     }],
-                    16 if always => vec![Op::Ret],
-                    16 => vec![], // conditional return: the fall-through continues
-                    528 if lk => vec![Op::Call {
+                    16 if always => smallvec![Op::Ret],
+                    16 => smallvec![], // conditional return: the fall-through continues
+                    528 if lk => smallvec![Op::Call {
                         target: Target::Indirect,
                     }],
-                    528 if always => vec![Op::TailCall {
+                    528 if always => smallvec![Op::TailCall {
                         target: Target::Indirect,
                     }],
-                    528 => vec![],
-                    _ => vec![], // cr logical ops, isync
+                    528 => smallvec![],
+                    _ => smallvec![], // cr logical ops, isync
                 }
             }
             31 => self.lift_x(w, rd, ra, rb, rc),
-            3 | 17 => vec![],
-            _ => vec![Op::Clobber { dst: r(rd) }, Op::FlagsClobber],
+            3 | 17 => smallvec![],
+            _ => smallvec![Op::Clobber { dst: r(rd) }, Op::FlagsClobber],
         }
     }
 
@@ -300,7 +302,7 @@ impl<'e> Ppc<'e> {
         }
     }
 
-    fn lift_x(&self, w: u32, rd: u32, ra: u32, rb: u32, rc: bool) -> Vec<Op> {
+    fn lift_x(&self, w: u32, rd: u32, ra: u32, rb: u32, rc: bool) -> Ops {
         let xo = (w >> 1) & 0x3ff;
         let r = |x: u32| Opnd::Reg(x as Reg);
         let test = |x: u32| Op::Test {
@@ -308,7 +310,7 @@ impl<'e> Ppc<'e> {
             a: r(x),
             b: r(x),
         };
-        let with_rc = |mut v: Vec<Op>, x: u32| {
+        let with_rc = |mut v: Ops, x: u32| {
             if rc {
                 v.push(test(x));
             }
@@ -318,7 +320,7 @@ impl<'e> Ppc<'e> {
         let xo9 = xo & 0x1ff;
         match (xo, xo9) {
             (_, 266) => with_rc(
-                vec![Op::Add {
+                smallvec![Op::Add {
                     dst: r(rd),
                     a: r(ra),
                     b: r(rb),
@@ -327,7 +329,7 @@ impl<'e> Ppc<'e> {
                 rd,
             ),
             (_, 40) => with_rc(
-                vec![Op::Add {
+                smallvec![Op::Add {
                     dst: r(rd),
                     a: r(rb),
                     b: r(ra),
@@ -336,7 +338,7 @@ impl<'e> Ppc<'e> {
                 rd,
             ),
             (_, 235) => with_rc(
-                vec![Op::Mul {
+                smallvec![Op::Mul {
                     lo: Some(r(rd)),
                     hi: None,
                     a: r(ra),
@@ -347,7 +349,7 @@ impl<'e> Ppc<'e> {
                 rd,
             ),
             (_, 11) | (_, 75) => with_rc(
-                vec![Op::Mul {
+                smallvec![Op::Mul {
                     lo: None,
                     hi: Some(r(rd)),
                     a: r(ra),
@@ -358,7 +360,7 @@ impl<'e> Ppc<'e> {
                 rd,
             ),
             (_, 459) => with_rc(
-                vec![Op::Div {
+                smallvec![Op::Div {
                     quot: Some(r(rd)),
                     rem: None,
                     num: r(ra),
@@ -369,12 +371,12 @@ impl<'e> Ppc<'e> {
             ),
             (444, _) => with_rc(
                 if rd == rb {
-                    vec![Op::Move {
+                    smallvec![Op::Move {
                         dst: r(ra),
                         src: r(rd),
                     }]
                 } else {
-                    vec![Op::Or {
+                    smallvec![Op::Or {
                         dst: r(ra),
                         a: r(rd),
                         b: r(rb),
@@ -383,19 +385,19 @@ impl<'e> Ppc<'e> {
                 ra,
             ),
             (28, _) => with_rc(
-                vec![Op::And {
+                smallvec![Op::And {
                     dst: r(ra),
                     a: r(rd),
                     b: r(rb),
                 }],
                 ra,
             ),
-            (0, _) => vec![Op::CmpSigned {
+            (0, _) => smallvec![Op::CmpSigned {
                 fl: (rd >> 2) as u8,
                 a: r(ra),
                 b: r(rb),
             }],
-            (32, _) => vec![Op::Cmp {
+            (32, _) => smallvec![Op::Cmp {
                 fl: (rd >> 2) as u8,
                 a: r(ra),
                 b: r(rb),
@@ -403,34 +405,34 @@ impl<'e> Ppc<'e> {
             (339, _) => {
                 let spr = ((w >> 16) & 31) | (((w >> 11) & 31) << 5);
                 match spr {
-                    8 => vec![Op::Move {
+                    8 => smallvec![Op::Move {
                         dst: r(rd),
                         src: Opnd::Reg(LR),
                     }],
-                    9 => vec![Op::Move {
+                    9 => smallvec![Op::Move {
                         dst: r(rd),
                         src: Opnd::Reg(CTR),
                     }],
-                    _ => vec![Op::Clobber { dst: r(rd) }],
+                    _ => smallvec![Op::Clobber { dst: r(rd) }],
                 }
             }
             (467, _) => {
                 let spr = ((w >> 16) & 31) | (((w >> 11) & 31) << 5);
                 match spr {
-                    8 => vec![Op::Move {
+                    8 => smallvec![Op::Move {
                         dst: Opnd::Reg(LR),
                         src: r(rd),
                     }],
-                    9 => vec![Op::Move {
+                    9 => smallvec![Op::Move {
                         dst: Opnd::Reg(CTR),
                         src: r(rd),
                     }],
-                    _ => vec![],
+                    _ => smallvec![],
                 }
             }
             // stores: rS is a source
             (151 | 183 | 215 | 247 | 407 | 439 | 662 | 918 | 150 | 727 | 759 | 663 | 695, _) => {
-                vec![]
+                smallvec![]
             }
             (4, _)
             | (86, _)
@@ -440,11 +442,11 @@ impl<'e> Ppc<'e> {
             | (1014, _)
             | (598, _)
             | (854, _)
-            | (982, _) => vec![],
+            | (982, _) => smallvec![],
             // other logical/shift forms write rA; loads write rD: clobber both (a source may
             // lose its meaning, which only makes the analysis more cautious)
             _ => {
-                let mut v = vec![Op::Clobber { dst: r(rd) }, Op::Clobber { dst: r(ra) }];
+                let mut v = smallvec![Op::Clobber { dst: r(rd) }, Op::Clobber { dst: r(ra) }];
                 if rc {
                     v.push(Op::FlagsClobber);
                 }
@@ -508,7 +510,7 @@ impl Lifter for Ppc<'_> {
                     && (p >> 16) & 31 == ra
                     && p & 0xffff == 0xffff
                 {
-                    ops = vec![Op::SetCmp {
+                    ops = smallvec![Op::SetCmp {
                         dst: Opnd::Reg(rd as Reg),
                         cond: Cond::Ne,
                         a: Opnd::Reg(ra as Reg),

@@ -3,7 +3,9 @@
 //! holding the compare result (so `cmp/hs` and `tst` keep their own sense), and `bt`/`bf`
 //! branch on it being non-zero/zero. Delay slots are folded into the branch.
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::{ElfFile, Endian};
 
 const SP: Reg = 15;
@@ -93,7 +95,7 @@ impl<'e> Sh<'e> {
         }
     }
 
-    fn plain(&self, addr: u64, w: u16) -> (Vec<Op>, String) {
+    fn plain(&self, addr: u64, w: u16) -> (Ops, String) {
         let n = (w >> 8) & 0xf;
         let m = (w >> 4) & 0xf;
         let d4 = i64::from(w & 0xf);
@@ -107,7 +109,7 @@ impl<'e> Sh<'e> {
         };
         let clob_t = Op::Clobber { dst: r(T) };
         let push = |reg: Opnd, base: u16| {
-            vec![
+            smallvec![
                 Op::Add {
                     dst: r(base),
                     a: r(base),
@@ -121,7 +123,7 @@ impl<'e> Sh<'e> {
             ]
         };
         let pop = |reg: Opnd, base: u16, size: u64| {
-            vec![
+            smallvec![
                 Op::Move {
                     dst: reg,
                     src: Opnd::Mem { base, disp: 0 },
@@ -138,14 +140,14 @@ impl<'e> Sh<'e> {
         let t = |s: String| s;
         match (w >> 12, w & 0xf) {
             (0x6, 0x3) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: r(m),
                 }],
                 t(insn_fmt!("mov r{m},r{n}")),
             ),
             (0xe, _) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: Opnd::Imm(imm8),
                 }],
@@ -155,7 +157,7 @@ impl<'e> Sh<'e> {
                 let a = addr.wrapping_add(4).wrapping_add(u8v * 2);
                 let v = self.lit16(a);
                 (
-                    vec![match v {
+                    smallvec![match v {
                         Some(v) => Op::Move {
                             dst: r(n),
                             src: Opnd::Imm(v),
@@ -169,7 +171,7 @@ impl<'e> Sh<'e> {
                 let a = pc4.wrapping_add(u8v * 4);
                 let v = self.lit32(a);
                 (
-                    vec![match v {
+                    smallvec![match v {
                         Some(v) => Op::Move {
                             dst: r(n),
                             src: Opnd::Imm(v),
@@ -182,7 +184,7 @@ impl<'e> Sh<'e> {
             (0xc, _) if n == 7 => {
                 let a = pc4.wrapping_add(u8v * 4);
                 (
-                    vec![Op::Move {
+                    smallvec![Op::Move {
                         dst: r(0),
                         src: Opnd::Imm(a),
                     }],
@@ -190,14 +192,14 @@ impl<'e> Sh<'e> {
                 )
             }
             (0x2, 0x2) | (0x2, 0x0) | (0x2, 0x1) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: Opnd::Mem { base: n, disp: 0 },
                     src: r(m),
                 }],
                 insn_fmt!("mov.{} r{m},@r{n}", ["b", "w", "l"][usize::from(w & 3)]),
             ),
             (0x6, 0x2) | (0x6, 0x0) | (0x6, 0x1) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: Opnd::Mem { base: m, disp: 0 },
                 }],
@@ -213,7 +215,7 @@ impl<'e> Sh<'e> {
                 (v, insn_fmt!("mov @r{m}+,r{n}"))
             }
             (0x1, _) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: Opnd::Mem {
                         base: n,
                         disp: d4 * 4,
@@ -223,7 +225,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("mov.l r{m},@({},r{n})", d4 * 4),
             ),
             (0x5, _) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: Opnd::Mem {
                         base: m,
@@ -233,7 +235,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("mov.l @({},r{m}),r{n}", d4 * 4),
             ),
             (0x0, 0xe) | (0x0, 0xc) | (0x0, 0xd) => (
-                vec![
+                smallvec![
                     Op::Add {
                         dst: r(TMP),
                         a: r(0),
@@ -247,9 +249,11 @@ impl<'e> Sh<'e> {
                 ],
                 insn_fmt!("mov.l @(r0,r{m}),r{n}"),
             ),
-            (0x0, 0x6) | (0x0, 0x4) | (0x0, 0x5) => (vec![], insn_fmt!("mov.l r{m},@(r0,r{n})")),
+            (0x0, 0x6) | (0x0, 0x4) | (0x0, 0x5) => {
+                (smallvec![], insn_fmt!("mov.l r{m},@(r0,r{n})"))
+            }
             (0x3, 0xc) => (
-                vec![Op::Add {
+                smallvec![Op::Add {
                     dst: r(n),
                     a: r(n),
                     b: r(m),
@@ -258,7 +262,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("add r{m},r{n}"),
             ),
             (0x7, _) => (
-                vec![Op::Add {
+                smallvec![Op::Add {
                     dst: r(n),
                     a: r(n),
                     b: Opnd::Imm(imm8),
@@ -267,7 +271,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("add #{},r{n}", imm8 as u32 as i32),
             ),
             (0x3, 0x8) => (
-                vec![Op::Add {
+                smallvec![Op::Add {
                     dst: r(n),
                     a: r(n),
                     b: r(m),
@@ -276,7 +280,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("sub r{m},r{n}"),
             ),
             (0x2, 0xb) => (
-                vec![Op::Or {
+                smallvec![Op::Or {
                     dst: r(n),
                     a: r(n),
                     b: r(m),
@@ -284,7 +288,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("or r{m},r{n}"),
             ),
             (0x2, 0x9) => (
-                vec![Op::And {
+                smallvec![Op::And {
                     dst: r(n),
                     a: r(n),
                     b: r(m),
@@ -292,7 +296,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("and r{m},r{n}"),
             ),
             (0x2, 0xa) if n == m => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: Opnd::Imm(0),
                 }],
@@ -300,9 +304,9 @@ impl<'e> Sh<'e> {
             ),
             (0x2, 0x8) => {
                 let v = if n == m {
-                    vec![set_t(Cond::Eq, r(n), Opnd::Imm(0))]
+                    smallvec![set_t(Cond::Eq, r(n), Opnd::Imm(0))]
                 } else {
-                    vec![
+                    smallvec![
                         Op::And {
                             dst: r(TMP),
                             a: r(n),
@@ -314,20 +318,20 @@ impl<'e> Sh<'e> {
                 (v, insn_fmt!("tst r{m},r{n}"))
             }
             (0x3, 0x0) => (
-                vec![set_t(Cond::Eq, r(n), r(m))],
+                smallvec![set_t(Cond::Eq, r(n), r(m))],
                 insn_fmt!("cmp/eq r{m},r{n}"),
             ),
             (0x3, 0x2) => (
-                vec![set_t(Cond::Uge, r(n), r(m))],
+                smallvec![set_t(Cond::Uge, r(n), r(m))],
                 insn_fmt!("cmp/hs r{m},r{n}"),
             ),
             (0x3, 0x6) => (
-                vec![set_t(Cond::Ugt, r(n), r(m))],
+                smallvec![set_t(Cond::Ugt, r(n), r(m))],
                 insn_fmt!("cmp/hi r{m},r{n}"),
             ),
-            (0x3, 0x3) | (0x3, 0x7) => (vec![clob_t], insn_fmt!("cmp/g? r{m},r{n}")),
+            (0x3, 0x3) | (0x3, 0x7) => (smallvec![clob_t], insn_fmt!("cmp/g? r{m},r{n}")),
             (0x0, 0x7) => (
-                vec![Op::Mul {
+                smallvec![Op::Mul {
                     lo: Some(r(MACL)),
                     hi: None,
                     a: r(n),
@@ -338,7 +342,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("mul.l r{m},r{n}"),
             ),
             (0x3, 0x5) | (0x3, 0xd) => (
-                vec![Op::Mul {
+                smallvec![Op::Mul {
                     lo: Some(r(MACL)),
                     hi: Some(r(MACH)),
                     a: r(n),
@@ -349,7 +353,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("dmul{}.l r{m},r{n}", if w & 0xf == 5 { "u" } else { "s" }),
             ),
             (0x6, 0xa) => (
-                vec![
+                smallvec![
                     Op::NegcBool {
                         dst: r(TMP),
                         src: r(T),
@@ -364,7 +368,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("negc r{m},r{n}"),
             ),
             (0x6, 0xc) | (0x6, 0xd) | (0x6, 0xe) | (0x6, 0xf) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: r(m),
                 }],
@@ -374,7 +378,7 @@ impl<'e> Sh<'e> {
         }
     }
 
-    fn plain_by_low_byte(&self, w: u16, n: u16, u8v: u64, imm8: u64) -> (Vec<Op>, String) {
+    fn plain_by_low_byte(&self, w: u16, n: u16, u8v: u64, imm8: u64) -> (Ops, String) {
         let set_t = |cond: Cond, a: Opnd, b: Opnd| Op::SetCmp {
             dst: r(T),
             cond,
@@ -383,28 +387,28 @@ impl<'e> Sh<'e> {
         };
         match (w >> 12, w & 0xff) {
             (0x0, 0x0a) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: r(MACH),
                 }],
                 insn_fmt!("sts mach,r{n}"),
             ),
             (0x0, 0x1a) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: r(MACL),
                 }],
                 insn_fmt!("sts macl,r{n}"),
             ),
             (0x0, 0x2a) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: r(PR),
                 }],
                 insn_fmt!("sts pr,r{n}"),
             ),
             (0x0, 0x29) => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(n),
                     src: r(T),
                 }],
@@ -413,7 +417,7 @@ impl<'e> Sh<'e> {
             (0x4, 0x02) | (0x4, 0x12) | (0x4, 0x22) => {
                 let src = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
                 (
-                    vec![
+                    smallvec![
                         Op::Add {
                             dst: r(n),
                             a: r(n),
@@ -431,7 +435,7 @@ impl<'e> Sh<'e> {
             (0x4, 0x06) | (0x4, 0x16) | (0x4, 0x26) => {
                 let dst = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
                 (
-                    vec![
+                    smallvec![
                         Op::Move {
                             dst: r(dst),
                             src: Opnd::Mem { base: n, disp: 0 },
@@ -449,7 +453,7 @@ impl<'e> Sh<'e> {
             (0x4, 0x0a) | (0x4, 0x1a) | (0x4, 0x2a) => {
                 let dst = [MACH, MACL, PR][usize::from((w >> 4) & 0xf).min(2)];
                 (
-                    vec![Op::Move {
+                    smallvec![Op::Move {
                         dst: r(dst),
                         src: r(n),
                     }],
@@ -463,7 +467,7 @@ impl<'e> Sh<'e> {
                     0x29 => 16,
                     _ => 1,
                 };
-                let mut v = vec![Op::Shr {
+                let mut v = smallvec![Op::Shr {
                     dst: r(n),
                     a: r(n),
                     amount,
@@ -474,7 +478,7 @@ impl<'e> Sh<'e> {
                 (v, insn_fmt!("shlr{amount} r{n}"))
             }
             (0x4, 0x10) => (
-                vec![
+                smallvec![
                     Op::Add {
                         dst: r(n),
                         a: r(n),
@@ -485,15 +489,16 @@ impl<'e> Sh<'e> {
                 ],
                 insn_fmt!("dt r{n}"),
             ),
-            (0x4, 0x11) | (0x4, 0x15) => {
-                (vec![Op::Clobber { dst: r(T) }], insn_fmt!("cmp/p? r{n}"))
-            }
+            (0x4, 0x11) | (0x4, 0x15) => (
+                smallvec![Op::Clobber { dst: r(T) }],
+                insn_fmt!("cmp/p? r{n}"),
+            ),
             (0x8, _) if n == 8 => (
-                vec![set_t(Cond::Eq, r(0), Opnd::Imm(imm8))],
+                smallvec![set_t(Cond::Eq, r(0), Opnd::Imm(imm8))],
                 insn_fmt!("cmp/eq #{},r0", imm8 as u32 as i32),
             ),
             (0xc, _) if n == 0xb => (
-                vec![Op::Or {
+                smallvec![Op::Or {
                     dst: r(0),
                     a: r(0),
                     b: Opnd::Imm(u8v),
@@ -501,7 +506,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("or #{u8v:#x},r0"),
             ),
             (0xc, _) if n == 0x9 => (
-                vec![Op::And {
+                smallvec![Op::And {
                     dst: r(0),
                     a: r(0),
                     b: Opnd::Imm(u8v),
@@ -509,7 +514,7 @@ impl<'e> Sh<'e> {
                 insn_fmt!("and #{u8v:#x},r0"),
             ),
             (0xc, _) if n == 0x8 => (
-                vec![
+                smallvec![
                     Op::And {
                         dst: r(TMP),
                         a: r(0),
@@ -519,39 +524,41 @@ impl<'e> Sh<'e> {
                 ],
                 insn_fmt!("tst #{u8v:#x},r0"),
             ),
-            (0xc, _) if n == 0x3 => (vec![Op::Trap], insn_fmt!("trapa #{u8v}")),
-            (0xc, _) if (4..=6).contains(&n) => {
-                (vec![Op::Clobber { dst: r(0) }], "mov.x @(d,gbr),r0".into())
-            }
-            (0xc, _) if n <= 2 => (vec![], "mov.x r0,@(d,gbr)".into()),
-            (0x8, _) if n == 0 || n == 1 => (vec![], "mov.x r0,@(d,rn)".into()),
-            (0x8, _) if n == 4 || n == 5 => {
-                (vec![Op::Clobber { dst: r(0) }], "mov.x @(d,rm),r0".into())
-            }
-            (0x0, 0x09) => (vec![], "nop".into()),
+            (0xc, _) if n == 0x3 => (smallvec![Op::Trap], insn_fmt!("trapa #{u8v}")),
+            (0xc, _) if (4..=6).contains(&n) => (
+                smallvec![Op::Clobber { dst: r(0) }],
+                "mov.x @(d,gbr),r0".into(),
+            ),
+            (0xc, _) if n <= 2 => (smallvec![], "mov.x r0,@(d,gbr)".into()),
+            (0x8, _) if n == 0 || n == 1 => (smallvec![], "mov.x r0,@(d,rn)".into()),
+            (0x8, _) if n == 4 || n == 5 => (
+                smallvec![Op::Clobber { dst: r(0) }],
+                "mov.x @(d,rm),r0".into(),
+            ),
+            (0x0, 0x09) => (smallvec![], "nop".into()),
             (0x0, 0x08) if n == 0 => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(T),
                     src: Opnd::Imm(0),
                 }],
                 "clrt".into(),
             ),
             (0x0, 0x18) if n == 0 => (
-                vec![Op::Move {
+                smallvec![Op::Move {
                     dst: r(T),
                     src: Opnd::Imm(1),
                 }],
                 "sett".into(),
             ),
             (0x0, 0x28) if n == 0 => (
-                vec![Op::Clobber { dst: r(MACH) }, Op::Clobber { dst: r(MACL) }],
+                smallvec![Op::Clobber { dst: r(MACH) }, Op::Clobber { dst: r(MACL) }],
                 "clrmac".into(),
             ),
             (0x4, 0x1e) | (0x4, 0x0e) | (0x0, 0x83) | (0xf, _) => {
-                (vec![], insn_fmt!(".word {w:#06x}"))
+                (smallvec![], insn_fmt!(".word {w:#06x}"))
             }
             _ => (
-                vec![Op::Clobber { dst: r(n) }, Op::Clobber { dst: r(T) }],
+                smallvec![Op::Clobber { dst: r(n) }, Op::Clobber { dst: r(T) }],
                 insn_fmt!(".word {w:#06x}"),
             ),
         }
@@ -603,7 +610,7 @@ impl Lifter for Sh<'_> {
                 addr,
                 len: 2,
                 text: insn_fmt!("b{} {target:#x}", if on_t { "t" } else { "f" }),
-                ops: vec![
+                ops: smallvec![
                     Op::Move {
                         dst: r(TSAVE),
                         src: r(T),
@@ -619,7 +626,7 @@ impl Lifter for Sh<'_> {
             return Err(format!("branch in a delay slot at {slot_addr:#x}"));
         }
         let (slot_ops, slot_text) = self.plain(slot_addr, sw);
-        let mut ops = vec![Op::Move {
+        let mut ops = smallvec![Op::Move {
             dst: r(TSAVE),
             src: r(T),
         }];

@@ -4,9 +4,21 @@
 //! searches; the iteration order is the key order, as with `BTreeMap`, so the analysis
 //! visits locations in the same order and its reports do not change.
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct SortedMap<K, V> {
     entries: Vec<(K, V)>,
+}
+
+/// Free slots a copy starts with: a state is copied at a block's entry and then gains a few
+/// locations in the block, which would otherwise reallocate on the first new one.
+const HEADROOM: usize = 4;
+
+impl<K: Copy, V: Copy> Clone for SortedMap<K, V> {
+    fn clone(&self) -> Self {
+        let mut entries = Vec::with_capacity(self.entries.len() + HEADROOM);
+        entries.extend_from_slice(&self.entries);
+        SortedMap { entries }
+    }
 }
 
 impl<K, V> Default for SortedMap<K, V> {
@@ -18,10 +30,12 @@ impl<K, V> Default for SortedMap<K, V> {
 }
 
 impl<K: Ord + Copy, V> SortedMap<K, V> {
+    #[inline]
     fn find(&self, k: &K) -> Result<usize, usize> {
         self.entries.binary_search_by(|(e, _)| e.cmp(k))
     }
 
+    #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
         self.find(k)
             .ok()
@@ -29,10 +43,12 @@ impl<K: Ord + Copy, V> SortedMap<K, V> {
             .map(|(_, v)| v)
     }
 
+    #[inline]
     pub fn contains_key(&self, k: &K) -> bool {
         self.find(k).is_ok()
     }
 
+    #[inline]
     pub fn insert(&mut self, k: K, v: V) {
         match self.find(&k) {
             Ok(i) => {
@@ -44,16 +60,39 @@ impl<K: Ord + Copy, V> SortedMap<K, V> {
         }
     }
 
+    /// Set the value of `k` if it is present, or add it if the map holds fewer than
+    /// `max_len` entries (one search either way).
+    #[inline]
+    pub fn insert_within(&mut self, k: K, v: V, max_len: usize) {
+        match self.find(&k) {
+            Ok(i) => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.1 = v;
+                }
+            }
+            Err(i) if self.entries.len() < max_len => self.entries.insert(i, (k, v)),
+            Err(_) => {}
+        }
+    }
+
+    #[inline]
     pub fn remove(&mut self, k: &K) {
         if let Ok(i) = self.find(k) {
             self.entries.remove(i);
         }
     }
 
+    /// Keep the entries whose key passes `keep`.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
+        self.entries.retain(|(k, _)| keep(k));
+    }
+
+    #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[inline]
     pub fn clear(&mut self) {
         self.entries.clear();
     }
@@ -71,7 +110,7 @@ impl<K: Ord + Copy, V> SortedMap<K, V> {
         mut f: impl FnMut(Option<&V>, Option<&V>) -> Option<V>,
     ) -> Self {
         let (a, b) = (&self.entries, &other.entries);
-        let mut out = Vec::with_capacity(a.len().max(b.len()));
+        let mut out = Vec::with_capacity(a.len().max(b.len()) + HEADROOM);
         let (mut i, mut j) = (0, 0);
         loop {
             let (k, v) = match (a.get(i), b.get(j)) {

@@ -7,13 +7,16 @@ use iced_x86::{
     OpKind, Register,
 };
 
-use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Reg, Target};
+use smallvec::smallvec;
+
+use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
 use crate::elf::{Arch, ElfFile};
 
 pub struct X86<'e> {
     elf: &'e ElfFile<'e>,
     bits: u32,
-    fmt: RefCell<IntelFormatter>,
+    /// Made on first use: a scan renders text only for its evidence lines.
+    fmt: RefCell<Option<IntelFormatter>>,
 }
 
 fn r(reg: Register) -> Reg {
@@ -35,16 +38,20 @@ const CALLER_SAVED_64: [Register; 9] = [
 
 impl<'e> X86<'e> {
     pub fn new(elf: &'e ElfFile<'e>) -> X86<'e> {
+        X86 {
+            elf,
+            bits: if elf.arch == Arch::X86_64 { 64 } else { 32 },
+            fmt: RefCell::new(None),
+        }
+    }
+
+    fn formatter() -> IntelFormatter {
         let mut fmt = IntelFormatter::new();
         fmt.options_mut().set_branch_leading_zeros(false);
         fmt.options_mut().set_hex_prefix("0x");
         fmt.options_mut().set_hex_suffix("");
         fmt.options_mut().set_uppercase_hex(false);
-        X86 {
-            elf,
-            bits: if elf.arch == Arch::X86_64 { 64 } else { 32 },
-            fmt: RefCell::new(fmt),
-        }
+        fmt
     }
 
     fn decode(&self, addr: u64) -> Result<Instruction, String> {
@@ -152,7 +159,7 @@ impl<'e> X86<'e> {
         }
     }
 
-    fn lift_ops(&self, i: &Instruction) -> Vec<Op> {
+    fn lift_ops(&self, i: &Instruction) -> Ops {
         let w = i64::from(self.bits / 8);
         let sp = r(Register::RSP);
         let ax = Opnd::Reg(r(Register::RAX));
@@ -166,25 +173,25 @@ impl<'e> X86<'e> {
         let word_sized = |n| self.operand_bytes(i, n) == (self.bits / 8) as usize;
         use Mnemonic as M;
         match i.mnemonic() {
-            M::Mov | M::Movzx | M::Movsx | M::Movsxd => vec![Op::Move { dst: o0, src: o1 }],
+            M::Mov | M::Movzx | M::Movsx | M::Movsxd => smallvec![Op::Move { dst: o0, src: o1 }],
             M::Lea => {
                 if i.is_ip_rel_memory_operand() {
-                    vec![Op::Move {
+                    smallvec![Op::Move {
                         dst: o0,
                         src: Opnd::Imm(i.ip_rel_memory_address()),
                     }]
                 } else if i.memory_index() == Register::None && i.memory_base() != Register::None {
-                    vec![Op::Add {
+                    smallvec![Op::Add {
                         dst: o0,
                         a: Opnd::Reg(r(i.memory_base())),
                         b: Opnd::Imm(self.disp(i) as u64 & self.word_mask()),
                         sub: false,
                     }]
                 } else {
-                    vec![Op::Clobber { dst: o0 }]
+                    smallvec![Op::Clobber { dst: o0 }]
                 }
             }
-            M::Push => vec![
+            M::Push => smallvec![
                 Op::Move {
                     dst: Opnd::Mem { base: sp, disp: -w },
                     src: o0,
@@ -196,7 +203,7 @@ impl<'e> X86<'e> {
                     sub: true,
                 },
             ],
-            M::Pop => vec![
+            M::Pop => smallvec![
                 Op::Move {
                     dst: o0,
                     src: Opnd::Mem { base: sp, disp: 0 },
@@ -210,7 +217,7 @@ impl<'e> X86<'e> {
             ],
             M::Leave => {
                 let bp = r(Register::RBP);
-                vec![
+                smallvec![
                     Op::Move {
                         dst: Opnd::Reg(sp),
                         src: Opnd::Reg(bp),
@@ -227,7 +234,7 @@ impl<'e> X86<'e> {
                     },
                 ]
             }
-            M::Add | M::Sub => vec![
+            M::Add | M::Sub => smallvec![
                 Op::Add {
                     dst: o0,
                     a: o0,
@@ -240,7 +247,7 @@ impl<'e> X86<'e> {
                     b: o0,
                 },
             ],
-            M::Inc | M::Dec => vec![
+            M::Inc | M::Dec => smallvec![
                 Op::Add {
                     dst: o0,
                     a: o0,
@@ -249,14 +256,14 @@ impl<'e> X86<'e> {
                 },
                 Op::FlagsClobber,
             ],
-            M::Xor if o0 == o1 && matches!(o0, Opnd::Reg(_)) => vec![
+            M::Xor if o0 == o1 && matches!(o0, Opnd::Reg(_)) => smallvec![
                 Op::Move {
                     dst: o0,
                     src: Opnd::Imm(0),
                 },
                 Op::FlagsClobber,
             ],
-            M::Or => vec![
+            M::Or => smallvec![
                 Op::Or {
                     dst: o0,
                     a: o0,
@@ -268,7 +275,7 @@ impl<'e> X86<'e> {
                     b: o0,
                 },
             ],
-            M::And => vec![
+            M::And => smallvec![
                 Op::And {
                     dst: o0,
                     a: o0,
@@ -282,7 +289,7 @@ impl<'e> X86<'e> {
             ],
             M::Shr if i.op_kind(1) != OpKind::Register => {
                 let amount = (i.try_immediate(1).unwrap_or(0) & 0x3f) as u32;
-                vec![
+                smallvec![
                     Op::Shr {
                         dst: o0,
                         a: o0,
@@ -295,17 +302,17 @@ impl<'e> X86<'e> {
                     },
                 ]
             }
-            M::Test => vec![Op::Test {
+            M::Test => smallvec![Op::Test {
                 fl: 0,
                 a: o0,
                 b: o1,
             }],
-            M::Cmp => vec![Op::Cmp {
+            M::Cmp => smallvec![Op::Cmp {
                 fl: 0,
                 a: o0,
                 b: o1,
             }],
-            M::Mul if i.op_count() == 1 && word_sized(0) => vec![Op::Mul {
+            M::Mul if i.op_count() == 1 && word_sized(0) => smallvec![Op::Mul {
                 lo: Some(ax),
                 hi: Some(dx),
                 a: ax,
@@ -314,7 +321,7 @@ impl<'e> X86<'e> {
                 flags_ovf: true,
             }],
             M::Imul => match i.op_count() {
-                1 => vec![Op::Mul {
+                1 => smallvec![Op::Mul {
                     lo: Some(ax),
                     hi: Some(dx),
                     a: ax,
@@ -322,7 +329,7 @@ impl<'e> X86<'e> {
                     hi_unsigned: false,
                     flags_ovf: false,
                 }],
-                2 => vec![Op::Mul {
+                2 => smallvec![Op::Mul {
                     lo: Some(o0),
                     hi: None,
                     a: o0,
@@ -330,7 +337,7 @@ impl<'e> X86<'e> {
                     hi_unsigned: false,
                     flags_ovf: false,
                 }],
-                _ => vec![Op::Mul {
+                _ => smallvec![Op::Mul {
                     lo: Some(o0),
                     hi: None,
                     a: o1,
@@ -339,7 +346,7 @@ impl<'e> X86<'e> {
                     flags_ovf: false,
                 }],
             },
-            M::Div if word_sized(0) => vec![
+            M::Div if word_sized(0) => smallvec![
                 Op::Div {
                     quot: Some(ax),
                     rem: Some(dx),
@@ -349,7 +356,7 @@ impl<'e> X86<'e> {
                 },
                 Op::FlagsClobber,
             ],
-            M::Mul | M::Div | M::Idiv | M::Cdq | M::Cqo | M::Cwd => vec![
+            M::Mul | M::Div | M::Idiv | M::Cdq | M::Cqo | M::Cwd => smallvec![
                 Op::Clobber { dst: ax },
                 Op::Clobber { dst: dx },
                 Op::FlagsClobber,
@@ -369,7 +376,7 @@ impl<'e> X86<'e> {
             | M::Sets
             | M::Setns
             | M::Setp
-            | M::Setnp => vec![Op::SetCond {
+            | M::Setnp => smallvec![Op::SetCond {
                 dst: o0,
                 fl: 0,
                 cond: Self::cond(i.condition_code()),
@@ -389,22 +396,22 @@ impl<'e> X86<'e> {
             | M::Jl
             | M::Jge
             | M::Jle
-            | M::Jg => vec![Op::Branch {
+            | M::Jg => smallvec![Op::Branch {
                 fl: 0,
                 cond: Self::cond(i.condition_code()),
                 target: i.near_branch_target(),
             }],
             M::Jmp => match i.op_kind(0) {
                 OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
-                    vec![Op::Jump {
+                    smallvec![Op::Jump {
                         target: i.near_branch_target(),
                     }]
                 }
                 _ => match self.slot_operand(o0) {
-                    Some(slot) => vec![Op::TailCall {
+                    Some(slot) => smallvec![Op::TailCall {
                         target: Target::Slot(slot),
                     }],
-                    None => vec![Op::JumpIndirect],
+                    None => smallvec![Op::JumpIndirect],
                 },
             },
             M::Call => {
@@ -417,14 +424,14 @@ impl<'e> X86<'e> {
                         None => Target::Indirect,
                     },
                 };
-                vec![Op::Call { target }]
+                smallvec![Op::Call { target }]
             }
-            M::Ret | M::Retf => vec![Op::Ret],
-            M::Ud2 | M::Hlt | M::Int3 | M::Ud0 | M::Ud1 => vec![Op::Trap],
+            M::Ret | M::Retf => smallvec![Op::Ret],
+            M::Ud2 | M::Hlt | M::Int3 | M::Ud0 | M::Ud1 => smallvec![Op::Trap],
             M::Nop | M::Endbr32 | M::Endbr64 | M::Cld | M::Prefetchnta | M::Prefetcht0 => {
-                vec![]
+                smallvec![]
             }
-            M::Cmpxchg | M::Xchg | M::Xadd => vec![
+            M::Cmpxchg | M::Xchg | M::Xadd => smallvec![
                 Op::Clobber { dst: o0 },
                 Op::Clobber { dst: o1 },
                 Op::Clobber { dst: ax },
@@ -437,7 +444,7 @@ impl<'e> X86<'e> {
             | M::Movsb
             | M::Movsw
             | M::Movsd
-            | M::Movsq => vec![
+            | M::Movsq => smallvec![
                 Op::Clobber {
                     dst: Opnd::Reg(r(Register::RCX)),
                 },
@@ -449,7 +456,7 @@ impl<'e> X86<'e> {
                 },
             ],
             _ => {
-                let mut v = Vec::new();
+                let mut v = Ops::new();
                 if i.op_count() > 0 && matches!(i.op_kind(0), OpKind::Register | OpKind::Memory) {
                     v.push(Op::Clobber { dst: o0 });
                 }
@@ -497,7 +504,7 @@ impl Lifter for X86<'_> {
         let mut text = String::new();
         if super::ir::text_wanted() {
             if let Ok(mut f) = self.fmt.try_borrow_mut() {
-                f.format(&i, &mut text);
+                f.get_or_insert_with(Self::formatter).format(&i, &mut text);
             }
         }
         let mut ops = self.lift_ops(&i);
@@ -510,7 +517,7 @@ impl Lifter for X86<'_> {
         {
             if let Some(reg) = self.pc_thunk(*t) {
                 // `call __x86.get_pc_thunk.bx`: only sets ebx to the return address.
-                ops = vec![Op::Move {
+                ops = smallvec![Op::Move {
                     dst: Opnd::Reg(reg),
                     src: Opnd::Imm(addr.wrapping_add(i.len() as u64)),
                 }];

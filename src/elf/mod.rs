@@ -9,8 +9,6 @@
 mod check;
 mod qnx;
 
-use std::collections::BTreeMap;
-
 use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 
 use crate::error::FormatError;
@@ -156,7 +154,8 @@ pub struct ElfFile<'a> {
     /// Symbols from `.dynsym` and `.symtab`, defined and undefined.
     pub symbols: Vec<Symbol<'a>>,
     /// Dynamic relocations with a symbol, deduplicated by slot address (PPC lists the same
-    /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM.
+    /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM. Sorted by slot:
+    /// [`slot_symbol`](Self::slot_symbol) binary-searches it.
     pub slot_bindings: Vec<SlotBinding<'a>>,
     pub segments: Vec<Segment>,
     pub qnx_note: Option<QnxNote>,
@@ -232,17 +231,21 @@ impl<'a> ElfFile<'a> {
             .collect();
 
         let mut symbols = Vec::with_capacity(elf.dynsyms.len() + elf.syms.len());
+        // The name of each dynamic symbol by index (None: none, or empty), for the relocations
+        // that name them: a string-table lookup is a binary search over all its strings.
+        let mut dynsym_names: Vec<Option<&'a str>> = Vec::with_capacity(elf.dynsyms.len());
         for (table, strtab, source) in [
             (&elf.dynsyms, &elf.dynstrtab, SymbolSource::Dynamic),
             (&elf.syms, &elf.strtab, SymbolSource::SymTab),
         ] {
             for s in table.iter() {
-                let Some(name) = strtab.get_at(s.st_name) else {
+                let name = strtab.get_at(s.st_name).filter(|n| !n.is_empty());
+                if source == SymbolSource::Dynamic {
+                    dynsym_names.push(name);
+                }
+                let Some(name) = name else {
                     continue;
                 };
-                if name.is_empty() {
-                    continue;
-                }
                 let bind = s.st_bind();
                 symbols.push(Symbol {
                     name,
@@ -256,7 +259,7 @@ impl<'a> ElfFile<'a> {
             }
         }
 
-        let slot_bindings = collect_slot_bindings(elf);
+        let slot_bindings = collect_slot_bindings(elf, &dynsym_names);
         let mut pltgot = None;
         if let Some(dynamic) = &elf.dynamic {
             pltgot = dynamic
@@ -388,10 +391,11 @@ impl<'a> ElfFile<'a> {
     pub fn function_at(&self, addr: u64) -> Option<&Symbol<'a>> {
         let addr = addr & !1;
         let mut best: Option<&Symbol<'a>> = None;
+        // The address first: it rules out nearly every symbol with one comparison.
         for s in self
             .symbols
             .iter()
-            .filter(|s| s.defined && s.is_func && (s.addr & !1) == addr)
+            .filter(|s| (s.addr & !1) == addr && s.defined && s.is_func)
         {
             match best {
                 Some(b) if b.global || !s.global => {}
@@ -403,7 +407,11 @@ impl<'a> ElfFile<'a> {
 
     /// The symbol bound to a GOT/PLT slot at `slot` by a dynamic relocation.
     pub fn slot_symbol(&self, slot: u64) -> Option<&SlotBinding<'a>> {
-        self.slot_bindings.iter().find(|b| b.slot == slot)
+        let i = self
+            .slot_bindings
+            .binary_search_by_key(&slot, |b| b.slot)
+            .ok()?;
+        self.slot_bindings.get(i)
     }
 
     /// File bytes mapped at virtual address `addr`, up to the end of the segment's file image.
@@ -532,22 +540,33 @@ fn file_range(data: &[u8], offset: u64, size: u64) -> Option<&[u8]> {
     data.get(start..end)
 }
 
-fn collect_slot_bindings<'a>(elf: &Elf<'a>) -> Vec<SlotBinding<'a>> {
-    let mut by_slot: BTreeMap<u64, SlotBinding<'a>> = BTreeMap::new();
-    let name_of = |idx: usize| -> Option<&'a str> {
-        let s = elf.dynsyms.get(idx)?;
-        elf.dynstrtab.get_at(s.st_name).filter(|n| !n.is_empty())
-    };
+/// Bindings by slot: a JMP_SLOT relocation's (the last one for a slot), else the first
+/// other dynamic relocation's, else the MIPS GOT entry's. `dynsym_names`: the dynamic
+/// symbols' names by index.
+fn collect_slot_bindings<'a>(
+    elf: &Elf<'a>,
+    dynsym_names: &[Option<&'a str>],
+) -> Vec<SlotBinding<'a>> {
+    // Which candidate a slot keeps: the least rank. JMP_SLOT relocations rank below the
+    // middle, the later the lower; the others above it, the earlier the lower. Sorting the
+    // candidates replaces a map of slots.
+    const MIDDLE: u64 = u64::MAX / 2;
+    let plt_rank = |seq: usize| MIDDLE - seq as u64;
+    let other_rank = |seq: usize| MIDDLE + 1 + seq as u64;
+    let mut candidates: Vec<(u64, u64, SlotBinding<'a>)> = Vec::new();
+    let name_of = |idx: usize| -> Option<&'a str> { dynsym_names.get(idx).copied().flatten() };
     for r in elf.pltrelocs.iter() {
         if let Some(symbol) = name_of(r.r_sym) {
-            by_slot.insert(
+            let rank = plt_rank(candidates.len());
+            candidates.push((
                 r.r_offset,
+                rank,
                 SlotBinding {
                     slot: r.r_offset,
                     symbol,
                     plt: true,
                 },
-            );
+            ));
         }
     }
     for r in elf.dynrelas.iter().chain(elf.dynrels.iter()) {
@@ -555,11 +574,16 @@ fn collect_slot_bindings<'a>(elf: &Elf<'a>) -> Vec<SlotBinding<'a>> {
             continue;
         }
         if let Some(symbol) = name_of(r.r_sym) {
-            by_slot.entry(r.r_offset).or_insert(SlotBinding {
-                slot: r.r_offset,
-                symbol,
-                plt: false,
-            });
+            let rank = other_rank(candidates.len());
+            candidates.push((
+                r.r_offset,
+                rank,
+                SlotBinding {
+                    slot: r.r_offset,
+                    symbol,
+                    plt: false,
+                },
+            ));
         }
     }
     // MIPS: no JUMP_SLOT relocations; GOT entries after the local ones map one-to-one to
@@ -584,16 +608,24 @@ fn collect_slot_bindings<'a>(elf: &Elf<'a>) -> Vec<SlotBinding<'a>> {
                     else {
                         break;
                     };
-                    by_slot.entry(slot).or_insert(SlotBinding {
+                    let rank = other_rank(candidates.len());
+                    candidates.push((
                         slot,
-                        symbol,
-                        plt: true,
-                    });
+                        rank,
+                        SlotBinding {
+                            slot,
+                            symbol,
+                            plt: true,
+                        },
+                    ));
                 }
             }
         }
     }
-    by_slot.into_values().collect()
+    // Relocations mostly come in slot order, which this sort runs through in one pass.
+    candidates.sort_by_key(|c| (c.0, c.1));
+    candidates.dedup_by_key(|c| c.0);
+    candidates.into_iter().map(|(_, _, b)| b).collect()
 }
 
 #[cfg(test)]
