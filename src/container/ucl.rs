@@ -452,6 +452,42 @@ mod tests {
     }
 
     #[test]
+    fn gamma_codes_at_every_bit_alignment() {
+        // Every value up to 2^12 and some larger ones, after 0 to 15 other control bits,
+        // followed by a marker: the value comes back and the bits after it are where they
+        // should be.
+        let values = (2..1 << 12).chain((12..32).flat_map(|k| [1u32 << k, (1 << k) + 0x5a5]));
+        for v in values {
+            for lead in 0..16u32 {
+                let mut w = BitWriter::default();
+                for i in 0..lead {
+                    w.bit(i & 1);
+                }
+                w.gamma(v);
+                for bit in [1, 0, 1, 1, 0, 0, 1, 0, 1] {
+                    w.bit(bit);
+                }
+                let mut b = Bits {
+                    src: &w.out,
+                    pos: 0,
+                    bb: EMPTY,
+                };
+                for i in 0..lead {
+                    assert_eq!(b.bit(), Ok(i & 1));
+                }
+                assert_eq!(b.gamma(u32::MAX >> 1), Ok(v), "v {v:#x} after {lead} bits");
+                let after: Vec<u32> = (0..9).map(|_| b.bit().unwrap_or(9)).collect();
+                assert_eq!(
+                    after,
+                    [1, 0, 1, 1, 0, 0, 1, 0, 1],
+                    "v {v:#x} after {lead} bits"
+                );
+                assert_eq!(b.pos, w.out.len());
+            }
+        }
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let mut x: u32 = 12345;
         for len in 0..2000 {
