@@ -837,29 +837,45 @@ impl<'a> Analyzer<'_, 'a> {
             };
             let b = block.start;
             for insn in cfg.insns(block) {
+                let is_call = |op: &Op| matches!(op, Op::Call { .. } | Op::TailCall { .. });
+                // Set when `st` already holds the state after the instruction.
+                let mut done = false;
                 // Only some ops leave notes; an instruction without them is just run below.
                 if insn.ops.iter().any(noted_in_replay) {
-                    // `before` is kept for the proper re-run below; `st` steps through the ops.
-                    let before = st.clone();
+                    let has_call = insn.ops.iter().any(is_call);
+                    // The state before the instruction: products and quotients are judged on
+                    // it, and an instruction with a call is re-run from it below (calls need
+                    // the analyzer). Without a call, stepping `st` through the ops here is
+                    // that run already, so no copy is needed for it.
+                    let judged_on_entry = |op: &Op| {
+                        matches!(
+                            op,
+                            Op::Mul { lo: Some(_), .. } | Op::Div { quot: Some(_), .. }
+                        )
+                    };
+                    let before =
+                        (has_call || insn.ops.iter().any(judged_on_entry)).then(|| st.clone());
                     for op in &insn.ops {
                         match op {
                             Op::Mul { lo: Some(lo), .. } => {
-                                let mut t = before.clone();
-                                step(&mut t, &self.ctx, op);
-                                if read(&t, &self.ctx, *lo).may & P != 0 {
-                                    muls.push(insn.addr);
-                                    notes_at.insert(insn.addr, "product nmemb*size".into());
+                                if let Some(mut t) = before.clone() {
+                                    step(&mut t, &self.ctx, op);
+                                    if read(&t, &self.ctx, *lo).may & P != 0 {
+                                        muls.push(insn.addr);
+                                        notes_at.insert(insn.addr, "product nmemb*size".into());
+                                    }
                                 }
                             }
                             Op::Div { quot: Some(q), .. } => {
-                                let mut t = before.clone();
-                                step(&mut t, &self.ctx, op);
-                                let v = read(&t, &self.ctx, *q);
-                                if v.may != 0 {
-                                    notes_at.insert(
-                                        insn.addr,
-                                        format!("division: {}", tag_names(v.may)),
-                                    );
+                                if let Some(mut t) = before.clone() {
+                                    step(&mut t, &self.ctx, op);
+                                    let v = read(&t, &self.ctx, *q);
+                                    if v.may != 0 {
+                                        notes_at.insert(
+                                            insn.addr,
+                                            format!("division: {}", tag_names(v.may)),
+                                        );
+                                    }
                                 }
                             }
                             Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
@@ -913,13 +929,17 @@ impl<'a> Analyzer<'_, 'a> {
                             Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
                             _ => {}
                         }
-                        if !matches!(op, Op::Call { .. } | Op::TailCall { .. }) {
+                        if !is_call(op) {
                             step(&mut st, &self.ctx, op);
-                        } else {
-                            // handled below through exec on a copy
                         }
                     }
-                    st = before;
+                    match before {
+                        Some(b) if has_call => st = b,
+                        _ => done = true,
+                    }
+                }
+                if done {
+                    continue;
                 }
                 // Run the instruction properly (calls need the analyzer).
                 let mut notes = Vec::new();
