@@ -76,7 +76,7 @@ impl Cfg {
 }
 
 /// Instructions in a typical calloc-chain function: the decoder's buffers start this big.
-const TYPICAL_INSNS: usize = 64;
+const TYPICAL_INSNS: usize = 32;
 
 enum Flow {
     /// Falls through to the next instruction.
@@ -129,10 +129,12 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
     // Addresses that start a decoded instruction → position in `insns`.
     let mut at: HashMap<u64, u32, BuildHasherDefault<AddrHasher>> =
         HashMap::with_capacity_and_hasher(TYPICAL_INSNS, BuildHasherDefault::default());
-    let mut leaders: Vec<u64> = vec![entry];
+    let mut leaders: Vec<u64> = Vec::with_capacity(TYPICAL_INSNS);
+    leaders.push(entry);
     let mut errors = Vec::new();
     let mut truncated = None;
-    let mut work = vec![entry];
+    let mut work: Vec<u64> = Vec::with_capacity(TYPICAL_INSNS);
+    work.push(entry);
     'outer: while let Some(mut addr) = work.pop() {
         loop {
             if at.contains_key(&addr) {
@@ -205,7 +207,7 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
     let is_leader = |a: u64| leaders.binary_search(&a).is_ok();
     // Overlapping instructions (a jump into the middle of one) are kept as separate
     // decodings: each leader starts its own block.
-    let mut blocks = Vec::new();
+    let mut blocks = Vec::with_capacity(leaders.len().min(MAX_BLOCKS));
     let mut order: Vec<u32> = Vec::with_capacity(insns.len());
     for &l in &leaders {
         if blocks.len() >= MAX_BLOCKS {

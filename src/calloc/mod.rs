@@ -235,14 +235,38 @@ impl FnResult {
     }
 }
 
-/// What a resolved call or tail-branch target is.
-#[derive(Debug, Clone)]
-struct Resolved {
-    name: Option<String>,
+/// What a resolved call or tail-branch target is. Borrowed from the file and formatted
+/// only when a message names it: calls are resolved at every visit of their block.
+#[derive(Debug, Clone, Copy)]
+struct Resolved<'a> {
+    name: Option<&'a str>,
     /// Code address of the definition in this file.
     def: Option<u64>,
-    /// For messages: `malloc@plt`, `0x1234`, `indirect`.
-    display: String,
+    /// For messages: `malloc@plt`, `sub_1234`, `an indirect target`.
+    display: TargetName<'a>,
+}
+
+/// How messages name a call target.
+#[derive(Debug, Clone, Copy)]
+enum TargetName<'a> {
+    /// A symbol, then `@plt`, `@got` or nothing.
+    Symbol(&'a str, &'static str),
+    /// An unnamed function at this (display) address.
+    Sub(u64),
+    /// A GOT slot with no symbol and no code address in it.
+    UnresolvedSlot(u64),
+    Indirect,
+}
+
+impl std::fmt::Display for TargetName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetName::Symbol(name, via) => write!(f, "{name}{via}"),
+            TargetName::Sub(a) => write!(f, "sub_{a:x}"),
+            TargetName::UnresolvedSlot(slot) => write!(f, "unresolved slot {slot:#x}"),
+            TargetName::Indirect => f.write_str("an indirect target"),
+        }
+    }
 }
 
 fn base_name(name: &str) -> &str {
@@ -319,6 +343,13 @@ fn noted_in_replay(op: &Op) -> bool {
 /// A function analysed with given argument tags: (entry, per argument (may, must, constant)).
 type CacheKey = (u64, SmallVec<[(Tags, Tags, Option<u64>); 8]>);
 
+fn cache_key(addr: u64, params: &[Val]) -> CacheKey {
+    (
+        addr,
+        params.iter().map(|v| (v.may, v.must, v.konst())).collect(),
+    )
+}
+
 struct Analyzer<'e, 'a> {
     elf: &'e ElfFile<'a>,
     lifter: &'e dyn Lifter,
@@ -330,11 +361,11 @@ struct Analyzer<'e, 'a> {
 }
 
 /// One call or tail branch seen while replaying the dataflow.
-struct CallSite<'c> {
+struct CallSite<'c, 'a> {
     /// Position of the block in `Cfg::blocks`.
     block: usize,
     insn: &'c Insn,
-    target: Resolved,
+    target: Resolved<'a>,
     args: Args,
     tail: bool,
 }
@@ -345,7 +376,7 @@ const NUM_ARGS: usize = 4;
 /// inline (a call is analysed at every visit of its block).
 type Args = SmallVec<[Val; 8]>;
 
-impl Analyzer<'_, '_> {
+impl<'a> Analyzer<'_, 'a> {
     fn name_of(&self, addr: u64) -> String {
         let a = self.lifter.display_addr(addr);
         self.elf
@@ -354,8 +385,8 @@ impl Analyzer<'_, '_> {
             .unwrap_or_else(|| format!("sub_{a:x}"))
     }
 
-    fn resolve_in(&self, t: Target, st: Option<&State>) -> Resolved {
-        let by_slot = |slot: u64, via: &str| {
+    fn resolve_in(&self, t: Target, st: Option<&State>) -> Resolved<'a> {
+        let by_slot = |slot: u64, via: &'static str| {
             let b = self.elf.slot_symbol(slot);
             match b {
                 Some(b) => {
@@ -365,9 +396,9 @@ impl Analyzer<'_, '_> {
                         .filter(|s| s.addr != 0 && s.is_func)
                         .map(|s| s.addr);
                     Resolved {
-                        name: Some(b.symbol.to_string()),
+                        name: Some(b.symbol),
                         def,
-                        display: format!("{}{via}", b.symbol),
+                        display: TargetName::Symbol(b.symbol, via),
                     }
                 }
                 None => {
@@ -382,11 +413,12 @@ impl Analyzer<'_, '_> {
                             let name = self
                                 .elf
                                 .function_at(self.lifter.display_addr(a))
-                                .map(|s| s.name.to_string());
+                                .map(|s| s.name);
                             Resolved {
-                                display: name.clone().unwrap_or_else(|| {
-                                    format!("sub_{:x}", self.lifter.display_addr(a))
-                                }),
+                                display: match name {
+                                    Some(n) => TargetName::Symbol(n, ""),
+                                    None => TargetName::Sub(self.lifter.display_addr(a)),
+                                },
                                 name,
                                 def: Some(a),
                             }
@@ -394,7 +426,7 @@ impl Analyzer<'_, '_> {
                         None => Resolved {
                             name: None,
                             def: None,
-                            display: format!("unresolved slot {slot:#x}"),
+                            display: TargetName::UnresolvedSlot(slot),
                         },
                     }
                 }
@@ -409,14 +441,14 @@ impl Analyzer<'_, '_> {
                 let da = self.lifter.display_addr(a);
                 match self.elf.function_at(da) {
                     Some(s) => Resolved {
-                        name: Some(s.name.to_string()),
+                        name: Some(s.name),
                         def: Some(a),
-                        display: s.name.to_string(),
+                        display: TargetName::Symbol(s.name, ""),
                     },
                     None => Resolved {
                         name: None,
                         def: Some(a),
-                        display: format!("sub_{da:x}"),
+                        display: TargetName::Sub(da),
                     },
                 }
             }
@@ -428,7 +460,7 @@ impl Analyzer<'_, '_> {
                 None => Resolved {
                     name: None,
                     def: None,
-                    display: "an indirect target".into(),
+                    display: TargetName::Indirect,
                 },
             },
             Target::Reg(r) => {
@@ -439,14 +471,14 @@ impl Analyzer<'_, '_> {
                     _ => Resolved {
                         name: None,
                         def: None,
-                        display: "an indirect target".into(),
+                        display: TargetName::Indirect,
                     },
                 }
             }
             Target::Indirect => Resolved {
                 name: None,
                 def: None,
-                display: "an indirect target".into(),
+                display: TargetName::Indirect,
             },
         }
     }
@@ -517,6 +549,11 @@ impl Analyzer<'_, '_> {
             }
         }
         if args.iter().any(|a| a.may & FACTORS != 0) && depth < MAX_CHAIN_DEPTH {
+            // Only the returned value is wanted: read it from the cache (the fixpoint asks at
+            // every visit of the block) instead of copying the whole result.
+            if let Some(r) = self.cache.get(&cache_key(def, args)) {
+                return (r.ret, None);
+            }
             let res = self.analyze(def, args, depth + 1);
             return (res.ret, None);
         }
@@ -524,10 +561,7 @@ impl Analyzer<'_, '_> {
     }
 
     fn analyze(&mut self, addr: u64, params: &[Val], depth: usize) -> FnResult {
-        let key = (
-            addr,
-            params.iter().map(|v| (v.may, v.must, v.konst())).collect(),
-        );
+        let key = cache_key(addr, params);
         if let Some(r) = self.cache.get(&key) {
             return r.clone();
         }
@@ -586,7 +620,7 @@ impl Analyzer<'_, '_> {
         insn: &Insn,
         depth: usize,
         notes: &mut Vec<String>,
-    ) -> Option<(Resolved, Args, bool)> {
+    ) -> Option<(Resolved<'a>, Args, bool)> {
         let mut call = None;
         for op in &insn.ops {
             match op {
@@ -803,29 +837,45 @@ impl Analyzer<'_, '_> {
             };
             let b = block.start;
             for insn in cfg.insns(block) {
+                let is_call = |op: &Op| matches!(op, Op::Call { .. } | Op::TailCall { .. });
+                // Set when `st` already holds the state after the instruction.
+                let mut done = false;
                 // Only some ops leave notes; an instruction without them is just run below.
                 if insn.ops.iter().any(noted_in_replay) {
-                    // `before` is kept for the proper re-run below; `st` steps through the ops.
-                    let before = st.clone();
+                    let has_call = insn.ops.iter().any(is_call);
+                    // The state before the instruction: products and quotients are judged on
+                    // it, and an instruction with a call is re-run from it below (calls need
+                    // the analyzer). Without a call, stepping `st` through the ops here is
+                    // that run already, so no copy is needed for it.
+                    let judged_on_entry = |op: &Op| {
+                        matches!(
+                            op,
+                            Op::Mul { lo: Some(_), .. } | Op::Div { quot: Some(_), .. }
+                        )
+                    };
+                    let before =
+                        (has_call || insn.ops.iter().any(judged_on_entry)).then(|| st.clone());
                     for op in &insn.ops {
                         match op {
                             Op::Mul { lo: Some(lo), .. } => {
-                                let mut t = before.clone();
-                                step(&mut t, &self.ctx, op);
-                                if read(&t, &self.ctx, *lo).may & P != 0 {
-                                    muls.push(insn.addr);
-                                    notes_at.insert(insn.addr, "product nmemb*size".into());
+                                if let Some(mut t) = before.clone() {
+                                    step(&mut t, &self.ctx, op);
+                                    if read(&t, &self.ctx, *lo).may & P != 0 {
+                                        muls.push(insn.addr);
+                                        notes_at.insert(insn.addr, "product nmemb*size".into());
+                                    }
                                 }
                             }
                             Op::Div { quot: Some(q), .. } => {
-                                let mut t = before.clone();
-                                step(&mut t, &self.ctx, op);
-                                let v = read(&t, &self.ctx, *q);
-                                if v.may != 0 {
-                                    notes_at.insert(
-                                        insn.addr,
-                                        format!("division: {}", tag_names(v.may)),
-                                    );
+                                if let Some(mut t) = before.clone() {
+                                    step(&mut t, &self.ctx, op);
+                                    let v = read(&t, &self.ctx, *q);
+                                    if v.may != 0 {
+                                        notes_at.insert(
+                                            insn.addr,
+                                            format!("division: {}", tag_names(v.may)),
+                                        );
+                                    }
                                 }
                             }
                             Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
@@ -879,13 +929,17 @@ impl Analyzer<'_, '_> {
                             Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
                             _ => {}
                         }
-                        if !matches!(op, Op::Call { .. } | Op::TailCall { .. }) {
+                        if !is_call(op) {
                             step(&mut st, &self.ctx, op);
-                        } else {
-                            // handled below through exec on a copy
                         }
                     }
-                    st = before;
+                    match before {
+                        Some(b) if has_call => st = b,
+                        _ => done = true,
+                    }
+                }
+                if done {
+                    continue;
                 }
                 // Run the instruction properly (calls need the analyzer).
                 let mut notes = Vec::new();
@@ -1232,7 +1286,7 @@ fn sink_name(calls: &[CallSite], sink: Option<&EvidenceLine>) -> String {
     calls
         .iter()
         .find(|c| hex(c.insn.addr) == s.address || hex(c.insn.addr & !1) == s.address)
-        .map(|c| c.target.display.clone())
+        .map(|c| c.target.display.to_string())
         .unwrap_or_else(|| "an allocator".into())
 }
 
