@@ -1,7 +1,7 @@
 //! Per-file facts: everything the verdict needs from one ELF file, owned, so the file's
 //! bytes can be released as soon as it has been examined.
 
-use crate::elf::{ElfFile, ElfType, SymbolSource};
+use crate::elf::{ElfFile, ElfType, OffsetMismatch, SymbolSource};
 use crate::evidence::kernel::find_kernel_release;
 use crate::report::CallocReport;
 
@@ -61,6 +61,8 @@ pub struct FileFacts {
     pub is_libc: bool,
     /// The calloc this file carries (exported by a libc, or a static copy), analysed.
     pub calloc: Option<CallocReport>,
+    /// Segments read at their address because their recorded file offset disagrees.
+    pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read.
     pub warnings: Vec<crate::FormatError>,
 }
@@ -175,6 +177,7 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
         has_symtab: elf.symbols.iter().any(|s| s.source == SymbolSource::SymTab),
         is_libc,
         calloc,
+        offset_mismatches: elf.offset_mismatches.clone(),
         warnings: elf.warnings.clone(),
     }
 }

@@ -7,12 +7,14 @@
 //! headers when present.
 
 mod check;
+mod layout;
 mod qnx;
 
 use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 
 use crate::error::FormatError;
 
+pub use layout::OffsetMismatch;
 pub use qnx::{parse_qnx_info, QnxNote};
 
 /// ELF magic: how files are recognised, whatever their name.
@@ -163,6 +165,9 @@ pub struct ElfFile<'a> {
     pub qnx_info: Vec<(String, String)>,
     /// `.comment` strings (compiler identification).
     pub comment: Vec<String>,
+    /// Segments read at their address rather than at their recorded file offset, where the
+    /// two disagree (mkifs-packed boot-image files).
+    pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read; the rest of the model is still valid.
     pub warnings: Vec<FormatError>,
 }
@@ -183,7 +188,7 @@ impl<'a> ElfFile<'a> {
             return Err(FormatError::at(0, "not an ELF file (bad magic)"));
         }
         let mut warnings = check::check_tables(data)?;
-        let elf = match guarded_parse(data, false) {
+        let mut elf = match guarded_parse(data, false) {
             Ok(elf) => elf,
             Err(strict_err) => match guarded_parse(data, true) {
                 Ok(elf) => {
@@ -199,10 +204,21 @@ impl<'a> ElfFile<'a> {
                 Err(_) => return Err(strict_err),
             },
         };
-        Ok(Self::from_goblin(data, &elf, warnings))
+        // As the loader does: the dynamic segment is where its address maps.
+        let offset_mismatches =
+            layout::locate_by_address(&mut elf.program_headers, data, elf.is_64, elf.little_endian);
+        if !offset_mismatches.is_empty() {
+            warnings.extend(layout::reread_dynamic(&mut elf, data));
+        }
+        Ok(Self::from_goblin(data, &elf, warnings, offset_mismatches))
     }
 
-    fn from_goblin(data: &'a [u8], elf: &Elf<'a>, mut warnings: Vec<FormatError>) -> ElfFile<'a> {
+    fn from_goblin(
+        data: &'a [u8],
+        elf: &Elf<'a>,
+        mut warnings: Vec<FormatError>,
+        offset_mismatches: Vec<OffsetMismatch>,
+    ) -> ElfFile<'a> {
         let hdr = &elf.header;
         let endian = if elf.little_endian {
             Endian::Little
@@ -341,6 +357,7 @@ impl<'a> ElfFile<'a> {
             qnx_note,
             qnx_info,
             comment,
+            offset_mismatches,
             warnings,
         }
     }
