@@ -159,6 +159,9 @@ pub struct ElfFile<'a> {
     /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM. Sorted by slot:
     /// [`slot_symbol`](Self::slot_symbol) binary-searches it.
     pub slot_bindings: Vec<SlotBinding<'a>>,
+    /// The symbol of each DT_JMPREL relocation, in table order: what a lazy PLT entry's
+    /// relocation index names ([`plt_reloc_symbol`](Self::plt_reloc_symbol)).
+    pub plt_reloc_symbols: Vec<Option<&'a str>>,
     pub segments: Vec<Segment>,
     pub qnx_note: Option<QnxNote>,
     /// `QNX_info` section as `KEY=value` pairs, in file order.
@@ -276,6 +279,11 @@ impl<'a> ElfFile<'a> {
         }
 
         let slot_bindings = collect_slot_bindings(elf, &dynsym_names);
+        let plt_reloc_symbols = elf
+            .pltrelocs
+            .iter()
+            .map(|r| dynsym_names.get(r.r_sym).copied().flatten())
+            .collect();
         let mut pltgot = None;
         if let Some(dynamic) = &elf.dynamic {
             pltgot = dynamic
@@ -353,6 +361,7 @@ impl<'a> ElfFile<'a> {
             pltgot,
             symbols,
             slot_bindings,
+            plt_reloc_symbols,
             segments,
             qnx_note,
             qnx_info,
@@ -429,6 +438,12 @@ impl<'a> ElfFile<'a> {
             .binary_search_by_key(&slot, |b| b.slot)
             .ok()?;
         self.slot_bindings.get(i)
+    }
+
+    /// The symbol of the `index`th DT_JMPREL relocation, the one a lazy PLT entry pushes for
+    /// the runtime linker: names a PLT call even when no relocation sits at its slot's address.
+    pub fn plt_reloc_symbol(&self, index: usize) -> Option<&'a str> {
+        self.plt_reloc_symbols.get(index).copied().flatten()
     }
 
     /// File bytes mapped at virtual address `addr`, up to the end of the segment's file image.
