@@ -58,7 +58,7 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             };
         }
         reasons.push(format!(
-            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target)",
+            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target, Neutrino kernel calls)",
             f.elf_files
         ));
         // BadAlloc-family finding: an unchecked calloc outside QNX (newlib <= 3.3 linked

@@ -15,7 +15,7 @@ use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 use crate::error::FormatError;
 
 pub use layout::OffsetMismatch;
-pub use qnx::{parse_qnx_info, QnxNote};
+pub use qnx::{find_qnx_info, parse_qnx_info, QnxNote, MAX_QNX_INFO_SCAN};
 
 /// ELF magic: how files are recognised, whatever their name.
 pub const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
@@ -166,6 +166,9 @@ pub struct ElfFile<'a> {
     pub qnx_note: Option<QnxNote>,
     /// `QNX_info` section as `KEY=value` pairs, in file order.
     pub qnx_info: Vec<(String, String)>,
+    /// `QNX_info` was found in the bytes past the loaded image, because the section table
+    /// cannot name sections (absent or damaged).
+    pub qnx_info_without_sections: bool,
     /// `.comment` strings (compiler identification).
     pub comment: Vec<String>,
     /// Segments read at their address rather than at their recorded file offset, where the
@@ -344,6 +347,18 @@ impl<'a> ElfFile<'a> {
             }
         }
 
+        // Loaders never read section headers: without readable section names, QNX_info is
+        // looked for in the non-loaded bytes where QNX's tools put it.
+        let names_readable = usize::from(hdr.e_shstrndx) < elf.section_headers.len()
+            && hdr.e_shstrndx != section_header::SHN_UNDEF as u16;
+        let mut qnx_info_without_sections = false;
+        if qnx_info.is_empty() && !names_readable {
+            if let Some(found) = find_qnx_info(past_loaded_image(data, elf)) {
+                qnx_info = found;
+                qnx_info_without_sections = true;
+            }
+        }
+
         ElfFile {
             data,
             is_64: elf.is_64,
@@ -365,6 +380,7 @@ impl<'a> ElfFile<'a> {
             segments,
             qnx_note,
             qnx_info,
+            qnx_info_without_sections,
             comment,
             offset_mismatches,
             warnings,
@@ -564,6 +580,22 @@ fn tables_offset(data: &[u8]) -> u64 {
         .filter_map(word)
         .find(|&o| o != 0 && o < data.len() as u64)
         .unwrap_or(0)
+}
+
+/// The file's bytes after the end of its last PT_LOAD file image, where the non-allocated
+/// sections live (all of it for a file without PT_LOAD).
+fn past_loaded_image<'d>(data: &'d [u8], elf: &Elf<'_>) -> &'d [u8] {
+    let end = elf
+        .program_headers
+        .iter()
+        .filter(|ph| ph.p_type == program_header::PT_LOAD)
+        .filter_map(|ph| ph.p_offset.checked_add(ph.p_filesz))
+        .max()
+        .unwrap_or(0);
+    usize::try_from(end)
+        .ok()
+        .and_then(|e| data.get(e..))
+        .unwrap_or_default()
 }
 
 fn file_range(data: &[u8], offset: u64, size: u64) -> Option<&[u8]> {

@@ -153,6 +153,11 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
                 detail.push_str(&format!(", {key}={v}"));
             }
         }
+        if f.qnx_info_without_sections {
+            detail.push_str(
+                " (found in the bytes after the loaded segments: the section table names no sections)",
+            );
+        }
         evidence.push(EvidenceItem {
             source: f.path.clone(),
             kind: "qnx-info".into(),
@@ -169,6 +174,7 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     let mut compiler: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut interps: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut notes: Vec<&str> = Vec::new();
+    let mut kernel_calls: Vec<&str> = Vec::new();
     for f in files {
         for m in &f.markers {
             match m {
@@ -177,6 +183,7 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
                 }
                 QnxMarker::Interpreter(i) => interps.entry(i.clone()).or_default().push(&f.path),
                 QnxMarker::Note => notes.push(&f.path),
+                QnxMarker::KernelCalls => kernel_calls.push(&f.path),
                 QnxMarker::QnxInfo | QnxMarker::Kernel => {}
             }
         }
@@ -211,6 +218,13 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     }
     if !notes.is_empty() {
         evidence.push(aggregate("qnx-note", "ELF note named \"QNX\"", &notes));
+    }
+    if !kernel_calls.is_empty() {
+        evidence.push(aggregate(
+            "kernel-calls",
+            "Neutrino kernel calls (MsgSend, ConnectAttach, ChannelCreate...) in the dynamic symbols",
+            &kernel_calls,
+        ));
     }
 
     // 4. SONAMEs of C libraries, counted only with a QNX marker.
