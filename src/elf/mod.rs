@@ -315,49 +315,11 @@ impl<'a> ElfFile<'a> {
             }
         }
 
-        let mut qnx_info = Vec::new();
-        let mut comment = Vec::new();
-        for sh in &elf.section_headers {
-            let Some(name) = elf.shdr_strtab.get_at(sh.sh_name) else {
-                continue;
-            };
-            if name != "QNX_info" && name != ".comment" {
-                continue;
-            }
-            if sh.sh_type == section_header::SHT_NOBITS {
-                continue;
-            }
-            let Some(bytes) = file_range(data, sh.sh_offset, sh.sh_size) else {
-                warnings.push(FormatError::at(
-                    sh.sh_offset,
-                    format!("section {name} runs past the end of the file"),
-                ));
-                continue;
-            };
-            if name == "QNX_info" {
-                qnx_info.extend(parse_qnx_info(bytes));
-            } else {
-                comment.extend(
-                    bytes
-                        .split(|&b| b == 0)
-                        .filter(|s| !s.is_empty())
-                        .take(MAX_COMMENT_STRINGS)
-                        .map(|s| String::from_utf8_lossy(s).into_owned()),
-                );
-            }
-        }
-
-        // Loaders never read section headers: without readable section names, QNX_info is
-        // looked for in the non-loaded bytes where QNX's tools put it.
-        let names_readable = usize::from(hdr.e_shstrndx) < elf.section_headers.len()
-            && hdr.e_shstrndx != section_header::SHN_UNDEF as u16;
-        let mut qnx_info_without_sections = false;
-        if qnx_info.is_empty() && !names_readable {
-            if let Some(found) = find_qnx_info(past_loaded_image(data, elf)) {
-                qnx_info = found;
-                qnx_info_without_sections = true;
-            }
-        }
+        let Named {
+            qnx_info,
+            qnx_info_without_sections,
+            comment,
+        } = named_sections(data, elf, &mut warnings);
 
         ElfFile {
             data,
@@ -580,6 +542,65 @@ fn tables_offset(data: &[u8]) -> u64 {
         .filter_map(word)
         .find(|&o| o != 0 && o < data.len() as u64)
         .unwrap_or(0)
+}
+
+/// What the tool reads from sections by name: `QNX_info` and `.comment`.
+struct Named {
+    qnx_info: Vec<(String, String)>,
+    /// `QNX_info` was found in the bytes past the loaded image, not by name.
+    qnx_info_without_sections: bool,
+    comment: Vec<String>,
+}
+
+fn named_sections(data: &[u8], elf: &Elf<'_>, warnings: &mut Vec<FormatError>) -> Named {
+    let mut qnx_info = Vec::new();
+    let mut comment = Vec::new();
+    for sh in &elf.section_headers {
+        let Some(name) = elf.shdr_strtab.get_at(sh.sh_name) else {
+            continue;
+        };
+        if name != "QNX_info" && name != ".comment" {
+            continue;
+        }
+        if sh.sh_type == section_header::SHT_NOBITS {
+            continue;
+        }
+        let Some(bytes) = file_range(data, sh.sh_offset, sh.sh_size) else {
+            warnings.push(FormatError::at(
+                sh.sh_offset,
+                format!("section {name} runs past the end of the file"),
+            ));
+            continue;
+        };
+        if name == "QNX_info" {
+            qnx_info.extend(parse_qnx_info(bytes));
+        } else {
+            comment.extend(
+                bytes
+                    .split(|&b| b == 0)
+                    .filter(|s| !s.is_empty())
+                    .take(MAX_COMMENT_STRINGS)
+                    .map(|s| String::from_utf8_lossy(s).into_owned()),
+            );
+        }
+    }
+    // Loaders never read section headers: without readable section names, QNX_info is
+    // looked for in the non-loaded bytes where QNX's tools put it.
+    let shstrndx = elf.header.e_shstrndx;
+    let names_readable = usize::from(shstrndx) < elf.section_headers.len()
+        && shstrndx != section_header::SHN_UNDEF as u16;
+    let mut qnx_info_without_sections = false;
+    if qnx_info.is_empty() && !names_readable {
+        if let Some(found) = find_qnx_info(past_loaded_image(data, elf)) {
+            qnx_info = found;
+            qnx_info_without_sections = true;
+        }
+    }
+    Named {
+        qnx_info,
+        qnx_info_without_sections,
+        comment,
+    }
 }
 
 /// The file's bytes after the end of its last PT_LOAD file image, where the non-allocated
