@@ -139,7 +139,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
         if moved > 0 {
             let _ = writeln!(
                 out,
-                "  {moved} file{} record{} a dynamic segment at a file offset that disagrees with its address (mkifs packing): read at the address, as the loader does",
+                "  {moved} file{} record{} a segment (PT_DYNAMIC, PT_INTERP, PT_NOTE) at a file offset that disagrees with its address (mkifs packing): read at the address, as the loader does",
                 if moved == 1 { "" } else { "s" },
                 if moved == 1 { "s" } else { "" }
             );
