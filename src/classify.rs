@@ -58,7 +58,7 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             };
         }
         reasons.push(format!(
-            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target)",
+            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target, Neutrino kernel calls)",
             f.elf_files
         ));
         // BadAlloc-family finding: an unchecked calloc outside QNX (newlib <= 3.3 linked
@@ -184,6 +184,21 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             }
         }
         (None, None) => (None, false),
+    };
+    // Nor does a lower bound from what QNX programs need (libc.so.4, ldqnx-64.so.2: only
+    // QNX 7.0 and later run them) when nothing stronger decided: it is ABI, not a label.
+    let floor =
+        f.os.estimate
+            .floor
+            .as_ref()
+            .filter(|fl| !decisive && release_status(fl.release) == ReleaseStatus::Fixed);
+    let (status, decisive, release_text) = match floor {
+        Some(fl) => (
+            Some(ReleaseStatus::Fixed),
+            true,
+            format!("QNX release {} (a lower bound: {})", fl.label, fl.why),
+        ),
+        None => (status, decisive, release_text),
     };
     let status = if decisive || libc_checked {
         status

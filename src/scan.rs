@@ -13,8 +13,8 @@ pub use crate::examine::{MAX_EXPANDED_PER_FILE, MAX_NESTING};
 use crate::facts::FileFacts;
 use crate::image_memo::ImageMemo;
 use crate::report::{
-    BinaryReport, CallocReport, ErrorReport, ImageReport, LibcReport, Report, ScanStats,
-    SymlinkReport, TargetReport, Tool, Verdict,
+    BinaryReport, CallocReport, ErrorReport, ImageReport, LibcReport, LocatedByAddress, Report,
+    ScanStats, SymlinkReport, TargetReport, Tool, Verdict,
 };
 use crate::source::walk::{walk_streaming, FoundFile};
 use crate::source::WalkItem;
@@ -469,6 +469,16 @@ fn binary_report(f: FileFacts) -> BinaryReport {
         network: !f.network_imports.is_empty(),
         network_imports: f.network_imports,
         stripped_static: f.is_static && !f.has_symtab && f.elf_type == ElfType::Executable,
+        located_by_address: f
+            .offset_mismatches
+            .iter()
+            .map(|m| LocatedByAddress {
+                segment: m.segment.to_string(),
+                address: format!("{:#x}", m.vaddr),
+                recorded_offset: m.recorded_offset,
+                offset_used: m.offset_used,
+            })
+            .collect(),
         path: f.path,
     }
 }

@@ -160,6 +160,7 @@ fn binary(path: &str, static_calloc: Option<CallocReport>) -> BinaryReport {
         network: true,
         network_imports: vec!["socket".into()],
         stripped_static: false,
+        located_by_address: vec![],
     }
 }
 

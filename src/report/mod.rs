@@ -210,6 +210,23 @@ pub struct BinaryReport {
     pub network_imports: Vec<String>,
     /// Statically linked and stripped: a copy of calloc inside cannot be located by symbol.
     pub stripped_static: bool,
+    /// Segments (PT_DYNAMIC, PT_INTERP, PT_NOTE) whose recorded file offset disagrees with
+    /// their address: read where the address maps, as the loader reads them.
+    #[serde(default)]
+    pub located_by_address: Vec<LocatedByAddress>,
+}
+
+/// A segment read at its address instead of its recorded file offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocatedByAddress {
+    /// `PT_DYNAMIC`, `PT_INTERP` or `PT_NOTE`.
+    pub segment: String,
+    /// Its virtual address, `"0x..."`.
+    pub address: String,
+    /// The file offset its program header records.
+    pub recorded_offset: u64,
+    /// The file offset its address maps to through the PT_LOAD segment: where it was read.
+    pub offset_used: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

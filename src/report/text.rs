@@ -132,6 +132,18 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
             let c = b.static_calloc.as_ref().map(calloc_word).unwrap_or("");
             format!("{} ({}): calloc {c}", b.path, b.arch)
         });
+        let moved = bins
+            .iter()
+            .filter(|b| !b.located_by_address.is_empty())
+            .count();
+        if moved > 0 {
+            let _ = writeln!(
+                out,
+                "  {moved} file{} record{} a segment (PT_DYNAMIC, PT_INTERP, PT_NOTE) at a file offset that disagrees with its address (mkifs packing): read at the address, as the loader does",
+                if moved == 1 { "" } else { "s" },
+                if moved == 1 { "s" } else { "" }
+            );
+        }
         let network: Vec<&BinaryReport> = bins.iter().filter(|b| b.network).collect();
         list(out, "network-facing", &network, |b| {
             format!(
