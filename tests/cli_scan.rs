@@ -380,9 +380,10 @@ fn diff_of_two_scans_exits_1_while_exposed() {
     };
     let before = run("example/qnx650-device", "before.json");
     let after = run("example/qnx710-device", "after.json");
+    // Two paths: the same device only when the user says so.
     let out = Command::cargo_bin("badalloc-audit")
         .unwrap()
-        .arg("diff")
+        .args(["diff", "--same-target"])
         .arg(&before)
         .arg(&after)
         .output()
@@ -395,7 +396,7 @@ fn diff_of_two_scans_exits_1_while_exposed() {
     );
     let out = Command::cargo_bin("badalloc-audit")
         .unwrap()
-        .arg("diff")
+        .args(["diff", "--same-target"])
         .arg(&after)
         .arg(&before)
         .output()

@@ -632,8 +632,9 @@ fn json_is_the_pretty_layout_of_the_whole_report() {
 fn diff_patched_libc() {
     let before = affected_by_release();
     let mut after = patched();
-    after.targets[0].path = "old-remounted".into(); // one target each: matched by position
-    let d = diff::diff(&before, &after);
+    after.targets[0].path = "old-remounted".into(); // the same device, mounted elsewhere
+    let d = diff::diff_with(&before, &after, diff::Matching::SameTarget).unwrap();
+    assert_eq!(d.matched_by, "same-target");
     assert!(!d.still_exposed, "{:?}", d.exposures);
     assert_eq!(d.targets.len(), 1);
     let t = &d.targets[0];
@@ -697,9 +698,11 @@ fn diff_matches_several_targets_by_path() {
     assert_eq!(
         statuses,
         [
-            TargetStatus::Removed,
+            TargetStatus::NotRescanned,
             TargetStatus::Unchanged,
             TargetStatus::Added
         ]
     );
+    assert_eq!(d.matched_by, "path");
+    assert_eq!(d.shared_targets, 1);
 }
