@@ -288,4 +288,89 @@ mod tests {
         bytes.pager().release(&[1, 2, 3]);
         assert!(FileBytes::Owned(vec![0; 10]).pager().map.is_none());
     }
+
+    /// `read_file` on `path` in a thread: its result, or None if it did not return within
+    /// five seconds (it is waiting on something).
+    fn read_within_seconds(path: &Path) -> Option<std::io::Result<usize>> {
+        let path = path.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_file(&path).map(|b| b.len()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("libc.so.3");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        // No writer ever opens it: a blocking open would wait forever.
+        let err = read_within_seconds(&fifo)
+            .expect("read_file waited on a FIFO")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file (FIFO)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn devices_and_links_are_refused_and_named_files_follow_links() {
+        let err = read_file(Path::new("/dev/zero"))
+            .err()
+            .expect("a device is no file");
+        assert!(err.to_string().contains("character device"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::write(&real, b"\x7fELF").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // A link found where the walk saw a file is not followed...
+        let err = read_file(&link).err().expect("a link is not followed");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        // ...a file the user names through a link is.
+        assert_eq!(&*read_named_file(&link).unwrap(), b"\x7fELF");
+    }
+
+    #[test]
+    fn medium_files_are_read_so_truncating_them_cannot_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("boot.ifs");
+        let size = MAP_THRESHOLD as usize - 1;
+        std::fs::write(&path, vec![0xa5u8; size]).unwrap();
+        let bytes = read_file(&path).unwrap();
+        assert!(matches!(bytes, FileBytes::Owned(_)));
+        // Truncated while it is examined: a mapped copy would raise SIGBUS on the next read.
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert_eq!(bytes.len(), size);
+        assert!(bytes.iter().all(|&b| b == 0xa5));
+        // At the threshold, files are mapped.
+        std::fs::write(&path, vec![0u8; MAP_THRESHOLD as usize]).unwrap();
+        assert!(matches!(read_file(&path).unwrap(), FileBytes::Mapped(_)));
+    }
+
+    #[test]
+    fn a_file_read_into_memory_beyond_what_can_be_allocated_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse.bin");
+        let file = std::fs::File::create(&path).unwrap();
+        // More than the address space allows: reserving it fails, and says so.
+        let len = 1u64 << 62;
+        let err = read_into_memory(file, len)
+            .err()
+            .expect("cannot be allocated");
+        assert_eq!(err.kind(), ErrorKind::OutOfMemory);
+        assert!(
+            err.to_string()
+                .contains(&format!("cannot allocate {len} bytes")),
+            "{err}"
+        );
+    }
 }
