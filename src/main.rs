@@ -43,7 +43,13 @@ fn main() -> ExitCode {
                         return ExitCode::from(EXIT_USAGE);
                     }
                 },
-                None => None,
+                None => match output::check_stdout(&paths) {
+                    Ok(()) => None,
+                    Err(why) => {
+                        warn(&format!("refusing to scan: {why}"));
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                },
             };
             let progress = if output.quiet {
                 None

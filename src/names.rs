@@ -52,7 +52,7 @@ fn push_escaped_char(out: &mut String, c: char) {
 pub fn push_escaped_name(out: &mut String, bytes: &[u8]) {
     if is_plain(bytes) {
         // Printable ASCII: valid UTF-8 byte for byte.
-        out.extend(bytes.iter().map(|&b| char::from(b)));
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
         return;
     }
     for chunk in bytes.utf8_chunks() {

@@ -177,6 +177,31 @@ fn check_landing(output: &Path, dir: &Path, inputs: &Inputs) -> Result<(), Strin
     }
 }
 
+/// Standard output, when the report goes there: refused if it is one of the files being
+/// scanned (`scan fw.bin >> fw.bin` would append the report to the firmware).
+pub fn check_stdout(targets: &[PathBuf]) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+            return Ok(());
+        };
+        let id = File::from(fd).metadata().ok().as_ref().and_then(FileId::of);
+        if let Some((_, input)) = Inputs::of(targets)
+            .files
+            .iter()
+            .find(|(f, _)| Some(*f) == id)
+        {
+            return Err(format!(
+                "standard output is the input {}: the report would be written into it",
+                input.display()
+            ));
+        }
+    }
+    let _ = targets;
+    Ok(())
+}
+
 fn parent_dir(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -310,12 +335,13 @@ mod cleanup {
         pub fn register(path: &Path) {
             INSTALL.call_once(|| {
                 for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-                    // SAFETY: installs a handler that only calls async-signal-safe functions.
+                    // SAFETY: installs a handler that only calls async-signal-safe functions;
+                    // a signal the process was told to ignore (nohup) stays ignored.
                     unsafe {
-                        libc::signal(
-                            signal,
-                            on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
-                        );
+                        let handler = on_signal as extern "C" fn(libc::c_int);
+                        if libc::signal(signal, handler as libc::sighandler_t) == libc::SIG_IGN {
+                            libc::signal(signal, libc::SIG_IGN);
+                        }
                     }
                 }
             });

@@ -98,6 +98,29 @@ fn an_output_that_is_an_input_is_refused_before_the_scan() {
 }
 
 #[test]
+fn standard_output_into_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((image, sum)) = boot_image_copy(dir.path()) else {
+        return;
+    };
+    // `scan v.ifs >> v.ifs`
+    let append = fs::File::options().append(true).open(&image).unwrap();
+    let o = raw()
+        .args(["scan", "-q"])
+        .arg(&image)
+        .stdout(append)
+        .output()
+        .unwrap();
+    assert_status(&o, 2, &image);
+    assert!(
+        stderr(&o).contains("standard output is the input"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(common::sha256_hex(&fs::read(&image).unwrap()), sum);
+}
+
+#[test]
 fn an_output_inside_a_scanned_directory_is_refused_however_it_is_reached() {
     let tree = tempfile::tempdir().unwrap();
     let deep = tree.path().join("a/b");
