@@ -156,57 +156,7 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         };
     }
 
-    // Every C library checked: one that could not be read was not.
-    let readable_checked = !qnx_libcs.is_empty()
-        && qnx_libcs
-            .iter()
-            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
-    let libc_checked = readable_checked && unreadable.is_none();
-    let libc_unknown: Vec<&LibcReport> = qnx_libcs
-        .iter()
-        .copied()
-        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
-        .collect();
-    let checked_note = || {
-        format!(
-            "the calloc of {} tests the product for overflow",
-            qnx_libcs
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let code_note = if libc_checked {
-        checked_note()
-    } else if let (true, Some(u)) = (qnx_libcs.is_empty(), &unreadable) {
-        format!("{u}, so the code of its calloc could not be checked")
-    } else if qnx_libcs.is_empty() {
-        "no QNX C library was found, so the code of calloc could not be checked".to_string()
-    } else if let (true, Some(u)) = (readable_checked, &unreadable) {
-        format!(
-            "{}, but {u}, so not every calloc was checked",
-            checked_note()
-        )
-    } else {
-        let undecided = format!(
-            "the calloc of {} could not be decided ({})",
-            libc_unknown
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            libc_unknown
-                .iter()
-                .map(|l| l.calloc.reason.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        match &unreadable {
-            Some(u) => format!("{undecided}, and {u}"),
-            None => undecided,
-        }
-    };
+    let (libc_checked, code_note) = code_of_calloc(&qnx_libcs, unreadable.as_deref());
 
     // Only the kernel's release string, or a SONAME series that lies wholly on one side of
     // the fix, decides on its own; a release read from QNX_info or a compiler string is a
@@ -300,6 +250,63 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         ));
     }
     Classification { verdict, reasons }
+}
+
+/// Whether every QNX C library's calloc was checked (one that could not be read was not),
+/// and the part of a reason that says what the code of calloc showed.
+fn code_of_calloc(qnx_libcs: &[&LibcReport], unreadable: Option<&str>) -> (bool, String) {
+    // Every C library checked: one that could not be read was not.
+    let readable_checked = !qnx_libcs.is_empty()
+        && qnx_libcs
+            .iter()
+            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
+    let libc_checked = readable_checked && unreadable.is_none();
+    let libc_unknown: Vec<&LibcReport> = qnx_libcs
+        .iter()
+        .copied()
+        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
+        .collect();
+    let checked_note = || {
+        format!(
+            "the calloc of {} tests the product for overflow",
+            qnx_libcs
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let code_note = if libc_checked {
+        checked_note()
+    } else if let (true, Some(u)) = (qnx_libcs.is_empty(), unreadable) {
+        format!("{u}, so the code of its calloc could not be checked")
+    } else if qnx_libcs.is_empty() {
+        "no QNX C library was found, so the code of calloc could not be checked".to_string()
+    } else if let (true, Some(u)) = (readable_checked, unreadable) {
+        format!(
+            "{}, but {u}, so not every calloc was checked",
+            checked_note()
+        )
+    } else {
+        let undecided = format!(
+            "the calloc of {} could not be decided ({})",
+            libc_unknown
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            libc_unknown
+                .iter()
+                .map(|l| l.calloc.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        match unreadable {
+            Some(u) => format!("{undecided}, and {u}"),
+            None => undecided,
+        }
+    };
+    (libc_checked, code_note)
 }
 
 fn describe_release(os: &OsAssessment) -> String {

@@ -6,10 +6,11 @@
 //! the command exits with the status it would have had.
 
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use badalloc_audit::cli::{Cli, Command, Format, InspectFormat};
+use badalloc_audit::cli::{Cli, Command, Format, InspectFormat, OutputArgs};
 use badalloc_audit::names::escape_text;
 use badalloc_audit::output::{self, use_color, Destination};
 use badalloc_audit::progress::TerminalProgress;
@@ -33,65 +34,7 @@ fn main() -> ExitCode {
             format,
             jobs,
             output,
-        } => {
-            // Everything about the output is checked before anything is scanned.
-            let destination = match &output.output {
-                Some(out) => match output::prepare(out, &paths) {
-                    Ok(d) => Some(d),
-                    Err(why) => {
-                        warn(&format!("refusing --output {}: {why}", out.display()));
-                        return ExitCode::from(EXIT_USAGE);
-                    }
-                },
-                None => match output::check_stdout(&paths) {
-                    Ok(()) => None,
-                    Err(why) => {
-                        warn(&format!("refusing to scan: {why}"));
-                        return ExitCode::from(EXIT_USAGE);
-                    }
-                },
-            };
-            let progress = if output.quiet {
-                None
-            } else {
-                TerminalProgress::for_stderr()
-            };
-            let options = ScanOptions {
-                jobs,
-                progress: progress.map(|p| Arc::new(p) as _),
-            };
-            let report = scan(&paths, &options);
-            let color = destination.is_none()
-                && use_color(
-                    std::io::stdout().is_terminal(),
-                    std::env::var_os("NO_COLOR"),
-                );
-            let render = || match format {
-                Format::Text => report::text::render_with(&report, color),
-                Format::Json => report::json::render(&report),
-                Format::Sarif => report::sarif::render(&report),
-                Format::Cyclonedx => report::cyclonedx::render(&report),
-            };
-            // On as many threads as the scan (the JSON of a large report is rendered in
-            // parallel pieces).
-            let text = match rayon::ThreadPoolBuilder::new()
-                .num_threads(worker_threads(jobs))
-                .build()
-            {
-                Ok(pool) => pool.install(render),
-                Err(_) => render(),
-            };
-            let status = exit_status(&report);
-            let code = match destination {
-                Some(d) => write_to(d, text.as_bytes(), status),
-                None => print(text.as_bytes(), status),
-            };
-            // Freeing a large report piece by piece only delays the exit: the process
-            // gives all its memory back at once.
-            std::mem::forget(report);
-            std::mem::forget(text);
-            code
-        }
+        } => run_scan(&paths, format, jobs, &output),
         Command::Inspect { file, format } => match inspect::inspect(&file) {
             Ok(i) => print(
                 match format {
@@ -110,32 +53,7 @@ fn main() -> ExitCode {
             after,
             format,
             same_target,
-        } => {
-            let load = |p: &std::path::Path| -> Result<Report, String> {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| format!("{}: not a badalloc-audit JSON report: {e}", p.display()))
-            };
-            let (b, a) = match (load(&before), load(&after)) {
-                (Ok(b), Ok(a)) => (b, a),
-                (Err(e), _) | (_, Err(e)) => return fail(&e, EXIT_USAGE),
-            };
-            let matching = if same_target {
-                diff::Matching::SameTarget
-            } else {
-                diff::Matching::ByPath
-            };
-            let d = match diff::diff_with(&b, &a, matching) {
-                Ok(d) => d,
-                Err(e) => return fail(&e, EXIT_USAGE),
-            };
-            let text = match format {
-                InspectFormat::Text => diff::render_text(&d),
-                InspectFormat::Json => diff::render_json(&d),
-            };
-            print(text.as_bytes(), d.exit_status())
-        }
+        } => run_diff(&before, &after, format, same_target),
         Command::Ls { image, format } => match image_cmd::list(&image) {
             Ok(images) => {
                 let text = match format {
@@ -183,6 +101,101 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `scan`: the output is checked first, then the targets are scanned and the report
+/// rendered and written.
+fn run_scan(
+    paths: &[PathBuf],
+    format: Format,
+    jobs: Option<usize>,
+    output: &OutputArgs,
+) -> ExitCode {
+    // Everything about the output is checked before anything is scanned.
+    let destination = match &output.output {
+        Some(out) => match output::prepare(out, paths) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                warn(&format!("refusing --output {}: {why}", out.display()));
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => match output::check_stdout(paths) {
+            Ok(()) => None,
+            Err(why) => {
+                warn(&format!("refusing to scan: {why}"));
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    let progress = if output.quiet {
+        None
+    } else {
+        TerminalProgress::for_stderr()
+    };
+    let options = ScanOptions {
+        jobs,
+        progress: progress.map(|p| Arc::new(p) as _),
+    };
+    let report = scan(paths, &options);
+    let color = destination.is_none()
+        && use_color(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        );
+    let render = || match format {
+        Format::Text => report::text::render_with(&report, color),
+        Format::Json => report::json::render(&report),
+        Format::Sarif => report::sarif::render(&report),
+        Format::Cyclonedx => report::cyclonedx::render(&report),
+    };
+    // On as many threads as the scan (the JSON of a large report is rendered in
+    // parallel pieces).
+    let text = match rayon::ThreadPoolBuilder::new()
+        .num_threads(worker_threads(jobs))
+        .build()
+    {
+        Ok(pool) => pool.install(render),
+        Err(_) => render(),
+    };
+    let status = exit_status(&report);
+    let code = match destination {
+        Some(d) => write_to(d, text.as_bytes(), status),
+        None => print(text.as_bytes(), status),
+    };
+    // Freeing a large report piece by piece only delays the exit: the process
+    // gives all its memory back at once.
+    std::mem::forget(report);
+    std::mem::forget(text);
+    code
+}
+
+/// `diff`: the two reports read back, compared and the comparison printed.
+fn run_diff(before: &Path, after: &Path, format: InspectFormat, same_target: bool) -> ExitCode {
+    let load = |p: &Path| -> Result<Report, String> {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a badalloc-audit JSON report: {e}", p.display()))
+    };
+    let (b, a) = match (load(before), load(after)) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(e), _) | (_, Err(e)) => return fail(&e, EXIT_USAGE),
+    };
+    let matching = if same_target {
+        diff::Matching::SameTarget
+    } else {
+        diff::Matching::ByPath
+    };
+    let d = match diff::diff_with(&b, &a, matching) {
+        Ok(d) => d,
+        Err(e) => return fail(&e, EXIT_USAGE),
+    };
+    let text = match format {
+        InspectFormat::Text => diff::render_text(&d),
+        InspectFormat::Json => diff::render_json(&d),
+    };
+    print(text.as_bytes(), d.exit_status())
 }
 
 /// Help and version go to standard output under the common policy; usage errors to
