@@ -73,11 +73,18 @@ pub fn render_text(path: &Path, images: &[ImageListing]) -> String {
             img.offset,
         ));
         for n in &img.notes {
+            // A note of several lines (the boot script) keeps them, each one marked as the
+            // note's: a line of the image never stands alone in the listing.
+            let mut lines = n.detail.split('\n');
+            let first = lines.next().unwrap_or_default();
             s.push_str(&format!(
                 "  # {}: {}\n",
                 escape_text(&n.kind),
-                escape_text(&n.detail)
+                escape_text(first)
             ));
+            for line in lines {
+                s.push_str(&format!("  #   {}\n", escape_text(line)));
+            }
         }
         for e in &img.entries {
             s.push_str(&escape_text(&container::listing_line(e)));

@@ -832,3 +832,46 @@ fn diff_counts_a_device_left_out_of_the_second_scan_as_exposed() {
     );
     assert!(!text.contains("nothing exposed remains"), "{text}");
 }
+
+#[test]
+fn ls_cannot_be_forged_by_a_boot_script() {
+    use common::ifs_writer::{self, Opts};
+    // One display_msg command whose text clears the screen and writes listing lines.
+    let body = b"\x1b[2J\x1b[Hifs image at offset 0x0 in fw.ifs\n-r-xr-xr-x 1 proc/boot/safe\0";
+    let size = (4 + body.len() + 3) & !3;
+    let mut script = vec![size as u8, (size >> 8) as u8, 3, 0];
+    script.extend_from_slice(body);
+    script.resize(size, 0);
+    let nodes = vec![
+        ifs_writer::dir("", 1),
+        ifs_writer::file("proc/boot/.script", 3, &script),
+    ];
+    let image = ifs_writer::build(
+        &nodes,
+        &Opts {
+            script_ino: 3,
+            ..Opts::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fw.ifs");
+    fs::write(&path, image).unwrap();
+    let o = run(&["ls".as_ref(), path.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("boot-script"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    // The script's lines stay under its note: none passes for a header or an entry.
+    let headers = text
+        .lines()
+        .filter(|l| l.starts_with("ifs image at"))
+        .count();
+    assert_eq!(headers, 1, "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("-r-xr-xr-x 1 proc/boot/safe")),
+        "{text}"
+    );
+    assert!(text.contains("  #   -r-xr-xr-x 1 proc/boot/safe"), "{text}");
+}
