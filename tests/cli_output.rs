@@ -170,6 +170,37 @@ fn a_bad_output_directory_is_a_usage_error_before_the_scan() {
 }
 
 #[test]
+fn an_output_directory_that_cannot_be_written_is_a_usage_error_before_the_scan() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let locked = dir.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
+    let out = locked.join("r.json");
+    let mut cmd = raw();
+    // Root writes anywhere: the test runs the scan as nobody then.
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    let o = cmd
+        .args(["scan", "-q", "-o"])
+        .arg(&out)
+        .arg(common::fixture("example/qnx650-device"))
+        .output()
+        .unwrap();
+    assert_status(&o, 2, &out);
+    assert!(
+        stderr(&o).contains("cannot write in") && stderr(&o).contains("Permission denied"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fs::read_dir(&locked).unwrap().next().is_none());
+}
+
+#[test]
 fn devices_fifos_and_links_are_written_directly_never_replaced() {
     let example = common::fixture("example/qnx710-device");
     // /dev/null: the report is thrown away; the device stays a device (as root a rename
