@@ -16,6 +16,25 @@ pub struct Findings<'a> {
     pub binaries: &'a [BinaryReport],
     /// Number of ELF files examined: none means there was nothing to judge.
     pub elf_files: u64,
+    /// Files named like a C library that could not be read or decoded: their calloc was
+    /// not checked, which is not the same as there being no C library.
+    pub unreadable_libc: &'a [UnreadableFile],
+}
+
+/// A file that could not be read, and why ("permission denied; run as root").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// "lib/libc.so.5 could not be read: permission denied; run as root", for each.
+fn describe_unreadable(files: &[UnreadableFile]) -> Option<String> {
+    let each: Vec<String> = files
+        .iter()
+        .map(|u| format!("{} could not be read: {}", u.path, u.reason))
+        .collect();
+    (!each.is_empty()).then(|| each.join(", and "))
 }
 
 pub struct Classification {
@@ -46,7 +65,13 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         })
         .collect();
 
+    let unreadable = describe_unreadable(f.unreadable_libc);
     if !f.os.is_qnx {
+        if let Some(u) = &unreadable {
+            reasons.push(format!(
+                "unread: {u}; a C library that could not be read is not an absent one"
+            ));
+        }
         if f.elf_files == 0 {
             reasons.push(
                 "R0: no ELF file was found, so nothing tells whether this is QNX; an encrypted or unknown image format is possible"
@@ -131,41 +156,7 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         };
     }
 
-    let libc_checked = !qnx_libcs.is_empty()
-        && qnx_libcs
-            .iter()
-            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
-    let libc_unknown: Vec<&LibcReport> = qnx_libcs
-        .iter()
-        .copied()
-        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
-        .collect();
-    let code_note = if libc_checked {
-        format!(
-            "the calloc of {} tests the product for overflow",
-            qnx_libcs
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else if qnx_libcs.is_empty() {
-        "no QNX C library was found, so the code of calloc could not be checked".to_string()
-    } else {
-        format!(
-            "the calloc of {} could not be decided ({})",
-            libc_unknown
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            libc_unknown
-                .iter()
-                .map(|l| l.calloc.reason.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    };
+    let (libc_checked, code_note) = code_of_calloc(&qnx_libcs, unreadable.as_deref());
 
     // Only the kernel's release string, or a SONAME series that lies wholly on one side of
     // the fix, decides on its own; a release read from QNX_info or a compiler string is a
@@ -274,6 +265,63 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         ));
     }
     Classification { verdict, reasons }
+}
+
+/// Whether every QNX C library's calloc was checked (one that could not be read was not),
+/// and the part of a reason that says what the code of calloc showed.
+fn code_of_calloc(qnx_libcs: &[&LibcReport], unreadable: Option<&str>) -> (bool, String) {
+    // Every C library checked: one that could not be read was not.
+    let readable_checked = !qnx_libcs.is_empty()
+        && qnx_libcs
+            .iter()
+            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
+    let libc_checked = readable_checked && unreadable.is_none();
+    let libc_unknown: Vec<&LibcReport> = qnx_libcs
+        .iter()
+        .copied()
+        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
+        .collect();
+    let checked_note = || {
+        format!(
+            "the calloc of {} tests the product for overflow",
+            qnx_libcs
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let code_note = if libc_checked {
+        checked_note()
+    } else if let (true, Some(u)) = (qnx_libcs.is_empty(), unreadable) {
+        format!("{u}, so the code of its calloc could not be checked")
+    } else if qnx_libcs.is_empty() {
+        "no QNX C library was found, so the code of calloc could not be checked".to_string()
+    } else if let (true, Some(u)) = (readable_checked, unreadable) {
+        format!(
+            "{}, but {u}, so not every calloc was checked",
+            checked_note()
+        )
+    } else {
+        let undecided = format!(
+            "the calloc of {} could not be decided ({})",
+            libc_unknown
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            libc_unknown
+                .iter()
+                .map(|l| l.calloc.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        match unreadable {
+            Some(u) => format!("{undecided}, and {u}"),
+            None => undecided,
+        }
+    };
+    (libc_checked, code_note)
 }
 
 fn describe_release(os: &OsAssessment) -> String {

@@ -9,13 +9,16 @@ pub const EXIT_CODES: &str = "\
 Exit status:
   0  no target is affected or inconclusive (all not-affected, patched or not-qnx)
   1  at least one target is affected
-  2  usage error
+  2  usage error (the output is refused before anything is scanned)
   3  some target is inconclusive and none is affected
   4  a PATH could not be read at all (and none is affected)
+  5  the report could not be written (outranks every other status)
 
 Partial results: a file or image entry that cannot be read or parsed is listed in the
 report's errors (its path, virtual inside images, and offset) and the scan goes on; such
-errors do not change the exit status. Only a PATH that cannot be read at all gives 4.";
+errors do not change the exit status. Only a PATH that cannot be read at all gives 4.
+A reader that goes away (a closed pipe, `| head`) is not an error: the output stops and
+the status is the one above.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,8 +43,8 @@ pub enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Worker threads (default: one per core).
-        #[arg(long, short = 'j', value_name = "N")]
+        /// Worker threads, 1 to 64 (default: one per core, at most 64).
+        #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
         jobs: Option<usize>,
         #[command(flatten)]
         output: OutputArgs,
@@ -55,7 +58,10 @@ pub enum Command {
         format: InspectFormat,
     },
     /// Compare two JSON reports of the same device (e.g. before and after patching).
-    /// Exits 1 when anything still exposed remains.
+    /// Targets are matched by path; a target of BEFORE missing from AFTER is "not
+    /// re-scanned". Exits 1 while anything may still be exposed (in AFTER, or a target
+    /// affected, inconclusive or unreadable in BEFORE that AFTER does not hold), 3 when
+    /// nothing is but a target of AFTER is inconclusive or unreadable, 0 otherwise.
     Diff {
         #[arg(value_name = "BEFORE.json")]
         before: std::path::PathBuf,
@@ -63,6 +69,10 @@ pub enum Command {
         after: std::path::PathBuf,
         #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
+        /// The reports hold one target each, the same device scanned from two paths:
+        /// compare them whatever their paths.
+        #[arg(long)]
+        same_target: bool,
     },
     /// List the contents of a boot image, file system image, archive or raw dump (like dumpifs).
     Ls {
@@ -93,8 +103,11 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Write the report to FILE (atomically: a temporary file renamed into place) instead of
-    /// standard output. Refused inside a scanned directory: the tool never writes there.
+    /// Write the report to FILE instead of standard output: a regular file is replaced
+    /// atomically (a new temporary file renamed into place); a device, FIFO or symbolic link
+    /// (/dev/null, /dev/stdout) is written directly. Refused, before the scan, when FILE is
+    /// a scanned file (or a link to one), lies inside a scanned directory, is a directory or
+    /// its directory cannot be written.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// No progress bar.
@@ -119,6 +132,15 @@ pub enum Format {
 pub enum InspectFormat {
     Text,
     Json,
+}
+
+pub use crate::scan::MAX_JOBS;
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("must be a number from 1 to {MAX_JOBS}")),
+    }
 }
 
 /// Offsets as printed by `ls`: hexadecimal with `0x`, or decimal.

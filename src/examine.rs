@@ -11,6 +11,7 @@ use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
 use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, SymlinkReport};
+use crate::source::read::describe_read_error;
 use crate::source::{read_file, Pager};
 use crate::surface;
 
@@ -53,6 +54,8 @@ pub(crate) struct FileOutcome {
     pub(crate) started: Vec<(String, String)>,
     /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
     pub(crate) kind: &'static str,
+    /// The file itself could not be read (its error is in `errors`).
+    pub(crate) unread: bool,
 }
 
 /// Examine the file at `full`, reported as `rel`; `memo`: the images of its scan target
@@ -71,8 +74,10 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
             errors: vec![ErrorReport {
                 path: rel.to_string(),
                 offset: None,
-                message: format!("cannot read: {e}"),
+                message: format!("could not be read: {}", describe_read_error(&e)),
             }],
+            unread: true,
+            kind: "file",
             ..Default::default()
         },
     }

@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::container::{self, ContainerKind, Entry, ExtractSummary, Limits, Note};
-use crate::source::read_file;
+use crate::names::{escape_path, escape_text};
+use crate::source::read_named_file;
 
 /// One image found in the file, opened.
 #[derive(Serialize)]
@@ -27,7 +28,8 @@ fn locate(data: &[u8]) -> Vec<(u64, ContainerKind)> {
 
 /// Open every image of the file at `path` and list it. Errors name the file and offset.
 pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
-    let bytes = read_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes =
+        read_named_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let found = locate(&bytes);
     if found.is_empty() {
         return Err(format!(
@@ -59,21 +61,33 @@ pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
     Ok(out)
 }
 
-/// Text rendering of [`list`], like dumpifs: notes, then one line per entry.
+/// Text rendering of [`list`], like dumpifs: notes, then one line per entry. Names and notes
+/// come from the image: escaped for the terminal.
 pub fn render_text(path: &Path, images: &[ImageListing]) -> String {
     let mut s = String::new();
+    let shown = escape_path(path);
     for img in images {
         s.push_str(&format!(
-            "{} image at offset {:#x} in {}\n",
+            "{} image at offset {:#x} in {shown}\n",
             img.kind.name(),
             img.offset,
-            path.display()
         ));
         for n in &img.notes {
-            s.push_str(&format!("  # {}: {}\n", n.kind, n.detail));
+            // A note of several lines (the boot script) keeps them, each one marked as the
+            // note's: a line of the image never stands alone in the listing.
+            let mut lines = n.detail.split('\n');
+            let first = lines.next().unwrap_or_default();
+            s.push_str(&format!(
+                "  # {}: {}\n",
+                escape_text(&n.kind),
+                escape_text(first)
+            ));
+            for line in lines {
+                s.push_str(&format!("  #   {}\n", escape_text(line)));
+            }
         }
         for e in &img.entries {
-            s.push_str(&container::listing_line(e));
+            s.push_str(&escape_text(&container::listing_line(e)));
             s.push('\n');
         }
     }
@@ -82,7 +96,8 @@ pub fn render_text(path: &Path, images: &[ImageListing]) -> String {
 
 /// Unpack the first image of `path` (or the one at `offset`) into `dir`.
 pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSummary, String> {
-    let bytes = read_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes =
+        read_named_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let found = locate(&bytes);
     let (at, kind) = match offset {
         Some(o) => *found

@@ -108,6 +108,90 @@ fn memory_per_file_input_size_is_capped() {
     assert!(err.to_string().contains("limit"), "{err}");
 }
 
+/// `scan --format json PATH` with the address space limited to `limit` bytes (as
+/// `prlimit --as` does): status, and the JSON report. None (with a SKIP) if the limit
+/// cannot be set.
+fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, serde_json::Value)> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("badalloc-audit"));
+    cmd.args(["scan", "-q", "--format", "json"]).arg(path);
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let l = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &l) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("SKIP: cannot limit the address space here ({e})");
+            return None;
+        }
+    };
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "killed by {:?}: {}",
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    Some((code, json))
+}
+
+#[test]
+fn memory_a_file_that_cannot_be_mapped_is_read_within_a_bound_never_aborting() {
+    use badalloc_audit::source::read::MAX_READ_IN_MEMORY;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("fw");
+    std::fs::create_dir_all(tree.join("lib")).unwrap();
+    std::fs::write(tree.join("lib/libc.so.3"), elf()).unwrap();
+    // 20 GiB of holes under a 2 GiB address space: no map, and above the bound for a read.
+    let sparse = tree.join("flash.bin");
+    if std::fs::File::create(&sparse)
+        .and_then(|f| f.set_len(20 << 30))
+        .is_err()
+    {
+        eprintln!("SKIP: this file system has no sparse files of 20 GiB");
+        return;
+    }
+    let Some((code, j)) = scan_with_address_space(2 << 30, &sparse) else {
+        return;
+    };
+    assert_eq!(code, 4, "{j}");
+    let message = j["targets"][0]["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not be memory-mapped")
+            && message.contains(&MAX_READ_IN_MEMORY.to_string()),
+        "{message}"
+    );
+    // In a tree: that file is skipped, the rest is examined.
+    let (_, j) = scan_with_address_space(2 << 30, &tree).unwrap();
+    let t = &j["targets"][0];
+    assert_eq!(t["stats"]["skipped"], 1, "{t}");
+    assert_eq!(t["stats"]["files"], 1, "{t}");
+    assert_eq!(t["libc"][0]["path"], "lib/libc.so.3");
+    assert_eq!(t["errors"][0]["path"], "flash.bin");
+    // Below the bound but more than can be allocated: an error too, not an abort.
+    let big = dir.path().join("big.bin");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(MAX_READ_IN_MEMORY - 4096))
+        .unwrap();
+    let (code, j) = scan_with_address_space(512 << 20, &big).unwrap();
+    assert_eq!(code, 4, "{j}");
+    let message = j["targets"][0]["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("cannot allocate"), "{message}");
+}
+
 // --- nesting -----------------------------------------------------------------------------
 
 #[test]

@@ -633,8 +633,9 @@ fn json_is_the_pretty_layout_of_the_whole_report() {
 fn diff_patched_libc() {
     let before = affected_by_release();
     let mut after = patched();
-    after.targets[0].path = "old-remounted".into(); // one target each: matched by position
-    let d = diff::diff(&before, &after);
+    after.targets[0].path = "old-remounted".into(); // the same device, mounted elsewhere
+    let d = diff::diff_with(&before, &after, diff::Matching::SameTarget).unwrap();
+    assert_eq!(d.matched_by, "same-target");
     assert!(!d.still_exposed, "{:?}", d.exposures);
     assert_eq!(d.targets.len(), 1);
     let t = &d.targets[0];
@@ -698,9 +699,202 @@ fn diff_matches_several_targets_by_path() {
     assert_eq!(
         statuses,
         [
-            TargetStatus::Removed,
+            TargetStatus::NotRescanned,
             TargetStatus::Unchanged,
             TargetStatus::Added
         ]
+    );
+    assert_eq!(d.matched_by, "path");
+    assert_eq!(d.shared_targets, 1);
+}
+
+#[test]
+fn diff_a_target_not_rescanned_is_never_an_all_clear() {
+    // BEFORE: an affected device and an inconclusive one; AFTER scanned only the second,
+    // now patched.
+    let mut unsure = patched();
+    unsure.targets[0].verdict = Verdict::Inconclusive;
+    let before = report(
+        affected()
+            .targets
+            .into_iter()
+            .chain(unsure.targets)
+            .collect(),
+    );
+    let d = diff::diff(&before, &patched());
+    assert_eq!(d.targets[0].status, TargetStatus::NotRescanned);
+    assert!(d.still_exposed, "{d:?}");
+    assert_eq!(d.exit_status(), 1);
+    assert_eq!(
+        d.exposures,
+        ["/mnt/fw dump: affected before, not re-scanned"]
+    );
+    let text = diff::render_text(&d);
+    assert!(!text.contains("nothing exposed remains"), "{text}");
+    assert!(
+        text.contains("Targets matched by path: 1 in both reports, 1 only in BEFORE (not re-scanned), 0 only in AFTER.")
+            && text.contains("/mnt/fw dump: not re-scanned"),
+        "{text}"
+    );
+    // A target that was not exposed before may go unscanned without alarm.
+    let before = report(
+        patched()
+            .targets
+            .into_iter()
+            .chain(not_qnx_newlib().targets)
+            .collect(),
+    );
+    let mut clean = not_qnx_newlib();
+    clean.targets[0].binaries.clear();
+    clean.targets[0].verdict = Verdict::NotQnx;
+    let before = report(
+        before
+            .targets
+            .into_iter()
+            .take(1)
+            .chain(clean.targets)
+            .collect(),
+    );
+    let d = diff::diff(&before, &patched());
+    assert!(!d.still_exposed, "{d:?}");
+    assert_eq!(d.exit_status(), 0);
+}
+
+#[test]
+fn diff_of_reports_sharing_no_target_says_so() {
+    let d = diff::diff(&affected_by_release(), &patched());
+    assert_eq!(d.shared_targets, 0);
+    let statuses: Vec<TargetStatus> = d.targets.iter().map(|t| t.status).collect();
+    assert_eq!(statuses, [TargetStatus::NotRescanned, TargetStatus::Added]);
+    assert!(d.still_exposed);
+    let text = diff::render_text(&d);
+    assert!(
+        text.starts_with("The two reports share no target (targets are matched by path)"),
+        "{text}"
+    );
+    assert!(!text.contains("changed"), "no change is reported: {text}");
+    // Said to be one device: compared.
+    let d = diff::diff_with(
+        &affected_by_release(),
+        &patched(),
+        diff::Matching::SameTarget,
+    )
+    .unwrap();
+    assert_eq!(d.shared_targets, 1);
+    assert_eq!(d.targets[0].status, TargetStatus::Changed);
+    assert_eq!(d.exit_status(), 0);
+    // ...only when each report holds one target.
+    let two = report(
+        affected()
+            .targets
+            .into_iter()
+            .chain(patched().targets)
+            .collect(),
+    );
+    assert!(diff::diff_with(&two, &patched(), diff::Matching::SameTarget).is_err());
+    // An undecided target after: not "nothing exposed remains".
+    let mut unsure = patched();
+    unsure.targets[0].verdict = Verdict::Inconclusive;
+    let d = diff::diff(&patched(), &unsure);
+    assert!(!d.still_exposed);
+    assert_eq!(d.exit_status(), 3);
+    assert!(diff::render_text(&d).contains("undecided"));
+}
+
+/// Every string leaf of `value` that the model `T` still accepts so, prefixed with `hostile`
+/// (enumerations keep their values; strings equal before are equal after, so the rendering
+/// takes the same branches).
+fn poison<T: serde::de::DeserializeOwned>(value: &Value, hostile: &str) -> T {
+    fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::String(_) => out.push(at),
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    leaves(x, format!("{at}/{i}"), out);
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    leaves(
+                        x,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut paths = Vec::new();
+    leaves(value, String::new(), &mut paths);
+    let mut v = value.clone();
+    for p in paths {
+        let old = v.pointer(&p).cloned().unwrap();
+        *v.pointer_mut(&p).unwrap() =
+            Value::String(format!("{hostile}{}", old.as_str().unwrap_or_default()));
+        if serde_json::from_value::<T>(v.clone()).is_err() {
+            *v.pointer_mut(&p).unwrap() = old;
+        }
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+/// Characters that must never reach a terminal from a text rendering.
+fn unsafe_chars(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| (c.is_control() && c != '\n') || ('\u{2028}'..='\u{2069}').contains(&c))
+        .collect()
+}
+
+const HOSTILE: &str = "x\u{1b}[1A\u{1b}[2K\rfw: NOT AFFECTED\n\u{9b}31m\u{202e}\t\u{7f}";
+
+#[test]
+fn text_renderings_escape_every_string_from_the_bytes() {
+    let mut r = scan(
+        &[common::fixture("example/qnx650-device")],
+        &ScanOptions::default(),
+    );
+    r.targets[0]
+        .errors
+        .push(badalloc_audit::report::ErrorReport {
+            path: "lib/x".into(),
+            offset: Some(4),
+            message: "damaged".into(),
+        });
+    let plain = badalloc_audit::report::text::render(&r);
+    let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE);
+    assert_ne!(
+        hostile.targets[0].path, r.targets[0].path,
+        "nothing was poisoned"
+    );
+    let text = badalloc_audit::report::text::render(&hostile);
+    assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
+    assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
+    assert!(text.contains("x\\x1b[1A\\x1b[2K\\x0dfw: NOT AFFECTED\\x0a\\xc2\\x9b31m"));
+
+    // The diff of two hand-made reports, every string of it hostile.
+    let mut after = r.clone();
+    after.targets[0].libc[0].calloc.verdict = CallocVerdict::Checked;
+    after.targets[0].binaries.pop();
+    after.targets[0].os.release = Some("6.5.0 SP1".into());
+    after.targets.push(patched().targets.remove(0));
+    let d = diff::diff(
+        &report(
+            r.targets
+                .iter()
+                .cloned()
+                .chain(affected().targets)
+                .collect(),
+        ),
+        &after,
+    );
+    let plain = diff::render_text(&d);
+    let hostile: diff::Diff = poison(&serde_json::to_value(&d).unwrap(), HOSTILE);
+    let text = diff::render_text(&hostile);
+    assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
+    assert_eq!(
+        text.lines().count(),
+        plain.lines().count(),
+        "{plain}\n---\n{text}"
     );
 }

@@ -6,6 +6,7 @@
 //! never follows a symlink), so nothing is ever written through a link. Symlinks are created
 //! as symlinks (Unix) and never followed afterwards. Devices and fifos are skipped.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -38,21 +39,25 @@ pub enum ExtractError {
     RootNotDir(PathBuf),
 }
 
-/// Split an entry path into safe components, or say why it is unsafe.
-fn safe_components(p: &str) -> Result<Vec<String>, String> {
-    if p.contains('\0') {
-        return Err("path contains NUL".into());
-    }
+/// Split an entry path into safe components, or say why it is unsafe. Entry paths are
+/// escaped names (`crate::names`): each component is given back its own bytes.
+fn safe_components(p: &str) -> Result<Vec<OsString>, String> {
     if p.starts_with('/') {
         return Err("absolute path".into());
     }
     let mut out = Vec::new();
     for c in Path::new(p).components() {
         match c {
-            Component::Normal(s) => match s.to_str() {
-                Some(s) => out.push(s.to_string()),
-                None => return Err("non-UTF-8 path".into()),
-            },
+            Component::Normal(s) => {
+                let bytes = crate::names::unescape_name(&s.to_string_lossy());
+                if bytes.contains(&0) {
+                    return Err("path contains NUL".into());
+                }
+                if bytes == b".." || bytes.contains(&b'/') {
+                    return Err("path contains '..'".into());
+                }
+                out.push(os_name(bytes)?);
+            }
             Component::CurDir => {}
             Component::ParentDir => return Err("path contains '..'".into()),
             Component::RootDir | Component::Prefix(_) => return Err("absolute path".into()),
@@ -61,9 +66,26 @@ fn safe_components(p: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+#[cfg(unix)]
+fn os_name(bytes: Vec<u8>) -> Result<OsString, String> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(OsString::from_vec(bytes))
+}
+
+#[cfg(not(unix))]
+fn os_name(bytes: Vec<u8>) -> Result<OsString, String> {
+    String::from_utf8(bytes)
+        .map(OsString::from)
+        .map_err(|_| "non-UTF-8 path".to_string())
+}
+
 /// Create (or verify) the parent directories of `comps` under `root` without following
 /// symlinks; returns the full path of the last component.
-fn prepare(root: &Path, comps: &[String], summary: &mut ExtractSummary) -> Result<PathBuf, String> {
+fn prepare(
+    root: &Path,
+    comps: &[OsString],
+    summary: &mut ExtractSummary,
+) -> Result<PathBuf, String> {
     let mut cur = root.to_path_buf();
     let Some((last, parents)) = comps.split_last() else {
         return Err("empty path".into());
@@ -160,11 +182,12 @@ pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractE
 
 #[cfg(unix)]
 fn symlink(target: &str, at: &Path) -> Result<(), String> {
-    if target.is_empty() || target.contains('\0') {
+    let target = crate::names::unescape_name(target);
+    if target.is_empty() || target.contains(&0) {
         return Err("empty or invalid symlink target".into());
     }
     clear_existing(at)?;
-    std::os::unix::fs::symlink(target, at).map_err(|e| format!("symlink: {e}"))
+    std::os::unix::fs::symlink(os_name(target)?, at).map_err(|e| format!("symlink: {e}"))
 }
 
 #[cfg(not(unix))]

@@ -928,7 +928,7 @@ fn parse_dir(
                 match ent.get(t_at..t_at + sym_size) {
                     Some(t) => {
                         let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                        en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                        en.link_target = Some(crate::names::escape_name(t));
                         en.size = t.len() as u64;
                     }
                     None => notes.push(Note::new(

@@ -404,12 +404,12 @@ pub(crate) fn slice_at(d: &[u8], off: u64, len: u64) -> Option<&[u8]> {
     d.get(start..start.checked_add(len)?)
 }
 
-/// A NUL-terminated string starting at `off` (at most `max` bytes), lossily decoded.
+/// A NUL-terminated name starting at `off` (at most `max` bytes), escaped (`crate::names`).
 pub(crate) fn cstr_at(d: &[u8], off: usize, max: usize) -> Option<String> {
     let rest = d.get(off..)?;
     let rest = &rest[..rest.len().min(max)];
     let end = memchr::memchr(0, rest).unwrap_or(rest.len());
-    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+    Some(crate::names::escape_name(&rest[..end]))
 }
 
 /// Error for an allocation or output that would pass [`Limits::max_expanded`].

@@ -280,7 +280,7 @@ impl<'a> Qnx4<'a> {
                     // interpretation is sound.
                     (de.get(..name_end(48)).unwrap_or(&[]), as_link())
                 };
-                let name = String::from_utf8_lossy(name).into_owned();
+                let name = crate::names::escape_name(name);
                 if name == "." || name == ".." || name.is_empty() || name.contains('/') {
                     continue;
                 }
@@ -340,7 +340,7 @@ impl<'a> Qnx4<'a> {
                     match self.read_inode(&ino, 4096) {
                         Ok(t) => {
                             let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                            en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                            en.link_target = Some(crate::names::escape_name(t));
                         }
                         Err(e) => self.notes.push(Note::new(
                             "error",

@@ -408,7 +408,7 @@ impl<'a> Qnx6<'a> {
         let name = raw
             .get(2..2 + n)
             .ok_or_else(|| FormatError::new(format!("QNX6 long name {index} too long")))?;
-        Ok(String::from_utf8_lossy(name).into_owned())
+        Ok(crate::names::escape_name(name))
     }
 
     fn walk(&mut self) -> Result<(), FormatError> {
@@ -471,7 +471,7 @@ impl<'a> Qnx6<'a> {
                     continue;
                 }
                 let name = if len <= SHORT_NAME_MAX {
-                    String::from_utf8_lossy(de.get(5..5 + len).unwrap_or(&[])).into_owned()
+                    crate::names::escape_name(de.get(5..5 + len).unwrap_or(&[]))
                 } else {
                     let idx = self.e.u32(de, 8).unwrap_or(u32::MAX);
                     match self.long_name(idx) {
@@ -524,7 +524,7 @@ impl<'a> Qnx6<'a> {
                     match self.read_tree(&inode.tree, 0, inode.tree.size.min(4096)) {
                         Ok(t) => {
                             let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                            en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                            en.link_target = Some(crate::names::escape_name(t));
                         }
                         Err(err) => self.notes.push(Note::new(
                             "error",

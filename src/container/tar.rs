@@ -40,7 +40,7 @@ fn octal(field: &[u8]) -> Option<u64> {
 
 fn field_str(field: &[u8]) -> String {
     let end = memchr::memchr(0, field).unwrap_or(field.len());
-    String::from_utf8_lossy(field.get(..end).unwrap_or(&[])).into_owned()
+    crate::names::escape_name(field.get(..end).unwrap_or(&[]))
 }
 
 fn checksum_ok(h: &[u8]) -> bool {
@@ -119,7 +119,7 @@ fn pax_records(data: &[u8]) -> HashMap<String, String> {
         let rec = rec.strip_suffix(b"\n").unwrap_or(rec);
         if let Some(eq) = memchr::memchr(b'=', rec) {
             let k = String::from_utf8_lossy(rec.get(..eq).unwrap_or(&[])).into_owned();
-            let v = String::from_utf8_lossy(rec.get(eq + 1..).unwrap_or(&[])).into_owned();
+            let v = crate::names::escape_name(rec.get(eq + 1..).unwrap_or(&[]));
             map.insert(k, v);
         }
         rest = rest.get(len..).unwrap_or(&[]);

@@ -1,8 +1,13 @@
 //! The text rendering: for a field engineer. The verdict first, then why, then the evidence.
+//!
+//! Every string that comes from the scanned bytes (names, `QNX_info` strings, messages...) goes
+//! through `esc` ([`crate::names::escape_text`]): a file name cannot move the cursor, recolour
+//! or start a line, so it cannot forge a verdict.
 
 use std::fmt::Write;
 
 use super::{BinaryReport, CallocReport, CallocVerdict, Report, TargetReport, Verdict};
+use crate::names::escape_text as esc;
 
 /// How many binaries of each group the text lists before "... and N more" (JSON has all).
 const MAX_LISTED: usize = 12;
@@ -59,17 +64,17 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
     let _ = writeln!(
         out,
         "{}: {}",
-        t.path,
+        esc(&t.path),
         paint(headline(t.verdict), t.verdict, color)
     );
     for r in &t.reasons {
-        let _ = writeln!(out, "  - {r}");
+        let _ = writeln!(out, "  - {}", esc(r));
     }
 
     let os = &t.os;
     let release = match (&os.release, &os.release_range) {
-        (Some(r), _) => r.clone(),
-        (None, Some(range)) => format!("{range} (series only)"),
+        (Some(r), _) => esc(r).into_owned(),
+        (None, Some(range)) => format!("{} (series only)", esc(range)),
         (None, None) => "unknown".into(),
     };
     match &os.family {
@@ -90,10 +95,16 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
         None => {}
     }
     for e in &os.evidence {
-        let _ = writeln!(out, "  [{}] {}: {}", e.kind, e.source, e.detail);
+        let _ = writeln!(
+            out,
+            "  [{}] {}: {}",
+            esc(&e.kind),
+            esc(&e.source),
+            esc(&e.detail)
+        );
     }
     for c in &os.conflicts {
-        let _ = writeln!(out, "  conflict: {c}");
+        let _ = writeln!(out, "  conflict: {}", esc(c));
     }
 
     if !t.libc.is_empty() {
@@ -102,12 +113,12 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
             let _ = writeln!(
                 out,
                 "  {}  ({}, {}{}{})",
-                l.path,
-                l.soname.as_deref().unwrap_or("no SONAME"),
-                l.arch,
+                esc(&l.path),
+                esc(l.soname.as_deref().unwrap_or("no SONAME")),
+                esc(&l.arch),
                 l.version
                     .as_deref()
-                    .map(|v| format!(", QNX_info {v}"))
+                    .map(|v| format!(", QNX_info {}", esc(v)))
                     .unwrap_or_default(),
                 if l.qnx { "" } else { ", not QNX" }
             );
@@ -130,7 +141,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
             bins.iter().filter(|b| b.static_calloc.is_some()).collect();
         list(out, "static calloc copies", &statics, |b| {
             let c = b.static_calloc.as_ref().map(calloc_word).unwrap_or("");
-            format!("{} ({}): calloc {c}", b.path, b.arch)
+            format!("{} ({}): calloc {c}", esc(&b.path), esc(&b.arch))
         });
         let moved = bins
             .iter()
@@ -148,8 +159,8 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
         list(out, "network-facing", &network, |b| {
             format!(
                 "{} ({}){}",
-                b.path,
-                b.network_imports.join(", "),
+                esc(&b.path),
+                esc(&b.network_imports.join(", ")),
                 if b.imports_calloc {
                     ", imports calloc"
                 } else {
@@ -170,12 +181,18 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
                 why.push("network-facing".to_string());
             }
             if let Some(s) = &e.started_by {
-                why.push(format!("started by {s}"));
+                why.push(format!("started by {}", esc(s)));
             }
             if e.named_service {
                 why.push("a service the advisory names".to_string());
             }
-            let _ = writeln!(out, "  [{}] {}: {}", e.score, e.path, why.join(", "));
+            let _ = writeln!(
+                out,
+                "  [{}] {}: {}",
+                e.score,
+                esc(&e.path),
+                esc(&why.join(", "))
+            );
         }
         if t.exposure.len() > MAX_LISTED {
             let _ = writeln!(
@@ -188,7 +205,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
     if !t.mitigations.is_empty() {
         let _ = writeln!(out, "\nWhat to do:");
         for (i, m) in t.mitigations.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {m}", i + 1);
+            let _ = writeln!(out, "  {}. {}", i + 1, esc(m));
         }
     }
 
@@ -199,7 +216,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
                 .offset
                 .map(|o| format!(" at offset {o:#x}"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  {}{off}: {}", e.path, e.message);
+            let _ = writeln!(out, "  {}{off}: {}", esc(&e.path), esc(&e.message));
         }
         if t.errors.len() > MAX_LISTED * 4 {
             let _ = writeln!(
@@ -227,17 +244,17 @@ fn calloc_lines(out: &mut String, c: &CallocReport, indent: &str) {
     let chain = if c.chain.is_empty() {
         String::new()
     } else {
-        format!(" via {}", c.chain.join(" -> "))
+        format!(" via {}", esc(&c.chain.join(" -> ")))
     };
     let at = c
         .address
         .as_deref()
-        .map(|a| format!(" at {a}"))
+        .map(|a| format!(" at {}", esc(a)))
         .unwrap_or_default();
     let _ = writeln!(out, "{indent}calloc{at}: {}{chain}", calloc_word(c));
-    let _ = writeln!(out, "{indent}  {}", c.reason);
+    let _ = writeln!(out, "{indent}  {}", esc(&c.reason));
     for e in &c.evidence {
-        let _ = writeln!(out, "{indent}    {}  {}", e.address, e.text);
+        let _ = writeln!(out, "{indent}    {}  {}", esc(&e.address), esc(&e.text));
     }
 }
 
