@@ -120,7 +120,13 @@ fn main() -> ExitCode {
                         serde_json::to_string_pretty(&images).unwrap_or_default() + "\n"
                     }
                 };
-                print_or_fail(&text)
+                match print_or_fail(&text) {
+                    // An image that could not be opened is listed, and the status says so.
+                    code if image_cmd::any_unreadable(&images) && code == ExitCode::SUCCESS => {
+                        ExitCode::from(EXIT_UNREADABLE)
+                    }
+                    code => code,
+                }
             }
             Err(e) => {
                 eprintln!("badalloc-audit: {e}");
