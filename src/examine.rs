@@ -297,6 +297,14 @@ fn open_image(
         }
     };
     let mut report = image_report(path, kind, carved_at, image.as_ref());
+    // Where decoding stopped is an error of the image too, as where opening failed is.
+    for d in report.notes.iter().filter(|n| n.kind == "damage") {
+        out.errors.push(ErrorReport {
+            path: path.to_string(),
+            offset: d.offset,
+            message: format!("{} image damaged: {}", kind.name(), d.detail),
+        });
+    }
     if !report.boot_script.is_empty() {
         let script = format!("{path} boot script");
         for prog in surface::programs_started(&script, &report.boot_script.join("\n")) {

@@ -4,12 +4,17 @@
 //! [`super::pair_filter`]); each hit is then validated with the format's own rules, so
 //! stray signature bytes (in BIOS code, compressed data, random padding) are not reported:
 //! - IFS startup header (`eb 7e ff 00` / `00 ff 7e eb`): version, header size, the zero
-//!   fields, sizes that fit, and a startup checksum of zero (or an image header exactly
-//!   where the startup size puts it).
+//!   fields, sane sizes, and a startup checksum of zero (or an image header where the
+//!   startup size puts it, decoded from the first block when compressed; or a startup part
+//!   cut off by the end of the dump).
 //! - bare imagefs (`imagefs`/`sfegami`): header fields consistent, directory plausible, not
 //!   the image header of an IFS already found.
-//! - QNX6 (`eb 10 90 00` boot block): a superblock with a valid CRC behind it.
+//! - QNX6 (`eb 10 90 00` boot block): a superblock where the boot block says (a wrong CRC
+//!   is damage, still QNX6).
 //! - QNX4 (`/` + 15 NULs at partition + 0x200): root directory inode and its `.` entry.
+//!
+//! [`images_of`] is how `scan` and `ls` both walk a file's images: the one it starts with,
+//! then those carved outside the bytes each opened image claims (its `span`).
 
 use memchr::memmem;
 
