@@ -275,23 +275,22 @@ fn open_image(
         Err(e) => {
             // A nested image opened with less than the usual cap says so, whatever the
             // error: the budget may be why.
-            let message = if budget < container::DEFAULT_MAX_EXPANDED {
+            let why = if budget < container::DEFAULT_MAX_EXPANDED {
                 format!(
-                    "{} image: {} (memory budget of the file: {budget} of \
-                     {MAX_EXPANDED_PER_FILE} bytes left)",
-                    kind.name(),
+                    "{} (memory budget of the file: {budget} of {MAX_EXPANDED_PER_FILE} \
+                     bytes left)",
                     e.message
                 )
             } else {
-                format!("{} image: {}", kind.name(), e.message)
+                e.message
             };
-            let mut unread = unread_image(path, kind.name(), carved_at, &message);
+            let mut unread = unread_image(path, kind.name(), carved_at, &why);
             unread.notes[0].offset = e.offset;
             out.images.push(unread);
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
-                message,
+                message: format!("{} image: {why}", kind.name()),
             });
             return Taken::NotOpened;
         }

@@ -133,7 +133,11 @@ fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
                 .map(|o| format!(" at offset {o:#x} of its file"))
                 .unwrap_or_default();
             let state = match (i.state, i.damage()) {
-                (ImageState::Complete, _) => format!(", read ({} entries)", i.entries),
+                (ImageState::Complete, _) => format!(
+                    ", read ({} entr{})",
+                    i.entries,
+                    if i.entries == 1 { "y" } else { "ies" }
+                ),
                 (ImageState::Partial, Some(d)) => format!(", partly read: {}", d.detail),
                 (ImageState::Unreadable, Some(d)) => format!(", not readable: {}", d.detail),
                 (state, None) => format!(", {}", state.as_str()),
