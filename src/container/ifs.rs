@@ -849,9 +849,10 @@ struct Decoded {
 }
 
 /// Decompress a compressed imagefs of at most `imagefs_size` bytes (plus the block that
-/// crosses it: a figure a few bytes short still decodes the whole image, and says so).
-/// LZO and UCL images are decoded block by block, and a damaged block stops decoding with
-/// what came before it kept; a zlib stream is all or nothing. Err: nothing was decoded.
+/// crosses it, or 64 KiB of a zlib stream: a figure a few bytes short still decodes the
+/// whole image, and `open` says so). LZO and UCL images are decoded block by block, and a
+/// damaged block stops decoding with what came before it kept; a zlib stream is all or
+/// nothing. Err: nothing was decoded.
 fn decompress_imagefs(
     data: &[u8],
     sh: &StartupHeader,
@@ -870,7 +871,11 @@ fn decompress_imagefs(
     let src = data.get(start as usize..).unwrap_or(&[]);
     match sh.compression() {
         Compression::Zlib => {
-            let v = gzip::gunzip_one(src, expect, limits).map_err(|e| {
+            // As for blocks: up to one block's worth past the figure, the stream decides.
+            let max = expect
+                .saturating_add(MAX_BLOCK_OUT as u64)
+                .min(limits.max_expanded);
+            let v = gzip::gunzip_one(src, max, limits).map_err(|e| {
                 FormatError::at(
                     start,
                     format!("IFS zlib imagefs: {} (imagefs_size {expect})", e.message),
