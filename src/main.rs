@@ -62,7 +62,13 @@ fn main() -> ExitCode {
                         serde_json::to_string_pretty(&images).unwrap_or_default() + "\n"
                     }
                 };
-                print(text.as_bytes(), 0)
+                // An image that could not be opened is listed, and the status says so.
+                let status = if image_cmd::any_unreadable(&images) {
+                    EXIT_UNREADABLE
+                } else {
+                    0
+                };
+                print(text.as_bytes(), status)
             }
             Err(e) => fail(&e, EXIT_UNREADABLE),
         },

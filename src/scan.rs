@@ -369,6 +369,7 @@ fn finish_target(
         stats.bytes += o.bytes;
         stats.image_files += o.image_files;
         stats.reused_images += o.reused_images;
+        stats.opaque_files += u64::from(o.opaque);
         stats.elf_files += o.facts.len() as u64;
         errors.extend(o.errors);
         symlinks.extend(o.symlinks);
@@ -428,7 +429,7 @@ fn build_target(
     errors: Vec<ErrorReport>,
     stats: ScanStats,
 ) -> TargetReport {
-    let os = evidence::assess(&facts);
+    let os = evidence::assess(&facts, &images);
     let qnx_libcs = evidence::qnx_libcs(&facts);
     let libc: Vec<LibcReport> = facts
         .iter()
@@ -460,6 +461,10 @@ fn build_target(
         binaries: &binaries,
         elf_files: stats.elf_files,
         unreadable_libc: &unreadable_libc,
+        images: &images,
+        files: stats.files,
+        opaque_files: stats.opaque_files,
+        errors: errors.len(),
     });
     TargetReport {
         path,

@@ -229,11 +229,28 @@ fn exit_statuses() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 
-    // A directory without ELF files: nothing to judge.
+    // A directory of text files and empty files: not firmware (rule NOT-FIRMWARE).
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("readme.txt"), "not firmware").unwrap();
+    fs::write(dir.path().join("empty"), "").unwrap();
+    let (code, j) = scan_json(&[dir.path()]);
+    assert_eq!(j["targets"][0]["verdict"], "not-qnx");
+    assert!(j["targets"][0]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("NOT-FIRMWARE"));
+    assert_eq!(code, 0);
+    // Bytes of an unknown format beside them: nothing to judge, maybe an encrypted image.
+    let blob: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    fs::write(dir.path().join("blob.bin"), blob).unwrap();
     let (code, j) = scan_json(&[dir.path()]);
     assert_eq!(j["targets"][0]["verdict"], "inconclusive");
+    assert!(j["targets"][0]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("R0"));
     assert_eq!(code, 3);
 }
 

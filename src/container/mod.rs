@@ -69,6 +69,41 @@ impl ContainerKind {
             ContainerKind::Gzip => "gzip",
         }
     }
+
+    /// The kind [`ContainerKind::name`] names.
+    pub fn from_name(name: &str) -> Option<ContainerKind> {
+        [
+            ContainerKind::Ifs,
+            ContainerKind::Qnx6,
+            ContainerKind::Qnx4,
+            ContainerKind::Tar,
+            ContainerKind::Gzip,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    /// Whether finding this format is itself evidence of QNX: only QNX writes boot images
+    /// and QNX4/QNX6 file systems, so one recognised by its signature makes a target QNX
+    /// even when nothing inside it can be read. (EFS and ETFS belong here when their readers
+    /// come.)
+    pub fn is_qnx_format(self) -> bool {
+        match self {
+            ContainerKind::Ifs | ContainerKind::Qnx6 | ContainerKind::Qnx4 => true,
+            ContainerKind::Tar | ContainerKind::Gzip => false,
+        }
+    }
+
+    /// What recognised the format, for the evidence a report gives.
+    pub fn signature(self) -> &'static str {
+        match self {
+            ContainerKind::Ifs => "QNX boot image (IFS startup or image header)",
+            ContainerKind::Qnx6 => "QNX6 file system (boot block and superblock)",
+            ContainerKind::Qnx4 => "QNX4 file system (root directory entry)",
+            ContainerKind::Tar => "tar archive header",
+            ContainerKind::Gzip => "gzip header",
+        }
+    }
 }
 
 /// Resource limits applied by every reader.
@@ -222,6 +257,14 @@ pub trait Container {
     /// found in the first copy of an image for the next (a flash dump holding a boot image
     /// that is also in the tree as a file, the A and B copies of a partition).
     fn input_extent(&self) -> Option<u64> {
+        None
+    }
+    /// How many bytes from the start of the input this container occupies, when its format
+    /// says (the blocks a file system really uses or its declared size, a boot image's
+    /// startup part and imagefs), never more than the input. A raw dump is carved outside
+    /// these bytes (`carve::images_of`): what lies inside is reached through the
+    /// container's own entries. None: not known.
+    fn span(&self) -> Option<u64> {
         None
     }
 }

@@ -91,6 +91,8 @@ pub(crate) fn valid_at(data: &[u8], off: usize) -> bool {
 /// An opened QNX4 file system.
 pub struct Qnx4<'a> {
     data: &'a [u8],
+    /// End of the last block the file system was seen to use (see [`Container::span`]).
+    used_end: u64,
     limits: Limits,
     entries: Vec<Entry>,
     notes: Vec<Note>,
@@ -106,6 +108,7 @@ impl<'a> Qnx4<'a> {
         })?;
         let mut fs = Qnx4 {
             data,
+            used_end: (ROOT_OFF + ENTRY) as u64,
             limits: *limits,
             entries: Vec::new(),
             notes: vec![Note::new(
@@ -130,8 +133,19 @@ impl<'a> Qnx4<'a> {
             aux: 0,
         };
         fs.entries.push(re);
+        if let Ok(exts) = fs.extents(&root) {
+            fs.note_used(&exts);
+        }
         fs.walk(root)?;
         Ok(fs)
+    }
+
+    /// Record the extents of an entry as used (bounded by the input).
+    fn note_used(&mut self, exts: &[(u64, u64)]) {
+        let len = self.data.len() as u64;
+        for &(off, n) in exts {
+            self.used_end = self.used_end.max(off.saturating_add(n).min(len));
+        }
     }
 
     /// The extents (start byte, length in bytes) of an inode.
@@ -318,6 +332,7 @@ impl<'a> Qnx4<'a> {
                         for (off, len) in exts.iter().take(4) {
                             en.flags.push(format!("extent={off:#x}+{len:#x}"));
                         }
+                        self.note_used(&exts);
                     }
                     Err(e) => {
                         en.flags.push("bad-extents".into());
@@ -382,6 +397,11 @@ impl<'a> Qnx4<'a> {
 impl Container for Qnx4<'_> {
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx4
+    }
+    /// Up to the end of the last extent any entry uses. Not the size the `.bitmap` implies:
+    /// real images disagree with it (the corpus image's bitmap covers 1 MiB of its 1.3).
+    fn span(&self) -> Option<u64> {
+        Some(self.used_end)
     }
     fn entries(&self) -> &[Entry] {
         &self.entries

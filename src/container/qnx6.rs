@@ -139,12 +139,14 @@ fn find_sb0(data: &[u8]) -> Option<u64> {
     None
 }
 
-/// A QNX6 file system at offset 0: boot block and a superblock with a valid CRC (or, with
-/// no boot block, a CRC-valid superblock at offset 0).
+/// A QNX6 file system at offset 0: the boot block and a superblock where it says (its
+/// CRC may be wrong: a damaged file system is still QNX6, and `open` says what it can
+/// read), or, with no boot block, a CRC-valid superblock at 0x2000 or 0.
 pub fn detect(data: &[u8]) -> bool {
+    let boot_block = data.get(..4) == Some(&BOOTBLOCK_MAGIC[..]);
     find_sb0(data)
         .and_then(|o| parse_sb(data, o))
-        .is_some_and(|sb| sb.crc_ok)
+        .is_some_and(|sb| sb.crc_ok || boot_block)
 }
 
 /// Validation used by the carver: boot block at `off` and a CRC-valid superblock behind it.
@@ -156,6 +158,8 @@ pub(crate) fn valid_at(data: &[u8], off: usize) -> bool {
 /// An opened QNX6 file system.
 pub struct Qnx6<'a> {
     data: &'a [u8],
+    /// Bytes of the input the file system occupies (see [`Container::span`]).
+    span: u64,
     e: Endian,
     bs: u64,
     data_start: u64,
@@ -203,6 +207,16 @@ impl<'a> Qnx6<'a> {
             }
         }
         let sb1 = sb1_off.and_then(|o| parse_sb(data, o));
+        // The second superblock ends the file system; without it, the declared size.
+        let sb_area = SB_AREA.max(bs);
+        let span = match &sb1 {
+            Some(sb) => sb.offset.checked_add(sb_area),
+            None => u64::from(sb0.num_blocks)
+                .checked_mul(bs)
+                .and_then(|x| x.checked_add(data_start))
+                .and_then(|x| x.checked_add(sb_area)),
+        }
+        .map_or(data.len() as u64, |end| end.min(data.len() as u64));
         for sb in std::iter::once(&sb0).chain(sb1.as_ref()) {
             notes.push(Note::new(
                 "checksum",
@@ -252,6 +266,7 @@ impl<'a> Qnx6<'a> {
         notes.push(Note::new("byte-order", e.name(), Some(sb.offset)));
         let mut fs = Qnx6 {
             data,
+            span,
             e,
             bs,
             data_start,
@@ -562,6 +577,11 @@ impl<'a> Qnx6<'a> {
 impl Container for Qnx6<'_> {
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx6
+    }
+    /// Up to the end of the second superblock's area (mkfs.qnx6 puts it after the last
+    /// data block); without it, the size the superblock declares.
+    fn span(&self) -> Option<u64> {
+        Some(self.span)
     }
     fn entries(&self) -> &[Entry] {
         &self.entries

@@ -242,6 +242,52 @@ pub struct ImageReport {
     pub notes: Vec<ImageNote>,
     /// The IFS boot script, decoded to text lines (empty for other kinds).
     pub boot_script: Vec<String>,
+    /// How much of the image was read; what stopped the rest is in its `damage`, `error`
+    /// or `truncated` notes.
+    #[serde(default)]
+    pub state: ImageState,
+}
+
+/// How much of an image was read.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageState {
+    /// Opened, and every entry read.
+    #[default]
+    Complete,
+    /// Opened, but some of it is lost: decoding stopped at damage, a directory or an entry
+    /// could not be read. What was read was examined.
+    Partial,
+    /// Recognised by its signature but not opened (damaged, nested too deep, over the
+    /// memory budget): nothing inside was examined.
+    Unreadable,
+}
+
+impl ImageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageState::Complete => "complete",
+            ImageState::Partial => "partial",
+            ImageState::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl ImageReport {
+    /// Note kinds that say part of an image is lost.
+    pub const DAMAGE_NOTES: [&'static str; 3] = ["damage", "error", "truncated"];
+
+    /// The first note that says what is damaged, for an image not read in full.
+    pub fn damage(&self) -> Option<&ImageNote> {
+        if self.state == ImageState::Complete {
+            return None;
+        }
+        self.notes
+            .iter()
+            .find(|n| Self::DAMAGE_NOTES.contains(&n.kind.as_str()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,4 +324,9 @@ pub struct ScanStats {
     /// depends on timing, and the report does not.
     #[serde(skip)]
     pub reused_images: u64,
+    /// Files read from disk that are not ELF, hold no image and are not text or empty:
+    /// bytes of an unknown (maybe encrypted) format. Not in the report; classification
+    /// uses it (rule NOT-FIRMWARE).
+    #[serde(skip)]
+    pub opaque_files: u64,
 }

@@ -3,6 +3,7 @@
 
 pub mod elf_writer;
 pub mod ifs_writer;
+pub mod qnx6_writer;
 
 use std::path::PathBuf;
 
