@@ -162,6 +162,15 @@ pub struct Entry {
     pub size: u64,
     pub link_target: Option<String>,
     pub ino: Option<u64>,
+    /// Owner, where the format records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Group, where the format records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Time of last modification, seconds since 1970-01-01 UTC, where the format records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<u64>,
     /// Format-specific flags, e.g. IFS inode flags `elf`, `run-once`, `bootstrap`, `boot-script`.
     pub flags: Vec<String>,
     #[serde(skip)]
@@ -177,9 +186,20 @@ impl Entry {
             size,
             link_target: None,
             ino: None,
+            uid: None,
+            gid: None,
+            mtime: None,
             flags: Vec::new(),
             loc: Loc::default(),
         }
+    }
+
+    /// The same entry with owner, group and modification time.
+    pub(crate) fn with_owner_time(mut self, uid: u32, gid: u32, mtime: u64) -> Entry {
+        self.uid = Some(uid);
+        self.gid = Some(gid);
+        self.mtime = Some(mtime);
+        self
     }
 }
 

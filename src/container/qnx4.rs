@@ -37,6 +37,9 @@ struct Inode {
     xblk: u32,
     num_xtnts: u16,
     mode: u16,
+    mtime: u32,
+    uid: u16,
+    gid: u16,
 }
 
 fn parse_inode(e: &[u8]) -> Option<Inode> {
@@ -44,8 +47,11 @@ fn parse_inode(e: &[u8]) -> Option<Inode> {
         size: LE.u32(e, 16)?,
         first: (LE.u32(e, 20)?, LE.u32(e, 24)?),
         xblk: LE.u32(e, 28)?,
+        mtime: LE.u32(e, 36)?,
         num_xtnts: LE.u16(e, 48)?,
         mode: LE.u16(e, 50)?,
+        uid: LE.u16(e, 52)?,
+        gid: LE.u16(e, 54)?,
     })
 }
 
@@ -122,6 +128,11 @@ impl<'a> Qnx4<'a> {
             EntryType::Dir,
             u32::from(root.mode),
             u64::from(root.size),
+        )
+        .with_owner_time(
+            u32::from(root.uid),
+            u32::from(root.gid),
+            u64::from(root.mtime),
         );
         re.ino = Some(ROOT_OFF as u64 / ENTRY as u64);
         re.loc = Loc {
@@ -307,7 +318,8 @@ impl<'a> Qnx4<'a> {
                 }
                 let mode = u32::from(ino.mode);
                 let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size));
+                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size))
+                    .with_owner_time(u32::from(ino.uid), u32::from(ino.gid), u64::from(ino.mtime));
                 if ino_key != 0 {
                     en.ino = Some(ino_key / ENTRY as u64);
                 }
@@ -397,6 +409,9 @@ impl Container for Qnx4<'_> {
             xblk: l.aux as u32,
             num_xtnts: (l.aux >> 32) as u16,
             mode: (l.aux >> 48) as u16,
+            mtime: 0,
+            uid: 0,
+            gid: 0,
         };
         self.read_inode(&ino, u64::MAX).map_err(|e| FormatError {
             offset: e.offset,

@@ -170,6 +170,9 @@ pub struct Qnx6<'a> {
 struct Inode {
     tree: Tree,
     mode: u16,
+    uid: u32,
+    gid: u32,
+    mtime: u32,
 }
 
 impl<'a> Qnx6<'a> {
@@ -398,6 +401,9 @@ impl<'a> Qnx6<'a> {
         Ok(Inode {
             tree: Tree { ptrs, ..tree },
             mode: e.u16(&raw, 32).ok_or_else(bad)?,
+            uid: e.u32(&raw, 8).ok_or_else(bad)?,
+            gid: e.u32(&raw, 12).ok_or_else(bad)?,
+            mtime: e.u32(&raw, 20).ok_or_else(bad)?,
         })
     }
 
@@ -421,7 +427,8 @@ impl<'a> Qnx6<'a> {
             EntryType::Dir,
             u32::from(root.mode),
             root.tree.size,
-        );
+        )
+        .with_owner_time(root.uid, root.gid, u64::from(root.mtime));
         root_e.ino = Some(1);
         root_e.loc = Loc {
             offset: 0,
@@ -513,7 +520,8 @@ impl<'a> Qnx6<'a> {
                 };
                 let mode = u32::from(inode.mode);
                 let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, inode.tree.size);
+                let mut en = Entry::new(path.clone(), etype, mode, inode.tree.size)
+                    .with_owner_time(inode.uid, inode.gid, u64::from(inode.mtime));
                 en.ino = Some(u64::from(ino));
                 en.loc = Loc {
                     offset: 0,
