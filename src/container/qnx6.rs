@@ -3,8 +3,9 @@
 //! Layout (Linux `fs/qnx6`, qnxmount `qnx6/parser.ksy`): a 0x2000-byte boot block
 //! (`eb 10 90 00`, then u32 offset, u32 sector of superblock 0, u32 sector of superblock 1),
 //! two 512-byte superblocks (magic 0x68191122 in the file system's byte order, CRC-32 over
-//! bytes 8..512, the higher serial is active), then data blocks from
-//! `superblock 0 + max(0x1000, blocksize)`. Every object (the inode table, the long-name
+//! bytes 8..512, the higher serial is active), then data blocks from 12 KiB into the
+//! partition, or from the first multiple of the block size after it for blocks above 4 KiB
+//! (see [`data_area_offset`]). Every object (the inode table, the long-name
 //! table, each file) is a tree: 16 root pointers and a level count; level 0 points at data
 //! blocks, each further level through blocks of u32 pointers. Inodes are 128 bytes,
 //! numbered from 1 (the root directory). Directories are arrays of 32-byte entries: u32
@@ -139,6 +140,21 @@ fn find_sb0(data: &[u8]) -> Option<u64> {
     None
 }
 
+/// Where the data blocks start, counted from superblock 0 (`QNX6FS_DATA_START` of QNX's
+/// `<sys/fs_qnx6.h>`, whose boot block is 8 KiB before superblock 0): the 4 KiB superblock
+/// area, then, for blocks above 4 KiB, padding so that the data blocks are aligned to the
+/// block size from the start of the partition (16 KiB blocks start at 16 KiB, 32 KiB ones at
+/// 32 KiB).
+fn data_area_offset(bs: u64) -> u64 {
+    let reserved = BOOTBLOCK_SIZE + SB_AREA;
+    SB_AREA
+        + if bs <= SB_AREA {
+            0
+        } else {
+            bs.abs_diff(reserved)
+        }
+}
+
 /// A QNX6 file system at offset 0: boot block and a superblock with a valid CRC (or, with
 /// no boot block, a CRC-valid superblock at offset 0).
 pub fn detect(data: &[u8]) -> bool {
@@ -187,7 +203,7 @@ impl<'a> Qnx6<'a> {
         let sb0 = parse_sb(data, sb0_off)
             .ok_or_else(|| FormatError::at(sb0_off, "bad QNX6 superblock"))?;
         let bs = u64::from(sb0.blocksize);
-        let data_start = sb0_off + SB_AREA.max(bs);
+        let data_start = sb0_off + data_area_offset(bs);
         // Superblock 1: from the boot block if it says, else after the data blocks.
         let mut sb1_off = u64::from(sb0.num_blocks)
             .checked_mul(bs)
