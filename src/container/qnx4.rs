@@ -6,7 +6,9 @@
 //! inode entry (status `USED`: 16-byte name, size, first extent, extent-block pointer,
 //! times, extent count, mode, ...) or a link entry (status `LINK`: 48-byte name, block and
 //! index of the inode entry). Files are runs of extents: the first in the inode, the rest
-//! in a chain of extent blocks (`IamXblk` signature, up to 60 extents each).
+//! in a chain of extent blocks (`IamXblk` signature, up to 60 extents each). Names over 48
+//! bytes (QNX 6.2.1 and later, with `.longfilenames` in the root) are records of their own
+//! block, named by the link entry (layout as read by fox-it's dissect.qnxfs).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -27,6 +29,12 @@ const LINK: u8 = 0x08;
 const STATUS_UNDEFINED: u8 = 0xE0;
 const XBLK_SIG: &[u8; 8] = b"IamXblk\0";
 const MAX_DEPTH: usize = 256;
+/// Length of a link entry's name field; longer names live in `.longfilenames`.
+const LINK_NAME_MAX: usize = 48;
+/// Where a link entry holds the block of its long-name record (`dl_lfn_blk`).
+const LFN_BLOCK_AT: usize = 53;
+/// Where the name starts in a long-name record.
+const LFN_NAME_AT: usize = 6;
 const LE: Endian = Endian::Little;
 
 /// A decoded inode entry.
@@ -232,6 +240,31 @@ impl<'a> Qnx4<'a> {
         Ok(Cow::Owned(out))
     }
 
+    /// The long name of a link entry, when it has one (`.longfilenames`, QNX 6.2.1 and
+    /// later): a link entry whose 48-byte name is full holds, at byte 53, the block of its
+    /// long-name record: 6 bytes, then the name, NUL-terminated, up to 505 bytes. Its first
+    /// 48 bytes are the entry's own name (what older systems show); a record that does not
+    /// start with them is not this entry's, and is an error.
+    fn long_name(&self, de: &[u8], short: &[u8]) -> Result<Option<Vec<u8>>, FormatError> {
+        let blk = LE.u32(de, LFN_BLOCK_AT).unwrap_or(0);
+        if short.len() < LINK_NAME_MAX || blk == 0 {
+            return Ok(None);
+        }
+        let off = (u64::from(blk) - 1) * BS;
+        let rec = slice_at(self.data, off, BS)
+            .ok_or_else(|| FormatError::at(off, "long-name block past the end of the image"))?;
+        let text = rec.get(LFN_NAME_AT..).unwrap_or(&[]);
+        let end = memchr::memchr(0, text).unwrap_or(text.len());
+        let long = text.get(..end).unwrap_or(&[]);
+        if long.len() <= LINK_NAME_MAX || !long.starts_with(short) {
+            return Err(FormatError::at(
+                off,
+                format!("long-name block {blk} does not hold this entry's name"),
+            ));
+        }
+        Ok(Some(long.to_vec()))
+    }
+
     fn walk(&mut self, root: Inode) -> Result<(), FormatError> {
         let mut visited: HashSet<u64> = HashSet::new();
         visited.insert(ROOT_OFF as u64);
@@ -291,7 +324,24 @@ impl<'a> Qnx4<'a> {
                     // interpretation is sound.
                     (de.get(..name_end(48)).unwrap_or(&[]), as_link())
                 };
-                let name = String::from_utf8_lossy(name).into_owned();
+                let long = if status & (LINK | USED) != USED {
+                    self.long_name(de, name)
+                } else {
+                    Ok(None)
+                };
+                let name = match long {
+                    Ok(Some(long)) => String::from_utf8_lossy(&long).into_owned(),
+                    Ok(None) => String::from_utf8_lossy(name).into_owned(),
+                    Err(e) => {
+                        let short = String::from_utf8_lossy(name).into_owned();
+                        self.notes.push(Note::new(
+                            "warning",
+                            format!("{prefix}/{short}: {}; the 48-byte name is used", e.message),
+                            e.offset,
+                        ));
+                        short
+                    }
+                };
                 if name == "." || name == ".." || name.is_empty() || name.contains('/') {
                     continue;
                 }
