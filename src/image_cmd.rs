@@ -31,7 +31,7 @@ pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
     let found = locate(&bytes);
     if found.is_empty() {
         return Err(format!(
-            "{}: no IFS, QNX6, QNX4, tar or gzip image found",
+            "{}: no IFS, QNX6, QNX4, EFS, ETFS, tar or gzip image found",
             path.display()
         ));
     }

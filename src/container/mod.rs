@@ -30,6 +30,8 @@ use crate::FormatError;
 
 mod buf_pool;
 pub mod carve;
+pub mod efs;
+pub mod etfs;
 pub mod extract;
 pub mod gzip;
 pub mod ifs;
@@ -57,6 +59,10 @@ pub enum ContainerKind {
     Tar,
     /// A gzip stream: one entry (the payload), or the tar entries if the payload is a tar.
     Gzip,
+    /// QNX embedded flash file system (NOR flash, `mkefs`, `devf-*`).
+    Efs,
+    /// QNX embedded transaction file system (NAND flash, `fs-etfs-*`).
+    Etfs,
 }
 
 impl ContainerKind {
@@ -67,9 +73,46 @@ impl ContainerKind {
             ContainerKind::Qnx4 => "qnx4",
             ContainerKind::Tar => "tar",
             ContainerKind::Gzip => "gzip",
+            ContainerKind::Efs => "efs",
+            ContainerKind::Etfs => "etfs",
         }
     }
 }
+
+/// An error of a reader that says what went wrong as a value of its own `kind` type (EFS,
+/// ETFS), and where: the offset in the reader's input of the structure at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocatedError<K> {
+    pub offset: u64,
+    pub kind: K,
+}
+
+impl<K> LocatedError<K> {
+    pub(crate) fn at(offset: usize, kind: K) -> LocatedError<K> {
+        LocatedError {
+            offset: offset as u64,
+            kind,
+        }
+    }
+}
+
+impl<K: std::fmt::Display> std::fmt::Display for LocatedError<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at offset {:#x})", self.kind, self.offset)
+    }
+}
+
+impl<K: std::fmt::Display + std::fmt::Debug> std::error::Error for LocatedError<K> {}
+
+impl<K: std::fmt::Display> From<LocatedError<K>> for FormatError {
+    fn from(e: LocatedError<K>) -> FormatError {
+        FormatError::at(e.offset, e.kind.to_string())
+    }
+}
+
+/// Flag of an entry that is the file system's own bookkeeping (ETFS `.badblks`, `.counts`,
+/// `.filetable`): listed and extractable, but not examined as firmware.
+pub const FS_METADATA_FLAG: &str = "fs-metadata";
 
 /// Resource limits applied by every reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +314,14 @@ pub fn detect(data: &[u8]) -> Option<ContainerKind> {
     if qnx4::detect(data) {
         return Some(ContainerKind::Qnx4);
     }
+    // Flash file systems: EFS has a unit info at offset 0.
+    if efs::detect(data) {
+        return Some(ContainerKind::Efs);
+    }
+    // ETFS has no magic: its pages must decode as transactions and hold a file table.
+    if etfs::detect(data) {
+        return Some(ContainerKind::Etfs);
+    }
     if ifs::detect(data) {
         return Some(ContainerKind::Ifs);
     }
@@ -295,6 +346,8 @@ pub fn open<'a>(
         ContainerKind::Qnx4 => Box::new(qnx4::Qnx4::open(data, limits)?),
         ContainerKind::Tar => Box::new(tar::Tar::open(data, limits)?),
         ContainerKind::Gzip => gzip::open(data, limits)?,
+        ContainerKind::Efs => Box::new(efs::Efs::open(data, limits)?),
+        ContainerKind::Etfs => Box::new(etfs::Etfs::open(data, limits)?),
     })
 }
 

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod elf_writer;
+pub mod etfs_writer;
 pub mod ifs_writer;
+pub mod tree;
 
 use std::path::PathBuf;
 
