@@ -416,3 +416,73 @@ fn efs_mutations_never_panic_and_stay_bounded() {
         );
     }
 }
+
+#[test]
+fn built_partitions_read_back() {
+    for pow2 in [12u8, 16, 17] {
+        let b = common::efs_writer::sample(pow2);
+        assert_eq!(detect(&b.image), Some(ContainerKind::Efs), "2^{pow2}");
+        let fs = open(&b.image, ContainerKind::Efs, &Limits::default()).unwrap();
+        let libc = find(fs.as_ref(), "fs/flash/lib/libc.so.3").unwrap();
+        let d = fs.read(libc).unwrap();
+        assert_eq!((d.len(), &d[..4]), (3004, &b"\x7fELF"[..]));
+        assert!(
+            libc.flags.contains(&"extents=3".to_string()),
+            "{:?}",
+            libc.flags
+        );
+        let l = find(fs.as_ref(), "fs/flash/lib/libc.so").unwrap();
+        assert_eq!(l.link_target.as_deref(), Some("libc.so.3"));
+        assert_eq!(find(fs.as_ref(), "fs/flash/empty").unwrap().size, 0);
+        assert!(
+            fs.notes().iter().all(|n| n.kind == "efs-partition"),
+            "{:?}",
+            fs.notes()
+        );
+    }
+}
+
+/// `efs::MAX_EXTENT_STEPS` bounds the extents followed while opening a partition: 2 049
+/// files whose entries all start the same chain of 2 049 extents would take 4.2 million
+/// steps; the listing stops at the bound with an error located at a header.
+#[test]
+fn extent_steps_per_partition_are_bounded() {
+    use common::efs_writer::{build, Item};
+    const N: usize = 2049;
+    let data = vec![0x5au8; N];
+    let names: Vec<String> = (0..N).map(|i| format!("f{i}")).collect();
+    let mut items = vec![Item {
+        parent: None,
+        name: "chain",
+        mode: 0o100644,
+        data: &data,
+    }];
+    for n in &names {
+        items.push(Item {
+            parent: None,
+            name: n,
+            mode: 0o100644,
+            data: b"",
+        });
+    }
+    let b = build(20, "", &items, 1);
+    let mut img = b.image;
+    // Every empty file's entry starts the long chain.
+    for t in &b.dirent_text[1..] {
+        img[t + 6..t + 8].copy_from_slice(&b.first_data[0].to_le_bytes());
+    }
+    assert!(N * N > efs::MAX_EXTENT_STEPS as usize);
+    let t = std::time::Instant::now();
+    let fs = open(&img, ContainerKind::Efs, &Limits::default()).unwrap();
+    let e = fs
+        .notes()
+        .iter()
+        .find(|n| n.kind == "error" && n.detail.contains("EFS extents followed"))
+        .unwrap_or_else(|| panic!("{:?}", &fs.notes()[..3]));
+    assert!(e.offset.is_some());
+    assert!(fs.entries().len() < N, "{}", fs.entries().len());
+    assert!(t.elapsed().as_secs() < 60, "{:?}", t.elapsed());
+    // The chain itself reads whole.
+    let chain = find(fs.as_ref(), "chain").unwrap();
+    assert_eq!(fs.read(chain).unwrap().as_ref(), &data[..]);
+}

@@ -40,13 +40,17 @@ const HEAD: usize = 32;
 const MIN_UNIT_POW2: u16 = 12;
 const MAX_UNIT_POW2: u16 = 24;
 /// Logical unit numbers are 16-bit: a partition has at most this many units.
-pub const MAX_UNITS: usize = 0xffff;
+const MAX_UNITS: usize = 0xffff;
 /// Text alignment powers tried for the system extents before the boot info is found
 /// (mkefs uses 2; ECC flash 5 or 6; vehicles have been seen with 6), most likely first.
 const ALIGN_CANDIDATES: [u32; 9] = [2, 6, 5, 3, 4, 0, 1, 7, 8];
-/// Extent headers followed (supersede and next steps) while opening one image, and while
-/// reading one file: bounds the time a crafted image of chains that share extents can take.
-pub const MAX_EXTENT_STEPS: u64 = 1 << 24;
+/// Extent headers followed (supersede and next steps) while opening one partition (its
+/// directories and the extents of all its files), and while reading one file: bounds the
+/// time a crafted image of chains that share extents can take. Reading every file costs no
+/// more than opening did (the same chains). A 256 MiB NOR part written in 1 KiB extents has
+/// 262 144 of them, each followed about twice when the partition is opened: 4 194 304 steps
+/// leave room for that eight times over.
+pub const MAX_EXTENT_STEPS: u64 = 1 << 22;
 /// Deepest directory nesting descended.
 const MAX_DEPTH: usize = 256;
 /// Most partitions read from one image.
@@ -259,13 +263,25 @@ struct Partition {
     boot: BootInfo,
 }
 
-/// The logical units of the units from `start`, given the system alignment power: (logical
-/// number → unit start, header count), and notes on duplicate logical numbers.
+/// The units from `start` that have a unit info of the partition's byte order and size:
+/// (offset, number of headers). Counting headers reads a unit's header area once.
+fn units_from(d: &[u8], start: usize, info: UnitInfo, count: usize) -> Vec<(usize, u16)> {
+    let size = 1usize << info.unit_pow2;
+    (0..count)
+        .filter_map(|p| p.checked_mul(size)?.checked_add(start))
+        .filter(|&u| {
+            unit_info(d, u).is_some_and(|ui| ui.e == info.e && ui.unit_pow2 == info.unit_pow2)
+        })
+        .map(|u| (u, head_count(d, u, size, info.e)))
+        .collect()
+}
+
+/// The logical units of `units`, given the system alignment power: (logical number → unit
+/// start, header count), and notes on duplicate logical numbers.
 fn logical_units(
     d: &[u8],
-    start: usize,
+    units: &[(usize, u16)],
     info: UnitInfo,
-    count: usize,
     sys_align: u32,
 ) -> (Vec<Option<usize>>, Vec<u16>, Vec<Note>) {
     let size = 1usize << info.unit_pow2;
@@ -273,15 +289,7 @@ fn logical_units(
     let mut heads: Vec<u16> = Vec::new();
     let mut ages: Vec<u32> = Vec::new();
     let mut notes = Vec::new();
-    for p in 0..count {
-        let Some(u) = p.checked_mul(size).and_then(|o| o.checked_add(start)) else {
-            break;
-        };
-        let Some(ui) = unit_info(d, u) else { continue };
-        if ui.e != info.e || ui.unit_pow2 != info.unit_pow2 {
-            continue;
-        }
-        let n = head_count(d, u, size, info.e);
+    for &(u, n) in units {
         let Some(h) = (n >= 2)
             .then(|| head_at(d, u, size, info.e, 1, sys_align))
             .flatten()
@@ -400,8 +408,9 @@ fn partition_at(d: &[u8], start: usize) -> Result<(Partition, Vec<Note>), EfsErr
     let info = unit_info(d, start).ok_or(EfsError::at(start, EfsErrorKind::NoUnitInfo))?;
     let size = 1usize << info.unit_pow2;
     let available = (d.len().saturating_sub(start) / size).min(MAX_UNITS);
+    let units = units_from(d, start, info, available);
     for sys_align in ALIGN_CANDIDATES {
-        let (logical, heads, notes) = logical_units(d, start, info, available, sys_align);
+        let (logical, heads, notes) = logical_units(d, &units, info, sys_align);
         let Some((boot, boot_unit)) = boot_info(d, &logical, &heads, info, sys_align) else {
             continue;
         };
@@ -530,7 +539,7 @@ impl Partition {
 
     /// The extent `ptr` names, through its supersede chain.
     fn resolve(&self, mut ptr: Ptr, d: &[u8], steps: &mut u64) -> Result<Head, EfsError> {
-        let mut seen: HashSet<Ptr> = HashSet::new();
+        let mut loops = LoopCheck::new(ptr);
         loop {
             let h = self.head(ptr, d)?;
             *steps += 1;
@@ -540,10 +549,10 @@ impl Partition {
             if !h.superseded() {
                 return Ok(h);
             }
-            if !seen.insert(ptr) {
+            ptr = h.sup;
+            if loops.back_at(ptr) {
                 return Err(EfsError::at(h.at, EfsErrorKind::ChainLoops));
             }
-            ptr = h.sup;
         }
     }
 
@@ -560,13 +569,9 @@ impl Partition {
         if first.is_none() {
             return Ok(out);
         }
-        let mut seen: HashSet<Ptr> = HashSet::new();
+        let mut loops = LoopCheck::new(first);
         let mut ptr = first;
         loop {
-            if !seen.insert(ptr) {
-                let at = self.head(ptr, d).map_or(self.start, |h| h.at);
-                return Err(EfsError::at(at, EfsErrorKind::ChainLoops));
-            }
             let h = self.resolve(ptr, d, steps)?;
             if dir && h.size == 0 {
                 return Ok(out);
@@ -582,6 +587,9 @@ impl Partition {
                 return Ok(out);
             }
             ptr = h.next;
+            if loops.back_at(ptr) {
+                return Err(EfsError::at(h.at, EfsErrorKind::ChainLoops));
+            }
         }
     }
 
@@ -609,6 +617,39 @@ impl Partition {
             gid: field(8)?,
             mtime: field(12)?,
         })
+    }
+}
+
+/// Finds a loop in a chain of pointers (each the function of the one before) in time
+/// proportional to the chain and constant memory: Brent's method, which compares each
+/// pointer with one remembered at the last power of two.
+struct LoopCheck {
+    mark: Ptr,
+    power: u64,
+    since: u64,
+}
+
+impl LoopCheck {
+    fn new(first: Ptr) -> LoopCheck {
+        LoopCheck {
+            mark: first,
+            power: 1,
+            since: 0,
+        }
+    }
+
+    /// True when `next` closes a loop.
+    fn back_at(&mut self, next: Ptr) -> bool {
+        if next == self.mark {
+            return true;
+        }
+        self.since += 1;
+        if self.since == self.power {
+            self.mark = next;
+            self.power *= 2;
+            self.since = 0;
+        }
+        false
     }
 }
 
@@ -668,6 +709,15 @@ impl<'a> Efs<'a> {
                 Some(u) if u.iter().all(|&b| b == 0xff) => next += unit,
                 _ => break,
             }
+        }
+        if fs.partitions.len() == MAX_PARTITIONS && partition_at(data, next).is_ok() {
+            fs.notes.push(Note::new(
+                "warning",
+                format!(
+                    "more than {MAX_PARTITIONS} EFS partitions; those from here on are not read"
+                ),
+                Some(next as u64),
+            ));
         }
         let mut root = Entry::new(String::new(), EntryType::Dir, MOUNT_DIR_MODE, 0);
         root.flags.push("mount-point".into());
@@ -732,7 +782,7 @@ impl<'a> Efs<'a> {
         self.describe(pi, &mount);
         if !mount.is_empty() {
             self.mount_dirs(&mount, mounts);
-            let mut e = self.entry(&p, pi, mount.clone(), &root);
+            let mut e = self.entry(&p, pi, mount.clone(), &root, &mut steps);
             e.flags.push("mount-point".into());
             self.entries.push(e);
         }
@@ -773,7 +823,12 @@ impl<'a> Efs<'a> {
                 } else {
                     format!("{prefix}/{}", de.name)
                 };
-                let en = self.entry(&p, pi, path.clone(), &de);
+                let en = self.entry(&p, pi, path.clone(), &de, &mut steps);
+                if steps > MAX_EXTENT_STEPS {
+                    // Already noted by the entry: the budget of the whole image is spent.
+                    self.entries.push(en);
+                    return Ok(());
+                }
                 if en.entry_type == EntryType::Dir {
                     if depth + 1 > MAX_DEPTH {
                         self.notes.push(Note::new(
@@ -799,8 +854,16 @@ impl<'a> Efs<'a> {
     }
 
     /// The entry for directory entry `de` at `path`: size, symlink target and flags from its
-    /// data extents (errors become notes and a `bad-extents` flag).
-    fn entry(&mut self, p: &Partition, pi: usize, path: String, de: &DirEntry) -> Entry {
+    /// data extents (errors become notes and a `bad-extents` flag). `steps`: the image's
+    /// extent budget, shared with the directory walk.
+    fn entry(
+        &mut self,
+        p: &Partition,
+        pi: usize,
+        path: String,
+        de: &DirEntry,
+        steps: &mut u64,
+    ) -> Entry {
         let etype = EntryType::from_mode(de.mode);
         let mut en = Entry::new(path, etype, de.mode, 0).with_owner_time(
             de.uid,
@@ -815,8 +878,7 @@ impl<'a> Efs<'a> {
         if !matches!(etype, EntryType::File | EntryType::Symlink) {
             return en;
         }
-        let mut steps = 0;
-        match p.chain(de.first, self.data, false, &mut steps) {
+        match p.chain(de.first, self.data, false, steps) {
             Ok(exts) => {
                 en.size = exts.iter().map(|h| h.size as u64).sum();
                 en.loc.len = en.size;

@@ -419,6 +419,8 @@ pub struct Etfs<'a> {
     limits: Limits,
     layout: Layout,
     clusters: HashMap<(u32, u32), Version>,
+    /// The clusters of each file id with a usable newest version, sorted.
+    usable: HashMap<u32, Vec<u32>>,
     entries: Vec<Entry>,
     notes: Vec<Note>,
 }
@@ -453,11 +455,21 @@ impl<'a> Etfs<'a> {
                 Some((s.extent_pages * layout.page()) as u64),
             ));
         }
+        let mut usable: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (&(fid, c), v) in &s.clusters {
+            if v.data_ok {
+                usable.entry(fid).or_default().push(c);
+            }
+        }
+        for v in usable.values_mut() {
+            v.sort_unstable();
+        }
         let mut fs = Etfs {
             data,
             limits: *limits,
             layout,
             clusters: s.clusters,
+            usable,
             entries: Vec::new(),
             notes,
         };
@@ -495,6 +507,7 @@ impl<'a> Etfs<'a> {
             .max(present)
             .min((MAX_FID as usize).div_ceil(per_cluster));
         let mut slots = Vec::with_capacity(n * per_cluster);
+        let mut missing: Vec<usize> = Vec::new();
         for c in 0..n {
             let v = self.clusters.get(&(FID_FTABLE, c as u32)).copied();
             match v.filter(|v| v.data_ok) {
@@ -506,19 +519,23 @@ impl<'a> Etfs<'a> {
                     }
                 }
                 None => {
-                    self.notes.push(Note::new(
-                        "error",
-                        format!(
-                            "ETFS file table cluster {c} (file ids {} to {}) is missing or \
-                             unreadable; those files are not listed",
-                            c * per_cluster,
-                            (c + 1) * per_cluster - 1
-                        ),
-                        v.map(|v| self.cluster_at(&v) as u64),
-                    ));
+                    missing.push(c);
                     slots.extend(std::iter::repeat_n(None, per_cluster));
                 }
             }
+        }
+        if let Some(&c) = missing.first() {
+            self.notes.push(Note::new(
+                "error",
+                format!(
+                    "ETFS file table: {} of its {n} clusters missing or unreadable (the first: \
+                     cluster {c}, file ids {} to {}); their files are not listed",
+                    missing.len(),
+                    c * per_cluster,
+                    (c + 1) * per_cluster - 1
+                ),
+                first.map(|at| (at + FTABLE_ENTRY) as u64),
+            ));
         }
         slots
     }
@@ -616,8 +633,16 @@ impl<'a> Etfs<'a> {
                 } else {
                     format!("{prefix}/{name}")
                 };
-                if EntryType::from_mode(fe.mode) == EntryType::Dir && depth < MAX_DEPTH {
-                    subdirs.push((fid, path.clone(), depth + 1));
+                if EntryType::from_mode(fe.mode) == EntryType::Dir {
+                    if depth < MAX_DEPTH {
+                        subdirs.push((fid, path.clone(), depth + 1));
+                    } else {
+                        self.notes.push(Note::new(
+                            "error",
+                            format!("{path}: directory nesting too deep"),
+                            Some(fe.at as u64),
+                        ));
+                    }
                 }
                 let e = self.entry(fid, fe, path);
                 self.entries.push(e);
@@ -705,14 +730,11 @@ impl<'a> Etfs<'a> {
     /// How many of the clusters of file `fid` (of `size` bytes) have no usable version.
     fn missing_clusters(&self, fid: u32, size: u64) -> u64 {
         let n = size.div_ceil(self.layout.cluster as u64);
-        (0..n.min(u64::from(u32::MAX)))
-            .filter(|&c| {
-                !self
-                    .clusters
-                    .get(&(fid, c as u32))
-                    .is_some_and(|v| v.data_ok)
-            })
-            .count() as u64
+        let have = self
+            .usable
+            .get(&fid)
+            .map_or(0, |v| v.partition_point(|&c| u64::from(c) < n) as u64);
+        n - have
     }
 
     /// The first `size` bytes of file `fid`, whose file table entry is at `entry_at`.

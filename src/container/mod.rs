@@ -1,4 +1,5 @@
-//! Firmware containers: QNX boot images (IFS), QNX6 and QNX4 file systems, tar and gzip.
+//! Firmware containers: QNX boot images (IFS), QNX6 and QNX4 file systems, the EFS (NOR) and
+//! ETFS (NAND) flash file systems, tar and gzip.
 //!
 //! Each reader understands exactly one format. Nesting (an IFS inside a QNX6 file system
 //! inside a `.tar.gz`) is the caller's business: it calls [`detect`] / [`open`] again on the
@@ -15,12 +16,15 @@
 //!   `preboot` (size of the stub before the startup header); `layout` (bare imagefs);
 //! - `boot-script`: the IFS boot script decoded to text, one command per line;
 //! - `active-superblock` (QNX6), `qnx4` (root directory), `payload` (gzip holding a tar);
+//! - `efs-partition` (each EFS partition: units, byte order, alignment, mount point),
+//!   `etfs-layout` (ETFS cluster and spare sizes, clusters and versions);
 //! - `warning`, `error`, `truncated`: damage that did not stop the reader.
 //!
 //! Entry flags in use: IFS `elf`, `run-once`, `bootstrap` (inode flags), `boot-script`,
 //! `boot` (named by `boot_ino`), `dev=N`/`rdev=N` (devices), `truncated` (data past the
 //! image); tar `hardlink`, `typeflag=X`; QNX4 `extents=N`, `extent=OFFSET+LEN` (first four),
-//! `bad-extents`.
+//! `bad-extents`; EFS `extents=N`, `bad-extents`, `mount-point`, `deflated`; ETFS
+//! `missing-clusters=N`, `orphan`, and [`FS_METADATA_FLAG`] (the scan does not examine those).
 
 use std::borrow::Cow;
 

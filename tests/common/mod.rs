@@ -1,6 +1,7 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod efs_writer;
 pub mod elf_writer;
 pub mod etfs_writer;
 pub mod ifs_writer;
