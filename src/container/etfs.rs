@@ -322,8 +322,8 @@ fn scan(d: &[u8], layout: Layout) -> Scan {
     }
 }
 
-/// The first pages decode with `layout`: all but a few are ETFS pages, one at least a valid
-/// transaction.
+/// The first pages decode with `layout`: the first and all but a few of the others are ETFS
+/// pages, one at least a valid transaction.
 fn plausible_start(d: &[u8], layout: Layout) -> bool {
     let page = layout.page();
     let n = (d.len() / page).min(PREFILTER_PAGES);
@@ -341,7 +341,8 @@ fn plausible_start(d: &[u8], layout: Layout) -> bool {
             Page::Empty => {}
             Page::Invalid => invalid += 1,
         }
-        if invalid * 16 > n {
+        // Most files are rejected by their first page: detection runs on every file.
+        if invalid * 16 > n || (i == 0 && invalid > 0) {
             return false;
         }
     }
