@@ -1,9 +1,12 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod efs_writer;
 pub mod elf_writer;
+pub mod etfs_writer;
 pub mod ifs_writer;
 pub mod qnx6_writer;
+pub mod tree;
 
 use std::path::PathBuf;
 
