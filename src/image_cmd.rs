@@ -64,10 +64,9 @@ pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
             cut.kind,
             Some(0),
             format!(
-                "{} more image signatures from here on were not opened: more than {} in one \
-                 file",
+                "{} more image signatures from here on were not opened: {}",
                 cut.more,
-                carve::MAX_CARVED_PER_FILE
+                cut.reason()
             ),
         ));
     }
