@@ -118,7 +118,7 @@ fn a_nor_dump_boot_image_then_the_corpus_efs_partition() {
         t.errors
     );
     // `ls` lists the partition's every entry, under its mount point, as the reader does.
-    let listed = image_cmd::list(&path).unwrap();
+    let listed = image_cmd::list(&path).unwrap().images;
     let efs = listed
         .iter()
         .find(|i| i.kind == ContainerKind::Efs)
@@ -148,7 +148,7 @@ fn a_nand_dump_loader_erased_blocks_then_the_corpus_etfs() {
     assert_eq!(t.kind, "raw-dump");
     assert_qnx_by_format(&t, "QNX ETFS flash file system");
     assert!(t.errors.is_empty(), "{:?}", t.errors);
-    let listed = image_cmd::list(&path).unwrap();
+    let listed = image_cmd::list(&path).unwrap().images;
     let alone = open(&img, ContainerKind::Etfs, &Limits::default()).unwrap();
     assert_eq!(listed[0].entries, alone.entries());
     let out = dir.path().join("out");

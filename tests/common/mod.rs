@@ -134,6 +134,7 @@ pub fn listed_images(
 ) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
     let mut v: Vec<_> = badalloc_audit::image_cmd::list(path)
         .unwrap()
+        .images
         .into_iter()
         .map(|i| (i.offset, i.kind.name().to_string(), i.state))
         .collect();
