@@ -183,6 +183,7 @@ enum Page {
     Invalid,
 }
 
+#[inline]
 fn decode(layout: Layout, s: &[u8]) -> Page {
     match layout.kind {
         Spare::Trans => decode_trans(s),
