@@ -450,6 +450,7 @@ fn build_target(
                     .calloc
                     .clone()
                     .unwrap_or_else(|| CallocReport::unknown("this C library exports no calloc")),
+                sha256: f.sha256.clone(),
             }
         })
         .collect();
@@ -535,6 +536,7 @@ fn binary_report(f: FileFacts) -> BinaryReport {
                 offset_used: m.offset_used,
             })
             .collect(),
+        sha256: f.sha256,
         path: f.path,
     }
 }
