@@ -53,9 +53,10 @@ pub enum Command {
     /// Show the calloc analysis of one ELF file: the chain of functions followed, the decisive
     /// instructions, the verdict and the reason, with an annotated disassembly.
     Inspect {
-        /// The ELF file: a path on disk, or a virtual path as `scan` prints it for a file
-        /// inside an image (`fw.ifs!/proc/boot/libc.so.3`, `dump.bin@0x40000!/lib/libc.so.3`,
-        /// `fw.tar.gz!/a.img!/lib/libc.so.3`).
+        /// The ELF file: a path on disk, or the virtual path `scan` prints for a file inside
+        /// an image, such as fw.ifs!/proc/boot/libc.so.3 (in a boot image),
+        /// dump.bin@0x40000!/lib/libc.so.3 (in an image carved at an offset) or
+        /// fw.tar.gz!/a.img!/lib/libc.so.3 (in nested images).
         #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
         file: std::path::PathBuf,
         /// Output format.

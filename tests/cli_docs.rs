@@ -283,15 +283,25 @@ fn man_renders_the_page() {
     let path = dir.path().join("badalloc-audit.1");
     let out = bin().arg("man").output().unwrap();
     std::fs::write(&path, &out.stdout).unwrap();
-    let shown = Process::new("man")
-        .args(["--warnings", "-E", "UTF-8", "-l"])
-        .arg(&path)
-        .env("MANWIDTH", "100")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&shown.stderr);
-    assert!(shown.status.success() && err.trim().is_empty(), "{err}");
-    let text = String::from_utf8_lossy(&shown.stdout);
+    let render = |width: &str| {
+        let shown = Process::new("man")
+            .args(["--warnings", "-E", "UTF-8", "-l"])
+            .arg(&path)
+            .env("MANWIDTH", width)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&shown.stderr).into_owned();
+        assert!(
+            shown.status.success() && err.trim().is_empty(),
+            "{width} columns: {err}"
+        );
+        String::from_utf8_lossy(&shown.stdout).into_owned()
+    };
+    // A terminal's usual widths: no line troff cannot lay out.
+    for width in ["72", "80"] {
+        render(width);
+    }
+    let text = render("100");
     for wanted in [
         "EXIT STATUS",
         "badalloc-audit scan",
