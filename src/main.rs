@@ -16,8 +16,8 @@ use badalloc_audit::output::{self, use_color, Destination};
 use badalloc_audit::progress::TerminalProgress;
 use badalloc_audit::report::{self, Report, Verdict};
 use badalloc_audit::scan::worker_threads;
-use badalloc_audit::{diff, image_cmd, inspect, scan, ScanOptions};
-use clap::{CommandFactory, Parser};
+use badalloc_audit::{diff, image_cmd, inspect, manual, scan, ScanOptions};
+use clap::Parser;
 
 const EXIT_USAGE: u8 = 2;
 const EXIT_UNREADABLE: u8 = 4;
@@ -94,18 +94,11 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e, EXIT_UNREADABLE),
         },
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "badalloc-audit", &mut script);
-            print(&script, 0)
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => print(&page, 0),
-                Err(e) => fail(&e.to_string(), EXIT_WRITE),
-            }
-        }
+        Command::Completions { shell } => print(&manual::completion_script(shell), 0),
+        Command::Man => match manual::man_page() {
+            Ok(page) => print(&page, 0),
+            Err(e) => fail(&e.to_string(), EXIT_WRITE),
+        },
     }
 }
 

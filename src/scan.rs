@@ -47,6 +47,13 @@ pub trait Progress: Send + Sync {
     fn target_started(&self, path: &str);
     /// The walk found `files` more files to examine.
     fn files_found(&self, files: u64);
+    /// ...holding `bytes` (their sizes on disk). Asked only of a receiver that wants it:
+    /// the walk otherwise takes no file's size.
+    fn bytes_found(&self, _bytes: u64) {}
+    /// Whether [`Progress::bytes_found`] is wanted (it costs one `lstat` per file).
+    fn wants_bytes(&self) -> bool {
+        false
+    }
     /// One file (of the current target) has been examined.
     fn file_done(&self, bytes: u64);
     fn target_done(&self);
@@ -172,6 +179,10 @@ fn walk_and_examine(
         walk_streaming(root, &mut |files| {
             if let Some(p) = progress {
                 p.files_found(files.len() as u64);
+                if p.wants_bytes() {
+                    let sizes = files.iter().filter_map(|f| f.full.symlink_metadata().ok());
+                    p.bytes_found(sizes.map(|m| m.len()).sum());
+                }
             }
             queue.push(files);
         })
@@ -450,6 +461,7 @@ fn build_target(
                     .calloc
                     .clone()
                     .unwrap_or_else(|| CallocReport::unknown("this C library exports no calloc")),
+                sha256: f.sha256.clone(),
             }
         })
         .collect();
@@ -535,6 +547,7 @@ fn binary_report(f: FileFacts) -> BinaryReport {
                 offset_used: m.offset_used,
             })
             .collect(),
+        sha256: f.sha256,
         path: f.path,
     }
 }

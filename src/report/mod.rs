@@ -140,6 +140,9 @@ pub struct LibcReport {
     pub version: Option<String>,
     pub qnx: bool,
     pub calloc: CallocReport,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,6 +217,9 @@ pub struct BinaryReport {
     /// their address: read where the address maps, as the loader reads them.
     #[serde(default)]
     pub located_by_address: Vec<LocatedByAddress>,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// A segment read at its address instead of its recorded file offset.
