@@ -1,6 +1,7 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod elf_writer;
 pub mod ifs_writer;
 pub mod qnx6_writer;
