@@ -318,6 +318,10 @@ fn open_image(
     let budget = budget.saturating_sub(image.resident_bytes());
     let mut read_since_release = 0u64;
     for entry in image.entries() {
+        // A file system's own bookkeeping (ETFS `.badblks`, `.counts`) is listed, not examined.
+        if entry.flags.iter().any(|f| f == container::FS_METADATA_FLAG) {
+            continue;
+        }
         let vpath = format!("{path}!/{}", entry.path);
         match entry.entry_type {
             EntryType::File => match image.read(entry) {

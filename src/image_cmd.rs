@@ -73,7 +73,7 @@ pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
     }
     if out.is_empty() {
         return Err(format!(
-            "{}: no IFS, QNX6, QNX4, tar or gzip image found",
+            "{}: no IFS, QNX6, QNX4, EFS, ETFS, tar or gzip image found",
             path.display()
         ));
     }

@@ -291,6 +291,95 @@ fn qnx6_and_qnx4_inode_and_entry_counts_are_bounded() {
 }
 
 #[test]
+fn efs_and_etfs_entry_counts_and_file_sizes_are_bounded() {
+    for (rel, kind, large) in [
+        (
+            "flash/qnxmount-efs-test_image.bin",
+            ContainerKind::Efs,
+            "mnt/test123/this_file_is_large",
+        ),
+        (
+            "flash/qnxmount-etfs-test_image.bin",
+            ContainerKind::Etfs,
+            "this_file_is_large",
+        ),
+    ] {
+        let Some(d) = common::corpus(rel) else {
+            continue;
+        };
+        let e = container::open(&d, kind, &small(1 << 30, 3)).err();
+        let e = e.unwrap_or_else(|| panic!("{rel}: read under a limit of 3 entries"));
+        assert!(e.message.contains("more than 3 entries"), "{rel}: {e}");
+        assert!(e.offset.is_some(), "{rel}: {e}");
+        // A file above max_expanded is an error at its extents or file-table entry; the
+        // small files still read.
+        let c = container::open(&d, kind, &small(1000, 100)).unwrap();
+        let big = container::find(c.as_ref(), large).unwrap();
+        let e = c.read(big).unwrap_err();
+        assert!(
+            e.message.contains("exceeds the limit of 1000 bytes"),
+            "{rel}: {e}"
+        );
+        assert!(e.offset.is_some(), "{rel}: {e}");
+        assert!(c
+            .entries()
+            .iter()
+            .filter(|e| e.entry_type == container::EntryType::File && e.size <= 1000)
+            .all(|e| c.read(e).is_ok()));
+    }
+}
+
+#[test]
+fn efs_partitions_per_image_are_bounded() {
+    // MAX_PARTITIONS + 6 small partitions one after the other: the first 64 are listed (each
+    // under its own name, the clashing mount points told apart by offset), a note says so.
+    let one = common::efs_writer::sample(12).image;
+    let n = container::efs::MAX_PARTITIONS + 6;
+    let img: Vec<u8> = one.iter().copied().cycle().take(one.len() * n).collect();
+    let c = container::open(&img, ContainerKind::Efs, &Limits::default()).unwrap();
+    let parts = c
+        .notes()
+        .iter()
+        .filter(|n| n.kind == "efs-partition")
+        .count();
+    assert_eq!(parts, container::efs::MAX_PARTITIONS);
+    assert!(container::find(c.as_ref(), "fs/flash/lib/libc.so.3").is_some());
+    let second = format!("fs/flash@{:#x}/lib/libc.so.3", one.len());
+    assert!(container::find(c.as_ref(), &second).is_some(), "{second}");
+    assert!(
+        c.notes().iter().any(|n| n.detail.contains("partitions")),
+        "{:?}",
+        c.notes().last()
+    );
+}
+
+#[test]
+fn etfs_file_table_is_bounded_by_the_file_id_space() {
+    use common::etfs_writer as w;
+    // A file table whose own entry claims 4 GiB: only the clusters the 32 768 file ids can
+    // fill are looked for, and the image reads as before.
+    let layout = w::Layout {
+        cluster: 512,
+        spare: w::Spare::Trans,
+    };
+    let mut fs = w::sample(layout);
+    let mut pages = fs.pages(1);
+    pages[0].data[64 + 28..64 + 32].copy_from_slice(&u32::MAX.to_le_bytes());
+    let img = w::write(layout, &pages);
+    let t = std::time::Instant::now();
+    let c = container::open(&img, ContainerKind::Etfs, &Limits::default()).unwrap();
+    assert!(t.elapsed().as_secs() < 5);
+    assert!(container::find(c.as_ref(), "libc.so.3").is_some());
+    // The clusters the file id space allows past those written are reported, in one note.
+    let clusters = container::etfs::MAX_FID as usize * 64 / 512;
+    let errors: Vec<_> = c.notes().iter().filter(|n| n.kind == "error").collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let want = format!("{} of its {clusters} clusters missing", clusters - 2);
+    assert!(errors[0].detail.contains(&want), "{:?}", errors[0]);
+    assert_eq!(errors[0].offset, Some(64), "at the file table's own entry");
+}
+
+#[test]
 fn directory_walk_depth_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = dir.path().to_path_buf();

@@ -905,3 +905,79 @@ fn ls_cannot_be_forged_by_a_boot_script() {
     );
     assert!(text.contains("  #   -r-xr-xr-x 1 proc/boot/safe"), "{text}");
 }
+
+#[test]
+fn ls_extract_and_scan_read_efs_and_etfs_images() {
+    for (rel, kind, file, uid) in [
+        (
+            "flash/qnxmount-efs-test_image.bin",
+            "efs",
+            "mnt/test123/directory_2/another_owner",
+            99,
+        ),
+        (
+            "flash/qnxmount-etfs-test_image.bin",
+            "etfs",
+            "directory_2/another_owner",
+            99,
+        ),
+    ] {
+        let Some(img) = common::corpus_path(rel) else {
+            return;
+        };
+        let out = Command::cargo_bin("badalloc-audit")
+            .unwrap()
+            .args(["ls", "--format", "json"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{rel}");
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j[0]["kind"], kind);
+        let e = j[0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == file)
+            .unwrap_or_else(|| panic!("{rel}: {file}"));
+        assert_eq!(e["uid"], uid, "{e}");
+        assert_eq!(e["gid"], 0, "{e}");
+        assert_eq!(e["mode"], 0o100664, "{e}");
+        assert!(e["mtime"].as_u64().unwrap() > 1_600_000_000, "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::cargo_bin("badalloc-audit")
+            .unwrap()
+            .arg("extract")
+            .arg(&img)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let msg = dir.path().join(file.replace(
+            "directory_2/another_owner",
+            "directory_1/directory_1_1/message.txt",
+        ));
+        assert_eq!(
+            fs::read(msg).unwrap(),
+            b"This is a test file system!\n",
+            "{rel}"
+        );
+
+        let (_, r) = scan_json(&[img.as_path()]);
+        let t = &r["targets"][0];
+        assert_eq!(t["kind"], kind, "{rel}");
+        assert_eq!(t["images"][0]["kind"], kind, "{rel}");
+        assert_eq!(
+            t["errors"].as_array().unwrap().len(),
+            0,
+            "{rel}: {}",
+            t["errors"]
+        );
+        assert_eq!(t["symlinks"].as_array().unwrap().len(), 3, "{rel}");
+    }
+}

@@ -1049,7 +1049,11 @@ fn parse_dir(
         };
         let path = cstr_at(ent, path_at, MAX_PATH).unwrap_or_default();
         let path = path.trim_start_matches('/').to_string();
-        let mut en = Entry::new(path, etype, mode, 0);
+        let mut en = Entry::new(path, etype, mode, 0).with_owner_time(
+            e.u32(ent, 16).unwrap_or(0),
+            e.u32(ent, 12).unwrap_or(0),
+            u64::from(e.u32(ent, 20).unwrap_or(0)),
+        );
         en.ino = Some(u64::from(raw_ino & !IFS_INO_FLAGS));
         if raw_ino & IFS_INO_PROCESSED_ELF != 0 {
             en.flags.push("elf".into());

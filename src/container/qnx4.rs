@@ -6,7 +6,9 @@
 //! inode entry (status `USED`: 16-byte name, size, first extent, extent-block pointer,
 //! times, extent count, mode, ...) or a link entry (status `LINK`: 48-byte name, block and
 //! index of the inode entry). Files are runs of extents: the first in the inode, the rest
-//! in a chain of extent blocks (`IamXblk` signature, up to 60 extents each).
+//! in a chain of extent blocks (`IamXblk` signature, up to 60 extents each). Names over 48
+//! bytes (QNX 6.2.1 and later, with `.longfilenames` in the root) are records of their own
+//! block, named by the link entry (layout as read by fox-it's dissect.qnxfs).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -27,6 +29,12 @@ const LINK: u8 = 0x08;
 const STATUS_UNDEFINED: u8 = 0xE0;
 const XBLK_SIG: &[u8; 8] = b"IamXblk\0";
 const MAX_DEPTH: usize = 256;
+/// Length of a link entry's name field; longer names live in `.longfilenames`.
+const LINK_NAME_MAX: usize = 48;
+/// Where a link entry holds the block of its long-name record (`dl_lfn_blk`).
+const LFN_BLOCK_AT: usize = 53;
+/// Where the name starts in a long-name record.
+const LFN_NAME_AT: usize = 6;
 const LE: Endian = Endian::Little;
 
 /// A decoded inode entry.
@@ -37,6 +45,9 @@ struct Inode {
     xblk: u32,
     num_xtnts: u16,
     mode: u16,
+    mtime: u32,
+    uid: u16,
+    gid: u16,
 }
 
 fn parse_inode(e: &[u8]) -> Option<Inode> {
@@ -44,8 +55,11 @@ fn parse_inode(e: &[u8]) -> Option<Inode> {
         size: LE.u32(e, 16)?,
         first: (LE.u32(e, 20)?, LE.u32(e, 24)?),
         xblk: LE.u32(e, 28)?,
+        mtime: LE.u32(e, 36)?,
         num_xtnts: LE.u16(e, 48)?,
         mode: LE.u16(e, 50)?,
+        uid: LE.u16(e, 52)?,
+        gid: LE.u16(e, 54)?,
     })
 }
 
@@ -125,6 +139,11 @@ impl<'a> Qnx4<'a> {
             EntryType::Dir,
             u32::from(root.mode),
             u64::from(root.size),
+        )
+        .with_owner_time(
+            u32::from(root.uid),
+            u32::from(root.gid),
+            u64::from(root.mtime),
         );
         re.ino = Some(ROOT_OFF as u64 / ENTRY as u64);
         re.loc = Loc {
@@ -235,6 +254,31 @@ impl<'a> Qnx4<'a> {
         Ok(Cow::Owned(out))
     }
 
+    /// The long name of a link entry, when it has one (`.longfilenames`, QNX 6.2.1 and
+    /// later): a link entry whose 48-byte name is full holds, at byte 53, the block of its
+    /// long-name record: 6 bytes, then the name, NUL-terminated, up to 505 bytes. Its first
+    /// 48 bytes are the entry's own name (what older systems show); a record that does not
+    /// start with them is not this entry's, and is an error.
+    fn long_name(&self, de: &[u8], short: &[u8]) -> Result<Option<Vec<u8>>, FormatError> {
+        let blk = LE.u32(de, LFN_BLOCK_AT).unwrap_or(0);
+        if short.len() < LINK_NAME_MAX || blk == 0 {
+            return Ok(None);
+        }
+        let off = (u64::from(blk) - 1) * BS;
+        let rec = slice_at(self.data, off, BS)
+            .ok_or_else(|| FormatError::at(off, "long-name block past the end of the image"))?;
+        let text = rec.get(LFN_NAME_AT..).unwrap_or(&[]);
+        let end = memchr::memchr(0, text).unwrap_or(text.len());
+        let long = text.get(..end).unwrap_or(&[]);
+        if long.len() <= LINK_NAME_MAX || !long.starts_with(short) {
+            return Err(FormatError::at(
+                off,
+                format!("long-name block {blk} does not hold this entry's name"),
+            ));
+        }
+        Ok(Some(long.to_vec()))
+    }
+
     fn walk(&mut self, root: Inode) -> Result<(), FormatError> {
         let mut visited: HashSet<u64> = HashSet::new();
         visited.insert(ROOT_OFF as u64);
@@ -294,7 +338,24 @@ impl<'a> Qnx4<'a> {
                     // interpretation is sound.
                     (de.get(..name_end(48)).unwrap_or(&[]), as_link())
                 };
-                let name = crate::names::escape_name(name);
+                let long = if status & (LINK | USED) != USED {
+                    self.long_name(de, name)
+                } else {
+                    Ok(None)
+                };
+                let name = match long {
+                    Ok(Some(long)) => crate::names::escape_name(&long),
+                    Ok(None) => crate::names::escape_name(name),
+                    Err(e) => {
+                        let short = crate::names::escape_name(name);
+                        self.notes.push(Note::new(
+                            "warning",
+                            format!("{prefix}/{short}: {}; the 48-byte name is used", e.message),
+                            e.offset,
+                        ));
+                        short
+                    }
+                };
                 if name == "." || name == ".." || name.is_empty() || name.contains('/') {
                     continue;
                 }
@@ -321,7 +382,8 @@ impl<'a> Qnx4<'a> {
                 }
                 let mode = u32::from(ino.mode);
                 let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size));
+                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size))
+                    .with_owner_time(u32::from(ino.uid), u32::from(ino.gid), u64::from(ino.mtime));
                 if ino_key != 0 {
                     en.ino = Some(ino_key / ENTRY as u64);
                 }
@@ -417,6 +479,9 @@ impl Container for Qnx4<'_> {
             xblk: l.aux as u32,
             num_xtnts: (l.aux >> 32) as u16,
             mode: (l.aux >> 48) as u16,
+            mtime: 0,
+            uid: 0,
+            gid: 0,
         };
         self.read_inode(&ino, u64::MAX).map_err(|e| FormatError {
             offset: e.offset,

@@ -3,8 +3,9 @@
 //! Layout (Linux `fs/qnx6`, qnxmount `qnx6/parser.ksy`): a 0x2000-byte boot block
 //! (`eb 10 90 00`, then u32 offset, u32 sector of superblock 0, u32 sector of superblock 1),
 //! two 512-byte superblocks (magic 0x68191122 in the file system's byte order, CRC-32 over
-//! bytes 8..512, the higher serial is active), then data blocks from
-//! `superblock 0 + max(0x1000, blocksize)`. Every object (the inode table, the long-name
+//! bytes 8..512, the higher serial is active), then data blocks from 12 KiB into the
+//! partition, or from the first multiple of the block size after it for blocks above 4 KiB
+//! (see [`data_area_offset`]). Every object (the inode table, the long-name
 //! table, each file) is a tree: 16 root pointers and a level count; level 0 points at data
 //! blocks, each further level through blocks of u32 pointers. Inodes are 128 bytes,
 //! numbered from 1 (the root directory). Directories are arrays of 32-byte entries: u32
@@ -139,6 +140,21 @@ fn find_sb0(data: &[u8]) -> Option<u64> {
     None
 }
 
+/// Where the data blocks start, counted from superblock 0 (`QNX6FS_DATA_START` of QNX's
+/// `<sys/fs_qnx6.h>`, whose boot block is 8 KiB before superblock 0): the 4 KiB superblock
+/// area, then, for blocks above 4 KiB, padding so that the data blocks are aligned to the
+/// block size from the start of the partition (16 KiB blocks start at 16 KiB, 32 KiB ones at
+/// 32 KiB).
+fn data_area_offset(bs: u64) -> u64 {
+    let reserved = BOOTBLOCK_SIZE + SB_AREA;
+    SB_AREA
+        + if bs <= SB_AREA {
+            0
+        } else {
+            bs.abs_diff(reserved)
+        }
+}
+
 /// A QNX6 file system at offset 0: the boot block and a superblock where it says (its
 /// CRC may be wrong: a damaged file system is still QNX6, and `open` says what it can
 /// read), or, with no boot block, a CRC-valid superblock at 0x2000 or 0.
@@ -174,6 +190,9 @@ pub struct Qnx6<'a> {
 struct Inode {
     tree: Tree,
     mode: u16,
+    uid: u32,
+    gid: u32,
+    mtime: u32,
 }
 
 impl<'a> Qnx6<'a> {
@@ -188,7 +207,7 @@ impl<'a> Qnx6<'a> {
         let sb0 = parse_sb(data, sb0_off)
             .ok_or_else(|| FormatError::at(sb0_off, "bad QNX6 superblock"))?;
         let bs = u64::from(sb0.blocksize);
-        let data_start = sb0_off + SB_AREA.max(bs);
+        let data_start = sb0_off + data_area_offset(bs);
         // Superblock 1: from the boot block if it says, else after the data blocks.
         let mut sb1_off = u64::from(sb0.num_blocks)
             .checked_mul(bs)
@@ -413,6 +432,9 @@ impl<'a> Qnx6<'a> {
         Ok(Inode {
             tree: Tree { ptrs, ..tree },
             mode: e.u16(&raw, 32).ok_or_else(bad)?,
+            uid: e.u32(&raw, 8).ok_or_else(bad)?,
+            gid: e.u32(&raw, 12).ok_or_else(bad)?,
+            mtime: e.u32(&raw, 20).ok_or_else(bad)?,
         })
     }
 
@@ -436,7 +458,8 @@ impl<'a> Qnx6<'a> {
             EntryType::Dir,
             u32::from(root.mode),
             root.tree.size,
-        );
+        )
+        .with_owner_time(root.uid, root.gid, u64::from(root.mtime));
         root_e.ino = Some(1);
         root_e.loc = Loc {
             offset: 0,
@@ -528,7 +551,8 @@ impl<'a> Qnx6<'a> {
                 };
                 let mode = u32::from(inode.mode);
                 let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, inode.tree.size);
+                let mut en = Entry::new(path.clone(), etype, mode, inode.tree.size)
+                    .with_owner_time(inode.uid, inode.gid, u64::from(inode.mtime));
                 en.ino = Some(u64::from(ino));
                 en.loc = Loc {
                     offset: 0,

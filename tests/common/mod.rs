@@ -2,9 +2,12 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod efs_writer;
 pub mod elf_writer;
+pub mod etfs_writer;
 pub mod ifs_writer;
 pub mod qnx6_writer;
+pub mod tree;
 
 use std::path::PathBuf;
 
