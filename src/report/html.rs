@@ -80,6 +80,7 @@ table{border-collapse:collapse;width:100%;margin:.4rem 0;background:#fff}\
 th,td{border:1px solid #d0d0d0;padding:.25rem .45rem;text-align:left;vertical-align:top}\
 th{background:#eceff1}\
 td.num{text-align:right;white-space:nowrap}\
+table.evidence td:first-child{width:8.5rem}table.evidence td:nth-child(2){width:32%}\
 .banner{color:#fff;padding:1rem 1.25rem;border-radius:6px;margin:1rem 0}\
 .banner .verdict{font-size:1.9rem;font-weight:700;letter-spacing:.04em;margin:0}\
 .banner .sentence{font-size:1.15rem;margin:.4rem 0}\
@@ -241,7 +242,9 @@ fn os(out: &mut String, t: &TargetReport) {
     };
     let _ = writeln!(out, "<p>{}</p>", text(&what));
     if !os.evidence.is_empty() {
-        out.push_str("<table><tr><th>evidence</th><th>file</th><th>detail</th></tr>\n");
+        out.push_str(
+            "<table class=\"evidence\"><tr><th>evidence</th><th>file</th><th>detail</th></tr>\n",
+        );
         for e in &os.evidence {
             let _ = writeln!(
                 out,
@@ -398,7 +401,9 @@ fn exposure(out: &mut String, t: &TargetReport) {
             "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             e.score,
             text(&e.path),
-            text(&e.calloc.as_deref().unwrap_or("-").replace('-', " ")),
+            e.calloc
+                .as_deref()
+                .map_or_else(|| "-".to_string(), |c| text(&c.replace('-', " "))),
             if e.network { "yes" } else { "no" },
             e.started_by.as_deref().map(|s| format!("<code>{}</code>", text(s))).unwrap_or_else(|| "-".into()),
             if e.named_service { "yes" } else { "no" }
