@@ -105,6 +105,19 @@ pub enum Command {
         #[arg(long, value_parser = parse_offset)]
         offset: Option<u64>,
     },
+    /// Merge JSON and NDJSON reports (from one machine or many) into one table per device:
+    /// verdict, release, C library, static copies, worst exposed service, with counts per
+    /// verdict and per release. A device path met in several reports keeps every row,
+    /// marked. Exits like scan: 1 if any device is affected, else 4 if any is unreadable or
+    /// an input could not be read, else 3 if any is inconclusive, else 0.
+    Summary {
+        /// Reports written by `scan --format json` or `--format ndjson`.
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+        /// Table format: text for a terminal, CSV for a spreadsheet, HTML for a browser.
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
     /// Print shell completions for SHELL to standard output.
     Completions {
         /// The shell to complete for.
@@ -124,7 +137,7 @@ pub struct OutputArgs {
     /// its directory cannot be written.
     #[arg(long, short = 'o', value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
-    /// No progress bar.
+    /// No progress bar, and no verdict on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
@@ -139,6 +152,21 @@ pub enum Format {
     Sarif,
     /// CycloneDX 1.5 with a VEX statement for CVE-2021-22156 (docs/formats.md).
     Cyclonedx,
+    /// One self-contained page (no network, no script), printable on A4.
+    Html,
+    /// One JSON record per line, each written as its target finishes (docs/json-report.md).
+    Ndjson,
+}
+
+/// Formats of `summary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// One aligned table with counts, for a terminal.
+    Text,
+    /// One row per device, for a spreadsheet.
+    Csv,
+    /// One self-contained page, for a browser.
+    Html,
 }
 
 /// Formats of the per-file and comparison commands.

@@ -61,6 +61,22 @@ pub trait Progress: Send + Sync {
 
 /// Scan every target; one report entry per target, in the order given.
 pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
+    let mut done = Vec::with_capacity(targets.len());
+    scan_each(targets, options, |t| done.push(t));
+    Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool: Tool::default(),
+        targets: done,
+    }
+}
+
+/// Scan every target in the order given, handing each report to `finished` as soon as its
+/// target is done (`--format ndjson` writes it out then).
+pub fn scan_each(
+    targets: &[PathBuf],
+    options: &ScanOptions,
+    mut finished: impl FnMut(TargetReport),
+) {
     // No pool (the system would not start its threads): the files are examined on this
     // thread, after the walk.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -68,13 +84,8 @@ pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
         .build()
         .ok();
     let progress = options.progress.as_deref();
-    Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool: Tool::default(),
-        targets: targets
-            .iter()
-            .map(|t| scan_target(t, pool.as_ref(), progress))
-            .collect(),
+    for t in targets {
+        finished(scan_target(t, pool.as_ref(), progress));
     }
 }
 

@@ -1070,6 +1070,54 @@ fn unsafe_chars(text: &str) -> Vec<char> {
 
 const HOSTILE: &str = "x\u{1b}[1A\u{1b}[2K\rfw: NOT AFFECTED\n\u{9b}31m\u{202e}\t\u{7f}";
 
+/// Markup and controls in every string of a report, for the HTML and fleet renderings.
+const HOSTILE_MARKUP: &str = "<b id=x>\"'&amp;</td></table><script>\u{1b}[2J\r\n\u{202e}";
+
+#[test]
+fn html_and_summary_renderings_escape_every_string_from_the_bytes() {
+    use badalloc_audit::report::{html, ndjson, summary};
+    let mut r = scan(
+        &[common::fixture("example/qnx650-device")],
+        &ScanOptions::default(),
+    );
+    r.targets[0]
+        .errors
+        .push(badalloc_audit::report::ErrorReport {
+            path: "lib/x".into(),
+            offset: Some(4),
+            message: "damaged".into(),
+        });
+    let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE_MARKUP);
+    assert!(hostile.targets[0].path.starts_with("<b id=x>"));
+    let page = html::render(&hostile);
+    let clean = html::render(&r);
+    for bad in ["<b id", "<script", "</table><", "\"'&amp;"] {
+        assert!(!page.contains(bad), "{bad:?} reached the page");
+    }
+    assert!(unsafe_chars(&page).is_empty(), "{:?}", unsafe_chars(&page));
+    assert!(page.contains("&lt;b id=x&gt;&quot;&#39;&amp;amp;&lt;/td&gt;&lt;/table&gt;&lt;script&gt;\\x1b[2J\\x0d\\x0a\\xe2\\x80\\xae"));
+    // The same elements as the clean page: no string opened or closed one.
+    let tags = |p: &str| p.matches('<').count();
+    assert_eq!(tags(&page), tags(&clean));
+
+    // The fleet forms, from the same report read back as NDJSON.
+    let line = ndjson::line(1, &hostile.tool, &hostile.targets[0]);
+    let (targets, errors) = ndjson::read("r.ndjson", &line);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut s = summary::Summary::default();
+    s.add(targets, errors);
+    s.finish();
+    let text = summary::render_text(&s);
+    assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
+    let csv = summary::render_csv(&s);
+    assert!(unsafe_chars(&csv.replace("\r\n", "\n")).is_empty());
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let page = summary::render_html(&s);
+    for bad in ["<b id", "<script"] {
+        assert!(!page.contains(bad), "{bad:?} reached the summary page");
+    }
+}
+
 #[test]
 fn text_renderings_escape_every_string_from_the_bytes() {
     let mut r = scan(

@@ -5,8 +5,13 @@
 
 pub mod cyclonedx;
 pub mod findings;
+pub mod group;
+pub mod html;
 pub mod json;
+pub mod ndjson;
+pub mod plain;
 pub mod sarif;
+pub mod summary;
 pub mod text;
 pub mod uri;
 
