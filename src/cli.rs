@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 pub const EXIT_CODES: &str = "\
 Exit status:
@@ -24,6 +24,7 @@ the status is the one above.";
 #[command(
     name = "badalloc-audit",
     version,
+    propagate_version = true,
     about = "Finds QNX firmware exposed to CVE-2021-22156 (BadAlloc) by reading the machine code of every calloc",
     after_help = EXIT_CODES
 )]
@@ -38,7 +39,7 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Scan {
         /// Directories or files to audit; each is one target.
-        #[arg(required = true, value_name = "PATH")]
+        #[arg(required = true, value_name = "PATH", value_hint = ValueHint::AnyPath)]
         paths: Vec<PathBuf>,
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -52,8 +53,13 @@ pub enum Command {
     /// Show the calloc analysis of one ELF file: the chain of functions followed, the decisive
     /// instructions, the verdict and the reason, with an annotated disassembly.
     Inspect {
-        #[arg(value_name = "FILE")]
+        /// The ELF file: a path on disk, or the virtual path `scan` prints for a file inside
+        /// an image, such as fw.ifs!/proc/boot/libc.so.3 (in a boot image),
+        /// dump.bin@0x40000!/lib/libc.so.3 (in an image carved at an offset) or
+        /// fw.tar.gz!/a.img!/lib/libc.so.3 (in nested images).
+        #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
         file: std::path::PathBuf,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
     },
@@ -63,10 +69,13 @@ pub enum Command {
     /// affected, inconclusive or unreadable in BEFORE that AFTER does not hold), 3 when
     /// nothing is but a target of AFTER is inconclusive or unreadable, 0 otherwise.
     Diff {
-        #[arg(value_name = "BEFORE.json")]
+        /// The earlier JSON report (`scan --format json`).
+        #[arg(value_name = "BEFORE.json", value_hint = ValueHint::FilePath)]
         before: std::path::PathBuf,
-        #[arg(value_name = "AFTER.json")]
+        /// The later JSON report of the same device.
+        #[arg(value_name = "AFTER.json", value_hint = ValueHint::FilePath)]
         after: std::path::PathBuf,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
         /// The reports hold one target each, the same device scanned from two paths:
@@ -76,24 +85,42 @@ pub enum Command {
     },
     /// List the contents of a boot image, file system image, archive or raw dump (like dumpifs).
     Ls {
-        #[arg(value_name = "IMAGE")]
+        /// The file to list: an image, or a raw dump with images inside.
+        #[arg(value_name = "IMAGE", value_hint = ValueHint::FilePath)]
         image: std::path::PathBuf,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
     },
     /// Unpack an image into DIR (created if needed). The only command that writes files: it
     /// refuses paths that would land outside DIR and never writes through a link.
     Extract {
-        #[arg(value_name = "IMAGE")]
+        /// The image (or raw dump) to unpack.
+        #[arg(value_name = "IMAGE", value_hint = ValueHint::FilePath)]
         image: std::path::PathBuf,
-        #[arg(value_name = "DIR")]
+        /// Where to unpack it.
+        #[arg(value_name = "DIR", value_hint = ValueHint::DirPath)]
         dir: std::path::PathBuf,
         /// In a raw dump holding several images, the offset of the one to unpack (as listed by `ls`).
         #[arg(long, value_parser = parse_offset)]
         offset: Option<u64>,
     },
+    /// Merge JSON and NDJSON reports (from one machine or many) into one table per device:
+    /// verdict, release, C library, static copies, worst exposed service, with counts per
+    /// verdict and per release. A device path met in several reports keeps every row,
+    /// marked. Exits like scan: 1 if any device is affected, else 4 if any is unreadable or
+    /// an input could not be read, else 3 if any is inconclusive, else 0.
+    Summary {
+        /// Reports written by `scan --format json` or `--format ndjson`.
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+        /// Table format: text for a terminal, CSV for a spreadsheet, HTML for a browser.
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
     /// Print shell completions for SHELL to standard output.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -108,9 +135,9 @@ pub struct OutputArgs {
     /// (/dev/null, /dev/stdout) is written directly. Refused, before the scan, when FILE is
     /// a scanned file (or a link to one), lies inside a scanned directory, is a directory or
     /// its directory cannot be written.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
-    /// No progress bar.
+    /// No progress bar, and no verdict on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
@@ -125,12 +152,29 @@ pub enum Format {
     Sarif,
     /// CycloneDX 1.5 with a VEX statement for CVE-2021-22156 (docs/formats.md).
     Cyclonedx,
+    /// One self-contained page (no network, no script), printable on A4.
+    Html,
+    /// One JSON record per line, each written as its target finishes (docs/json-report.md).
+    Ndjson,
+}
+
+/// Formats of `summary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// One aligned table with counts, for a terminal.
+    Text,
+    /// One row per device, for a spreadsheet.
+    Csv,
+    /// One self-contained page, for a browser.
+    Html,
 }
 
 /// Formats of the per-file and comparison commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InspectFormat {
+    /// For a reader.
     Text,
+    /// For a program.
     Json,
 }
 

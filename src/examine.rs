@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::container::carve::{self, Layout, Taken};
 use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile};
-use crate::facts::{facts_of, FileFacts};
+use crate::facts::{facts_of, sha256_hex, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
 use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SymlinkReport};
 use crate::source::read::describe_read_error;
@@ -441,7 +441,9 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
                     Some(CallocReport::unknown(&e.message))
                 }
             };
-            let facts = facts_of(path, &elf, calloc);
+            let mut facts = facts_of(path, &elf, calloc);
+            // Hashed here, where the bytes are, once per file reported (CycloneDX hashes).
+            facts.sha256 = Some(sha256_hex(data));
             out.errors
                 .extend(facts.warnings.iter().map(|w| ErrorReport {
                     path: path.to_string(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::container::carve::{self, Taken};
-use crate::container::{self, ContainerKind, Entry, ExtractSummary, Limits, Note};
+use crate::container::{self, ContainerKind, Entry, EntryType, ExtractSummary, Limits, Note};
 use crate::names::{escape_path, escape_text};
 use crate::report::{ImageReport, ImageState};
 use crate::source::read::Unread;
@@ -209,4 +209,241 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
             None => format!("{}: no image found{}", path.display(), within(&unread)),
         })
     })
+}
+
+/// A file inside images, named by the virtual path `scan` prints for it: its bytes, read
+/// out through the images the scan opens (`carve::images_of`, `container::open`), and the
+/// path as shown (names escaped as in reports).
+pub struct VirtualFile {
+    pub shown: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The parts of a virtual path: the file on disk, where in it the outermost image starts,
+/// then one part per image level (`entry` or `entry@0xOFF`), the last naming the file.
+struct VirtualPath<'a> {
+    disk: std::path::PathBuf,
+    offset: u64,
+    parts: Vec<&'a str>,
+}
+
+/// `NAME@0xOFF` as (NAME, OFF): an image carved at OFF in the file NAME.
+fn split_carved(part: &str) -> Option<(&str, u64)> {
+    let (name, hex) = part.rsplit_once("@0x")?;
+    if name.is_empty() || hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((name, u64::from_str_radix(hex, 16).ok()?))
+}
+
+fn path_of_name(name: &str) -> std::path::PathBuf {
+    let bytes = crate::names::unescape_name(name);
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        std::path::PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        std::path::PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// Splits `fw.tar.gz!/a.img!/lib/libc.so.3` (or `dump.bin@0x40000!/...`); None when the
+/// path names no file inside an image.
+fn parse_virtual(text: &str) -> Option<VirtualPath<'_>> {
+    let mut pieces = text.split("!/");
+    let outer = pieces.next()?;
+    let parts: Vec<&str> = pieces.collect();
+    if parts.is_empty() || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    // A file really named `x@0x10` is that file; otherwise `@0x10` is where its image is.
+    let whole = path_of_name(outer);
+    let (disk, offset) = match split_carved(outer) {
+        Some((name, at)) if !whole.is_file() => (path_of_name(name), at),
+        _ => (whole, 0),
+    };
+    Some(VirtualPath {
+        disk,
+        offset,
+        parts,
+    })
+}
+
+/// The file `path` names inside images, when it is a virtual path (`image!/inside`); None
+/// when it is not one. Errors say which part is missing.
+pub fn read_virtual(path: &Path) -> Option<Result<VirtualFile, String>> {
+    let text = path.to_str()?;
+    let v = parse_virtual(text)?;
+    let bytes = match read_named_file(&v.disk) {
+        Ok(b) => b,
+        Err(e) => {
+            return Some(Err(format!(
+                "cannot read {} (the file holding {text}): {e}",
+                v.disk.display()
+            )))
+        }
+    };
+    if v.parts.len() > crate::examine::MAX_NESTING {
+        return Some(Err(format!(
+            "{text}: images nested deeper than {} levels, which scan does not open",
+            crate::examine::MAX_NESTING
+        )));
+    }
+    let label = escape_path(&v.disk);
+    let budget = crate::examine::MAX_EXPANDED_PER_FILE;
+    Some(
+        read_inside(&bytes, v.offset, &label, &v.parts, budget).map(|bytes| VirtualFile {
+            shown: format!(
+                "{}{}",
+                if v.offset == 0 {
+                    label.clone()
+                } else {
+                    format!("{label}@{:#x}", v.offset)
+                },
+                shown_parts(&v.parts)
+            ),
+            bytes,
+        }),
+    )
+}
+
+/// `!/part` for each part, names in their escaped form.
+fn shown_parts(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            format!(
+                "!/{}",
+                crate::names::escape_name(&crate::names::unescape_name(p))
+            )
+        })
+        .collect()
+}
+
+/// Open the image at `offset` of `data` as `scan` takes it (the one the file starts with,
+/// or one carved outside it) and read `parts` from it, one image level per part.
+fn read_inside(
+    data: &[u8],
+    offset: u64,
+    label: &str,
+    parts: &[&str],
+    budget: u64,
+) -> Result<Vec<u8>, String> {
+    let mut result: Option<Result<Vec<u8>, String>> = None;
+    let mut offered: Vec<String> = Vec::new();
+    let limits = Limits {
+        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
+        ..Limits::default()
+    };
+    carve::images_of(data, &|_| {}, &mut |at, kind| {
+        if result.is_some() {
+            return Taken::Opened {
+                span: Some(u64::MAX),
+            };
+        }
+        offered.push(format!("{} at {at:#x}", kind.name()));
+        let slice = usize::try_from(at)
+            .ok()
+            .and_then(|a| data.get(a..))
+            .unwrap_or_default();
+        let image = match container::open(slice, kind, &limits) {
+            Ok(c) => c,
+            Err(e) => {
+                if at == offset {
+                    result = Some(Err(format!(
+                        "{label}: the {} image at {at:#x} cannot be opened: {e}",
+                        kind.name()
+                    )));
+                }
+                return Taken::NotOpened;
+            }
+        };
+        if at != offset {
+            return Taken::Opened { span: image.span() };
+        }
+        let left = budget.saturating_sub(image.resident_bytes());
+        result = Some(read_entry(image.as_ref(), label, parts, left));
+        // Found: nothing after it is carved.
+        Taken::Opened {
+            span: Some(u64::MAX),
+        }
+    });
+    result.unwrap_or_else(|| {
+        Err(if offered.is_empty() {
+            format!("{label}: no IFS, QNX6, QNX4, tar or gzip image in it")
+        } else {
+            format!(
+                "{label}: no image at offset {offset:#x} (images: {})",
+                offered.join(", ")
+            )
+        })
+    })
+}
+
+/// Read `parts[0]` out of `image`: the file when it is the last part, else the file that
+/// holds the next image level (`name` or `name@0xOFF`).
+fn read_entry(
+    image: &dyn container::Container,
+    label: &str,
+    parts: &[&str],
+    budget: u64,
+) -> Result<Vec<u8>, String> {
+    let Some((&part, rest)) = parts.split_first() else {
+        return Err(format!("{label}: names an image, not a file inside it"));
+    };
+    let find = |name: &str| {
+        let wanted = crate::names::escape_name(&crate::names::unescape_name(name));
+        container::find(image, &wanted)
+    };
+    let (entry, offset) = match (find(part), split_carved(part)) {
+        (Some(e), _) => (e, 0),
+        (None, Some((name, at))) if !rest.is_empty() => match find(name) {
+            Some(e) => (e, at),
+            None => return Err(missing(image, label, name)),
+        },
+        (None, _) => return Err(missing(image, label, part)),
+    };
+    let here = format!("{label}!/{}", entry.path);
+    if entry.entry_type != EntryType::File {
+        return Err(format!(
+            "{here}: a {} in the {} image, not a regular file",
+            match entry.entry_type {
+                EntryType::Dir => "directory",
+                EntryType::Symlink => "symbolic link",
+                EntryType::Device => "device",
+                EntryType::Fifo => "FIFO",
+                EntryType::File | EntryType::Other => "special entry",
+            },
+            image.kind().name()
+        ));
+    }
+    let bytes = image
+        .read(entry)
+        .map_err(|e| format!("{here}: cannot be read from the image: {e}"))?;
+    if rest.is_empty() {
+        return Ok(bytes.into_owned());
+    }
+    let label = if offset == 0 {
+        here
+    } else {
+        format!("{here}@{offset:#x}")
+    };
+    read_inside(
+        &bytes,
+        offset,
+        &label,
+        rest,
+        budget.saturating_sub(bytes.len() as u64),
+    )
+}
+
+fn missing(image: &dyn container::Container, label: &str, name: &str) -> String {
+    format!(
+        "{label}: no file {} in the {} image ({} entries)",
+        escape_text(name),
+        image.kind().name(),
+        image.entries().len()
+    )
 }

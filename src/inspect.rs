@@ -21,11 +21,26 @@ pub struct Inspection {
 }
 
 /// Read and analyse one file. Errors name the file and, where it applies, the offset.
+///
+/// `path` is a file on disk, or a file inside images named by the virtual path `scan`
+/// prints (`fw.ifs!/proc/boot/libc.so.3`, `dump.bin@0x40000!/...`), read through the same
+/// image readers.
 pub fn inspect(path: &Path) -> Result<Inspection, String> {
-    let bytes =
-        read_named_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let elf = ElfFile::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    let shown = escape_path(path);
+    match read_named_file(path) {
+        Ok(bytes) => analyse(escape_path(path), &bytes),
+        // `image!/inside` is no path on disk.
+        Err(e) => match crate::image_cmd::read_virtual(path) {
+            Some(file) => {
+                let file = file?;
+                analyse(file.shown, &file.bytes)
+            }
+            None => Err(format!("cannot read {}: {e}", path.display())),
+        },
+    }
+}
+
+fn analyse(shown: String, bytes: &[u8]) -> Result<Inspection, String> {
+    let elf = ElfFile::parse(bytes).map_err(|e| format!("{}: {e}", esc(&shown)))?;
     let facts = facts_of(&shown, &elf, None);
     Ok(Inspection {
         path: shown,

@@ -28,6 +28,7 @@ pub mod guard;
 pub mod image_cmd;
 mod image_memo;
 pub mod inspect;
+pub mod manual;
 pub mod names;
 pub mod output;
 pub mod progress;

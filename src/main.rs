@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use badalloc_audit::cli::{Cli, Command, Format, InspectFormat, OutputArgs};
-use badalloc_audit::names::escape_text;
+use badalloc_audit::cli::{Cli, Command, Format, InspectFormat, OutputArgs, SummaryFormat};
+use badalloc_audit::names::{escape_path, escape_text};
 use badalloc_audit::output::{self, use_color, Destination};
 use badalloc_audit::progress::TerminalProgress;
-use badalloc_audit::report::{self, Report, Verdict};
-use badalloc_audit::scan::worker_threads;
-use badalloc_audit::{diff, image_cmd, inspect, scan, ScanOptions};
-use clap::{CommandFactory, Parser};
+use badalloc_audit::report::{self, Report, TargetReport, Tool, Verdict, SCHEMA_VERSION};
+use badalloc_audit::scan::{scan_each, worker_threads};
+use badalloc_audit::{diff, image_cmd, inspect, manual, scan, ScanOptions};
+use clap::Parser;
 
 const EXIT_USAGE: u8 = 2;
 const EXIT_UNREADABLE: u8 = 4;
@@ -104,18 +104,12 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e, EXIT_UNREADABLE),
         },
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "badalloc-audit", &mut script);
-            print(&script, 0)
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => print(&page, 0),
-                Err(e) => fail(&e.to_string(), EXIT_WRITE),
-            }
-        }
+        Command::Summary { reports, format } => run_summary(&reports, format),
+        Command::Completions { shell } => print(&manual::completion_script(shell), 0),
+        Command::Man => match manual::man_page() {
+            Ok(page) => print(&page, 0),
+            Err(e) => fail(&e.to_string(), EXIT_WRITE),
+        },
     }
 }
 
@@ -153,17 +147,25 @@ fn run_scan(
         jobs,
         progress: progress.map(|p| Arc::new(p) as _),
     };
+    let to_terminal = destination.is_none() && std::io::stdout().is_terminal();
+    if format == Format::Ndjson && destination.is_none() {
+        let (verdicts, closing, written) = stream_ndjson(paths, &options);
+        let status = exit_status(&verdicts);
+        let code = finish(written, "standard output", status);
+        if !output.quiet && !to_terminal {
+            warn_raw(closing.trim_end());
+        }
+        return code;
+    }
     let report = scan(paths, &options);
-    let color = destination.is_none()
-        && use_color(
-            std::io::stdout().is_terminal(),
-            std::env::var_os("NO_COLOR"),
-        );
+    let color = to_terminal && use_color(true, std::env::var_os("NO_COLOR"));
     let render = || match format {
         Format::Text => report::text::render_with(&report, color),
         Format::Json => report::json::render(&report),
         Format::Sarif => report::sarif::render(&report),
         Format::Cyclonedx => report::cyclonedx::render(&report),
+        Format::Html => report::html::render(&report),
+        Format::Ndjson => report::ndjson::render(&report),
     };
     // On as many threads as the scan (the JSON of a large report is rendered in
     // parallel pieces).
@@ -174,16 +176,113 @@ fn run_scan(
         Ok(pool) => pool.install(render),
         Err(_) => render(),
     };
-    let status = exit_status(&report);
+    let verdicts: Vec<Verdict> = report.targets.iter().map(|t| t.verdict).collect();
+    let status = exit_status(&verdicts);
     let code = match destination {
         Some(d) => write_to(d, text.as_bytes(), status),
         None => print(text.as_bytes(), status),
     };
+    // A report that does not go to a terminal (`> file`, `--output`, a pipe) still shows
+    // its verdict there.
+    if !output.quiet && !to_terminal {
+        warn_raw(report::text::verdict_lines(&report, stderr_color()).trim_end());
+    }
     // Freeing a large report piece by piece only delays the exit: the process
     // gives all its memory back at once.
     std::mem::forget(report);
     std::mem::forget(text);
     code
+}
+
+/// `scan --format ndjson` to standard output: each target's line is written as soon as the
+/// target is done, and only its verdict is kept. Returns the verdicts, the closing lines
+/// for standard error, and the first write error (later lines are not attempted).
+fn stream_ndjson(
+    paths: &[PathBuf],
+    options: &ScanOptions,
+) -> (Vec<Verdict>, String, std::io::Result<()>) {
+    let tool = Tool::default();
+    let color = stderr_color();
+    let mut verdicts = Vec::new();
+    let mut closing = String::new();
+    let mut written = Ok(());
+    scan_each(paths, options, |t: TargetReport| {
+        if written.is_ok() {
+            let mut out = std::io::stdout().lock();
+            let line = report::ndjson::line(SCHEMA_VERSION, &tool, &t);
+            written = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        }
+        verdicts.push(t.verdict);
+        closing.push_str(&report::text::verdict_line(&t, color));
+    });
+    if let Some(counts) = report::text::verdict_counts(&verdicts) {
+        closing.push_str(&counts);
+    }
+    (verdicts, closing, written)
+}
+
+fn stderr_color() -> bool {
+    use_color(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    )
+}
+
+/// `summary`: every report read (each target made a row as soon as it is read), then the
+/// table rendered. An input that cannot be read is listed in the summary, and status 4.
+fn run_summary(reports: &[PathBuf], format: SummaryFormat) -> ExitCode {
+    let mut summary = report::summary::Summary::default();
+    for p in reports {
+        let name = escape_path(p);
+        match read_report(p) {
+            Ok(text) => {
+                let (targets, errors) = report::ndjson::read(&name, &text);
+                summary.add(targets, errors);
+            }
+            Err(e) => summary.add(
+                vec![],
+                vec![report::ndjson::ReadError {
+                    source: name,
+                    message: e,
+                }],
+            ),
+        }
+    }
+    summary.finish();
+    let text = match format {
+        SummaryFormat::Text => report::summary::render_text(&summary),
+        SummaryFormat::Csv => report::summary::render_csv(&summary),
+        SummaryFormat::Html => report::summary::render_html(&summary),
+    };
+    print(text.as_bytes(), summary.exit_status())
+}
+
+/// A report's text, read whole (at most [`report::summary::MAX_REPORT_BYTES`]).
+fn read_report(p: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(p).map_err(|e| format!("cannot read: {e}"))?;
+    // A file's size says it before anything is read; a pipe is read up to the bound.
+    if let Ok(m) = file.metadata() {
+        if m.is_file() && m.len() > report::summary::MAX_REPORT_BYTES {
+            return Err(format!(
+                "{} bytes, larger than {} bytes: not read",
+                m.len(),
+                report::summary::MAX_REPORT_BYTES
+            ));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(report::summary::MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > report::summary::MAX_REPORT_BYTES {
+        return Err(format!(
+            "larger than {} bytes: not read",
+            report::summary::MAX_REPORT_BYTES
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 text at byte {}", e.utf8_error().valid_up_to()))
 }
 
 /// `diff`: the two reports read back, compared and the comparison printed.
@@ -273,8 +372,8 @@ fn warn_raw(line: &str) {
 }
 
 /// See `EXIT_CODES` in cli.rs: affected outranks unreadable, which outranks inconclusive.
-fn exit_status(report: &Report) -> u8 {
-    let any = |v: Verdict| report.targets.iter().any(|t| t.verdict == v);
+fn exit_status(verdicts: &[Verdict]) -> u8 {
+    let any = |v: Verdict| verdicts.contains(&v);
     if any(Verdict::Affected) {
         1
     } else if any(Verdict::Error) {

@@ -48,6 +48,13 @@ pub trait Progress: Send + Sync {
     fn target_started(&self, path: &str);
     /// The walk found `files` more files to examine.
     fn files_found(&self, files: u64);
+    /// ...holding `bytes` (their sizes on disk). Asked only of a receiver that wants it:
+    /// the walk otherwise takes no file's size.
+    fn bytes_found(&self, _bytes: u64) {}
+    /// Whether [`Progress::bytes_found`] is wanted (it costs one `lstat` per file).
+    fn wants_bytes(&self) -> bool {
+        false
+    }
     /// One file (of the current target) has been examined.
     fn file_done(&self, bytes: u64);
     fn target_done(&self);
@@ -55,6 +62,22 @@ pub trait Progress: Send + Sync {
 
 /// Scan every target; one report entry per target, in the order given.
 pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
+    let mut done = Vec::with_capacity(targets.len());
+    scan_each(targets, options, |t| done.push(t));
+    Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool: Tool::default(),
+        targets: done,
+    }
+}
+
+/// Scan every target in the order given, handing each report to `finished` as soon as its
+/// target is done (`--format ndjson` writes it out then).
+pub fn scan_each(
+    targets: &[PathBuf],
+    options: &ScanOptions,
+    mut finished: impl FnMut(TargetReport),
+) {
     // No pool (the system would not start its threads): the files are examined on this
     // thread, after the walk.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -62,13 +85,8 @@ pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
         .build()
         .ok();
     let progress = options.progress.as_deref();
-    Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool: Tool::default(),
-        targets: targets
-            .iter()
-            .map(|t| scan_target(t, pool.as_ref(), progress))
-            .collect(),
+    for t in targets {
+        finished(scan_target(t, pool.as_ref(), progress));
     }
 }
 
@@ -231,6 +249,10 @@ fn walk_and_examine(
         walk_streaming(root, &mut |files| {
             if let Some(p) = progress {
                 p.files_found(files.len() as u64);
+                if p.wants_bytes() {
+                    let sizes = files.iter().filter_map(|f| f.full.symlink_metadata().ok());
+                    p.bytes_found(sizes.map(|m| m.len()).sum());
+                }
             }
             queue.push(files);
         })
@@ -509,6 +531,7 @@ fn build_target(
                     .calloc
                     .clone()
                     .unwrap_or_else(|| CallocReport::unknown("this C library exports no calloc")),
+                sha256: f.sha256.clone(),
             }
         })
         .collect();
@@ -594,6 +617,7 @@ fn binary_report(f: FileFacts) -> BinaryReport {
                 offset_used: m.offset_used,
             })
             .collect(),
+        sha256: f.sha256,
         path: f.path,
     }
 }

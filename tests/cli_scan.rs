@@ -803,10 +803,23 @@ fn a_file_name_cannot_forge_the_headline() {
         !text.contains('\u{1b}') && !text.contains('\r'),
         "control characters reach the terminal: {text:?}"
     );
-    let first = text.lines().next().unwrap();
+    // The plain sentence, then (after a blank line) the technical headline.
+    let mut lines = text.lines();
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("This device runs QNX"), "{first}");
+    assert!(first.contains(": affected. "), "{first}");
+    let headline = lines.nth(1).unwrap();
     assert!(
-        first.ends_with("fw.tar: AFFECTED by CVE-2021-22156 (BadAlloc)"),
-        "{first}"
+        headline.ends_with("fw.tar: AFFECTED by CVE-2021-22156 (BadAlloc)"),
+        "{headline}"
+    );
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with("fw.tar: AFFECTED. Patch or upgrade."),
+        "{text}"
     );
     assert!(
         !text.lines().any(|l| l.trim_end().ends_with("NOT AFFECTED")),

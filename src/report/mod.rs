@@ -5,8 +5,13 @@
 
 pub mod cyclonedx;
 pub mod findings;
+pub mod group;
+pub mod html;
 pub mod json;
+pub mod ndjson;
+pub mod plain;
 pub mod sarif;
+pub mod summary;
 pub mod text;
 pub mod uri;
 
@@ -140,6 +145,9 @@ pub struct LibcReport {
     pub version: Option<String>,
     pub qnx: bool,
     pub calloc: CallocReport,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,6 +222,9 @@ pub struct BinaryReport {
     /// their address: read where the address maps, as the loader reads them.
     #[serde(default)]
     pub located_by_address: Vec<LocatedByAddress>,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// A segment read at its address instead of its recorded file offset.

@@ -1,6 +1,7 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dumps;
 pub mod efs_writer;
 pub mod elf_writer;
