@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::calloc::{analyze_calloc, CallocVerdict};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::{analyze_calloc, CallocVerdict};
+use badalloc_elf::ElfFile;
 
 struct Row {
     path: PathBuf,
@@ -159,7 +159,7 @@ fn fixture_manifest_verdicts_are_exact() {
     );
 }
 
-fn analysis_of(rel: &str) -> badalloc_audit::calloc::CallocAnalysis {
+fn analysis_of(rel: &str) -> badalloc_calloc::CallocAnalysis {
     let data = std::fs::read(common::fixture(rel)).unwrap();
     let elf = ElfFile::parse(&data).unwrap();
     analyze_calloc(&elf).unwrap_or_else(|| panic!("{rel}: no calloc"))

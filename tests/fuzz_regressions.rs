@@ -6,8 +6,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use badalloc_audit::elf::ElfFile;
-use badalloc_audit::scan::scan_bytes;
+use badalloc_audit_core::scan::scan_bytes;
+use badalloc_elf::ElfFile;
 
 fn repro(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +17,7 @@ fn repro(name: &str) -> Vec<u8> {
 }
 
 /// Scan a reproducer in memory: no panic escapes, every error names the file.
-fn scan_ok(name: &str) -> badalloc_audit::report::TargetReport {
+fn scan_ok(name: &str) -> badalloc_report::TargetReport {
     let data = repro(name);
     let t = scan_bytes(name, &data);
     for e in &t.errors {
@@ -47,6 +47,6 @@ fn scan_image_arm_decoder_panic_is_contained() {
 fn calloc_arm_decoder_panic_does_not_escape_the_analysis() {
     let data = repro("scan_image-arm-decoder-panic.bin");
     let elf = ElfFile::parse(&data).unwrap();
-    let r = std::panic::catch_unwind(|| badalloc_audit::calloc::analyze_calloc(&elf));
+    let r = std::panic::catch_unwind(|| badalloc_calloc::analyze_calloc(&elf));
     assert!(r.is_ok(), "calloc analysis panicked");
 }

@@ -8,9 +8,9 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::calloc::locate_calloc;
-use badalloc_audit::container::{carve, lzo, ucl, ContainerKind};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::locate_calloc;
+use badalloc_elf::ElfFile;
+use badalloc_formats::{carve, lzo, ucl, ContainerKind};
 use common::etfs_writer;
 use common::ifs_writer::{self, Comp, Opts};
 

@@ -1,9 +1,9 @@
 //! Helpers shared by the fuzz targets (and by `tests/fuzz_regressions.rs`, which replays the
 //! reproducers through the same code paths).
 
-use badalloc_audit::calloc::{analyze_calloc, locate_calloc};
-use badalloc_audit::container::{self, ContainerKind, Limits};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::{analyze_calloc, locate_calloc};
+use badalloc_formats::{self as container, ContainerKind, Limits};
+use badalloc_elf::ElfFile;
 
 /// Limits for fuzzing: small enough that libFuzzer's 2 GiB RSS limit is never the reason a
 /// run stops, large enough that every code path is reachable.

@@ -1,41 +1,42 @@
-//! badalloc-audit: find QNX firmware exposed to CVE-2021-22156 ("BadAlloc").
+//! badalloc-audit's core: find QNX firmware exposed to CVE-2021-22156 ("BadAlloc").
 //!
-//! The data flows one way: **bytes → files → facts → verdict → report**.
+//! The data flows one way: **bytes → files → facts → verdict → report**. The layers below
+//! are their own crates: `badalloc_formats` (containers, codecs, carving, names),
+//! `badalloc_elf` (the ELF model), `badalloc_calloc` (the machine-code analysis); the
+//! renderings are in `badalloc_report`.
 //!
 //! - [`source`]: where bytes come from (directory walks, single files).
-//! - [`elf`]: one parsed model per ELF file (with or without section headers).
 //! - [`facts`]: what one ELF file says (QNX markers, release strings, imports, calloc).
-//! - [`calloc`]: does this calloc test nmemb*size for overflow? (machine-code analysis)
-//! - [`container`]: boot images, file systems, archives; [`surface`]: attack surface.
+//! - [`surface`]: attack surface.
 //! - [`evidence`]: the OS release, weighed from all files, with confidence.
 //! - [`advisory`]: CVE-2021-22156 as data; [`classify`]: facts + advisory → verdict.
-//! - [`report`]: the report model and its renderings (text, JSON); [`names`]: file names as
-//!   report text (a reversible escaping).
-//! - [`scan`]: the pipeline that ties them together; `examine`: one file and the images in it.
+//! - [`report_model`]: the report model (the JSON contract); stage 1 of issue 18 keeps it
+//!   here, where the core builds its results; stage 2 separates it from the domain model.
+//! - [`scan`]: the pipeline that ties them together; `examine`: one file and the images in it;
+//!   [`image_cmd`]: listing, extracting and reading inside images; [`inspect`]: one file's
+//!   calloc analysis.
 
 pub mod advisory;
-pub mod calloc;
 pub mod classify;
-pub mod cli;
-pub mod container;
-pub mod diff;
-pub mod elf;
-pub mod error;
 pub mod evidence;
 mod examine;
 pub mod facts;
-pub mod guard;
 pub mod image_cmd;
 mod image_memo;
 pub mod inspect;
-pub mod manual;
-pub mod names;
-pub mod output;
-pub mod progress;
-pub mod report;
+pub mod report_model;
 pub mod scan;
 pub mod source;
 pub mod surface;
 
-pub use error::FormatError;
+pub use badalloc_formats::FormatError;
 pub use scan::{scan, ScanOptions};
+
+// The old in-crate paths of the modules that moved to the crates below, and of the report
+// model (issue 18, stage 1), so the moved files keep theirs. Stage 2 removes these.
+use badalloc_calloc as calloc;
+use badalloc_elf as elf;
+use badalloc_elf::guard;
+use badalloc_formats as container;
+use badalloc_formats::names;
+use report_model as report;

@@ -30,7 +30,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::FormatError;
+pub mod error;
+pub mod names;
+pub use error::FormatError;
 
 mod buf_pool;
 pub mod carve;
