@@ -722,8 +722,9 @@ fn decompress_imagefs(
             let ucl = sh.compression() == Compression::Ucl;
             let name = if ucl { "UCL" } else { "LZO" };
             // Pre-allocate modestly: a lying header must not make us reserve memory.
+            let bound = (expect as usize).saturating_add(super::LZ_SLACK);
             let mut out: Vec<u8> =
-                super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)));
+                super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)), bound);
             let mut pos: usize = 0;
             // End of the output so far: `out` runs a little past it (room zero-filled ahead
             // for the next block), and is cut to it at the end.
@@ -764,7 +765,7 @@ fn decompress_imagefs(
                 }
                 let max = room.min(MAX_BLOCK_OUT);
                 let decoder = if ucl { ucl::decode } else { lzo::decode };
-                let r = decoder(block, super::LzOut::resume(&mut out, end, max));
+                let r = decoder(block, super::LzOut::resume(&mut out, end, max, bound));
                 match r {
                     Ok(n) => end += n,
                     Err(e) => {

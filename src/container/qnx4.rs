@@ -209,7 +209,9 @@ impl<'a> Qnx4<'a> {
                 ));
             }
         }
-        let mut out = Vec::with_capacity(size as usize);
+        let mut out = Vec::new();
+        out.try_reserve_exact(size as usize)
+            .map_err(|_| super::out_of_memory("QNX4 file", size, None))?;
         for (off, len) in exts {
             let need = size - out.len() as u64;
             if need == 0 {

@@ -1,6 +1,7 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod amplify;
 pub mod elf_writer;
 pub mod ifs_writer;
 
