@@ -4,15 +4,21 @@
 //! `dump@0x40000!/inside`); startup scripts are read for the programs they start.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
-use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
+use crate::container::{self, ifs, Container, ContainerKind, EntryType, Limits, Loc};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
-use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, SymlinkReport};
+use crate::report::{
+    CallocReport, ErrorReport, ImageNote, ImageReport, SameContent, SymlinkReport,
+};
 use crate::source::{read_file, Pager};
 use crate::surface;
+use crate::work_budget::{
+    FileWork, ScanWork, MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
+};
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
 /// nests a few levels; the bound stops a crafted image that contains itself.
@@ -36,6 +42,15 @@ const MIN_CARVE_SIZE: usize = 64 * 1024;
 /// `DEFAULT_MAX_EXPANDED` by [`MAX_NESTING`].
 pub const MAX_EXPANDED_PER_FILE: u64 = 1 << 30;
 
+/// Files of one image listed in its `same_content` (files with the bytes of a file examined
+/// before); a note counts the others. Hard links in real images are a few dozen; a crafted
+/// image of 400,000 entries on one extent would otherwise give a report of tens of MB.
+pub const MAX_SAME_CONTENT_LISTED: usize = 10_000;
+
+/// Errors listed for reading the files of one image (extents past its end...); one more
+/// error counts the others.
+pub const MAX_ENTRY_ERRORS_LISTED: usize = 1_000;
+
 /// What examining one file (and everything inside it) produced.
 #[derive(Default)]
 pub(crate) struct FileOutcome {
@@ -53,11 +68,18 @@ pub(crate) struct FileOutcome {
     pub(crate) started: Vec<(String, String)>,
     /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
     pub(crate) kind: &'static str,
+    /// Images not opened and files not examined for want of work budget.
+    pub(crate) work_cut: u64,
 }
 
 /// Examine the file at `full`, reported as `rel`; `memo`: the images of its scan target
-/// already examined.
-pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutcome {
+/// already examined; `work`: the extra work the files of the target may still do.
+pub(crate) fn examine_path(
+    rel: &str,
+    full: &Path,
+    memo: &ImageMemo,
+    work: &ScanWork,
+) -> FileOutcome {
     match read_file(full) {
         Ok(bytes) => {
             let on_disk = OnDisk {
@@ -65,7 +87,8 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
                 memo,
                 path: full,
             };
-            examine_bytes_on_disk(rel, &bytes, MAX_EXPANDED_PER_FILE, Some(on_disk))
+            let budgets = (MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
+            examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk))
         }
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
@@ -80,9 +103,10 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
 
 /// Examine one file's bytes: an ELF file is read; an image (recognised by its bytes, at
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
-/// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold.
-pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64) -> FileOutcome {
-    examine_bytes_on_disk(path, data, budget, None)
+/// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold;
+/// `extra_work`: work it may do beyond its own share (see `work_budget`).
+pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64, extra_work: u64) -> FileOutcome {
+    examine_bytes_on_disk(path, data, (budget, extra_work), &ScanWork::default(), None)
 }
 
 /// What is known of bytes that are a file on disk: its pager (which gives back the pages
@@ -98,7 +122,8 @@ struct OnDisk<'p> {
 fn examine_bytes_on_disk(
     path: &str,
     data: &[u8],
-    budget: u64,
+    (budget, extra_work): (u64, u64),
+    scan_work: &ScanWork,
     on_disk: Option<OnDisk<'_>>,
 ) -> FileOutcome {
     let mut out = FileOutcome {
@@ -106,24 +131,27 @@ fn examine_bytes_on_disk(
         kind: "file",
         ..Default::default()
     };
+    let work = FileWork::new(data.len() as u64, extra_work, scan_work);
     let at = Level {
         depth: 0,
         budget,
         pager: on_disk.map_or(Pager::none(), |d| d.pager),
         on_disk,
+        work: &work,
     };
     out.kind = examine_nested(path, data, &at, &mut out);
     out
 }
 
 /// Where an examination stands: how deep in nested images, the memory budget left, the
-/// pager of the file on disk (its pages are given back as the scan moves on), and, at the
-/// top level, the file the bytes are.
+/// pager of the file on disk (its pages are given back as the scan moves on), at the top
+/// level the file the bytes are, and the work budget of the file (shared by all levels).
 struct Level<'p> {
     depth: usize,
     budget: u64,
     pager: Pager<'p>,
     on_disk: Option<OnDisk<'p>>,
+    work: &'p FileWork<'p>,
 }
 
 impl Level<'_> {
@@ -134,6 +162,7 @@ impl Level<'_> {
             pager: self.pager,
             // Bytes inside an image are not the file's: no reuse below the top level.
             on_disk: None,
+            work: self.work,
         }
     }
 }
@@ -229,33 +258,99 @@ fn open_image(
         return true;
     }
     let mark = Mark::of(out);
+    let cut_before = out.work_cut;
+    // What the image decodes is bounded by the memory and the work left, whichever is less.
+    let work_left = at.work.left();
     let limits = Limits {
-        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
+        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget).min(work_left),
         ..Limits::default()
     };
-    let image = match container::open(data, kind, &limits) {
+    let opened = container::open(data, kind, &limits).and_then(|image| {
+        // Charged once opened (another file may have drawn the scan's extra meanwhile).
+        if at.work.charge(image.resident_bytes()) {
+            Ok(image)
+        } else {
+            Err(crate::FormatError::new(format!(
+                "{} decoded bytes exceed the work left",
+                image.resident_bytes()
+            )))
+        }
+    });
+    let image = match opened {
         Ok(c) => c,
         Err(e) => {
+            let work_bound = work_left < container::DEFAULT_MAX_EXPANDED.min(budget);
+            out.work_cut += u64::from(work_bound);
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
-                // A nested image opened with less than the usual cap says so, whatever
-                // the error: the budget may be why.
-                message: if budget < container::DEFAULT_MAX_EXPANDED {
-                    format!(
-                        "{} image: {} (memory budget of the file: {budget} of \
-                         {MAX_EXPANDED_PER_FILE} bytes left)",
-                        kind.name(),
-                        e.message
-                    )
-                } else {
-                    format!("{} image: {}", kind.name(), e.message)
-                },
+                message: open_error(kind, &e.message, budget, work_bound.then_some(work_left)),
             });
             return false;
         }
     };
-    let report = ImageReport {
+    let mut report = image_report(path, kind, carved_at, image.as_ref());
+    if !report.boot_script.is_empty() {
+        let script = format!("{path} boot script");
+        for prog in surface::programs_started(&script, &report.boot_script.join("\n")) {
+            out.started.push((prog, script.clone()));
+        }
+    }
+    let budget = budget.saturating_sub(image.resident_bytes());
+    examine_entries(path, data, image.as_ref(), budget, at, &mut report, out);
+    at.pager.release(data);
+    out.images.push(report);
+    let deciding = image
+        .input_extent()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= data.len());
+    // An examination cut short by the work budget is not kept: the next copy may have more.
+    let whole = out.work_cut == cut_before;
+    if let (Some((key, disk)), Some(len), true) = (memo, deciding, whole) {
+        let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
+        if let Some(examined) =
+            in_file.and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len)))
+        {
+            disk.memo.insert(key, examined);
+        }
+    }
+    true
+}
+
+/// The message of an image that could not be opened; `memory_left`, `work_left` (when the
+/// work budget was the tighter bound): what the file's budgets had left, named when they
+/// may be why.
+fn open_error(
+    kind: ContainerKind,
+    message: &str,
+    memory_left: u64,
+    work_left: Option<u64>,
+) -> String {
+    let name = kind.name();
+    match work_left {
+        Some(left) => format!(
+            "{name} image: {message} (work budget of the file: {left} bytes left; it may do \
+             {WORK_PER_INPUT_BYTE} bytes of work per byte of its size and {MAX_EXTRA_WORK_PER_FILE} \
+             more, of the scan's {MAX_EXTRA_WORK_PER_SCAN})"
+        ),
+        // A nested image opened with less than the usual cap says so, whatever the error:
+        // the budget may be why.
+        None if memory_left < container::DEFAULT_MAX_EXPANDED => format!(
+            "{name} image: {message} (memory budget of the file: {memory_left} of \
+             {MAX_EXPANDED_PER_FILE} bytes left)"
+        ),
+        None => format!("{name} image: {message}"),
+    }
+}
+
+/// The report entry of an opened image: its header facts, and its boot script as lines.
+fn image_report(
+    path: &str,
+    kind: ContainerKind,
+    carved_at: Option<u64>,
+    image: &dyn Container,
+) -> ImageReport {
+    ImageReport {
         path: path.to_string(),
         kind: kind.name().to_string(),
         offset: carved_at,
@@ -277,41 +372,70 @@ fn open_image(
             .find(|n| n.kind == "boot-script")
             .map(|n| n.detail.lines().map(str::to_string).collect())
             .unwrap_or_default(),
-    };
-    if !report.boot_script.is_empty() {
-        let script = format!("{path} boot script");
-        for prog in surface::programs_started(&script, &report.boot_script.join("\n")) {
-            out.started.push((prog, script.clone()));
-        }
+        same_content: Vec::new(),
     }
-    let budget = budget.saturating_sub(image.resident_bytes());
+}
+
+/// Examine the files of an opened image (read, then examined as files of their own, with
+/// `budget` bytes of memory left) and record its symlinks. A file with the same extent as
+/// a file examined before (and a path that is examined the same way) is not read again: it
+/// is listed in the image's `same_content`. A file the work budget cannot pay for is not
+/// read: the first is an error, the others are counted.
+fn examine_entries(
+    path: &str,
+    data: &[u8],
+    image: &dyn Container,
+    budget: u64,
+    at: &Level<'_>,
+    report: &mut ImageReport,
+    out: &mut FileOutcome,
+) {
+    let mut tally = EntryTally::default();
     let mut read_since_release = 0u64;
-    for entry in image.entries() {
+    for (index, entry) in image.entries().iter().enumerate() {
         let vpath = format!("{path}!/{}", entry.path);
         match entry.entry_type {
-            EntryType::File => match image.read(entry) {
-                Ok(bytes) => {
-                    out.image_files += 1;
-                    let held = match &bytes {
-                        Cow::Owned(v) => v.len() as u64,
-                        Cow::Borrowed(_) => 0,
-                    };
-                    let inner = at.inner(budget.saturating_sub(held));
-                    examine_nested(&vpath, &bytes, &inner, out);
-                    // Pages of a mapped image read for its entries are given back now and
-                    // then (the pager ignores images that are not in the mapped file).
-                    read_since_release += bytes.len() as u64;
-                    if read_since_release >= RELEASE_EVERY {
-                        at.pager.release(data);
-                        read_since_release = 0;
+            EntryType::File => {
+                let key = (entry.loc, path_class(&entry.path));
+                if let Some(first) = tally.first.get(&key).and_then(|&i| image.entries().get(i)) {
+                    tally.same(report, vpath, format!("{path}!/{}", first.path));
+                    continue;
+                }
+                let left = at.work.left();
+                if entry.size > left {
+                    tally.cut(out, vpath, image.data_offset(entry), entry.size, left);
+                    continue;
+                }
+                match image.read(entry) {
+                    Ok(bytes) => {
+                        if !at.work.charge(bytes.len() as u64) {
+                            let offset = image.data_offset(entry);
+                            tally.cut(out, vpath, offset, entry.size, at.work.left());
+                            continue;
+                        }
+                        tally.first.insert(key, index);
+                        out.image_files += 1;
+                        let held = match &bytes {
+                            Cow::Owned(v) => v.len() as u64,
+                            Cow::Borrowed(_) => 0,
+                        };
+                        let inner = at.inner(budget.saturating_sub(held));
+                        examine_nested(&vpath, &bytes, &inner, out);
+                        // Pages of a mapped image read for its entries are given back now
+                        // and then (the pager ignores images that are not in the mapped file).
+                        read_since_release += bytes.len() as u64;
+                        if read_since_release >= RELEASE_EVERY {
+                            at.pager.release(data);
+                            read_since_release = 0;
+                        }
+                    }
+                    Err(e) => {
+                        // A file with the same extent would fail the same way.
+                        tally.first.insert(key, index);
+                        tally.error(out, vpath, e);
                     }
                 }
-                Err(e) => out.errors.push(ErrorReport {
-                    path: vpath,
-                    offset: e.offset,
-                    message: e.message,
-                }),
-            },
+            }
             EntryType::Symlink => out.symlinks.push(SymlinkReport {
                 path: vpath,
                 target: entry.link_target.clone().unwrap_or_default(),
@@ -319,21 +443,113 @@ fn open_image(
             EntryType::Dir | EntryType::Device | EntryType::Fifo | EntryType::Other => {}
         }
     }
-    at.pager.release(data);
-    out.images.push(report);
-    let deciding = image
-        .input_extent()
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= data.len());
-    if let (Some((key, disk)), Some(len)) = (memo, deciding) {
-        let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
-        if let Some(examined) =
-            in_file.and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len)))
-        {
-            disk.memo.insert(key, examined);
+    tally.finish(path, report, out);
+}
+
+/// What about a file's path changes how its bytes are examined: a C library's or the
+/// kernel's file name (taken when the ELF file does not say), a startup script's path.
+/// Files with the same extent are examined once per class.
+fn path_class(path_in_image: &str) -> u8 {
+    let name = path_in_image.rsplit('/').next().unwrap_or(path_in_image);
+    u8::from(crate::facts::is_libc_name(name))
+        | u8::from(name.starts_with("procnto")) << 1
+        | u8::from(surface::is_startup_script(path_in_image)) << 2
+}
+
+/// The files of one image, as they are examined: the first file of each extent (see
+/// [`path_class`]), and what is reported about the others in a bounded number of items.
+#[derive(Default)]
+struct EntryTally {
+    /// (extent, path class) → index of the entry examined.
+    first: HashMap<(Loc, u8), usize>,
+    same_unlisted: u64,
+    errors_listed: usize,
+    errors_unlisted: u64,
+    cut: u64,
+}
+
+impl EntryTally {
+    fn same(&mut self, report: &mut ImageReport, path: String, same_as: String) {
+        if report.same_content.len() < MAX_SAME_CONTENT_LISTED {
+            report.same_content.push(SameContent { path, same_as });
+        } else {
+            self.same_unlisted += 1;
         }
     }
-    true
+
+    fn error(&mut self, out: &mut FileOutcome, path: String, e: crate::FormatError) {
+        if self.errors_listed < MAX_ENTRY_ERRORS_LISTED {
+            self.errors_listed += 1;
+            out.errors.push(ErrorReport {
+                path,
+                offset: e.offset,
+                message: e.message,
+            });
+        } else {
+            self.errors_unlisted += 1;
+        }
+    }
+
+    /// A file not read: the work budget cannot pay for its `size` bytes (`left` are left).
+    fn cut(
+        &mut self,
+        out: &mut FileOutcome,
+        path: String,
+        offset: Option<u64>,
+        size: u64,
+        left: u64,
+    ) {
+        self.cut += 1;
+        out.work_cut += 1;
+        if self.cut == 1 {
+            out.errors.push(ErrorReport {
+                path,
+                offset,
+                message: format!(
+                    "file of {size} bytes not examined: the work budget of the file is spent \
+                     ({left} bytes left; it may do {WORK_PER_INPUT_BYTE} bytes of work per byte \
+                     of its size and {MAX_EXTRA_WORK_PER_FILE} more, of the scan's \
+                     {MAX_EXTRA_WORK_PER_SCAN})"
+                ),
+            });
+        }
+    }
+
+    /// Count what was not listed, in the image's report and errors.
+    fn finish(self, path: &str, report: &mut ImageReport, out: &mut FileOutcome) {
+        if self.cut > 1 {
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: report.offset,
+                message: format!(
+                    "{} more files of this image not examined: the work budget of the file is spent",
+                    self.cut - 1
+                ),
+            });
+        }
+        if self.errors_unlisted > 0 {
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: report.offset,
+                message: format!(
+                    "{} more files of this image could not be read (the first \
+                     {MAX_ENTRY_ERRORS_LISTED} are listed)",
+                    self.errors_unlisted
+                ),
+            });
+        }
+        if self.same_unlisted > 0 {
+            report.notes.push(ImageNote {
+                kind: "same-content".into(),
+                detail: format!(
+                    "{} more files have the bytes of a file examined before in this image \
+                     (the first {MAX_SAME_CONTENT_LISTED} are listed in same_content)",
+                    self.same_unlisted
+                ),
+                offset: None,
+            });
+        }
+    }
 }
 
 fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {

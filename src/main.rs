@@ -133,15 +133,22 @@ fn main() -> ExitCode {
                     eprintln!("skipped {path}: {why}");
                 }
                 println!(
-                    "extracted {} files ({} bytes), {} directories, {} symlinks into {}; {} skipped",
+                    "extracted {} files ({} bytes, {} of them hard links), {} directories, {} symlinks into {}; {} skipped",
                     summary.files,
                     summary.bytes,
+                    summary.hard_links,
                     summary.dirs,
                     summary.symlinks,
                     dir.display(),
                     summary.skipped.len()
                 );
-                ExitCode::SUCCESS
+                match &summary.stopped {
+                    Some(why) => {
+                        eprintln!("badalloc-audit: {}: {why}", image.display());
+                        ExitCode::from(EXIT_UNREADABLE)
+                    }
+                    None => ExitCode::SUCCESS,
+                }
             }
             Err(e) => {
                 eprintln!("badalloc-audit: {e}");

@@ -5,14 +5,24 @@
 //! directory) makes the entry be skipped; files are created with `create_new` (O_EXCL, which
 //! never follows a symlink), so nothing is ever written through a link. Symlinks are created
 //! as symlinks (Unix) and never followed afterwards. Devices and fifos are skipped.
+//!
+//! Bounded: a file with the same extent as a file written before (a hard link, entries
+//! sharing their bytes) is made a hard link to it, and the bytes written in all may not
+//! pass the caller's budget (a 75 KB image can list terabytes of shared data): extraction
+//! stops there, and [`ExtractSummary::stopped`] says where and why.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Container, EntryType};
+use super::{Container, EntryType, Loc};
+
+/// Bytes [`extract`] writes at most: `work_budget::MAX_EXTRA_WORK_PER_FILE` (the `extract`
+/// command allows four bytes per byte of the image file more, see [`extract_within`]).
+pub const DEFAULT_MAX_EXTRACTED: u64 = crate::work_budget::MAX_EXTRA_WORK_PER_FILE;
 
 /// What [`extract`] did.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -21,8 +31,12 @@ pub struct ExtractSummary {
     pub dirs: usize,
     pub symlinks: usize,
     pub bytes: u64,
+    /// Files made hard links to a file with the same bytes written before.
+    pub hard_links: usize,
     /// Entries not written, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Why extraction stopped before the last entry (the byte budget), naming the entry.
+    pub stopped: Option<String>,
 }
 
 /// A failure that stops extraction as a whole (per-entry problems go to `skipped`).
@@ -95,9 +109,19 @@ fn clear_existing(p: &Path) -> Result<(), String> {
     }
 }
 
-/// Write every entry of `c` under `dir` (created if missing). See the module docs for the
-/// safety rules.
+/// Write every entry of `c` under `dir` (created if missing), at most
+/// [`DEFAULT_MAX_EXTRACTED`] bytes. See the module docs for the safety rules.
 pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractError> {
+    extract_within(c, dir, DEFAULT_MAX_EXTRACTED)
+}
+
+/// [`extract`], writing at most `max_bytes` bytes of file data: the entry that would pass
+/// them is not written, and extraction stops there ([`ExtractSummary::stopped`]).
+pub fn extract_within(
+    c: &dyn Container,
+    dir: &Path,
+    max_bytes: u64,
+) -> Result<ExtractSummary, ExtractError> {
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_dir() => {}
         Ok(_) => return Err(ExtractError::RootNotDir(dir.to_path_buf())),
@@ -107,6 +131,7 @@ pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractE
         })?,
     }
     let mut s = ExtractSummary::default();
+    let mut written = Written::default();
     for e in c.entries() {
         let comps = match safe_components(&e.path) {
             Ok(v) if v.is_empty() => continue, // the root directory itself
@@ -131,20 +156,34 @@ pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractE
                     .map(|()| s.dirs += 1)
                     .map_err(|e| e.to_string()),
             },
-            EntryType::File => (|| {
-                let data = c.read(e).map_err(|e| e.to_string())?;
-                clear_existing(&target)?;
-                let mut f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .map_err(|e| format!("create: {e}"))?;
-                f.write_all(&data).map_err(|e| format!("write: {e}"))?;
-                s.files += 1;
-                s.bytes += data.len() as u64;
-                Ok(())
-            })(),
+            EntryType::File => {
+                written.forget(&target);
+                if let Some(first) = written.same_bytes(e.loc, &target) {
+                    s.files += 1;
+                    s.hard_links += 1;
+                    written.put(e.loc, &first, target);
+                    continue;
+                }
+                if s.bytes.saturating_add(e.size) > max_bytes {
+                    s.stopped = Some(format!(
+                        "{}: {} bytes would pass the budget of {max_bytes} bytes written \
+                         ({} written); extraction stopped here (offset {})",
+                        e.path,
+                        e.size,
+                        s.bytes,
+                        c.data_offset(e)
+                            .map_or_else(|| "unknown".to_string(), |o| format!("{o:#x}"))
+                    ));
+                    break;
+                }
+                write_file(c, e, &target).map(|n| {
+                    s.files += 1;
+                    s.bytes += n;
+                    written.put(e.loc, &target, target.clone());
+                })
+            }
             EntryType::Symlink => {
+                written.forget(&target);
                 symlink(e.link_target.as_deref().unwrap_or(""), &target).map(|()| s.symlinks += 1)
             }
             EntryType::Device | EntryType::Fifo | EntryType::Other => {
@@ -156,6 +195,55 @@ pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractE
         }
     }
     Ok(s)
+}
+
+/// Write the bytes of file entry `e` at `target` (a new file); how many were written.
+fn write_file(c: &dyn Container, e: &super::Entry, target: &Path) -> Result<u64, String> {
+    let data = c.read(e).map_err(|e| e.to_string())?;
+    clear_existing(target)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(target)
+        .map_err(|e| format!("create: {e}"))?;
+    f.write_all(&data).map_err(|e| format!("write: {e}"))?;
+    Ok(data.len() as u64)
+}
+
+/// The files written so far, by extent: a file with the extent of one of them is a hard
+/// link to it. A path written over by a later entry no longer holds its extent's bytes.
+#[derive(Default)]
+struct Written {
+    by_extent: HashMap<Loc, PathBuf>,
+    extent_at: HashMap<PathBuf, Loc>,
+}
+
+impl Written {
+    /// Whatever was at `target` is about to be replaced.
+    fn forget(&mut self, target: &Path) {
+        if let Some(loc) = self.extent_at.remove(target) {
+            if self.by_extent.get(&loc).is_some_and(|p| p == target) {
+                self.by_extent.remove(&loc);
+            }
+        }
+    }
+
+    /// A hard link at `target` to the file written with the bytes of `loc`, if there is one
+    /// and linking works here; its path.
+    fn same_bytes(&self, loc: Loc, target: &Path) -> Option<PathBuf> {
+        let first = self.by_extent.get(&loc)?;
+        clear_existing(target).ok()?;
+        fs::hard_link(first, target).ok()?;
+        Some(first.clone())
+    }
+
+    /// `target` now holds the bytes of `loc` (first written at `first`).
+    fn put(&mut self, loc: Loc, first: &Path, target: PathBuf) {
+        self.by_extent
+            .entry(loc)
+            .or_insert_with(|| first.to_path_buf());
+        self.extent_at.insert(target, loc);
+    }
 }
 
 #[cfg(unix)]

@@ -1088,6 +1088,14 @@ impl Container for Ifs<'_> {
             .checked_add(self.info.compressed_size?)
     }
 
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        file_note_offset(
+            self.info.compression,
+            self.info.imagefs_offset,
+            entry.loc.offset,
+        )
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Ifs
     }

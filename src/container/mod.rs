@@ -41,7 +41,7 @@ pub mod tar;
 pub mod ucl;
 
 pub use carve::carve;
-pub use extract::{extract, ExtractError, ExtractSummary};
+pub use extract::{extract, extract_within, ExtractError, ExtractSummary};
 
 /// The container formats this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -142,7 +142,9 @@ impl EntryType {
     }
 }
 
-/// Where a reader finds an entry's bytes; its meaning is private to each reader.
+/// Where a reader finds an entry's bytes; its meaning is private to each reader, but two
+/// file entries of one container with the same `Loc` read the same bytes (the scanner
+/// examines them once: hard links, entries sharing an extent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Loc {
     pub(crate) offset: u64,
@@ -222,6 +224,11 @@ pub trait Container {
     /// found in the first copy of an image for the next (a flash dump holding a boot image
     /// that is also in the tree as a file, the A and B copies of a partition).
     fn input_extent(&self) -> Option<u64> {
+        None
+    }
+    /// Where the bytes of a file entry start in the container's input, when they lie there
+    /// (errors about an entry that is not read are located there).
+    fn data_offset(&self, _entry: &Entry) -> Option<u64> {
         None
     }
 }

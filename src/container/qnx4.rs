@@ -382,6 +382,12 @@ impl<'a> Qnx4<'a> {
 }
 
 impl Container for Qnx4<'_> {
+    /// The first extent (its block number is the low half of `loc.offset`).
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        let first = entry.loc.offset & 0xffff_ffff;
+        first.checked_sub(1).map(|b| b * BS)
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx4
     }

@@ -567,6 +567,13 @@ impl<'a> Qnx6<'a> {
 }
 
 impl Container for Qnx6<'_> {
+    /// The first data block of the file's inode.
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        let inode = self.inode(u32::try_from(entry.loc.aux).ok()?).ok()?;
+        let first = self.map_block(&inode.tree, 0).ok()??;
+        self.block_offset(first)
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx6
     }

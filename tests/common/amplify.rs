@@ -12,44 +12,61 @@ use super::ifs_writer::{self, Comp, Opts};
 /// that point into it: entry `k` starts `k * shift` bytes into the blob (modulo half its
 /// length) and runs to its end. `shift` 0: every entry has the blob's own extent.
 pub fn shared_extent_ifs(entries: usize, blob: &[u8], shift: usize, comp: Comp) -> Vec<u8> {
-    let mut nodes = vec![ifs_writer::file("blob", 2, blob)];
-    for k in 0..entries {
-        let ino = 3 + k as u32;
-        nodes.push(ifs_writer::file(&format!("d{}/f{k}", k / 1000), ino, b""));
+    let half = (blob.len() / 2).max(1);
+    let aliases: Vec<(String, String, usize)> = (0..entries)
+        .map(|k| {
+            (
+                format!("d{}/f{k}", k / 1000),
+                "blob".to_string(),
+                k * shift % half,
+            )
+        })
+        .collect();
+    ifs_with_aliases(&[ifs_writer::file("blob", 2, blob)], &aliases, comp)
+}
+
+/// An IFS of `nodes` and one more file per `(alias, of, skip)`, with no bytes of its own:
+/// its extent is that of the file `of`, from `skip` bytes in to its end.
+pub fn ifs_with_aliases(
+    nodes: &[ifs_writer::Node],
+    aliases: &[(String, String, usize)],
+    comp: Comp,
+) -> Vec<u8> {
+    let mut all = nodes.to_vec();
+    let first_ino = 2 + nodes.iter().map(|n| n.ino & 0x0fff_ffff).max().unwrap_or(0);
+    for (k, (alias, _, _)) in aliases.iter().enumerate() {
+        all.push(ifs_writer::file(alias, first_ino + k as u32, b""));
     }
     let o = Opts {
         comp,
         preboot: 0,
         ..Opts::default()
     };
-    let mut img = ifs_writer::build_imagefs(&nodes, &o);
-    // Point every empty file at the blob: the directory starts at 0x5c, file entries have
-    // their offset and size at +24 and +28 (little-endian).
+    let mut img = ifs_writer::build_imagefs(&all, &o);
+    // File entries: offset and size at +24 and +28 (little-endian), path from +32. The
+    // directory starts at 0x5c.
     let rd = |d: &[u8], at: usize| u32::from_le_bytes(d[at..at + 4].try_into().unwrap());
+    let mut files = std::collections::HashMap::new();
     let mut pos = 0x5c;
-    let mut blob_at = None;
-    let mut k = 0usize;
     loop {
         let size = usize::from(u16::from_le_bytes([img[pos], img[pos + 1]]));
         if size == 0 {
             break;
         }
         if rd(&img, pos + 8) & 0o170000 == 0o100000 {
-            match blob_at {
-                None => blob_at = Some(rd(&img, pos + 24)),
-                Some(at) => {
-                    let half = (blob.len() / 2).max(1);
-                    let skip = (k * shift % half) as u32;
-                    img[pos + 24..pos + 28].copy_from_slice(&(at + skip).to_le_bytes());
-                    let len = blob.len() as u32 - skip;
-                    img[pos + 28..pos + 32].copy_from_slice(&len.to_le_bytes());
-                    k += 1;
-                }
-            }
+            let name = &img[pos + 32..pos + size];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap()];
+            files.insert(String::from_utf8(name.to_vec()).unwrap(), pos);
         }
         pos += size;
     }
-    assert_eq!(k, entries);
+    for (alias, of, skip) in aliases {
+        let (from, to) = (files[of.as_str()], files[alias.as_str()]);
+        let (off, len) = (rd(&img, from + 24), rd(&img, from + 28));
+        let skip = (*skip as u32).min(len);
+        img[to + 24..to + 28].copy_from_slice(&(off + skip).to_le_bytes());
+        img[to + 28..to + 32].copy_from_slice(&(len - skip).to_le_bytes());
+    }
     resum_imagefs(&mut img);
     ifs_writer::wrap_imagefs(&img, &o)
 }
@@ -256,17 +273,23 @@ pub fn qnx4_extra_links(img: &[u8], target: &str, links: usize) -> Vec<u8> {
     out
 }
 
-/// A gzip stream of `zeros` zero bytes, written in chunks (no buffer of that size).
+/// A gzip stream of `zeros` zero bytes: gzip members of 1 MiB of zeros one after another
+/// (readers of `.gz` files take every member), so it is built fast even in a debug build.
 pub fn gzip_bomb(zeros: u64) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let chunk = vec![0u8; 1 << 20];
-    let mut left = zeros;
-    while left > 0 {
-        let n = left.min(chunk.len() as u64) as usize;
-        e.write_all(&chunk[..n]).unwrap();
-        left -= n as u64;
+    let member = |n: usize| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![0u8; n]).unwrap();
+        e.finish().unwrap()
+    };
+    let mib = member(1 << 20);
+    let mut out = Vec::new();
+    for _ in 0..zeros >> 20 {
+        out.extend_from_slice(&mib);
     }
-    e.finish().unwrap()
+    if zeros % (1 << 20) != 0 {
+        out.extend_from_slice(&member((zeros % (1 << 20)) as usize));
+    }
+    out
 }
 
 /// [`gzip_bomb`] followed by a gzip member of stored bytes that brings the stream to
