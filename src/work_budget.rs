@@ -28,9 +28,10 @@ pub const WORK_PER_INPUT_BYTE: u64 = 4;
 /// of decoding and examination (a 512 MiB imagefs decoded and read through is 1 GiB).
 pub const MAX_EXTRA_WORK_PER_FILE: u64 = 2 << 30;
 
-/// The extra work of all the files of one scan target together: 16 GiB, eight files' worth.
-/// Real trees hold a handful of compressed boot images, each needing some tens of MiB.
-pub const MAX_EXTRA_WORK_PER_SCAN: u64 = 16 << 30;
+/// The extra work of all the files of one scan target together: 8 GiB, four files' worth
+/// (some 10 s of decoding and examination). Real trees hold a handful of compressed boot
+/// images, each needing some tens of MiB of it.
+pub const MAX_EXTRA_WORK_PER_SCAN: u64 = 8 << 30;
 
 /// The extra work left to the files of one scan target (shared by the workers).
 pub(crate) struct ScanWork {

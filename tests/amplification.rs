@@ -256,7 +256,7 @@ fn the_extract_command_links_files_with_the_same_bytes() {
 fn work_budget_constants() {
     assert_eq!(WORK_PER_INPUT_BYTE, 4);
     assert_eq!(MAX_EXTRA_WORK_PER_FILE, 2 << 30);
-    assert_eq!(scan::MAX_EXTRA_WORK_PER_SCAN, 16 << 30);
+    assert_eq!(scan::MAX_EXTRA_WORK_PER_SCAN, 8 << 30);
     assert_eq!(MAX_SAME_CONTENT_LISTED, 10_000);
 }
 
