@@ -185,6 +185,12 @@ impl Examined {
         })
     }
 
+    /// How many bytes of its input the image occupies: its deciding bytes (a block-
+    /// compressed boot image's startup part and blocks).
+    pub(crate) fn extent(&self) -> u64 {
+        self.len as u64
+    }
+
     /// Report this image again, as the copy at `path` (carved at `carved_at`).
     pub(crate) fn apply(&self, out: &mut FileOutcome, path: &str, carved_at: Option<u64>) {
         let at = |rel: &str| format!("{path}{rel}");
@@ -285,6 +291,7 @@ mod tests {
                 path: format!("{path}!/bin/sh"),
                 same_as: format!("{path}!/bin/ksh"),
             }],
+            state: Default::default(),
         });
         Examined::capture(&out, &mark, path, (origin, at, len)).expect("paths under the image")
     }
@@ -349,6 +356,7 @@ mod tests {
             notes: vec![],
             boot_script: vec![],
             same_content: vec![],
+            state: Default::default(),
         });
         assert!(Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1)).is_none());
     }

@@ -8,7 +8,7 @@
 mod common;
 
 use badalloc_audit::container::{self, ContainerKind, Limits};
-use badalloc_audit::report::TargetReport;
+use badalloc_audit::report::{ImageState, TargetReport, Verdict};
 use badalloc_audit::scan::{
     self, scan_bytes, scan_bytes_with_work, MAX_EXTRA_WORK_PER_FILE, MAX_SAME_CONTENT_LISTED,
     WORK_PER_INPUT_BYTE,
@@ -110,6 +110,9 @@ fn distinct_extents_stop_at_the_work_budget_with_one_error_and_a_count() {
     assert!(first.message.contains("not examined"), "{}", first.message);
     let examined = t.stats.image_files;
     assert!(examined >= 2 && examined * (1 << 20) <= own + extra + (1 << 20));
+    // What was not examined may decide the verdict: the image is read only in part.
+    assert_eq!(t.images[0].state, ImageState::Partial);
+    assert!(t.images[0].damage().is_some_and(|d| d.detail.contains("work budget")));
     let last = errs[1];
     assert_eq!(last.path, "shift.ifs");
     // 101 files (the blob and 100 entries; the first entry has the blob's extent): those
@@ -144,6 +147,8 @@ fn qnx6_hard_links_read_once_and_separate_inodes_stop_at_the_budget() {
     assert!(errs[0].path.starts_with("inodes.img!/f"));
     assert!(errs[0].offset.is_some(), "the first data block");
     assert!(t.stats.image_files < 10);
+    assert_eq!(t.images[0].state, ImageState::Partial);
+    assert_eq!(t.verdict, Verdict::Inconclusive, "{:?}", t.reasons);
 }
 
 #[test]

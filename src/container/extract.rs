@@ -6,19 +6,26 @@
 //! never follows a symlink), so nothing is ever written through a link. Symlinks are created
 //! as symlinks (Unix) and never followed afterwards. Devices and fifos are skipped.
 //!
-//! Bounded: a file with the same extent as a file written before (a hard link, entries
-//! sharing their bytes) is made a hard link to it, and the bytes written in all may not
-//! pass the caller's budget (a 75 KB image can list terabytes of shared data): extraction
-//! stops there, and [`ExtractSummary::stopped`] says where and why.
+//! Files and directories keep their permission bits (`rwx` for owner, group, others; set-uid,
+//! set-gid and sticky are dropped, so nothing extracted runs with raised rights) and their
+//! modification time, where the format records them. Directories keep at least `rwx` for
+//! their owner, so the extracted tree can always be entered and removed; their modes and
+//! times are set last, deepest first, once nothing more is written into them.
+//!
+//! Bounded: a file with the same extent, mode and time as a file written before (a hard
+//! link, entries sharing their bytes) is made a hard link to it, and the bytes written in
+//! all may not pass the caller's budget (a 75 KB image can list terabytes of shared data):
+//! extraction stops there, and [`ExtractSummary::stopped`] says where and why.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Container, EntryType, Loc};
+use super::{Container, Entry, EntryType, Loc};
 
 /// Bytes [`extract`] writes at most: `work_budget::MAX_EXTRA_WORK_PER_FILE` (the `extract`
 /// command allows four bytes per byte of the image file more, see [`extract_within`]).
@@ -52,21 +59,25 @@ pub enum ExtractError {
     RootNotDir(PathBuf),
 }
 
-/// Split an entry path into safe components, or say why it is unsafe.
-fn safe_components(p: &str) -> Result<Vec<String>, String> {
-    if p.contains('\0') {
-        return Err("path contains NUL".into());
-    }
+/// Split an entry path into safe components, or say why it is unsafe. Entry paths are
+/// escaped names (`crate::names`): each component is given back its own bytes.
+fn safe_components(p: &str) -> Result<Vec<OsString>, String> {
     if p.starts_with('/') {
         return Err("absolute path".into());
     }
     let mut out = Vec::new();
     for c in Path::new(p).components() {
         match c {
-            Component::Normal(s) => match s.to_str() {
-                Some(s) => out.push(s.to_string()),
-                None => return Err("non-UTF-8 path".into()),
-            },
+            Component::Normal(s) => {
+                let bytes = crate::names::unescape_name(&s.to_string_lossy());
+                if bytes.contains(&0) {
+                    return Err("path contains NUL".into());
+                }
+                if bytes == b".." || bytes.contains(&b'/') {
+                    return Err("path contains '..'".into());
+                }
+                out.push(os_name(bytes)?);
+            }
             Component::CurDir => {}
             Component::ParentDir => return Err("path contains '..'".into()),
             Component::RootDir | Component::Prefix(_) => return Err("absolute path".into()),
@@ -75,9 +86,26 @@ fn safe_components(p: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+#[cfg(unix)]
+fn os_name(bytes: Vec<u8>) -> Result<OsString, String> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(OsString::from_vec(bytes))
+}
+
+#[cfg(not(unix))]
+fn os_name(bytes: Vec<u8>) -> Result<OsString, String> {
+    String::from_utf8(bytes)
+        .map(OsString::from)
+        .map_err(|_| "non-UTF-8 path".to_string())
+}
+
 /// Create (or verify) the parent directories of `comps` under `root` without following
 /// symlinks; returns the full path of the last component.
-fn prepare(root: &Path, comps: &[String], summary: &mut ExtractSummary) -> Result<PathBuf, String> {
+fn prepare(
+    root: &Path,
+    comps: &[OsString],
+    summary: &mut ExtractSummary,
+) -> Result<PathBuf, String> {
     let mut cur = root.to_path_buf();
     let Some((last, parents)) = comps.split_last() else {
         return Err("empty path".into());
@@ -132,6 +160,8 @@ pub fn extract_within(
     }
     let mut s = ExtractSummary::default();
     let mut written = Written::default();
+    // Directories whose mode and time are set once everything is written.
+    let mut dirs_to_finish: Vec<(PathBuf, &Entry)> = Vec::new();
     for e in c.entries() {
         let comps = match safe_components(&e.path) {
             Ok(v) if v.is_empty() => continue, // the root directory itself
@@ -150,18 +180,26 @@ pub fn extract_within(
         };
         let r: Result<(), String> = match e.entry_type {
             EntryType::Dir => match fs::symlink_metadata(&target) {
-                Ok(m) if m.file_type().is_dir() => Ok(()),
+                Ok(m) if m.file_type().is_dir() => {
+                    dirs_to_finish.push((target, e));
+                    Ok(())
+                }
                 Ok(_) => Err("a non-directory exists at this path".into()),
-                Err(_) => fs::create_dir(&target)
-                    .map(|()| s.dirs += 1)
-                    .map_err(|e| e.to_string()),
+                Err(_) => match fs::create_dir(&target) {
+                    Ok(()) => {
+                        s.dirs += 1;
+                        dirs_to_finish.push((target, e));
+                        Ok(())
+                    }
+                    Err(err) => Err(err.to_string()),
+                },
             },
             EntryType::File => {
                 written.forget(&target);
-                if let Some(first) = written.same_bytes(e.loc, &target) {
+                if let Some(first) = written.same_bytes(e, &target) {
                     s.files += 1;
                     s.hard_links += 1;
-                    written.put(e.loc, &first, target);
+                    written.put(e, &first, target);
                     continue;
                 }
                 if s.bytes.saturating_add(e.size) > max_bytes {
@@ -179,7 +217,7 @@ pub fn extract_within(
                 write_file(c, e, &target).map(|n| {
                     s.files += 1;
                     s.bytes += n;
-                    written.put(e.loc, &target, target.clone());
+                    written.put(e, &target, target.clone());
                 })
             }
             EntryType::Symlink => {
@@ -194,11 +232,23 @@ pub fn extract_within(
             s.skipped.push((e.path.clone(), why));
         }
     }
+    // Deepest first: a directory's own time is set after its children's changed it.
+    dirs_to_finish.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+    for (path, e) in dirs_to_finish {
+        if let Err(why) = keep_mode_and_time(&path, e, DIR_OWNER_BITS) {
+            s.skipped.push((e.path.clone(), why));
+        }
+    }
     Ok(s)
 }
 
-/// Write the bytes of file entry `e` at `target` (a new file); how many were written.
-fn write_file(c: &dyn Container, e: &super::Entry, target: &Path) -> Result<u64, String> {
+/// Permission bits kept on extracted objects: `rwx` for owner, group and others.
+const PERMISSION_BITS: u32 = 0o777;
+/// Bits every extracted directory keeps, so the tree can be entered and removed.
+const DIR_OWNER_BITS: u32 = 0o700;
+
+/// Write one file entry (never through a link), with its mode and time; the bytes written.
+fn write_file(c: &dyn Container, e: &Entry, target: &Path) -> Result<u64, String> {
     let data = c.read(e).map_err(|e| e.to_string())?;
     clear_existing(target)?;
     let mut f = fs::OpenOptions::new()
@@ -207,52 +257,117 @@ fn write_file(c: &dyn Container, e: &super::Entry, target: &Path) -> Result<u64,
         .open(target)
         .map_err(|e| format!("create: {e}"))?;
     f.write_all(&data).map_err(|e| format!("write: {e}"))?;
+    if let Some(t) = e.mtime {
+        f.set_modified(system_time(t))
+            .map_err(|err| format!("set time: {err}"))?;
+    }
+    set_mode(&f, e.mode & PERMISSION_BITS)?;
     Ok(data.len() as u64)
 }
 
-/// The files written so far, by extent: a file with the extent of one of them is a hard
-/// link to it. A path written over by a later entry no longer holds its extent's bytes.
+/// Give the directory at `path` the mode (plus `extra` bits) and time of `e`. The directory
+/// is opened read-only, without following a link (it was created by us, or checked to be a
+/// directory, and nothing is written through it).
+fn keep_mode_and_time(path: &Path, e: &Entry, extra: u32) -> Result<(), String> {
+    let f = open_dir_nofollow(path).map_err(|err| format!("open: {err}"))?;
+    if let Some(t) = e.mtime {
+        f.set_modified(system_time(t))
+            .map_err(|err| format!("set time: {err}"))?;
+    }
+    set_mode(&f, (e.mode & PERMISSION_BITS) | extra)
+}
+
+fn system_time(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}
+
+/// Open the directory at `path` without going through a link: the handle is used only if it
+/// is the very object `lstat` finds at `path` (same device and inode), and a directory.
+#[cfg(unix)]
+fn open_dir_nofollow(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    let f = fs::File::open(path)?;
+    let (opened, at_path) = (f.metadata()?, fs::symlink_metadata(path)?);
+    if opened.is_dir()
+        && at_path.file_type().is_dir()
+        && (opened.dev(), opened.ino()) == (at_path.dev(), at_path.ino())
+    {
+        Ok(f)
+    } else {
+        Err(std::io::Error::other("not the directory extracted here"))
+    }
+}
+
+#[cfg(not(unix))]
+fn open_dir_nofollow(path: &Path) -> std::io::Result<fs::File> {
+    fs::File::open(path)
+}
+
+#[cfg(unix)]
+fn set_mode(f: &fs::File, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("set mode: {e}"))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_f: &fs::File, _mode: u32) -> Result<(), String> {
+    Ok(())
+}
+
+/// The files written so far, by extent, mode and time: a file with the same as one of them
+/// is a hard link to it (a link shares the first file's mode and time, so both must agree).
+/// A path written over by a later entry no longer holds its extent's bytes.
 #[derive(Default)]
 struct Written {
-    by_extent: HashMap<Loc, PathBuf>,
-    extent_at: HashMap<PathBuf, Loc>,
+    by_key: HashMap<WrittenKey, PathBuf>,
+    key_at: HashMap<PathBuf, WrittenKey>,
+}
+
+/// What a hard link shares with its first file: the bytes (extent), mode and time.
+type WrittenKey = (Loc, u32, Option<u64>);
+
+fn written_key(e: &Entry) -> WrittenKey {
+    (e.loc, e.mode & PERMISSION_BITS, e.mtime)
 }
 
 impl Written {
     /// Whatever was at `target` is about to be replaced.
     fn forget(&mut self, target: &Path) {
-        if let Some(loc) = self.extent_at.remove(target) {
-            if self.by_extent.get(&loc).is_some_and(|p| p == target) {
-                self.by_extent.remove(&loc);
+        if let Some(key) = self.key_at.remove(target) {
+            if self.by_key.get(&key).is_some_and(|p| p == target) {
+                self.by_key.remove(&key);
             }
         }
     }
 
-    /// A hard link at `target` to the file written with the bytes of `loc`, if there is one
-    /// and linking works here; its path.
-    fn same_bytes(&self, loc: Loc, target: &Path) -> Option<PathBuf> {
-        let first = self.by_extent.get(&loc)?;
+    /// A hard link at `target` to the file written like `e`, if there is one and linking
+    /// works here; that file's path.
+    fn same_bytes(&self, e: &Entry, target: &Path) -> Option<PathBuf> {
+        let first = self.by_key.get(&written_key(e))?;
         clear_existing(target).ok()?;
         fs::hard_link(first, target).ok()?;
         Some(first.clone())
     }
 
-    /// `target` now holds the bytes of `loc` (first written at `first`).
-    fn put(&mut self, loc: Loc, first: &Path, target: PathBuf) {
-        self.by_extent
-            .entry(loc)
+    /// `target` now holds what `e` says (first written at `first`).
+    fn put(&mut self, e: &Entry, first: &Path, target: PathBuf) {
+        let key = written_key(e);
+        self.by_key
+            .entry(key)
             .or_insert_with(|| first.to_path_buf());
-        self.extent_at.insert(target, loc);
+        self.key_at.insert(target, key);
     }
 }
 
 #[cfg(unix)]
 fn symlink(target: &str, at: &Path) -> Result<(), String> {
-    if target.is_empty() || target.contains('\0') {
+    let target = crate::names::unescape_name(target);
+    if target.is_empty() || target.contains(&0) {
         return Err("empty or invalid symlink target".into());
     }
     clear_existing(at)?;
-    std::os::unix::fs::symlink(target, at).map_err(|e| format!("symlink: {e}"))
+    std::os::unix::fs::symlink(os_name(target)?, at).map_err(|e| format!("symlink: {e}"))
 }
 
 #[cfg(not(unix))]

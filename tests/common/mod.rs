@@ -3,12 +3,17 @@
 
 pub mod amplify;
 pub mod archive;
+pub mod browser;
+pub mod efs_writer;
 pub mod elf_writer;
+pub mod etfs_writer;
 pub mod fuzz_tree;
 pub mod ifs_writer;
+pub mod qnx6_writer;
+pub mod tree;
 
 #[allow(unused_imports)]
-pub use archive::{gzip, tar, tar_header};
+pub use archive::{gzip, tar, tar_header, tar_header_of_name, tar_of_names};
 
 use std::path::PathBuf;
 
