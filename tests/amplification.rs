@@ -112,7 +112,9 @@ fn distinct_extents_stop_at_the_work_budget_with_one_error_and_a_count() {
     assert!(examined >= 2 && examined * (1 << 20) <= own + extra + (1 << 20));
     // What was not examined may decide the verdict: the image is read only in part.
     assert_eq!(t.images[0].state, ImageState::Partial);
-    assert!(t.images[0].damage().is_some_and(|d| d.detail.contains("work budget")));
+    assert!(t.images[0]
+        .damage()
+        .is_some_and(|d| d.detail.contains("work budget")));
     let last = errs[1];
     assert_eq!(last.path, "shift.ifs");
     // 101 files (the blob and 100 entries; the first entry has the blob's extent): those
