@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::container::carve::{self, Layout, Taken};
-use crate::container::{self, ifs, Container, ContainerKind, EntryType, Limits, Loc};
+use crate::container::{self, ifs, Container, ContainerKind, Entry, EntryType, Limits, Loc};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, sha256_hex, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
@@ -463,21 +463,20 @@ fn examine_entries(
             EntryType::File => {
                 let key = (entry.loc, path_class(&entry.path));
                 if let Some(first) = tally.first.get(&key).and_then(|&i| image.entries().get(i)) {
-                    tally.same(report, vpath, format!("{path}!/{}", first.path));
+                    let same_as = format!("{path}!/{}", first.path);
+                    tally.same(report, vpath, same_as, image, entry);
                     continue;
                 }
                 let left = at.work.left();
                 if entry.size > left {
-                    let offset = image.data_offset(entry);
-                    tally.cut(report, out, vpath, offset, entry.size, left);
+                    tally.cut(report, out, vpath, image, entry, left);
                     continue;
                 }
                 match image.read(entry) {
                     Ok(bytes) => {
                         if !at.work.charge(bytes.len() as u64) {
-                            let offset = image.data_offset(entry);
                             let left = at.work.left();
-                            tally.cut(report, out, vpath, offset, entry.size, left);
+                            tally.cut(report, out, vpath, image, entry, left);
                             continue;
                         }
                         tally.first.insert(key, index);
@@ -530,17 +529,55 @@ struct EntryTally {
     /// (extent, path class) → index of the entry examined.
     first: HashMap<(Loc, u8), usize>,
     same_unlisted: u64,
+    /// The first file left out of `same_content`.
+    first_unlisted: Option<EntryAt>,
     errors_listed: usize,
     errors_unlisted: u64,
     cut: u64,
+    /// The first file not examined after the one named in its own error.
+    first_uncounted: Option<EntryAt>,
+}
+
+/// A file of an image named in an error about it: its virtual path, the offset of its data
+/// in the image's input, and (when its data lies in what the image decoded, not in its
+/// input) a phrase naming the offset there.
+struct EntryAt {
+    path: String,
+    offset: Option<u64>,
+    decoded: String,
+}
+
+impl EntryAt {
+    fn new(path: String, image: &dyn Container, entry: &Entry) -> EntryAt {
+        let offset = image.data_offset(entry);
+        let decoded = match (offset, image.decoded_data_offset(entry)) {
+            (None, Some(at)) => format!(" at {at:#x} of the decoded image"),
+            _ => String::new(),
+        };
+        EntryAt {
+            path,
+            offset,
+            decoded,
+        }
+    }
 }
 
 impl EntryTally {
-    fn same(&mut self, report: &mut ImageReport, path: String, same_as: String) {
+    fn same(
+        &mut self,
+        report: &mut ImageReport,
+        path: String,
+        same_as: String,
+        image: &dyn Container,
+        entry: &Entry,
+    ) {
         if report.same_content.len() < MAX_SAME_CONTENT_LISTED {
             report.same_content.push(SameContent { path, same_as });
         } else {
             self.same_unlisted += 1;
+            if self.first_unlisted.is_none() {
+                self.first_unlisted = Some(EntryAt::new(path, image, entry));
+            }
         }
     }
 
@@ -579,19 +616,24 @@ impl EntryTally {
         report: &mut ImageReport,
         out: &mut FileOutcome,
         path: String,
-        offset: Option<u64>,
-        size: u64,
+        image: &dyn Container,
+        entry: &Entry,
         left: u64,
     ) {
         self.cut += 1;
         out.work_cut += 1;
-        if self.cut == 1 {
+        let at = EntryAt::new(path, image, entry);
+        if self.cut == 2 {
+            self.first_uncounted = Some(at);
+        } else if self.cut == 1 {
             report.state = ImageState::Partial;
+            let (path, offset, size) = (at.path, at.offset, entry.size);
             let message = format!(
-                "file of {size} bytes not examined: the work budget of the file is spent \
+                "file of {size} bytes{} not examined: the work budget of the file is spent \
                  ({left} bytes left; it may do {WORK_PER_INPUT_BYTE} bytes of work per byte of \
                  its size and {MAX_EXTRA_WORK_PER_FILE} more, of the scan's \
-                 {MAX_EXTRA_WORK_PER_SCAN})"
+                 {MAX_EXTRA_WORK_PER_SCAN})",
+                at.decoded
             );
             report.notes.push(ImageNote {
                 kind: "error".into(),
@@ -608,13 +650,16 @@ impl EntryTally {
 
     /// Count what was not listed, in the image's report and errors.
     fn finish(self, path: &str, report: &mut ImageReport, out: &mut FileOutcome) {
-        if self.cut > 1 {
+        if let Some(first) = self.first_uncounted {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
-                offset: report.offset,
+                offset: first.offset,
                 message: format!(
-                    "{} more files of this image not examined: the work budget of the file is spent",
-                    self.cut - 1
+                    "{} more files of this image not examined: the work budget of the file is \
+                     spent (the first of them: {}{})",
+                    self.cut - 1,
+                    first.path,
+                    first.decoded
                 ),
             });
         }
@@ -629,7 +674,19 @@ impl EntryTally {
                 ),
             });
         }
-        if self.same_unlisted > 0 {
+        if let Some(first) = self.first_unlisted {
+            // Examined (as the file they share their bytes with), but the report does not
+            // name them: a bound cut the listing.
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: first.offset,
+                message: format!(
+                    "{} more files have the bytes of a file examined before in this image: \
+                     not listed in same_content, which lists at most \
+                     {MAX_SAME_CONTENT_LISTED} per image (the first of them: {}{})",
+                    self.same_unlisted, first.path, first.decoded
+                ),
+            });
             report.notes.push(ImageNote {
                 kind: "same-content".into(),
                 detail: format!(

@@ -87,8 +87,48 @@ fn the_listing_of_the_same_content_is_bounded() {
         "{}",
         note.detail
     );
+    // What the listing leaves out is an error too (the scan's `errors` say what a bound
+    // cut): at the image, the first file left out and where its data lies.
+    let cut = listing_errors(&t);
+    assert_eq!(cut.len(), 1, "{:?}", t.errors);
+    assert_eq!(cut[0].path, "many.ifs");
+    assert!(
+        cut[0].offset.is_some(),
+        "an uncompressed image locates the data"
+    );
+    assert!(
+        cut[0].message.starts_with("2500 more files")
+            && cut[0].message.contains("at most 10000 per image")
+            && cut[0].message.contains("(the first of them: many.ifs!/d"),
+        "{}",
+        cut[0].message
+    );
+    assert_eq!(
+        t.images[0].state,
+        ImageState::Complete,
+        "nothing left unexamined"
+    );
     let json = serde_json::to_string(&t).unwrap();
     assert!(json.len() < 2 << 20, "{} bytes of JSON", json.len());
+
+    // Compressed: the data lies in the decoded imagefs, whose offset the message names.
+    let img = amplify::shared_extent_ifs(n, b"not an ELF file, shared by many", 0, Comp::Zlib);
+    let t = scan_bytes("many.ifs", &img);
+    let cut = listing_errors(&t);
+    assert_eq!(cut.len(), 1, "{:?}", t.errors);
+    assert_eq!(cut[0].offset, None);
+    assert!(
+        cut[0].message.contains(" of the decoded image)"),
+        "{}",
+        cut[0].message
+    );
+}
+
+fn listing_errors(t: &TargetReport) -> Vec<&badalloc_audit::report::ErrorReport> {
+    t.errors
+        .iter()
+        .filter(|e| e.message.contains("not listed in same_content"))
+        .collect()
 }
 
 #[test]
@@ -117,6 +157,12 @@ fn distinct_extents_stop_at_the_work_budget_with_one_error_and_a_count() {
         .is_some_and(|d| d.detail.contains("work budget")));
     let last = errs[1];
     assert_eq!(last.path, "shift.ifs");
+    assert!(last.offset.is_some() && last.offset > first.offset);
+    assert!(
+        last.message.contains("(the first of them: shift.ifs!/d0/f"),
+        "{}",
+        last.message
+    );
     // 101 files (the blob and 100 entries; the first entry has the blob's extent): those
     // examined, one the same content, the first cut named, the others counted.
     assert!(
@@ -130,6 +176,22 @@ fn distinct_extents_stop_at_the_work_budget_with_one_error_and_a_count() {
     let t = scan_bytes("shift.ifs", &img);
     assert!(work_errors(&t).is_empty());
     assert_eq!(t.stats.image_files, 100);
+
+    // Compressed, the data of the first file cut lies in the decoded imagefs: its offset
+    // there is in the message.
+    let img = amplify::shared_extent_ifs(100, &zeros, 1024, Comp::Zlib);
+    let t = scan_bytes_with_work("shift.ifs", &img, extra);
+    let errs = work_errors(&t);
+    assert_eq!(errs.len(), 2, "{:?}", t.errors);
+    assert_eq!(errs[0].offset, None);
+    assert!(
+        errs[0].message.contains(" bytes at 0x")
+            && errs[0]
+                .message
+                .contains(" of the decoded image not examined"),
+        "{}",
+        errs[0].message
+    );
 }
 
 #[test]
@@ -148,6 +210,10 @@ fn qnx6_hard_links_read_once_and_separate_inodes_stop_at_the_budget() {
     assert_eq!(errs.len(), 2, "{:?}", t.errors);
     assert!(errs[0].path.starts_with("inodes.img!/f"));
     assert!(errs[0].offset.is_some(), "the first data block");
+    assert!(
+        errs[1].offset.is_some(),
+        "the data of the first file counted"
+    );
     assert!(t.stats.image_files < 10);
     assert_eq!(t.images[0].state, ImageState::Partial);
     assert_eq!(t.verdict, Verdict::Inconclusive, "{:?}", t.reasons);
@@ -229,6 +295,13 @@ fn extract_links_files_with_the_same_bytes_and_stops_at_its_budget() {
     assert!(why.starts_with("d0/f"), "{why}");
     assert!(why.contains("budget of 450000 bytes"), "{why}");
     assert!(why.contains("offset 0x"), "{why}");
+    assert!(
+        why.contains(&format!(
+            "and the {} after it are not extracted",
+            51 - 5 - 1
+        )),
+        "{why}"
+    );
     assert_eq!(s.files, 5);
 }
 
@@ -387,7 +460,56 @@ fn full_size_inputs_finish_within_60_s_and_2_gib() {
             "{name}: {} bytes of JSON",
             report.len()
         );
+        // What a bound cut is an error naming the file, where its data lies and the bound;
+        // entries that only share one extent cut nothing (examined once, all listed).
+        let r: badalloc_audit::report::Report = serde_json::from_str(&report).unwrap();
+        let t = &r.targets[0];
+        let cut_by = |what: &str| t.errors.iter().find(|e| e.message.contains(what));
+        match *name {
+            "qnx6-hardlinks-1024.img" => {
+                assert!(t.errors.is_empty(), "{:?}", t.errors);
+                assert_eq!(t.images[0].same_content.len(), 1023);
+            }
+            "ifs-zero-shifted-20000.ifs" | "qnx6-inodes-1024.img" => {
+                let e = cut_by("work budget").unwrap_or_else(|| panic!("{name}: {t:?}"));
+                assert!(e.path.starts_with(&format!("{name}!/")), "{e:?}");
+                assert!(
+                    e.offset.is_some() || e.message.contains("of the decoded image"),
+                    "{e:?}"
+                );
+                assert!(e.message.contains("2147483648 more"), "{e:?}");
+                assert!(cut_by("more files of this image not examined").is_some());
+            }
+            _ => {
+                let e = cut_by("not listed in same_content")
+                    .unwrap_or_else(|| panic!("{name}: {:?}", t.errors));
+                assert_eq!(e.path, *name);
+                assert!(
+                    e.offset.is_some() || e.message.contains("of the decoded image"),
+                    "{e:?}"
+                );
+                assert!(e.message.contains("at most 10000 per image"), "{e:?}");
+            }
+        }
     }
+    // Issue 16.3: decoders grow their output to the bound exactly. Each bomb (a 1 MiB
+    // stream, so the first guess doubles onto the 512 MiB bound; each .tar.gz level's guess
+    // too) decodes to the bound under a 1 GiB address space, where reserving twice the bound
+    // aborted the process: an error at each bomb, the scan ends.
+    let p = dir.path().join("nested-bombs.tar.gz");
+    let bomb = amplify::gzip_bomb_padded(600 << 20, 1 << 20);
+    std::fs::write(&p, amplify::nested_tar_gz_bombs(3, &bomb)).unwrap();
+    let (code, took, report) = scan_limited(&p, 1 << 30, 60).expect("prlimit ran above");
+    eprintln!("nested-bombs.tar.gz under 1 GiB: {took:.2?}, exit {code:?}");
+    assert_eq!(code, Some(3), "killed, or aborted: {report}");
+    let r: badalloc_audit::report::Report = serde_json::from_str(&report).unwrap();
+    let bound = format!("exceed the limit of {}", Limits::default().max_expanded);
+    let bombs = r.targets[0]
+        .errors
+        .iter()
+        .filter(|e| e.path.ends_with("/bomb.gz") && e.message.contains(&bound));
+    assert_eq!(bombs.count(), 3, "{:?}", r.targets[0].errors);
+
     // extract: 1,024 inodes of 256 MiB (256 GiB) from a 74 KB image stop at the budget.
     let img = dir.path().join("qnx6-inodes-1024.img");
     let out_dir = dir.path().join("out");
@@ -404,6 +526,10 @@ fn full_size_inputs_finish_within_60_s_and_2_gib() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("would pass the budget"), "{stderr}");
+    assert!(
+        stderr.contains("(offset 0x") && stderr.contains("after it are not extracted"),
+        "{stderr}"
+    );
     let written: u64 = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())

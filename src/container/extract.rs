@@ -162,7 +162,7 @@ pub fn extract_within(
     let mut written = Written::default();
     // Directories whose mode and time are set once everything is written.
     let mut dirs_to_finish: Vec<(PathBuf, &Entry)> = Vec::new();
-    for e in c.entries() {
+    for (index, e) in c.entries().iter().enumerate() {
         let comps = match safe_components(&e.path) {
             Ok(v) if v.is_empty() => continue, // the root directory itself
             Ok(v) => v,
@@ -203,14 +203,19 @@ pub fn extract_within(
                     continue;
                 }
                 if s.bytes.saturating_add(e.size) > max_bytes {
+                    let offset = match (c.data_offset(e), c.decoded_data_offset(e)) {
+                        (Some(o), _) => format!("{o:#x}"),
+                        (None, Some(o)) => format!("{o:#x} of the decoded image"),
+                        (None, None) => "unknown".to_string(),
+                    };
                     s.stopped = Some(format!(
                         "{}: {} bytes would pass the budget of {max_bytes} bytes written \
-                         ({} written); extraction stopped here (offset {})",
+                         ({} written); extraction stopped here (offset {offset}): this entry \
+                         and the {} after it are not extracted",
                         e.path,
                         e.size,
                         s.bytes,
-                        c.data_offset(e)
-                            .map_or_else(|| "unknown".to_string(), |o| format!("{o:#x}"))
+                        c.entries().len().saturating_sub(index + 1)
                     ));
                     break;
                 }

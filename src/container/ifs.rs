@@ -1283,6 +1283,10 @@ impl Container for Ifs<'_> {
         )
     }
 
+    fn decoded_data_offset(&self, entry: &Entry) -> Option<u64> {
+        (self.info.compression != Compression::None).then_some(entry.loc.offset)
+    }
+
     /// Preboot stub and startup part, then the imagefs: the blocks read up to the end
     /// marker (LZO, UCL), `stored_size` (zlib: the stream's own end is the decoder's
     /// business), or `image_size` (uncompressed, and a bare imagefs).

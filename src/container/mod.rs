@@ -341,6 +341,12 @@ pub trait Container {
     fn data_offset(&self, _entry: &Entry) -> Option<u64> {
         None
     }
+    /// Where the bytes of a file entry start in the data the container decoded from its
+    /// input (a compressed boot image's imagefs), when they do not lie in the input itself:
+    /// errors about an entry that is not read name this offset in their message.
+    fn decoded_data_offset(&self, _entry: &Entry) -> Option<u64> {
+        None
+    }
     /// How many bytes from the start of the input this container occupies, when its format
     /// says (the blocks a file system really uses or its declared size, a boot image's
     /// startup part and imagefs), never more than the input. A raw dump is carved outside
