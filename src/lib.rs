@@ -36,6 +36,7 @@ pub mod report;
 pub mod scan;
 pub mod source;
 pub mod surface;
+mod work_budget;
 
 pub use error::FormatError;
 pub use scan::{scan, ScanOptions};
