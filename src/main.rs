@@ -97,15 +97,24 @@ fn main() -> ExitCode {
                     ));
                 }
                 let line = format!(
-                    "extracted {} files ({} bytes), {} directories, {} symlinks into {}; {} skipped\n",
+                    "extracted {} files ({} bytes, {} of them hard links), {} directories, {} symlinks into {}; {} skipped\n",
                     summary.files,
                     summary.bytes,
+                    summary.hard_links,
                     summary.dirs,
                     summary.symlinks,
                     dir.display(),
                     summary.skipped.len()
                 );
-                print(line.as_bytes(), 0)
+                // Stopped at the byte budget: said on standard error, exit status 4.
+                let status = match &summary.stopped {
+                    Some(why) => {
+                        warn(&format!("{}: {why}", image.display()));
+                        EXIT_UNREADABLE
+                    }
+                    None => 0,
+                };
+                print(line.as_bytes(), status)
             }
             Err(e) => fail(&e, EXIT_UNREADABLE),
         },

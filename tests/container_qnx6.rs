@@ -466,6 +466,24 @@ fn indirect_pointer_levels_one_and_two() {
     }
 }
 
+#[test]
+fn a_file_copied_out_of_scattered_blocks_takes_exactly_its_size() {
+    // One block repeated (not contiguous): the file is copied, into a buffer of exactly its
+    // size (it was once built whole and then copied again, twice the memory).
+    let size = (1 << 20) + 100;
+    let img = common::amplify::repeated_block_qnx6(2, size, false);
+    let c = open(&img, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    let e = find(c.as_ref(), "f1").unwrap();
+    match c.read(e).unwrap() {
+        std::borrow::Cow::Owned(v) => {
+            assert_eq!(v.len() as u64, size);
+            assert_eq!(v.capacity(), v.len());
+            assert!(v.iter().all(|&b| b == 0x5a));
+        }
+        std::borrow::Cow::Borrowed(_) => panic!("scattered blocks cannot be borrowed"),
+    }
+}
+
 /// A small little-endian QNX6 file system with block size `bs`, built from scratch: boot
 /// block, two superblocks, an inode table (block 0), the root directory (block 1), a file of
 /// `file.len()` bytes (blocks 2..), a long-name block, a second file with a long name.

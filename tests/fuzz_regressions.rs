@@ -26,6 +26,65 @@ fn scan_ok(name: &str) -> badalloc_report::TargetReport {
     t
 }
 
+/// What the `scan_tree` fuzz target does with an input: the tree it decodes to
+/// (tests/common/fuzz_tree.rs) written to a directory and scanned with the real limits, and
+/// the same checks: a readable target with every file counted, no path outside it.
+fn scan_tree_ok(input: &[u8]) -> badalloc_report::TargetReport {
+    let files = common::fuzz_tree::decode(input);
+    let dir = tempfile::tempdir().unwrap();
+    common::fuzz_tree::write(&files, dir.path()).unwrap();
+    let options = badalloc_audit_core::ScanOptions {
+        jobs: Some(1),
+        progress: None,
+    };
+    let mut report = badalloc_audit_core::scan(&[dir.path().to_path_buf()], &options);
+    let t = report.targets.remove(0);
+    assert_ne!(t.verdict, badalloc_report::Verdict::Error, "{:?}", t.errors);
+    assert_eq!(t.stats.files, files.len() as u64);
+    for e in &t.errors {
+        assert!(!e.path.starts_with('/'), "{e:?}");
+    }
+    t
+}
+
+/// scan_tree's seed shapes (tests/fuzz_seeds.rs) go through the target's path: a C library
+/// in lib/, an IFS of 32 entries on its extent, a tar and a gzip of what came before, a raw
+/// dump of it all; QNX6 images of one block repeated, as links and as inodes.
+#[test]
+fn scan_tree_inputs_scan_cleanly() {
+    use common::fuzz_tree::encode;
+    let libc = std::fs::read(common::fixture("qnx/x86_64/libc.so.3")).unwrap();
+    let t = scan_tree_ok(&encode(
+        0,
+        &[
+            (3 << 3, &libc),
+            (4 | 1 << 5, &libc),
+            (2, b"payload"),
+            (5, b""),
+            (6, b"end"),
+        ],
+    ));
+    assert!(
+        t.libc.iter().any(|l| l.path == "lib/libc.so.0"),
+        "{:?}",
+        t.libc
+    );
+    let ifs = t.images.iter().find(|i| i.path == "f1").expect("the IFS");
+    assert_eq!(ifs.same_content.len(), 32);
+    // The dump: the IFS carved out of it, after the library.
+    assert!(
+        t.images
+            .iter()
+            .any(|i| i.path == "f4@0x2000" && i.kind == "ifs"),
+        "{:?}",
+        t.images.iter().map(|i| &i.path).collect::<Vec<_>>()
+    );
+    let t = scan_tree_ok(&encode(0, &[(7, &[15, 3]), (7 | 4 << 5, &[7, 1])]));
+    let links = t.images.iter().find(|i| i.path == "f0").expect("qnx6");
+    assert_eq!(links.same_content.len(), 15);
+    assert_eq!(t.stats.image_files, 1 + 8);
+}
+
 /// scan_image: an ARM ELF whose calloc chain reaches an encoding on which yaxpeax-arm 0.5
 /// panics ("register number out of range", armv7.rs:585). The ARM lifter contains the panic
 /// (`guard::contain` around the decode): that instruction is undecodable, the analysis

@@ -12,6 +12,7 @@ use badalloc_calloc::locate_calloc;
 use badalloc_elf::ElfFile;
 use badalloc_formats::{carve, lzo, ucl, ContainerKind};
 use common::etfs_writer;
+use common::fuzz_tree;
 use common::ifs_writer::{self, Comp, Opts};
 
 fn put(dir: &Path, target: &str, name: &str, data: &[u8]) {
@@ -166,6 +167,44 @@ fn write_fuzz_seeds() {
         "lits",
         &lzo::lzo1x_encode_literals(b"literal run"),
     );
+    // scan_tree: small trees of every kind of file it makes (tests/common/fuzz_tree.rs).
+    let libc = fixture("qnx/x86_64/libc.so.3");
+    let procnto = fixture("qnx/x86_64/procnto-smp-instr");
+    let script = b"#!/bin/sh\ntelnetd &\nqconn\n";
+    let trees: [(&str, Vec<u8>); 4] = [
+        (
+            "libc-ifs-tar-gz-dump",
+            fuzz_tree::encode(
+                0,
+                &[
+                    (3 << 3, &libc),
+                    (4 | 1 << 5, &libc),
+                    (2, b"tar payload"),
+                    (5, b""),
+                    (6, b"tail of the dump"),
+                ],
+            ),
+        ),
+        (
+            "qnx6-links-and-inodes",
+            fuzz_tree::encode(0, &[(7, &[16, 3]), (7 | 4 << 5, &[8, 1])]),
+        ),
+        (
+            "script-kernel-repeat",
+            fuzz_tree::encode(
+                0,
+                &[(2 << 3, script), (1 << 3, &procnto), (3 | 2 << 5, b"QNX")],
+            ),
+        ),
+        (
+            "dump-flag",
+            fuzz_tree::encode(1, &[(1, &libc), (4 | 6 << 5, b"shared bytes")]),
+        ),
+    ];
+    for (name, seed) in trees {
+        assert!(!fuzz_tree::decode(&seed).is_empty());
+        put(&dir, "scan_tree", name, &seed);
+    }
     // Flash file systems built by the test writers: EFS (4 KiB and 64 KiB units), ETFS in
     // every page layout.
     for pow2 in [12u8, 16] {

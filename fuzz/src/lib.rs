@@ -1,9 +1,22 @@
 //! Helpers shared by the fuzz targets (and by `tests/fuzz_regressions.rs`, which replays the
 //! reproducers through the same code paths).
 
+// The test code's generators (tests/common), for the inputs of `scan_tree`; at the crate
+// root, where they find each other as they do in tests/common.
+#[path = "../../tests/common/amplify.rs"]
+pub mod amplify;
+#[path = "../../tests/common/archive.rs"]
+pub mod archive;
+#[path = "../../tests/common/fuzz_tree.rs"]
+pub mod fuzz_tree;
+#[path = "../../tests/common/ifs_writer.rs"]
+pub mod ifs_writer;
+
+pub use archive::{gzip, tar};
+
 use badalloc_calloc::{analyze_calloc, locate_calloc};
-use badalloc_formats::{self as container, ContainerKind, Limits};
 use badalloc_elf::ElfFile;
+use badalloc_formats::{self as container, ContainerKind, Limits};
 
 /// Limits for fuzzing: small enough that libFuzzer's 2 GiB RSS limit is never the reason a
 /// run stops, large enough that every code path is reachable.

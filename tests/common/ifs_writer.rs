@@ -262,11 +262,16 @@ pub fn compress(img: &[u8], comp: Comp, block: usize) -> Vec<u8> {
 
 /// A whole boot image.
 pub fn build(nodes: &[Node], o: &Opts) -> Vec<u8> {
-    let img = build_imagefs(nodes, o);
+    wrap_imagefs(&build_imagefs(nodes, o), o)
+}
+
+/// A whole boot image around the uncompressed imagefs `img` (compressed and put behind a
+/// startup header as `o` says).
+pub fn wrap_imagefs(img: &[u8], o: &Opts) -> Vec<u8> {
     if !o.startup {
-        return img;
+        return img.to_vec();
     }
-    let stored = compress(&img, o.comp, o.block);
+    let stored = compress(img, o.comp, o.block);
     let be = o.big_endian;
     let mut w = W { b: Vec::new(), be };
     w.u32(0x00FF_7EEB);

@@ -4,17 +4,23 @@
 //! `dump@0x40000!/inside`); startup scripts are read for the programs they start.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::container::carve::{self, Layout, Taken};
-use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
+use crate::container::{self, ifs, Container, ContainerKind, Entry, EntryType, Limits, Loc};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, sha256_hex, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
-use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SymlinkReport};
+use crate::report::{
+    CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SameContent, SymlinkReport,
+};
 use crate::source::read::describe_read_error;
 use crate::source::{read_file, Pager};
 use crate::surface;
+use crate::work_budget::{
+    FileWork, ScanWork, MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
+};
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
 /// nests a few levels; the bound stops a crafted image that contains itself.
@@ -33,6 +39,15 @@ pub const MAX_NESTING: usize = 6;
 /// through many times over, while a crafted nest of bombs cannot multiply
 /// `DEFAULT_MAX_EXPANDED` by [`MAX_NESTING`].
 pub const MAX_EXPANDED_PER_FILE: u64 = 1 << 30;
+
+/// Files of one image listed in its `same_content` (files with the bytes of a file examined
+/// before); a note counts the others. Hard links in real images are a few dozen; a crafted
+/// image of 400,000 entries on one extent would otherwise give a report of tens of MB.
+pub const MAX_SAME_CONTENT_LISTED: usize = 10_000;
+
+/// Errors listed for reading the files of one image (extents past its end...); one more
+/// error counts the others.
+pub const MAX_ENTRY_ERRORS_LISTED: usize = 1_000;
 
 /// What examining one file (and everything inside it) produced.
 #[derive(Default)]
@@ -56,11 +71,18 @@ pub(crate) struct FileOutcome {
     /// The file is none of these and not text either (nor empty): bytes of an unknown or
     /// encrypted format, which may be firmware.
     pub(crate) opaque: bool,
+    /// Images not opened and files not examined for want of work budget.
+    pub(crate) work_cut: u64,
 }
 
 /// Examine the file at `full`, reported as `rel`; `memo`: the images of its scan target
-/// already examined.
-pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutcome {
+/// already examined; `work`: the extra work the files of the target may still do.
+pub(crate) fn examine_path(
+    rel: &str,
+    full: &Path,
+    memo: &ImageMemo,
+    work: &ScanWork,
+) -> FileOutcome {
     match read_file(full) {
         Ok(bytes) => {
             let on_disk = OnDisk {
@@ -68,7 +90,8 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
                 memo,
                 path: full,
             };
-            examine_bytes_on_disk(rel, &bytes, MAX_EXPANDED_PER_FILE, Some(on_disk))
+            let budgets = (MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
+            examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk))
         }
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
@@ -85,9 +108,10 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
 
 /// Examine one file's bytes: an ELF file is read; an image (recognised by its bytes, at
 /// offset 0 or carved from a raw dump) is opened and its files examined the same way, under
-/// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold.
-pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64) -> FileOutcome {
-    examine_bytes_on_disk(path, data, budget, None)
+/// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold;
+/// `extra_work`: work it may do beyond its own share (see `work_budget`).
+pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64, extra_work: u64) -> FileOutcome {
+    examine_bytes_on_disk(path, data, (budget, extra_work), &ScanWork::default(), None)
 }
 
 /// What is known of bytes that are a file on disk: its pager (which gives back the pages
@@ -103,7 +127,8 @@ struct OnDisk<'p> {
 fn examine_bytes_on_disk(
     path: &str,
     data: &[u8],
-    budget: u64,
+    (budget, extra_work): (u64, u64),
+    scan_work: &ScanWork,
     on_disk: Option<OnDisk<'_>>,
 ) -> FileOutcome {
     let mut out = FileOutcome {
@@ -111,24 +136,27 @@ fn examine_bytes_on_disk(
         kind: "file",
         ..Default::default()
     };
+    let work = FileWork::new(data.len() as u64, extra_work, scan_work);
     let at = Level {
         depth: 0,
         budget,
         pager: on_disk.map_or(Pager::none(), |d| d.pager),
         on_disk,
+        work: &work,
     };
     out.kind = examine_nested(path, data, &at, &mut out);
     out
 }
 
 /// Where an examination stands: how deep in nested images, the memory budget left, the
-/// pager of the file on disk (its pages are given back as the scan moves on), and, at the
-/// top level, the file the bytes are.
+/// pager of the file on disk (its pages are given back as the scan moves on), at the top
+/// level the file the bytes are, and the work budget of the file (shared by all levels).
 struct Level<'p> {
     depth: usize,
     budget: u64,
     pager: Pager<'p>,
     on_disk: Option<OnDisk<'p>>,
+    work: &'p FileWork<'p>,
 }
 
 impl Level<'_> {
@@ -139,6 +167,7 @@ impl Level<'_> {
             pager: self.pager,
             // Bytes inside an image are not the file's: no reuse below the top level.
             on_disk: None,
+            work: self.work,
         }
     }
 }
@@ -232,6 +261,7 @@ fn unread_image(path: &str, kind: &str, carved_at: Option<u64>, why: &str) -> Im
         }],
         boot_script: Vec::new(),
         state: ImageState::Unreadable,
+        same_content: Vec::new(),
     }
 }
 
@@ -273,24 +303,30 @@ fn open_image(
         };
     }
     let mark = Mark::of(out);
+    let cut_before = out.work_cut;
+    // What the image decodes is bounded by the memory and the work left, whichever is less.
+    let work_left = at.work.left();
     let limits = Limits {
-        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
+        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget).min(work_left),
         ..Limits::default()
     };
-    let image = match container::open(data, kind, &limits) {
+    let opened = container::open(data, kind, &limits).and_then(|image| {
+        // Charged once opened (another file may have drawn the scan's extra meanwhile).
+        if at.work.charge(image.resident_bytes()) {
+            Ok(image)
+        } else {
+            Err(crate::FormatError::new(format!(
+                "{} decoded bytes exceed the work left",
+                image.resident_bytes()
+            )))
+        }
+    });
+    let image = match opened {
         Ok(c) => c,
         Err(e) => {
-            // A nested image opened with less than the usual cap says so, whatever the
-            // error: the budget may be why.
-            let why = if budget < container::DEFAULT_MAX_EXPANDED {
-                format!(
-                    "{} (memory budget of the file: {budget} of {MAX_EXPANDED_PER_FILE} \
-                     bytes left)",
-                    e.message
-                )
-            } else {
-                e.message
-            };
+            let work_bound = work_left < container::DEFAULT_MAX_EXPANDED.min(budget);
+            out.work_cut += u64::from(work_bound);
+            let why = open_error(&e.message, budget, work_bound.then_some(work_left));
             let mut unread = unread_image(path, kind.name(), carved_at, &why);
             unread.notes[0].offset = e.offset;
             out.images.push(unread);
@@ -318,62 +354,16 @@ fn open_image(
         }
     }
     let budget = budget.saturating_sub(image.resident_bytes());
-    let mut read_since_release = 0u64;
-    for entry in image.entries() {
-        // A file system's own bookkeeping (ETFS `.badblks`, `.counts`) is listed, not examined.
-        if entry.flags.iter().any(|f| f == container::FS_METADATA_FLAG) {
-            continue;
-        }
-        let vpath = format!("{path}!/{}", entry.path);
-        match entry.entry_type {
-            EntryType::File => match image.read(entry) {
-                Ok(bytes) => {
-                    out.image_files += 1;
-                    let held = match &bytes {
-                        Cow::Owned(v) => v.len() as u64,
-                        Cow::Borrowed(_) => 0,
-                    };
-                    let inner = at.inner(budget.saturating_sub(held));
-                    examine_nested(&vpath, &bytes, &inner, out);
-                    // Pages of a mapped image read for its entries are given back now and
-                    // then (the pager ignores images that are not in the mapped file).
-                    read_since_release += bytes.len() as u64;
-                    if read_since_release >= RELEASE_EVERY {
-                        at.pager.release(data);
-                        read_since_release = 0;
-                    }
-                }
-                Err(e) => {
-                    // An entry that cannot be read is a part of the image lost.
-                    report.state = ImageState::Partial;
-                    if !report.notes.iter().any(|n| n.detail == e.message) {
-                        report.notes.push(ImageNote {
-                            kind: "error".into(),
-                            detail: e.message.clone(),
-                            offset: e.offset,
-                        });
-                    }
-                    out.errors.push(ErrorReport {
-                        path: vpath,
-                        offset: e.offset,
-                        message: e.message,
-                    });
-                }
-            },
-            EntryType::Symlink => out.symlinks.push(SymlinkReport {
-                path: vpath,
-                target: entry.link_target.clone().unwrap_or_default(),
-            }),
-            EntryType::Dir | EntryType::Device | EntryType::Fifo | EntryType::Other => {}
-        }
-    }
+    examine_entries(path, data, image.as_ref(), budget, at, &mut report, out);
     at.pager.release(data);
     let complete = report.state == ImageState::Complete;
     out.images.push(report);
+    // An examination cut short by the work budget is not kept: the next copy may have more.
+    let whole = complete && out.work_cut == cut_before;
     let deciding = image
         .input_extent()
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= data.len() && complete);
+        .filter(|&n| n <= data.len() && whole);
     if let (Some((key, disk)), Some(len)) = (memo, deciding) {
         let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
         if let Some(examined) =
@@ -383,6 +373,25 @@ fn open_image(
         }
     }
     Taken::Opened { span: image.span() }
+}
+
+/// Why an image could not be opened: `message`, with what the file's budgets had left
+/// when they may be why (`work_left`: when the work budget was the tighter bound).
+fn open_error(message: &str, memory_left: u64, work_left: Option<u64>) -> String {
+    match work_left {
+        Some(left) => format!(
+            "{message} (work budget of the file: {left} bytes left; it may do \
+             {WORK_PER_INPUT_BYTE} bytes of work per byte of its size and \
+             {MAX_EXTRA_WORK_PER_FILE} more, of the scan's {MAX_EXTRA_WORK_PER_SCAN})"
+        ),
+        // A nested image opened with less than the usual cap says so, whatever the error:
+        // the budget may be why.
+        None if memory_left < container::DEFAULT_MAX_EXPANDED => format!(
+            "{message} (memory budget of the file: {memory_left} of {MAX_EXPANDED_PER_FILE} \
+             bytes left)"
+        ),
+        None => message.to_string(),
+    }
 }
 
 /// The report entry of an opened image: its notes (the boot script as lines), and
@@ -424,6 +433,270 @@ fn image_report(
         } else {
             ImageState::Complete
         },
+        same_content: Vec::new(),
+    }
+}
+
+/// Examine the files of an opened image (read, then examined as files of their own, with
+/// `budget` bytes of memory left) and record its symlinks. A file with the same extent as
+/// a file examined before (and a path that is examined the same way) is not read again: it
+/// is listed in the image's `same_content`. A file the work budget cannot pay for is not
+/// read: the first is an error, the others are counted.
+fn examine_entries(
+    path: &str,
+    data: &[u8],
+    image: &dyn Container,
+    budget: u64,
+    at: &Level<'_>,
+    report: &mut ImageReport,
+    out: &mut FileOutcome,
+) {
+    let mut tally = EntryTally::default();
+    let mut read_since_release = 0u64;
+    for (index, entry) in image.entries().iter().enumerate() {
+        // A file system's own bookkeeping (ETFS `.badblks`, `.counts`) is listed, not examined.
+        if entry.flags.iter().any(|f| f == container::FS_METADATA_FLAG) {
+            continue;
+        }
+        let vpath = format!("{path}!/{}", entry.path);
+        match entry.entry_type {
+            EntryType::File => {
+                let key = (entry.loc, path_class(&entry.path));
+                if let Some(first) = tally.first.get(&key).and_then(|&i| image.entries().get(i)) {
+                    let same_as = format!("{path}!/{}", first.path);
+                    tally.same(report, vpath, same_as, image, entry);
+                    continue;
+                }
+                let left = at.work.left();
+                if entry.size > left {
+                    tally.cut(report, out, vpath, image, entry, left);
+                    continue;
+                }
+                match image.read(entry) {
+                    Ok(bytes) => {
+                        if !at.work.charge(bytes.len() as u64) {
+                            let left = at.work.left();
+                            tally.cut(report, out, vpath, image, entry, left);
+                            continue;
+                        }
+                        tally.first.insert(key, index);
+                        out.image_files += 1;
+                        let held = match &bytes {
+                            Cow::Owned(v) => v.len() as u64,
+                            Cow::Borrowed(_) => 0,
+                        };
+                        let inner = at.inner(budget.saturating_sub(held));
+                        examine_nested(&vpath, &bytes, &inner, out);
+                        // Pages of a mapped image read for its entries are given back now
+                        // and then (the pager ignores images that are not in the mapped file).
+                        read_since_release += bytes.len() as u64;
+                        if read_since_release >= RELEASE_EVERY {
+                            at.pager.release(data);
+                            read_since_release = 0;
+                        }
+                    }
+                    Err(e) => {
+                        // A file with the same extent would fail the same way.
+                        tally.first.insert(key, index);
+                        tally.error(report, out, vpath, e);
+                    }
+                }
+            }
+            EntryType::Symlink => out.symlinks.push(SymlinkReport {
+                path: vpath,
+                target: entry.link_target.clone().unwrap_or_default(),
+            }),
+            EntryType::Dir | EntryType::Device | EntryType::Fifo | EntryType::Other => {}
+        }
+    }
+    tally.finish(path, report, out);
+}
+
+/// What about a file's path changes how its bytes are examined: a C library's or the
+/// kernel's file name (taken when the ELF file does not say), a startup script's path.
+/// Files with the same extent are examined once per class.
+fn path_class(path_in_image: &str) -> u8 {
+    let name = path_in_image.rsplit('/').next().unwrap_or(path_in_image);
+    u8::from(crate::facts::is_libc_name(name))
+        | u8::from(name.starts_with("procnto")) << 1
+        | u8::from(surface::is_startup_script(path_in_image)) << 2
+}
+
+/// The files of one image, as they are examined: the first file of each extent (see
+/// [`path_class`]), and what is reported about the others in a bounded number of items.
+#[derive(Default)]
+struct EntryTally {
+    /// (extent, path class) → index of the entry examined.
+    first: HashMap<(Loc, u8), usize>,
+    same_unlisted: u64,
+    /// The first file left out of `same_content`.
+    first_unlisted: Option<EntryAt>,
+    errors_listed: usize,
+    errors_unlisted: u64,
+    cut: u64,
+    /// The first file not examined after the one named in its own error.
+    first_uncounted: Option<EntryAt>,
+}
+
+/// A file of an image named in an error about it: its virtual path, the offset of its data
+/// in the image's input, and (when its data lies in what the image decoded, not in its
+/// input) a phrase naming the offset there.
+struct EntryAt {
+    path: String,
+    offset: Option<u64>,
+    decoded: String,
+}
+
+impl EntryAt {
+    fn new(path: String, image: &dyn Container, entry: &Entry) -> EntryAt {
+        let offset = image.data_offset(entry);
+        let decoded = match (offset, image.decoded_data_offset(entry)) {
+            (None, Some(at)) => format!(" at {at:#x} of the decoded image"),
+            _ => String::new(),
+        };
+        EntryAt {
+            path,
+            offset,
+            decoded,
+        }
+    }
+}
+
+impl EntryTally {
+    fn same(
+        &mut self,
+        report: &mut ImageReport,
+        path: String,
+        same_as: String,
+        image: &dyn Container,
+        entry: &Entry,
+    ) {
+        if report.same_content.len() < MAX_SAME_CONTENT_LISTED {
+            report.same_content.push(SameContent { path, same_as });
+        } else {
+            self.same_unlisted += 1;
+            if self.first_unlisted.is_none() {
+                self.first_unlisted = Some(EntryAt::new(path, image, entry));
+            }
+        }
+    }
+
+    /// A file that cannot be read: a part of the image lost.
+    fn error(
+        &mut self,
+        report: &mut ImageReport,
+        out: &mut FileOutcome,
+        path: String,
+        e: crate::FormatError,
+    ) {
+        report.state = ImageState::Partial;
+        if self.errors_listed < MAX_ENTRY_ERRORS_LISTED {
+            self.errors_listed += 1;
+            if !report.notes.iter().any(|n| n.detail == e.message) {
+                report.notes.push(ImageNote {
+                    kind: "error".into(),
+                    detail: e.message.clone(),
+                    offset: e.offset,
+                });
+            }
+            out.errors.push(ErrorReport {
+                path,
+                offset: e.offset,
+                message: e.message,
+            });
+        } else {
+            self.errors_unlisted += 1;
+        }
+    }
+
+    /// A file not read: the work budget cannot pay for its `size` bytes (`left` are left).
+    /// The image is then read only in part: what was not examined may decide the verdict.
+    fn cut(
+        &mut self,
+        report: &mut ImageReport,
+        out: &mut FileOutcome,
+        path: String,
+        image: &dyn Container,
+        entry: &Entry,
+        left: u64,
+    ) {
+        self.cut += 1;
+        out.work_cut += 1;
+        let at = EntryAt::new(path, image, entry);
+        if self.cut == 2 {
+            self.first_uncounted = Some(at);
+        } else if self.cut == 1 {
+            report.state = ImageState::Partial;
+            let (path, offset, size) = (at.path, at.offset, entry.size);
+            let message = format!(
+                "file of {size} bytes{} not examined: the work budget of the file is spent \
+                 ({left} bytes left; it may do {WORK_PER_INPUT_BYTE} bytes of work per byte of \
+                 its size and {MAX_EXTRA_WORK_PER_FILE} more, of the scan's \
+                 {MAX_EXTRA_WORK_PER_SCAN})",
+                at.decoded
+            );
+            report.notes.push(ImageNote {
+                kind: "error".into(),
+                detail: format!("{path}: {message}"),
+                offset,
+            });
+            out.errors.push(ErrorReport {
+                path,
+                offset,
+                message,
+            });
+        }
+    }
+
+    /// Count what was not listed, in the image's report and errors.
+    fn finish(self, path: &str, report: &mut ImageReport, out: &mut FileOutcome) {
+        if let Some(first) = self.first_uncounted {
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: first.offset,
+                message: format!(
+                    "{} more files of this image not examined: the work budget of the file is \
+                     spent (the first of them: {}{})",
+                    self.cut - 1,
+                    first.path,
+                    first.decoded
+                ),
+            });
+        }
+        if self.errors_unlisted > 0 {
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: report.offset,
+                message: format!(
+                    "{} more files of this image could not be read (the first \
+                     {MAX_ENTRY_ERRORS_LISTED} are listed)",
+                    self.errors_unlisted
+                ),
+            });
+        }
+        if let Some(first) = self.first_unlisted {
+            // Examined (as the file they share their bytes with), but the report does not
+            // name them: a bound cut the listing.
+            out.errors.push(ErrorReport {
+                path: path.to_string(),
+                offset: first.offset,
+                message: format!(
+                    "{} more files have the bytes of a file examined before in this image: \
+                     not listed in same_content, which lists at most \
+                     {MAX_SAME_CONTENT_LISTED} per image (the first of them: {}{})",
+                    self.same_unlisted, first.path, first.decoded
+                ),
+            });
+            report.notes.push(ImageNote {
+                kind: "same-content".into(),
+                detail: format!(
+                    "{} more files have the bytes of a file examined before in this image \
+                     (the first {MAX_SAME_CONTENT_LISTED} are listed in same_content)",
+                    self.same_unlisted
+                ),
+                offset: None,
+            });
+        }
     }
 }
 

@@ -162,7 +162,17 @@ pub fn render_text(path: &Path, images: &[ImageListing]) -> String {
     s
 }
 
-/// Unpack the first image of `path` (or the one at `offset`) into `dir`.
+/// Bytes the `extract` command writes at most for an image file of `input_len` bytes: the
+/// scan's work budget of that file ([`crate::scan::WORK_PER_INPUT_BYTE`] per byte and
+/// [`crate::scan::MAX_EXTRA_WORK_PER_FILE`] more).
+pub fn extract_budget(input_len: u64) -> u64 {
+    input_len
+        .saturating_mul(crate::scan::WORK_PER_INPUT_BYTE)
+        .saturating_add(crate::scan::MAX_EXTRA_WORK_PER_FILE)
+}
+
+/// Unpack the first image of `path` (or the one at `offset`) into `dir`, within
+/// [`extract_budget`] bytes (files with the bytes of a file written before are hard links).
 pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSummary, String> {
     let bytes =
         read_named_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -174,6 +184,7 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
         }
         let slice = bytes.get(at as usize..).unwrap_or_default();
         let opened = container::open(slice, kind, &Limits::default());
+        let budget = extract_budget(bytes.len() as u64);
         if offset.is_some_and(|o| o != at) {
             // Not the one: opened only for the bytes it claims.
             return match opened {
@@ -184,7 +195,7 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
         let (taken, done) = match opened {
             Ok(c) => (
                 Taken::Opened { span: c.span() },
-                container::extract(c.as_ref(), dir).map_err(|e| e.to_string()),
+                container::extract_within(c.as_ref(), dir, budget).map_err(|e| e.to_string()),
             ),
             Err(e) => (
                 Taken::NotOpened,

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::examine::FileOutcome;
 use crate::facts::FileFacts;
-use crate::report::{ErrorReport, ImageReport, SymlinkReport};
+use crate::report::{ErrorReport, ImageReport, SameContent, SymlinkReport};
 
 /// Memory kept for the findings of examined images, across the whole scan of a target.
 pub const MAX_MEMO_BYTES: usize = 32 << 20;
@@ -149,6 +149,12 @@ impl Examined {
         for i in &mut nested {
             i.path = rel(&i.path)?;
         }
+        for i in std::iter::once(&mut image).chain(&mut nested) {
+            for s in &mut i.same_content {
+                s.path = rel(&s.path)?;
+                s.same_as = rel(&s.same_as)?;
+            }
+        }
         let mut facts: Vec<FileFacts> = out.facts.get(mark.facts..)?.to_vec();
         for f in &mut facts {
             f.path = rel(&f.path)?;
@@ -201,13 +207,24 @@ impl Examined {
                 path: at(&s.path),
                 ..s.clone()
             }));
+        let same_content = |i: &ImageReport| {
+            i.same_content
+                .iter()
+                .map(|s| SameContent {
+                    path: at(&s.path),
+                    same_as: at(&s.same_as),
+                })
+                .collect()
+        };
         out.images.extend(self.nested.iter().map(|i| ImageReport {
             path: at(&i.path),
+            same_content: same_content(i),
             ..i.clone()
         }));
         out.images.push(ImageReport {
             path: path.to_string(),
             offset: carved_at,
+            same_content: same_content(&self.image),
             ..self.image.clone()
         });
         out.started.extend(
@@ -270,6 +287,10 @@ mod tests {
             entries: 3,
             notes: vec![],
             boot_script: vec![],
+            same_content: vec![SameContent {
+                path: format!("{path}!/bin/sh"),
+                same_as: format!("{path}!/bin/ksh"),
+            }],
             state: Default::default(),
         });
         Examined::capture(&out, &mark, path, (origin, at, len)).expect("paths under the image")
@@ -313,6 +334,8 @@ mod tests {
         assert_eq!(out.started[0].1, "boot.ifs boot script");
         assert_eq!(out.images[0].path, "boot.ifs");
         assert_eq!(out.images[0].offset, None);
+        assert_eq!(out.images[0].same_content[0].path, "boot.ifs!/bin/sh");
+        assert_eq!(out.images[0].same_content[0].same_as, "boot.ifs!/bin/ksh");
         assert_eq!(out.image_files, 3);
     }
 
@@ -332,6 +355,7 @@ mod tests {
             entries: 0,
             notes: vec![],
             boot_script: vec![],
+            same_content: vec![],
             state: Default::default(),
         });
         assert!(Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1)).is_none());

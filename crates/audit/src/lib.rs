@@ -39,4 +39,5 @@ use badalloc_elf as elf;
 use badalloc_elf::guard;
 use badalloc_formats as container;
 use badalloc_formats::names;
+use badalloc_formats::work_budget;
 use report_model as report;

@@ -9,7 +9,9 @@ use crate::classify::{classify, Findings, UnreadableFile};
 use crate::elf::ElfType;
 use crate::evidence;
 use crate::examine::{examine_bytes, examine_path, FileOutcome};
-pub use crate::examine::{MAX_EXPANDED_PER_FILE, MAX_NESTING};
+pub use crate::examine::{
+    MAX_ENTRY_ERRORS_LISTED, MAX_EXPANDED_PER_FILE, MAX_NESTING, MAX_SAME_CONTENT_LISTED,
+};
 use crate::facts::{is_libc_name, FileFacts};
 use crate::image_memo::ImageMemo;
 use crate::names::{escape_os, escape_path};
@@ -22,6 +24,10 @@ use crate::source::walk::{walk_streaming, FoundFile};
 use crate::source::WalkItem;
 use crate::source::{read_named_file, FileBytes};
 use crate::surface;
+use crate::work_budget::ScanWork;
+pub use crate::work_budget::{
+    MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
+};
 
 /// The most worker threads a scan uses (`--jobs`, and the default of one per core). The
 /// workers share one queue: past a few dozen they only wait on each other (`--jobs 256` on
@@ -139,8 +145,8 @@ fn scan_target(
             .map(escape_os)
             .unwrap_or_else(|| shown.clone());
         // In the pool: a large dump is carved in parallel, on `--jobs` threads.
-        let memo = ImageMemo::default();
-        let examine = || examine_path(&name, path, &memo);
+        let (memo, work) = (ImageMemo::default(), ScanWork::default());
+        let examine = || examine_path(&name, path, &memo, &work);
         let outcome = match pool {
             Some(pool) => pool.install(examine),
             None => examine(),
@@ -202,7 +208,7 @@ fn is_device(meta: &std::fs::Metadata) -> bool {
 /// that could not be read, at the offset where reading stopped: they may hold what decides
 /// the verdict, which therefore stays open (rule DAMAGED-IMAGE).
 fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool>) -> FileOutcome {
-    let examine = || examine_bytes(name, bytes, MAX_EXPANDED_PER_FILE);
+    let examine = || examine_bytes(name, bytes, MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
     let mut out = match pool {
         Some(pool) => pool.install(examine),
         None => examine(),
@@ -220,6 +226,7 @@ fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool
             }],
             boot_script: Vec::new(),
             state: ImageState::Unreadable,
+            same_content: Vec::new(),
         });
         out.errors.push(ErrorReport {
             path: name.to_string(),
@@ -241,7 +248,7 @@ fn walk_and_examine(
     progress: Option<&dyn Progress>,
 ) -> (Vec<WalkItem>, InPathOrder) {
     let queue = WorkQueue::default();
-    let memo = ImageMemo::default();
+    let (memo, work) = (ImageMemo::default(), ScanWork::default());
     let done: Mutex<Vec<Run>> = Mutex::default();
     let walk_into_queue = || {
         // Closed however the walk ends (a panic included), or the workers would wait on.
@@ -260,7 +267,7 @@ fn walk_and_examine(
     let work = || {
         let mut mine = Vec::new();
         while let Some(f) = queue.pop() {
-            let o = examine_path(&f.rel, &f.full, &memo);
+            let o = examine_path(&f.rel, &f.full, &memo, &work);
             if let Some(p) = progress {
                 p.file_done(o.bytes);
             }
@@ -414,7 +421,24 @@ pub fn scan_bytes(name: &str, data: &[u8]) -> TargetReport {
 /// the bound).
 #[doc(hidden)]
 pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetReport {
-    let outcome = examine_bytes(name, data, budget);
+    report_of_one(
+        name,
+        examine_bytes(name, data, budget, MAX_EXTRA_WORK_PER_FILE),
+    )
+}
+
+/// [`scan_bytes`] with `extra_work` bytes of work beyond the file's own share instead of
+/// [`MAX_EXTRA_WORK_PER_FILE`] (for tests of the bound).
+#[doc(hidden)]
+pub fn scan_bytes_with_work(name: &str, data: &[u8], extra_work: u64) -> TargetReport {
+    report_of_one(
+        name,
+        examine_bytes(name, data, MAX_EXPANDED_PER_FILE, extra_work),
+    )
+}
+
+/// The report of a target that is one file examined in memory.
+fn report_of_one(name: &str, outcome: FileOutcome) -> TargetReport {
     let kind = outcome.kind.to_string();
     finish_target(
         name.to_string(),

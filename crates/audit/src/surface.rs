@@ -94,7 +94,7 @@ pub struct ExposureReport {
 }
 
 /// Rank the binaries of a target. `started`: program base name → script that starts it.
-pub fn rank(t: &TargetReport, started: &BTreeMap<String, String>) -> Vec<ExposureReport> {
+pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<ExposureReport> {
     let libc_state = |name: &str| -> Option<CallocVerdict> {
         let found: Vec<CallocVerdict> = t
             .libc
@@ -108,11 +108,27 @@ pub fn rank(t: &TargetReport, started: &BTreeMap<String, String>) -> Vec<Exposur
             found.first().copied()
         }
     };
+    // Files with the same bytes as a binary (`same_content`) are that binary under other
+    // names: started or named under any of them counts.
+    let mut other_names: BTreeMap<&'a str, Vec<&'a str>> = BTreeMap::new();
+    for s in t.images.iter().flat_map(|i| &i.same_content) {
+        other_names.entry(&s.same_as).or_default().push(&s.path);
+    }
+    let base_name = |p: &'a str| p.rsplit(['/', '!']).next().unwrap_or(p);
     let mut out: Vec<ExposureReport> = t
         .binaries
         .iter()
         .filter_map(|b| {
-            let base = b.path.rsplit(['/', '!']).next().unwrap_or(&b.path);
+            let base = base_name(&b.path);
+            let names: Vec<&str> = std::iter::once(base)
+                .chain(
+                    other_names
+                        .get(b.path.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|p| base_name(p)),
+                )
+                .collect();
             let calloc = match (&b.static_calloc, b.imports_calloc) {
                 (Some(c), _) if c.verdict == CallocVerdict::Unchecked => {
                     Some("static-copy-unchecked")
@@ -125,8 +141,8 @@ pub fn rank(t: &TargetReport, started: &BTreeMap<String, String>) -> Vec<Exposur
                 },
                 _ => None,
             };
-            let started_by = started.get(base).cloned();
-            let named_service = NAMED_SERVICES.contains(&base);
+            let started_by = names.iter().find_map(|&n| started.get(n)).cloned();
+            let named_service = names.iter().any(|n| NAMED_SERVICES.contains(n));
             let score = u8::from(calloc.is_some())
                 + u8::from(b.network)
                 + u8::from(started_by.is_some())

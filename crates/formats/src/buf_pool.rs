@@ -25,10 +25,13 @@ static POOL: Pool = Pool {
     kept: Mutex::new(Vec::new()),
 };
 
-/// An empty buffer with room for at least `capacity` bytes: the smallest kept one that has
-/// it, else a new one (a kept buffer too small would be copied when it grows).
-pub fn take(capacity: usize) -> Vec<u8> {
-    POOL.take(capacity)
+/// An empty buffer with room for at least `capacity` bytes and at most `bound`: the
+/// smallest kept one that fits, else a new one (a kept buffer too small would be copied
+/// when it grows; one larger than the caller's bound would hold room the bound does not
+/// allow). When the room cannot be allocated, an empty buffer: the caller's growth then
+/// fails as an error.
+pub fn take(capacity: usize, bound: usize) -> Vec<u8> {
+    POOL.take(capacity, bound)
 }
 
 /// Keep `buf` for a later [`take`], unless that passes the bounds (then it is freed).
@@ -37,17 +40,21 @@ pub fn give(buf: Vec<u8>) {
 }
 
 impl Pool {
-    fn take(&self, capacity: usize) -> Vec<u8> {
+    fn take(&self, capacity: usize, bound: usize) -> Vec<u8> {
         let found = self.kept.lock().ok().and_then(|mut kept| {
             let i = kept
                 .iter()
                 .enumerate()
-                .filter(|(_, b)| b.capacity() >= capacity)
+                .filter(|(_, b)| (capacity..=bound).contains(&b.capacity()))
                 .min_by_key(|(_, b)| b.capacity())
                 .map(|(i, _)| i)?;
             Some(kept.swap_remove(i))
         });
-        found.unwrap_or_else(|| Vec::with_capacity(capacity))
+        found.unwrap_or_else(|| {
+            let mut buf = Vec::new();
+            let _ = buf.try_reserve_exact(capacity);
+            buf
+        })
     }
 
     fn give(&self, mut buf: Vec<u8>) {
@@ -94,17 +101,23 @@ mod tests {
     #[test]
     fn buffers_are_reused_and_the_pool_stays_bounded() {
         let p = pool();
-        let mut a = p.take(1 << 20);
+        let mut a = p.take(1 << 20, usize::MAX);
         assert!(a.capacity() >= 1 << 20 && a.is_empty());
         a.extend_from_slice(b"stale");
         let ptr = a.as_ptr();
         p.give(a);
-        let b = p.take(1000);
+        let b = p.take(1000, usize::MAX);
         assert_eq!(b.as_ptr(), ptr, "the kept buffer is handed out again");
         assert!(b.is_empty(), "nothing of the last image is left in it");
         p.give(b);
-        let c = p.take(2 << 20);
+        let c = p.take(2 << 20, usize::MAX);
         assert_ne!(c.as_ptr(), ptr, "a kept buffer too small is not handed out");
+        p.give(c);
+        let d = p.take(1000, 1 << 20);
+        assert!(
+            d.capacity() <= 1 << 20,
+            "a kept buffer larger than the bound is not handed out"
+        );
         // Too large to keep.
         p.give(Vec::with_capacity(MAX_KEPT_BYTES + 1));
         for _ in 0..10 {
@@ -115,8 +128,8 @@ mod tests {
             assert!(kept.len() <= MAX_KEPT);
             assert!(kept.iter().map(Vec::capacity).sum::<usize>() <= MAX_KEPT_BYTES);
         }
-        // Full (1 + 12 + 12 MiB and no room for 8 more): an 8 MiB buffer takes the place
-        // of the 1 MiB one, as larger buffers serve more images.
+        // Full (2 + 12 + 12 MiB and no room for 8 more): an 8 MiB buffer takes the place
+        // of the 2 MiB one, as larger buffers serve more images.
         p.give(Vec::with_capacity(8 << 20));
         let kept = p.kept.lock().unwrap();
         assert!(kept.iter().map(Vec::capacity).sum::<usize>() <= MAX_KEPT_BYTES);

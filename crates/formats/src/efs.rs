@@ -96,6 +96,8 @@ pub enum EfsErrorKind {
     TooBig { size: u64, limit: u64 },
     /// More entries than `Limits::max_entries`.
     TooManyEntries(usize),
+    /// The copy of a file could not be allocated (out of memory, an address-space limit).
+    OutOfMemory { size: u64 },
 }
 
 /// An error of the EFS reader: the offset in the image of the structure at fault, and what.
@@ -134,6 +136,10 @@ impl fmt::Display for EfsErrorKind {
                 )
             }
             TooManyEntries(n) => write!(f, "EFS image has more than {n} entries"),
+            OutOfMemory { size } => write!(
+                f,
+                "EFS file of {size} bytes: cannot allocate its copy (out of memory)"
+            ),
         }
     }
 }
@@ -966,7 +972,11 @@ impl<'a> Efs<'a> {
             (None, _) => Ok(Cow::Borrowed(&[])),
             (Some(h), None) => Ok(Cow::Borrowed(text(h))),
             _ => {
-                let mut out = Vec::with_capacity(size as usize);
+                let mut out = Vec::new();
+                if out.try_reserve_exact(size as usize).is_err() {
+                    let at = exts.first().map_or(p.start, |h| h.at);
+                    return Err(EfsError::at(at, EfsErrorKind::OutOfMemory { size }));
+                }
                 for h in &exts {
                     out.extend_from_slice(text(h));
                 }

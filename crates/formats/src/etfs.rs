@@ -69,6 +69,8 @@ pub enum EtfsErrorKind {
     TooBig { size: u64, limit: u64 },
     /// More entries than `Limits::max_entries`.
     TooManyEntries(usize),
+    /// The copy of a file could not be allocated (out of memory, an address-space limit).
+    OutOfMemory { size: u64 },
 }
 
 /// An error of the ETFS reader: the offset in the image of the structure at fault (for a
@@ -94,6 +96,10 @@ impl fmt::Display for EtfsErrorKind {
                 write!(f, "ETFS file of {size} bytes exceeds the limit of {limit} bytes")
             }
             TooManyEntries(n) => write!(f, "ETFS file table has more than {n} entries"),
+            OutOfMemory { size } => write!(
+                f,
+                "ETFS file of {size} bytes: cannot allocate its copy (out of memory)"
+            ),
         }
     }
 }
@@ -870,7 +876,10 @@ impl<'a> Etfs<'a> {
         }
         // Check every cluster before allocating for the copy.
         let parts = (0..n).map(cluster).collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(size as usize);
+        let mut out = Vec::new();
+        if out.try_reserve_exact(size as usize).is_err() {
+            return Err(EtfsError::at(entry_at, EtfsErrorKind::OutOfMemory { size }));
+        }
         for p in parts {
             out.extend_from_slice(p);
         }

@@ -11,7 +11,13 @@
 //! modification time, where the format records them. Directories keep at least `rwx` for
 //! their owner, so the extracted tree can always be entered and removed; their modes and
 //! times are set last, deepest first, once nothing more is written into them.
+//!
+//! Bounded: a file with the same extent, mode and time as a file written before (a hard
+//! link, entries sharing their bytes) is made a hard link to it, and the bytes written in
+//! all may not pass the caller's budget (a 75 KB image can list terabytes of shared data):
+//! extraction stops there, and [`ExtractSummary::stopped`] says where and why.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
@@ -19,7 +25,11 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Container, Entry, EntryType};
+use super::{Container, Entry, EntryType, Loc};
+
+/// Bytes [`extract`] writes at most: `work_budget::MAX_EXTRA_WORK_PER_FILE` (the `extract`
+/// command allows four bytes per byte of the image file more, see [`extract_within`]).
+pub const DEFAULT_MAX_EXTRACTED: u64 = crate::work_budget::MAX_EXTRA_WORK_PER_FILE;
 
 /// What [`extract`] did.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -28,8 +38,12 @@ pub struct ExtractSummary {
     pub dirs: usize,
     pub symlinks: usize,
     pub bytes: u64,
+    /// Files made hard links to a file with the same bytes written before.
+    pub hard_links: usize,
     /// Entries not written, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Why extraction stopped before the last entry (the byte budget), naming the entry.
+    pub stopped: Option<String>,
 }
 
 /// A failure that stops extraction as a whole (per-entry problems go to `skipped`).
@@ -123,9 +137,19 @@ fn clear_existing(p: &Path) -> Result<(), String> {
     }
 }
 
-/// Write every entry of `c` under `dir` (created if missing). See the module docs for the
-/// safety rules.
+/// Write every entry of `c` under `dir` (created if missing), at most
+/// [`DEFAULT_MAX_EXTRACTED`] bytes. See the module docs for the safety rules.
 pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractError> {
+    extract_within(c, dir, DEFAULT_MAX_EXTRACTED)
+}
+
+/// [`extract`], writing at most `max_bytes` bytes of file data: the entry that would pass
+/// them is not written, and extraction stops there ([`ExtractSummary::stopped`]).
+pub fn extract_within(
+    c: &dyn Container,
+    dir: &Path,
+    max_bytes: u64,
+) -> Result<ExtractSummary, ExtractError> {
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_dir() => {}
         Ok(_) => return Err(ExtractError::RootNotDir(dir.to_path_buf())),
@@ -135,9 +159,10 @@ pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractE
         })?,
     }
     let mut s = ExtractSummary::default();
+    let mut written = Written::default();
     // Directories whose mode and time are set once everything is written.
     let mut dirs_to_finish: Vec<(PathBuf, &Entry)> = Vec::new();
-    for e in c.entries() {
+    for (index, e) in c.entries().iter().enumerate() {
         let comps = match safe_components(&e.path) {
             Ok(v) if v.is_empty() => continue, // the root directory itself
             Ok(v) => v,
@@ -169,11 +194,39 @@ pub fn extract(c: &dyn Container, dir: &Path) -> Result<ExtractSummary, ExtractE
                     Err(err) => Err(err.to_string()),
                 },
             },
-            EntryType::File => write_file(c, e, &target).map(|n| {
-                s.files += 1;
-                s.bytes += n;
-            }),
+            EntryType::File => {
+                written.forget(&target);
+                if let Some(first) = written.same_bytes(e, &target) {
+                    s.files += 1;
+                    s.hard_links += 1;
+                    written.put(e, &first, target);
+                    continue;
+                }
+                if s.bytes.saturating_add(e.size) > max_bytes {
+                    let offset = match (c.data_offset(e), c.decoded_data_offset(e)) {
+                        (Some(o), _) => format!("{o:#x}"),
+                        (None, Some(o)) => format!("{o:#x} of the decoded image"),
+                        (None, None) => "unknown".to_string(),
+                    };
+                    s.stopped = Some(format!(
+                        "{}: {} bytes would pass the budget of {max_bytes} bytes written \
+                         ({} written); extraction stopped here (offset {offset}): this entry \
+                         and the {} after it are not extracted",
+                        e.path,
+                        e.size,
+                        s.bytes,
+                        c.entries().len().saturating_sub(index + 1)
+                    ));
+                    break;
+                }
+                write_file(c, e, &target).map(|n| {
+                    s.files += 1;
+                    s.bytes += n;
+                    written.put(e, &target, target.clone());
+                })
+            }
             EntryType::Symlink => {
+                written.forget(&target);
                 symlink(e.link_target.as_deref().unwrap_or(""), &target).map(|()| s.symlinks += 1)
             }
             EntryType::Device | EntryType::Fifo | EntryType::Other => {
@@ -265,6 +318,51 @@ fn set_mode(f: &fs::File, mode: u32) -> Result<(), String> {
 #[cfg(not(unix))]
 fn set_mode(_f: &fs::File, _mode: u32) -> Result<(), String> {
     Ok(())
+}
+
+/// The files written so far, by extent, mode and time: a file with the same as one of them
+/// is a hard link to it (a link shares the first file's mode and time, so both must agree).
+/// A path written over by a later entry no longer holds its extent's bytes.
+#[derive(Default)]
+struct Written {
+    by_key: HashMap<WrittenKey, PathBuf>,
+    key_at: HashMap<PathBuf, WrittenKey>,
+}
+
+/// What a hard link shares with its first file: the bytes (extent), mode and time.
+type WrittenKey = (Loc, u32, Option<u64>);
+
+fn written_key(e: &Entry) -> WrittenKey {
+    (e.loc, e.mode & PERMISSION_BITS, e.mtime)
+}
+
+impl Written {
+    /// Whatever was at `target` is about to be replaced.
+    fn forget(&mut self, target: &Path) {
+        if let Some(key) = self.key_at.remove(target) {
+            if self.by_key.get(&key).is_some_and(|p| p == target) {
+                self.by_key.remove(&key);
+            }
+        }
+    }
+
+    /// A hard link at `target` to the file written like `e`, if there is one and linking
+    /// works here; that file's path.
+    fn same_bytes(&self, e: &Entry, target: &Path) -> Option<PathBuf> {
+        let first = self.by_key.get(&written_key(e))?;
+        clear_existing(target).ok()?;
+        fs::hard_link(first, target).ok()?;
+        Some(first.clone())
+    }
+
+    /// `target` now holds what `e` says (first written at `first`).
+    fn put(&mut self, e: &Entry, first: &Path, target: PathBuf) {
+        let key = written_key(e);
+        self.by_key
+            .entry(key)
+            .or_insert_with(|| first.to_path_buf());
+        self.key_at.insert(target, key);
+    }
 }
 
 #[cfg(unix)]

@@ -19,7 +19,10 @@ pub fn detect(data: &[u8]) -> bool {
 /// lie).
 ///
 /// The decoder writes straight into the output, which grows by doubling: no bounce buffer,
-/// no copy per chunk (inflating a boot image is a large part of a scan's time).
+/// no copy per chunk (inflating a boot image is a large part of a scan's time). It never
+/// holds more than `max` bytes of room (see [`super::grow_zeroed`]): once it is full, one
+/// byte more read into a buffer of its own says whether the stream goes past the bound. A
+/// buffer that cannot be allocated is an error.
 fn read_bounded<R: Read>(
     mut r: R,
     consumed: impl Fn(&R) -> u64,
@@ -28,38 +31,55 @@ fn read_bounded<R: Read>(
     what: &str,
     limits: &Limits,
 ) -> Result<Vec<u8>, FormatError> {
-    // One byte past `max` is room enough to see that the stream goes past it.
-    let cap = usize::try_from(max).unwrap_or(usize::MAX).saturating_add(1);
+    let cap = usize::try_from(max).unwrap_or(usize::MAX);
     let first = hint.clamp(64 * 1024, 64 << 20).min(cap);
-    let mut out = super::buf_pool::take(first);
-    out.resize(first, 0);
+    let mut out = super::buf_pool::take(first, cap);
     let mut filled = 0;
     loop {
         if filled == out.len() {
-            if out.len() >= cap {
-                return Err(too_big(what, filled as u64, limits, Some(consumed(&r))));
+            if filled >= cap {
+                return match read_some(&mut r, &mut [0u8; 1]) {
+                    Ok(0) => break,
+                    Ok(_) => Err(too_big(
+                        what,
+                        max.saturating_add(1),
+                        limits,
+                        Some(consumed(&r)),
+                    )),
+                    Err(e) => Err(corrupt(what, filled, &e, consumed(&r))),
+                };
             }
-            let grown = out.len().saturating_mul(2).min(cap);
-            out.resize(grown, 0);
+            let grown = out.len().saturating_mul(2).clamp(first, cap);
+            if super::grow_zeroed(&mut out, grown, cap).is_err() {
+                return Err(super::out_of_memory(what, grown as u64, Some(consumed(&r))));
+            }
         }
         let room = out.get_mut(filled..).unwrap_or(&mut []);
-        match r.read(room) {
+        match read_some(&mut r, room) {
             Ok(0) => break,
             Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(FormatError::at(
-                    consumed(&r),
-                    format!("{what}: corrupt deflate data after {filled} output bytes: {e}"),
-                ))
-            }
-        }
-        if filled as u64 > max {
-            return Err(too_big(what, filled as u64, limits, Some(consumed(&r))));
+            Err(e) => return Err(corrupt(what, filled, &e, consumed(&r))),
         }
     }
     out.truncate(filled);
     Ok(out)
+}
+
+/// `r.read(buf)`, retried when interrupted.
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn corrupt(what: &str, filled: usize, e: &std::io::Error, at: u64) -> FormatError {
+    FormatError::at(
+        at,
+        format!("{what}: corrupt deflate data after {filled} output bytes: {e}"),
+    )
 }
 
 /// Decompress exactly one gzip member (as mkifs writes the zlib imagefs), at most `max` bytes.
@@ -156,4 +176,50 @@ pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Container + '
         entries: vec![entry],
         notes,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeros_gz(n: usize) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &vec![0u8; n]).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn the_output_never_has_more_room_than_the_bound() {
+        // First guesses that double onto the bound exactly (the case that reserved twice the
+        // bound), and outputs just under, at and just over it.
+        let max: usize = 4 << 20;
+        let limits = Limits {
+            max_expanded: max as u64,
+            ..Limits::default()
+        };
+        for size in [max - 1, max, max + 1, 3 << 20, 5 << 20] {
+            let gz = zeros_gz(size);
+            for hint in [64 << 10, 1 << 20, max / 3, max, 8 << 20] {
+                let r = read_bounded(
+                    GzDecoder::new(&gz[..]),
+                    |_| 0,
+                    max as u64,
+                    hint,
+                    "t",
+                    &limits,
+                );
+                match r {
+                    Ok(v) => {
+                        assert!(size <= max, "{size} bytes passed a bound of {max}");
+                        assert_eq!(v.len(), size);
+                        assert!(v.capacity() <= max, "capacity {} > {max}", v.capacity());
+                    }
+                    Err(e) => {
+                        assert!(size > max, "size {size} hint {hint}: {e}");
+                        assert!(e.message.contains("exceed the limit"), "{e}");
+                    }
+                }
+            }
+        }
+    }
 }

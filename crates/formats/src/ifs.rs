@@ -905,14 +905,21 @@ fn decompress_imagefs(
 /// `src` (offset `start` in the input) until the zero length that ends it.
 fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits) -> Decoded {
     let name = if ucl { "UCL" } else { "LZO" };
+    let cap = usize::try_from(limits.max_expanded).unwrap_or(usize::MAX);
+    // The most the output may hold: a block past the figure, within the limit (and the
+    // decoder's slack); the buffer never has more room than that.
+    let bound = usize::try_from(expect)
+        .unwrap_or(usize::MAX)
+        .saturating_add(MAX_BLOCK_OUT)
+        .min(cap)
+        .saturating_add(super::LZ_SLACK);
     // Pre-allocate modestly: a lying header must not make us reserve memory.
     let mut out: Vec<u8> =
-        super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)));
+        super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)), bound);
     let mut pos: usize = 0;
     // End of the output so far: `out` runs a little past it (room zero-filled ahead for the
     // next block), and is cut to it at the end.
     let mut end: usize = 0;
-    let cap = usize::try_from(limits.max_expanded).unwrap_or(usize::MAX);
     let damage = loop {
         let block_at = start + pos as u64;
         let Some(hdr) = src.get(pos..pos + 2) else {
@@ -949,7 +956,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         }
         let max = cap.saturating_sub(end).min(MAX_BLOCK_OUT);
         let decoder = if ucl { ucl::decode } else { lzo::decode };
-        match decoder(block, super::LzOut::resume(&mut out, end, max)) {
+        match decoder(block, super::LzOut::resume(&mut out, end, max, bound)) {
             Ok(n) => end += n,
             Err(e) => {
                 let mut fe = e.to_format_error(
@@ -1266,6 +1273,18 @@ impl Container for Ifs<'_> {
         sh.offset
             .checked_add(u64::from(sh.startup_size))?
             .checked_add(self.info.compressed_size?)
+    }
+
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        file_note_offset(
+            self.info.compression,
+            self.info.imagefs_offset,
+            entry.loc.offset,
+        )
+    }
+
+    fn decoded_data_offset(&self, entry: &Entry) -> Option<u64> {
+        (self.info.compression != Compression::None).then_some(entry.loc.offset)
     }
 
     /// Preboot stub and startup part, then the imagefs: the blocks read up to the end

@@ -48,9 +48,10 @@ pub mod qnx4;
 pub mod qnx6;
 pub mod tar;
 pub mod ucl;
+pub mod work_budget;
 
 pub use carve::carve;
-pub use extract::{extract, ExtractError, ExtractSummary};
+pub use extract::{extract, extract_within, ExtractError, ExtractSummary};
 
 /// The container formats this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -234,9 +235,11 @@ impl EntryType {
     }
 }
 
-/// Where a reader finds an entry's bytes; its meaning is private to each reader.
+/// Where a reader finds an entry's bytes; its meaning is private to each reader, but two
+/// file entries of one container with the same `Loc` read the same bytes (the scanner
+/// examines them once: hard links, entries sharing an extent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Loc {
+pub struct Loc {
     pub(crate) offset: u64,
     pub(crate) len: u64,
     pub(crate) aux: u64,
@@ -266,7 +269,7 @@ pub struct Entry {
     /// Format-specific flags, e.g. IFS inode flags `elf`, `run-once`, `bootstrap`, `boot-script`.
     pub flags: Vec<String>,
     #[serde(skip)]
-    pub(crate) loc: Loc,
+    pub loc: Loc,
 }
 
 impl Entry {
@@ -334,6 +337,17 @@ pub trait Container {
     /// found in the first copy of an image for the next (a flash dump holding a boot image
     /// that is also in the tree as a file, the A and B copies of a partition).
     fn input_extent(&self) -> Option<u64> {
+        None
+    }
+    /// Where the bytes of a file entry start in the container's input, when they lie there
+    /// (errors about an entry that is not read are located there).
+    fn data_offset(&self, _entry: &Entry) -> Option<u64> {
+        None
+    }
+    /// Where the bytes of a file entry start in the data the container decoded from its
+    /// input (a compressed boot image's imagefs), when they do not lie in the input itself:
+    /// errors about an entry that is not read name this offset in their message.
+    fn decoded_data_offset(&self, _entry: &Entry) -> Option<u64> {
         None
     }
     /// How many bytes from the start of the input this container occupies, when its format
@@ -554,6 +568,36 @@ pub(crate) fn too_big(what: &str, size: u64, limits: &Limits, offset: Option<u64
     }
 }
 
+/// Error for an output buffer that could not be allocated (the process is out of memory or
+/// under an address-space limit): the reader stops with this error instead of aborting.
+pub(crate) fn out_of_memory(what: &str, size: u64, offset: Option<u64>) -> FormatError {
+    let msg = format!("{what}: cannot allocate {size} bytes (out of memory)");
+    match offset {
+        Some(o) => FormatError::at(o, msg),
+        None => FormatError::new(msg),
+    }
+}
+
+/// Grow `buf` to `len` bytes, zero-filled. Room is reserved ahead (twice the capacity, so
+/// growing step by step stays linear) but never past `bound` bytes of capacity, nor past
+/// `len` when that is more: a decoder's output may not make us reserve more than its bound
+/// allows (`Vec`'s own growth doubles past it: 1 GiB reserved for a 512 MiB bound). An
+/// allocation that fails is an error, not an abort.
+pub(crate) fn grow_zeroed(
+    buf: &mut Vec<u8>,
+    len: usize,
+    bound: usize,
+) -> Result<(), std::collections::TryReserveError> {
+    if len > buf.capacity() {
+        let target = buf.capacity().saturating_mul(2).clamp(len, bound.max(len));
+        buf.try_reserve_exact(target - buf.len())?;
+    }
+    if len > buf.len() {
+        buf.resize(len, 0);
+    }
+    Ok(())
+}
+
 /// Reads a whole entry into memory and returns its bytes (convenience for callers).
 pub fn read_to_vec(c: &dyn Container, entry: &Entry) -> Result<Vec<u8>, FormatError> {
     c.read(entry).map(Cow::into_owned)
@@ -618,10 +662,17 @@ pub(crate) struct LzOut<'a> {
     /// Cut `buf` back to `pos` when done ([`LzOut::new`]); [`LzOut::resume`] leaves the
     /// zero-filled room past it for the next stream.
     truncate: bool,
+    /// Most capacity `buf` may be given (see [`grow_zeroed`]).
+    bound: usize,
+    /// Growing `buf` failed: the output stopped for want of memory, not at its limit.
+    out_of_memory: bool,
 }
 
+/// The message of a stream that stopped because its output buffer could not be grown.
+pub(crate) const LZ_OUT_OF_MEMORY: &str = "output buffer cannot be allocated (out of memory)";
+
 /// Bytes kept writable past `pos`, for the fixed-size short copies.
-const LZ_SLACK: usize = 16;
+pub(crate) const LZ_SLACK: usize = 16;
 
 /// Copies up to this long are done in fixed 16-byte moves, not through `memcpy`: the
 /// decoders make millions of short copies, and a libc `memcpy` call per copy is slow for
@@ -667,12 +718,15 @@ fn copy_short(buf: &mut [u8], at: usize, src: &[u8], from: usize, exact: &[u8]) 
 impl<'a> LzOut<'a> {
     pub(crate) fn new(buf: &'a mut Vec<u8>, max_out: usize) -> Self {
         let base = buf.len();
+        let limit = base.saturating_add(max_out);
         LzOut {
             buf,
             base,
             pos: base,
-            limit: base.saturating_add(max_out),
+            limit,
             truncate: true,
+            bound: limit.saturating_add(LZ_SLACK),
+            out_of_memory: false,
         }
     }
 
@@ -681,15 +735,34 @@ impl<'a> LzOut<'a> {
     /// room the previous block zero-filled; they are written over, not zero-filled again
     /// (cutting the buffer back after each block had every block zero-fill 64 KiB anew).
     /// `buf` keeps that room when the stream ends: the caller cuts it to the last end.
-    pub(crate) fn resume(buf: &'a mut Vec<u8>, end: usize, max_out: usize) -> Self {
+    /// `bound`: the capacity `buf` may grow to over all the streams (their total limit), so
+    /// it grows in doubling steps across them, not block by block.
+    pub(crate) fn resume(buf: &'a mut Vec<u8>, end: usize, max_out: usize, bound: usize) -> Self {
         let base = end.min(buf.len());
+        let limit = base.saturating_add(max_out);
         LzOut {
             buf,
             base,
             pos: base,
-            limit: base.saturating_add(max_out),
+            limit,
             truncate: false,
+            bound: bound.max(limit.saturating_add(LZ_SLACK)),
+            out_of_memory: false,
         }
+    }
+
+    /// The error of a stream whose output stopped (`limit_message` when it reached its
+    /// limit, or [`LZ_OUT_OF_MEMORY`] when its buffer could not be grown), at input `at`.
+    #[cold]
+    pub(crate) fn stopped(&self, at: usize, limit_message: &'static str) -> DecodeError {
+        DecodeError::at(
+            at,
+            if self.out_of_memory {
+                LZ_OUT_OF_MEMORY
+            } else {
+                limit_message
+            },
+        )
     }
 
     /// Bytes written by this stream.
@@ -710,7 +783,10 @@ impl<'a> LzOut<'a> {
                 .max(self.buf.len() + self.produced().max(64 * 1024))
                 .min(self.limit)
                 + LZ_SLACK;
-            self.buf.resize(want, 0);
+            if grow_zeroed(self.buf, want, self.bound).is_err() {
+                self.out_of_memory = true;
+                return false;
+            }
         }
         true
     }
@@ -818,6 +894,54 @@ mod lz_out_tests {
     use super::*;
 
     #[test]
+    fn growing_in_small_steps_never_reserves_past_the_bound() {
+        let bound = 1_000_000;
+        let mut buf = Vec::new();
+        let mut reallocs = 0;
+        let mut len = 0;
+        while len < bound {
+            len = (len + 4099).min(bound);
+            let cap = buf.capacity();
+            grow_zeroed(&mut buf, len, bound).unwrap();
+            reallocs += usize::from(buf.capacity() != cap);
+            assert_eq!(buf.len(), len);
+            assert!(buf.capacity() <= bound, "{} > {bound}", buf.capacity());
+        }
+        assert!(
+            reallocs < 20,
+            "room is reserved ahead: {reallocs} reallocations"
+        );
+        // An allocation that cannot be made is an error.
+        assert!(grow_zeroed(&mut buf, usize::MAX / 2, usize::MAX).is_err());
+    }
+
+    #[test]
+    fn a_decoder_output_stays_within_its_limit_and_slack() {
+        let src: Vec<u8> = (0..255u8).collect();
+        for limit in [1000usize, 65_536, 300_000] {
+            let mut buf = Vec::new();
+            let mut out = LzOut::new(&mut buf, limit);
+            assert_eq!(out.literals(&src, 0, 200), Some(true));
+            while out.copy_match(200, 200) == Ok(()) {}
+            assert_eq!(out.copy_match(200, 200), Err(false));
+            assert!(!out.out_of_memory);
+            drop(out);
+            assert!(buf.capacity() <= limit + LZ_SLACK, "{}", buf.capacity());
+        }
+        // Blocks resumed one after another grow the buffer up to the total bound only.
+        let bound = 10 * 65_536 + LZ_SLACK;
+        let mut buf = Vec::new();
+        let mut end = 0;
+        for _ in 0..10 {
+            let mut out = LzOut::resume(&mut buf, end, 65_536, bound);
+            assert_eq!(out.literals(&src, 0, 200), Some(true));
+            while out.copy_match(200, 200) == Ok(()) {}
+            end += out.produced();
+        }
+        assert!(buf.capacity() <= bound, "{} > {bound}", buf.capacity());
+    }
+
+    #[test]
     fn copies_agree_with_a_byte_by_byte_model() {
         // Literal runs and matches of every length class (fixed 8/16-byte moves, 16-byte
         // chunks, memcpy, overlapping patterns), against the plain LZ definition.
@@ -893,7 +1017,7 @@ mod lz_out_tests {
         let mut buf = Vec::new();
         let mut end = 0;
         for k in 0..3usize {
-            let mut out = LzOut::resume(&mut buf, end, 1 << 16);
+            let mut out = LzOut::resume(&mut buf, end, 1 << 16, 1 << 20);
             assert_eq!(out.literals(&src, k * 10, 10), Some(true));
             assert_eq!(out.copy_match(10, 5), Ok(()));
             assert_eq!(out.copy_match(16, 1), Err(true), "before this block");

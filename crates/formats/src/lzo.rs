@@ -56,7 +56,7 @@ impl Input<'_> {
             // The common case: 1 to 3 literals after a match.
             return match out.short_literals(self.src, self.pos, n) {
                 None => Err(DecodeError::at(self.pos, "LZO input overrun")),
-                Some(false) => Err(DecodeError::at(self.pos, "LZO output overrun")),
+                Some(false) => Err(out.stopped(self.pos, "LZO output overrun")),
                 Some(true) => {
                     self.pos = end;
                     Ok(())
@@ -65,7 +65,7 @@ impl Input<'_> {
         }
         match out.literals(self.src, self.pos, n) {
             None => return Err(DecodeError::at(self.pos, "LZO input overrun")),
-            Some(false) => return Err(DecodeError::at(self.pos, "LZO output overrun")),
+            Some(false) => return Err(out.stopped(self.pos, "LZO output overrun")),
             Some(true) => {}
         }
         self.pos = end;
@@ -75,16 +75,11 @@ impl Input<'_> {
 
 #[inline(always)]
 fn copy_match(out: &mut LzOut, dist: usize, len: usize, pos: usize) -> Result<(), DecodeError> {
-    out.copy_match(dist, len).map_err(|before_start| {
-        DecodeError::at(
-            pos,
-            if before_start {
-                "LZO lookbehind overrun"
-            } else {
-                "LZO output overrun"
-            },
-        )
-    })
+    match out.copy_match(dist, len) {
+        Ok(()) => Ok(()),
+        Err(true) => Err(DecodeError::at(pos, "LZO lookbehind overrun")),
+        Err(false) => Err(out.stopped(pos, "LZO output overrun")),
+    }
 }
 
 /// Decompress one LZO1X stream (as written by `lzo1x_1_compress` / `lzo1x_999_compress`),

@@ -242,7 +242,9 @@ impl<'a> Qnx4<'a> {
                 ));
             }
         }
-        let mut out = Vec::with_capacity(size as usize);
+        let mut out = Vec::new();
+        out.try_reserve_exact(size as usize)
+            .map_err(|_| super::out_of_memory("QNX4 file", size, None))?;
         for (off, len) in exts {
             let need = size - out.len() as u64;
             if need == 0 {
@@ -457,6 +459,12 @@ impl<'a> Qnx4<'a> {
 }
 
 impl Container for Qnx4<'_> {
+    /// The first extent (its block number is the low half of `loc.offset`).
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        let first = entry.loc.offset & 0xffff_ffff;
+        first.checked_sub(1).map(|b| b * BS)
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx4
     }

@@ -396,17 +396,24 @@ impl<'a> Qnx6<'a> {
                 }
             }
         }
-        let mut out = Vec::with_capacity(len as usize);
+        // Copied into a buffer of exactly `len` bytes: the part of each block that is in
+        // the range (holes read as zeros).
+        let len = len as usize;
+        let mut out = Vec::new();
+        out.try_reserve_exact(len)
+            .map_err(|_| super::out_of_memory("QNX6 file", len as u64, None))?;
+        let mut skip = skip as usize;
         for b in blocks {
+            let want = (self.bs as usize - skip).min(len - out.len());
             match b {
-                Some(p) => out.extend_from_slice(self.block(p)?),
-                None => out.resize(out.len() + self.bs as usize, 0),
+                Some(p) => {
+                    out.extend_from_slice(self.block(p)?.get(skip..skip + want).unwrap_or(&[]))
+                }
+                None => out.resize(out.len() + want, 0),
             }
+            skip = 0;
         }
-        let s = skip as usize;
-        Ok(Cow::Owned(
-            out.get(s..s + len as usize).unwrap_or(&[]).to_vec(),
-        ))
+        Ok(Cow::Owned(out))
     }
 
     fn inode(&self, ino: u32) -> Result<Inode, FormatError> {
@@ -599,6 +606,13 @@ impl<'a> Qnx6<'a> {
 }
 
 impl Container for Qnx6<'_> {
+    /// The first data block of the file's inode.
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        let inode = self.inode(u32::try_from(entry.loc.aux).ok()?).ok()?;
+        let first = self.map_block(&inode.tree, 0).ok()??;
+        self.block_offset(first)
+    }
+
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx6
     }

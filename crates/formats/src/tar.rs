@@ -380,6 +380,11 @@ impl Container for Tar<'_> {
         }
     }
 
+    /// In the archive (for a `.tar.gz`, in its payload: not the input's offset).
+    fn data_offset(&self, entry: &Entry) -> Option<u64> {
+        (self.kind == ContainerKind::Tar).then_some(entry.loc.offset)
+    }
+
     fn kind(&self) -> ContainerKind {
         self.kind
     }

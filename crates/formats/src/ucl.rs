@@ -245,7 +245,7 @@ pub(crate) fn decode(src: &[u8], out: super::LzOut<'_>) -> Result<usize, DecodeE
             let run = (b.bb & b.bb.wrapping_sub(1)).leading_ones();
             match out.short_literals(b.src, b.pos, run as usize) {
                 None => return Err(DecodeError::at(b.src.len(), "UCL input overrun")),
-                Some(false) => return Err(DecodeError::at(b.pos, "UCL output overrun")),
+                Some(false) => return Err(out.stopped(b.pos, "UCL output overrun")),
                 Some(true) => {}
             }
             b.pos += run as usize;
@@ -289,7 +289,7 @@ pub(crate) fn decode(src: &[u8], out: super::LzOut<'_>) -> Result<usize, DecodeE
                     "UCL match offset before start of output",
                 ))
             }
-            Err(false) => return Err(DecodeError::at(b.pos, "UCL output overrun")),
+            Err(false) => return Err(out.stopped(b.pos, "UCL output overrun")),
         }
     }
     if b.pos != src.len() {
@@ -716,7 +716,7 @@ mod tests {
         buf.resize(prefix.len() + 40, 0x5a);
         let r = decode(
             src,
-            super::super::LzOut::resume(&mut buf, prefix.len(), max_out),
+            super::super::LzOut::resume(&mut buf, prefix.len(), max_out, 0),
         );
         assert_eq!(r, want_r, "resumed: limit {max_out}, stream {src:02x?}");
         match r {

@@ -249,6 +249,20 @@ pub struct ImageReport {
     /// or `truncated` notes.
     #[serde(default)]
     pub state: ImageState,
+    /// Files of this image whose bytes are those of a file examined before in it (the same
+    /// extent: hard links, entries sharing their data): reported here, not examined again.
+    /// At most `scan::MAX_SAME_CONTENT_LISTED`; a `same-content` note counts the others.
+    #[serde(default)]
+    pub same_content: Vec<SameContent>,
+}
+
+/// A file with the same bytes as another file of the same image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SameContent {
+    /// Virtual path of the file not examined again.
+    pub path: String,
+    /// Virtual path of the file examined, whose findings stand for both.
+    pub same_as: String,
 }
 
 /// How much of an image was read.
