@@ -350,7 +350,8 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
                     Some(CallocReport::unknown(&e.message))
                 }
             };
-            let facts = facts_of(path, &elf, calloc);
+            let mut facts = facts_of(path, &elf, calloc);
+            crate::facts::add_calloc_search(&mut facts, &elf);
             out.errors
                 .extend(facts.warnings.iter().map(|w| ErrorReport {
                     path: path.to_string(),

@@ -121,6 +121,7 @@ fn calloc(verdict: CallocVerdict, reason: &str) -> CallocReport {
             address: "0x412".into(),
             text: "imul esi, [ebp+8]".into(),
         }],
+        location: None,
     }
 }
 
@@ -160,6 +161,7 @@ fn binary(path: &str, static_calloc: Option<CallocReport>) -> BinaryReport {
         network: true,
         network_imports: vec!["socket".into()],
         stripped_static: false,
+        calloc_search: None,
         located_by_address: vec![],
     }
 }

@@ -574,6 +574,11 @@ impl<'e> Arm<'e> {
             O::BX => {
                 if Self::reg(&ops[0]) == Some(LR) {
                     smallvec![Op::Ret]
+                } else if thumb && Self::reg(&ops[0]) == Some(PC) {
+                    // Thumb `bx pc` (interworking veneers): ARM code at the next word
+                    smallvec![Op::Jump {
+                        target: (addr & !1).wrapping_add(4) & !3,
+                    }]
                 } else {
                     smallvec![Op::TailCall {
                         target: Target::Indirect,

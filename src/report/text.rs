@@ -129,9 +129,44 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
         let statics: Vec<&BinaryReport> =
             bins.iter().filter(|b| b.static_calloc.is_some()).collect();
         list(out, "static calloc copies", &statics, |b| {
-            let c = b.static_calloc.as_ref().map(calloc_word).unwrap_or("");
-            format!("{} ({}): calloc {c}", b.path, b.arch)
+            let c = b.static_calloc.as_ref();
+            let located = c
+                .and_then(|c| c.location.as_ref().map(|l| (c, l)))
+                .filter(|(_, l)| l.by != "symbol")
+                .map(|(c, l)| {
+                    format!(
+                        " at {} (no symbol: located by {}, confidence {})",
+                        c.address.as_deref().unwrap_or("?"),
+                        l.by,
+                        l.confidence.as_str()
+                    )
+                })
+                .unwrap_or_default();
+            let word = c.map(calloc_word).unwrap_or("");
+            format!("{} ({}): calloc {word}{located}", b.path, b.arch)
         });
+        let like: Vec<&BinaryReport> = bins
+            .iter()
+            .filter(|b| {
+                b.calloc_search
+                    .as_ref()
+                    .is_some_and(|s| !s.calloc_like.is_empty())
+            })
+            .collect();
+        list(
+            out,
+            "calloc-like functions (not taken for the C library's calloc)",
+            &like,
+            |b| {
+                let fns: Vec<String> = b
+                    .calloc_search
+                    .iter()
+                    .flat_map(|s| &s.calloc_like)
+                    .map(|c| format!("{} {}", c.address.as_deref().unwrap_or("?"), calloc_word(c)))
+                    .collect();
+                format!("{} ({}): {}", b.path, b.arch, fns.join(", "))
+            },
+        );
         let moved = bins
             .iter()
             .filter(|b| !b.located_by_address.is_empty())
