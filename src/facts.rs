@@ -111,8 +111,9 @@ pub struct FileFacts {
     pub calloc: Option<CallocReport>,
     /// A stripped static program: the search for its calloc (see [`add_calloc_search`]).
     pub calloc_search: Option<CallocSearchFacts>,
-    /// A named calloc's code, to be looked for in the target's stripped programs.
-    pub calloc_signature: Option<Signature>,
+    /// A named calloc's code (each function of its chain), to be looked for in the
+    /// target's stripped programs.
+    pub calloc_signatures: Vec<Signature>,
     /// Segments read at their address because their recorded file offset disagrees.
     pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read.
@@ -236,7 +237,7 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
         is_libc,
         calloc,
         calloc_search: None,
-        calloc_signature: None,
+        calloc_signatures: Vec::new(),
         offset_mismatches: elf.offset_mismatches.clone(),
         warnings: elf.warnings.clone(),
     }
@@ -256,16 +257,17 @@ pub struct CallocSearchFacts {
 /// for its copy of calloc by behaviour. Decoder panics on hostile bytes become a warning.
 pub fn add_calloc_search(facts: &mut FileFacts, elf: &ElfFile<'_>) {
     if let Some(c) = facts.calloc.as_ref().filter(|c| c.located_by() == "symbol") {
-        let body = c.chain_links.last().and_then(|l| {
-            let a = u64::from_str_radix(l.address.trim_start_matches("0x"), 16).ok()?;
-            Some((a, l.name.as_str()))
-        });
-        if let Some((addr, name)) = body {
-            facts.calloc_signature = crate::guard::contain(|| {
-                signature::signature_of(elf, addr, name, c.verdict, &c.reason, &facts.path)
-            })
-            .flatten();
-        }
+        let path = &facts.path;
+        facts.calloc_signatures = crate::guard::contain(|| {
+            c.chain_links
+                .iter()
+                .filter_map(|l| {
+                    let addr = parse_hex(&l.address)?;
+                    signature::signature_of(elf, addr, &l.name, c.verdict, &c.reason, path)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
         return;
     }
     if !needs_search(elf) {
@@ -301,10 +303,18 @@ fn search_facts(s: Search) -> (Option<CallocReport>, CallocSearchFacts) {
     )
 }
 
+fn parse_hex(a: &str) -> Option<u64> {
+    u64::from_str_radix(a.trim_start_matches("0x"), 16).ok()
+}
+
 /// The address of the function a calloc report's chain ends in (the one that multiplies).
 fn body_of(c: &CallocReport) -> Option<u64> {
-    let l = c.chain_links.last()?;
-    u64::from_str_radix(l.address.trim_start_matches("0x"), 16).ok()
+    parse_hex(&c.chain_links.last()?.address)
+}
+
+/// The address of calloc's entry in a report.
+fn entry_of(c: &CallocReport) -> Option<u64> {
+    parse_hex(c.address.as_deref()?)
 }
 
 /// The search by known code, once every file of a target has been read: the code of each
@@ -314,11 +324,9 @@ fn body_of(c: &CallocReport) -> Option<u64> {
 /// (the code is the same).
 pub fn apply_calloc_signatures(facts: &mut [FileFacts]) {
     let mut sigs: Vec<Signature> = Vec::new();
-    for f in facts.iter() {
-        if let Some(s) = &f.calloc_signature {
-            if !sigs.iter().any(|o| o.bytes == s.bytes && o.keep == s.keep) {
-                sigs.push(s.clone());
-            }
+    for s in facts.iter().flat_map(|f| &f.calloc_signatures) {
+        if !sigs.iter().any(|o| o.bytes == s.bytes && o.keep == s.keep) {
+            sigs.push(s.clone());
         }
     }
     if sigs.is_empty() {
@@ -347,7 +355,7 @@ pub fn apply_calloc_signatures(facts: &mut [FileFacts]) {
             ),
         };
         let mut found = match f.calloc.take() {
-            Some(c) if body_of(&c) == Some(w.entry) => c,
+            Some(c) if body_of(&c) == Some(w.entry) || entry_of(&c) == Some(w.entry) => c,
             other => {
                 // A calloc-like function, or code the search by behaviour did not analyse.
                 let like = search

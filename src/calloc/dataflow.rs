@@ -481,6 +481,9 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                     r.may = base.may & (P | RET);
                     r.must = base.must & (P | RET);
                 }
+            } else if !*sub {
+                // pointer + index: still inside the allocation (`q = p + i`)
+                r.may = (va.may | vb.may) & RET;
             }
             write(st, *dst, r);
         }

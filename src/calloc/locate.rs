@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::dataflow::{read, step, Ctx, Val, HI, N, P, S};
 use super::ir::{self, Lifter, Op, Opnd, Target};
+pub use super::probe::MAX_PROBE_INSNS;
 use super::probe::{probe, FillKind, Probe};
 use super::signature::{Window, MAX_SIGNATURE_WINDOWS, SIGNATURE_MAX_LEN};
 use super::{
@@ -39,6 +40,28 @@ pub const MAX_SEARCH_PROBES: usize = 2_000;
 pub const MAX_SEARCH_INSNS: usize = 2_000_000;
 /// calloc-like functions analysed and reported per file.
 pub const MAX_CALLOC_LIKE: usize = 8;
+
+/// The bounds of one search: the constants above. Other values are for the tests of the
+/// bounds, which would otherwise have to build programs of millions of instructions.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    pub candidates: usize,
+    pub probes: usize,
+    pub insns: usize,
+    pub calloc_like: usize,
+}
+
+impl Default for SearchLimits {
+    fn default() -> SearchLimits {
+        SearchLimits {
+            candidates: MAX_SEARCH_CANDIDATES,
+            probes: MAX_SEARCH_PROBES,
+            insns: MAX_SEARCH_INSNS,
+            calloc_like: MAX_CALLOC_LIKE,
+        }
+    }
+}
 
 /// `CALLOC_SEARCH_DEBUG` set: print what each probe saw (read once).
 static SEARCH_DEBUG: std::sync::LazyLock<bool> =
@@ -114,25 +137,85 @@ pub fn needs_search(elf: &ElfFile<'_>) -> bool {
         && super::locate_calloc(elf).is_none()
 }
 
-/// One decoded instruction of a window: where the next starts, whether it multiplies, and
-/// the target of a direct unconditional jump.
+/// One decoded instruction of a window: where the next starts, whether it multiplies,
+/// the target of a direct unconditional jump, and whether it has no control flow at all.
 #[derive(Clone, Copy)]
 struct Decoded {
     next: Option<u64>,
     mul: bool,
     jump: Option<u64>,
+    plain: bool,
+}
+
+impl Decoded {
+    fn of(i: &ir::Insn) -> Decoded {
+        Decoded {
+            next: Some(i.next()).filter(|&n| n > i.addr),
+            mul: i.ops.iter().any(|op| matches!(op, Op::Mul { .. })),
+            jump: match i.ops.last() {
+                Some(
+                    Op::Jump { target }
+                    | Op::TailCall {
+                        target: Target::Direct(target),
+                    },
+                ) => Some(*target),
+                _ => None,
+            },
+            plain: !i.ops.iter().any(|op| {
+                matches!(
+                    op,
+                    Op::Branch { .. }
+                        | Op::BranchCmp { .. }
+                        | Op::Jump { .. }
+                        | Op::JumpIndirect
+                        | Op::Call { .. }
+                        | Op::TailCall { .. }
+                        | Op::Ret
+                        | Op::Trap
+                )
+            }),
+        }
+    }
+}
+
+/// Where a window goes after an instruction: a jump that ends the straight-line start of a
+/// candidate is followed (`calloc: jmp __calloc`, newlib's `calloc`: shuffle the arguments,
+/// `b.w _calloc_r`); after that, the next instruction in address order.
+struct WindowWalk {
+    straight: bool,
+    /// The jump followed, if one was.
+    body: Option<u64>,
+}
+
+impl WindowWalk {
+    fn next(&mut self, d: &Decoded) -> Option<u64> {
+        match d.jump {
+            Some(t) if self.straight => {
+                self.straight = false;
+                self.body = Some(t);
+                Some(t)
+            }
+            _ => {
+                self.straight &= d.plain;
+                d.next
+            }
+        }
+    }
 }
 
 /// What the windows said about one candidate.
 struct Window0 {
     has_mul: bool,
-    first_jump: Option<u64>,
+    /// The target of the jump that ends its straight-line start.
+    body: Option<u64>,
 }
 
 struct Searcher<'e> {
     lifter: &'e dyn Lifter,
     decoded: HashMap<u64, Decoded>,
     insns: usize,
+    /// [`SearchLimits::insns`].
+    max_insns: usize,
 }
 
 impl Searcher<'_> {
@@ -140,54 +223,44 @@ impl Searcher<'_> {
         if let Some(d) = self.decoded.get(&addr) {
             return Some(*d);
         }
-        if self.insns >= MAX_SEARCH_INSNS {
+        if self.insns >= self.max_insns {
             return None;
         }
         self.insns += 1;
         let d = match self.lifter.lift(addr) {
-            Ok(i) => Decoded {
-                next: Some(i.next()).filter(|&n| n > addr),
-                mul: i.ops.iter().any(|op| matches!(op, Op::Mul { .. })),
-                jump: i.ops.iter().find_map(|op| match op {
-                    Op::Jump { target }
-                    | Op::TailCall {
-                        target: Target::Direct(target),
-                    } => Some(*target),
-                    _ => None,
-                }),
-            },
+            Ok(i) => Decoded::of(&i),
             Err(_) => Decoded {
                 next: None,
                 mul: false,
                 jump: None,
+                plain: false,
             },
         };
         self.decoded.insert(addr, d);
         Some(d)
     }
 
-    /// Decode the window at `entry`, in address order (from the target of the first
-    /// instruction when that is a jump: `calloc: jmp __calloc`); None when the budget ran
-    /// out.
+    /// Decode the window at `entry` (see [`WindowWalk`]); None when the budget ran out.
     fn window(&mut self, entry: u64) -> Option<Window0> {
-        let first = self.decode(entry)?;
-        let mut w = Window0 {
-            has_mul: first.mul,
-            first_jump: first.jump,
+        let mut walk = WindowWalk {
+            straight: true,
+            body: None,
         };
-        let mut next = first.jump.or(first.next);
-        for _ in 1..SEARCH_WINDOW_INSNS {
+        let mut has_mul = false;
+        let mut next = Some(entry);
+        for _ in 0..SEARCH_WINDOW_INSNS {
             let Some(a) = next else { break };
             let d = self.decode(a)?;
-            w.has_mul |= d.mul;
-            next = d.next;
+            has_mul |= d.mul;
+            next = walk.next(&d);
         }
-        Some(w)
+        Some(Window0 {
+            has_mul,
+            body: walk.body,
+        })
     }
-}
 
-impl Searcher<'_> {
-    /// Run the window at `entry` in address order (calls clobbering what they may; after a
+    /// Run the window at `entry` (see [`WindowWalk`]; calls clobber what they may; after a
     /// return or jump, the code that follows is taken as reached from the last conditional
     /// branch) with nmemb and size as the first two arguments: does a multiply of them come
     /// out? A cheap test that spares most candidates the probe.
@@ -198,10 +271,14 @@ impl Searcher<'_> {
         };
         let mut st = entry_state(lifter, entry, &[Val::tagged(N), Val::tagged(S)]);
         let mut at_branch = st.clone();
+        let mut walk = WindowWalk {
+            straight: true,
+            body: None,
+        };
         let mut a = Some(entry);
-        for i in 0..SEARCH_WINDOW_INSNS {
+        for _ in 0..SEARCH_WINDOW_INSNS {
             let Some(addr) = a else { break };
-            if self.insns >= MAX_SEARCH_INSNS {
+            if self.insns >= self.max_insns {
                 return false;
             }
             self.insns += 1;
@@ -225,15 +302,15 @@ impl Searcher<'_> {
                     _ => step(&mut st, &ctx, op),
                 }
             }
+            let was_straight = walk.straight;
+            let d = Decoded::of(&insn);
+            a = walk.next(&d);
             let ends = matches!(
                 insn.ops.last(),
                 Some(Op::Ret | Op::Jump { .. } | Op::TailCall { .. } | Op::JumpIndirect)
             );
-            a = match (i, insn.ops.last()) {
-                (0, Some(Op::Jump { target })) => Some(*target),
-                _ => Some(insn.next()).filter(|&n| n > addr),
-            };
-            if ends && i > 0 {
+            // A jump followed at the start keeps the arguments it set up.
+            if ends && !(was_straight && d.jump.is_some()) {
                 st = at_branch.clone();
             }
         }
@@ -244,6 +321,12 @@ impl Searcher<'_> {
 /// Search `elf` for calloc by behaviour. Callers check [`needs_search`] first (the search
 /// is meant for programs without a calloc symbol, but runs on any file).
 pub fn locate(elf: &ElfFile<'_>) -> Search {
+    locate_with_limits(elf, SearchLimits::default())
+}
+
+/// [`locate`] within other bounds than the constants (for tests of the bounds).
+#[doc(hidden)]
+pub fn locate_with_limits(elf: &ElfFile<'_>, limits: SearchLimits) -> Search {
     let mut search = Search {
         outcome: SearchOutcome::NotFound,
         detail: String::new(),
@@ -263,51 +346,58 @@ pub fn locate(elf: &ElfFile<'_>) -> Search {
         }
     };
     let lifter = lifter.as_ref();
-    let scan = ir::with_text(false, || scan_candidates(elf, lifter, &mut search));
-    decide(elf, lifter, scan, &mut search);
+    let scan = ir::with_text(false, || scan_candidates(elf, lifter, &limits, &mut search));
+    decide(elf, lifter, scan, limits.calloc_like, &mut search);
     search
 }
 
 /// What the probing phase found.
 struct Scan {
     probes: Vec<Probe>,
-    /// First-instruction jump target of every candidate (lifter addresses).
-    first_jumps: BTreeMap<u64, u64>,
+    /// Where the straight-line start of a candidate jumps to, by candidate (lifter
+    /// addresses): the body of a thunk.
+    bodies: BTreeMap<u64, u64>,
     /// Call targets (lifter addresses), sorted.
     calls: Vec<u64>,
     /// Why the candidates were not all examined.
     incomplete: Option<String>,
 }
 
-fn scan_candidates(elf: &ElfFile<'_>, lifter: &dyn Lifter, search: &mut Search) -> Scan {
+fn scan_candidates(
+    elf: &ElfFile<'_>,
+    lifter: &dyn Lifter,
+    limits: &SearchLimits,
+    search: &mut Search,
+) -> Scan {
     let targets = super::targets::collect(elf);
     let mut candidates: Vec<u64> = targets.calls.clone();
     candidates.extend(&targets.branches);
     let mut incomplete = None;
-    if candidates.len() > MAX_SEARCH_CANDIDATES {
+    if candidates.len() > limits.candidates {
         incomplete = Some(format!(
-            "{} candidate entries, more than the {MAX_SEARCH_CANDIDATES} examined",
-            candidates.len()
+            "{} candidate entries, more than the {} examined",
+            candidates.len(),
+            limits.candidates
         ));
-        candidates.truncate(MAX_SEARCH_CANDIDATES);
+        candidates.truncate(limits.candidates);
     }
     search.candidates = candidates.len();
     let mut s = Searcher {
         lifter,
         decoded: HashMap::new(),
         insns: 0,
+        max_insns: limits.insns,
     };
-    let mut first_jumps = BTreeMap::new();
+    let out_of_insns = || format!("more than {} instructions decoded", limits.insns);
+    let mut bodies = BTreeMap::new();
     let mut to_probe = Vec::new();
     for &c in &candidates {
         let Some(w) = s.window(c) else {
-            incomplete.get_or_insert_with(|| {
-                format!("more than {MAX_SEARCH_INSNS} instructions decoded")
-            });
+            incomplete.get_or_insert_with(out_of_insns);
             break;
         };
-        if let Some(j) = w.first_jump {
-            first_jumps.insert(c, j);
+        if let Some(j) = w.body {
+            bodies.insert(c, j);
         }
         if w.has_mul {
             to_probe.push(c);
@@ -315,18 +405,25 @@ fn scan_candidates(elf: &ElfFile<'_>, lifter: &dyn Lifter, search: &mut Search) 
     }
     // Of those, the ones whose multiply takes the first two arguments along the window.
     to_probe.retain(|&c| s.multiplies_arguments(c));
+    if s.insns >= limits.insns {
+        incomplete.get_or_insert_with(out_of_insns);
+    }
     let calls = targets.calls;
     let external = |t: u64| calls.binary_search(&t).is_ok();
     let mut probes = Vec::new();
     for &c in &to_probe {
-        if probes.len() >= MAX_SEARCH_PROBES || s.insns >= MAX_SEARCH_INSNS {
+        if probes.len() >= limits.probes {
             incomplete.get_or_insert_with(|| {
                 format!(
-                    "{} candidates with a multiply, more than the {MAX_SEARCH_PROBES} probed \
-                     or {MAX_SEARCH_INSNS} instructions decoded",
-                    to_probe.len()
+                    "{} candidates multiply their arguments, more than the {} probed",
+                    to_probe.len(),
+                    limits.probes
                 )
             });
+            break;
+        }
+        if s.insns >= limits.insns {
+            incomplete.get_or_insert_with(out_of_insns);
             break;
         }
         let p = probe(elf, lifter, c, &external);
@@ -343,7 +440,7 @@ fn scan_candidates(elf: &ElfFile<'_>, lifter: &dyn Lifter, search: &mut Search) 
     search.insns = s.insns;
     Scan {
         probes,
-        first_jumps,
+        bodies,
         calls,
         incomplete,
     }
@@ -392,7 +489,7 @@ fn shape_lines(p: &Probe, l: &dyn Lifter, thunk: Option<(u64, u64)>) -> Vec<Evid
     };
     let mut v = Vec::new();
     if let Some((t, body)) = thunk {
-        v.push(line(t, format!("entry: a jump to sub_{body:x}")));
+        v.push(line(t, format!("entry: goes on to sub_{body:x} by a jump")));
     }
     if let Some(&m) = p.muls.first() {
         v.push(line(
@@ -417,8 +514,13 @@ fn shape_lines(p: &Probe, l: &dyn Lifter, thunk: Option<(u64, u64)>) -> Vec<Evid
                 f.site,
                 match (f.kind, f.target) {
                     (FillKind::Call, Some(z)) => format!(
-                        "zero-fill: sub_{:x}(allocation, 0, product)",
-                        l.display_addr(z)
+                        "zero-fill: sub_{:x}(allocation, 0, {})",
+                        l.display_addr(z),
+                        if f.product_length {
+                            "product"
+                        } else {
+                            "length of the allocated chunk"
+                        }
                     ),
                     _ => "zero-fill: stores of zero through the allocation in a loop".into(),
                 },
@@ -441,7 +543,13 @@ fn shape_lines(p: &Probe, l: &dyn Lifter, thunk: Option<(u64, u64)>) -> Vec<Evid
     v
 }
 
-fn decide(elf: &ElfFile<'_>, lifter: &dyn Lifter, scan: Scan, search: &mut Search) {
+fn decide(
+    elf: &ElfFile<'_>,
+    lifter: &dyn Lifter,
+    scan: Scan,
+    max_like: usize,
+    search: &mut Search,
+) {
     let d = |a: u64| lifter.display_addr(a);
     // Allocators and zero-fills learned from every probe with a fill.
     let mut roles = Roles::default();
@@ -461,7 +569,7 @@ fn decide(elf: &ElfFile<'_>, lifter: &dyn Lifter, scan: Scan, search: &mut Searc
         .collect();
     // A full match whose first instruction jumps to another is that one's entry.
     let is_thunk_of_full = |p: &Probe| {
-        scan.first_jumps
+        scan.bodies
             .get(&p.entry)
             .is_some_and(|j| full_entries.contains(j))
     };
@@ -485,10 +593,10 @@ fn decide(elf: &ElfFile<'_>, lifter: &dyn Lifter, scan: Scan, search: &mut Searc
         scan.calls
             .iter()
             .copied()
-            .find(|c| *c != entry && scan.first_jumps.get(c) == Some(&entry))
+            .find(|c| *c != entry && scan.bodies.get(c) == Some(&entry))
     };
     // (entry, body): a candidate that is a jump holds its body in its own graph.
-    let ends = |p: &Probe| match scan.first_jumps.get(&p.entry) {
+    let ends = |p: &Probe| match scan.bodies.get(&p.entry) {
         Some(&body) => (p.entry, body, true),
         None => {
             let t = thunk_of(p.entry);
@@ -540,7 +648,7 @@ fn decide(elf: &ElfFile<'_>, lifter: &dyn Lifter, scan: Scan, search: &mut Searc
             ));
         }
         many => {
-            for p in many.iter().take(MAX_CALLOC_LIKE) {
+            for p in many.iter().take(max_like) {
                 let why = format!(
                     "one of {} functions with calloc's whole shape: none can be told apart as \
                      the C library's calloc",
@@ -551,7 +659,7 @@ fn decide(elf: &ElfFile<'_>, lifter: &dyn Lifter, scan: Scan, search: &mut Searc
         }
     }
     for p in &partial {
-        if search.calloc_like.len() >= MAX_CALLOC_LIKE {
+        if search.calloc_like.len() >= max_like {
             break;
         }
         search.calloc_like.push(located(p, false, shortfall(p)));

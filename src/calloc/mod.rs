@@ -606,7 +606,13 @@ impl<'a> Analyzer<'_, 'a> {
     }
 
     /// The value a call returns, for the dataflow (division helpers, helpers returning P).
-    fn call_ret(&mut self, r: &Resolved, args: &[Val], depth: usize) -> (Val, Option<String>) {
+    fn call_ret(
+        &mut self,
+        r: &Resolved,
+        args: &[Val],
+        tail: bool,
+        depth: usize,
+    ) -> (Val, Option<String>) {
         let big = self.elf.endian == crate::elf::Endian::Big;
         let arg = |i: usize| args.get(i).copied().unwrap_or_default();
         if let Some(n) = &r.name {
@@ -621,7 +627,7 @@ impl<'a> Analyzer<'_, 'a> {
         let Some(def) = r.def else {
             return (Val::default(), None);
         };
-        if r.name.is_none() {
+        if r.name.is_none() && !tail {
             // Unnamed local function called as (product or SIZE_MAX, factor): a stripped
             // division helper (libgcc's __aeabi_uidiv, __udivsi3 are hidden in shared objects).
             if let Some(q) = div_tag(&self.ctx, &arg(0), None, &arg(1)) {
@@ -690,9 +696,10 @@ impl<'a> Analyzer<'_, 'a> {
         for op in &insn.ops {
             match op {
                 Op::Call { target } | Op::TailCall { target } => {
-                    let args = args_at(self.lifter, st, matches!(op, Op::TailCall { .. }));
+                    let tail = matches!(op, Op::TailCall { .. });
+                    let args = args_at(self.lifter, st, tail);
                     let r = self.resolve_in(*target, Some(st));
-                    let (ret, note) = self.call_ret(&r, &args, depth);
+                    let (ret, note) = self.call_ret(&r, &args, tail, depth);
                     if let Some(n) = note {
                         notes.push(n);
                     }
@@ -1123,8 +1130,10 @@ impl<'a> Analyzer<'_, 'a> {
                 }
                 continue;
             }
-            // Unguarded call that receives nmemb, size or their product.
+            // Unguarded call that receives nmemb, size or their product. (A tail call is
+            // not a division: calloc would return the quotient.)
             let is_div_heuristic = c.target.name.is_none()
+                && !c.tail
                 && div_tag(
                     &self.ctx,
                     &c.args.first().copied().unwrap_or_default(),
@@ -1554,6 +1563,34 @@ mod tests {
                     let a = run(m, is_64, big, &code, true);
                     assert_ne!(a.verdict, CallocVerdict::Checked, "round {round}");
                 }
+            }
+        }
+    }
+
+    /// The search for calloc in a program without symbols, on garbage of every
+    /// architecture (ARM read as A32 and Thumb at once): never a calloc, never a panic.
+    #[test]
+    fn garbage_is_never_located_as_calloc() {
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        for round in 0..8 {
+            let mut code = Vec::new();
+            for _ in 0..16 * 1024 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                code.push(x as u8);
+            }
+            for &(m, is_64, big) in &MACHINES {
+                let (bytes, _) = tiny_elf(m, is_64, big, &code);
+                let elf = ElfFile::parse(&bytes).expect("tiny ELF parses");
+                assert!(locate::needs_search(&elf));
+                let s = locate::locate(&elf);
+                assert!(
+                    s.calloc.is_none(),
+                    "machine {m} round {round}: {}",
+                    s.detail
+                );
+                assert!(s.insns <= locate::MAX_SEARCH_INSNS);
             }
         }
     }

@@ -15,7 +15,7 @@ use super::cfg::{self, Cfg};
 use super::dataflow::{
     read, step, write, Ctx, Flags, Loc, State, Val, N, NONNULL_B, NULL_B, P, RET, S,
 };
-use super::ir::{Cond, Insn, Lifter, Op, Opnd, Target};
+use super::ir::{Cond, Insn, Lifter, Op, Opnd, Reg, Target};
 use super::{args_at, entry_state, Args, DATAFLOW_VISITS_PER_BLOCK};
 use crate::elf::ElfFile;
 
@@ -36,6 +36,8 @@ pub(crate) enum FillKind {
 #[derive(Debug, Clone)]
 pub(crate) struct Fill {
     pub kind: FillKind,
+    /// The length cleared is the product (else a length computed otherwise).
+    pub product_length: bool,
     /// The call, or the first store (display address).
     pub site: u64,
     /// The zero-fill function (lifter address), for calls.
@@ -69,8 +71,8 @@ pub(crate) struct Probe {
 /// Successor blocks (positions) with the side of the branch that leads to each.
 type Succs = SmallVec<[(usize, Option<bool>); 2]>;
 
-/// Runs one instruction on a state, recording what the replay needs (events, block).
-type RunInsn<'r> = dyn Fn(&mut State, &Insn, Option<(&mut Events, usize)>) + 'r;
+/// Runs one block (by position) on a state, recording what the replay needs.
+type RunBlock<'r> = dyn Fn(&mut State, usize, Option<&mut Events>) + 'r;
 
 #[derive(Debug, Clone)]
 struct CallEvent {
@@ -93,6 +95,9 @@ struct Events {
     null_tests: Vec<(usize, bool, u64, Val)>,
     rets: Vec<Val>,
     ret_blocks: Vec<usize>,
+    /// Returns taken when an allocation is null (ARM conditional returns): (block, address,
+    /// the value tested).
+    null_returns: Vec<(usize, u64, Val)>,
 }
 
 /// Probe the function at `entry` (lifter address). `external(t)` says whether a direct jump
@@ -119,18 +124,18 @@ pub(crate) fn probe(
         return pr;
     };
     let start = entry_state(lifter, entry, &[Val::tagged(N), Val::tagged(S)]);
-    let run = |st: &mut State, insn: &Insn, rec: Option<(&mut Events, usize)>| {
-        run_insn(elf, lifter, &ctx, st, insn, rec);
+    let run = |st: &mut State, b: usize, rec: Option<&mut Events>| {
+        if let Some(block) = cfg.blocks.get(b) {
+            run_block(elf, lifter, &ctx, st, cfg.insns(block), b, rec);
+        }
     };
     let Some(ins) = fixpoint(&cfg, &ctx, entry_block, &start, &run) else {
         return pr;
     };
     let mut ev = Events::default();
-    for (bi, (block, st)) in cfg.blocks.iter().zip(ins).enumerate() {
+    for (bi, st) in ins.into_iter().enumerate() {
         let Some(mut st) = st else { continue };
-        for insn in cfg.insns(block) {
-            run(&mut st, insn, Some((&mut ev, bi)));
-        }
+        run(&mut st, bi, Some(&mut ev));
     }
     decide(&cfg, entry_block, ev, &mut pr);
     pr
@@ -142,7 +147,7 @@ fn fixpoint(
     ctx: &Ctx,
     entry_block: usize,
     start: &State,
-    run: &RunInsn,
+    run: &RunBlock,
 ) -> Option<Vec<Option<State>>> {
     let n = cfg.blocks.len();
     let ctx = *ctx;
@@ -187,12 +192,10 @@ fn fixpoint(
         if visits > cap {
             return None;
         }
-        let (Some(block), Some(mut st)) = (cfg.blocks.get(b), in_of(b, &outs)) else {
+        let Some(mut st) = in_of(b, &outs) else {
             continue;
         };
-        for insn in cfg.insns(block) {
-            run(&mut st, insn, None);
-        }
+        run(&mut st, b, None);
         let Some(out) = outs.get_mut(b) else { continue };
         if out.as_ref() != Some(&st) {
             *out = Some(st);
@@ -328,6 +331,76 @@ fn null_bool(f: &Flags, cond: Cond) -> Option<Val> {
     })
 }
 
+/// The ops of an instruction executed under one condition (ARM conditional execution).
+fn predicated(insn: &Insn) -> Option<(u8, Cond, &[Op])> {
+    match insn.ops.as_slice() {
+        [Op::Predicated { fl, cond, ops }] => Some((*fl, *cond, ops.as_slice())),
+        _ => None,
+    }
+}
+
+/// Run a block's instructions. ARM code clears a path with conditional execution
+/// (`cmp r0, #0; movne r3, r0; movne r2, #0; popeq {r4, pc}`): the instructions under
+/// one condition are joined with what they overwrite, but once a return under the opposite
+/// condition has been passed they ran for sure, and are run again unconditionally from the
+/// state before them.
+fn run_block<'i>(
+    elf: &ElfFile<'_>,
+    lifter: &dyn Lifter,
+    ctx: &Ctx,
+    st: &mut State,
+    insns: impl Iterator<Item = &'i Insn>,
+    block: usize,
+    mut rec: Option<&mut Events>,
+) {
+    // (flags, condition, state before the first of them, the instructions)
+    let mut pending: Option<(u8, Cond, State, Vec<&Insn>)> = None;
+    for insn in insns {
+        match predicated(insn) {
+            Some((fl, cond, [Op::Ret])) => {
+                if let Some((pfl, pc, before, list)) = pending.take() {
+                    if pfl == fl && pc == cond.negate() {
+                        *st = before;
+                        for i in list {
+                            let plain = Insn {
+                                addr: i.addr,
+                                len: i.len,
+                                text: String::new(),
+                                ops: predicated(i)
+                                    .map(|p| p.2.iter().cloned().collect())
+                                    .unwrap_or_default(),
+                            };
+                            run_insn(
+                                elf,
+                                lifter,
+                                ctx,
+                                st,
+                                &plain,
+                                rec.as_deref_mut().map(|e| (e, block)),
+                            );
+                        }
+                    }
+                }
+            }
+            Some((fl, cond, _)) => match pending.as_mut() {
+                Some(p) if p.0 == fl && p.1 == cond => p.3.push(insn),
+                _ => pending = Some((fl, cond, st.clone(), vec![insn])),
+            },
+            // Instructions without ops (Thumb `it`) do not end the run.
+            None if insn.ops.is_empty() => {}
+            None => pending = None,
+        }
+        run_insn(
+            elf,
+            lifter,
+            ctx,
+            st,
+            insn,
+            rec.as_deref_mut().map(|e| (e, block)),
+        );
+    }
+}
+
 fn run_insn(
     elf: &ElfFile<'_>,
     lifter: &dyn Lifter,
@@ -353,7 +426,22 @@ fn run_insn(
                         tail,
                     });
                 }
-                st.forget_regs(lifter.caller_saved());
+                // A call changes the registers the ABI lets it change, except that an
+                // allocation stays where it was: compilers that see the callee (same unit,
+                // LTO) keep values in such registers across it.
+                let kept: Vec<Reg> = lifter
+                    .caller_saved()
+                    .iter()
+                    .copied()
+                    .filter(|&r| st.get(Loc::Reg(r)).may & RET != 0)
+                    .collect();
+                let clobbered: Vec<Reg> = lifter
+                    .caller_saved()
+                    .iter()
+                    .copied()
+                    .filter(|r| !kept.contains(r))
+                    .collect();
+                st.forget_regs(&clobbered);
                 let ret = if gets_p {
                     let mut v = Val::returned(target.unwrap_or(0));
                     v.may = RET;
@@ -403,6 +491,15 @@ fn run_insn(
                 if let Some(v) = null_bool(&st.flags(*fl), *cond) {
                     write(st, *dst, v);
                     continue;
+                }
+            }
+            Op::Predicated { fl, cond, ops } if matches!(ops.as_slice(), [Op::Ret]) => {
+                if let Some((ev, block)) = rec.as_mut() {
+                    if let Some((false, v)) = nonnull_outcome(&st.flags(*fl), *cond) {
+                        ev.null_returns.push((*block, site, v));
+                    }
+                    ev.rets.push(st.get(Loc::Reg(lifter.ret_reg())));
+                    ev.ret_blocks.push(*block);
                 }
             }
             Op::Ret => {
@@ -459,11 +556,22 @@ fn allocator_of(
     }
 }
 
-/// Is this call `memset(p, 0, n*s)` on an allocation? (`bzero(p, n*s)` is not taken: an
+/// Is this call `memset(p, 0, len)` on an allocation, and is `len` the product? A length
+/// that is not the product but not a constant either is taken too (newlib clears the
+/// chunk the allocator handed out, whose size it reads from the chunk); a constant one is
+/// the clearing of a header, not of the allocation. (`bzero(p, n*s)` is not taken: an
 /// allocator called as `(arena, n*s)` looks the same.)
-fn is_fill_call(c: &CallEvent) -> bool {
+fn fill_call(c: &CallEvent) -> Option<bool> {
     let arg = |i: usize| c.args.get(i).copied().unwrap_or_default();
-    arg(0).may & RET != 0 && arg(1).konst() == Some(0) && arg(2).may & P != 0
+    let (len, zero) = (arg(2), arg(1).konst() == Some(0));
+    if arg(0).may & RET == 0 || !zero {
+        return None;
+    }
+    if len.may & P != 0 {
+        Some(true)
+    } else {
+        len.konst().is_none().then_some(false)
+    }
 }
 
 fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
@@ -478,13 +586,17 @@ fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
     };
     // The first call that zero-fills an allocation whose allocator is known.
     let mut fill: Option<(Fill, usize)> = None;
-    for c in ev.calls.iter().filter(|c| is_fill_call(c)) {
+    // Clearing the product's length before clearing some other.
+    let exact = ev.calls.iter().filter(|c| fill_call(c) == Some(true));
+    let other = ev.calls.iter().filter(|c| fill_call(c) == Some(false));
+    for c in exact.chain(other) {
         let ptr = c.args.first().copied().unwrap_or_default();
         let product = all_product(c.target);
         if let Some((allocator, alloc_site, size_arg)) = allocator_of(&ptr, &product, c.target) {
             fill = Some((
                 Fill {
                     kind: FillKind::Call,
+                    product_length: fill_call(c) == Some(true),
                     site: c.site,
                     target: c.target,
                     allocator,
@@ -514,6 +626,7 @@ fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
                 fill = Some((
                     Fill {
                         kind: FillKind::Stores,
+                        product_length: false,
                         site: *site,
                         target: None,
                         allocator,
@@ -538,6 +651,24 @@ fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
     let cut: Vec<(usize, bool)> = tests.iter().map(|(b, o, _, _)| (*b, *o)).collect();
     if !tests.is_empty() && !reachable(&succs, entry_block, &cut, &|_| true).contains(&fill_block) {
         pr.null_test = tests.first().map(|t| t.2);
+    }
+    // ARM `cmp r0, #0; popeq {r4, pc}`: a return on the null side, which everything after
+    // it in its block, and every block reached only through it, follows.
+    let returns_on_null: Vec<&(usize, u64, Val)> = ev
+        .null_returns
+        .iter()
+        .filter(|(_, _, v)| v.returned_by().is_none_or(|t| t == fill.allocator))
+        .collect();
+    let behind_return = returns_on_null.iter().find(|(b, site, _)| {
+        if *b == fill_block {
+            fill.site > *site
+        } else {
+            *b == entry_block
+                || !reachable(&succs, entry_block, &[], &|x| x != *b).contains(&fill_block)
+        }
+    });
+    if pr.null_test.is_none() {
+        pr.null_test = behind_return.map(|r| r.1);
     }
     // Every exit after the fill gives the allocation back (or hands it on): what comes
     // after a call that does not return (an assertion) may run into other code, so exits
@@ -579,7 +710,7 @@ fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
                 .iter()
                 .any(|rb| seen.contains(rb) && !call_blocks.contains(rb))
         })
-    });
+    }) || behind_return.is_some();
     pr.fill = Some(fill);
 }
 

@@ -11,7 +11,8 @@
 //! signatures, known only once every file of the target has been read, are compared with
 //! them after the parallel pass, in path order: the result does not depend on timing.
 
-use super::ir::{self, Lifter, Op, Opnd};
+use super::dataflow::{step, Ctx, Loc, State};
+use super::ir::{self, Lifter, Op, Opnd, Reg};
 use super::{make_lifter, CallocVerdict};
 use crate::elf::ElfFile;
 
@@ -144,10 +145,17 @@ pub fn signature_of(
 fn mask(elf: &ElfFile<'_>, lifter: &dyn Lifter, start: u64, bytes: &[u8]) -> Vec<bool> {
     let base = start & !1;
     let end = base + bytes.len() as u64;
+    // MIPS programs address their data through gp, which points 0x7ff0 past the start of
+    // the GOT: possibly past the end of the image.
+    let gp_bias = if elf.arch == crate::elf::Arch::Mips {
+        0x8000
+    } else {
+        0
+    };
     let in_image = |v: u64| {
         elf.segments
             .iter()
-            .any(|s| v >= s.vaddr && v - s.vaddr < s.memsz.max(s.filesz))
+            .any(|s| v >= s.vaddr && v - s.vaddr < s.memsz.max(s.filesz).saturating_add(gp_bias))
     };
     let mut keep = vec![true; bytes.len()];
     // Words holding an address (literal pools), at word alignment.
@@ -159,20 +167,63 @@ fn mask(elf: &ElfFile<'_>, lifter: &dyn Lifter, start: u64, bytes: &[u8]) -> Vec
         }
         off += w;
     }
-    // Instructions, decoded in order from the entry.
+    // Instructions, decoded in order from the entry, with the constants they build: an
+    // address made of two halves (`lui`/`addiu`, `lis`/`addi`, `adrp`/`add`) is masked in
+    // both instructions once it is whole.
+    let ctx = Ctx {
+        word_bits: lifter.word_bits(),
+    };
+    let mut st = State::default();
+    // Register → the instruction (offset, length) that last put a constant in it.
+    let mut made_by: Vec<(Reg, (usize, usize))> = Vec::new();
+    let mask_at = |keep: &mut [bool], (at, len): (usize, usize)| {
+        keep.iter_mut().skip(at).take(len).for_each(|k| *k = false);
+    };
     let mut a = start;
     while (a & !1) < end {
         let Ok(insn) = lifter.lift(a) else { break };
-        let at = ((a & !1) - base) as usize;
+        let here = (((a & !1) - base) as usize, insn.len as usize);
         if insn
             .ops
             .iter()
             .any(|op| link_dependent(op, base, end, &in_image))
         {
-            keep.iter_mut()
-                .skip(at)
-                .take(insn.len as usize)
-                .for_each(|k| *k = false);
+            mask_at(&mut keep, here);
+        }
+        for op in &insn.ops {
+            if matches!(op, Op::Call { .. } | Op::TailCall { .. }) {
+                st.forget_regs(lifter.caller_saved());
+                continue;
+            }
+            step(&mut st, &ctx, op);
+            let (dst, from) = match op {
+                Op::Move {
+                    dst: Opnd::Reg(d), ..
+                } => (*d, None),
+                Op::Add {
+                    dst: Opnd::Reg(d),
+                    a: Opnd::Reg(x),
+                    ..
+                }
+                | Op::Or {
+                    dst: Opnd::Reg(d),
+                    a: Opnd::Reg(x),
+                    ..
+                } => (*d, Some(*x)),
+                _ => continue,
+            };
+            made_by.retain(|(r, _)| *r != dst || from == Some(dst));
+            let Some(v) = st.get(Loc::Reg(dst)).konst() else {
+                continue;
+            };
+            if in_image(v) {
+                mask_at(&mut keep, here);
+                if let Some(&(_, src)) = made_by.iter().find(|(r, _)| Some(*r) == from) {
+                    mask_at(&mut keep, src);
+                }
+            }
+            made_by.retain(|(r, _)| *r != dst);
+            made_by.push((dst, here));
         }
         let next = insn.next();
         if next <= a {
