@@ -425,6 +425,20 @@ fn search_instructions_per_file_are_bounded() {
     );
 }
 
+/// Instructions decoded from each candidate for a multiply: calloc whose multiply comes
+/// after more instructions than the window holds is not probed.
+#[test]
+fn search_window_per_candidate_is_bounded() {
+    for (pad, found) in [(10, true), (locate::SEARCH_WINDOW_INSNS + 5, false)] {
+        let mut a = Asm::default();
+        a.call("entry").bytes(&[0xc3]);
+        a.label("entry").bytes(&vec![0x90; pad]);
+        a.calloc("calloc", 0).runtime();
+        let s = search_of(&a.finish(), SearchLimits::default());
+        assert_eq!(s.calloc.is_some(), found, "pad {pad}: {}", s.detail);
+    }
+}
+
 /// Instructions per probed function: calloc's shape spread over more instructions than a
 /// probe decodes is not taken for calloc.
 #[test]
