@@ -107,9 +107,9 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         let c = b.static_calloc.as_ref();
         let why = c.map(|c| c.reason.as_str()).unwrap_or_default();
         reasons.push(format!(
-            "R2: {} carries its own statically linked calloc without an overflow test (replacing libc does not fix it){}: {why}",
+            "R2: {} carries its own statically linked calloc{} without an overflow test (replacing libc does not fix it): {why}",
             b.path,
-            c.map(located_without_symbol).unwrap_or_default()
+            c.map(CallocReport::located_note).unwrap_or_default()
         ));
     }
     let release_text = describe_release(f.os);
@@ -261,20 +261,6 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         reasons.extend(stripped_caveat(f.binaries));
     }
     Classification { verdict, reasons }
-}
-
-/// ` (no symbol: located by behaviour at 0x..., confidence medium)` for a copy of calloc
-/// found without a symbol; empty for a named one.
-fn located_without_symbol(c: &CallocReport) -> String {
-    match &c.location {
-        Some(l) if l.by != "symbol" => format!(
-            " (no symbol: located by {} at {}, confidence {})",
-            l.by,
-            c.address.as_deref().unwrap_or("?"),
-            l.confidence.as_str()
-        ),
-        _ => String::new(),
-    }
 }
 
 /// What the search for calloc left undecided in stripped static QNX programs: the outcome

@@ -184,6 +184,20 @@ impl CallocReport {
     pub fn located_by(&self) -> &str {
         self.location.as_ref().map_or("symbol", |l| l.by.as_str())
     }
+
+    /// ` (no symbol: located by behaviour at 0x114404, confidence medium)` for a copy found
+    /// without a symbol; empty for a named one.
+    pub fn located_note(&self) -> String {
+        match &self.location {
+            Some(l) if l.by != "symbol" => format!(
+                " (no symbol: located by {} at {}, confidence {})",
+                l.by,
+                self.address.as_deref().unwrap_or("?"),
+                l.confidence.as_str()
+            ),
+            _ => String::new(),
+        }
+    }
 }
 
 impl From<CallocAnalysis> for CallocReport {

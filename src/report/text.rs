@@ -130,18 +130,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
             bins.iter().filter(|b| b.static_calloc.is_some()).collect();
         list(out, "static calloc copies", &statics, |b| {
             let c = b.static_calloc.as_ref();
-            let located = c
-                .and_then(|c| c.location.as_ref().map(|l| (c, l)))
-                .filter(|(_, l)| l.by != "symbol")
-                .map(|(c, l)| {
-                    format!(
-                        " at {} (no symbol: located by {}, confidence {})",
-                        c.address.as_deref().unwrap_or("?"),
-                        l.by,
-                        l.confidence.as_str()
-                    )
-                })
-                .unwrap_or_default();
+            let located = c.map(CallocReport::located_note).unwrap_or_default();
             let word = c.map(calloc_word).unwrap_or("");
             format!("{} ({}): calloc {word}{located}", b.path, b.arch)
         });
