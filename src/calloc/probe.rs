@@ -3,9 +3,9 @@
 //! One candidate function is run through the dataflow of the overflow analysis with nmemb
 //! and size as its first two arguments, every callee left opaque. A call that receives
 //! their product returns an *allocation* (tag `RET`, with the callee it came from); the
-//! probe records what the function does with it: whether it is zero-filled for the length
-//! of the product (a memset-like call, or stores of zero through it in a loop), behind a
-//! test that it is not null, and whether the function returns it.
+//! probe records what the function does with it: whether it is zero-filled (a memset of
+//! the product's length or of the chunk's, or stores of zero through it in a loop), behind
+//! a test that it is not null, and whether the function returns it.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -27,7 +27,7 @@ pub const MAX_PROBE_INSNS: usize = 4_000;
 /// The zero-fill of an allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FillKind {
-    /// `memset(p, 0, n*s)` or `bzero(p, n*s)`.
+    /// `memset(p, 0, len)`.
     Call,
     /// Stores of zero through the pointer inside a loop.
     Stores,
@@ -575,41 +575,8 @@ fn fill_call(c: &CallEvent) -> Option<bool> {
 }
 
 fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
-    pr.muls = ev.muls;
     let succs = successors(cfg);
-    let all_product = |except: Option<u64>| -> Vec<&CallEvent> {
-        ev.calls
-            .iter()
-            .filter(|c| c.args.iter().any(|a| a.may & P != 0))
-            .filter(|c| except.is_none() || c.target != except)
-            .collect()
-    };
-    // The first call that zero-fills an allocation whose allocator is known.
-    let mut fill: Option<(Fill, usize)> = None;
-    // Clearing the product's length before clearing some other.
-    let exact = ev.calls.iter().filter(|c| fill_call(c) == Some(true));
-    let other = ev.calls.iter().filter(|c| fill_call(c) == Some(false));
-    for c in exact.chain(other) {
-        let ptr = c.args.first().copied().unwrap_or_default();
-        let product = all_product(c.target);
-        if let Some((allocator, alloc_site, size_arg)) = allocator_of(&ptr, &product, c.target) {
-            fill = Some((
-                Fill {
-                    kind: FillKind::Call,
-                    product_length: fill_call(c) == Some(true),
-                    site: c.site,
-                    target: c.target,
-                    allocator,
-                    alloc_site,
-                    size_arg,
-                },
-                c.block,
-            ));
-            break;
-        }
-    }
-    let fill_target = fill.as_ref().and_then(|(f, _)| f.target);
-    let product = all_product(fill_target);
+    let (fill, product) = find_fill(&ev, &succs);
     pr.product_calls = product
         .iter()
         .map(|c| {
@@ -617,63 +584,123 @@ fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
             (c.site, c.target, arg.unwrap_or(0))
         })
         .collect();
-    if fill.is_none() {
-        for (site, block, ptr) in &ev.zero_stores {
-            if !in_cycle(&succs, *block) {
-                continue;
-            }
-            if let Some((allocator, alloc_site, size_arg)) = allocator_of(ptr, &product, None) {
-                fill = Some((
-                    Fill {
-                        kind: FillKind::Stores,
-                        product_length: false,
-                        site: *site,
-                        target: None,
-                        allocator,
-                        alloc_site,
-                        size_arg,
-                    },
-                    *block,
-                ));
-                break;
-            }
+    if let Some((fill, fill_block)) = fill {
+        let (null_test, quiet) = null_guard(&ev, &succs, entry_block, &fill, fill_block);
+        pr.null_test = null_test;
+        pr.quiet_null_return = quiet;
+        pr.returns_allocation = gives_allocation_back(&ev, &succs, &fill, fill_block);
+        pr.fill = Some(fill);
+    }
+    pr.muls = ev.muls;
+}
+
+/// The zero-fill of an allocation whose allocator is known, and the block it is in (a
+/// memset of the product's length first, then of another length, then a clearing loop),
+/// with the calls that receive the product, the fill excluded.
+fn find_fill<'e>(ev: &'e Events, succs: &[Succs]) -> (Option<(Fill, usize)>, Vec<&'e CallEvent>) {
+    let all_product = |except: Option<u64>| -> Vec<&CallEvent> {
+        ev.calls
+            .iter()
+            .filter(|c| c.args.iter().any(|a| a.may & P != 0))
+            .filter(|c| except.is_none() || c.target != except)
+            .collect()
+    };
+    let exact = ev.calls.iter().filter(|c| fill_call(c) == Some(true));
+    let other = ev.calls.iter().filter(|c| fill_call(c) == Some(false));
+    for c in exact.chain(other) {
+        let ptr = c.args.first().copied().unwrap_or_default();
+        let product = all_product(c.target);
+        if let Some((allocator, alloc_site, size_arg)) = allocator_of(&ptr, &product, c.target) {
+            let fill = Fill {
+                kind: FillKind::Call,
+                product_length: fill_call(c) == Some(true),
+                site: c.site,
+                target: c.target,
+                allocator,
+                alloc_site,
+                size_arg,
+            };
+            return (Some((fill, c.block)), product);
         }
     }
-    let Some((fill, fill_block)) = fill else {
-        return;
-    };
-    // Null tests of that allocation.
-    let tests: Vec<&(usize, bool, u64, Val)> = ev
-        .null_tests
-        .iter()
-        .filter(|(_, _, _, v)| v.returned_by().is_none_or(|t| t == fill.allocator))
-        .collect();
+    let product = all_product(None);
+    for (site, block, ptr) in &ev.zero_stores {
+        if !in_cycle(succs, *block) {
+            continue;
+        }
+        if let Some((allocator, alloc_site, size_arg)) = allocator_of(ptr, &product, None) {
+            let fill = Fill {
+                kind: FillKind::Stores,
+                product_length: false,
+                site: *site,
+                target: None,
+                allocator,
+                alloc_site,
+                size_arg,
+            };
+            return (Some((fill, *block)), product);
+        }
+    }
+    (None, product)
+}
+
+/// A test that the allocation is not null which every path to the fill crosses (its
+/// address), and whether a path from its null side returns without calling anything.
+fn null_guard(
+    ev: &Events,
+    succs: &[Succs],
+    entry_block: usize,
+    fill: &Fill,
+    fill_block: usize,
+) -> (Option<u64>, bool) {
+    let of_this = |v: &Val| v.returned_by().is_none_or(|t| t == fill.allocator);
+    let tests: Vec<&(usize, bool, u64, Val)> =
+        ev.null_tests.iter().filter(|t| of_this(&t.3)).collect();
     let cut: Vec<(usize, bool)> = tests.iter().map(|(b, o, _, _)| (*b, *o)).collect();
-    if !tests.is_empty() && !reachable(&succs, entry_block, &cut, &|_| true).contains(&fill_block) {
-        pr.null_test = tests.first().map(|t| t.2);
+    let mut null_test = None;
+    if !tests.is_empty() && !reachable(succs, entry_block, &cut, &|_| true).contains(&fill_block) {
+        null_test = tests.first().map(|t| t.2);
     }
     // ARM `cmp r0, #0; popeq {r4, pc}`: a return on the null side, which everything after
     // it in its block, and every block reached only through it, follows.
-    let returns_on_null: Vec<&(usize, u64, Val)> = ev
+    let behind_return = ev
         .null_returns
         .iter()
-        .filter(|(_, _, v)| v.returned_by().is_none_or(|t| t == fill.allocator))
-        .collect();
-    let behind_return = returns_on_null.iter().find(|(b, site, _)| {
-        if *b == fill_block {
-            fill.site > *site
-        } else {
-            *b == entry_block
-                || !reachable(&succs, entry_block, &[], &|x| x != *b).contains(&fill_block)
-        }
-    });
-    if pr.null_test.is_none() {
-        pr.null_test = behind_return.map(|r| r.1);
-    }
-    // Every exit after the fill gives the allocation back (or hands it on): what comes
-    // after a call that does not return (an assertion) may run into other code, so exits
-    // the fill cannot reach are not judged.
-    let after_fill = reachable(&succs, fill_block, &[], &|_| true);
+        .filter(|r| of_this(&r.2))
+        .find(|(b, site, _)| {
+            if *b == fill_block {
+                fill.site > *site
+            } else {
+                *b == entry_block
+                    || !reachable(succs, entry_block, &[], &|x| x != *b).contains(&fill_block)
+            }
+        });
+    let null_test = null_test.or(behind_return.map(|r| r.1));
+    // A quiet null path: from the null side of a test to a return, through no call.
+    let call_blocks: Vec<usize> = ev.calls.iter().map(|c| c.block).collect();
+    let quiet = tests.iter().any(|(b, o, _, _)| {
+        let null_side = succs
+            .get(*b)
+            .and_then(|ss| ss.iter().find(|(_, side)| *side == Some(!*o)))
+            .map(|(s, _)| *s);
+        null_side.is_some_and(|s| {
+            if call_blocks.contains(&s) {
+                return false;
+            }
+            let seen = reachable(succs, s, &[], &|x| !call_blocks.contains(&x));
+            ev.ret_blocks
+                .iter()
+                .any(|rb| seen.contains(rb) && !call_blocks.contains(rb))
+        })
+    }) || behind_return.is_some();
+    (null_test, quiet)
+}
+
+/// Does every exit after the fill give the allocation back (or hand it on)? What comes
+/// after a call that does not return (an assertion) may run into other code, so exits the
+/// fill cannot reach are not judged.
+fn gives_allocation_back(ev: &Events, succs: &[Succs], fill: &Fill, fill_block: usize) -> bool {
+    let after_fill = reachable(succs, fill_block, &[], &|_| true);
     let fill_is_tail = ev
         .calls
         .iter()
@@ -691,27 +718,7 @@ fn decide(cfg: &Cfg, entry_block: usize, ev: Events, pr: &mut Probe) {
         .filter(|(_, b)| after_fill.contains(b))
         .map(|(v, _)| v)
         .collect();
-    pr.returns_allocation = tails_ok
-        && rets_after.iter().all(|v| gives_back(v))
-        && (fill_is_tail || !rets_after.is_empty());
-    // A quiet null path: from the null side of a test to a return, through no call.
-    let call_blocks: Vec<usize> = ev.calls.iter().map(|c| c.block).collect();
-    pr.quiet_null_return = tests.iter().any(|(b, o, _, _)| {
-        let null_side = succs
-            .get(*b)
-            .and_then(|ss| ss.iter().find(|(_, side)| *side == Some(!*o)))
-            .map(|(s, _)| *s);
-        null_side.is_some_and(|s| {
-            if call_blocks.contains(&s) {
-                return false;
-            }
-            let seen = reachable(&succs, s, &[], &|x| !call_blocks.contains(&x));
-            ev.ret_blocks
-                .iter()
-                .any(|rb| seen.contains(rb) && !call_blocks.contains(rb))
-        })
-    }) || behind_return.is_some();
-    pr.fill = Some(fill);
+    tails_ok && rets_after.iter().all(|v| gives_back(v)) && (fill_is_tail || !rets_after.is_empty())
 }
 
 /// Blocks reachable from `from` without crossing the edges `cut` (block, side) and without
