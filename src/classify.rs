@@ -71,19 +71,22 @@ pub fn classify(f: &Findings<'_>) -> Classification {
                 (
                     l.path.as_str(),
                     recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
+                    String::new(),
                 )
             });
         let statics = unchecked_static.iter().map(|b| {
-            let chain = b
-                .static_calloc
-                .as_ref()
-                .map(|c| c.chain.as_slice())
-                .unwrap_or_default();
-            (b.path.as_str(), recognise_library(&b.path, None, chain))
+            let c = b.static_calloc.as_ref();
+            let chain = c.map(|c| c.chain.as_slice()).unwrap_or_default();
+            let note = c.map(CallocReport::located_note).unwrap_or_default();
+            (
+                b.path.as_str(),
+                recognise_library(&b.path, None, chain),
+                note,
+            )
         });
-        for (path, library) in libcs.chain(statics) {
+        for (path, library, note) in libcs.chain(statics) {
             reasons.push(format!(
-                "BADALLOC-CALLOC-UNCHECKED: {path} has a calloc without an overflow test{} (a BadAlloc-family flaw; \
+                "BADALLOC-CALLOC-UNCHECKED: {path} has a calloc{note} without an overflow test{} (a BadAlloc-family flaw; \
                  CVE-2021-22156 itself is QNX's and does not apply)",
                 library.map(|l| format!(", from {l}")).unwrap_or_default()
             ));
