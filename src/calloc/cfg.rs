@@ -103,7 +103,7 @@ fn flow(insn: &Insn) -> Flow {
 /// of SipHash (the keys are addresses the analysis chose to decode, not attacker-chosen
 /// strings; a hostile file can at worst slow its own bounded analysis).
 #[derive(Default)]
-struct AddrHasher(u64);
+pub(crate) struct AddrHasher(u64);
 
 impl Hasher for AddrHasher {
     fn write(&mut self, bytes: &[u8]) {

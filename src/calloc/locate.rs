@@ -13,8 +13,10 @@
 //! Every step is bounded by the named constants below (see `docs/bounds.md`); candidates
 //! are taken in a fixed order, so the result does not depend on timing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
+use super::cfg::AddrHasher;
 use super::dataflow::{read, step, Ctx, Val, HI, N, P, S};
 use super::ir::{self, Lifter, Op, Opnd, Target};
 pub use super::probe::MAX_PROBE_INSNS;
@@ -148,6 +150,14 @@ struct Decoded {
 }
 
 impl Decoded {
+    /// What an address that does not decode gives.
+    const UNDECODABLE: Decoded = Decoded {
+        next: None,
+        mul: false,
+        jump: None,
+        plain: false,
+    };
+
     fn of(i: &ir::Insn) -> Decoded {
         Decoded {
             next: Some(i.next()).filter(|&n| n > i.addr),
@@ -212,7 +222,7 @@ struct Window0 {
 
 struct Searcher<'e> {
     lifter: &'e dyn Lifter,
-    decoded: HashMap<u64, Decoded>,
+    decoded: HashMap<u64, Decoded, BuildHasherDefault<AddrHasher>>,
     insns: usize,
     /// [`SearchLimits::insns`].
     max_insns: usize,
@@ -229,12 +239,7 @@ impl Searcher<'_> {
         self.insns += 1;
         let d = match self.lifter.lift(addr) {
             Ok(i) => Decoded::of(&i),
-            Err(_) => Decoded {
-                next: None,
-                mul: false,
-                jump: None,
-                plain: false,
-            },
+            Err(_) => Decoded::UNDECODABLE,
         };
         self.decoded.insert(addr, d);
         Some(d)
@@ -384,7 +389,11 @@ fn scan_candidates(
     search.candidates = candidates.len();
     let mut s = Searcher {
         lifter,
-        decoded: HashMap::new(),
+        // Sized for a typical program's windows (grows past it).
+        decoded: HashMap::with_capacity_and_hasher(
+            candidates.len().min(1 << 13) * 16,
+            BuildHasherDefault::default(),
+        ),
         insns: 0,
         max_insns: limits.insns,
     };
@@ -561,22 +570,15 @@ fn decide(
             }
         }
     }
-    let full_entries: BTreeSet<u64> = scan
-        .probes
+    let full_entries: Vec<&Probe> = scan.probes.iter().filter(|p| is_full(p)).collect();
+    // A full match whose code jumps into another full match (a thunk, `calloc: b
+    // __calloc`, or a wrapper that branches to it) is that one reached another way.
+    let reaches =
+        |a: &Probe, b: &Probe| a.entry != b.entry && a.blocks.binary_search(&b.entry).is_ok();
+    let full: Vec<&Probe> = full_entries
         .iter()
-        .filter(|p| is_full(p))
-        .map(|p| p.entry)
-        .collect();
-    // A full match whose first instruction jumps to another is that one's entry.
-    let is_thunk_of_full = |p: &Probe| {
-        scan.bodies
-            .get(&p.entry)
-            .is_some_and(|j| full_entries.contains(j))
-    };
-    let full: Vec<&Probe> = scan
-        .probes
-        .iter()
-        .filter(|p| is_full(p) && !is_thunk_of_full(p))
+        .copied()
+        .filter(|p| !full_entries.iter().any(|q| reaches(p, q) && !reaches(q, p)))
         .collect();
     let partial: Vec<&Probe> = scan
         .probes

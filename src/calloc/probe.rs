@@ -66,6 +66,8 @@ pub(crate) struct Probe {
     pub returns_allocation: bool,
     /// A path from the null side of that test returns without calling anything.
     pub quiet_null_return: bool,
+    /// Where its blocks start (lifter addresses, sorted): the code it reaches by jumps.
+    pub blocks: Vec<u64>,
 }
 
 /// Successor blocks (positions) with the side of the branch that leads to each.
@@ -123,6 +125,8 @@ pub(crate) fn probe(
     let Some(entry_block) = cfg.block_index(entry) else {
         return pr;
     };
+    pr.blocks = cfg.blocks.iter().map(|b| b.start).collect();
+    pr.blocks.sort_unstable();
     let start = entry_state(lifter, entry, &[Val::tagged(N), Val::tagged(S)]);
     let run = |st: &mut State, b: usize, rec: Option<&mut Events>| {
         if let Some(block) = cfg.blocks.get(b) {

@@ -242,7 +242,7 @@ fn mips(base: u64, b: &[u8], big: bool, push: &mut dyn FnMut(u64, Kind)) {
 }
 
 /// SH-4 `bsr` and `bra`, and `jsr @rn` / `jmp @rn` whose register was loaded from a literal
-/// pool a few instructions before.
+/// pool a few instructions before (both taken as calls).
 fn sh(elf: &ElfFile<'_>, base: u64, b: &[u8], big: bool, push: &mut dyn FnMut(u64, Kind)) {
     let skew = (base % 2) as usize;
     let mut i = skew;
@@ -260,9 +260,10 @@ fn sh(elf: &ElfFile<'_>, base: u64, b: &[u8], big: bool, push: &mut dyn FnMut(u6
             ),
             _ => {}
         }
+        // `jsr @rn` calls; `jmp @rn` through a literal is a tail call (branches inside a
+        // function use `bra`/`bt`/`bf`): both targets start functions.
         let kind = match h & 0xf0ff {
-            0x400b => Some(Kind::Call),
-            0x402b => Some(Kind::Branch),
+            0x400b | 0x402b => Some(Kind::Call),
             _ => None,
         };
         if let Some(kind) = kind {
