@@ -118,6 +118,9 @@ pub struct FileFacts {
     pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read.
     pub warnings: Vec<crate::FormatError>,
+    /// SHA-256 of the file's bytes (lowercase hex), set by the scan, which has the bytes
+    /// at hand once; None where nobody asked (`inspect`).
+    pub sha256: Option<String>,
 }
 
 impl FileFacts {
@@ -240,6 +243,7 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
         calloc_signatures: Vec::new(),
         offset_mismatches: elf.offset_mismatches.clone(),
         warnings: elf.warnings.clone(),
+        sha256: None,
     }
 }
 
@@ -432,9 +436,35 @@ fn rename_first(c: &mut CallocReport, name: &str) {
     }
 }
 
+/// SHA-256 of `data` as 64 lowercase hex digits.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(data);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        // FIPS 180-2 test vectors.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 
     #[test]
     fn libc_names() {

@@ -9,8 +9,9 @@ use crate::calloc::locate::{locate, needs_search};
 use crate::calloc::{analyze_calloc, CallocAnalysis};
 use crate::elf::ElfFile;
 use crate::facts::facts_of;
+use crate::names::{escape_path, escape_text as esc};
 use crate::report::{CallocReport, CallocSearchReport, EvidenceLine};
-use crate::source::read_file;
+use crate::source::read_named_file;
 
 #[derive(Serialize)]
 pub struct Inspection {
@@ -28,10 +29,26 @@ pub struct Inspection {
 }
 
 /// Read and analyse one file. Errors name the file and, where it applies, the offset.
+///
+/// `path` is a file on disk, or a file inside images named by the virtual path `scan`
+/// prints (`fw.ifs!/proc/boot/libc.so.3`, `dump.bin@0x40000!/...`), read through the same
+/// image readers.
 pub fn inspect(path: &Path) -> Result<Inspection, String> {
-    let bytes = read_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let elf = ElfFile::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    let shown = path.display().to_string();
+    match read_named_file(path) {
+        Ok(bytes) => analyse(escape_path(path), &bytes),
+        // `image!/inside` is no path on disk.
+        Err(e) => match crate::image_cmd::read_virtual(path) {
+            Some(file) => {
+                let file = file?;
+                analyse(file.shown, &file.bytes)
+            }
+            None => Err(format!("cannot read {}: {e}", path.display())),
+        },
+    }
+}
+
+fn analyse(shown: String, bytes: &[u8]) -> Result<Inspection, String> {
+    let elf = ElfFile::parse(bytes).map_err(|e| format!("{}: {e}", esc(&shown)))?;
     let facts = facts_of(&shown, &elf, None);
     let mut i = Inspection {
         path: shown,
@@ -46,7 +63,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
         let s = crate::guard::contain(|| locate(&elf)).ok_or_else(|| {
             format!(
                 "{}: search for calloc aborted: the machine-code decoder failed (internal panic)",
-                i.path
+                esc(&i.path)
             )
         })?;
         if let Some(l) = &s.calloc {
@@ -73,7 +90,7 @@ fn lines(s: &mut String, title: &str, lines: &[EvidenceLine]) {
     }
     let _ = writeln!(s, "\n{title}:");
     for e in lines {
-        let _ = writeln!(s, "  {:>10}  {}", e.address, e.text);
+        let _ = writeln!(s, "  {:>10}  {}", esc(&e.address), esc(&e.text));
     }
 }
 
@@ -82,15 +99,16 @@ pub fn render_text(i: &Inspection) -> String {
     let _ = writeln!(
         s,
         "{} ({}{})",
-        i.path,
-        i.arch,
+        esc(&i.path),
+        esc(&i.arch),
         if i.qnx { ", QNX" } else { "" }
     );
     if let Some(search) = &i.search {
         let _ = writeln!(
             s,
             "statically linked, no symbols: search for calloc {}: {}",
-            search.outcome, search.detail
+            esc(&search.outcome),
+            esc(&search.detail)
         );
     }
     match &i.calloc {
@@ -106,10 +124,10 @@ pub fn render_text(i: &Inspection) -> String {
         let _ = writeln!(
             s,
             "\ncalloc-like (not taken for the C library's calloc) at {}: {}",
-            c.address.as_deref().unwrap_or("?"),
+            esc(c.address.as_deref().unwrap_or("?")),
             verdict_word(c.verdict)
         );
-        let _ = writeln!(s, "reason:  {}", c.reason);
+        let _ = writeln!(s, "reason:  {}", esc(&c.reason));
         if let Some(l) = &c.location {
             lines(&mut s, "seen", &l.evidence);
         }
@@ -132,18 +150,18 @@ fn render_calloc(s: &mut String, i: &Inspection, c: &CallocAnalysis) {
         .iter()
         .map(|l| format!("{} @ {}", l.name, l.address))
         .collect();
-    let _ = writeln!(s, "chain:   {}", chain.join(" -> "));
+    let _ = writeln!(s, "chain:   {}", esc(&chain.join(" -> ")));
     let _ = writeln!(s, "verdict: {}", verdict_word(c.verdict));
-    let _ = writeln!(s, "reason:  {}", c.reason);
+    let _ = writeln!(s, "reason:  {}", esc(&c.reason));
     lines(s, "decisive instructions", &c.evidence);
     if !c.listing.is_empty() {
         let _ = writeln!(
             s,
             "\n{} (annotated):",
-            c.function.as_deref().unwrap_or("function")
+            esc(c.function.as_deref().unwrap_or("function"))
         );
         for e in &c.listing {
-            let _ = writeln!(s, "  {:>10}  {}", e.address, e.text);
+            let _ = writeln!(s, "  {:>10}  {}", esc(&e.address), esc(&e.text));
         }
     }
 }

@@ -173,25 +173,45 @@ pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String>
         m.push(format!(
             "Until patched, stop or firewall these network services, allowing only the ports and protocols the device's \
              applications need: {}.",
-            services.join(", ")
+            name_some(&services)
         ));
     }
-    let relink: Vec<&str> = exposure
+    let relink: Vec<String> = exposure
         .iter()
         .filter(|e| e.calloc.as_deref() == Some("static-copy-unchecked"))
-        .map(|e| e.path.as_str())
+        .map(|e| e.path.clone())
         .collect();
     if !relink.is_empty() {
         m.push(format!(
             "After patching the C library, relink these statically linked programs (they keep their own calloc): {}.",
-            relink.join(", ")
+            name_some(&relink)
         ));
     }
-    m.push(
-        "Watch the exposed services more closely until the fix is deployed (CISA AA21-229A)."
-            .to_string(),
-    );
+    // Only when there is an exposed service to watch.
+    if !services.is_empty() {
+        m.push(
+            "Watch the exposed services more closely until the fix is deployed (CISA AA21-229A)."
+                .to_string(),
+        );
+    }
     m
+}
+
+/// Programs a mitigation names before "and N more": a tree of many copies would make one
+/// step thousands of names long (the exposure list has every one).
+pub const MAX_NAMED_IN_MITIGATION: usize = 12;
+
+/// "a, b, c", or the first [`MAX_NAMED_IN_MITIGATION`] and how many more.
+fn name_some(names: &[String]) -> String {
+    let shown = names[..names.len().min(MAX_NAMED_IN_MITIGATION)].join(", ");
+    if names.len() > MAX_NAMED_IN_MITIGATION {
+        format!(
+            "{shown} and {} more (all listed under exposure)",
+            names.len() - MAX_NAMED_IN_MITIGATION
+        )
+    } else {
+        shown
+    }
 }
 
 #[cfg(test)]

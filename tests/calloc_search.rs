@@ -102,6 +102,14 @@ fn corpus_programs_make_the_device_affected_with_the_located_copy() {
         "{:?}",
         t.reasons
     );
+    // The text and HTML reports name the copy the same way, with its address.
+    let text = badalloc_audit::report::text::render(&r);
+    let html = badalloc_audit::report::html::render(&r);
+    for at in ["0x114404", "0x1054fc"] {
+        let note = format!("no symbol: located by behaviour at {at}, confidence medium");
+        assert!(text.contains(&note), "{note}\n{text}");
+        assert!(html.contains(&note), "{note}");
+    }
 }
 
 // --- the device verdict with fixtures --------------------------------------------------------
@@ -198,6 +206,11 @@ fn a_calloc_like_guess_never_decides_the_device() {
         libc: &t.libc,
         binaries: &binaries,
         elf_files: t.stats.elf_files,
+        unreadable_libc: &[],
+        images: &t.images,
+        files: t.stats.files,
+        opaque_files: t.stats.opaque_files,
+        errors: t.errors.len(),
     });
     assert_ne!(c.verdict, Verdict::Affected, "{:?}", c.reasons);
     let caveat = c.reasons.iter().find(|r| r.starts_with("caveat:")).unwrap();

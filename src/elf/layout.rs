@@ -160,9 +160,15 @@ pub fn reread_dynamic<'a>(elf: &mut Elf<'a>, data: &'a [u8]) -> Vec<FormatError>
     let dynamic = match Dynamic::parse(data, &elf.program_headers, ctx) {
         Ok(d) => d,
         Err(e) => {
-            warnings.push(FormatError::new(format!(
-                "dynamic segment unreadable at its address: {e}"
-            )));
+            let at = elf
+                .program_headers
+                .iter()
+                .find(|ph| ph.p_type == program_header::PT_DYNAMIC)
+                .map_or(0, |ph| ph.p_offset);
+            warnings.push(FormatError::at(
+                at,
+                format!("dynamic segment unreadable at its address: {e}"),
+            ));
             None
         }
     };
@@ -171,11 +177,15 @@ pub fn reread_dynamic<'a>(elf: &mut Elf<'a>, data: &'a [u8]) -> Vec<FormatError>
         return warnings;
     };
     let info = &dynamic.info;
-    let mut note = |what: &str, e: goblin::error::Error| {
-        warnings.push(FormatError::new(format!("{what} unreadable: {e}")));
+    // Each table is named with the file offset the dynamic segment gives it.
+    let mut note = |what: &str, at: usize, e: goblin::error::Error| {
+        warnings.push(FormatError::at(
+            at as u64,
+            format!("{what} unreadable: {e}"),
+        ));
     };
     let dynstrtab = Strtab::parse(data, info.strtab, info.strsz, 0).unwrap_or_else(|e| {
-        note("dynamic string table", e);
+        note("dynamic string table", info.strtab, e);
         Strtab::default()
     });
     elf.soname = (info.soname != 0)
@@ -188,7 +198,7 @@ pub fn reread_dynamic<'a>(elf: &mut Elf<'a>, data: &'a [u8]) -> Vec<FormatError>
     };
     let mut relocs = |off: usize, size: usize, rela: bool, what: &str| {
         RelocSection::parse(data, off, size, rela, ctx).unwrap_or_else(|e| {
-            note(what, e);
+            note(what, off, e);
             RelocSection::default()
         })
     };
@@ -211,7 +221,7 @@ pub fn reread_dynamic<'a>(elf: &mut Elf<'a>, data: &'a [u8]) -> Vec<FormatError>
         .unwrap_or(0);
     let count = hashed.unwrap_or(0).max(max_reloc_sym);
     elf.dynsyms = Symtab::parse(data, info.symtab, count, ctx).unwrap_or_else(|e| {
-        note("dynamic symbol table", e);
+        note("dynamic symbol table", info.symtab, e);
         Symtab::default()
     });
     elf.dynstrtab = dynstrtab;

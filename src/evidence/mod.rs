@@ -10,14 +10,19 @@
 //!    (`libc.so.3`: 6.4–6.6), low.
 //!
 //! When sources disagree, the disagreement is reported and the kernel is preferred.
+//!
+//! Whether the target is QNX at all: a QNX marker in any ELF file, or an image of a QNX
+//! format (`image-format`: an IFS boot image, a QNX4 or QNX6 file system), even one whose
+//! contents could not be read.
 
 pub mod kernel;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::container::ContainerKind;
 use crate::facts::{FileFacts, QnxMarker};
-use crate::report::{Confidence, EvidenceItem, OsReport};
+use crate::report::{Confidence, EvidenceItem, ImageReport, ImageState, OsReport};
 
 /// A Neutrino release `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -277,10 +282,61 @@ pub fn qnx_libcs(files: &[FileFacts]) -> std::collections::BTreeSet<&str> {
 /// How many files an aggregated evidence line names before it says "and N more".
 const MAX_EXAMPLES: usize = 3;
 
-/// Weigh the release evidence of all ELF files of one target.
-pub fn assess(files: &[FileFacts]) -> OsAssessment {
-    let is_qnx = files.iter().any(FileFacts::is_qnx);
-    let mut evidence = Vec::new();
+/// How many QNX images are named one by one in the evidence before the rest are counted.
+const MAX_IMAGE_EVIDENCE: usize = 8;
+
+/// The `image-format` evidence: every image of a QNX format (boot image, QNX4 or QNX6 file
+/// system) found by its signature, whether or not anything inside it could be read. Only
+/// QNX writes these formats, so one is enough to make the target QNX.
+fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
+    let qnx: Vec<(&ImageReport, ContainerKind)> = images
+        .iter()
+        .filter_map(|i| Some((i, ContainerKind::from_name(&i.kind)?)))
+        .filter(|(_, k)| k.is_qnx_format())
+        .collect();
+    let mut items: Vec<EvidenceItem> = qnx
+        .iter()
+        .take(MAX_IMAGE_EVIDENCE)
+        .map(|(i, kind)| {
+            let at = i
+                .offset
+                .map(|o| format!(" at offset {o:#x} of its file"))
+                .unwrap_or_default();
+            let state = match (i.state, i.damage()) {
+                (ImageState::Complete, _) => format!(
+                    ", read ({} entr{})",
+                    i.entries,
+                    if i.entries == 1 { "y" } else { "ies" }
+                ),
+                (ImageState::Partial, Some(d)) => format!(", partly read: {}", d.detail),
+                (ImageState::Unreadable, Some(d)) => format!(", not readable: {}", d.detail),
+                (state, None) => format!(", {}", state.as_str()),
+            };
+            EvidenceItem {
+                source: i.path.clone(),
+                kind: "image-format".into(),
+                detail: format!("{}{at}{state}", kind.signature()),
+            }
+        })
+        .collect();
+    if let Some(more) = qnx.len().checked_sub(MAX_IMAGE_EVIDENCE).filter(|&n| n > 0) {
+        items.push(EvidenceItem {
+            source: qnx
+                .get(MAX_IMAGE_EVIDENCE)
+                .map(|(i, _)| i.path.clone())
+                .unwrap_or_default(),
+            kind: "image-format".into(),
+            detail: format!("and {more} more images of QNX formats"),
+        });
+    }
+    items
+}
+
+/// Weigh the release evidence of all ELF files of one target, and the images of QNX
+/// formats found in it.
+pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
+    let mut evidence = image_formats(images);
+    let is_qnx = files.iter().any(FileFacts::is_qnx) || !evidence.is_empty();
     let mut conflicts = Vec::new();
 
     // 1. Kernel release strings.

@@ -5,8 +5,13 @@
 
 pub mod cyclonedx;
 pub mod findings;
+pub mod group;
+pub mod html;
 pub mod json;
+pub mod ndjson;
+pub mod plain;
 pub mod sarif;
+pub mod summary;
 pub mod text;
 pub mod uri;
 
@@ -140,6 +145,9 @@ pub struct LibcReport {
     pub version: Option<String>,
     pub qnx: bool,
     pub calloc: CallocReport,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +332,9 @@ pub struct BinaryReport {
     /// their address: read where the address maps, as the loader reads them.
     #[serde(default)]
     pub located_by_address: Vec<LocatedByAddress>,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// A segment read at its address instead of its recorded file offset.
@@ -343,7 +354,8 @@ pub struct LocatedByAddress {
 pub struct ImageReport {
     /// Virtual path of the image (`fw.tar.gz!/boot/qnx.ifs`; `dump.bin@0x40000` when carved).
     pub path: String,
-    /// `ifs`, `qnx6`, `qnx4`, `tar`, `gzip`.
+    /// `ifs`, `qnx6`, `qnx4`, `efs`, `etfs`, `tar`, `gzip`; `device` for the bytes of a
+    /// device not read (unreadable).
     pub kind: String,
     /// Offset in the enclosing file where it was carved, for images found inside raw dumps.
     pub offset: Option<u64>,
@@ -352,6 +364,52 @@ pub struct ImageReport {
     pub notes: Vec<ImageNote>,
     /// The IFS boot script, decoded to text lines (empty for other kinds).
     pub boot_script: Vec<String>,
+    /// How much of the image was read; what stopped the rest is in its `damage`, `error`
+    /// or `truncated` notes.
+    #[serde(default)]
+    pub state: ImageState,
+}
+
+/// How much of an image was read.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageState {
+    /// Opened, and every entry read.
+    #[default]
+    Complete,
+    /// Opened, but some of it is lost: decoding stopped at damage, a directory or an entry
+    /// could not be read. What was read was examined.
+    Partial,
+    /// Recognised by its signature but not opened (damaged, nested too deep, over the
+    /// memory budget): nothing inside was examined.
+    Unreadable,
+}
+
+impl ImageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageState::Complete => "complete",
+            ImageState::Partial => "partial",
+            ImageState::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl ImageReport {
+    /// Note kinds that say part of an image is lost.
+    pub const DAMAGE_NOTES: [&'static str; 3] = ["damage", "error", "truncated"];
+
+    /// The first note that says what is damaged, for an image not read in full.
+    pub fn damage(&self) -> Option<&ImageNote> {
+        if self.state == ImageState::Complete {
+            return None;
+        }
+        self.notes
+            .iter()
+            .find(|n| Self::DAMAGE_NOTES.contains(&n.kind.as_str()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,4 +446,9 @@ pub struct ScanStats {
     /// depends on timing, and the report does not.
     #[serde(skip)]
     pub reused_images: u64,
+    /// Files read from disk that are not ELF, hold no image and are not text or empty:
+    /// bytes of an unknown (maybe encrypted) format. Not in the report; classification
+    /// uses it (rule NOT-FIRMWARE).
+    #[serde(skip)]
+    pub opaque_files: u64,
 }

@@ -1,8 +1,14 @@
 //! Shared test helpers: corpus access.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod dumps;
+pub mod efs_writer;
 pub mod elf_writer;
+pub mod etfs_writer;
 pub mod ifs_writer;
+pub mod qnx6_writer;
+pub mod tree;
 
 use std::path::PathBuf;
 
@@ -51,9 +57,15 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// A ustar archive of regular files (name ≤ 100 bytes), ended by two zero blocks.
 pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let named: Vec<(&[u8], &[u8])> = files.iter().map(|(n, d)| (n.as_bytes(), *d)).collect();
+    tar_of_names(&named)
+}
+
+/// [`tar`] with names of any bytes (not UTF-8, control characters).
+pub fn tar_of_names(files: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, data) in files {
-        out.extend_from_slice(&tar_header(name, b'0', data.len() as u64, ""));
+        out.extend_from_slice(&tar_header_of_name(name, b'0', data.len() as u64, ""));
         out.extend_from_slice(data);
         out.resize(out.len().div_ceil(512) * 512, 0);
     }
@@ -63,9 +75,14 @@ pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// One ustar header block (valid checksum).
 pub fn tar_header(name: &str, typeflag: u8, size: u64, link: &str) -> [u8; 512] {
+    tar_header_of_name(name.as_bytes(), typeflag, size, link)
+}
+
+/// [`tar_header`] with a name of any bytes.
+pub fn tar_header_of_name(name: &[u8], typeflag: u8, size: u64, link: &str) -> [u8; 512] {
     let mut h = [0u8; 512];
     let n = name.len().min(100);
-    h[..n].copy_from_slice(&name.as_bytes()[..n]);
+    h[..n].copy_from_slice(&name[..n]);
     h[100..107].copy_from_slice(b"0000644");
     h[108..115].copy_from_slice(b"0000000");
     h[116..123].copy_from_slice(b"0000000");
@@ -87,4 +104,41 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
+}
+
+/// The report of `badalloc-audit scan` (default options) on one PATH.
+pub fn scan_path(path: &std::path::Path) -> badalloc_audit::report::TargetReport {
+    badalloc_audit::scan(
+        &[path.to_path_buf()],
+        &badalloc_audit::ScanOptions::default(),
+    )
+    .targets
+    .remove(0)
+}
+
+/// The images `scan` examined at the top level of a file: (offset, kind, state), sorted.
+pub fn scanned_images(
+    t: &badalloc_audit::report::TargetReport,
+) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
+    t.images
+        .iter()
+        .filter(|i| !i.path.contains("!/"))
+        .map(|i| (i.offset.unwrap_or(0), i.kind.clone(), i.state))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The images `ls` lists for a file: (offset, kind, state), sorted.
+pub fn listed_images(
+    path: &std::path::Path,
+) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
+    let mut v: Vec<_> = badalloc_audit::image_cmd::list(path)
+        .unwrap()
+        .images
+        .into_iter()
+        .map(|i| (i.offset, i.kind.name().to_string(), i.state))
+        .collect();
+    v.sort();
+    v
 }
