@@ -452,6 +452,38 @@ fn search_window_per_candidate_is_bounded() {
     }
 }
 
+/// A wrapper that branches to calloc after a test reaches calloc's whole shape too: it is
+/// calloc reached another way, not a second function with the shape (which would leave
+/// both as calloc-like guesses).
+#[test]
+fn a_wrapper_that_branches_to_calloc_is_not_a_second_calloc() {
+    let mut a = Asm::default();
+    a.call("g").call("calloc").bytes(&[0xc3]);
+    a.label("g")
+        .bytes(&[0x85, 0xff, 0x74, 0x05]) // test edi, edi; je ret
+        .bytes(&[0xe9]);
+    let at = a.code.len();
+    a.bytes(&[0; 4]).bytes(&[0xc3]);
+    a.calloc("calloc", 0).runtime();
+    let rel = (a.at("calloc") as i64 - (at as i64 + 4)) as i32;
+    a.code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+    let s = search_of(&a.finish(), SearchLimits::default());
+    let c = s.calloc.as_ref().unwrap_or_else(|| panic!("{}", s.detail));
+    assert_eq!(
+        c.function,
+        TEXT_ADDR + a.at("calloc") as u64,
+        "{}",
+        s.detail
+    );
+    assert!(c.is_calloc);
+    assert_eq!(c.analysis.verdict, CallocVerdict::Unchecked);
+    assert!(
+        s.calloc_like.is_empty(),
+        "{:x?}",
+        s.calloc_like.iter().map(|l| l.function).collect::<Vec<_>>()
+    );
+}
+
 /// Instructions per probed function: calloc's shape spread over more instructions than a
 /// probe decodes is not taken for calloc.
 #[test]
