@@ -5,9 +5,10 @@ usage: make-tree.py OUT_DIR [--gb 1.0] [--files 10000] [--elfs 1500]
 
 What it holds (same arguments, same bytes):
 - ~1,500 ELF files of mixed architectures: the QNX-like fixtures of every architecture,
-  the calloc test matrix, glibc-linked Linux programs, and a few copies of the real QNX
-  libraries and kernel from ../shared/corpus (each copy differs by one byte, so nothing can
-  be deduplicated);
+  the calloc test matrix (stripped static programs included: glibc, musl, newlib, decoys),
+  glibc-linked Linux programs, and a few copies of the real QNX libraries, kernel and
+  stripped static programs from ../shared/corpus, which the scan searches for calloc
+  without symbols (each copy differs by one byte, so nothing can be deduplicated);
 - IFS boot images of every compression (none, zlib, LZO, UCL) and both byte orders, made by
   `cargo run --release --example make_bench_ifs`, plus the real corpus boot images;
 - raw flash dumps: erased-flash padding (0xFF) with a boot image at an offset, to be carved;
@@ -42,8 +43,14 @@ def fixture_elfs():
 
 
 def corpus_elfs():
-    names = ["openqnx-641-x86-libc.so.3", "sdp660-x86-libc.so.3", "sdp660-x86-procnto"]
-    return [CORPUS / "qnx" / n for n in names if (CORPUS / "qnx" / n).exists()]
+    names = [
+        "qnx/openqnx-641-x86-libc.so.3",
+        "qnx/sdp660-x86-libc.so.3",
+        "qnx/sdp660-x86-procnto",
+        "static/mib2-gzip.stripped-static",
+        "static/mib2-xxd.stripped-static",
+    ]
+    return [CORPUS / n for n in names if (CORPUS / n).exists()]
 
 
 def main():

@@ -18,7 +18,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-all="elf_parse calloc_x86 calloc_arm calloc_aarch64 calloc_ppc calloc_mips calloc_sh ifs ifs_compressed ucl lzo qnx6 qnx4 efs etfs tar gzip carve scan_image scan_tree"
+all="elf_parse calloc_x86 calloc_arm calloc_aarch64 calloc_ppc calloc_mips calloc_sh calloc_locate ifs ifs_compressed ucl lzo qnx6 qnx4 efs etfs tar gzip carve scan_image scan_tree"
 
 long=0
 hours=0

@@ -1,12 +1,17 @@
 //! Every row of fixtures/calloc/manifest.tsv (and fixtures/.downloads/manifest.tsv when
-//! present) must get exactly its expected calloc verdict. Run with `--nocapture` for the
-//! per-architecture confusion table. `CALLOC_MANIFEST=/path/manifest.tsv` adds another.
+//! present) must get exactly its expected calloc verdict, located as the row says (by
+//! symbol, by behaviour or by signature in a stripped program, at the address of the
+//! function that multiplies), with the calloc-like functions it names shown and never taken
+//! for calloc; every failure names its file. Run with `--nocapture` for the per-architecture
+//! confusion table. `CALLOC_MANIFEST=/path/manifest.tsv` adds another.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use badalloc_audit_core::scan::{scan, ScanOptions};
+use badalloc_calloc::locate::{locate, needs_search};
 use badalloc_calloc::{analyze_calloc, CallocVerdict};
 use badalloc_elf::ElfFile;
 
@@ -15,6 +20,17 @@ struct Row {
     arch: String,
     label: String,
     expected: String,
+    /// `symbol`, `behaviour`, `signature`, or `-` (no calloc).
+    located: String,
+    /// The function that multiplies, where a search without symbols must find it.
+    address: Option<u64>,
+    /// A calloc-like function the search must show (and never take for calloc).
+    calloc_like: Option<u64>,
+}
+
+fn hex_col(v: Option<String>) -> Option<u64> {
+    v.filter(|v| v.starts_with("0x"))
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
 }
 
 fn read_manifest(manifest: &Path, default_expected: Option<&str>) -> Vec<Row> {
@@ -58,43 +74,183 @@ fn read_manifest(manifest: &Path, default_expected: Option<&str>) -> Vec<Row> {
             arch: col("arch", 1).unwrap_or_else(|| "?".into()),
             label: cols.iter().skip(1).copied().collect::<Vec<_>>().join(" "),
             expected: expected.to_lowercase(),
+            located: col("located", usize::MAX).unwrap_or_else(|| "symbol".into()),
+            address: hex_col(col("address", usize::MAX)),
+            calloc_like: hex_col(col("calloc_like", usize::MAX)),
         });
     }
     rows
 }
 
-fn verdict_of(path: &Path) -> String {
+/// What the tool finds in one file: the verdict of its calloc (`not-found` when it has
+/// none), how it was located, the function that multiplies, and the calloc-like functions.
+struct Found {
+    verdict: String,
+    located: String,
+    body: Option<u64>,
+    calloc_like: Vec<(u64, CallocVerdict)>,
+}
+
+fn word(v: CallocVerdict) -> String {
+    match v {
+        CallocVerdict::Checked => "checked",
+        CallocVerdict::Unchecked => "unchecked",
+        CallocVerdict::Unknown => "unknown",
+    }
+    .into()
+}
+
+fn body(chain_links: &[badalloc_calloc::ChainLink]) -> Option<u64> {
+    let a = &chain_links.last()?.address;
+    u64::from_str_radix(a.trim_start_matches("0x"), 16).ok()
+}
+
+/// A file alone: its calloc by symbol, else by the search by behaviour.
+fn found_in_file(path: &Path) -> Found {
+    let none = |v: &str| Found {
+        verdict: v.into(),
+        located: "-".into(),
+        body: None,
+        calloc_like: Vec::new(),
+    };
     let Ok(data) = std::fs::read(path) else {
-        return "unreadable".into();
+        return none("unreadable");
     };
     let Ok(elf) = ElfFile::parse(&data) else {
-        return "not-elf".into();
+        return none("not-elf");
     };
-    match analyze_calloc(&elf) {
-        None => "not-found".into(),
-        Some(a) => match a.verdict {
-            CallocVerdict::Checked => "checked".into(),
-            CallocVerdict::Unchecked => "unchecked".into(),
-            CallocVerdict::Unknown => "unknown".into(),
+    if let Some(a) = analyze_calloc(&elf) {
+        return Found {
+            verdict: word(a.verdict),
+            located: "symbol".into(),
+            body: body(&a.chain_links),
+            calloc_like: Vec::new(),
+        };
+    }
+    if !needs_search(&elf) {
+        return none("not-found");
+    }
+    let s = locate(&elf);
+    let mut f = none("not-found");
+    f.calloc_like = s
+        .calloc_like
+        .iter()
+        .map(|l| (l.function, l.analysis.verdict))
+        .collect();
+    if let Some(l) = &s.calloc {
+        f.verdict = word(l.analysis.verdict);
+        f.located = "behaviour".into();
+        f.body = Some(l.function);
+    }
+    f
+}
+
+/// A file found by its code: the scan of its directory (which holds the program with
+/// symbols whose calloc is the signature).
+fn found_by_scan(path: &Path) -> Found {
+    let dir = path.parent().unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let report = scan(&[dir.to_path_buf()], &ScanOptions::default());
+    let b = report.targets[0]
+        .binaries
+        .iter()
+        .find(|b| b.path == name)
+        .unwrap_or_else(|| panic!("{}: not in the scan of its directory", path.display()));
+    match &b.static_calloc {
+        None => Found {
+            verdict: "not-found".into(),
+            located: "-".into(),
+            body: None,
+            calloc_like: Vec::new(),
+        },
+        Some(c) => Found {
+            verdict: word(c.verdict),
+            located: c.located_by().to_string(),
+            body: body(&c.chain_links),
+            calloc_like: Vec::new(),
         },
     }
 }
 
-fn run(rows: &[Row], title: &str) -> Vec<String> {
+fn found(r: &Row) -> Found {
+    if r.located == "signature" {
+        found_by_scan(&r.path)
+    } else {
+        found_in_file(&r.path)
+    }
+}
+
+/// What is wrong with a row, if anything (the message names the file).
+fn check(r: &Row, f: &Found) -> Option<String> {
+    let file = r.path.display();
+    if f.verdict != r.expected {
+        return Some(format!(
+            "{file}: expected {}, got {} ({})",
+            r.expected, f.verdict, r.label
+        ));
+    }
+    if r.located != "-" && f.located != r.located {
+        return Some(format!(
+            "{file}: expected calloc located by {}, got {} ({})",
+            r.located, f.located, r.label
+        ));
+    }
+    if r.address.is_some() && f.body != r.address {
+        return Some(format!(
+            "{file}: expected calloc at {:#x?}, found {:#x?} ({})",
+            r.address, f.body, r.label
+        ));
+    }
+    if let Some(like) = r.calloc_like {
+        if !f.calloc_like.iter().any(|(a, _)| *a == like) {
+            return Some(format!(
+                "{file}: expected a calloc-like function at {like:#x}, got {:#x?} ({})",
+                f.calloc_like, r.label
+            ));
+        }
+        if f.body == Some(like) {
+            return Some(format!(
+                "{file}: the calloc-like {like:#x} was taken for calloc"
+            ));
+        }
+        // The decoys have no overflow test.
+        if f.calloc_like
+            .iter()
+            .any(|(a, v)| *a == like && *v != CallocVerdict::Unchecked)
+        {
+            return Some(format!(
+                "{file}: the calloc-like {like:#x} is not unchecked"
+            ));
+        }
+    }
+    None
+}
+
+/// Every row checked; returns the failures (each naming its file) and the rows whose
+/// expected verdict is `checked` or `unchecked` and came out as the other one.
+fn run(rows: &[Row], title: &str) -> (Vec<String>, Vec<String>) {
     let mut table: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     let mut wrong = Vec::new();
+    let mut flipped = Vec::new();
     for r in rows {
-        let got = verdict_of(&r.path);
+        let f = found(r);
         *table
-            .entry((r.arch.clone(), r.expected.clone(), got.clone()))
+            .entry((r.arch.clone(), r.expected.clone(), f.verdict.clone()))
             .or_default() += 1;
-        if got != r.expected {
-            wrong.push(format!(
-                "{}: expected {}, got {got} ({})",
+        let opposite = matches!(
+            (r.expected.as_str(), f.verdict.as_str()),
+            ("checked", "unchecked") | ("unchecked", "checked")
+        );
+        if opposite {
+            flipped.push(format!(
+                "{}: expected {}, got {}",
                 r.path.display(),
                 r.expected,
-                r.label
+                f.verdict
             ));
+        }
+        if let Some(w) = check(r, &f) {
+            wrong.push(w);
         }
     }
     println!("== {title}: {} rows, {} wrong", rows.len(), wrong.len());
@@ -109,13 +265,12 @@ fn run(rows: &[Row], title: &str) -> Vec<String> {
     for w in &wrong {
         println!("WRONG {w}");
     }
-    wrong
+    (wrong, flipped)
 }
 
 #[test]
 fn fixture_manifest_verdicts_are_exact() {
     let mut wrong = Vec::new();
-    let mut false_checked = 0;
     let mut sets: Vec<(PathBuf, Option<&str>, &str)> = Vec::new();
     // The generated fixtures are committed: their manifests must be there.
     for (rel, title) in [
@@ -141,16 +296,18 @@ fn fixture_manifest_verdicts_are_exact() {
     if let Some(extra) = std::env::var_os("CALLOC_MANIFEST") {
         sets.push((PathBuf::from(extra), None, "CALLOC_MANIFEST"));
     }
+    let mut flipped = Vec::new();
     for (path, default, title) in &sets {
         let rows = read_manifest(path, *default);
-        for r in &rows {
-            if r.expected.starts_with("unchecked") && verdict_of(&r.path) == "checked" {
-                false_checked += 1;
-            }
-        }
-        wrong.extend(run(&rows, title));
+        let (w, f) = run(&rows, title);
+        wrong.extend(w);
+        flipped.extend(f);
     }
-    assert_eq!(false_checked, 0, "an unchecked calloc was reported checked");
+    assert!(
+        flipped.is_empty(),
+        "a checked calloc was reported unchecked or an unchecked one checked:\n{}",
+        flipped.join("\n")
+    );
     assert!(
         wrong.is_empty(),
         "{} wrong rows:\n{}",

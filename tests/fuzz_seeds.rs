@@ -71,6 +71,33 @@ fn write_fuzz_seeds() {
             }
         }
     }
+    // The search for calloc without symbols: selector byte + the stripped programs' code
+    // (what follows their program headers).
+    let arches = [
+        "x86_64", "i686", "arm", "thumb2", "aarch64", "powerpc", "mips", "mipsel", "sh4",
+    ];
+    for (i, arch) in arches.iter().enumerate() {
+        for v in ["unchecked-O2", "checked_div-O0", "unchecked_storeloop-Os"] {
+            let data = fixture(&format!("calloc/{arch}/{v}.elf.stripped"));
+            let e = ElfFile::parse(&data).unwrap();
+            // e_phoff is right after the header in these programs; e_phnum from the header
+            let (phoff, phsize, at) = if e.is_64 {
+                (64, 56, 0x38)
+            } else {
+                (52, 32, 0x2c)
+            };
+            let n = [data[at], data[at + 1]];
+            let phnum = if e.endian == badalloc_elf::Endian::Big {
+                u16::from_be_bytes(n)
+            } else {
+                u16::from_le_bytes(n)
+            };
+            let start = phoff + phsize * usize::from(phnum);
+            let mut seed = vec![i as u8];
+            seed.extend_from_slice(&data[start.min(data.len())..data.len().min(start + 2048)]);
+            put(&dir, "calloc_locate", &format!("{arch}-{v}"), &seed);
+        }
+    }
     // Raw decompressors.
     for f in ["one", "zeros", "text", "elf"] {
         put(&dir, "ucl", f, &fixture(&format!("compressors/{f}.ucl")));

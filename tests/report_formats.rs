@@ -121,6 +121,7 @@ fn calloc(verdict: CallocVerdict, reason: &str) -> CallocReport {
             address: "0x412".into(),
             text: "imul esi, [ebp+8]".into(),
         }],
+        location: None,
     }
 }
 
@@ -161,6 +162,7 @@ fn binary(path: &str, static_calloc: Option<CallocReport>) -> BinaryReport {
         network: true,
         network_imports: vec!["socket".into()],
         stripped_static: false,
+        calloc_search: None,
         located_by_address: vec![],
         sha256: Some(common::sha256_hex(path.as_bytes())),
     }
@@ -728,7 +730,15 @@ fn cyclonedx_os_and_libc_carry_cpe_and_purl() {
     );
     assert_eq!(libc["purl"], "pkg:generic/qnx/libc@6.4.0?arch=x86");
     let cve = cve_vuln(&bom);
-    assert_eq!(cve["affects"], json!([{"ref": libc["bom-ref"]}]));
+    // The C library, and the kernel's own copy of calloc (stripped, static: located by
+    // behaviour, unchecked).
+    assert_eq!(
+        cve["affects"],
+        json!([
+            {"ref": libc["bom-ref"]},
+            {"ref": "t0:bin:openqnx-641-x86.ifs!/proc/boot/procnto-instr"}
+        ])
+    );
 
     // SDP 6.6.0 on ARM; and from 7 on NVD names the SDP by two numbers.
     if let Some(p) = common::corpus_path("qnx/sdp660-armle-omap5-sd.ifs") {

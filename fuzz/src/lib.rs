@@ -61,6 +61,50 @@ pub fn calloc_with_body(fixture: &[u8], code: &[u8]) {
     }
 }
 
+/// Parse a copy of the stripped static program `fixture` whose code (everything after its
+/// program headers: `.text` follows them in the fixtures) is overwritten by `code`, and
+/// search it for calloc: every candidate, probe and analysis on hostile code. A panic
+/// aborts, as in [`calloc_with_body`].
+pub fn locate_with_code(fixture: &[u8], code: &[u8]) {
+    let Some(off) = code_offset(fixture) else {
+        return;
+    };
+    let mut patched = fixture.to_vec();
+    let n = code.len().min(patched.len() - off);
+    patched[off..off + n].copy_from_slice(&code[..n]);
+    if let Ok(elf) = ElfFile::parse(&patched) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let s = badalloc_calloc::locate::locate(&elf);
+            assert!(s.insns <= badalloc_calloc::locate::MAX_SEARCH_INSNS);
+        }));
+        if r.is_err() {
+            std::process::abort();
+        }
+    }
+}
+
+/// File offset of the end of an ELF file's program header table.
+pub fn code_offset(fixture: &[u8]) -> Option<usize> {
+    let elf = ElfFile::parse(fixture).ok()?;
+    let word = |at: usize, n: usize| -> Option<u64> {
+        let b = fixture.get(at..at + n)?;
+        Some(b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+    };
+    let big = elf.endian == badalloc_elf::Endian::Big;
+    let read = |at: usize, n: usize| -> Option<u64> {
+        let v = word(at, n)?;
+        Some(if big { v.swap_bytes() >> (64 - 8 * n as u32) } else { v })
+    };
+    let (phoff, phentsize, phnum) = if elf.is_64 {
+        (read(0x20, 8)?, read(0x36, 2)?, read(0x38, 2)?)
+    } else {
+        (read(0x1c, 4)?, read(0x2a, 2)?, read(0x2c, 2)?)
+    };
+    usize::try_from(phoff + phentsize * phnum)
+        .ok()
+        .filter(|&o| o < fixture.len())
+}
+
 /// Panics already reported and handed over (fuzz/regressions/calloc-*): skipped so the
 /// calloc targets can look for others. Each is a `file:line` of the panicking code.
 /// (Empty: the yaxpeax-arm 0.5 "register number out of range" panic, armv7.rs:585, is now

@@ -8,7 +8,8 @@ use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156};
 use crate::evidence::OsAssessment;
 use crate::report::findings::recognise_library;
 use crate::report::{
-    BinaryReport, CallocVerdict, Confidence, ImageReport, ImageState, LibcReport, Verdict,
+    BinaryReport, CallocReport, CallocVerdict, Confidence, ImageReport, ImageState, LibcReport,
+    Verdict,
 };
 
 /// What classification needs from a target.
@@ -195,19 +196,22 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
                 (
                     l.path.as_str(),
                     recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
+                    String::new(),
                 )
             });
         let statics = unchecked_static.iter().map(|b| {
-            let chain = b
-                .static_calloc
-                .as_ref()
-                .map(|c| c.chain.as_slice())
-                .unwrap_or_default();
-            (b.path.as_str(), recognise_library(&b.path, None, chain))
+            let c = b.static_calloc.as_ref();
+            let chain = c.map(|c| c.chain.as_slice()).unwrap_or_default();
+            let note = c.map(CallocReport::located_note).unwrap_or_default();
+            (
+                b.path.as_str(),
+                recognise_library(&b.path, None, chain),
+                note,
+            )
         });
-        for (path, library) in libcs.chain(statics) {
+        for (path, library, note) in libcs.chain(statics) {
             reasons.push(format!(
-                "BADALLOC-CALLOC-UNCHECKED: {path} has a calloc without an overflow test{} (a BadAlloc-family flaw; \
+                "BADALLOC-CALLOC-UNCHECKED: {path} has a calloc{note} without an overflow test{} (a BadAlloc-family flaw; \
                  CVE-2021-22156 itself is QNX's and does not apply)",
                 library.map(|l| format!(", from {l}")).unwrap_or_default()
             ));
@@ -228,14 +232,12 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
         ));
     }
     for b in &unchecked_static {
-        let why = b
-            .static_calloc
-            .as_ref()
-            .map(|c| c.reason.as_str())
-            .unwrap_or_default();
+        let c = b.static_calloc.as_ref();
+        let why = c.map(|c| c.reason.as_str()).unwrap_or_default();
         reasons.push(format!(
-            "R2: {} carries its own statically linked calloc without an overflow test (replacing libc does not fix it): {why}",
-            b.path
+            "R2: {} carries its own statically linked calloc{} without an overflow test (replacing libc does not fix it): {why}",
+            b.path,
+            c.map(CallocReport::located_note).unwrap_or_default()
         ));
     }
     let release_text = describe_release(f.os);
@@ -349,21 +351,66 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
             Verdict::Inconclusive
         }
     };
-    let stripped: Vec<&str> = f
-        .binaries
-        .iter()
-        .filter(|b| b.qnx && b.stripped_static)
-        .map(|b| b.path.as_str())
-        .collect();
-    if !stripped.is_empty() && verdict != Verdict::Affected {
-        reasons.push(format!(
-            "caveat: {} statically linked and stripped QNX file{} ({}) may carry a copy of calloc that cannot be located without symbols",
-            stripped.len(),
-            if stripped.len() == 1 { "" } else { "s" },
-            stripped.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-        ));
+    if verdict != Verdict::Affected {
+        reasons.extend(stripped_caveat(f.binaries));
     }
     Classification { verdict, reasons }
+}
+
+/// What the search for calloc left undecided in stripped static QNX programs: the outcome
+/// where it located no calloc (or an undecided one), and calloc-like functions without an
+/// overflow test, named as the guesses they are. Neither changes the verdict.
+fn stripped_caveat(binaries: &[BinaryReport]) -> Option<String> {
+    let mut open: Vec<String> = Vec::new();
+    let mut count = 0usize;
+    for b in binaries.iter().filter(|b| b.qnx && b.stripped_static) {
+        let located = b
+            .static_calloc
+            .as_ref()
+            .filter(|c| c.verdict != CallocVerdict::Unknown);
+        let like: Vec<&CallocReport> = b
+            .calloc_search
+            .iter()
+            .flat_map(|s| &s.calloc_like)
+            .filter(|c| c.verdict == CallocVerdict::Unchecked)
+            .collect();
+        if located.is_some() && like.is_empty() {
+            continue;
+        }
+        count += 1;
+        if open.len() >= 5 {
+            continue;
+        }
+        let mut what = match (located, &b.calloc_search, &b.static_calloc) {
+            (Some(_), _, _) => String::new(),
+            (None, _, Some(c)) => format!("calloc located but undecided: {}", c.reason),
+            (None, Some(s), None) => format!("calloc not located: {}", s.detail),
+            (None, None, None) => "calloc not searched for".to_string(),
+        };
+        for c in like {
+            if !what.is_empty() {
+                what.push_str("; ");
+            }
+            what.push_str(&format!(
+                "a calloc-like function at {} has no overflow test (a guess: not known to be the C library's calloc, so it does not decide the verdict): {}",
+                c.address.as_deref().unwrap_or("?"),
+                c.reason
+            ));
+        }
+        open.push(format!("{} ({what})", b.path));
+    }
+    (count > 0).then(|| {
+        format!(
+            "caveat: {count} statically linked and stripped QNX file{} left open by the search for calloc: {}{}",
+            if count == 1 { "" } else { "s" },
+            open.join("; "),
+            if count > open.len() {
+                format!("; and {} more", count - open.len())
+            } else {
+                String::new()
+            }
+        )
+    })
 }
 
 /// Whether every QNX C library's calloc was checked (one that could not be read was not),

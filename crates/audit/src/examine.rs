@@ -715,6 +715,7 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
                 }
             };
             let mut facts = facts_of(path, &elf, calloc);
+            crate::facts::add_calloc_search(&mut facts, &elf);
             // Hashed here, where the bytes are, once per file reported (CycloneDX hashes).
             facts.sha256 = Some(sha256_hex(data));
             out.errors

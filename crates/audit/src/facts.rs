@@ -1,9 +1,11 @@
 //! Per-file facts: everything the verdict needs from one ELF file, owned, so the file's
 //! bytes can be released as soon as it has been examined.
 
+use crate::calloc::locate::{locate, needs_search, Search, SearchOutcome};
+use crate::calloc::signature::{self, Signature, Window};
 use crate::elf::{ElfFile, ElfType, OffsetMismatch, SymbolSource};
 use crate::evidence::kernel::find_kernel_release;
-use crate::report::CallocReport;
+use crate::report::{CallocLocation, CallocReport, CallocSearchReport, Confidence, EvidenceLine};
 
 /// Imports that make a binary network-facing (BlackBerry: exploitation needs an exposed service).
 pub const SOCKET_API: &[&str] = &[
@@ -107,6 +109,11 @@ pub struct FileFacts {
     pub is_libc: bool,
     /// The calloc this file carries (exported by a libc, or a static copy), analysed.
     pub calloc: Option<CallocReport>,
+    /// A stripped static program: the search for its calloc (see [`add_calloc_search`]).
+    pub calloc_search: Option<CallocSearchFacts>,
+    /// A named calloc's code (each function of its chain), to be looked for in the
+    /// target's stripped programs.
+    pub calloc_signatures: Vec<Signature>,
     /// Segments read at their address because their recorded file offset disagrees.
     pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read.
@@ -232,9 +239,200 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
         has_symtab: elf.symbols.iter().any(|s| s.source == SymbolSource::SymTab),
         is_libc,
         calloc,
+        calloc_search: None,
+        calloc_signatures: Vec::new(),
         offset_mismatches: elf.offset_mismatches.clone(),
         warnings: elf.warnings.clone(),
         sha256: None,
+    }
+}
+
+/// What the search for calloc found in a stripped static program, kept until the named
+/// callocs of the whole target are known ([`apply_calloc_signatures`]).
+#[derive(Debug, Clone)]
+pub struct CallocSearchFacts {
+    pub report: CallocSearchReport,
+    /// The code at the entries of functions that multiply their first two arguments.
+    pub windows: Vec<Window>,
+}
+
+/// Complete the facts of one parsed file with what the calloc search needs: the signature
+/// of its named calloc, or, for a statically linked program without symbols, the search
+/// for its copy of calloc by behaviour. Decoder panics on hostile bytes become a warning.
+pub fn add_calloc_search(facts: &mut FileFacts, elf: &ElfFile<'_>) {
+    if let Some(c) = facts.calloc.as_ref().filter(|c| c.located_by() == "symbol") {
+        let path = &facts.path;
+        facts.calloc_signatures = crate::guard::contain(|| {
+            c.chain_links
+                .iter()
+                .filter_map(|l| {
+                    let addr = parse_hex(&l.address)?;
+                    signature::signature_of(elf, addr, &l.name, c.verdict, &c.reason, path)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+        return;
+    }
+    if !needs_search(elf) {
+        return;
+    }
+    let Some(search) =
+        crate::guard::contain(|| crate::calloc::ir::with_text(false, || locate(elf)))
+    else {
+        facts.warnings.push(crate::FormatError {
+            offset: None,
+            message: "search for calloc aborted: the machine-code decoder failed (internal panic)"
+                .into(),
+        });
+        return;
+    };
+    let (calloc, search) = search_facts(search);
+    facts.calloc = calloc;
+    facts.calloc_search = Some(search);
+}
+
+fn search_facts(s: Search) -> (Option<CallocReport>, CallocSearchFacts) {
+    let calloc = s
+        .calloc
+        .as_ref()
+        .map(|l| CallocReport::located(l, "behaviour"));
+    let report = CallocSearchReport::of(&s);
+    (
+        calloc,
+        CallocSearchFacts {
+            report,
+            windows: s.windows,
+        },
+    )
+}
+
+fn parse_hex(a: &str) -> Option<u64> {
+    u64::from_str_radix(a.trim_start_matches("0x"), 16).ok()
+}
+
+/// The address of the function a calloc report's chain ends in (the one that multiplies).
+fn body_of(c: &CallocReport) -> Option<u64> {
+    parse_hex(&c.chain_links.last()?.address)
+}
+
+/// The address of calloc's entry in a report.
+fn entry_of(c: &CallocReport) -> Option<u64> {
+    parse_hex(c.address.as_deref()?)
+}
+
+/// The search by known code, once every file of a target has been read: the code of each
+/// named calloc (in path order) is looked for in the target's stripped static programs of
+/// the same architecture. A match is that program's calloc, located by signature: decided
+/// by its own analysis when the search by behaviour analysed it, else by the named copy's
+/// (the code is the same).
+pub fn apply_calloc_signatures(facts: &mut [FileFacts]) {
+    let mut sigs: Vec<Signature> = Vec::new();
+    for s in facts.iter().flat_map(|f| &f.calloc_signatures) {
+        if !sigs.iter().any(|o| o.bytes == s.bytes && o.keep == s.keep) {
+            sigs.push(s.clone());
+        }
+    }
+    if sigs.is_empty() {
+        return;
+    }
+    for f in facts.iter_mut() {
+        let Some(search) = f.calloc_search.as_mut() else {
+            continue;
+        };
+        let Some((sig, i)) = signature::find(&search.windows, &sigs, &f.arch) else {
+            continue;
+        };
+        let Some(w) = search.windows.get(i) else {
+            continue;
+        };
+        let line = EvidenceLine {
+            address: format!("{:#x}", w.entry),
+            text: format!(
+                "its code is that of {} at {:#x} in {} ({} bytes compared, {} of them call \
+                 targets or addresses that differ from link to link)",
+                sig.function,
+                sig.address,
+                sig.source,
+                sig.bytes.len() - sig.masked(),
+                sig.masked()
+            ),
+        };
+        let mut found = match f.calloc.take() {
+            Some(c) if body_of(&c) == Some(w.entry) || entry_of(&c) == Some(w.entry) => c,
+            other => {
+                // A calloc-like function, or code the search by behaviour did not analyse.
+                let like = search
+                    .report
+                    .calloc_like
+                    .iter()
+                    .position(|c| body_of(c) == Some(w.entry));
+                let mut c = match like {
+                    Some(k) => search.report.calloc_like.remove(k),
+                    None => inherited(sig, w),
+                };
+                if let Some(mut demoted) = other {
+                    if let Some(l) = demoted.location.as_mut() {
+                        l.identified_as = "calloc-like".into();
+                        l.confidence = Confidence::Low;
+                    }
+                    search.report.calloc_like.insert(0, demoted);
+                }
+                rename_first(&mut c, "calloc");
+                c
+            }
+        };
+        let mut evidence = found
+            .location
+            .take()
+            .map(|l| l.evidence)
+            .unwrap_or_default();
+        evidence.insert(0, line);
+        found.location = Some(CallocLocation {
+            by: "signature".into(),
+            confidence: Confidence::Medium,
+            identified_as: "calloc".into(),
+            evidence,
+        });
+        search.report.outcome = SearchOutcome::Found.as_str().to_string();
+        search.report.detail = format!(
+            "calloc located by signature at {:#x} (the code of {} in {})",
+            w.entry, sig.function, sig.source
+        );
+        f.calloc = Some(found);
+    }
+}
+
+/// A copy found only by its code: decided as the named calloc it matches was.
+fn inherited(sig: &Signature, w: &Window) -> CallocReport {
+    let address = format!("{:#x}", w.entry);
+    CallocReport {
+        verdict: sig.verdict,
+        function: Some("calloc".into()),
+        address: Some(address.clone()),
+        reason: format!(
+            "decided from the same code in {} ({}): {}",
+            sig.source, sig.function, sig.reason
+        ),
+        chain: vec!["calloc".into()],
+        chain_links: vec![crate::report::ChainLink {
+            name: "calloc".into(),
+            address,
+        }],
+        evidence: Vec::new(),
+        location: None,
+    }
+}
+
+fn rename_first(c: &mut CallocReport, name: &str) {
+    if let Some(l) = c.chain_links.first_mut() {
+        l.name = name.to_string();
+    }
+    if let Some(n) = c.chain.first_mut() {
+        *n = name.to_string();
+    }
+    if c.chain.len() == 1 {
+        c.function = Some(name.to_string());
     }
 }
 

@@ -528,12 +528,13 @@ fn unreadable(shown: &str, message: String) -> TargetReport {
 fn build_target(
     path: String,
     kind: String,
-    facts: Vec<FileFacts>,
+    mut facts: Vec<FileFacts>,
     symlinks: Vec<SymlinkReport>,
     images: Vec<ImageReport>,
     errors: Vec<ErrorReport>,
     stats: ScanStats,
 ) -> TargetReport {
+    crate::facts::apply_calloc_signatures(&mut facts);
     let os = evidence::assess(&facts, &images);
     let qnx_libcs = evidence::qnx_libcs(&facts);
     let libc: Vec<LibcReport> = facts
@@ -631,6 +632,7 @@ fn binary_report(f: FileFacts) -> BinaryReport {
         network: !f.network_imports.is_empty(),
         network_imports: f.network_imports,
         stripped_static: f.is_static && !f.has_symtab && f.elf_type == ElfType::Executable,
+        calloc_search: f.calloc_search.map(|s| s.report),
         located_by_address: f
             .offset_mismatches
             .iter()

@@ -574,6 +574,11 @@ impl<'e> Arm<'e> {
             O::BX => {
                 if Self::reg(&ops[0]) == Some(LR) {
                     smallvec![Op::Ret]
+                } else if thumb && Self::reg(&ops[0]) == Some(PC) {
+                    // Thumb `bx pc` (interworking veneers): ARM code at the next word
+                    smallvec![Op::Jump {
+                        target: (addr & !1).wrapping_add(4) & !3,
+                    }]
                 } else {
                     smallvec![Op::TailCall {
                         target: Target::Indirect,
@@ -874,8 +879,17 @@ impl Lifter for Arm<'_> {
                     Some(Op::Ret | Op::JumpIndirect | Op::TailCall { .. } | Op::Trap)
                 );
                 let calls = matches!(ops.last(), Some(Op::Call { .. }));
-                if ends_flow {
-                    // conditional return/exit: the fall-through path continues
+                if matches!(ops.last(), Some(Op::Ret)) {
+                    // conditional return (`popeq {r4, pc}`): the fall-through path
+                    // continues; the return stays visible, predicated, to the search for
+                    // calloc (a return on the null side of a test of the allocation)
+                    ops = smallvec![Op::Predicated {
+                        fl: 0,
+                        cond: c,
+                        ops: vec![Op::Ret],
+                    }];
+                } else if ends_flow {
+                    // conditional exit: the fall-through path continues
                     ops.clear();
                 } else if !calls {
                     ops = smallvec![Op::Predicated {

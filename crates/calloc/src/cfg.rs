@@ -103,7 +103,7 @@ fn flow(insn: &Insn) -> Flow {
 /// of SipHash (the keys are addresses the analysis chose to decode, not attacker-chosen
 /// strings; a hostile file can at worst slow its own bounded analysis).
 #[derive(Default)]
-struct AddrHasher(u64);
+pub(crate) struct AddrHasher(u64);
 
 impl Hasher for AddrHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -124,6 +124,18 @@ impl Hasher for AddrHasher {
 /// Build the CFG from `entry`. `external(target)` says whether a direct jump target is
 /// another function (then the jump is rewritten into a tail call).
 pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) -> Cfg {
+    build_with_limit(lifter, entry, external, MAX_INSNS_PER_FUNCTION)
+}
+
+/// [`build`] with another bound than [`MAX_INSNS_PER_FUNCTION`] on the instructions decoded
+/// (the search for calloc probes many functions and wants a smaller one).
+pub fn build_with_limit(
+    lifter: &dyn Lifter,
+    entry: u64,
+    external: &dyn Fn(u64) -> bool,
+    max_insns: usize,
+) -> Cfg {
+    let max_insns = max_insns.min(MAX_INSNS_PER_FUNCTION);
     // Sized for a typical calloc (tens of instructions) so that it rarely regrows.
     let mut insns: Vec<Insn> = Vec::with_capacity(TYPICAL_INSNS);
     // Addresses that start a decoded instruction → position in `insns`.
@@ -140,9 +152,9 @@ pub fn build(lifter: &dyn Lifter, entry: u64, external: &dyn Fn(u64) -> bool) ->
             if at.contains_key(&addr) {
                 break;
             }
-            if insns.len() >= MAX_INSNS_PER_FUNCTION {
+            if insns.len() >= max_insns {
                 truncated = Some(format!(
-                    "more than {MAX_INSNS_PER_FUNCTION} instructions decoded from the function"
+                    "more than {max_insns} instructions decoded from the function"
                 ));
                 break 'outer;
             }

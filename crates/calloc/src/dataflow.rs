@@ -35,6 +35,15 @@ pub const QMS: Tags = 1 << 9;
 pub const SAFE_Z: Tags = 1 << 10;
 /// A boolean that is non-zero exactly when there is no overflow.
 pub const SAFE_NZ: Tags = 1 << 11;
+/// Returned by a call that received the product, or that pointer plus a constant: what a
+/// calloc zero-fills. Only the search for calloc in stripped programs ([`super::probe`])
+/// creates it; the overflow analysis never does.
+pub const RET: Tags = 1 << 12;
+/// A 0/1 value that is 1 exactly when such an allocation is null (SH `tst r0,r0` into T,
+/// x86 `sete`); probe only.
+pub const NULL_B: Tags = 1 << 13;
+/// A 0/1 value that is 1 exactly when such an allocation is not null; probe only.
+pub const NONNULL_B: Tags = 1 << 14;
 
 /// Tags whose presence makes a value interesting to the analysis (passed to calls).
 pub const FACTORS: Tags = N | S | P;
@@ -53,6 +62,9 @@ pub fn tag_names(t: Tags) -> String {
         (QMS, "SIZE_MAX/size"),
         (SAFE_Z, "overflow-bool"),
         (SAFE_NZ, "no-overflow-bool"),
+        (RET, "allocation"),
+        (NULL_B, "allocation-is-null"),
+        (NONNULL_B, "allocation-is-not-null"),
     ];
     let v: Vec<&str> = names
         .iter()
@@ -87,6 +99,8 @@ enum Known {
     Sp,
     /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
     LoadedFrom,
+    /// Returned by a call to the function at this address (the search for calloc).
+    Returned,
 }
 
 impl Val {
@@ -108,6 +122,10 @@ impl Val {
     pub fn loaded(a: u64) -> Val {
         Val::with_word(Known::LoadedFrom, a)
     }
+    /// What a call to the function at `entry` returned (`RET` added by the caller).
+    pub fn returned(entry: u64) -> Val {
+        Val::with_word(Known::Returned, entry)
+    }
     fn with_word(known: Known, word: u64) -> Val {
         Val {
             known,
@@ -125,6 +143,10 @@ impl Val {
     /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
     pub fn loaded_from(&self) -> Option<u64> {
         (self.known == Known::LoadedFrom).then_some(self.word)
+    }
+    /// Returned by a call to the function at this address.
+    pub fn returned_by(&self) -> Option<u64> {
+        (self.known == Known::Returned).then_some(self.word)
     }
     /// The same tags without the stack address (a returned value: the callee's stack is gone).
     pub fn without_sp(self) -> Val {
@@ -165,6 +187,7 @@ impl std::fmt::Debug for Val {
             .field("konst", &self.konst())
             .field("sp", &self.sp())
             .field("loaded_from", &self.loaded_from())
+            .field("returned_by", &self.returned_by())
             .finish()
     }
 }
@@ -452,11 +475,15 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
                 } else if let Some(c) = base.konst() {
                     r = Val::constant(c.wrapping_add(sk as u64) & all);
                 }
-                // product + a small header is still "the product" for the allocator.
+                // product + a small header is still "the product" for the allocator; an
+                // allocation plus an offset still points into it.
                 if sk.unsigned_abs() < 0x1_0000 && k_is_b | !*sub {
-                    r.may = base.may & P;
-                    r.must = base.must & P;
+                    r.may = base.may & (P | RET);
+                    r.must = base.must & (P | RET);
                 }
+            } else if !*sub {
+                // pointer + index: still inside the allocation (`q = p + i`)
+                r.may = (va.may | vb.may) & RET;
             }
             write(st, *dst, r);
         }

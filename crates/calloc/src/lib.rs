@@ -22,6 +22,11 @@ macro_rules! insn_fmt {
 pub mod cfg;
 pub mod dataflow;
 pub mod ir;
+pub mod locate;
+pub mod signature;
+
+mod probe;
+mod targets;
 
 mod aarch64;
 mod arm;
@@ -124,6 +129,41 @@ pub fn analyze_calloc(elf: &ElfFile) -> Option<CallocAnalysis> {
 /// calloc has no symbol (stripped static executables), and for tests. On ARM, bit 0 of
 /// `addr` selects Thumb.
 pub fn analyze_calloc_at(elf: &ElfFile, addr: u64) -> CallocAnalysis {
+    analyze_calloc_with_roles(elf, addr, &Roles::default())
+}
+
+/// What the search for calloc in a stripped program ([`locate`]) learned about functions
+/// that have no name: the allocators its calloc-shaped functions pass the product to (with
+/// the argument that carries the size), the functions that zero-fill the allocation, and
+/// the addresses known to start functions (call targets: a branch to one is a tail call).
+/// Addresses are display addresses (no Thumb bit).
+#[derive(Debug, Clone, Default)]
+pub struct Roles {
+    pub allocators: BTreeMap<u64, usize>,
+    pub zero_fills: BTreeSet<u64>,
+    /// Sorted.
+    pub entries: Vec<u64>,
+}
+
+impl Roles {
+    fn is_entry(&self, addr: u64) -> bool {
+        self.entries.binary_search(&addr).is_ok()
+    }
+
+    /// The name the analysis treats an unnamed function with a role as, and the role shown.
+    fn role_of(&self, addr: u64) -> Option<(&'static str, &'static str)> {
+        if self.allocators.contains_key(&addr) {
+            Some(("malloc", "allocator"))
+        } else {
+            self.zero_fills
+                .contains(&addr)
+                .then_some(("memset", "zero-fill"))
+        }
+    }
+}
+
+/// [`analyze_calloc_at`] with what the search for calloc learned about unnamed functions.
+pub fn analyze_calloc_with_roles(elf: &ElfFile, addr: u64, roles: &Roles) -> CallocAnalysis {
     let address = hex(addr & !1);
     let unknown = |reason: String| CallocAnalysis {
         verdict: CallocVerdict::Unknown,
@@ -148,6 +188,7 @@ pub fn analyze_calloc_at(elf: &ElfFile, addr: u64) -> CallocAnalysis {
             word_bits: lifter.word_bits(),
         },
         lifter: lifter.as_ref(),
+        roles,
         cache: HashMap::new(),
         in_progress: BTreeSet::new(),
         insns_used: 0,
@@ -191,7 +232,7 @@ pub fn analyze_calloc_at(elf: &ElfFile, addr: u64) -> CallocAnalysis {
     }
 }
 
-fn make_lifter<'e>(elf: &'e ElfFile<'e>) -> Result<Box<dyn Lifter + 'e>, String> {
+pub(crate) fn make_lifter<'e>(elf: &'e ElfFile<'e>) -> Result<Box<dyn Lifter + 'e>, String> {
     match elf.arch {
         Arch::X86 | Arch::X86_64 => Ok(Box::new(x86::X86::new(elf))),
         Arch::Arm => Ok(Box::new(arm::Arm::new(elf))),
@@ -259,6 +300,8 @@ enum TargetName<'a> {
     Sub(u64),
     /// A GOT slot with no symbol and no code address in it.
     UnresolvedSlot(u64),
+    /// An unnamed function whose role the search for calloc found (`allocator`, `zero-fill`).
+    Role(&'static str, u64),
     Indirect,
 }
 
@@ -268,6 +311,7 @@ impl std::fmt::Display for TargetName<'_> {
             TargetName::Symbol(name, via) => write!(f, "{name}{via}"),
             TargetName::Sub(a) => write!(f, "sub_{a:x}"),
             TargetName::UnresolvedSlot(slot) => write!(f, "unresolved slot {slot:#x}"),
+            TargetName::Role(role, a) => write!(f, "sub_{a:x} ({role})"),
             TargetName::Indirect => f.write_str("an indirect target"),
         }
     }
@@ -357,6 +401,7 @@ fn cache_key(addr: u64, params: &[Val]) -> CacheKey {
 struct Analyzer<'e, 'a> {
     elf: &'e ElfFile<'a>,
     lifter: &'e dyn Lifter,
+    roles: &'e Roles,
     ctx: Ctx,
     cache: HashMap<CacheKey, FnResult>,
     in_progress: BTreeSet<u64>,
@@ -380,7 +425,66 @@ const NUM_ARGS: usize = 4;
 /// inline (a call is analysed at every visit of its block).
 type Args = SmallVec<[Val; 8]>;
 
+/// Where argument `i` is at a call (`tail`: a tail jump, where the caller's own return
+/// address is still on the stack, so stack arguments sit one return-address further).
+fn arg_loc(lifter: &dyn Lifter, st: &State, i: usize, tail: bool) -> Option<Loc> {
+    match lifter.arg(i) {
+        ArgLoc::Reg(r) => Some(Loc::Reg(r)),
+        ArgLoc::Stack(off) => slot_of(
+            st,
+            Opnd::Mem {
+                base: lifter.sp(),
+                disp: off + if tail { lifter.call_push() } else { 0 },
+            },
+        ),
+    }
+}
+
+/// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
+/// registers (i386 local functions may take arguments in eax/edx/ecx).
+fn args_at(lifter: &dyn Lifter, st: &State, tail: bool) -> Args {
+    let mut v: Args = (0..NUM_ARGS)
+        .map(|i| {
+            arg_loc(lifter, st, i, tail)
+                .map(|l| st.get(l))
+                .unwrap_or_default()
+        })
+        .collect();
+    v.extend(lifter.extra_arg_regs().iter().map(|&r| st.get(Loc::Reg(r))));
+    v
+}
+
+/// The state at the entry of a function called with `params`.
+fn entry_state(lifter: &dyn Lifter, addr: u64, params: &[Val]) -> State {
+    let mut st = State::default();
+    st.set(Loc::Reg(lifter.sp()), Val::stack(0));
+    for (r, k) in lifter.entry_consts(addr) {
+        st.set(Loc::Reg(r), Val::constant(k));
+    }
+    for (i, v) in params.iter().enumerate() {
+        if i >= NUM_ARGS {
+            if let Some(&r) = lifter.extra_arg_regs().get(i - NUM_ARGS) {
+                st.set(Loc::Reg(r), *v);
+            }
+            continue;
+        }
+        match lifter.arg(i) {
+            ArgLoc::Reg(r) => st.set(Loc::Reg(r), *v),
+            ArgLoc::Stack(off) => st.set(Loc::Slot(off.wrapping_add(lifter.call_push())), *v),
+        }
+    }
+    st
+}
+
 impl<'a> Analyzer<'_, 'a> {
+    /// Where an allocator named `name` (or found by the search for calloc) takes its size.
+    fn alloc_arg(&self, r: &Resolved, name: &str) -> Option<usize> {
+        match r.display {
+            TargetName::Role("allocator", a) => self.roles.allocators.get(&a).copied(),
+            _ => allocator_size_arg(name),
+        }
+    }
+
     fn name_of(&self, addr: u64) -> String {
         let a = self.lifter.display_addr(addr);
         self.elf
@@ -440,6 +544,18 @@ impl<'a> Analyzer<'_, 'a> {
         };
         match t {
             Target::Direct(a) => {
+                // A role the search for calloc found outranks what a stub says: glibc's
+                // static memset is an IFUNC called through a PLT stub no symbol names.
+                let da = self.lifter.display_addr(a);
+                if self.elf.function_at(da).is_none() {
+                    if let Some((name, role)) = self.roles.role_of(da) {
+                        return Resolved {
+                            name: Some(name),
+                            def: Some(a),
+                            display: TargetName::Role(role, da),
+                        };
+                    }
+                }
                 let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst());
                 if let Some(slot) = self.lifter.plt_slot_in(a, &reg) {
                     let lazy = || {
@@ -449,7 +565,6 @@ impl<'a> Analyzer<'_, 'a> {
                     let lazy = self.elf.slot_symbol(slot).is_none().then(lazy).flatten();
                     return by_slot(slot, "@plt", lazy);
                 }
-                let da = self.lifter.display_addr(a);
                 match self.elf.function_at(da) {
                     Some(s) => Resolved {
                         name: Some(s.name),
@@ -494,42 +609,14 @@ impl<'a> Analyzer<'_, 'a> {
         }
     }
 
-    /// Where argument `i` is at a call (`tail`: a tail jump, where the caller's own return
-    /// address is still on the stack, so stack arguments sit one return-address further).
-    fn arg_loc(&self, st: &State, i: usize, tail: bool) -> Option<Loc> {
-        match self.lifter.arg(i) {
-            ArgLoc::Reg(r) => Some(Loc::Reg(r)),
-            ArgLoc::Stack(off) => slot_of(
-                st,
-                Opnd::Mem {
-                    base: self.lifter.sp(),
-                    disp: off + if tail { self.lifter.call_push() } else { 0 },
-                },
-            ),
-        }
-    }
-
-    /// Argument values at a call: the ABI's first `NUM_ARGS`, then the lifter's extra
-    /// registers (i386 local functions may take arguments in eax/edx/ecx).
-    fn args_at(&self, st: &State, tail: bool) -> Args {
-        let mut v: Args = (0..NUM_ARGS)
-            .map(|i| {
-                self.arg_loc(st, i, tail)
-                    .map(|l| st.get(l))
-                    .unwrap_or_default()
-            })
-            .collect();
-        v.extend(
-            self.lifter
-                .extra_arg_regs()
-                .iter()
-                .map(|&r| st.get(Loc::Reg(r))),
-        );
-        v
-    }
-
     /// The value a call returns, for the dataflow (division helpers, helpers returning P).
-    fn call_ret(&mut self, r: &Resolved, args: &[Val], depth: usize) -> (Val, Option<String>) {
+    fn call_ret(
+        &mut self,
+        r: &Resolved,
+        args: &[Val],
+        tail: bool,
+        depth: usize,
+    ) -> (Val, Option<String>) {
         let big = self.elf.endian == crate::elf::Endian::Big;
         let arg = |i: usize| args.get(i).copied().unwrap_or_default();
         if let Some(n) = &r.name {
@@ -544,7 +631,7 @@ impl<'a> Analyzer<'_, 'a> {
         let Some(def) = r.def else {
             return (Val::default(), None);
         };
-        if r.name.is_none() {
+        if r.name.is_none() && !tail {
             // Unnamed local function called as (product or SIZE_MAX, factor): a stripped
             // division helper (libgcc's __aeabi_uidiv, __udivsi3 are hidden in shared objects).
             if let Some(q) = div_tag(&self.ctx, &arg(0), None, &arg(1)) {
@@ -601,29 +688,6 @@ impl<'a> Analyzer<'_, 'a> {
         r
     }
 
-    fn entry_state(&self, addr: u64, params: &[Val]) -> State {
-        let mut st = State::default();
-        st.set(Loc::Reg(self.lifter.sp()), Val::stack(0));
-        for (r, k) in self.lifter.entry_consts(addr) {
-            st.set(Loc::Reg(r), Val::constant(k));
-        }
-        for (i, v) in params.iter().enumerate() {
-            if i >= NUM_ARGS {
-                if let Some(&r) = self.lifter.extra_arg_regs().get(i - NUM_ARGS) {
-                    st.set(Loc::Reg(r), *v);
-                }
-                continue;
-            }
-            match self.lifter.arg(i) {
-                ArgLoc::Reg(r) => st.set(Loc::Reg(r), *v),
-                ArgLoc::Stack(off) => {
-                    st.set(Loc::Slot(off.wrapping_add(self.lifter.call_push())), *v)
-                }
-            }
-        }
-        st
-    }
-
     /// Run one instruction's ops; calls go through `call_ret`. Returns notes.
     fn exec(
         &mut self,
@@ -636,9 +700,10 @@ impl<'a> Analyzer<'_, 'a> {
         for op in &insn.ops {
             match op {
                 Op::Call { target } | Op::TailCall { target } => {
-                    let args = self.args_at(st, matches!(op, Op::TailCall { .. }));
+                    let tail = matches!(op, Op::TailCall { .. });
+                    let args = args_at(self.lifter, st, tail);
                     let r = self.resolve_in(*target, Some(st));
-                    let (ret, note) = self.call_ret(&r, &args, depth);
+                    let (ret, note) = self.call_ret(&r, &args, tail, depth);
                     if let Some(n) = note {
                         notes.push(n);
                     }
@@ -689,6 +754,7 @@ impl<'a> Analyzer<'_, 'a> {
     fn analyze_inner(&mut self, addr: u64, name: &str, params: &[Val], depth: usize) -> FnResult {
         let elf = self.elf;
         let lifter = self.lifter;
+        let roles = self.roles;
         let own_size = elf
             .function_at(lifter.display_addr(addr))
             .map(|s| s.size)
@@ -696,7 +762,7 @@ impl<'a> Analyzer<'_, 'a> {
         let disp_entry = lifter.display_addr(addr);
         let external = |t: u64| {
             let d = lifter.display_addr(t);
-            if elf.function_at(d).is_some() || lifter.plt_slot(t).is_some() {
+            if elf.function_at(d).is_some() || lifter.plt_slot(t).is_some() || roles.is_entry(d) {
                 return true;
             }
             own_size > 0 && (d < disp_entry || d >= disp_entry.saturating_add(own_size))
@@ -718,7 +784,7 @@ impl<'a> Analyzer<'_, 'a> {
         // ---- fixpoint ----
         // In-states are recomputed from the predecessors' out-states each time (no
         // accumulation), so the marker-aware join of `State::join_edges` stays exact.
-        let entry_state = self.entry_state(addr, params);
+        let entry_state = entry_state(lifter, addr, params);
         // Blocks are named by their position in `cfg.blocks` from here on.
         /// A predecessor block and the side of its branch that leads here.
         type Pred = (usize, Option<bool>);
@@ -1021,7 +1087,7 @@ impl<'a> Analyzer<'_, 'a> {
             let has_p = c.args.iter().any(|a| a.may & P != 0);
             let has_factor = c.args.iter().any(|a| a.may & FACTORS != 0);
             if let Some(n) = &c.target.name {
-                if let Some(i) = allocator_size_arg(n) {
+                if let Some(i) = self.alloc_arg(&c.target, n) {
                     let gets_p = c.args.get(i).is_some_and(|a| a.may & P != 0);
                     if gets_p {
                         if guarded {
@@ -1029,7 +1095,15 @@ impl<'a> Analyzer<'_, 'a> {
                         } else if unchecked.is_none() {
                             notes_at.insert(
                                 c.insn.addr,
-                                format!("allocator {} receives the product", c.target.display),
+                                match c.target.display {
+                                    TargetName::Role(..) => {
+                                        format!("{} receives the product", c.target.display)
+                                    }
+                                    _ => format!(
+                                        "allocator {} receives the product",
+                                        c.target.display
+                                    ),
+                                },
                             );
                             unchecked = Some(FnResult {
                                 outcome: Outcome::Unchecked,
@@ -1060,8 +1134,10 @@ impl<'a> Analyzer<'_, 'a> {
                 }
                 continue;
             }
-            // Unguarded call that receives nmemb, size or their product.
+            // Unguarded call that receives nmemb, size or their product. (A tail call is
+            // not a division: calloc would return the quotient.)
             let is_div_heuristic = c.target.name.is_none()
+                && !c.tail
                 && div_tag(
                     &self.ctx,
                     &c.args.first().copied().unwrap_or_default(),
@@ -1491,6 +1567,34 @@ mod tests {
                     let a = run(m, is_64, big, &code, true);
                     assert_ne!(a.verdict, CallocVerdict::Checked, "round {round}");
                 }
+            }
+        }
+    }
+
+    /// The search for calloc in a program without symbols, on garbage of every
+    /// architecture (ARM read as A32 and Thumb at once): never a calloc, never a panic.
+    #[test]
+    fn garbage_is_never_located_as_calloc() {
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        for round in 0..8 {
+            let mut code = Vec::new();
+            for _ in 0..16 * 1024 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                code.push(x as u8);
+            }
+            for &(m, is_64, big) in &MACHINES {
+                let (bytes, _) = tiny_elf(m, is_64, big, &code);
+                let elf = ElfFile::parse(&bytes).expect("tiny ELF parses");
+                assert!(locate::needs_search(&elf));
+                let s = locate::locate(&elf);
+                assert!(
+                    s.calloc.is_none(),
+                    "machine {m} round {round}: {}",
+                    s.detail
+                );
+                assert!(s.insns <= locate::MAX_SEARCH_INSNS);
             }
         }
     }

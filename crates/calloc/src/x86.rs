@@ -17,7 +17,14 @@ pub struct X86<'e> {
     bits: u32,
     /// Made on first use: a scan renders text only for its evidence lines.
     fmt: RefCell<Option<IntelFormatter>>,
+    /// One decoder per stretch of code bytes, repositioned for each instruction: making a
+    /// decoder copies its state, which cost more than the decoding when the search for
+    /// calloc decodes a whole program's function entries.
+    decoders: RefCell<Vec<(&'e [u8], Decoder<'e>)>>,
 }
+
+/// Segments whose decoders are kept (programs have one or two executable segments).
+const MAX_DECODERS: usize = 8;
 
 fn r(reg: Register) -> Reg {
     reg.full_register() as Reg
@@ -42,6 +49,7 @@ impl<'e> X86<'e> {
             elf,
             bits: if elf.arch == Arch::X86_64 { 64 } else { 32 },
             fmt: RefCell::new(None),
+            decoders: RefCell::new(Vec::new()),
         }
     }
 
@@ -59,13 +67,42 @@ impl<'e> X86<'e> {
             .elf
             .code_at(addr)
             .ok_or_else(|| format!("{addr:#x} is outside the executable segments"))?;
-        let bytes = bytes.get(..bytes.len().min(16)).unwrap_or(bytes);
-        let mut d = Decoder::with_ip(self.bits, bytes, addr, DecoderOptions::NONE);
-        let i = d.decode();
+        let i = self.decode_in(bytes, addr);
         if i.is_invalid() {
             return Err(format!("invalid x86 instruction at {addr:#x}"));
         }
         Ok(i)
+    }
+
+    /// Decode the instruction at the start of `bytes` (the code from `addr` to the end of
+    /// its segment) with the decoder of the whole segment, made on first use.
+    fn decode_in(&self, bytes: &'e [u8], addr: u64) -> Instruction {
+        let mut decoders = self.decoders.borrow_mut();
+        let pos = |data: &[u8]| {
+            let at = (bytes.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+            (data.as_ptr_range().end == bytes.as_ptr_range().end).then_some(at)
+        };
+        if !decoders.iter().any(|(data, _)| pos(data).is_some()) {
+            // The executable segment the bytes lie in, from its first byte.
+            let whole = self.elf.segments.iter().find_map(|seg| {
+                let data = self.elf.code_at(seg.vaddr).filter(|_| seg.executable)?;
+                pos(data).map(|_| data)
+            });
+            if let Some(data) = whole.filter(|_| decoders.len() < MAX_DECODERS) {
+                let d = Decoder::with_ip(self.bits, data, addr, DecoderOptions::NONE);
+                decoders.push((data, d));
+            }
+        }
+        let cached = decoders
+            .iter_mut()
+            .find_map(|(data, d)| pos(data).map(|at| (d, at)));
+        if let Some((d, at)) = cached {
+            if d.set_position(at).is_ok() {
+                d.set_ip(addr);
+                return d.decode();
+            }
+        }
+        Decoder::with_ip(self.bits, bytes, addr, DecoderOptions::NONE).decode()
     }
 
     fn disp(&self, i: &Instruction) -> i64 {

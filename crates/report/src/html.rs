@@ -294,7 +294,8 @@ fn calloc_detail(out: &mut String, c: &CallocReport) {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "<p>calloc{at}: <span class=\"{class}\">{word}</span>{chain}: {}</p>",
+        "<p>calloc{at}{}: <span class=\"{class}\">{word}</span>{chain}: {}</p>",
+        text(&c.located_note()),
         text(&c.reason)
     );
     if !c.evidence.is_empty() {

@@ -319,9 +319,10 @@ fn message(f: &Finding<'_>) -> String {
             t.verdict.as_str()
         ),
         (FindingKind::Cve, Site::Static(b, c)) => format!(
-            "{} ({}) carries its own statically linked calloc without an overflow test; replacing the C library does not fix it: {}. {release}; target verdict {}.",
+            "{} ({}) carries its own statically linked calloc{} without an overflow test; replacing the C library does not fix it: {}. {release}; target verdict {}.",
             b.path,
             b.arch,
+            c.located_note(),
             describe_calloc(c),
             t.verdict.as_str()
         ),

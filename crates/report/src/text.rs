@@ -341,13 +341,16 @@ fn binaries(out: &mut String, bins: &[BinaryReport]) {
         let _ = writeln!(out, "  static calloc copies:");
         for g in statics.iter().take(MAX_LISTED) {
             let b = g.first;
-            let c = b.static_calloc.as_ref().map(calloc_word).unwrap_or("");
+            let calloc = b.static_calloc.as_ref();
+            let c = calloc.map(calloc_word).unwrap_or("");
+            let located = calloc.map(CallocReport::located_note).unwrap_or_default();
             let same = same_code(g, |b| &b.path);
             let _ = writeln!(
                 out,
-                "    {} ({}): calloc {c}{}",
+                "    {} ({}): calloc {c}{}{}",
                 esc(&b.path),
                 esc(&b.arch),
+                esc(&located),
                 if same.is_empty() {
                     String::new()
                 } else {
@@ -360,6 +363,7 @@ fn binaries(out: &mut String, bins: &[BinaryReport]) {
             let _ = writeln!(out, "    ... and {rest} more (see --format json)");
         }
     }
+    calloc_like(out, bins);
     let moved = bins
         .iter()
         .filter(|b| !b.located_by_address.is_empty())
@@ -385,6 +389,38 @@ fn binaries(out: &mut String, bins: &[BinaryReport]) {
             }
         )
     });
+}
+
+/// Functions the search without symbols found with part of calloc's shape: guesses, never
+/// named the C library's calloc.
+fn calloc_like(out: &mut String, bins: &[BinaryReport]) {
+    let like: Vec<&BinaryReport> = bins
+        .iter()
+        .filter(|b| {
+            b.calloc_search
+                .as_ref()
+                .is_some_and(|s| !s.calloc_like.is_empty())
+        })
+        .collect();
+    list(
+        out,
+        "calloc-like functions (not taken for the C library's calloc)",
+        &like,
+        |b| {
+            let fns: Vec<String> = b
+                .calloc_search
+                .iter()
+                .flat_map(|s| &s.calloc_like)
+                .map(|c| format!("{} {}", c.address.as_deref().unwrap_or("?"), calloc_word(c)))
+                .collect();
+            format!(
+                "{} ({}): {}",
+                esc(&b.path),
+                esc(&b.arch),
+                esc(&fns.join(", "))
+            )
+        },
+    );
 }
 
 fn exposure(out: &mut String, t: &TargetReport) {

@@ -156,6 +156,47 @@ pub struct CallocReport {
     pub chain_links: Vec<ChainLink>,
     /// The decisive instructions.
     pub evidence: Vec<EvidenceLine>,
+    /// How it was found, and how sure the tool is that it is the C library's calloc; null
+    /// for a C library that exports none.
+    #[serde(default)]
+    pub location: Option<CallocLocation>,
+}
+
+/// How a calloc was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallocLocation {
+    /// `symbol`, or, in a program without one, `behaviour` or `signature`.
+    pub by: String,
+    /// `high` for a symbol, `medium` when located without one, `low` for a calloc-like
+    /// function.
+    pub confidence: Confidence,
+    /// `calloc`, or `calloc-like`: a function with part of calloc's shape (or one of several
+    /// with all of it), shown for its overflow but never taken for the C library's calloc.
+    pub identified_as: String,
+    /// How it was located without a symbol: the multiply, the allocation, the null test and
+    /// the zero-fill seen, or the named calloc whose code it matches.
+    pub evidence: Vec<EvidenceLine>,
+}
+
+impl CallocReport {
+    /// How it was found (`symbol` when the report does not say).
+    pub fn located_by(&self) -> &str {
+        self.location.as_ref().map_or("symbol", |l| l.by.as_str())
+    }
+
+    /// ` (no symbol: located by behaviour at 0x114404, confidence medium)` for a copy found
+    /// without a symbol; empty for a named one.
+    pub fn located_note(&self) -> String {
+        match &self.location {
+            Some(l) if l.by != "symbol" => format!(
+                " (no symbol: located by {} at {}, confidence {})",
+                l.by,
+                self.address.as_deref().unwrap_or("?"),
+                l.confidence.as_str()
+            ),
+            _ => String::new(),
+        }
+    }
 }
 
 impl From<CallocAnalysis> for CallocReport {
@@ -168,6 +209,70 @@ impl From<CallocAnalysis> for CallocReport {
             chain: a.chain,
             chain_links: a.chain_links,
             evidence: a.evidence,
+            location: Some(CallocLocation {
+                by: "symbol".into(),
+                confidence: Confidence::High,
+                identified_as: "calloc".into(),
+                evidence: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// The search for calloc in a statically linked program without symbols.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallocSearchReport {
+    /// `found` (by behaviour or signature), `ambiguous`, `not-found`, `incomplete` (a bound
+    /// was hit), `unsupported` (no analysis for the architecture).
+    pub outcome: String,
+    /// One sentence: what was found, or why not.
+    pub detail: String,
+    /// Candidate entries considered, and probed for calloc's shape.
+    pub candidates: u64,
+    pub probed: u64,
+    /// Functions with part of calloc's shape, each analysed (`identified_as: calloc-like`).
+    pub calloc_like: Vec<CallocReport>,
+}
+
+impl CallocSearchReport {
+    /// The report of a search by behaviour (what it took for calloc goes to
+    /// `static_calloc`, see [`CallocReport::located`]).
+    pub fn of(s: &crate::calloc::locate::Search) -> CallocSearchReport {
+        CallocSearchReport {
+            outcome: s.outcome.as_str().to_string(),
+            detail: s.detail.clone(),
+            candidates: s.candidates as u64,
+            probed: s.probed as u64,
+            calloc_like: s
+                .calloc_like
+                .iter()
+                .map(|l| CallocReport::located(l, "behaviour"))
+                .collect(),
+        }
+    }
+}
+
+impl CallocReport {
+    /// A copy of calloc the search located without a symbol (`by`: `behaviour` or
+    /// `signature`), or a calloc-like function.
+    pub fn located(l: &crate::calloc::locate::Located, by: &str) -> CallocReport {
+        let mut evidence = l.shape.clone();
+        evidence.push(EvidenceLine {
+            address: format!("{:#x}", l.function),
+            text: l.why.clone(),
+        });
+        CallocReport {
+            location: Some(CallocLocation {
+                by: by.to_string(),
+                confidence: if l.is_calloc {
+                    Confidence::Medium
+                } else {
+                    Confidence::Low
+                },
+                identified_as: if l.is_calloc { "calloc" } else { "calloc-like" }.into(),
+                evidence,
+            }),
+            ..CallocReport::from(l.analysis.clone())
         }
     }
 }
@@ -183,6 +288,7 @@ impl CallocReport {
             chain: vec![],
             chain_links: vec![],
             evidence: vec![],
+            location: None,
         }
     }
 }
@@ -209,6 +315,10 @@ pub struct BinaryReport {
     pub network_imports: Vec<String>,
     /// Statically linked and stripped: a copy of calloc inside cannot be located by symbol.
     pub stripped_static: bool,
+    /// For a stripped static program: the search for calloc by behaviour and by known code
+    /// (what it found is in `static_calloc`; functions with part of calloc's shape here).
+    #[serde(default)]
+    pub calloc_search: Option<CallocSearchReport>,
     /// Segments (PT_DYNAMIC, PT_INTERP, PT_NOTE) whose recorded file offset disagrees with
     /// their address: read where the address maps, as the loader reads them.
     #[serde(default)]
