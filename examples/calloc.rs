@@ -1,7 +1,7 @@
 //! Print the calloc analysis of each file given on the command line (debugging aid).
-use badalloc_audit::calloc::analyze_calloc;
-use badalloc_audit::calloc::locate::{locate, needs_search};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::analyze_calloc;
+use badalloc_calloc::locate::{locate, needs_search};
+use badalloc_elf::ElfFile;
 
 fn main() {
     let listing = std::env::var_os("LISTING").is_some();

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use badalloc_audit::container::{carve, gzip, ifs::Ifs, lzo, ucl, Limits};
+use badalloc_formats::{carve, gzip, ifs::Ifs, lzo, ucl, Limits};
 
 fn mbps(bytes: usize, secs: f64) -> f64 {
     bytes as f64 / secs / 1e6

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use badalloc_audit::container::{ifs::Ifs, ucl, Limits};
+use badalloc_formats::{ifs::Ifs, ucl, Limits};
 
 fn main() {
     let corpus = std::env::args()

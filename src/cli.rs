@@ -178,7 +178,7 @@ pub enum InspectFormat {
     Json,
 }
 
-pub use crate::scan::MAX_JOBS;
+pub use badalloc_audit_core::scan::MAX_JOBS;
 
 fn parse_jobs(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

@@ -10,14 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use badalloc_audit::cli::{Cli, Command, Format, InspectFormat, OutputArgs, SummaryFormat};
-use badalloc_audit::names::{escape_path, escape_text};
-use badalloc_audit::output::{self, use_color, Destination};
-use badalloc_audit::progress::TerminalProgress;
-use badalloc_audit::report::{self, Report, TargetReport, Tool, Verdict, SCHEMA_VERSION};
-use badalloc_audit::scan::{scan_each, worker_threads};
-use badalloc_audit::{diff, image_cmd, inspect, manual, scan, ScanOptions};
+mod cli;
+mod manual;
+mod output;
+mod progress;
+
+use badalloc_audit_core::scan::{scan_each, worker_threads};
+use badalloc_audit_core::{image_cmd, inspect, scan, ScanOptions};
+use badalloc_formats::names::{self, escape_path, escape_text};
+use badalloc_report::{self as report, diff, Report, TargetReport, Tool, Verdict, SCHEMA_VERSION};
 use clap::Parser;
+use cli::{Cli, Command, Format, InspectFormat, OutputArgs, SummaryFormat};
+use output::{use_color, Destination};
+use progress::TerminalProgress;
 
 const EXIT_USAGE: u8 = 2;
 const EXIT_UNREADABLE: u8 = 4;

@@ -7,12 +7,12 @@
 
 mod common;
 
-use badalloc_audit::container::{self, ContainerKind, Limits};
-use badalloc_audit::report::{ImageState, TargetReport, Verdict};
-use badalloc_audit::scan::{
+use badalloc_audit_core::scan::{
     self, scan_bytes, scan_bytes_with_work, MAX_EXTRA_WORK_PER_FILE, MAX_SAME_CONTENT_LISTED,
     WORK_PER_INPUT_BYTE,
 };
+use badalloc_formats::{self as container, ContainerKind, Limits};
+use badalloc_report::{ImageState, TargetReport, Verdict};
 use common::amplify;
 use common::ifs_writer::{self, Comp};
 
@@ -20,7 +20,7 @@ fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(common::fixture(rel)).unwrap()
 }
 
-fn work_errors(t: &TargetReport) -> Vec<&badalloc_audit::report::ErrorReport> {
+fn work_errors(t: &TargetReport) -> Vec<&badalloc_report::ErrorReport> {
     t.errors
         .iter()
         .filter(|e| e.message.contains("work budget"))
@@ -124,7 +124,7 @@ fn the_listing_of_the_same_content_is_bounded() {
     );
 }
 
-fn listing_errors(t: &TargetReport) -> Vec<&badalloc_audit::report::ErrorReport> {
+fn listing_errors(t: &TargetReport) -> Vec<&badalloc_report::ErrorReport> {
     t.errors
         .iter()
         .filter(|e| e.message.contains("not listed in same_content"))
@@ -310,7 +310,7 @@ fn the_extract_command_links_files_with_the_same_bytes() {
     // The command's budget: four bytes per byte of the image and 2 GiB more (stopping at
     // it, with exit status 4, is shown full size by the ignored test below).
     assert_eq!(
-        badalloc_audit::image_cmd::extract_budget(1000),
+        badalloc_audit_core::image_cmd::extract_budget(1000),
         4000 + MAX_EXTRA_WORK_PER_FILE
     );
     let dir = tempfile::tempdir().unwrap();
@@ -379,7 +379,7 @@ fn nested_gzip_bombs_under_an_address_space_limit_end_in_errors_not_an_abort() {
         return;
     };
     assert_eq!(code, Some(3), "killed, or aborted: {report}");
-    let r: badalloc_audit::report::Report = serde_json::from_str(&report).unwrap();
+    let r: badalloc_report::Report = serde_json::from_str(&report).unwrap();
     let errors = &r.targets[0].errors;
     for path in [
         "nested.tar.gz!/bomb.gz",
@@ -462,7 +462,7 @@ fn full_size_inputs_finish_within_60_s_and_2_gib() {
         );
         // What a bound cut is an error naming the file, where its data lies and the bound;
         // entries that only share one extent cut nothing (examined once, all listed).
-        let r: badalloc_audit::report::Report = serde_json::from_str(&report).unwrap();
+        let r: badalloc_report::Report = serde_json::from_str(&report).unwrap();
         let t = &r.targets[0];
         let cut_by = |what: &str| t.errors.iter().find(|e| e.message.contains(what));
         match *name {
@@ -502,7 +502,7 @@ fn full_size_inputs_finish_within_60_s_and_2_gib() {
     let (code, took, report) = scan_limited(&p, 1 << 30, 60).expect("prlimit ran above");
     eprintln!("nested-bombs.tar.gz under 1 GiB: {took:.2?}, exit {code:?}");
     assert_eq!(code, Some(3), "killed, or aborted: {report}");
-    let r: badalloc_audit::report::Report = serde_json::from_str(&report).unwrap();
+    let r: badalloc_report::Report = serde_json::from_str(&report).unwrap();
     let bound = format!("exceed the limit of {}", Limits::default().max_expanded);
     let bombs = r.targets[0]
         .errors
@@ -534,7 +534,8 @@ fn full_size_inputs_finish_within_60_s_and_2_gib() {
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
-    let budget = badalloc_audit::image_cmd::extract_budget(std::fs::metadata(&img).unwrap().len());
+    let budget =
+        badalloc_audit_core::image_cmd::extract_budget(std::fs::metadata(&img).unwrap().len());
     assert!(
         written <= budget && written > budget / 2,
         "{written} of {budget}"

@@ -4,11 +4,11 @@
 
 mod common;
 
-use badalloc_audit::calloc::{self, analyze_calloc, CallocVerdict};
-use badalloc_audit::container::{self, ContainerKind, Limits};
-use badalloc_audit::elf::ElfFile;
-use badalloc_audit::scan::{self, scan_bytes, scan_bytes_with_budget};
-use badalloc_audit::source::{read_file, walk, WalkItem};
+use badalloc_audit_core::scan::{self, scan_bytes, scan_bytes_with_budget};
+use badalloc_audit_core::source::{read_file, walk, WalkItem};
+use badalloc_calloc::{self as calloc, analyze_calloc, CallocVerdict};
+use badalloc_elf::ElfFile;
+use badalloc_formats::{self as container, ContainerKind, Limits};
 use common::elf_writer;
 use common::ifs_writer::{self, Comp, Opts};
 
@@ -126,7 +126,7 @@ fn memory_per_file_input_size_is_capped() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("huge.bin");
     let f = std::fs::File::create(&p).unwrap();
-    if f.set_len(badalloc_audit::source::read::MAX_FILE_SIZE + 1)
+    if f.set_len(badalloc_audit_core::source::read::MAX_FILE_SIZE + 1)
         .is_err()
     {
         eprintln!("SKIP: this file system has no sparse files of 1 TiB");
@@ -180,7 +180,7 @@ fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, s
 
 #[test]
 fn memory_a_file_that_cannot_be_mapped_is_read_within_a_bound_never_aborting() {
-    use badalloc_audit::source::read::MAX_READ_IN_MEMORY;
+    use badalloc_audit_core::source::read::MAX_READ_IN_MEMORY;
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("fw");
     std::fs::create_dir_all(tree.join("lib")).unwrap();
@@ -383,7 +383,7 @@ fn etfs_file_table_is_bounded_by_the_file_id_space() {
 fn directory_walk_depth_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = dir.path().to_path_buf();
-    for _ in 0..(badalloc_audit::source::walk::MAX_WALK_DEPTH + 5) {
+    for _ in 0..(badalloc_audit_core::source::walk::MAX_WALK_DEPTH + 5) {
         p.push("d");
     }
     std::fs::create_dir_all(&p).unwrap();

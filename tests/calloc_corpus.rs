@@ -2,8 +2,8 @@
 
 mod common;
 
-use badalloc_audit::calloc::{analyze_calloc, CallocVerdict};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::{analyze_calloc, CallocVerdict};
+use badalloc_elf::ElfFile;
 
 #[test]
 fn openqnx_641_x86_calloc_is_unchecked_through_the_plt() {

@@ -10,10 +10,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::calloc::locate::{locate, needs_search};
-use badalloc_audit::calloc::{analyze_calloc, CallocVerdict};
-use badalloc_audit::elf::ElfFile;
-use badalloc_audit::scan::{scan, ScanOptions};
+use badalloc_audit_core::scan::{scan, ScanOptions};
+use badalloc_calloc::locate::{locate, needs_search};
+use badalloc_calloc::{analyze_calloc, CallocVerdict};
+use badalloc_elf::ElfFile;
 
 struct Row {
     path: PathBuf,
@@ -100,7 +100,7 @@ fn word(v: CallocVerdict) -> String {
     .into()
 }
 
-fn body(chain_links: &[badalloc_audit::calloc::ChainLink]) -> Option<u64> {
+fn body(chain_links: &[badalloc_calloc::ChainLink]) -> Option<u64> {
     let a = &chain_links.last()?.address;
     u64::from_str_radix(a.trim_start_matches("0x"), 16).ok()
 }
@@ -316,7 +316,7 @@ fn fixture_manifest_verdicts_are_exact() {
     );
 }
 
-fn analysis_of(rel: &str) -> badalloc_audit::calloc::CallocAnalysis {
+fn analysis_of(rel: &str) -> badalloc_calloc::CallocAnalysis {
     let data = std::fs::read(common::fixture(rel)).unwrap();
     let elf = ElfFile::parse(&data).unwrap();
     analyze_calloc(&elf).unwrap_or_else(|| panic!("{rel}: no calloc"))

@@ -5,14 +5,14 @@
 
 mod common;
 
-use badalloc_audit::calloc::locate::{
+use badalloc_audit_core::scan::{scan, ScanOptions};
+use badalloc_calloc::locate::{
     self, locate, locate_with_limits, needs_search, SearchLimits, SearchOutcome,
 };
-use badalloc_audit::calloc::signature::{self, SIGNATURE_MAX_LEN, SIGNATURE_MIN_FIXED};
-use badalloc_audit::calloc::CallocVerdict;
-use badalloc_audit::elf::ElfFile;
-use badalloc_audit::report::{Confidence, Verdict};
-use badalloc_audit::scan::{scan, ScanOptions};
+use badalloc_calloc::signature::{self, SIGNATURE_MAX_LEN, SIGNATURE_MIN_FIXED};
+use badalloc_calloc::CallocVerdict;
+use badalloc_elf::ElfFile;
+use badalloc_report::{Confidence, Verdict};
 use common::elf_writer::{self, TEXT_ADDR};
 
 // --- the corpus: stripped static ARMv7 QNX 6.5.0 programs ----------------------------------
@@ -103,8 +103,8 @@ fn corpus_programs_make_the_device_affected_with_the_located_copy() {
         t.reasons
     );
     // The text and HTML reports name the copy the same way, with its address.
-    let text = badalloc_audit::report::text::render(&r);
-    let html = badalloc_audit::report::html::render(&r);
+    let text = badalloc_report::text::render(&r);
+    let html = badalloc_report::html::render(&r);
     for at in ["0x114404", "0x1054fc"] {
         let note = format!("no symbol: located by behaviour at {at}, confidence medium");
         assert!(text.contains(&note), "{note}\n{text}");
@@ -158,8 +158,8 @@ fn stripped_static_qnx_driver_makes_a_patched_device_affected() {
 /// taken for QNX, the caveat gives the search's outcome and names the guess as one.
 #[test]
 fn a_calloc_like_guess_never_decides_the_device() {
-    use badalloc_audit::classify::{classify, Findings};
-    use badalloc_audit::evidence::OsAssessment;
+    use badalloc_audit_core::classify::{classify, Findings};
+    use badalloc_audit_core::evidence::OsAssessment;
     let dir = tempfile::tempdir().unwrap();
     copy_into(
         dir.path(),
@@ -223,11 +223,11 @@ fn a_calloc_like_guess_never_decides_the_device() {
 /// `inspect` on a stripped static program says so and gives the outcome of the search.
 #[test]
 fn inspect_says_what_the_search_found() {
-    let i = badalloc_audit::inspect::inspect(&common::fixture(
+    let i = badalloc_audit_core::inspect::inspect(&common::fixture(
         "calloc/search/x86_64/calloc-and-array-alloc.elf.stripped",
     ))
     .unwrap();
-    let text = badalloc_audit::inspect::render_text(&i);
+    let text = badalloc_audit_core::inspect::render_text(&i);
     assert!(!text.contains("no calloc defined"), "{text}");
     assert!(text.contains("statically linked, no symbols"), "{text}");
     assert!(text.contains("located by behaviour"), "{text}");
@@ -236,11 +236,11 @@ fn inspect_says_what_the_search_found() {
         text.contains("calloc-like (not taken for the C library's calloc)"),
         "{text}"
     );
-    let i = badalloc_audit::inspect::inspect(&common::fixture(
+    let i = badalloc_audit_core::inspect::inspect(&common::fixture(
         "calloc/search/x86_64/array-alloc.elf.stripped",
     ))
     .unwrap();
-    let text = badalloc_audit::inspect::render_text(&i);
+    let text = badalloc_audit_core::inspect::render_text(&i);
     assert!(!text.contains("no calloc defined"), "{text}");
     assert!(text.contains("search for calloc not-found"), "{text}");
     assert!(text.contains("no function was taken for calloc"), "{text}");

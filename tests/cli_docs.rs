@@ -4,8 +4,14 @@
 use std::process::Command as Process;
 
 use assert_cmd::Command;
-use badalloc_audit::cli::{Cli, Format, InspectFormat};
 use clap::{CommandFactory, ValueEnum};
+use cli::{Cli, Format, InspectFormat};
+
+/// The binary's own argument definitions (its `src/cli.rs`, compiled here as it is there):
+/// the binary has no library to import them from.
+#[path = "../src/cli.rs"]
+#[allow(dead_code)]
+mod cli;
 
 fn bin() -> Command {
     Command::cargo_bin("badalloc-audit").unwrap()

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use badalloc_audit::report::Report;
-use badalloc_audit::{scan, ScanOptions};
+use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_report::Report;
 use serde_json::Value;
 
 fn bin() -> Command {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use badalloc_audit::container::*;
+use badalloc_formats::*;
 use common::ifs_writer::{self as w, Comp, Opts};
 
 struct Rng(u64);

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use badalloc_audit::container::{lzo, ucl};
+use badalloc_formats::{lzo, ucl};
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/compressors")).join(name);

@@ -5,8 +5,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use badalloc_audit::container::efs::{self, EfsErrorKind};
-use badalloc_audit::container::*;
+use badalloc_formats::efs::{self, EfsErrorKind};
+use badalloc_formats::*;
 use common::tree::{tree, Obj};
 
 const IMAGE: &str = "flash/qnxmount-efs-test_image.bin";

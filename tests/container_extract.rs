@@ -2,7 +2,7 @@
 
 mod common;
 
-use badalloc_audit::container::*;
+use badalloc_formats::*;
 
 #[test]
 fn extract_corpus_ifs() {

@@ -3,8 +3,8 @@
 
 mod common;
 
-use badalloc_audit::container::ifs::{Compression, Ifs};
-use badalloc_audit::container::*;
+use badalloc_formats::ifs::{Compression, Ifs};
+use badalloc_formats::*;
 use common::ifs_writer::{self as w, Comp, Opts};
 
 const LIBC_SHA256: &str = "d94d70ee8be9d5098026cdabc2e1732448a83f693be6dfb2cf48cc0540d58810";

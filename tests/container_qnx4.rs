@@ -2,7 +2,7 @@
 
 mod common;
 
-use badalloc_audit::container::*;
+use badalloc_formats::*;
 
 #[test]
 fn openqnx_qnx4fs_tree_and_boot_image() {

@@ -4,8 +4,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use badalloc_audit::container::qnx6::{crc32_qnx6, Qnx6};
-use badalloc_audit::container::*;
+use badalloc_formats::qnx6::{crc32_qnx6, Qnx6};
+use badalloc_formats::*;
 
 #[derive(Debug, PartialEq, Eq)]
 struct Obj {
@@ -314,7 +314,7 @@ mod craft {
         d[at..at + 4].copy_from_slice(&v.to_le_bytes());
     }
     pub fn fix_crc(d: &mut [u8]) {
-        let crc = badalloc_audit::container::qnx6::crc32_qnx6(&d[SB + 8..SB + 512]);
+        let crc = badalloc_formats::qnx6::crc32_qnx6(&d[SB + 8..SB + 512]);
         wr4(d, SB + 4, crc);
     }
     /// Byte offset of inode `ino` (the inode table is level 0 in this image).
@@ -555,7 +555,7 @@ fn build_qnx6(bs: usize, file: &[u8], long_name: &str) -> Vec<u8> {
         wr4(&mut d, sb + 60, nblocks);
         tree(&mut d, sb + 72, 72, 3 * 128, &[0]);
         tree(&mut d, sb + 232, 72, bs as u64, &[longname_blk]);
-        let crc = badalloc_audit::container::qnx6::crc32_qnx6(&d[sb + 8..sb + 512]);
+        let crc = badalloc_formats::qnx6::crc32_qnx6(&d[sb + 8..sb + 512]);
         wr4(&mut d, sb + 4, crc);
     }
     d

@@ -5,7 +5,7 @@ mod common;
 use std::borrow::Cow;
 use std::io::Write;
 
-use badalloc_audit::container::*;
+use badalloc_formats::*;
 
 fn header(name: &str, typeflag: u8, size: u64, link: &str, prefix: &str) -> [u8; 512] {
     let mut h = [0u8; 512];

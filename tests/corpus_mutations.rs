@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use badalloc_audit::scan::scan_bytes;
+use badalloc_audit_core::scan::scan_bytes;
 
 /// xorshift64*: deterministic, no dependencies.
 struct Rng(u64);

@@ -10,8 +10,8 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use badalloc_audit::report::{ImageState, Verdict};
-use badalloc_audit::source::read::MAX_DEVICE_READ;
+use badalloc_audit_core::source::read::MAX_DEVICE_READ;
+use badalloc_report::{ImageState, Verdict};
 use common::{listed_images, scan_path, scanned_images};
 
 /// A read-only loop device over a file, detached when dropped.

@@ -9,9 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use badalloc_audit::container::carve::MAX_CARVED_PER_FILE;
-use badalloc_audit::report::{ImageState, TargetReport, Verdict};
-use badalloc_audit::scan::scan_bytes;
+use badalloc_audit_core::scan::scan_bytes;
+use badalloc_formats::carve::MAX_CARVED_PER_FILE;
+use badalloc_report::{ImageState, TargetReport, Verdict};
 use common::qnx6_writer;
 use common::{listed_images, scan_path, scanned_images};
 

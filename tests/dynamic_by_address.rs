@@ -5,8 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::report::{BinaryReport, TargetReport};
-use badalloc_audit::{scan, ScanOptions};
+use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_report::{BinaryReport, TargetReport};
 
 fn scan_one(path: &Path) -> TargetReport {
     scan(&[path.to_path_buf()], &ScanOptions::default())

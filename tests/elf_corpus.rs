@@ -2,7 +2,7 @@
 
 mod common;
 
-use badalloc_audit::elf::{Arch, ElfFile, ElfType, SymbolSource};
+use badalloc_elf::{Arch, ElfFile, ElfType, SymbolSource};
 
 #[test]
 fn boot_image_libc_without_section_headers_yields_dynamic_symbols() {

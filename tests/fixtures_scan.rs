@@ -4,9 +4,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use badalloc_audit::elf::{ElfFile, SymbolSource};
-use badalloc_audit::report::{TargetReport, Verdict};
-use badalloc_audit::{scan, ScanOptions};
+use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_elf::{ElfFile, SymbolSource};
+use badalloc_report::{TargetReport, Verdict};
 
 const ARCHES: &[(&str, &str)] = &[
     ("i686", "x86"),
@@ -241,15 +241,12 @@ fn report_does_not_depend_on_thread_count_or_walk_timing() {
                 ..Default::default()
             },
         );
-        (
-            badalloc_audit::report::json::render(&r),
-            r.targets[0].stats.files,
-        )
+        (badalloc_report::json::render(&r), r.targets[0].stats.files)
     };
     let (one, files) = render(Some(1));
-    let walked = badalloc_audit::source::walk(&root)
+    let walked = badalloc_audit_core::source::walk(&root)
         .iter()
-        .filter(|i| matches!(i, badalloc_audit::source::WalkItem::File { .. }))
+        .filter(|i| matches!(i, badalloc_audit_core::source::WalkItem::File { .. }))
         .count() as u64;
     assert!(walked > 100, "{walked} files in fixtures/");
     assert_eq!(files, walked);

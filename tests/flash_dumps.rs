@@ -9,10 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use badalloc_audit::container::carve::CutBound;
-use badalloc_audit::container::*;
-use badalloc_audit::image_cmd;
-use badalloc_audit::report::{ImageState, TargetReport, Verdict};
+use badalloc_audit_core::image_cmd;
+use badalloc_formats::carve::CutBound;
+use badalloc_formats::*;
+use badalloc_report::{ImageState, TargetReport, Verdict};
 use common::dumps::{nand_dump, noise, nor_dump};
 use common::efs_writer;
 use common::etfs_writer::{self as etfs_w, Layout, Spare};
@@ -339,7 +339,7 @@ fn flash_signatures_everywhere_are_carved_in_bounded_time() {
     assert!(cut.more > 0 && cut.first > 0, "{cut:?}");
     assert!(took.as_secs() < 10, "{took:?}");
     // The scan says so, and the signatures left keep the verdict open.
-    let t = badalloc_audit::scan::scan_bytes("sigs.bin", &dump);
+    let t = badalloc_audit_core::scan::scan_bytes("sigs.bin", &dump);
     assert_eq!(t.verdict, Verdict::Inconclusive, "{:?}", t.reasons);
     assert!(
         t.errors.iter().any(|e| e.offset == Some(cut.first)

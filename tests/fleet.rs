@@ -456,7 +456,7 @@ fn a_report_that_does_not_go_to_a_terminal_still_shows_its_verdict_there() {
 fn summary_reads_no_report_above_the_size_bound() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.json");
-    let bound = badalloc_audit::report::summary::MAX_REPORT_BYTES;
+    let bound = badalloc_report::summary::MAX_REPORT_BYTES;
     // Sparse: its size says it before a byte is read.
     fs::File::create(&big).unwrap().set_len(bound + 1).unwrap();
     let o = bin().arg("summary").arg(&big).output().unwrap();

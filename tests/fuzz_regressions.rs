@@ -6,8 +6,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use badalloc_audit::elf::ElfFile;
-use badalloc_audit::scan::scan_bytes;
+use badalloc_audit_core::scan::scan_bytes;
+use badalloc_elf::ElfFile;
 
 fn repro(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +17,7 @@ fn repro(name: &str) -> Vec<u8> {
 }
 
 /// Scan a reproducer in memory: no panic escapes, every error names the file.
-fn scan_ok(name: &str) -> badalloc_audit::report::TargetReport {
+fn scan_ok(name: &str) -> badalloc_report::TargetReport {
     let data = repro(name);
     let t = scan_bytes(name, &data);
     for e in &t.errors {
@@ -29,22 +29,17 @@ fn scan_ok(name: &str) -> badalloc_audit::report::TargetReport {
 /// What the `scan_tree` fuzz target does with an input: the tree it decodes to
 /// (tests/common/fuzz_tree.rs) written to a directory and scanned with the real limits, and
 /// the same checks: a readable target with every file counted, no path outside it.
-fn scan_tree_ok(input: &[u8]) -> badalloc_audit::report::TargetReport {
+fn scan_tree_ok(input: &[u8]) -> badalloc_report::TargetReport {
     let files = common::fuzz_tree::decode(input);
     let dir = tempfile::tempdir().unwrap();
     common::fuzz_tree::write(&files, dir.path()).unwrap();
-    let options = badalloc_audit::ScanOptions {
+    let options = badalloc_audit_core::ScanOptions {
         jobs: Some(1),
         progress: None,
     };
-    let mut report = badalloc_audit::scan(&[dir.path().to_path_buf()], &options);
+    let mut report = badalloc_audit_core::scan(&[dir.path().to_path_buf()], &options);
     let t = report.targets.remove(0);
-    assert_ne!(
-        t.verdict,
-        badalloc_audit::report::Verdict::Error,
-        "{:?}",
-        t.errors
-    );
+    assert_ne!(t.verdict, badalloc_report::Verdict::Error, "{:?}", t.errors);
     assert_eq!(t.stats.files, files.len() as u64);
     for e in &t.errors {
         assert!(!e.path.starts_with('/'), "{e:?}");
@@ -111,6 +106,6 @@ fn scan_image_arm_decoder_panic_is_contained() {
 fn calloc_arm_decoder_panic_does_not_escape_the_analysis() {
     let data = repro("scan_image-arm-decoder-panic.bin");
     let elf = ElfFile::parse(&data).unwrap();
-    let r = std::panic::catch_unwind(|| badalloc_audit::calloc::analyze_calloc(&elf));
+    let r = std::panic::catch_unwind(|| badalloc_calloc::analyze_calloc(&elf));
     assert!(r.is_ok(), "calloc analysis panicked");
 }

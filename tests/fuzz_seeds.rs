@@ -8,9 +8,9 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::calloc::locate_calloc;
-use badalloc_audit::container::{carve, lzo, ucl, ContainerKind};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::locate_calloc;
+use badalloc_elf::ElfFile;
+use badalloc_formats::{carve, lzo, ucl, ContainerKind};
 use common::etfs_writer;
 use common::fuzz_tree;
 use common::ifs_writer::{self, Comp, Opts};
@@ -87,7 +87,7 @@ fn write_fuzz_seeds() {
                 (52, 32, 0x2c)
             };
             let n = [data[at], data[at + 1]];
-            let phnum = if e.endian == badalloc_audit::elf::Endian::Big {
+            let phnum = if e.endian == badalloc_elf::Endian::Big {
                 u16::from_be_bytes(n)
             } else {
                 u16::from_le_bytes(n)

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use badalloc_audit::report::{html, Verdict};
+use badalloc_report::{html, Verdict};
 use common::browser::{self, Browser, Image};
 use serde_json::Value;
 

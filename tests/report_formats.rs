@@ -6,13 +6,13 @@ mod common;
 
 use std::collections::HashMap;
 
-use badalloc_audit::diff::{self, TargetStatus};
-use badalloc_audit::report::{
+use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_report::diff::{self, TargetStatus};
+use badalloc_report::{
     cyclonedx, sarif, BinaryReport, CallocReport, CallocVerdict, Confidence, EvidenceItem,
     EvidenceLine, LibcReport, OsReport, Report, ScanStats, TargetReport, Tool, Verdict,
     SCHEMA_VERSION,
 };
-use badalloc_audit::{scan, ScanOptions};
 use jsonschema::{Retrieve, Uri, Validator};
 use serde_json::{json, Value};
 
@@ -817,10 +817,10 @@ fn cyclonedx_recommendation_only_where_something_is_to_be_done() {
 #[test]
 fn report_round_trips_through_json() {
     for (name, r) in all_reports() {
-        let text = badalloc_audit::report::json::render(&r);
+        let text = badalloc_report::json::render(&r);
         let back: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
-            badalloc_audit::report::json::render(&back),
+            badalloc_report::json::render(&back),
             text,
             "{name} changes on a round trip"
         );
@@ -853,7 +853,7 @@ fn json_is_the_pretty_layout_of_the_whole_report() {
     assert!(binaries > 200, "{binaries} binaries in fixtures/");
     for (name, r) in &reports {
         let pretty = serde_json::to_string_pretty(r).expect("serialisable") + "\n";
-        let text = badalloc_audit::report::json::render(r);
+        let text = badalloc_report::json::render(r);
         assert!(
             text == pretty,
             "{name}: the JSON differs from serde_json's layout"
@@ -1085,18 +1085,16 @@ const HOSTILE_MARKUP: &str = "<b id=x>\"'&amp;</td></table><script>\u{1b}[2J\r\n
 
 #[test]
 fn html_and_summary_renderings_escape_every_string_from_the_bytes() {
-    use badalloc_audit::report::{html, ndjson, summary};
+    use badalloc_report::{html, ndjson, summary};
     let mut r = scan(
         &[common::fixture("example/qnx650-device")],
         &ScanOptions::default(),
     );
-    r.targets[0]
-        .errors
-        .push(badalloc_audit::report::ErrorReport {
-            path: "lib/x".into(),
-            offset: Some(4),
-            message: "damaged".into(),
-        });
+    r.targets[0].errors.push(badalloc_report::ErrorReport {
+        path: "lib/x".into(),
+        offset: Some(4),
+        message: "damaged".into(),
+    });
     let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE_MARKUP);
     assert!(hostile.targets[0].path.starts_with("<b id=x>"));
     let page = html::render(&hostile);
@@ -1134,20 +1132,18 @@ fn text_renderings_escape_every_string_from_the_bytes() {
         &[common::fixture("example/qnx650-device")],
         &ScanOptions::default(),
     );
-    r.targets[0]
-        .errors
-        .push(badalloc_audit::report::ErrorReport {
-            path: "lib/x".into(),
-            offset: Some(4),
-            message: "damaged".into(),
-        });
-    let plain = badalloc_audit::report::text::render(&r);
+    r.targets[0].errors.push(badalloc_report::ErrorReport {
+        path: "lib/x".into(),
+        offset: Some(4),
+        message: "damaged".into(),
+    });
+    let plain = badalloc_report::text::render(&r);
     let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE);
     assert_ne!(
         hostile.targets[0].path, r.targets[0].path,
         "nothing was poisoned"
     );
-    let text = badalloc_audit::report::text::render(&hostile);
+    let text = badalloc_report::text::render(&hostile);
     assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
     assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
     assert!(text.contains("x\\x1b[1A\\x1b[2K\\x0dfw: NOT AFFECTED\\x0a\\xc2\\x9b31m"));

@@ -6,8 +6,8 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit::report::{CallocVerdict, TargetReport, Verdict};
-use badalloc_audit::{scan, ScanOptions};
+use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_report::{CallocVerdict, TargetReport, Verdict};
 use common::ifs_writer::{self, Comp, Opts};
 
 fn scan_one(path: &Path) -> TargetReport {

@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::container::{self, efs, ContainerKind};
+use badalloc_formats::{self as container, efs, ContainerKind};
 use libfuzzer_sys::fuzz_target;
 
 // The EFS reader on hostile bytes: detection, open, listing and every entry read, and the

@@ -1,6 +1,6 @@
 #![no_main]
-use badalloc_audit::elf::ElfFile;
-use badalloc_audit::facts::facts_of;
+use badalloc_elf::ElfFile;
+use badalloc_audit_core::facts::facts_of;
 use libfuzzer_sys::fuzz_target;
 
 // Panics the library contains on purpose (goblin, the instruction decoders) are not

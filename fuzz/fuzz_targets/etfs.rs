@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::container::{self, etfs, ContainerKind};
+use badalloc_formats::{self as container, etfs, ContainerKind};
 use libfuzzer_sys::fuzz_target;
 
 // The ETFS reader on hostile bytes: layout detection, open, listing and every entry read,

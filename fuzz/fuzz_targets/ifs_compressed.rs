@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::container::ContainerKind;
+use badalloc_formats::ContainerKind;
 use libfuzzer_sys::fuzz_target;
 
 // Byte 0: compression (zlib, LZO, UCL) and byte order; bytes 1..5: the header's

@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::container::lzo::lzo1x_decompress;
+use badalloc_formats::lzo::lzo1x_decompress;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

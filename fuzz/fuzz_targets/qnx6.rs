@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::container::{self, ContainerKind};
+use badalloc_formats::{self as container, ContainerKind};
 use libfuzzer_sys::fuzz_target;
 
 // Panics the library contains on purpose (goblin, the instruction decoders) are not

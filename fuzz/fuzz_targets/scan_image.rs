@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::scan::scan_bytes;
+use badalloc_audit_core::scan::scan_bytes;
 use libfuzzer_sys::fuzz_target;
 
 // Panics the library contains on purpose (goblin, the instruction decoders) are not

@@ -7,8 +7,8 @@
 //! with every file counted; every path is under the target; the report renders. Time per
 //! input is bounded by libFuzzer's -timeout (fuzz/run.sh: 60 s for this target, the most
 //! the work budget lets one scan take, docs/bounds.md).
-use badalloc_audit::scan::{scan, scan_bytes, ScanOptions};
-use badalloc_audit::report::Verdict;
+use badalloc_audit_core::scan::{scan, scan_bytes, ScanOptions};
+use badalloc_report::Verdict;
 use fuzz_support::fuzz_tree;
 use libfuzzer_sys::fuzz_target;
 
@@ -29,7 +29,7 @@ fuzz_target!(init: fuzz_support::quiet_contained_panics(), |data: &[u8]| {
     for e in &t.errors {
         assert!(!e.path.starts_with('/'), "error outside the tree: {e:?}");
     }
-    let _ = badalloc_audit::report::json::render(&report);
+    let _ = badalloc_report::json::render(&report);
     let _ = std::fs::remove_dir_all(&root);
     if fuzz_tree::scan_as_dump(data) {
         let r = scan_bytes("dump.bin", data);

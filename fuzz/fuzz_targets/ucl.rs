@@ -1,5 +1,5 @@
 #![no_main]
-use badalloc_audit::container::ucl::nrv2b_decompress_8;
+use badalloc_formats::ucl::nrv2b_decompress_8;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

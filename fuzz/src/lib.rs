@@ -14,9 +14,9 @@ pub mod ifs_writer;
 
 pub use archive::{gzip, tar};
 
-use badalloc_audit::calloc::{analyze_calloc, locate_calloc};
-use badalloc_audit::container::{self, ContainerKind, Limits};
-use badalloc_audit::elf::ElfFile;
+use badalloc_calloc::{analyze_calloc, locate_calloc};
+use badalloc_elf::ElfFile;
+use badalloc_formats::{self as container, ContainerKind, Limits};
 
 /// Limits for fuzzing: small enough that libFuzzer's 2 GiB RSS limit is never the reason a
 /// run stops, large enough that every code path is reachable.
@@ -74,8 +74,8 @@ pub fn locate_with_code(fixture: &[u8], code: &[u8]) {
     patched[off..off + n].copy_from_slice(&code[..n]);
     if let Ok(elf) = ElfFile::parse(&patched) {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let s = badalloc_audit::calloc::locate::locate(&elf);
-            assert!(s.insns <= badalloc_audit::calloc::locate::MAX_SEARCH_INSNS);
+            let s = badalloc_calloc::locate::locate(&elf);
+            assert!(s.insns <= badalloc_calloc::locate::MAX_SEARCH_INSNS);
         }));
         if r.is_err() {
             std::process::abort();
@@ -90,7 +90,7 @@ pub fn code_offset(fixture: &[u8]) -> Option<usize> {
         let b = fixture.get(at..at + n)?;
         Some(b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
     };
-    let big = elf.endian == badalloc_audit::elf::Endian::Big;
+    let big = elf.endian == badalloc_elf::Endian::Big;
     let read = |at: usize, n: usize| -> Option<u64> {
         let v = word(at, n)?;
         Some(if big { v.swap_bytes() >> (64 - 8 * n as u32) } else { v })

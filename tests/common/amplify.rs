@@ -173,7 +173,7 @@ pub fn repeated_block_qnx6(entries: usize, size: u64, distinct_inodes: bool) -> 
         let inode_bytes = (table_blocks * QNX6_BS) as u64;
         put_tree(&mut s[72..], inode_bytes, &inode_tree, inode_levels);
         put_tree(&mut s[232..], 0, &[NO_BLOCK; 16], 0);
-        let crc = badalloc_audit::container::qnx6::crc32_qnx6(&s[8..]);
+        let crc = badalloc_formats::qnx6::crc32_qnx6(&s[8..]);
         s[4..8].copy_from_slice(&crc.to_le_bytes());
         s
     };

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use badalloc_audit::container::{lzo, ucl};
+use badalloc_formats::{lzo, ucl};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Comp {

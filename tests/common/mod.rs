@@ -62,10 +62,10 @@ pub fn fixture(rel: &str) -> PathBuf {
 }
 
 /// The report of `badalloc-audit scan` (default options) on one PATH.
-pub fn scan_path(path: &std::path::Path) -> badalloc_audit::report::TargetReport {
-    badalloc_audit::scan(
+pub fn scan_path(path: &std::path::Path) -> badalloc_report::TargetReport {
+    badalloc_audit_core::scan(
         &[path.to_path_buf()],
-        &badalloc_audit::ScanOptions::default(),
+        &badalloc_audit_core::ScanOptions::default(),
     )
     .targets
     .remove(0)
@@ -73,8 +73,8 @@ pub fn scan_path(path: &std::path::Path) -> badalloc_audit::report::TargetReport
 
 /// The images `scan` examined at the top level of a file: (offset, kind, state), sorted.
 pub fn scanned_images(
-    t: &badalloc_audit::report::TargetReport,
-) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
+    t: &badalloc_report::TargetReport,
+) -> Vec<(u64, String, badalloc_report::ImageState)> {
     t.images
         .iter()
         .filter(|i| !i.path.contains("!/"))
@@ -85,10 +85,8 @@ pub fn scanned_images(
 }
 
 /// The images `ls` lists for a file: (offset, kind, state), sorted.
-pub fn listed_images(
-    path: &std::path::Path,
-) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
-    let mut v: Vec<_> = badalloc_audit::image_cmd::list(path)
+pub fn listed_images(path: &std::path::Path) -> Vec<(u64, String, badalloc_report::ImageState)> {
+    let mut v: Vec<_> = badalloc_audit_core::image_cmd::list(path)
         .unwrap()
         .images
         .into_iter()

@@ -3,7 +3,7 @@
 //! an inode table, directories made for every path, files of up to 16 × 1024 blocks (one
 //! level of pointer blocks). Layout as `src/container/qnx6.rs` documents it.
 
-use badalloc_audit::container::qnx6::crc32_qnx6;
+use badalloc_formats::qnx6::crc32_qnx6;
 
 const BS: usize = 4096;
 /// Boot block, then superblock 0 at 0x2000 in its 0x1000 area; blocks start at 0x3000.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use badalloc_audit::container::{Container, Entry, EntryType};
+use badalloc_formats::{Container, Entry, EntryType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Obj {

@@ -11,7 +11,7 @@
 /// text ([`ir::text_wanted`]), which is most of a scan's lifting.
 macro_rules! insn_fmt {
     ($($arg:tt)*) => {
-        if $crate::calloc::ir::text_wanted() {
+        if $crate::ir::text_wanted() {
             format!($($arg)*)
         } else {
             String::new()
@@ -42,7 +42,11 @@ use smallvec::SmallVec;
 
 use serde::{Deserialize, Serialize};
 
+// The old in-crate paths of the ELF model and the panic fence (issue 18, stage 1), so the
+// moved files keep theirs.
 use crate::elf::{Arch, ElfFile, Symbol};
+use badalloc_elf as elf;
+use badalloc_elf::guard;
 use cfg::Cfg;
 use dataflow::{
     div_tag, read, safe_outcome, slot_of, step, tag_names, Ctx, Flags, Loc, State, Tags, Val,

@@ -6,13 +6,17 @@
 //! reader finds nothing there. `.symtab`, `.comment` and `QNX_info` come from section
 //! headers when present.
 
+pub mod guard;
+
 mod check;
 mod layout;
 mod qnx;
 
 use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 
+// The error module's old in-crate path (issue 18, stage 1), so the moved files keep theirs.
 use crate::error::FormatError;
+use badalloc_formats::error;
 
 pub use layout::OffsetMismatch;
 pub use qnx::{find_qnx_info, parse_qnx_info, QnxNote, MAX_QNX_INFO_SCAN};

@@ -669,7 +669,7 @@ mod tests {
         // all read; a read error stopped the rest, which may hold anything.
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/qnx/x86_64/sdp660/libc.so.3"
+            "/../../fixtures/qnx/x86_64/sdp660/libc.so.3"
         );
         let libc = std::fs::read(path).unwrap();
         let whole = FileBytes::Device {

@@ -30,7 +30,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::FormatError;
+pub mod error;
+pub mod names;
+pub use error::FormatError;
 
 mod buf_pool;
 pub mod carve;
@@ -46,6 +48,7 @@ pub mod qnx4;
 pub mod qnx6;
 pub mod tar;
 pub mod ucl;
+pub mod work_budget;
 
 pub use carve::carve;
 pub use extract::{extract, extract_within, ExtractError, ExtractSummary};
@@ -236,7 +239,7 @@ impl EntryType {
 /// file entries of one container with the same `Loc` read the same bytes (the scanner
 /// examines them once: hard links, entries sharing an extent).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Loc {
+pub struct Loc {
     pub(crate) offset: u64,
     pub(crate) len: u64,
     pub(crate) aux: u64,
@@ -266,7 +269,7 @@ pub struct Entry {
     /// Format-specific flags, e.g. IFS inode flags `elf`, `run-once`, `bootstrap`, `boot-script`.
     pub flags: Vec<String>,
     #[serde(skip)]
-    pub(crate) loc: Loc,
+    pub loc: Loc,
 }
 
 impl Entry {

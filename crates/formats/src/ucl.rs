@@ -1069,11 +1069,11 @@ mod tests {
         let mut rng = Rng(99);
         let mut seen = Seen::default();
         for src in [
-            &include_bytes!("../../fixtures/compressors/text.ucl")[..],
-            include_bytes!("../../fixtures/compressors/random.ucl"),
-            include_bytes!("../../fixtures/compressors/zeros.ucl"),
-            include_bytes!("../../fixtures/compressors/one.ucl"),
-            include_bytes!("../../fixtures/compressors/elf.ucl"),
+            &include_bytes!("../../../fixtures/compressors/text.ucl")[..],
+            include_bytes!("../../../fixtures/compressors/random.ucl"),
+            include_bytes!("../../../fixtures/compressors/zeros.ucl"),
+            include_bytes!("../../../fixtures/compressors/one.ucl"),
+            include_bytes!("../../../fixtures/compressors/elf.ucl"),
         ] {
             seen.check(src);
             let step = 1 + src.len() / 150;
@@ -1094,7 +1094,8 @@ mod tests {
     fn same_as_the_bit_by_bit_decoder_on_the_corpus_images() {
         // The UCL blocks of real mkifs images (../shared/corpus beside the checkout), whole
         // and damaged.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/qnx");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/qnx");
         let mut rng = Rng(0x1f5);
         for name in ["openqnx-641-x86.ifs", "sdp660-armle-omap5-sd.ifs"] {
             let Ok(d) = std::fs::read(dir.join(name)) else {

@@ -651,7 +651,7 @@ mod tests {
     fn the_64_bit_runtime_linker_alone_needs_7_0() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/qnx/aarch64/qnx700/ls"
+            "/../../fixtures/qnx/aarch64/qnx700/ls"
         );
         let data = std::fs::read(path).unwrap();
         let elf = crate::elf::ElfFile::parse(&data).unwrap();

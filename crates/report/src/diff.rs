@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::names::escape_text;
-use crate::report::{CallocVerdict, Report, TargetReport, Verdict};
+use crate::{CallocVerdict, Report, TargetReport, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diff {

@@ -3,17 +3,7 @@
 //! Every renderer is a pure function of [`Report`]. Field names and meanings are a contract:
 //! later versions add fields, never rename or remove them.
 
-pub mod cyclonedx;
 pub mod findings;
-pub mod group;
-pub mod html;
-pub mod json;
-pub mod ndjson;
-pub mod plain;
-pub mod sarif;
-pub mod summary;
-pub mod text;
-pub mod uri;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +27,8 @@ pub struct Tool {
 impl Default for Tool {
     fn default() -> Self {
         Tool {
-            name: env!("CARGO_PKG_NAME").to_string(),
+            // The tool, not this library crate (issue 18 moved the model out of the binary's package).
+            name: "badalloc-audit".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }

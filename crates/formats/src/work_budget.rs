@@ -34,7 +34,7 @@ pub const MAX_EXTRA_WORK_PER_FILE: u64 = 2 << 30;
 pub const MAX_EXTRA_WORK_PER_SCAN: u64 = 8 << 30;
 
 /// The extra work left to the files of one scan target (shared by the workers).
-pub(crate) struct ScanWork {
+pub struct ScanWork {
     extra: AtomicU64,
 }
 
@@ -47,7 +47,7 @@ impl Default for ScanWork {
 }
 
 /// The work budget of one file on disk (one thread examines a file's images).
-pub(crate) struct FileWork<'s> {
+pub struct FileWork<'s> {
     /// Left of the file's own share.
     own: Cell<u64>,
     /// Left of what it may draw from the scan's extra.
@@ -58,7 +58,7 @@ pub(crate) struct FileWork<'s> {
 impl<'s> FileWork<'s> {
     /// The budget of a file of `input_len` bytes, with `extra` bytes more at most (drawn
     /// from the scan's): [`MAX_EXTRA_WORK_PER_FILE`] but in tests of the bound.
-    pub(crate) fn new(input_len: u64, extra: u64, scan: &'s ScanWork) -> Self {
+    pub fn new(input_len: u64, extra: u64, scan: &'s ScanWork) -> Self {
         FileWork {
             own: Cell::new(input_len.saturating_mul(WORK_PER_INPUT_BYTE)),
             extra: Cell::new(extra),
@@ -67,7 +67,7 @@ impl<'s> FileWork<'s> {
     }
 
     /// Bytes of work left (the scan's extra may shrink meanwhile: a charge can still fail).
-    pub(crate) fn left(&self) -> u64 {
+    pub fn left(&self) -> u64 {
         let extra = self
             .extra
             .get()
@@ -76,7 +76,7 @@ impl<'s> FileWork<'s> {
     }
 
     /// Charge `n` bytes of work; false, with nothing charged, when they are not left.
-    pub(crate) fn charge(&self, n: u64) -> bool {
+    pub fn charge(&self, n: u64) -> bool {
         let own = self.own.get();
         if n <= own {
             self.own.set(own - n);
