@@ -13,6 +13,7 @@ use badalloc_audit::elf::ElfFile;
 struct Row {
     path: PathBuf,
     arch: String,
+    variant: String,
     label: String,
     expected: String,
 }
@@ -56,6 +57,7 @@ fn read_manifest(manifest: &Path, default_expected: Option<&str>) -> Vec<Row> {
         rows.push(Row {
             path,
             arch: col("arch", 1).unwrap_or_else(|| "?".into()),
+            variant: col("variant", 2).unwrap_or_default(),
             label: cols.iter().skip(1).copied().collect::<Vec<_>>().join(" "),
             expected: expected.to_lowercase(),
         });
@@ -157,4 +159,146 @@ fn fixture_manifest_verdicts_are_exact() {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+// ---------------------------------------------------------------- guards, one by one
+
+const ARCHES: [&str; 9] = [
+    "i686", "x86_64", "arm", "thumb2", "aarch64", "powerpc", "mips", "mipsel", "sh4",
+];
+
+/// Every file of one calloc variant, on every architecture, must get `want` (stripped
+/// static executables: not-found; `exceptions`: path suffix → the verdict that file
+/// gets instead, each with its reason in fixtures/generate.sh). The manifest must agree,
+/// so that it cannot be edited into passing. A failing line names the file.
+fn assert_variant(variant: &str, want: &str, exceptions: &[(&str, &str)]) {
+    let manifest = common::fixture("calloc/manifest.tsv");
+    let rows: Vec<Row> = read_manifest(&manifest, None)
+        .into_iter()
+        .filter(|r| r.variant == variant)
+        .collect();
+    for arch in ARCHES {
+        assert!(
+            rows.iter().any(|r| r.arch == arch),
+            "{variant}: no fixture for {arch} in {}",
+            manifest.display()
+        );
+    }
+    let mut wrong = Vec::new();
+    for r in &rows {
+        let name = r.path.to_string_lossy();
+        let must = if name.ends_with(".elf.stripped") {
+            "not-found"
+        } else {
+            exceptions
+                .iter()
+                .find(|(suffix, _)| name.ends_with(suffix))
+                .map_or(want, |e| e.1)
+        };
+        let got = verdict_of(&r.path);
+        if got != must || r.expected != must {
+            wrong.push(format!(
+                "{name}: must be {must}, got {got} (manifest says {})",
+                r.expected
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{variant}: {} of {} files wrong:\n{}",
+        wrong.len(),
+        rows.len(),
+        wrong.join("\n")
+    );
+}
+
+/// `if (n < 0x100)` bounds one factor; the product still wraps. (The mutant that takes any
+/// value compared with a small constant for "both factors fit in half a word" fails here.)
+#[test]
+fn decoy_one_factor_bounded_is_unchecked() {
+    assert_variant("unchecked_one_factor", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_bounds_on_the_wrong_variables_are_unchecked() {
+    assert_variant("unchecked_wrong_var", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_compare_whose_result_is_unused_is_unchecked() {
+    assert_variant("unchecked_unused_cmp", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_check_after_the_allocation_is_unchecked() {
+    assert_variant("unchecked_check_after", "unchecked", &[]);
+}
+
+/// `(n | s) <= 2^(w/2)`: one too many.
+#[test]
+fn decoy_half_word_limit_one_too_high_is_unchecked() {
+    assert_variant("unchecked_half_limit", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_signed_half_word_test_is_unchecked() {
+    assert_variant("unchecked_signed_half", "unchecked", &[]);
+}
+
+/// The division test computed and branched on, but both sides allocate.
+#[test]
+fn decoy_flag_only_division_test_is_unchecked() {
+    assert_variant("unchecked_decoy", "unchecked", &[]);
+}
+
+/// `n >= 2^(w/2) || s >= 2^(w/2)`: two compares at -O0 (merged into `n | s` at -O2).
+#[test]
+fn honest_each_factor_below_half_word_is_checked() {
+    assert_variant("checked_both_half", "checked", &[]);
+}
+
+/// `(n | s) >= 2^(w/2)`: the partner of the one-too-high decoy.
+#[test]
+fn honest_or_below_half_word_is_checked() {
+    assert_variant("checked_or_limit", "checked", &[]);
+}
+
+#[test]
+fn honest_sizemax_quotient_on_the_left_is_checked() {
+    assert_variant("checked_sizemax_lt", "checked", &[]);
+}
+
+#[test]
+fn honest_division_by_size_is_checked() {
+    assert_variant("checked_div_size", "checked", &[]);
+}
+
+#[test]
+fn honest_division_by_nmemb_is_checked() {
+    assert_variant("checked_div", "checked", &[]);
+}
+
+#[test]
+fn honest_builtin_mul_overflow_is_checked() {
+    assert_variant("checked_builtin", "checked", &[]);
+}
+
+#[test]
+fn honest_sizemax_test_is_checked() {
+    assert_variant("checked_sizemax", "checked", &[]);
+}
+
+/// The test in a helper that returns "would overflow". In static executables at -O2, gcc's
+/// -fipa-ra keeps nmemb and size in argument registers across the call: the analysis
+/// loses them and says unknown (never checked) on the architectures where gcc does that.
+#[test]
+fn honest_check_in_a_helper_function_is_checked() {
+    let ipa_ra: Vec<(String, &str)> = [
+        "i686", "x86_64", "arm", "thumb2", "aarch64", "mips", "mipsel",
+    ]
+    .iter()
+    .map(|a| (format!("calloc/{a}/checked_helper_fn-O2.elf"), "unknown"))
+    .collect();
+    let exceptions: Vec<(&str, &str)> = ipa_ra.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+    assert_variant("checked_helper_fn", "checked", &exceptions);
 }

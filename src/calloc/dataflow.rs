@@ -87,7 +87,13 @@ enum Known {
     Sp,
     /// Loaded from this known absolute address (a GOT slot): resolves calls through registers.
     LoadedFrom,
+    /// A 0/1 boolean of one factor's half-word bound (MIPS `sltu`, SH `cmp/hi` into T): the
+    /// word holds the factor's tag, plus [`SMALL_WHEN_NONZERO`] when non-zero means below.
+    Bound,
 }
+
+/// In a [`Known::Bound`] word: the boolean is non-zero exactly when the factor is small.
+const SMALL_WHEN_NONZERO: u64 = 1 << 32;
 
 impl Val {
     pub fn tagged(t: Tags) -> Val {
@@ -107,6 +113,19 @@ impl Val {
     /// A word loaded from the absolute address `a`.
     pub fn loaded(a: u64) -> Val {
         Val::with_word(Known::LoadedFrom, a)
+    }
+    /// A 0/1 boolean that is non-zero (`nonzero_small`) or zero exactly when factor `t`
+    /// is below 2^(w/2).
+    fn bound_bool(t: Tags, nonzero_small: bool) -> Val {
+        let polarity = if nonzero_small { SMALL_WHEN_NONZERO } else { 0 };
+        Val::with_word(Known::Bound, u64::from(t) | polarity)
+    }
+    /// For a bound boolean: the factor, and whether non-zero means "below 2^(w/2)".
+    fn bound_of(&self) -> Option<(Tags, bool)> {
+        (self.known == Known::Bound).then_some((
+            (self.word & 0xffff) as Tags,
+            self.word & SMALL_WHEN_NONZERO != 0,
+        ))
     }
     fn with_word(known: Known, word: u64) -> Val {
         Val {
@@ -165,6 +184,7 @@ impl std::fmt::Debug for Val {
             .field("konst", &self.konst())
             .field("sp", &self.sp())
             .field("loaded_from", &self.loaded_from())
+            .field("bound", &self.bound_of())
             .finish()
     }
 }
@@ -240,6 +260,10 @@ pub struct State {
     /// Some(false): on its other side. Lets a join turn "0 on the safe path, 1 on the
     /// other" (gcc -O0: `mov ecx,0; mul; jno L; mov ecx,1; L:`) into an overflow boolean.
     pub safe: Option<bool>,
+    /// Factors (N, S) that every path to here has shown to be below 2^(w/2), each by its
+    /// own compare: both together prove the product fits (`n < 0x10000 && s < 0x10000`
+    /// compiled as two branches). One alone proves nothing.
+    pub small: Tags,
 }
 
 /// Upper bound on tracked locations per state: a hostile function with thousands of
@@ -280,11 +304,8 @@ impl State {
             let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
             for k in keys {
                 let (x, y) = (safe_st.get(k), other_st.get(k));
-                match (x.konst(), y.konst()) {
-                    // booleans only (0/1), so that `and r, 1` keeps the meaning
-                    (Some(0), Some(1)) => r.set(k, Val::tagged(SAFE_Z)),
-                    (Some(1), Some(0)) => r.set(k, Val::tagged(SAFE_NZ)),
-                    _ => {}
+                if let Some(v) = join_across_test(x, y) {
+                    r.set(k, v);
                 }
             }
         }
@@ -323,7 +344,46 @@ impl State {
                 }
             }),
             safe: None,
+            small: self.small & o.small,
         }
+    }
+}
+
+/// The join of `safe` (from a path that passed an overflow test on its safe side) and
+/// `other` (from its other side), where it means more than the plain join:
+/// - 0 on the safe path and 1 on the other (gcc -O0 booleans) is an overflow boolean
+///   (booleans only, so that `and r, 1` keeps the meaning);
+/// - a value whose zero (or non-zero) proves no overflow keeps that meaning whatever the
+///   safe path holds: there, no overflow is already proven (a helper's
+///   `return n && s > SIZE_MAX / n;` returns 0, or nmemb itself, where n == 0).
+pub fn join_across_test(safe: Val, other: Val) -> Option<Val> {
+    match (safe.konst(), other.konst()) {
+        (Some(0), Some(1)) => Some(Val::tagged(SAFE_Z)),
+        (Some(1), Some(0)) => Some(Val::tagged(SAFE_NZ)),
+        _ if [HI, FAST, SAFE_Z, SAFE_NZ]
+            .iter()
+            .any(|t| other.exactly(*t)) =>
+        {
+            Some(other)
+        }
+        _ => None,
+    }
+}
+
+/// The join of two values each marked with the side of the last overflow test its path
+/// crossed ([`State::safe`]): [`join_across_test`] where the paths crossed it on different
+/// sides, else the plain join (a function's returned values, joined over its returns).
+pub fn join_marked(a: (Val, Option<bool>), b: (Val, Option<bool>)) -> (Val, Option<bool>) {
+    match (a.1, b.1) {
+        (Some(x), Some(y)) if x == y => (a.0.join(&b.0), a.1),
+        (Some(x), Some(_)) => {
+            let (safe, other) = if x { (a.0, b.0) } else { (b.0, a.0) };
+            (
+                join_across_test(safe, other).unwrap_or_else(|| a.0.join(&b.0)),
+                None,
+            )
+        }
+        _ => (a.0.join(&b.0), None),
     }
 }
 
@@ -689,7 +749,10 @@ fn bool_val(ctx: &Ctx, f: &Flags, cond: Cond) -> Val {
     match safe_outcome(ctx, f, cond) {
         Some((true, _)) => Val::tagged(SAFE_NZ),
         Some((false, _)) => Val::tagged(SAFE_Z),
-        None => Val::default(),
+        None => match factor_bound(ctx, f, cond) {
+            Some((side, t)) => Val::bound_bool(t, side),
+            None => Val::default(),
+        },
     }
 }
 
@@ -801,25 +864,66 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
                 };
             }
             // (n | s) compared with a constant below 2^(w/2)
-            let (v, k, c) = match (a.konst(), b.konst()) {
-                (None, Some(k)) => (a, k, cond),
-                (Some(k), None) => (b, k, cond.swap()),
-                _ => return None,
-            };
-            if !v.exactly(NORS) {
-                return None;
-            }
-            let lim = 1u64 << ctx.half();
-            let why = "both factors fit in half a word";
-            match c {
-                Cond::Ult if k <= lim => Some((true, why)),
-                Cond::Ule | Cond::Eq if k < lim => Some((true, why)),
-                Cond::Ugt | Cond::Ne if k < lim => Some((false, why)),
-                Cond::Uge if k <= lim => Some((false, why)),
-                _ => None,
-            }
+            let (v, side) = half_word_side(ctx, a, b, cond)?;
+            v.exactly(NORS)
+                .then_some((side, "both factors fit in half a word"))
         }
     }
+}
+
+/// For `a cond b` with one operand a constant: the value compared, and the side of the
+/// condition on which that value is below 2^(w/2).
+fn half_word_side(ctx: &Ctx, a: Val, b: Val, cond: Cond) -> Option<(Val, bool)> {
+    let (v, k, c) = match (a.konst(), b.konst()) {
+        (None, Some(k)) => (a, k, cond),
+        (Some(k), None) => (b, k, cond.swap()),
+        _ => return None,
+    };
+    let lim = 1u64 << ctx.half();
+    let side = match c {
+        Cond::Ult if k <= lim => true,
+        Cond::Ule | Cond::Eq if k < lim => true,
+        Cond::Ugt | Cond::Ne if k < lim => false,
+        Cond::Uge if k <= lim => false,
+        _ => return None,
+    };
+    Some((v, side))
+}
+
+/// Which side of the condition shows one factor (exactly N or S) below 2^(w/2), unsigned.
+pub fn factor_bound(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, Tags)> {
+    let (a, b) = match *f {
+        Flags::Cmp(a, b) => (a, b),
+        Flags::Test(a, b) if a == b => (a, Val::constant(0)),
+        _ => return None,
+    };
+    // A bound boolean tested against zero.
+    let zero_tested = match (a.konst(), b.konst()) {
+        (None, Some(0)) => Some((a, cond)),
+        (Some(0), None) => Some((b, cond.swap())),
+        _ => None,
+    };
+    if let Some((v, c)) = zero_tested {
+        if let Some((t, nonzero_small)) = v.bound_of() {
+            let is_zero_when = match c {
+                Cond::Eq | Cond::Ule => true,
+                Cond::Ne | Cond::Ugt => false,
+                _ => return None,
+            };
+            return Some((is_zero_when != nonzero_small, t));
+        }
+    }
+    let (v, side) = half_word_side(ctx, a, b, cond)?;
+    factor(&v).map(|t| (side, t))
+}
+
+/// [`safe_outcome`], plus the second of two per-factor bounds: a branch that shows one
+/// factor below 2^(w/2) where every path has already shown it for the other (`small`).
+pub fn edge_outcome(ctx: &Ctx, small: Tags, f: &Flags, cond: Cond) -> Option<(bool, &'static str)> {
+    safe_outcome(ctx, f, cond).or_else(|| {
+        let (side, t) = factor_bound(ctx, f, cond)?;
+        (small | t == N | S).then_some((side, "each factor fits in half a word"))
+    })
 }
 
 /// Do the flags and condition say exactly "`x` is non-zero"?
@@ -890,6 +994,97 @@ mod tests {
         assert_eq!(safe_outcome(&C32, &f, Cond::Ult).map(|x| x.0), Some(false));
         // signed compare: no claim
         assert_eq!(safe_outcome(&C32, &f, Cond::Slt), None);
+    }
+
+    #[test]
+    fn one_factor_below_half_word_proves_nothing_both_do() {
+        let lim = 1u64 << 16;
+        // n < 0x100: a bound on nmemb, no safe side by itself
+        let f = Flags::Cmp(Val::tagged(N), Val::constant(0x100));
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ult), None);
+        assert_eq!(edge_outcome(&C32, 0, &f, Cond::Ult), None);
+        assert_eq!(factor_bound(&C32, &f, Cond::Ult), Some((true, N)));
+        // s <= 0xffff where every path has shown n small: that side is safe
+        let f = Flags::Cmp(Val::tagged(S), Val::constant(lim - 1));
+        assert_eq!(
+            edge_outcome(&C32, N, &f, Cond::Ule).map(|x| x.0),
+            Some(true)
+        );
+        assert_eq!(edge_outcome(&C32, S, &f, Cond::Ule), None);
+        // 0xffff < s (operands swapped): the false side is the small one
+        let f = Flags::Cmp(Val::constant(lim - 1), Val::tagged(S));
+        assert_eq!(
+            edge_outcome(&C32, N, &f, Cond::Ult).map(|x| x.0),
+            Some(false)
+        );
+        // one too high, signed, or a value that is not exactly a factor: nothing
+        let f = Flags::Cmp(Val::tagged(S), Val::constant(lim));
+        assert_eq!(edge_outcome(&C32, N, &f, Cond::Ule), None);
+        assert_eq!(factor_bound(&C32, &f, Cond::Ult), Some((true, S)));
+        assert_eq!(factor_bound(&C32, &f, Cond::Slt), None);
+        let f = Flags::Cmp(Val::tagged(S | P), Val::constant(0x100));
+        assert_eq!(factor_bound(&C32, &f, Cond::Ult), None);
+    }
+
+    #[test]
+    fn bound_booleans_carry_the_side() {
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(N));
+        // sltu r1, r0, 0x10000: r1 != 0 exactly when n is small
+        let op = Op::SetCmp {
+            dst: Opnd::Reg(1),
+            cond: Cond::Ult,
+            a: Opnd::Reg(0),
+            b: Opnd::Imm(0x1_0000),
+        };
+        step(&mut st, &C32, &op);
+        let b = st.get(Loc::Reg(1));
+        assert_eq!(b.bound_of(), Some((N, true)));
+        let f = Flags::Cmp(b, Val::constant(0));
+        assert_eq!(factor_bound(&C32, &f, Cond::Eq), Some((false, N)));
+        assert_eq!(factor_bound(&C32, &f, Cond::Ne), Some((true, N)));
+        assert_eq!(
+            factor_bound(&C32, &Flags::Test(b, b), Cond::Eq),
+            Some((false, N))
+        );
+        // the boolean itself is no overflow test
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ne), None);
+    }
+
+    #[test]
+    fn joins_across_a_test_keep_only_sound_meanings() {
+        let z = Val::tagged(SAFE_Z);
+        // any value on the safe path joined with an overflow boolean from the other
+        assert_eq!(join_across_test(Val::constant(0), z), Some(z));
+        assert_eq!(
+            join_across_test(Val::tagged(N), Val::tagged(HI)),
+            Some(Val::tagged(HI))
+        );
+        assert_eq!(
+            join_across_test(Val::constant(0), Val::constant(1)),
+            Some(Val::tagged(SAFE_Z))
+        );
+        // never the other way round: a 0 from the unchecked path would read as "safe"
+        assert_eq!(join_across_test(z, Val::constant(0)), None);
+        assert_eq!(join_across_test(Val::constant(0), Val::tagged(N)), None);
+        assert_eq!(
+            join_marked((Val::constant(0), Some(true)), (z, Some(false))).0,
+            z
+        );
+        assert_eq!(
+            join_marked((z, Some(true)), (Val::constant(0), Some(false)))
+                .0
+                .may,
+            SAFE_Z
+        );
+        assert!(
+            !join_marked((z, Some(true)), (Val::constant(0), Some(false)))
+                .0
+                .exactly(SAFE_Z)
+        );
+        assert!(!join_marked((Val::constant(0), None), (z, Some(false)))
+            .0
+            .exactly(SAFE_Z));
     }
 
     #[test]
