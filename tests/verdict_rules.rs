@@ -1,0 +1,665 @@
+//! The verdict rules of `src/classify.rs` (docs/classification.md), one row per rule and per
+//! edge, with the findings built by hand. Each row asserts the verdict and the ids of the
+//! reasons, in order (the first is the rule that decided).
+//!
+//! Findings are built only through the constructors below: when the report structs grow,
+//! they are the one place to adapt.
+
+use badalloc_audit::classify::{classify, Classification, Findings};
+use badalloc_audit::evidence::{OsAssessment, Release, ReleaseEstimate};
+use badalloc_audit::report::{
+    BinaryReport, CallocReport, CallocVerdict, Confidence, LibcReport, OsReport, Verdict,
+};
+
+use CallocVerdict::{Checked, Unchecked, Unknown};
+
+// ---------------------------------------------------------------- constructors
+
+fn rel(s: &str) -> Release {
+    Release::parse(s).unwrap_or_else(|| panic!("bad release {s}"))
+}
+
+fn calloc(v: CallocVerdict) -> CallocReport {
+    CallocReport {
+        verdict: v,
+        function: Some("__calloc".into()),
+        address: Some("0x1000".into()),
+        reason: format!("hand-made {v:?} calloc"),
+        chain: vec!["calloc".into(), "__calloc".into()],
+        chain_links: vec![],
+        evidence: vec![],
+    }
+}
+
+/// The OS view: QNX or not, an exact release with its confidence, or a range.
+fn os(
+    is_qnx: bool,
+    exact: Option<&str>,
+    confidence: Confidence,
+    range: Option<(&str, &str, &str)>,
+) -> OsAssessment {
+    let exact = exact.map(rel);
+    let range = range.map(|(lo, hi, name)| (rel(lo), rel(hi), name.to_string()));
+    OsAssessment {
+        report: OsReport {
+            family: is_qnx.then(|| "qnx".to_string()),
+            release: exact.map(|r| r.to_string()),
+            release_range: range.as_ref().map(|r| r.2.clone()),
+            confidence,
+            evidence: vec![],
+            conflicts: vec![],
+        },
+        is_qnx,
+        estimate: ReleaseEstimate { exact, range },
+    }
+}
+
+/// The kernel's release string: exact, high confidence, decides alone.
+fn kernel(r: &str) -> OsAssessment {
+    os(true, Some(r), Confidence::High, None)
+}
+
+/// A release read from `QNX_info` or a compiler target only: a component's label.
+fn label(r: &str) -> OsAssessment {
+    os(true, Some(r), Confidence::Medium, None)
+}
+
+/// Only a series (libc SONAME) or a lower bound is known.
+fn series(lo: &str, hi: &str, name: &str) -> OsAssessment {
+    os(true, None, Confidence::Low, Some((lo, hi, name)))
+}
+
+/// QNX, with nothing that tells the release.
+fn qnx_unknown_release() -> OsAssessment {
+    os(true, None, Confidence::Low, None)
+}
+
+fn not_qnx() -> OsAssessment {
+    os(false, None, Confidence::High, None)
+}
+
+fn qnx_libc(path: &str, v: CallocVerdict) -> LibcReport {
+    LibcReport {
+        path: path.into(),
+        soname: Some("libc.so.3".into()),
+        arch: "x86".into(),
+        version: None,
+        qnx: true,
+        calloc: calloc(v),
+    }
+}
+
+/// A C library without a QNX marker (glibc's libc.so.6, a newlib build...).
+fn other_libc(path: &str, v: CallocVerdict) -> LibcReport {
+    LibcReport {
+        soname: Some("libc.so.6".into()),
+        qnx: false,
+        ..qnx_libc(path, v)
+    }
+}
+
+fn program(path: &str, qnx: bool) -> BinaryReport {
+    BinaryReport {
+        path: path.into(),
+        arch: "x86".into(),
+        elf_type: "executable".into(),
+        interpreter: None,
+        needed: vec![],
+        libc: None,
+        qnx,
+        imports_calloc: false,
+        imports_malloc: false,
+        imports_realloc: false,
+        static_calloc: None,
+        network: false,
+        network_imports: vec![],
+        stripped_static: false,
+    }
+}
+
+/// A program with its own statically linked calloc.
+fn static_copy(path: &str, v: CallocVerdict) -> BinaryReport {
+    BinaryReport {
+        libc: Some("static".into()),
+        static_calloc: Some(calloc(v)),
+        ..program(path, true)
+    }
+}
+
+fn stripped_static(path: &str) -> BinaryReport {
+    BinaryReport {
+        libc: Some("static".into()),
+        stripped_static: true,
+        ..program(path, true)
+    }
+}
+
+/// Classify; `elf_files` counts every file given (the C libraries and the binaries).
+fn judge(os: &OsAssessment, libc: &[LibcReport], binaries: &[BinaryReport]) -> Classification {
+    classify(&Findings {
+        os,
+        libc,
+        binaries,
+        elf_files: (libc.len() + binaries.len()) as u64,
+    })
+}
+
+/// The id each reason starts with (`R4`, `caveat`, `BADALLOC-CALLOC-UNCHECKED`...).
+fn rule_ids(c: &Classification) -> Vec<String> {
+    c.reasons
+        .iter()
+        .map(|r| r.split(':').next().unwrap_or("").to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------- the table
+
+struct Row {
+    name: &'static str,
+    os: OsAssessment,
+    libc: Vec<LibcReport>,
+    binaries: Vec<BinaryReport>,
+    verdict: Verdict,
+    ids: &'static [&'static str],
+}
+
+fn row(
+    name: &'static str,
+    os: OsAssessment,
+    libc: Vec<LibcReport>,
+    binaries: Vec<BinaryReport>,
+    verdict: Verdict,
+    ids: &'static [&'static str],
+) -> Row {
+    Row {
+        name,
+        os,
+        libc,
+        binaries,
+        verdict,
+        ids,
+    }
+}
+
+const LIBC: &str = "lib/libc.so.3";
+
+fn rows() -> Vec<Row> {
+    use Verdict::*;
+    let libc = |v| vec![qnx_libc(LIBC, v)];
+    let none = Vec::new;
+    vec![
+        // ---- not QNX
+        row(
+            "R0: no ELF file at all",
+            not_qnx(),
+            none(),
+            vec![],
+            Inconclusive,
+            &["R0"],
+        ),
+        row(
+            "R3: ELF files, none QNX",
+            not_qnx(),
+            none(),
+            vec![program("bin/hello", false)],
+            NotQnx,
+            &["R3"],
+        ),
+        row(
+            "R3: a checked non-QNX libc adds no finding",
+            not_qnx(),
+            vec![other_libc("lib/libc.so.6", Checked)],
+            vec![],
+            NotQnx,
+            &["R3"],
+        ),
+        row(
+            "R3 + family: unchecked non-QNX libc",
+            not_qnx(),
+            vec![other_libc("lib/libc.so.6", Unchecked)],
+            vec![],
+            NotQnx,
+            &["R3", "BADALLOC-CALLOC-UNCHECKED"],
+        ),
+        row(
+            "R3 + family: unchecked static copy outside QNX (newlib)",
+            not_qnx(),
+            none(),
+            vec![BinaryReport {
+                qnx: false,
+                ..static_copy("firmware.elf", Unchecked)
+            }],
+            NotQnx,
+            &["R3", "BADALLOC-CALLOC-UNCHECKED"],
+        ),
+        row(
+            "R3: an unknown non-QNX calloc is no finding",
+            not_qnx(),
+            vec![other_libc("lib/libc.so.6", Unknown)],
+            vec![],
+            NotQnx,
+            &["R3"],
+        ),
+        // ---- the code decides first
+        row(
+            "R1: 6.5.0, unchecked libc",
+            kernel("6.5.0"),
+            libc(Unchecked),
+            vec![],
+            Affected,
+            &["R1"],
+        ),
+        row(
+            "R1 + note: a fixed kernel does not outrank unchecked code",
+            kernel("7.1.0"),
+            libc(Unchecked),
+            vec![],
+            Affected,
+            &["R1", "note"],
+        ),
+        row(
+            "R1: unknown release, unchecked libc",
+            qnx_unknown_release(),
+            libc(Unchecked),
+            vec![],
+            Affected,
+            &["R1"],
+        ),
+        row(
+            "R1: one unchecked libc among checked ones",
+            kernel("6.5.0"),
+            vec![
+                qnx_libc(LIBC, Checked),
+                qnx_libc("x/lib/libc.so.3", Unchecked),
+            ],
+            vec![],
+            Affected,
+            &["R1"],
+        ),
+        row(
+            "R2: a static copy alone",
+            qnx_unknown_release(),
+            none(),
+            vec![static_copy("sbin/devc-ser8250", Unchecked)],
+            Affected,
+            &["R2"],
+        ),
+        row(
+            "R2 + note: a static copy beside a checked 7.1.0 libc",
+            kernel("7.1.0"),
+            libc(Checked),
+            vec![static_copy("sbin/devc-ser8250", Unchecked)],
+            Affected,
+            &["R2", "note"],
+        ),
+        row(
+            "R2: a static copy in a patched 6.5.0 tree",
+            kernel("6.5.0"),
+            libc(Checked),
+            vec![static_copy("sbin/devc-ser8250", Unchecked)],
+            Affected,
+            &["R2"],
+        ),
+        row(
+            "R1 + R2",
+            kernel("6.5.0"),
+            libc(Unchecked),
+            vec![static_copy("sbin/devc-ser8250", Unchecked)],
+            Affected,
+            &["R1", "R2"],
+        ),
+        row(
+            "R1: a non-QNX libc beside an unchecked QNX one",
+            kernel("6.5.0"),
+            vec![
+                other_libc("lib/libc.so.6", Checked),
+                qnx_libc(LIBC, Unchecked),
+            ],
+            vec![],
+            Affected,
+            &["R1"],
+        ),
+        // ---- fixed releases
+        row(
+            "R4: 6.6.0 kernel, checked libc",
+            kernel("6.6.0"),
+            libc(Checked),
+            vec![],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
+            "R4: 6.6.0 kernel, no libc",
+            kernel("6.6.0"),
+            none(),
+            vec![],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
+            "R4: 7.1.0 kernel, unknown libc",
+            kernel("7.1.0"),
+            libc(Unknown),
+            vec![],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
+            "R4: a series wholly fixed (libc.so.4: 7.0) decides alone",
+            series("7.0.0", "7.0.99", "7.0"),
+            libc(Unknown),
+            vec![],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
+            "R4: a lower bound at 7.0 (programs need libc.so.4+) decides alone",
+            series("7.0.0", "65535.65535.65535", "7.0 or later"),
+            none(),
+            vec![],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
+            "R4 + caveat: a stripped static program",
+            kernel("6.6.0"),
+            libc(Checked),
+            vec![stripped_static("sbin/tool")],
+            NotAffected,
+            &["R4", "caveat"],
+        ),
+        // ---- 6.5.x: only the code tells
+        row(
+            "R5: 6.5.0 kernel, checked libc",
+            kernel("6.5.0"),
+            libc(Checked),
+            vec![],
+            Patched,
+            &["R5"],
+        ),
+        row(
+            "R5: 6.5.0 from QNX_info, checked libc",
+            label("6.5.0"),
+            libc(Checked),
+            vec![],
+            Patched,
+            &["R5"],
+        ),
+        row(
+            "R5: the last 6.5 release before the boundary",
+            kernel("6.5.99"),
+            libc(Checked),
+            vec![],
+            Patched,
+            &["R5"],
+        ),
+        row(
+            "R6: 6.5.0 kernel, unknown libc",
+            kernel("6.5.0"),
+            libc(Unknown),
+            vec![],
+            Inconclusive,
+            &["R6"],
+        ),
+        row(
+            "R6: 6.5.0 kernel, no libc",
+            kernel("6.5.0"),
+            none(),
+            vec![],
+            Inconclusive,
+            &["R6"],
+        ),
+        row(
+            "R6: one checked and one unknown libc do not make a checked one",
+            kernel("6.5.0"),
+            vec![
+                qnx_libc(LIBC, Checked),
+                qnx_libc("x/lib/libc.so.3", Unknown),
+            ],
+            vec![],
+            Inconclusive,
+            &["R6"],
+        ),
+        row(
+            "R6: a checked static copy is not a checked C library",
+            kernel("6.5.0"),
+            none(),
+            vec![static_copy("sbin/devc-ser8250", Checked)],
+            Inconclusive,
+            &["R6"],
+        ),
+        row(
+            "R6: a checked non-QNX libc does not count",
+            kernel("6.5.0"),
+            vec![other_libc("lib/libc.so.6", Checked)],
+            vec![],
+            Inconclusive,
+            &["R6"],
+        ),
+        row(
+            "R6 + caveat: a stripped static program",
+            kernel("6.5.0"),
+            libc(Unknown),
+            vec![stripped_static("sbin/tool")],
+            Inconclusive,
+            &["R6", "caveat"],
+        ),
+        // ---- before 6.5.0: no vendor patch
+        row(
+            "R7: 6.4.1 kernel, checked libc",
+            kernel("6.4.1"),
+            libc(Checked),
+            vec![],
+            Patched,
+            &["R7"],
+        ),
+        row(
+            "R7: 6.4.0 from QNX_info, checked libc",
+            label("6.4.0"),
+            libc(Checked),
+            vec![],
+            Patched,
+            &["R7"],
+        ),
+        row(
+            "R8: 6.4.1 kernel, no libc",
+            kernel("6.4.1"),
+            none(),
+            vec![],
+            Affected,
+            &["R8"],
+        ),
+        row(
+            "R8: 6.4.1 kernel, unknown libc",
+            kernel("6.4.1"),
+            libc(Unknown),
+            vec![],
+            Affected,
+            &["R8"],
+        ),
+        row(
+            "R8: a series wholly affected (libc.so.2: 6.1-6.3) decides alone",
+            series("6.1.0", "6.3.99", "6.1-6.3"),
+            libc(Unknown),
+            vec![],
+            Affected,
+            &["R8"],
+        ),
+        row(
+            "R8: a stripped static program adds no caveat to an affected verdict",
+            kernel("6.4.1"),
+            none(),
+            vec![stripped_static("sbin/tool")],
+            Affected,
+            &["R8"],
+        ),
+        // ---- no decisive release
+        row(
+            "R9: unknown release, checked libc",
+            qnx_unknown_release(),
+            libc(Checked),
+            vec![],
+            NotAffected,
+            &["R9"],
+        ),
+        row(
+            "R9: libc.so.3 series (6.4-6.6), checked libc",
+            series("6.4.0", "6.6.99", "6.4-6.6"),
+            libc(Checked),
+            vec![],
+            NotAffected,
+            &["R9"],
+        ),
+        row(
+            "R10: unknown release, unknown libc",
+            qnx_unknown_release(),
+            libc(Unknown),
+            vec![],
+            Inconclusive,
+            &["R10"],
+        ),
+        row(
+            "R10: unknown release, no libc",
+            qnx_unknown_release(),
+            none(),
+            vec![program("bin/ls", true)],
+            Inconclusive,
+            &["R10"],
+        ),
+        row(
+            "R10: a QNX_info-only 6.5.0 with an unknown libc does not decide",
+            label("6.5.0"),
+            libc(Unknown),
+            vec![],
+            Inconclusive,
+            &["R10"],
+        ),
+        row(
+            "R10: a QNX_info-only 7.1.0 does not decide alone either",
+            label("7.1.0"),
+            libc(Unknown),
+            vec![],
+            Inconclusive,
+            &["R10"],
+        ),
+        row(
+            "R10: a QNX_info-only 6.4.0 does not make it affected",
+            label("6.4.0"),
+            none(),
+            vec![],
+            Inconclusive,
+            &["R10"],
+        ),
+        row(
+            "R10: libc.so.3 series spans the fix",
+            series("6.4.0", "6.6.99", "6.4-6.6"),
+            libc(Unknown),
+            vec![],
+            Inconclusive,
+            &["R10"],
+        ),
+        row(
+            "R10 + caveat: a stripped static program",
+            qnx_unknown_release(),
+            libc(Unknown),
+            vec![stripped_static("sbin/tool")],
+            Inconclusive,
+            &["R10", "caveat"],
+        ),
+    ]
+}
+
+#[test]
+fn every_rule_and_edge_gives_its_verdict_and_rule_id() {
+    let mut wrong = Vec::new();
+    for r in rows() {
+        let c = judge(&r.os, &r.libc, &r.binaries);
+        let ids = rule_ids(&c);
+        if c.verdict != r.verdict || ids != r.ids {
+            wrong.push(format!(
+                "{}: expected {:?} {:?}, got {:?} {:?}\n    {}",
+                r.name,
+                r.verdict,
+                r.ids,
+                c.verdict,
+                ids,
+                c.reasons.join("\n    ")
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Every rule id of docs/classification.md is produced by some row.
+#[test]
+fn the_table_covers_every_rule() {
+    let fired: Vec<String> = rows()
+        .iter()
+        .flat_map(|r| r.ids.iter().map(|s| s.to_string()))
+        .collect();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/classification.md"
+    ))
+    .unwrap();
+    for line in doc
+        .lines()
+        .filter(|l| l.starts_with("| R") || l.starts_with("| BADALLOC"))
+    {
+        let id = line
+            .trim_start_matches('|')
+            .split('|')
+            .next()
+            .unwrap_or("")
+            .trim();
+        assert!(fired.iter().any(|f| f == id), "no row fires {id}");
+    }
+    for id in [
+        "R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "caveat",
+    ] {
+        assert!(fired.iter().any(|f| f == id), "no row fires {id}");
+    }
+}
+
+#[test]
+fn reasons_name_the_files_and_the_release() {
+    let c = judge(
+        &kernel("6.5.0"),
+        &[qnx_libc(LIBC, Unchecked)],
+        &[static_copy("sbin/devc-ser8250", Unchecked)],
+    );
+    assert!(c.reasons[0].contains(LIBC) && c.reasons[0].contains("hand-made Unchecked"));
+    assert!(c.reasons[1].contains("sbin/devc-ser8250"));
+    let c = judge(&kernel("6.5.0"), &[qnx_libc(LIBC, Checked)], &[]);
+    assert!(
+        c.reasons[0].contains("QNX release 6.5.0"),
+        "{:?}",
+        c.reasons
+    );
+    assert!(c.reasons[0].contains(LIBC), "{:?}", c.reasons);
+    let c = judge(
+        &series("6.4.0", "6.6.99", "6.4-6.6"),
+        &[qnx_libc(LIBC, Unknown)],
+        &[],
+    );
+    assert!(c.reasons[0].contains("6.4-6.6"), "{:?}", c.reasons);
+    assert!(
+        c.reasons[0].contains("spans affected and fixed"),
+        "{:?}",
+        c.reasons
+    );
+    let c = judge(&label("6.5.0"), &[qnx_libc(LIBC, Unknown)], &[]);
+    assert!(c.reasons[0].contains("component label"), "{:?}", c.reasons);
+    let c = judge(&qnx_unknown_release(), &[], &[]);
+    assert!(
+        c.reasons[0].contains("no QNX C library was found"),
+        "{:?}",
+        c.reasons
+    );
+    let c = judge(
+        &qnx_unknown_release(),
+        &[],
+        &[stripped_static("a"), stripped_static("b")],
+    );
+    assert!(c.reasons[1].starts_with("caveat: 2 statically linked and stripped QNX files (a, b)"));
+}
