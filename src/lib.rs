@@ -33,6 +33,10 @@ pub mod report;
 pub mod scan;
 pub mod source;
 pub mod surface;
+/// The suite's skip rules (missing corpus fails under CI), shared with tests/common.
+#[cfg(test)]
+#[path = "../tests/common/skip.rs"]
+pub(crate) mod test_skip;
 
 pub use error::FormatError;
 pub use scan::{scan, ScanOptions};

@@ -33,7 +33,10 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
     let dir = common::corpus_dir();
     for sub in ["qnx", "qnx6"] {
         let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
-            eprintln!("SKIP: corpus {sub} absent");
+            common::skip_missing(
+                common::Lack::Corpus,
+                &format!("corpus directory {}", dir.join(sub).display()),
+            );
             continue;
         };
         let mut names: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();

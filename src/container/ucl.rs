@@ -1094,11 +1094,12 @@ mod tests {
     fn same_as_the_bit_by_bit_decoder_on_the_corpus_images() {
         // The UCL blocks of real mkifs images (../shared/corpus beside the checkout), whole
         // and damaged.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/qnx");
+        use crate::test_skip::{corpus_dir, skip_missing, Lack};
+        let dir = corpus_dir().join("qnx");
         let mut rng = Rng(0x1f5);
         for name in ["openqnx-641-x86.ifs", "sdp660-armle-omap5-sd.ifs"] {
             let Ok(d) = std::fs::read(dir.join(name)) else {
-                eprintln!("SKIP: corpus image {name} is absent");
+                skip_missing(Lack::Corpus, &format!("corpus image {name}"));
                 continue;
             };
             let ifs = super::super::ifs::Ifs::open(&d, &super::super::Limits::default())
