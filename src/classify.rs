@@ -258,7 +258,34 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             stripped.iter().take(5).copied().collect::<Vec<_>>().join(", ")
         ));
     }
+    if verdict != Verdict::Affected {
+        if let Some(caveat) = unknown_copies_caveat(&static_copies) {
+            reasons.push(caveat);
+        }
+    }
     Classification { verdict, reasons }
+}
+
+/// Static copies of calloc whose code could not be decided (a kernel's own copy outside
+/// its executable segments...): as undecided as a stripped program, so never hidden
+/// behind the verdict the C library gives.
+fn unknown_copies_caveat(static_copies: &[&BinaryReport]) -> Option<String> {
+    let unknown: Vec<String> = static_copies
+        .iter()
+        .filter_map(|b| {
+            let c = b.static_calloc.as_ref()?;
+            (c.verdict == CallocVerdict::Unknown).then(|| format!("{}: {}", b.path, c.reason))
+        })
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "caveat: {} statically linked cop{} of calloc could not be analysed and may lack the overflow test ({})",
+        unknown.len(),
+        if unknown.len() == 1 { "y" } else { "ies" },
+        unknown.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+    ))
 }
 
 fn describe_release(os: &OsAssessment) -> String {

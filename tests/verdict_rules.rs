@@ -559,6 +559,49 @@ fn rows() -> Vec<Row> {
             &["R10"],
         ),
         row(
+            "R4 + caveat: a static copy whose analysis ended unknown",
+            kernel("6.6.0"),
+            libc(Checked),
+            vec![static_copy("proc/boot/procnto-smp-instr", Unknown)],
+            NotAffected,
+            &["R4", "caveat"],
+        ),
+        row(
+            "R9 + caveat: an unknown static copy beside a checked libc",
+            qnx_unknown_release(),
+            libc(Checked),
+            vec![static_copy("sbin/devc-ser8250", Unknown)],
+            NotAffected,
+            &["R9", "caveat"],
+        ),
+        row(
+            "R5 + caveats: a stripped program and an unknown static copy",
+            kernel("6.5.0"),
+            libc(Checked),
+            vec![
+                stripped_static("sbin/tool"),
+                static_copy("sbin/devc-ser8250", Unknown),
+            ],
+            Patched,
+            &["R5", "caveat", "caveat"],
+        ),
+        row(
+            "R1: an unknown static copy adds no caveat to an affected verdict",
+            kernel("6.5.0"),
+            libc(Unchecked),
+            vec![static_copy("sbin/devc-ser8250", Unknown)],
+            Affected,
+            &["R1"],
+        ),
+        row(
+            "R4: a checked static copy is no caveat",
+            kernel("6.6.0"),
+            libc(Checked),
+            vec![static_copy("sbin/devc-ser8250", Checked)],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
             "R10 + caveat: a stripped static program",
             qnx_unknown_release(),
             libc(Unknown),
@@ -662,4 +705,14 @@ fn reasons_name_the_files_and_the_release() {
         &[stripped_static("a"), stripped_static("b")],
     );
     assert!(c.reasons[1].starts_with("caveat: 2 statically linked and stripped QNX files (a, b)"));
+    let c = judge(
+        &kernel("6.6.0"),
+        &[qnx_libc(LIBC, Checked)],
+        &[static_copy("proc/boot/procnto-smp-instr", Unknown)],
+    );
+    assert_eq!(
+        c.reasons[1],
+        "caveat: 1 statically linked copy of calloc could not be analysed and may lack the \
+         overflow test (proc/boot/procnto-smp-instr: hand-made Unknown calloc)"
+    );
 }
