@@ -272,7 +272,13 @@ fn scanning_writes_nothing_into_the_tree() {
         v
     };
     let before = snapshot(dir.path());
-    let _ = scan_json(&[dir.path()]);
+    let (code, j) = scan_json(&[dir.path()]);
+    // The scan did run and read the library.
+    assert_eq!(
+        (code, &j["targets"][0]["verdict"]),
+        (0, &"not-affected".into())
+    );
+    assert_eq!(j["targets"][0]["libc"][0]["calloc"]["verdict"], "checked");
     assert_eq!(before, snapshot(dir.path()));
 }
 

@@ -189,6 +189,8 @@ fn carve_many_fake_headers_stays_fast() {
         d[at..at + 0x100].copy_from_slice(&hdr);
     }
     let t = std::time::Instant::now();
-    let _ = carve(&d);
+    let found = carve(&d);
     assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+    // Headers with wrong checksums and no image behind them are not images.
+    assert!(found.is_empty(), "{} fake headers carved", found.len());
 }

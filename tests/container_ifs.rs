@@ -311,10 +311,24 @@ fn truncated_images_fail_with_offsets() {
             "{e}"
         );
     }
-    // Cutting every possible length never panics.
+    // Cutting at any length: refused with an offset inside what is left, or, if what was
+    // decoded is kept, never silently: a note or an unreadable entry says so.
+    let mut silent = Vec::new();
     for cut in (0..d.len()).step_by(7) {
-        let _ = Ifs::open(&d[..cut], &Limits::default());
+        match Ifs::open(&d[..cut], &Limits::default()) {
+            Err(e) => assert!(e.offset.is_some_and(|o| o <= cut as u64), "cut {cut}: {e}"),
+            Ok(ifs) => {
+                let c: &dyn Container = &ifs;
+                let said = c.notes().iter().any(|n| {
+                    n.kind == "error" || (n.kind == "checksum" && n.detail.contains("INVALID"))
+                });
+                if !said && c.entries().iter().all(|e| c.read(e).is_ok()) {
+                    silent.push(cut);
+                }
+            }
+        }
     }
+    assert!(silent.is_empty(), "truncated without a word at {silent:?}");
 }
 
 #[test]
@@ -431,14 +445,20 @@ fn too_many_entries() {
     assert!(Ifs::open(&d, &lim).is_err());
 }
 
+/// Random damage: no panic, and never silent. Every byte after the preboot stub is covered
+/// by the startup or the image checksum, so a mutant either fails to open (with an offset
+/// inside the data), or says so in a checksum or error note, or fails to read an entry;
+/// every entry it does read has the size its directory entry gives.
 #[test]
-fn random_mutations_never_panic() {
-    let (d0, _) = ucl_image();
+fn random_mutations_never_panic_and_are_never_silent() {
+    let (d0, o) = ucl_image();
     let (nodes, _) = w::sample_tree();
     let plain = w::build(&nodes, &Opts::default());
     let mut x: u64 = 0x1234_5678;
+    let mut silent = Vec::new();
+    let mut opened = 0;
     for base in [&d0, &plain] {
-        for _ in 0..400 {
+        for round in 0..400 {
             let mut d = base.clone();
             for _ in 0..4 {
                 x = x
@@ -447,12 +467,45 @@ fn random_mutations_never_panic() {
                 let i = (x >> 33) as usize % d.len();
                 d[i] = (x >> 20) as u8;
             }
-            if let Ok(c) = open(&d, ContainerKind::Ifs, &Limits::default()) {
-                for e in c.entries() {
-                    let _ = c.read(e);
+            let damaged = d
+                .iter()
+                .zip(base.iter())
+                .skip(o.preboot)
+                .any(|(a, b)| a != b);
+            let opened_now = open(&d, ContainerKind::Ifs, &Limits::default());
+            match opened_now {
+                Err(e) => {
+                    assert!(!e.message.is_empty());
+                    if let Some(off) = e.offset {
+                        assert!(off <= d.len() as u64, "{e}");
+                    }
                 }
-                let _ = listing(c.as_ref());
+                Ok(c) => {
+                    opened += 1;
+                    let mut unreadable = false;
+                    for e in c.entries() {
+                        match c.read(e) {
+                            Ok(b) if e.entry_type == EntryType::File => {
+                                assert_eq!(b.len() as u64, e.size, "{}", e.path)
+                            }
+                            Ok(_) => {}
+                            Err(_) => unreadable = true,
+                        }
+                    }
+                    let _ = listing(c.as_ref());
+                    let said = c.notes().iter().any(|n| {
+                        n.kind == "error" || (n.kind == "checksum" && n.detail.contains("INVALID"))
+                    });
+                    if damaged && !said && !unreadable {
+                        silent.push(format!("base {} round {round}", base.len()));
+                    }
+                }
             };
         }
     }
+    assert!(
+        opened > 100,
+        "only {opened} mutants opened: the checks above hardly ran"
+    );
+    assert!(silent.is_empty(), "damage not reported: {silent:?}");
 }

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use badalloc_audit::calloc::locate_calloc;
-use badalloc_audit::container::{lzo, ucl};
+use badalloc_audit::container::{self, lzo, ucl, ContainerKind, Limits};
 use badalloc_audit::elf::ElfFile;
 use common::ifs_writer::{self, Comp, Opts};
 
@@ -103,6 +103,12 @@ fn write_fuzz_seeds() {
                 ..Opts::default()
             };
             let img = ifs_writer::build(&nodes, &o);
+            // A seed is only worth its bytes if it is valid structure.
+            let opened = container::open(&img, ContainerKind::Ifs, &Limits::default());
+            assert!(
+                opened.is_ok_and(|c| c.entries().len() >= nodes.len()),
+                "{comp:?} seed does not open"
+            );
             let name = format!("{comp:?}-{}", if be { "be" } else { "le" });
             put(&dir, "ifs", &name, &img);
             put(&dir, "scan_image", &format!("ifs-{name}"), &img);
@@ -128,6 +134,9 @@ fn write_fuzz_seeds() {
     put(&dir, "ifs", "bare", &bare);
     // tar, gzip, tar.gz.
     let t = common::tar(&[("bin/ls", &fixture("qnx/arm/ls")), ("etc/motd", b"hi\n")]);
+    let listed =
+        container::open(&t, ContainerKind::Tar, &Limits::default()).map(|c| c.entries().len());
+    assert_eq!(listed.ok(), Some(2));
     put(&dir, "tar", "small.tar", &t);
     put(&dir, "gzip", "small.tar.gz", &common::gzip(&t));
     put(&dir, "gzip", "plain.gz", &common::gzip(b"hello"));
