@@ -1064,6 +1064,12 @@ mod tests {
             join_across_test(Val::constant(0), Val::constant(1)),
             Some(Val::tagged(SAFE_Z))
         );
+        assert_eq!(
+            join_across_test(Val::constant(1), Val::constant(0)),
+            Some(Val::tagged(SAFE_NZ))
+        );
+        assert_eq!(join_across_test(Val::constant(1), Val::constant(1)), None);
+        assert_eq!(join_across_test(Val::constant(2), Val::constant(0)), None);
         // never the other way round: a 0 from the unchecked path would read as "safe"
         assert_eq!(join_across_test(z, Val::constant(0)), None);
         assert_eq!(join_across_test(Val::constant(0), Val::tagged(N)), None);
@@ -1085,6 +1091,277 @@ mod tests {
         assert!(!join_marked((Val::constant(0), None), (z, Some(false)))
             .0
             .exactly(SAFE_Z));
+    }
+
+    /// The ARM condition codes on constant flags, as the Architecture Reference Manual
+    /// defines them, one row per NZCV value that tells the conditions apart.
+    #[test]
+    fn conditions_on_constant_flags() {
+        use Cond::*;
+        let conds = [Eq, Ne, Uge, Ult, Ugt, Ule, Sge, Slt, Sgt, Sle, Ovf, NoOvf];
+        // eq ne hs lo hi ls ge lt gt le vs vc
+        let rows: [(u8, [u8; 12]); 8] = [
+            (0b0000, [0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1]),
+            (0b0100, [1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1]), // Z
+            (0b0010, [0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1]), // C
+            (0b0110, [1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1]), // Z C
+            (0b1000, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]), // N
+            (0b0001, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0]), // V
+            (0b1001, [0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0]), // N V
+            (0b1101, [1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0]), // N Z V
+        ];
+        for (nzcv, want) in rows {
+            for (c, w) in conds.iter().zip(want) {
+                assert_eq!(eval_nzcv(*c, nzcv), Some(w == 1), "{c:?} on {nzcv:04b}");
+            }
+        }
+        assert_eq!(eval_nzcv(Cond::Other, 0), None);
+        // `cmp<c>`: where it did not compare, `c` is known false and its negation true.
+        assert_eq!(eval_alt(Cond::Ne, Alt::NotCond(Cond::Ne)), Some(false));
+        assert_eq!(eval_alt(Cond::Eq, Alt::NotCond(Cond::Ne)), Some(true));
+        assert_eq!(eval_alt(Cond::Ult, Alt::NotCond(Cond::Ne)), None);
+        assert_eq!(eval_alt(Cond::Ne, Alt::Nzcv(0b0100)), Some(false));
+    }
+
+    /// `ccmp hi, #0, #nzcv, c; b.eq safe`: the paths that skipped the compare see the
+    /// constant flags; the edge is safe only if those paths cannot take it, or were
+    /// already safe.
+    #[test]
+    fn conditional_compare_is_safe_only_where_skipped_paths_are() {
+        let ccmp = |nzcv: u8, pre_safe_false: bool| Flags::Ccmp {
+            a: Val::tagged(HI),
+            b: Val::constant(0),
+            alt: Alt::Nzcv(nzcv),
+            pre_safe_false,
+        };
+        // Z clear where skipped: b.eq is not taken there, so its taken side is safe.
+        assert_eq!(
+            safe_outcome(&C32, &ccmp(0b0000, false), Cond::Eq).map(|x| x.0),
+            Some(true)
+        );
+        // Z set where skipped: those paths take b.eq without any test.
+        assert_eq!(safe_outcome(&C32, &ccmp(0b0100, false), Cond::Eq), None);
+        // ...unless they skipped it because an earlier test already proved no overflow.
+        assert_eq!(
+            safe_outcome(&C32, &ccmp(0b0100, true), Cond::Eq).map(|x| x.0),
+            Some(true)
+        );
+        // b.ne: its fall-through side is the safe one. Skipped paths with Z clear take the
+        // branch (they never reach the safe side); with Z set they fall through untested.
+        assert_eq!(
+            safe_outcome(&C32, &ccmp(0b0000, false), Cond::Ne).map(|x| x.0),
+            Some(false)
+        );
+        assert_eq!(safe_outcome(&C32, &ccmp(0b0100, false), Cond::Ne), None);
+    }
+
+    #[test]
+    fn a_returned_value_keeps_its_tags_but_not_the_callees_stack_address() {
+        let mut v = Val::stack(-8);
+        v.may = P;
+        v.must = P;
+        let r = v.without_sp();
+        assert_eq!(r.sp(), None);
+        assert_eq!(r.konst(), None);
+        assert!(r.exactly(P));
+        assert_eq!(Val::stack(-8).without_sp(), Val::default());
+        assert_eq!(Val::constant(5).without_sp(), Val::constant(5));
+    }
+
+    /// Near MAX_LOCS the join goes key by key: what both sides agree on survives.
+    #[test]
+    fn join_near_the_location_bound_keeps_what_both_sides_agree_on() {
+        let mut a = State::default();
+        let mut b = State::default();
+        a.set(Loc::Reg(0), Val::tagged(N));
+        b.set(Loc::Reg(0), Val::tagged(N));
+        for i in 0..4000 {
+            a.set(Loc::Slot(8 * i), Val::constant(1));
+        }
+        for i in 0..200 {
+            b.set(Loc::Slot(-8 - 8 * i), Val::constant(2));
+        }
+        assert!(a.vals.len() + b.vals.len() > MAX_LOCS);
+        let j = a.join_edges(&b, None);
+        assert!(j.get(Loc::Reg(0)).exactly(N));
+        assert!(j.vals.len() <= MAX_LOCS);
+        // a slot one side does not have is no longer known
+        assert_eq!(j.get(Loc::Slot(8)).konst(), None);
+    }
+
+    /// `test (n|s), mask` against zero: a fast-path test only when the mask covers the
+    /// whole high half, whichever operand the mask is.
+    #[test]
+    fn test_with_a_high_half_mask() {
+        let nors = Val::tagged(NORS);
+        for m in [0xffff_0000u64, 0xffff_ff00] {
+            for f in [
+                Flags::Test(nors, Val::constant(m)),
+                Flags::Test(Val::constant(m), nors),
+            ] {
+                assert_eq!(
+                    safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0),
+                    Some(true),
+                    "{m:x}"
+                );
+                assert_eq!(safe_outcome(&C32, &f, Cond::Ne).map(|x| x.0), Some(false));
+            }
+        }
+        // a mask that leaves part of the high half out, or a value that is not n|s
+        for f in [
+            Flags::Test(nors, Val::constant(0x7fff_0000)),
+            Flags::Test(nors, Val::constant(0xff)),
+            Flags::Test(Val::tagged(N), Val::constant(0xffff_0000)),
+            Flags::Test(Val::constant(0xffff_0000), Val::tagged(S)),
+        ] {
+            assert_eq!(safe_outcome(&C32, &f, Cond::Eq), None, "{f:?}");
+        }
+        // test x, x and test x, all-ones: x against zero
+        let hi = Val::tagged(HI);
+        for f in [
+            Flags::Test(hi, hi),
+            Flags::Test(hi, Val::constant(0xffff_ffff)),
+            Flags::Test(Val::constant(0xffff_ffff), hi),
+        ] {
+            assert_eq!(safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0), Some(true));
+        }
+    }
+
+    /// Two paths that crossed their last test on the same side join plainly, and keep
+    /// that side.
+    #[test]
+    fn joins_on_the_same_side_are_plain() {
+        let (zero, one) = (Val::constant(0), Val::constant(1));
+        let j = join_marked((zero, Some(true)), (one, Some(true)));
+        assert_eq!(j, (zero.join(&one), Some(true)));
+        let j = join_marked((zero, Some(false)), (one, Some(false)));
+        assert_eq!(j, (zero.join(&one), Some(false)));
+        let j = join_marked((zero, Some(true)), (one, Some(false)));
+        assert_eq!(j, (Val::tagged(SAFE_Z), None));
+    }
+
+    /// `cmp y, #0; it ne; movne x, #1`: x keeps its meaning only if the compare was of x.
+    #[test]
+    fn conditional_move_of_one_keeps_a_value_only_when_it_tested_that_value() {
+        let movne = |st: &mut State| {
+            step(
+                st,
+                &C32,
+                &Op::Predicated {
+                    fl: 0,
+                    cond: Cond::Ne,
+                    ops: vec![Op::Move {
+                        dst: Opnd::Reg(0),
+                        src: Opnd::Imm(1),
+                    }],
+                },
+            )
+        };
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(HI));
+        st.flags
+            .insert(0, Flags::Cmp(Val::tagged(HI), Val::constant(0)));
+        movne(&mut st);
+        assert!(st.get(Loc::Reg(0)).exactly(HI));
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(HI));
+        st.flags
+            .insert(0, Flags::Cmp(Val::tagged(N), Val::constant(0)));
+        movne(&mut st);
+        assert!(!st.get(Loc::Reg(0)).exactly(HI));
+    }
+
+    /// Each unsigned condition at the 2^(w/2) boundary, both operand orders.
+    #[test]
+    fn half_word_boundary_per_condition() {
+        let lim = 1u64 << 16;
+        let nors = Val::tagged(NORS);
+        let side = |c: Cond, k: u64| safe_outcome(&C32, &Flags::Cmp(nors, Val::constant(k)), c);
+        let swapped =
+            |c: Cond, k: u64| safe_outcome(&C32, &Flags::Cmp(Val::constant(k), nors), c.swap());
+        for (c, ok_k, bad_k, ok_side) in [
+            (Cond::Ult, lim, lim + 1, true),
+            (Cond::Ule, lim - 1, lim, true),
+            (Cond::Eq, lim - 1, lim, true),
+            (Cond::Ugt, lim - 1, lim, false),
+            (Cond::Ne, lim - 1, lim, false),
+            (Cond::Uge, lim, lim + 1, false),
+        ] {
+            assert_eq!(side(c, ok_k).map(|x| x.0), Some(ok_side), "{c:?} {ok_k:#x}");
+            assert_eq!(side(c, bad_k), None, "{c:?} {bad_k:#x}");
+            assert_eq!(
+                swapped(c, ok_k).map(|x| x.0),
+                Some(ok_side),
+                "{c:?} swapped"
+            );
+            assert_eq!(swapped(c, bad_k), None, "{c:?} {bad_k:#x} swapped");
+        }
+        for c in [Cond::Slt, Cond::Sle, Cond::Sgt, Cond::Sge, Cond::Other] {
+            assert_eq!(side(c, 0x100), None, "{c:?}");
+        }
+    }
+
+    /// A bound boolean tested against zero, either operand order; never against anything
+    /// else.
+    #[test]
+    fn bound_booleans_are_read_only_against_zero() {
+        let b = Val::bound_bool(S, false); // non-zero when s is not small
+        let zero = Val::constant(0);
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(b, zero), Cond::Eq),
+            Some((true, S))
+        );
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(zero, b), Cond::Eq),
+            Some((true, S))
+        );
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(zero, b), Cond::Ult),
+            Some((false, S))
+        );
+        assert_eq!(factor_bound(&C32, &Flags::Cmp(b, zero), Cond::Slt), None);
+        assert_eq!(
+            factor_bound(&C32, &Flags::Test(b, Val::constant(1)), Cond::Eq),
+            None
+        );
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(b, Val::constant(1)), Cond::Eq),
+            None
+        );
+    }
+
+    /// `is_nonzero_test_of`: exactly "x != 0" (or unsigned "x > 0") on a compare or test of
+    /// that very value, which is neither a constant nor a value without meaning.
+    #[test]
+    fn nonzero_test_of_a_value() {
+        let hi = Val::tagged(HI);
+        let zero = Val::constant(0);
+        let yes = [
+            (Flags::Cmp(hi, zero), Cond::Ne),
+            (Flags::Cmp(hi, zero), Cond::Ugt),
+            (Flags::Test(hi, hi), Cond::Ne),
+        ];
+        for (f, c) in yes {
+            assert!(is_nonzero_test_of(&f, c, &hi), "{f:?} {c:?}");
+        }
+        let no = [
+            (Flags::Cmp(hi, zero), Cond::Eq, hi),
+            (Flags::Cmp(hi, zero), Cond::Sgt, hi),
+            (Flags::Cmp(hi, Val::constant(1)), Cond::Ne, hi),
+            (Flags::Cmp(Val::tagged(N), zero), Cond::Ne, hi),
+            (Flags::Test(hi, Val::tagged(N)), Cond::Ne, hi),
+            (Flags::Test(Val::tagged(N), Val::tagged(N)), Cond::Ne, hi),
+            (
+                Flags::Cmp(Val::constant(3), zero),
+                Cond::Ne,
+                Val::constant(3),
+            ),
+            (Flags::Cmp(Val::default(), zero), Cond::Ne, Val::default()),
+            (Flags::MulOvf, Cond::Ne, hi),
+        ];
+        for (f, c, x) in no {
+            assert!(!is_nonzero_test_of(&f, c, &x), "{f:?} {c:?} {x:?}");
+        }
     }
 
     #[test]
