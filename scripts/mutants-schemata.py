@@ -94,8 +94,11 @@ def main():
     src = os.path.join(root, "target/mutants/schemata-src")
     out = os.path.join(root, "target/mutants/schemata")
     os.makedirs(out, exist_ok=True)
-    subprocess.run(["rsync", "-a", "--delete", "--exclude", "/target", "--exclude", "/.git",
-                    root + "/", src + "/"], check=True)
+    if os.path.isdir(src):
+        shutil.rmtree(src)
+    top = {"target", ".git"}
+    shutil.copytree(root, src, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if d == root and n in top])
     results = {k: [] for k in ("caught", "missed", "unviable", "stale")}
     for group in groups:
         targets, test_args = GROUPS[group]
