@@ -691,6 +691,22 @@ fn reasons_name_the_files_and_the_release() {
         "{:?}",
         c.reasons
     );
+    // The code note names the C libraries that could not be decided, and only those.
+    let c = judge(
+        &kernel("6.5.0"),
+        &[
+            qnx_libc(LIBC, Checked),
+            qnx_libc("x/lib/libc.so.3", Unknown),
+        ],
+        &[],
+    );
+    assert!(
+        c.reasons[0].ends_with(
+            "the calloc of x/lib/libc.so.3 could not be decided (hand-made Unknown calloc)"
+        ),
+        "{:?}",
+        c.reasons
+    );
     let c = judge(&label("6.5.0"), &[qnx_libc(LIBC, Unknown)], &[]);
     assert!(c.reasons[0].contains("component label"), "{:?}", c.reasons);
     let c = judge(&qnx_unknown_release(), &[], &[]);

@@ -275,7 +275,8 @@ pub fn detect(data: &[u8]) -> bool {
 
 /// Validation used by the carver: a startup header at exactly `off` whose startup part
 /// sums to zero, or whose imagefs starts where the startup size says (an image header for
-/// uncompressed images, a plausible first block or gzip magic for compressed ones).
+/// uncompressed images, gzip magic or a first block that lies inside the stored image for
+/// compressed ones).
 ///
 /// `budget` bounds the bytes summed for checksums over a whole carve, so a dump crafted
 /// with many fake headers claiming large startup parts cannot make carving quadratic;
@@ -289,13 +290,16 @@ pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool, budget: &mut 
         return false;
     };
     let fs = data.get(off + sh.startup_size as usize..).unwrap_or(&[]);
+    // The compressed imagefs as stored (parse_startup: stored_size >= startup_size).
+    let stored = sh.stored_size.saturating_sub(sh.startup_size) as usize;
     let structural = match sh.compression() {
         Compression::None => parse_image_header(fs).is_some(),
         Compression::Zlib => fs.get(..3) == Some(&[0x1f, 0x8b, 0x08][..]),
+        // The first block, length and data, lies inside the stored image and the input.
         Compression::Lzo | Compression::Ucl => fs
             .get(..2)
             .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .is_some_and(|n| n > 0 && n + 2 <= fs.len()),
+            .is_some_and(|n| n > 0 && n + 2 <= fs.len() && n + 2 <= stored),
         Compression::Unknown(_) => false,
     };
     if structural && sh.compression() == Compression::None {
