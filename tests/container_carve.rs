@@ -169,6 +169,31 @@ fn carve_parallel_chunks_and_boundaries() {
     );
 }
 
+/// An uncompressed image whose startup code is damaged (startup checksum INVALID) is still
+/// carved: its image header lies where the startup size puts it. A startup header with a
+/// bad checksum and nothing behind it is not.
+#[test]
+fn carve_damaged_startup_with_image_behind_it_but_not_without() {
+    let (nodes, _) = w::sample_tree();
+    let plain = w::build(
+        &nodes,
+        &Opts {
+            preboot: 0,
+            ..Opts::default()
+        },
+    );
+    let mut d = vec![0x5au8; 0x20000];
+    let at = 0x4000;
+    d[at..at + plain.len()].copy_from_slice(&plain);
+    d[at + 0x110] ^= 0xff;
+    // The same startup header alone, its image replaced by noise.
+    let lone = 0x18000;
+    let startup = u32::from_le_bytes(plain[32..36].try_into().unwrap()) as usize;
+    d[lone..lone + startup].copy_from_slice(&plain[..startup]);
+    d[lone + 0x110] ^= 0xff;
+    assert_eq!(carve(&d), [(at as u64, ContainerKind::Ifs)]);
+}
+
 #[test]
 fn carve_many_fake_headers_stays_fast() {
     // Thousands of well-formed startup headers claiming 4 MiB startup parts with wrong

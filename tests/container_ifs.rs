@@ -204,6 +204,20 @@ fn writer_round_trip_all_compressions_both_endians() {
                 let d = w::build(&nodes, &o);
                 check_sample(&d, &o);
                 let c = open(&d, ContainerKind::Ifs, &Limits::default()).unwrap();
+                // A sound image: no warning (byte orders agree, the imagefs expands to the
+                // size the startup header gives), no error, both checksums valid.
+                let complaints: Vec<_> = c
+                    .notes()
+                    .iter()
+                    .filter(|n| {
+                        matches!(n.kind.as_str(), "warning" | "error" | "truncated")
+                            || n.detail.contains("INVALID")
+                    })
+                    .collect();
+                assert!(
+                    complaints.is_empty(),
+                    "{comp:?} {big_endian}: {complaints:?}"
+                );
                 let cn = note(c.as_ref(), "compression");
                 let expect = match comp {
                     Comp::None => "none",
@@ -224,6 +238,52 @@ fn writer_round_trip_all_compressions_both_endians() {
             }
         }
     }
+}
+
+/// Where the image header should be and is not: the message says whether the imagefs was
+/// stored plain or decompressed; a compressed imagefs that expands to another size than
+/// the startup header gives is a warning.
+#[test]
+fn image_header_missing_or_size_disagreeing() {
+    let (nodes, _) = w::sample_tree();
+    let plain_o = Opts::default();
+    let mut plain = w::build(&nodes, &plain_o);
+    let at = plain_o.preboot + startup_size(&plain, &plain_o);
+    assert_eq!(&plain[at..at + 7], b"imagefs");
+    plain[at] = b'X';
+    let e = Ifs::open(&plain, &Limits::default()).err().unwrap();
+    assert!(
+        e.message
+            .contains("no valid image header (\"imagefs\") where the startup header puts it"),
+        "{e}"
+    );
+    assert_eq!(e.offset, Some(at as u64));
+
+    // Padding after a plain image (as in a flash partition) is no disagreement.
+    let mut padded = w::build(&nodes, &plain_o);
+    padded.extend_from_slice(&[0xff; 512]);
+    let c = Ifs::open(&padded, &Limits::default()).unwrap();
+    let c: &dyn Container = &c;
+    assert!(note(c, "warning").is_empty(), "{:?}", c.notes());
+
+    let (ucl, o) = ucl_image();
+    let sh = o.preboot;
+    let size = u32::from_le_bytes(ucl[sh + 44..sh + 48].try_into().unwrap());
+    // The header says a little more than the imagefs expands to.
+    let mut more = ucl.clone();
+    more[sh + 44..sh + 48].copy_from_slice(&(size + 4).to_le_bytes());
+    let opened = Ifs::open(&more, &Limits::default());
+    if let Ok(c) = opened {
+        let c: &dyn Container = &c;
+        assert!(
+            note(c, "warning")
+                .iter()
+                .chain(note(c, "error").iter())
+                .any(|n| n.detail.contains(&size.to_string())),
+            "{:?}",
+            c.notes()
+        );
+    };
 }
 
 #[test]
