@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 secs=${1:-180}
 [ $# -gt 0 ] && shift
-targets=${*:-"elf_parse calloc_x86 calloc_arm calloc_aarch64 calloc_ppc calloc_mips calloc_sh ifs ifs_compressed ucl lzo qnx6 qnx4 tar gzip carve scan_image"}
+targets=${*:-"elf_parse calloc_x86 calloc_arm calloc_aarch64 calloc_ppc calloc_mips calloc_sh ifs ifs_compressed ucl lzo qnx6 qnx4 efs etfs tar gzip carve scan_image"}
 
 cd "$top" || exit 2
 if [ ! -d "$here/seeds" ]; then

@@ -7,7 +7,9 @@
 use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156};
 use crate::evidence::OsAssessment;
 use crate::report::findings::recognise_library;
-use crate::report::{BinaryReport, CallocVerdict, Confidence, LibcReport, Verdict};
+use crate::report::{
+    BinaryReport, CallocVerdict, Confidence, ImageReport, ImageState, LibcReport, Verdict,
+};
 
 /// What classification needs from a target.
 pub struct Findings<'a> {
@@ -16,6 +18,34 @@ pub struct Findings<'a> {
     pub binaries: &'a [BinaryReport],
     /// Number of ELF files examined: none means there was nothing to judge.
     pub elf_files: u64,
+    /// Files named like a C library that could not be read or decoded: their calloc was
+    /// not checked, which is not the same as there being no C library.
+    pub unreadable_libc: &'a [UnreadableFile],
+    /// Images found (opened or only recognised), nested ones included; their `state` says
+    /// how much of each was read (rule DAMAGED-IMAGE).
+    pub images: &'a [ImageReport],
+    /// Files read from disk, and how many of them are of an unknown format: not ELF, no
+    /// image, not text and not empty (rule NOT-FIRMWARE).
+    pub files: u64,
+    pub opaque_files: u64,
+    /// Error entries of the target (a file or image entry that could not be read).
+    pub errors: usize,
+}
+
+/// A file that could not be read, and why ("permission denied; run as root").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// "lib/libc.so.5 could not be read: permission denied; run as root", for each.
+fn describe_unreadable(files: &[UnreadableFile]) -> Option<String> {
+    let each: Vec<String> = files
+        .iter()
+        .map(|u| format!("{} could not be read: {}", u.path, u.reason))
+        .collect();
+    (!each.is_empty()).then(|| each.join(", and "))
 }
 
 pub struct Classification {
@@ -24,6 +54,94 @@ pub struct Classification {
 }
 
 pub fn classify(f: &Findings<'_>) -> Classification {
+    if let Some(c) = not_firmware(f) {
+        return c;
+    }
+    let mut c = classify_facts(f);
+    damaged_images(f, &mut c);
+    c
+}
+
+/// Rule NOT-FIRMWARE: every file was read, and each is empty or text (no ELF file, no
+/// image, no bytes of an unknown format): nothing here is firmware, so nothing could be
+/// QNX. (R0 is for bytes that might be an encrypted or unknown image.)
+fn not_firmware(f: &Findings<'_>) -> Option<Classification> {
+    let plain = !f.os.is_qnx
+        && f.elf_files == 0
+        && f.images.is_empty()
+        && f.files > 0
+        && f.opaque_files == 0
+        && f.errors == 0;
+    plain.then(|| Classification {
+        verdict: Verdict::NotQnx,
+        reasons: vec![format!(
+            "NOT-FIRMWARE: {} empty or holds only text (no ELF file, no image, no binary \
+             data): this is not firmware, so there is nothing of QNX to audit",
+            if f.files == 1 {
+                "the file is".to_string()
+            } else {
+                format!("each of the {} files is", f.files)
+            }
+        )],
+    })
+}
+
+/// How many damaged images a reason names before it counts the rest.
+const MAX_NAMED_IMAGES: usize = 3;
+
+/// Rule DAMAGED-IMAGE: an image found by its signature that could not be read in full
+/// (damaged, truncated, nested too deep, over a bound) may hold what decides the verdict (a
+/// C library, a static copy of calloc), so the target is at most inconclusive: never
+/// not-affected, patched or not-qnx (an image of a QNX format already makes it QNX, see
+/// `evidence::assess`). An affected verdict stands; the images are named either way, with
+/// the damage, its offset, and what to do.
+fn damaged_images(f: &Findings<'_>, c: &mut Classification) {
+    let damaged: Vec<&ImageReport> = f
+        .images
+        .iter()
+        .filter(|i| i.state != ImageState::Complete)
+        .collect();
+    if damaged.is_empty() {
+        return;
+    }
+    let mut named: Vec<String> = damaged
+        .iter()
+        .take(MAX_NAMED_IMAGES)
+        .map(|i| {
+            let what = i.damage().map_or(String::new(), |d| match d.offset {
+                Some(o) => format!(", damaged at offset {o:#x} of the image: {}", d.detail),
+                None => format!(": {}", d.detail),
+            });
+            let state = match i.state {
+                ImageState::Unreadable => "could not be read",
+                _ => "could be read only in part",
+            };
+            format!("{} ({} image) {state}{what}", i.path, i.kind)
+        })
+        .collect();
+    if damaged.len() > MAX_NAMED_IMAGES {
+        named.push(format!(
+            "and {} more images",
+            damaged.len() - MAX_NAMED_IMAGES
+        ));
+    }
+    let reason = format!(
+        "DAMAGED-IMAGE: {}; what is missing may hold a C library or a static copy of \
+         calloc, so it cannot be ruled out: acquire the image again (a fresh dump or copy, \
+         checked against its source) and scan it again",
+        named.join("; ")
+    );
+    match c.verdict {
+        Verdict::NotAffected | Verdict::Patched | Verdict::NotQnx | Verdict::Inconclusive => {
+            c.verdict = Verdict::Inconclusive;
+            c.reasons.insert(0, reason);
+        }
+        Verdict::Affected | Verdict::Error => c.reasons.push(reason),
+    }
+}
+
+/// The rules R0-R10 on the facts (see `docs/classification.md`).
+fn classify_facts(f: &Findings<'_>) -> Classification {
     let mut reasons = Vec::new();
     let qnx_libcs: Vec<&LibcReport> = f.libc.iter().filter(|l| l.qnx).collect();
     let unchecked_libc: Vec<&LibcReport> = qnx_libcs
@@ -46,7 +164,13 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         })
         .collect();
 
+    let unreadable = describe_unreadable(f.unreadable_libc);
     if !f.os.is_qnx {
+        if let Some(u) = &unreadable {
+            reasons.push(format!(
+                "unread: {u}; a C library that could not be read is not an absent one"
+            ));
+        }
         if f.elf_files == 0 {
             reasons.push(
                 "R0: no ELF file was found, so nothing tells whether this is QNX; an encrypted or unknown image format is possible"
@@ -58,7 +182,7 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             };
         }
         reasons.push(format!(
-            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target)",
+            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target, Neutrino kernel calls)",
             f.elf_files
         ));
         // BadAlloc-family finding: an unchecked calloc outside QNX (newlib <= 3.3 linked
@@ -131,41 +255,7 @@ pub fn classify(f: &Findings<'_>) -> Classification {
         };
     }
 
-    let libc_checked = !qnx_libcs.is_empty()
-        && qnx_libcs
-            .iter()
-            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
-    let libc_unknown: Vec<&LibcReport> = qnx_libcs
-        .iter()
-        .copied()
-        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
-        .collect();
-    let code_note = if libc_checked {
-        format!(
-            "the calloc of {} tests the product for overflow",
-            qnx_libcs
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else if qnx_libcs.is_empty() {
-        "no QNX C library was found, so the code of calloc could not be checked".to_string()
-    } else {
-        format!(
-            "the calloc of {} could not be decided ({})",
-            libc_unknown
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            libc_unknown
-                .iter()
-                .map(|l| l.calloc.reason.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    };
+    let (libc_checked, code_note) = code_of_calloc(&qnx_libcs, unreadable.as_deref());
 
     // Only the kernel's release string, or a SONAME series that lies wholly on one side of
     // the fix, decides on its own; a release read from QNX_info or a compiler string is a
@@ -184,6 +274,21 @@ pub fn classify(f: &Findings<'_>) -> Classification {
             }
         }
         (None, None) => (None, false),
+    };
+    // Nor does a lower bound from what QNX programs need (libc.so.4, ldqnx-64.so.2: only
+    // QNX 7.0 and later run them) when nothing stronger decided: it is ABI, not a label.
+    let floor =
+        f.os.estimate
+            .floor
+            .as_ref()
+            .filter(|fl| !decisive && release_status(fl.release) == ReleaseStatus::Fixed);
+    let (status, decisive, release_text) = match floor {
+        Some(fl) => (
+            Some(ReleaseStatus::Fixed),
+            true,
+            format!("QNX release {} (a lower bound: {})", fl.label, fl.why),
+        ),
+        None => (status, decisive, release_text),
     };
     let status = if decisive || libc_checked {
         status
@@ -286,6 +391,63 @@ fn unknown_copies_caveat(static_copies: &[&BinaryReport]) -> Option<String> {
         if unknown.len() == 1 { "y" } else { "ies" },
         unknown.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
     ))
+}
+
+/// Whether every QNX C library's calloc was checked (one that could not be read was not),
+/// and the part of a reason that says what the code of calloc showed.
+fn code_of_calloc(qnx_libcs: &[&LibcReport], unreadable: Option<&str>) -> (bool, String) {
+    // Every C library checked: one that could not be read was not.
+    let readable_checked = !qnx_libcs.is_empty()
+        && qnx_libcs
+            .iter()
+            .all(|l| l.calloc.verdict == CallocVerdict::Checked);
+    let libc_checked = readable_checked && unreadable.is_none();
+    let libc_unknown: Vec<&LibcReport> = qnx_libcs
+        .iter()
+        .copied()
+        .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
+        .collect();
+    let checked_note = || {
+        format!(
+            "the calloc of {} tests the product for overflow",
+            qnx_libcs
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let code_note = if libc_checked {
+        checked_note()
+    } else if let (true, Some(u)) = (qnx_libcs.is_empty(), unreadable) {
+        format!("{u}, so the code of its calloc could not be checked")
+    } else if qnx_libcs.is_empty() {
+        "no QNX C library was found, so the code of calloc could not be checked".to_string()
+    } else if let (true, Some(u)) = (readable_checked, unreadable) {
+        format!(
+            "{}, but {u}, so not every calloc was checked",
+            checked_note()
+        )
+    } else {
+        let undecided = format!(
+            "the calloc of {} could not be decided ({})",
+            libc_unknown
+                .iter()
+                .map(|l| l.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            libc_unknown
+                .iter()
+                .map(|l| l.calloc.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        match unreadable {
+            Some(u) => format!("{undecided}, and {u}"),
+            None => undecided,
+        }
+    };
+    (libc_checked, code_note)
 }
 
 fn describe_release(os: &OsAssessment) -> String {

@@ -6,21 +6,19 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use crate::container::carve::{self, Layout, Taken, MAX_CARVED_PER_FILE};
 use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile};
-use crate::facts::{facts_of, FileFacts};
+use crate::facts::{facts_of, sha256_hex, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
-use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, SymlinkReport};
+use crate::report::{CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SymlinkReport};
+use crate::source::read::describe_read_error;
 use crate::source::{read_file, Pager};
 use crate::surface;
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
 /// nests a few levels; the bound stops a crafted image that contains itself.
 pub const MAX_NESTING: usize = 6;
-
-/// Files smaller than this are not carved for embedded images: the smallest image with a
-/// C library in it is far larger, and small files are most of a tree.
-const MIN_CARVE_SIZE: usize = 64 * 1024;
 
 /// Memory budget of one file on disk: the bytes decompressed or copied out of its images
 /// that are held at once, across all nesting levels (a `.tar.gz` payload, the imagefs
@@ -53,6 +51,11 @@ pub(crate) struct FileOutcome {
     pub(crate) started: Vec<(String, String)>,
     /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
     pub(crate) kind: &'static str,
+    /// The file itself could not be read (its error is in `errors`).
+    pub(crate) unread: bool,
+    /// The file is none of these and not text either (nor empty): bytes of an unknown or
+    /// encrypted format, which may be firmware.
+    pub(crate) opaque: bool,
 }
 
 /// Examine the file at `full`, reported as `rel`; `memo`: the images of its scan target
@@ -71,8 +74,10 @@ pub(crate) fn examine_path(rel: &str, full: &Path, memo: &ImageMemo) -> FileOutc
             errors: vec![ErrorReport {
                 path: rel.to_string(),
                 offset: None,
-                message: format!("cannot read: {e}"),
+                message: format!("could not be read: {}", describe_read_error(&e)),
             }],
+            unread: true,
+            kind: "file",
             ..Default::default()
         },
     }
@@ -146,57 +151,89 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
         examine_elf(path, data, out);
         return "elf";
     }
-    if let Some(kind) = container::detect(data) {
-        open_image(path, data, kind, None, at, out);
-        return kind.name();
-    }
-    if surface::is_startup_script(path) && data.len() <= surface::MAX_SCRIPT_BYTES {
+    if surface::is_startup_script(path)
+        && data.len() <= surface::MAX_SCRIPT_BYTES
+        && container::detect(data).is_none()
+    {
         let text = String::from_utf8_lossy(data);
         for prog in surface::programs_started(path, &text) {
             out.started.push((prog, path.to_string()));
         }
         return "file";
     }
-    if data.len() >= MIN_CARVE_SIZE {
-        let pager = at.pager;
-        let found = container::carve::carve_paged(data, &|part| pager.release(part));
-        // A file system spans its partition: hits inside it (its .boot IFS) are reached
-        // through its own entries, so they are skipped here until the next file system.
-        let fs_starts: Vec<u64> = found
-            .iter()
-            .filter(|(_, k)| matches!(k, ContainerKind::Qnx4 | ContainerKind::Qnx6))
-            .map(|(o, _)| *o)
-            .collect();
-        let mut opened = false;
-        let mut covered_until = 0u64;
-        for (offset, kind) in found {
-            let is_fs = matches!(kind, ContainerKind::Qnx4 | ContainerKind::Qnx6);
-            if offset < covered_until && !is_fs {
-                continue;
+    // The image the file starts with, then those carved from outside it, as `ls` lists
+    // them (`carve::images_of`).
+    let pager = at.pager;
+    let layout = carve::images_of(data, &|part| pager.release(part), &mut |offset, kind| {
+        let slice = usize::try_from(offset).ok().and_then(|o| data.get(o..));
+        match (offset, slice) {
+            (0, _) => open_image(path, data, kind, None, at, out),
+            (_, Some(slice)) => {
+                let vpath = format!("{path}@{offset:#x}");
+                open_image(&vpath, slice, kind, Some(offset), at, out)
             }
-            let Some(slice) = usize::try_from(offset).ok().and_then(|o| data.get(o..)) else {
-                continue;
-            };
-            let vpath = format!("{path}@{offset:#x}");
-            if open_image(&vpath, slice, kind, Some(offset), at, out) {
-                opened = true;
-                if is_fs {
-                    covered_until = fs_starts
-                        .iter()
-                        .copied()
-                        .find(|&o| o > offset)
-                        .unwrap_or(u64::MAX);
-                }
-            }
+            (_, None) => Taken::NotOpened,
         }
-        if opened {
-            return "raw-dump";
+    });
+    if let Some(cut) = layout.cut {
+        let message = format!(
+            "{} more image signatures from offset {:#x} on were not examined: more than \
+             {MAX_CARVED_PER_FILE} in one file (a crafted or corrupt dump)",
+            cut.more, cut.first
+        );
+        let vpath = format!("{path}@{:#x}", cut.first);
+        out.images.push(unread_image(
+            &vpath,
+            cut.kind.name(),
+            Some(cut.first),
+            &message,
+        ));
+        out.errors.push(ErrorReport {
+            path: path.to_string(),
+            offset: Some(cut.first),
+            message,
+        });
+    }
+    match layout {
+        Layout { carved: 1.., .. } => "raw-dump",
+        Layout {
+            at_start: Some(kind),
+            ..
+        } => kind.name(),
+        _ => {
+            if at.depth == 0 {
+                out.opaque = !is_text(data);
+            }
+            "file"
         }
     }
-    "file"
 }
 
-/// Open an image and examine its entries; false when it could not be opened.
+/// Empty, or UTF-8 text without NUL bytes (configuration, scripts, logs): not firmware.
+/// Encrypted or compressed bytes have a NUL every few hundred bytes.
+fn is_text(data: &[u8]) -> bool {
+    memchr::memchr(0, data).is_none() && std::str::from_utf8(data).is_ok()
+}
+
+/// An image recognised but not opened: its report entry (state `unreadable`, the reason
+/// as a `damage` note).
+fn unread_image(path: &str, kind: &str, carved_at: Option<u64>, why: &str) -> ImageReport {
+    ImageReport {
+        path: path.to_string(),
+        kind: kind.to_string(),
+        offset: carved_at,
+        entries: 0,
+        notes: vec![ImageNote {
+            kind: "damage".into(),
+            detail: why.to_string(),
+            offset: None,
+        }],
+        boot_script: Vec::new(),
+        state: ImageState::Unreadable,
+    }
+}
+
+/// Open an image and examine its entries; says what it claims of `data` when opened.
 fn open_image(
     path: &str,
     data: &[u8],
@@ -204,18 +241,21 @@ fn open_image(
     carved_at: Option<u64>,
     at: &Level<'_>,
     out: &mut FileOutcome,
-) -> bool {
+) -> Taken {
     let (depth, budget) = (at.depth, at.budget);
     if depth >= MAX_NESTING {
+        let message = format!(
+            "{} image nested deeper than {MAX_NESTING} levels: not opened",
+            kind.name()
+        );
+        out.images
+            .push(unread_image(path, kind.name(), carved_at, &message));
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: carved_at,
-            message: format!(
-                "{} image nested deeper than {MAX_NESTING} levels: not opened",
-                kind.name()
-            ),
+            message,
         });
-        return false;
+        return Taken::NotOpened;
     }
     // A block-compressed boot image in a file, seen before (byte for byte), is reported
     // from the memo.
@@ -226,7 +266,9 @@ fn open_image(
     if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {
         seen.apply(out, path, carved_at);
         out.reused_images += 1;
-        return true;
+        return Taken::Opened {
+            span: Some(seen.extent()),
+        };
     }
     let mark = Mark::of(out);
     let limits = Limits {
@@ -236,48 +278,37 @@ fn open_image(
     let image = match container::open(data, kind, &limits) {
         Ok(c) => c,
         Err(e) => {
+            // A nested image opened with less than the usual cap says so, whatever the
+            // error: the budget may be why.
+            let why = if budget < container::DEFAULT_MAX_EXPANDED {
+                format!(
+                    "{} (memory budget of the file: {budget} of {MAX_EXPANDED_PER_FILE} \
+                     bytes left)",
+                    e.message
+                )
+            } else {
+                e.message
+            };
+            let mut unread = unread_image(path, kind.name(), carved_at, &why);
+            unread.notes[0].offset = e.offset;
+            out.images.push(unread);
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
-                // A nested image opened with less than the usual cap says so, whatever
-                // the error: the budget may be why.
-                message: if budget < container::DEFAULT_MAX_EXPANDED {
-                    format!(
-                        "{} image: {} (memory budget of the file: {budget} of \
-                         {MAX_EXPANDED_PER_FILE} bytes left)",
-                        kind.name(),
-                        e.message
-                    )
-                } else {
-                    format!("{} image: {}", kind.name(), e.message)
-                },
+                message: format!("{} image: {why}", kind.name()),
             });
-            return false;
+            return Taken::NotOpened;
         }
     };
-    let report = ImageReport {
-        path: path.to_string(),
-        kind: kind.name().to_string(),
-        offset: carved_at,
-        entries: image.entries().len() as u64,
-        // The IFS reader decodes the boot script into a note: reported once, as lines.
-        notes: image
-            .notes()
-            .iter()
-            .filter(|n| n.kind != "boot-script")
-            .map(|n| ImageNote {
-                kind: n.kind.clone(),
-                detail: n.detail.clone(),
-                offset: n.offset,
-            })
-            .collect(),
-        boot_script: image
-            .notes()
-            .iter()
-            .find(|n| n.kind == "boot-script")
-            .map(|n| n.detail.lines().map(str::to_string).collect())
-            .unwrap_or_default(),
-    };
+    let mut report = image_report(path, kind, carved_at, image.as_ref());
+    // Where decoding stopped is an error of the image too, as where opening failed is.
+    for d in report.notes.iter().filter(|n| n.kind == "damage") {
+        out.errors.push(ErrorReport {
+            path: path.to_string(),
+            offset: d.offset,
+            message: format!("{} image damaged: {}", kind.name(), d.detail),
+        });
+    }
     if !report.boot_script.is_empty() {
         let script = format!("{path} boot script");
         for prog in surface::programs_started(&script, &report.boot_script.join("\n")) {
@@ -287,6 +318,10 @@ fn open_image(
     let budget = budget.saturating_sub(image.resident_bytes());
     let mut read_since_release = 0u64;
     for entry in image.entries() {
+        // A file system's own bookkeeping (ETFS `.badblks`, `.counts`) is listed, not examined.
+        if entry.flags.iter().any(|f| f == container::FS_METADATA_FLAG) {
+            continue;
+        }
         let vpath = format!("{path}!/{}", entry.path);
         match entry.entry_type {
             EntryType::File => match image.read(entry) {
@@ -306,11 +341,22 @@ fn open_image(
                         read_since_release = 0;
                     }
                 }
-                Err(e) => out.errors.push(ErrorReport {
-                    path: vpath,
-                    offset: e.offset,
-                    message: e.message,
-                }),
+                Err(e) => {
+                    // An entry that cannot be read is a part of the image lost.
+                    report.state = ImageState::Partial;
+                    if !report.notes.iter().any(|n| n.detail == e.message) {
+                        report.notes.push(ImageNote {
+                            kind: "error".into(),
+                            detail: e.message.clone(),
+                            offset: e.offset,
+                        });
+                    }
+                    out.errors.push(ErrorReport {
+                        path: vpath,
+                        offset: e.offset,
+                        message: e.message,
+                    });
+                }
             },
             EntryType::Symlink => out.symlinks.push(SymlinkReport {
                 path: vpath,
@@ -320,11 +366,12 @@ fn open_image(
         }
     }
     at.pager.release(data);
+    let complete = report.state == ImageState::Complete;
     out.images.push(report);
     let deciding = image
         .input_extent()
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= data.len());
+        .filter(|&n| n <= data.len() && complete);
     if let (Some((key, disk)), Some(len)) = (memo, deciding) {
         let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
         if let Some(examined) =
@@ -333,7 +380,49 @@ fn open_image(
             disk.memo.insert(key, examined);
         }
     }
-    true
+    Taken::Opened { span: image.span() }
+}
+
+/// The report entry of an opened image: its notes (the boot script as lines), and
+/// `partial` when the reader says part of it is lost.
+fn image_report(
+    path: &str,
+    kind: ContainerKind,
+    carved_at: Option<u64>,
+    image: &dyn container::Container,
+) -> ImageReport {
+    let notes: Vec<ImageNote> = image
+        .notes()
+        .iter()
+        // The IFS reader decodes the boot script into a note: reported once, as lines.
+        .filter(|n| n.kind != "boot-script")
+        .map(|n| ImageNote {
+            kind: n.kind.clone(),
+            detail: n.detail.clone(),
+            offset: n.offset,
+        })
+        .collect();
+    let damaged = notes
+        .iter()
+        .any(|n| ImageReport::DAMAGE_NOTES.contains(&n.kind.as_str()));
+    ImageReport {
+        path: path.to_string(),
+        kind: kind.name().to_string(),
+        offset: carved_at,
+        entries: image.entries().len() as u64,
+        notes,
+        boot_script: image
+            .notes()
+            .iter()
+            .find(|n| n.kind == "boot-script")
+            .map(|n| n.detail.lines().map(str::to_string).collect())
+            .unwrap_or_default(),
+        state: if damaged {
+            ImageState::Partial
+        } else {
+            ImageState::Complete
+        },
+    }
 }
 
 fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
@@ -350,7 +439,9 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
                     Some(CallocReport::unknown(&e.message))
                 }
             };
-            let facts = facts_of(path, &elf, calloc);
+            let mut facts = facts_of(path, &elf, calloc);
+            // Hashed here, where the bytes are, once per file reported (CycloneDX hashes).
+            facts.sha256 = Some(sha256_hex(data));
             out.errors
                 .extend(facts.warnings.iter().map(|w| ErrorReport {
                     path: path.to_string(),

@@ -1,7 +1,7 @@
 //! Per-file facts: everything the verdict needs from one ELF file, owned, so the file's
 //! bytes can be released as soon as it has been examined.
 
-use crate::elf::{ElfFile, ElfType, SymbolSource};
+use crate::elf::{ElfFile, ElfType, OffsetMismatch, SymbolSource};
 use crate::evidence::kernel::find_kernel_release;
 use crate::report::CallocReport;
 
@@ -24,6 +24,49 @@ pub enum QnxMarker {
     Kernel,
     /// A compiler target string such as `i486-pc-nto-qnx6.5.0`.
     CompilerTarget(String),
+    /// The dynamic symbols (which the loader reads) define or import Neutrino kernel calls
+    /// (`MsgSend`, `ConnectAttach`...): what marks a C library or program whose section
+    /// table is damaged or gone and which has no QNX note or interpreter.
+    KernelCalls,
+}
+
+/// Neutrino kernel calls, which no other system's C library defines or programs import.
+pub const NEUTRINO_KERNEL_CALLS: &[&str] = &[
+    "ChannelCreate",
+    "ChannelDestroy",
+    "ConnectAttach",
+    "ConnectDetach",
+    "InterruptAttach",
+    "InterruptAttachEvent",
+    "MsgDeliverEvent",
+    "MsgError",
+    "MsgReceive",
+    "MsgReply",
+    "MsgSend",
+    "MsgSendPulse",
+    "MsgSendv",
+    "ThreadCtl",
+];
+
+/// Distinct kernel calls that make the marker: one name alone could be a coincidence.
+const MIN_KERNEL_CALLS: usize = 2;
+
+/// Does the dynamic symbol table name at least [`MIN_KERNEL_CALLS`] Neutrino kernel calls?
+fn names_kernel_calls(elf: &ElfFile<'_>) -> bool {
+    let mut seen: Vec<&str> = Vec::new();
+    for s in elf
+        .symbols
+        .iter()
+        .filter(|s| s.source == SymbolSource::Dynamic)
+    {
+        if NEUTRINO_KERNEL_CALLS.contains(&s.name) && !seen.contains(&s.name) {
+            seen.push(s.name);
+            if seen.len() >= MIN_KERNEL_CALLS {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The kernel's release string and its link timestamp, as found next to each other.
@@ -46,6 +89,9 @@ pub struct FileFacts {
     pub needed: Vec<String>,
     pub markers: Vec<QnxMarker>,
     pub qnx_info: Vec<(String, String)>,
+    /// `QNX_info` was read from the bytes past the loaded image: the section table is
+    /// damaged or absent.
+    pub qnx_info_without_sections: bool,
     pub comment: Vec<String>,
     pub kernel: Option<KernelRelease>,
     pub imports_calloc: bool,
@@ -61,8 +107,13 @@ pub struct FileFacts {
     pub is_libc: bool,
     /// The calloc this file carries (exported by a libc, or a static copy), analysed.
     pub calloc: Option<CallocReport>,
+    /// Segments read at their address because their recorded file offset disagrees.
+    pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read.
     pub warnings: Vec<crate::FormatError>,
+    /// SHA-256 of the file's bytes (lowercase hex), set by the scan, which has the bytes
+    /// at hand once; None where nobody asked (`inspect`).
+    pub sha256: Option<String>,
 }
 
 impl FileFacts {
@@ -134,6 +185,11 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
             }
         }
     }
+    // Only looked for when nothing else marks the file: a QNX file usually has a note or
+    // an interpreter, and this walks every dynamic symbol.
+    if markers.is_empty() && names_kernel_calls(elf) {
+        markers.push(QnxMarker::KernelCalls);
+    }
     let file_name = path.rsplit('/').next().unwrap_or(path);
     // The kernel is statically linked (or a relocatable object in SDK trees): only such files
     // are searched for the release string, which keeps triage cheap.
@@ -165,6 +221,7 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
         needed: elf.needed.iter().map(|s| s.to_string()).collect(),
         markers,
         qnx_info: elf.qnx_info.clone(),
+        qnx_info_without_sections: elf.qnx_info_without_sections,
         comment: elf.comment.clone(),
         kernel,
         imports_calloc: imports.contains(&"calloc"),
@@ -175,13 +232,41 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
         has_symtab: elf.symbols.iter().any(|s| s.source == SymbolSource::SymTab),
         is_libc,
         calloc,
+        offset_mismatches: elf.offset_mismatches.clone(),
         warnings: elf.warnings.clone(),
+        sha256: None,
     }
+}
+
+/// SHA-256 of `data` as 64 lowercase hex digits.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(data);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        // FIPS 180-2 test vectors.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 
     #[test]
     fn libc_names() {

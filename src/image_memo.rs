@@ -179,6 +179,12 @@ impl Examined {
         })
     }
 
+    /// How many bytes of its input the image occupies: its deciding bytes (a block-
+    /// compressed boot image's startup part and blocks).
+    pub(crate) fn extent(&self) -> u64 {
+        self.len as u64
+    }
+
     /// Report this image again, as the copy at `path` (carved at `carved_at`).
     pub(crate) fn apply(&self, out: &mut FileOutcome, path: &str, carved_at: Option<u64>) {
         let at = |rel: &str| format!("{path}{rel}");
@@ -264,6 +270,7 @@ mod tests {
             entries: 3,
             notes: vec![],
             boot_script: vec![],
+            state: Default::default(),
         });
         Examined::capture(&out, &mark, path, (origin, at, len)).expect("paths under the image")
     }
@@ -325,6 +332,7 @@ mod tests {
             entries: 0,
             notes: vec![],
             boot_script: vec![],
+            state: Default::default(),
         });
         assert!(Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1)).is_none());
     }

@@ -9,7 +9,8 @@
 //! - [`container`]: boot images, file systems, archives; [`surface`]: attack surface.
 //! - [`evidence`]: the OS release, weighed from all files, with confidence.
 //! - [`advisory`]: CVE-2021-22156 as data; [`classify`]: facts + advisory → verdict.
-//! - [`report`]: the report model and its renderings (text, JSON).
+//! - [`report`]: the report model and its renderings (text, JSON); [`names`]: file names as
+//!   report text (a reversible escaping).
 //! - [`scan`]: the pipeline that ties them together; `examine`: one file and the images in it.
 
 pub mod advisory;
@@ -27,6 +28,8 @@ pub mod guard;
 pub mod image_cmd;
 mod image_memo;
 pub mod inspect;
+pub mod manual;
+pub mod names;
 pub mod output;
 pub mod progress;
 pub mod report;

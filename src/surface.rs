@@ -171,24 +171,27 @@ pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String>
         m.push(format!(
             "Until patched, stop or firewall these network services, allowing only the ports and protocols the device's \
              applications need: {}.",
-            services.join(", ")
+            name_some(&services)
         ));
     }
-    let relink: Vec<&str> = exposure
+    let relink: Vec<String> = exposure
         .iter()
         .filter(|e| e.calloc.as_deref() == Some("static-copy-unchecked"))
-        .map(|e| e.path.as_str())
+        .map(|e| e.path.clone())
         .collect();
     if !relink.is_empty() {
         m.push(format!(
             "After patching the C library, relink these statically linked programs (they keep their own calloc): {}.",
-            relink.join(", ")
+            name_some(&relink)
         ));
     }
-    m.push(
-        "Watch the exposed services more closely until the fix is deployed (CISA AA21-229A)."
-            .to_string(),
-    );
+    // Only when there is an exposed service to watch.
+    if !services.is_empty() {
+        m.push(
+            "Watch the exposed services more closely until the fix is deployed (CISA AA21-229A)."
+                .to_string(),
+        );
+    }
     m
 }
 
@@ -213,14 +216,20 @@ fn release_bounds(os: &OsReport) -> Option<(Release, Release)> {
     Some((Release::new(lo.0, lo.1, 0), hi))
 }
 
+/// Where the release (or every release of its series) stands against the advisory; None
+/// when it is unknown or the series spans the fix.
+pub fn patch_status(os: &OsReport) -> Option<ReleaseStatus> {
+    release_bounds(os).and_then(|(lo, hi)| {
+        let (a, b) = (release_status(lo), release_status(hi));
+        (a == b).then_some(a)
+    })
+}
+
 /// What to patch, for the release the evidence gives: no vendor patch exists before 6.5.0;
 /// 6.5.0 SP1 has patch 4844, OS for Medical 1.0/1.1 patch 4846; from 6.6.0 on the stock C
 /// library is fixed, so unchecked code there is a custom or downgraded build.
 pub fn patch_advice(os: &OsReport) -> String {
-    let status = release_bounds(os).and_then(|(lo, hi)| {
-        let (a, b) = (release_status(lo), release_status(hi));
-        (a == b).then_some(a)
-    });
+    let status = patch_status(os);
     let release = os
         .release
         .clone()
@@ -246,6 +255,23 @@ pub fn patch_advice(os: &OsReport) -> String {
                  QNX OS for Medical 1.0/1.1: patch 4846; SDP 6.6.0 and later, Medical 1.1.1 and Safety 1.0.2 \
                  ship the fix."
             .to_string(),
+    }
+}
+
+/// Programs a mitigation names before "and N more": a tree of many copies would make one
+/// step thousands of names long (the exposure list has every one).
+pub const MAX_NAMED_IN_MITIGATION: usize = 12;
+
+/// "a, b, c", or the first [`MAX_NAMED_IN_MITIGATION`] and how many more.
+fn name_some(names: &[String]) -> String {
+    let shown = names[..names.len().min(MAX_NAMED_IN_MITIGATION)].join(", ");
+    if names.len() > MAX_NAMED_IN_MITIGATION {
+        format!(
+            "{shown} and {} more (all listed under exposure)",
+            names.len() - MAX_NAMED_IN_MITIGATION
+        )
+    } else {
+        shown
     }
 }
 

@@ -44,14 +44,44 @@ fn decompressed_size_the_headers_figure_is_checked_against_the_cap_and_the_outpu
             .unwrap();
         assert!(e.message.contains("exceed the limit"), "{comp:?}: {e}");
         assert!(e.offset.is_some());
-        // The header announces less than the data expands to: stopped at the header's figure.
+        // The header announces less than the data expands to: stopped at the header's
+        // figure plus one block (64 KiB of a zlib stream). Within that, a figure that is
+        // short still gives the whole image, and the reader says so.
         let mut short = img.clone();
         short[44..48].copy_from_slice(&1000u32.to_le_bytes());
-        let e = container::open(&short, ContainerKind::Ifs, &Limits::default())
-            .err()
-            .unwrap();
-        assert!(e.message.contains("imagefs"), "{comp:?}: {e}");
-        assert!(e.offset.is_some(), "{comp:?}: {e}");
+        let c = container::open(&short, ContainerKind::Ifs, &Limits::default()).unwrap();
+        assert!(c.resident_bytes() <= 1000 + container::ifs::MAX_BLOCK_OUT as u64);
+        assert!(
+            c.notes()
+                .iter()
+                .any(|n| n.detail.contains("startup header says 1000")),
+            "{comp:?}: {:?}",
+            c.notes()
+        );
+        // Past that: a zlib stream is refused, blocks stop (below).
+        if comp == Comp::Zlib {
+            // A stream of 200 KB under a figure of 1000 bytes.
+            let big = vec![ifs_writer::file("big", 3, &vec![7u8; 200_000])];
+            let mut bomb = ifs_writer::build(&big, &o);
+            bomb[44..48].copy_from_slice(&1000u32.to_le_bytes());
+            let e = container::open(&bomb, ContainerKind::Ifs, &Limits::default())
+                .err()
+                .unwrap();
+            assert!(e.message.contains("imagefs"), "{e}");
+            assert!(e.offset.is_some(), "{e}");
+            continue;
+        }
+        // With blocks of 512 bytes, decoding stops at the first block past the figure:
+        // damage, with what came before kept.
+        let o = Opts { block: 0x200, ..o };
+        let mut short = ifs_writer::build(&nodes, &o);
+        short[44..48].copy_from_slice(&1000u32.to_le_bytes());
+        let c = container::open(&short, ContainerKind::Ifs, &Limits::default()).unwrap();
+        assert!(c.resident_bytes() <= 1000 + container::ifs::MAX_BLOCK_OUT as u64);
+        let damage = c.notes().iter().find(|n| n.kind == "damage").cloned();
+        let damage = damage.unwrap_or_else(|| panic!("{comp:?}: {:?}", c.notes()));
+        assert!(damage.detail.contains("imagefs_size"), "{damage:?}");
+        assert!(damage.offset.is_some());
     }
 }
 
@@ -106,6 +136,90 @@ fn memory_per_file_input_size_is_capped() {
         .err()
         .expect("a file above the cap is refused");
     assert!(err.to_string().contains("limit"), "{err}");
+}
+
+/// `scan --format json PATH` with the address space limited to `limit` bytes (as
+/// `prlimit --as` does): status, and the JSON report. None (with a SKIP) if the limit
+/// cannot be set.
+fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, serde_json::Value)> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("badalloc-audit"));
+    cmd.args(["scan", "-q", "--format", "json"]).arg(path);
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let l = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &l) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => {
+            common::skip_environment(&format!("cannot limit the address space here ({e})"));
+            return None;
+        }
+    };
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "killed by {:?}: {}",
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    Some((code, json))
+}
+
+#[test]
+fn memory_a_file_that_cannot_be_mapped_is_read_within_a_bound_never_aborting() {
+    use badalloc_audit::source::read::MAX_READ_IN_MEMORY;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("fw");
+    std::fs::create_dir_all(tree.join("lib")).unwrap();
+    std::fs::write(tree.join("lib/libc.so.3"), elf()).unwrap();
+    // 20 GiB of holes under a 2 GiB address space: no map, and above the bound for a read.
+    let sparse = tree.join("flash.bin");
+    if std::fs::File::create(&sparse)
+        .and_then(|f| f.set_len(20 << 30))
+        .is_err()
+    {
+        common::skip_environment("this file system has no sparse files of 20 GiB");
+        return;
+    }
+    let Some((code, j)) = scan_with_address_space(2 << 30, &sparse) else {
+        return;
+    };
+    assert_eq!(code, 4, "{j}");
+    let message = j["targets"][0]["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not be memory-mapped")
+            && message.contains(&MAX_READ_IN_MEMORY.to_string()),
+        "{message}"
+    );
+    // In a tree: that file is skipped, the rest is examined.
+    let (_, j) = scan_with_address_space(2 << 30, &tree).unwrap();
+    let t = &j["targets"][0];
+    assert_eq!(t["stats"]["skipped"], 1, "{t}");
+    assert_eq!(t["stats"]["files"], 1, "{t}");
+    assert_eq!(t["libc"][0]["path"], "lib/libc.so.3");
+    assert_eq!(t["errors"][0]["path"], "flash.bin");
+    // Below the bound but more than can be allocated: an error too, not an abort.
+    let big = dir.path().join("big.bin");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(MAX_READ_IN_MEMORY - 4096))
+        .unwrap();
+    let (code, j) = scan_with_address_space(512 << 20, &big).unwrap();
+    assert_eq!(code, 4, "{j}");
+    let message = j["targets"][0]["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("cannot allocate"), "{message}");
 }
 
 // --- nesting -----------------------------------------------------------------------------
@@ -174,6 +288,95 @@ fn qnx6_and_qnx4_inode_and_entry_counts_are_bounded() {
         let e = e.unwrap_or_else(|| panic!("{rel}: {n} entries read under a limit of 3"));
         assert!(e.message.contains('3'), "{rel}: {e}");
     }
+}
+
+#[test]
+fn efs_and_etfs_entry_counts_and_file_sizes_are_bounded() {
+    for (rel, kind, large) in [
+        (
+            "flash/qnxmount-efs-test_image.bin",
+            ContainerKind::Efs,
+            "mnt/test123/this_file_is_large",
+        ),
+        (
+            "flash/qnxmount-etfs-test_image.bin",
+            ContainerKind::Etfs,
+            "this_file_is_large",
+        ),
+    ] {
+        let Some(d) = common::corpus(rel) else {
+            continue;
+        };
+        let e = container::open(&d, kind, &small(1 << 30, 3)).err();
+        let e = e.unwrap_or_else(|| panic!("{rel}: read under a limit of 3 entries"));
+        assert!(e.message.contains("more than 3 entries"), "{rel}: {e}");
+        assert!(e.offset.is_some(), "{rel}: {e}");
+        // A file above max_expanded is an error at its extents or file-table entry; the
+        // small files still read.
+        let c = container::open(&d, kind, &small(1000, 100)).unwrap();
+        let big = container::find(c.as_ref(), large).unwrap();
+        let e = c.read(big).unwrap_err();
+        assert!(
+            e.message.contains("exceeds the limit of 1000 bytes"),
+            "{rel}: {e}"
+        );
+        assert!(e.offset.is_some(), "{rel}: {e}");
+        assert!(c
+            .entries()
+            .iter()
+            .filter(|e| e.entry_type == container::EntryType::File && e.size <= 1000)
+            .all(|e| c.read(e).is_ok()));
+    }
+}
+
+#[test]
+fn efs_partitions_per_image_are_bounded() {
+    // MAX_PARTITIONS + 6 small partitions one after the other: the first 64 are listed (each
+    // under its own name, the clashing mount points told apart by offset), a note says so.
+    let one = common::efs_writer::sample(12).image;
+    let n = container::efs::MAX_PARTITIONS + 6;
+    let img: Vec<u8> = one.iter().copied().cycle().take(one.len() * n).collect();
+    let c = container::open(&img, ContainerKind::Efs, &Limits::default()).unwrap();
+    let parts = c
+        .notes()
+        .iter()
+        .filter(|n| n.kind == "efs-partition")
+        .count();
+    assert_eq!(parts, container::efs::MAX_PARTITIONS);
+    assert!(container::find(c.as_ref(), "fs/flash/lib/libc.so.3").is_some());
+    let second = format!("fs/flash@{:#x}/lib/libc.so.3", one.len());
+    assert!(container::find(c.as_ref(), &second).is_some(), "{second}");
+    assert!(
+        c.notes().iter().any(|n| n.detail.contains("partitions")),
+        "{:?}",
+        c.notes().last()
+    );
+}
+
+#[test]
+fn etfs_file_table_is_bounded_by_the_file_id_space() {
+    use common::etfs_writer as w;
+    // A file table whose own entry claims 4 GiB: only the clusters the 32 768 file ids can
+    // fill are looked for, and the image reads as before.
+    let layout = w::Layout {
+        cluster: 512,
+        spare: w::Spare::Trans,
+    };
+    let mut fs = w::sample(layout);
+    let mut pages = fs.pages(1);
+    pages[0].data[64 + 28..64 + 32].copy_from_slice(&u32::MAX.to_le_bytes());
+    let img = w::write(layout, &pages);
+    let t = std::time::Instant::now();
+    let c = container::open(&img, ContainerKind::Etfs, &Limits::default()).unwrap();
+    assert!(t.elapsed().as_secs() < 5);
+    assert!(container::find(c.as_ref(), "libc.so.3").is_some());
+    // The clusters the file id space allows past those written are reported, in one note.
+    let clusters = container::etfs::MAX_FID as usize * 64 / 512;
+    let errors: Vec<_> = c.notes().iter().filter(|n| n.kind == "error").collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let want = format!("{} of its {clusters} clusters missing", clusters - 2);
+    assert!(errors[0].detail.contains(&want), "{:?}", errors[0]);
+    assert_eq!(errors[0].offset, Some(64), "at the file table's own entry");
 }
 
 #[test]

@@ -305,3 +305,57 @@ fn honest_check_in_a_helper_function_is_checked() {
     let exceptions: Vec<(&str, &str)> = ipa_ra.iter().map(|(p, v)| (p.as_str(), *v)).collect();
     assert_variant("checked_helper_fn", "checked", &exceptions);
 }
+
+fn analysis_of(rel: &str) -> badalloc_audit::calloc::CallocAnalysis {
+    let data = std::fs::read(common::fixture(rel)).unwrap();
+    let elf = ElfFile::parse(&data).unwrap();
+    analyze_calloc(&elf).unwrap_or_else(|| panic!("{rel}: no calloc"))
+}
+
+/// Issue 15.9 (a): `(wide)n * s` with a test of the high half. At -O0 on 32-bit targets gcc
+/// multiplies the zero high halves of both operands and adds them into the high word; those
+/// terms fold to zero, so the high word keeps the meaning of the widening multiply's high
+/// half. Without the test the same product stays unchecked.
+#[test]
+fn wide_product_high_half_test_is_recognised_at_every_optimisation_level() {
+    let arches = [
+        "i686", "x86_64", "arm", "thumb2", "aarch64", "powerpc", "mips", "mipsel", "sh4",
+    ];
+    for arch in arches {
+        for opt in ["O0", "O2", "Os"] {
+            for kind in ["so", "elf"] {
+                let rel = format!("calloc/{arch}/checked_widemul-{opt}.{kind}");
+                let a = analysis_of(&rel);
+                assert_eq!(a.verdict, CallocVerdict::Checked, "{rel}: {}", a.reason);
+                let rel = format!("calloc/{arch}/unchecked_widemul-{opt}.{kind}");
+                let a = analysis_of(&rel);
+                assert_eq!(a.verdict, CallocVerdict::Unchecked, "{rel}: {}", a.reason);
+            }
+        }
+    }
+}
+
+/// Issue 15.9 (b): the oldest QNX 6 C library's layout (libc.so.1, REL relocations, linked
+/// at 0xb0300000) is decided; so is its copy whose PLT slots no relocation binds by address,
+/// through the relocation index each lazy PLT entry pushes for the runtime linker.
+#[test]
+fn oldest_qnx6_libc_layout_is_decided_even_when_plt_slots_are_unbound() {
+    for rel in [
+        "qnx/i686/qnx600/libc.so.1",
+        "qnx/i686/qnx600/plt-unbound/libc.so.1",
+    ] {
+        let data = std::fs::read(common::fixture(rel)).unwrap();
+        let elf = ElfFile::parse(&data).unwrap();
+        assert_eq!(elf.soname, Some("libc.so.1"));
+        assert!(elf.segments.iter().all(|s| s.vaddr >= 0xb030_0000), "{rel}");
+        let a = analyze_calloc(&elf).unwrap();
+        assert_eq!(a.verdict, CallocVerdict::Unchecked, "{rel}: {}", a.reason);
+        assert_eq!(a.chain, ["calloc", "__calloc"], "{rel}");
+        assert!(a.reason.contains("malloc@plt"), "{rel}: {}", a.reason);
+    }
+    // The unbound copy really has no relocation at the slots its PLT stubs jump through.
+    let data = std::fs::read(common::fixture("qnx/i686/qnx600/plt-unbound/libc.so.1")).unwrap();
+    let elf = ElfFile::parse(&data).unwrap();
+    assert!(elf.slot_bindings.iter().all(|b| b.slot < 0xb030_0000));
+    assert!(elf.plt_reloc_symbols.contains(&Some("malloc")));
+}

@@ -143,18 +143,23 @@ fn carve_nothing_in_noise() {
     assert!(carve(&[0xeb, 0x7e, 0xff, 0x00]).is_empty());
 }
 
-#[test]
-fn carve_parallel_chunks_and_boundaries() {
-    // Over the parallel threshold: signatures straddling the 16 MiB chunk boundaries, and an
-    // IFS whose image header lies in the next chunk (must not show up as a bare imagefs).
+/// An uncompressed writer image without preboot stub.
+fn plain_image() -> Vec<u8> {
     let (nodes, _) = w::sample_tree();
-    let plain = w::build(
+    w::build(
         &nodes,
         &Opts {
             preboot: 0,
             ..Opts::default()
         },
-    );
+    )
+}
+
+#[test]
+fn carve_parallel_chunks_and_boundaries() {
+    // Over the parallel threshold: signatures straddling the 16 MiB chunk boundaries, and an
+    // IFS whose image header lies in the next chunk (must not show up as a bare imagefs).
+    let plain = plain_image();
     let mut d = vec![0xffu8; 48 << 20];
     let a = (16 << 20) - 2;
     let b = (32 << 20) - 200;
@@ -242,4 +247,168 @@ fn carve_many_fake_headers_stays_fast() {
             (at_plain as u64, ContainerKind::Ifs)
         ]
     );
+}
+
+#[test]
+fn images_claim_their_real_extent() {
+    // Boot images: preboot stub, startup part and imagefs (the whole corpus file); QNX6:
+    // up to the end of its second superblock's area; QNX4: the last extent in use.
+    for (rel, kind) in [
+        ("qnx/openqnx-641-x86.ifs", ContainerKind::Ifs),
+        ("qnx/sdp660-armle-omap5-sd.ifs", ContainerKind::Ifs),
+        ("qnx6/qnxmount-test_image.bin", ContainerKind::Qnx6),
+        ("qnx/openqnx-qnx4fs.img", ContainerKind::Qnx4),
+    ] {
+        let Some(d) = common::corpus(rel) else {
+            continue;
+        };
+        let mut padded = d.clone();
+        padded.resize(d.len() + 0x20000, 0xff);
+        let c = open(&padded, kind, &Limits::default()).unwrap();
+        let span = c.span().unwrap();
+        // A block-compressed boot image ends a few bytes after its end marker.
+        assert!(
+            span <= d.len() as u64 && span + 16 >= d.len() as u64,
+            "{rel}: {span}"
+        );
+        if kind != ContainerKind::Ifs {
+            assert_eq!(span, d.len() as u64, "{rel}");
+        }
+    }
+    // Writer images of every compression: the span ends where the image does.
+    let (nodes, _) = w::sample_tree();
+    for comp in [Comp::None, Comp::Zlib, Comp::Lzo, Comp::Ucl] {
+        for startup in [true, false] {
+            if !startup && comp != Comp::None {
+                continue;
+            }
+            let img = w::build(
+                &nodes,
+                &Opts {
+                    comp,
+                    startup,
+                    ..Opts::default()
+                },
+            );
+            let mut padded = img.clone();
+            padded.resize(img.len() + 4096, 0);
+            let c = open(&padded, ContainerKind::Ifs, &Limits::default()).unwrap();
+            let span = c.span().unwrap();
+            // The writer's image may end in a few bytes of padding after the imagefs.
+            assert!(
+                span <= img.len() as u64 && span + 16 >= img.len() as u64,
+                "{comp:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn images_of_offers_each_image_once_and_stops_at_the_bound() {
+    // Two boot images with a gap: each offered once, at its offset; what an opened image
+    // claims is not carved again.
+    let plain = plain_image();
+    // Past the first 4 KiB (a startup header nearer the start is taken as the file's
+    // own, behind a preboot stub).
+    let mut d = vec![0xffu8; 0x2000];
+    d.extend_from_slice(&plain);
+    let second = d.len() + 0x20000;
+    d.resize(second, 0xff);
+    d.extend_from_slice(&plain);
+    d.resize(d.len() + 0x10000, 0xff);
+    let mut offered = Vec::new();
+    let layout = carve::images_of(&d, &|_| {}, &mut |at, kind| {
+        offered.push((at, kind));
+        carve::Taken::Opened {
+            span: Some(plain.len() as u64),
+        }
+    });
+    assert_eq!(
+        offered,
+        [
+            (0x2000, ContainerKind::Ifs),
+            (second as u64, ContainerKind::Ifs)
+        ]
+    );
+    assert_eq!(layout.carved, 2);
+    assert_eq!(layout.at_start, None);
+    assert!(layout.cut.is_none());
+    // A span that claims everything after the first image hides nothing it does not hold:
+    // only the first is offered when it claims the rest of the file.
+    let mut offered = Vec::new();
+    carve::images_of(&d, &|_| {}, &mut |at, _| {
+        offered.push(at);
+        carve::Taken::Opened {
+            span: Some(d.len() as u64),
+        }
+    });
+    assert_eq!(offered, [0x2000]);
+    // Not opened: claims nothing, the next is offered.
+    let mut offered = Vec::new();
+    carve::images_of(&d, &|_| {}, &mut |at, _| {
+        offered.push(at);
+        carve::Taken::NotOpened
+    });
+    assert_eq!(offered.len(), 2);
+    // Past the bound: counted, the first one past it named, nothing more offered.
+    let mut dense = Vec::new();
+    for _ in 0..carve::MAX_CARVED_PER_FILE + 10 {
+        dense.extend_from_slice(&plain);
+    }
+    let mut n = 0;
+    let layout = carve::images_of(&dense, &|_| {}, &mut |_, _| {
+        n += 1;
+        carve::Taken::NotOpened
+    });
+    let cut = layout.cut.expect("cut");
+    // The image at offset 0 is detected, then found again by the carver (not offered).
+    assert_eq!(n, carve::MAX_CARVED_PER_FILE);
+    assert_eq!(cut.more, 10);
+    assert_eq!(cut.first, (carve::MAX_CARVED_PER_FILE * plain.len()) as u64);
+    assert_eq!(cut.kind, ContainerKind::Ifs);
+}
+
+#[test]
+fn a_wrong_startup_checksum_is_carved_when_the_imagefs_decodes() {
+    // A compressed boot image whose startup code has a flipped bit (its checksum fails) is
+    // carved when its first block decodes to an image header; the same header in front of
+    // bytes that do not decode is not.
+    let (nodes, _) = w::sample_tree();
+    for comp in [Comp::Ucl, Comp::Lzo, Comp::Zlib] {
+        let mut img = w::build(
+            &nodes,
+            &Opts {
+                comp,
+                preboot: 0,
+                ..Opts::default()
+            },
+        );
+        img[0x180] ^= 0x40;
+        let mut rng = Rng(7);
+        let mut d = Vec::new();
+        rng.fill(&mut d, 0x3000);
+        let at = d.len() as u64;
+        d.extend_from_slice(&img);
+        rng.fill(&mut d, 0x3000);
+        // (An LZO stream starts with its literals: the image header shows through as a bare
+        // imagefs inside the image's extent, where `images_of` does not offer it.)
+        assert_eq!(
+            carve(&d).first(),
+            Some(&(at, ContainerKind::Ifs)),
+            "{comp:?}"
+        );
+        let c = open(&d[at as usize..], ContainerKind::Ifs, &Limits::default()).unwrap();
+        assert!(c
+            .notes()
+            .iter()
+            .any(|n| n.kind == "checksum" && n.detail.contains("startup checksum INVALID")));
+        // The startup part alone, then noise: the first block (or gzip stream) does not
+        // decode to an image header.
+        let startup = u32::from_le_bytes(img[32..36].try_into().unwrap()) as usize;
+        let mut decoy = Vec::new();
+        rng.fill(&mut decoy, 0x3000);
+        decoy.extend_from_slice(&img[..startup + 3]);
+        rng.fill(&mut decoy, 0x3000);
+        assert!(carve(&decoy).is_empty(), "{comp:?}: {:?}", carve(&decoy));
+    }
 }

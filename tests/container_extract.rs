@@ -59,3 +59,80 @@ fn extract_corpus_qnx6_with_escaping_symlink() {
     assert!(s.skipped.iter().any(|(p, _)| p == "this_is_a_fifo"));
     assert!(!tmp.path().join("directory_2").exists());
 }
+
+/// Every extracted file and directory has the permission bits and modification time its
+/// entry gives (directories at least `rwx` for the owner; set-id bits dropped).
+#[cfg(unix)]
+fn assert_modes_and_times_kept(c: &dyn Container, out: &std::path::Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let mut checked = 0;
+    for e in c.entries() {
+        if e.path.is_empty() || !matches!(e.entry_type, EntryType::File | EntryType::Dir) {
+            continue;
+        }
+        let m = std::fs::symlink_metadata(out.join(&e.path)).unwrap();
+        let want = match e.entry_type {
+            EntryType::Dir => e.mode & 0o777 | 0o700,
+            _ => e.mode & 0o777,
+        };
+        assert_eq!(m.mode() & 0o7777, want, "{}: mode", e.path);
+        let t = e.mtime.expect("the format records mtime");
+        assert_eq!(m.mtime() as u64, t, "{}: mtime", e.path);
+        checked += 1;
+    }
+    checked
+}
+
+#[cfg(unix)]
+#[test]
+fn extract_keeps_mode_and_mtime_for_ifs_qnx4_and_qnx6() {
+    for (rel, kind, min) in [
+        ("qnx/openqnx-641-x86.ifs", ContainerKind::Ifs, 20),
+        ("qnx/openqnx-qnx4fs.img", ContainerKind::Qnx4, 6),
+        ("qnx6/qnxmount-test_image.bin", ContainerKind::Qnx6, 25),
+    ] {
+        let Some(d) = common::corpus(rel) else {
+            continue;
+        };
+        let c = open(&d, kind, &Limits::default()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        extract(c.as_ref(), tmp.path()).unwrap();
+        let n = assert_modes_and_times_kept(c.as_ref(), tmp.path());
+        assert!(n >= min, "{rel}: {n} objects checked");
+        // Not every file came out 0644.
+        let modes: std::collections::BTreeSet<u32> = c
+            .entries()
+            .iter()
+            .filter(|e| e.entry_type == EntryType::File)
+            .map(|e| e.mode & 0o777)
+            .collect();
+        assert!(modes.len() > 1, "{rel}: {modes:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn extracted_qnx6_modes_and_times_are_those_of_its_tarball() {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(img), Some(tgz)) = (
+        common::corpus("qnx6/qnxmount-test_image.bin"),
+        common::corpus("qnx6/qnxmount-test_image.tar.gz"),
+    ) else {
+        return;
+    };
+    let c = open(&img, ContainerKind::Qnx6, &Limits::default()).unwrap();
+    let tar = open(&tgz, ContainerKind::Gzip, &Limits::default()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    extract(c.as_ref(), tmp.path()).unwrap();
+    let mut files = 0;
+    for t in tar.entries() {
+        if t.entry_type != EntryType::File {
+            continue;
+        }
+        let m = std::fs::symlink_metadata(tmp.path().join(&t.path)).unwrap();
+        assert_eq!(m.mode() & 0o777, t.mode & 0o777, "{}", t.path);
+        assert_eq!(Some(m.mtime() as u64), t.mtime, "{}", t.path);
+        files += 1;
+    }
+    assert!(files >= 20, "{files}");
+}

@@ -357,30 +357,57 @@ fn startup_size(d: &[u8], o: &Opts) -> usize {
 }
 
 #[test]
-fn truncated_images_fail_with_offsets() {
+fn truncated_images_keep_what_was_decoded() {
     let (d, o) = ucl_image();
-    for cut in [d.len() - 1, d.len() - 2, d.len() / 2, o.preboot + 300] {
-        let e = Ifs::open(&d[..cut], &Limits::default()).err();
-        let e = e.unwrap_or_else(|| panic!("cut at {cut} accepted"));
-        assert!(e.offset.is_some(), "{e}");
-        assert!(
-            e.message.contains("truncated")
-                || e.message.contains("past the end")
-                || e.message.contains("overrun")
-                || e.message.contains("startup header"),
-            "{e}"
-        );
+    let full = Ifs::open(&d, &Limits::default()).unwrap();
+    let whole = |path: &str| {
+        let e = find(&full, path).unwrap();
+        full.read(e).unwrap().into_owned()
+    };
+    // Cut in the startup part: recognised, not opened, and the error says where it ends.
+    let e = Ifs::open(&d[..o.preboot + 300], &Limits::default())
+        .err()
+        .expect("a startup part cut short");
+    assert_eq!(e.offset, Some(o.preboot as u64 + 300), "{e}");
+    assert!(e.message.contains("truncated in its startup part"), "{e}");
+    assert!(detect(&d[..o.preboot + 300]) == Some(ContainerKind::Ifs));
+    // Cut in the blocks: what was decoded before the cut is kept, a `damage` note says
+    // where decoding stopped, and every entry read is the same as in the whole image.
+    let cut = d.len() / 2;
+    let part = Ifs::open(&d[..cut], &Limits::default()).expect("half an image");
+    let damage = note(&part, "damage");
+    assert_eq!(damage.len(), 1, "{:?}", part.notes());
+    assert!(damage[0].offset.is_some_and(|at| at < cut as u64));
+    assert!(damage[0].detail.contains("truncated"), "{damage:?}");
+    assert!(part.info().damage.is_some());
+    assert_eq!(part.input_extent(), None, "a damaged image is not reused");
+    let mut read = 0;
+    for e in part.entries() {
+        if let (EntryType::File, Ok(b)) = (e.entry_type, part.read(e)) {
+            assert_eq!(b.as_ref(), whole(&e.path).as_slice(), "{}", e.path);
+            read += 1;
+        }
     }
-    // Cutting at any length: refused with an offset inside what is left, or, if what was
-    // decoded is kept, never silently: a note or an unreadable entry says so.
+    assert!(read > 0, "nothing kept");
+    // Only the end marker cut off: the whole imagefs decoded, a warning and no damage.
+    let part = Ifs::open(&d[..d.len() - 1], &Limits::default()).unwrap();
+    assert!(note(&part, "damage").is_empty(), "{:?}", part.notes());
+    assert!(part.info().damage.is_none());
+    // Cutting at any length: refused with an offset inside what is left, or opened with
+    // what was decoded and never silently: a damage note (with its offset), another note
+    // or an unreadable entry says so.
     let mut silent = Vec::new();
     for cut in (0..d.len()).step_by(7) {
         match Ifs::open(&d[..cut], &Limits::default()) {
             Err(e) => assert!(e.offset.is_some_and(|o| o <= cut as u64), "cut {cut}: {e}"),
             Ok(ifs) => {
                 let c: &dyn Container = &ifs;
+                assert!(note(c, "damage").iter().all(|n| n.offset.is_some()));
                 let said = c.notes().iter().any(|n| {
-                    n.kind == "error" || (n.kind == "checksum" && n.detail.contains("INVALID"))
+                    matches!(
+                        n.kind.as_str(),
+                        "damage" | "error" | "warning" | "truncated"
+                    ) || (n.kind == "checksum" && n.detail.contains("INVALID"))
                 });
                 if !said && c.entries().iter().all(|e| c.read(e).is_ok()) {
                     silent.push(cut);
@@ -463,11 +490,21 @@ fn bomb_header_small_stream_huge() {
         let mut d = w::build(&nodes, &o);
         let at = o.preboot + 44;
         d[at..at + 4].copy_from_slice(&4096u32.to_le_bytes());
-        let e = Ifs::open(&d, &Limits::default()).err().unwrap();
-        assert!(
-            e.message.contains("imagefs_size") || e.message.contains("limit"),
-            "{comp:?}: {e}"
-        );
+        let opened = Ifs::open(&d, &Limits::default());
+        match opened {
+            // zlib: all or nothing.
+            Err(e) => assert!(
+                comp == Comp::Zlib
+                    && (e.message.contains("imagefs_size") || e.message.contains("limit")),
+                "{comp:?}: {e}"
+            ),
+            // Blocks: decoding stops at the first block past the figure.
+            Ok(c) => {
+                assert!(c.resident_bytes() <= 4096 + 64 * 1024, "{comp:?}");
+                let damage = note(&c, "damage");
+                assert!(damage[0].detail.contains("imagefs_size"), "{damage:?}");
+            }
+        }
     }
 }
 
@@ -487,11 +524,16 @@ fn bomb_header_huge() {
     };
     let e = Ifs::open(&d0, &lim).err().unwrap();
     assert!(e.message.contains("exceed the limit"), "{e}");
-    // Header says huge but the stream is small: a clear error, no giant allocation.
+    // Header says huge but the stream is small: the stream decides, the header's figure
+    // is a warning, and no giant allocation is made.
     let mut d = d0.clone();
     d[at..at + 4].copy_from_slice(&(400u32 << 20).to_le_bytes());
-    let e = Ifs::open(&d, &Limits::default()).err().unwrap();
-    assert!(e.message.contains("expanded to"), "{e}");
+    let c = Ifs::open(&d, &Limits::default()).unwrap();
+    assert!(c.resident_bytes() < 1 << 20);
+    assert!(note(&c, "warning")
+        .iter()
+        .any(|n| n.detail.contains("expanded to")));
+    assert!(note(&c, "damage").is_empty());
 }
 
 #[test]
@@ -554,7 +596,10 @@ fn random_mutations_never_panic_and_are_never_silent() {
                     }
                     let _ = listing(c.as_ref());
                     let said = c.notes().iter().any(|n| {
-                        n.kind == "error" || (n.kind == "checksum" && n.detail.contains("INVALID"))
+                        matches!(
+                            n.kind.as_str(),
+                            "damage" | "error" | "warning" | "truncated"
+                        ) || (n.kind == "checksum" && n.detail.contains("INVALID"))
                     });
                     if damaged && !said && !unreadable {
                         silent.push(format!("base {} round {round}", base.len()));

@@ -492,3 +492,109 @@ fn indirect_pointer_levels_one_and_two() {
         assert!(err.offset.is_some());
     }
 }
+
+/// A small little-endian QNX6 file system with block size `bs`, built from scratch: boot
+/// block, two superblocks, an inode table (block 0), the root directory (block 1), a file of
+/// `file.len()` bytes (blocks 2..), a long-name block, a second file with a long name.
+fn build_qnx6(bs: usize, file: &[u8], long_name: &str) -> Vec<u8> {
+    fn wr4(d: &mut [u8], at: usize, v: u32) {
+        d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    fn tree(d: &mut [u8], at: usize, levels_at: usize, size: u64, ptrs: &[u32]) {
+        d[at..at + 8].copy_from_slice(&size.to_le_bytes());
+        for i in 0..16 {
+            wr4(d, at + 8 + 4 * i, ptrs.get(i).copied().unwrap_or(u32::MAX));
+        }
+        d[at + levels_at] = 0;
+    }
+    // QNX6FS_DATA_START: 12 KiB, or the first multiple of the block size after it.
+    let data_start = if bs <= 0x1000 {
+        0x3000
+    } else {
+        0x3000usize.next_multiple_of(bs)
+    };
+    let file_blocks = file.len().div_ceil(bs) as u32;
+    let longname_blk = 2 + file_blocks;
+    let nblocks = longname_blk + 1;
+    let sb1 = data_start + nblocks as usize * bs;
+    let mut d = vec![0u8; sb1 + 0x1000.max(bs)];
+    d[..4].copy_from_slice(&[0xeb, 0x10, 0x90, 0x00]);
+    wr4(&mut d, 8, 0x2000 / 512);
+    wr4(&mut d, 12, (sb1 / 512) as u32);
+    let blk = |b: u32| data_start + b as usize * bs;
+    // Inodes 1 (root), 2 (the file), 3 (the long-named file).
+    let inode = |d: &mut Vec<u8>, ino: usize, size: u64, mode: u16, ptrs: &[u32]| {
+        let at = blk(0) + (ino - 1) * 128;
+        d[at..at + 8].copy_from_slice(&size.to_le_bytes());
+        wr4(d, at + 8, 1000); // uid
+        wr4(d, at + 12, 100); // gid
+        wr4(d, at + 20, 1_660_000_000 + ino as u32); // mtime
+        d[at + 32..at + 34].copy_from_slice(&mode.to_le_bytes());
+        for i in 0..16 {
+            wr4(d, at + 36 + 4 * i, ptrs.get(i).copied().unwrap_or(u32::MAX));
+        }
+        d[at + 100] = 0;
+    };
+    let file_ptrs: Vec<u32> = (2..2 + file_blocks).collect();
+    inode(&mut d, 1, 4 * 32, 0o040755, &[1]);
+    inode(&mut d, 2, file.len() as u64, 0o100750, &file_ptrs);
+    inode(&mut d, 3, 5, 0o100644, &file_ptrs[..1]);
+    // Root directory: ".", "..", "libc.so.3", and a long-name entry (index 0).
+    let dir = blk(1);
+    for (k, (ino, name)) in [(1u32, "."), (1, ".."), (2, "libc.so.3")]
+        .iter()
+        .enumerate()
+    {
+        wr4(&mut d, dir + 32 * k, *ino);
+        d[dir + 32 * k + 4] = name.len() as u8;
+        d[dir + 32 * k + 5..dir + 32 * k + 5 + name.len()].copy_from_slice(name.as_bytes());
+    }
+    wr4(&mut d, dir + 96, 3);
+    d[dir + 96 + 4] = 0xff;
+    wr4(&mut d, dir + 96 + 8, 0);
+    d[blk(2)..blk(2) + file.len()].copy_from_slice(file);
+    let ln = blk(longname_blk);
+    d[ln..ln + 2].copy_from_slice(&(long_name.len() as u16).to_le_bytes());
+    d[ln + 2..ln + 2 + long_name.len()].copy_from_slice(long_name.as_bytes());
+    for (sb, serial) in [(0x2000usize, 1u64), (sb1, 2)] {
+        wr4(&mut d, sb, 0x6819_1122);
+        d[sb + 8..sb + 16].copy_from_slice(&serial.to_le_bytes());
+        wr4(&mut d, sb + 48, bs as u32);
+        wr4(&mut d, sb + 52, 3);
+        wr4(&mut d, sb + 60, nblocks);
+        tree(&mut d, sb + 72, 72, 3 * 128, &[0]);
+        tree(&mut d, sb + 232, 72, bs as u64, &[longname_blk]);
+        let crc = badalloc_audit::container::qnx6::crc32_qnx6(&d[sb + 8..sb + 512]);
+        wr4(&mut d, sb + 4, crc);
+    }
+    d
+}
+
+#[test]
+fn block_sizes_above_4k_read_from_the_aligned_data_area() {
+    let long = "a_library_name_longer_than_the_twenty_seven_bytes_of_an_entry.so";
+    for bs in [512usize, 4096, 8192, 16384, 32768] {
+        // Three blocks' worth, the last one partly used.
+        let file: Vec<u8> = (0..2 * bs as u32 + 1234)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let img = build_qnx6(bs, &file, long);
+        assert_eq!(detect(&img), Some(ContainerKind::Qnx6), "bs {bs}");
+        let q = Qnx6::open(&img, &Limits::default()).unwrap();
+        assert_eq!(q.superblock().blocksize as usize, bs);
+        assert_eq!(
+            q.superblock().serial,
+            2,
+            "bs {bs}: the second superblock is active"
+        );
+        let c = open(&img, ContainerKind::Qnx6, &Limits::default()).unwrap();
+        let e = find(c.as_ref(), "libc.so.3").unwrap_or_else(|| panic!("bs {bs}"));
+        assert_eq!(c.read(e).unwrap().as_ref(), &file[..], "bs {bs}");
+        assert_eq!(
+            (e.mode, e.uid, e.gid, e.mtime),
+            (0o100750, Some(1000), Some(100), Some(1_660_000_002))
+        );
+        let l = find(c.as_ref(), long).unwrap_or_else(|| panic!("bs {bs}: long name"));
+        assert_eq!(c.read(l).unwrap().as_ref(), &file[..5], "bs {bs}");
+    }
+}

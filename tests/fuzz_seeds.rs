@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use badalloc_audit::calloc::locate_calloc;
 use badalloc_audit::container::{self, lzo, ucl, ContainerKind, Limits};
 use badalloc_audit::elf::ElfFile;
+use common::etfs_writer;
 use common::ifs_writer::{self, Comp, Opts};
 
 fn put(dir: &Path, target: &str, name: &str, data: &[u8]) {
@@ -155,13 +156,44 @@ fn write_fuzz_seeds() {
         "lits",
         &lzo::lzo1x_encode_literals(b"literal run"),
     );
-    // QNX4/QNX6 from the shared corpus, when present (not committed: too big).
+    // Flash file systems built by the test writers: EFS (4 KiB and 64 KiB units), ETFS in
+    // every page layout.
+    for pow2 in [12u8, 16] {
+        let b = common::efs_writer::sample(pow2);
+        put(&dir, "efs", &format!("sample-2^{pow2}"), &b.image);
+        put(&dir, "scan_image", &format!("efs-2^{pow2}"), &b.image);
+    }
+    for (cluster, spare) in [
+        (512, etfs_writer::Spare::Trans),
+        (1024, etfs_writer::Spare::Trans),
+        (2048, etfs_writer::Spare::Nand(64)),
+    ] {
+        let layout = etfs_writer::Layout { cluster, spare };
+        let mut fs = etfs_writer::sample(layout);
+        let img = etfs_writer::write(layout, &fs.pages(1));
+        put(&dir, "etfs", &format!("sample-{cluster}-{spare:?}"), &img);
+        put(
+            &dir,
+            "scan_image",
+            &format!("etfs-{cluster}-{spare:?}"),
+            &img,
+        );
+    }
+    // File system images from the shared corpus, when present (not committed: too big).
     for (target, rel) in [
         ("qnx6", "qnx6/qnxmount-test_image.bin"),
         ("qnx4", "qnx/openqnx-qnx4fs.img"),
+        ("efs", "flash/qnxmount-efs-test_image.bin"),
+        ("etfs", "flash/qnxmount-etfs-test_image.bin"),
         ("gzip", "qnx6/qnxmount-test_image.tar.gz"),
     ] {
         if let Some(d) = common::corpus(rel) {
+            // The EFS image's partition is its first 512 KiB; the rest is erased flash.
+            let d = if target == "efs" {
+                d[..d.len().min(0x80000)].to_vec()
+            } else {
+                d
+            };
             put(
                 &dir,
                 target,

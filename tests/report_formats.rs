@@ -141,6 +141,7 @@ fn libc(path: &str, verdict: CallocVerdict) -> LibcReport {
                 CallocVerdict::Unknown => "could not follow calloc",
             },
         ),
+        sha256: Some(common::sha256_hex(path.as_bytes())),
     }
 }
 
@@ -160,6 +161,8 @@ fn binary(path: &str, static_calloc: Option<CallocReport>) -> BinaryReport {
         network: true,
         network_imports: vec!["socket".into()],
         stripped_static: false,
+        located_by_address: vec![],
+        sha256: Some(common::sha256_hex(path.as_bytes())),
     }
 }
 
@@ -279,6 +282,22 @@ fn fixture_reports() -> Vec<(&'static str, Report)> {
         .collect()
 }
 
+/// Scans of the real QNX images and programs of the corpus (skipped where it is absent).
+fn corpus_reports() -> Vec<(String, Report)> {
+    [
+        "qnx/openqnx-641-x86.ifs",
+        "qnx/sdp660-armle-omap5-sd.ifs",
+        "qnx/openqnx-qnx4fs.img",
+        "static/mib2-gzip.stripped-static",
+    ]
+    .into_iter()
+    .filter_map(|rel| {
+        let p = common::corpus_path(rel)?;
+        Some((rel.to_string(), scan(&[p], &ScanOptions::default())))
+    })
+    .collect()
+}
+
 fn all_reports() -> Vec<(String, Report)> {
     let mut v: Vec<(String, Report)> = vec![
         ("affected".into(), affected()),
@@ -315,7 +334,7 @@ fn sarif_of(r: &Report) -> Value {
 #[test]
 fn sarif_is_valid_for_every_kind_of_report() {
     let v = sarif_validator();
-    for (name, r) in all_reports() {
+    for (name, r) in all_reports().into_iter().chain(corpus_reports()) {
         assert_valid(&v, &sarif_of(&r), &format!("SARIF of {name}"));
     }
 }
@@ -402,11 +421,16 @@ fn sarif_release_only_and_inconclusive_and_family() {
     assert_eq!(r[0]["ruleId"], "CVE-2021-22156");
     assert!(r[0]["message"]["text"].as_str().unwrap().contains("6.4.1"));
 
+    // Inconclusive is a warning (treat it as affected), by default and on each result.
     let doc = sarif_of(&inconclusive());
+    assert_eq!(
+        doc["runs"][0]["tool"]["driver"]["rules"][1]["defaultConfiguration"]["level"],
+        "warning"
+    );
     let r = &doc["runs"][0]["results"];
     assert_eq!(r.as_array().unwrap().len(), 1);
     assert_eq!(r[0]["ruleId"], "CVE-2021-22156-INCONCLUSIVE");
-    assert_eq!(r[0]["level"], "note");
+    assert_eq!(r[0]["level"], "warning");
     assert!(r[0]["message"]["text"]
         .as_str()
         .unwrap()
@@ -472,7 +496,7 @@ fn sarif_level_and_vex_state_for_every_verdict() {
         (
             "inconclusive",
             inconclusive(),
-            vec![("CVE-2021-22156-INCONCLUSIVE", "note")],
+            vec![("CVE-2021-22156-INCONCLUSIVE", "warning")],
             Some("in_triage"),
         ),
         ("error", error, vec![], Some("in_triage")),
@@ -539,7 +563,7 @@ fn collect_bom_refs(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn cyclonedx_is_valid_for_every_kind_of_report() {
     let v = cyclonedx_validator();
-    for (name, r) in all_reports() {
+    for (name, r) in all_reports().into_iter().chain(corpus_reports()) {
         let bom = bom_of(&r);
         assert_valid(&v, &bom, &format!("CycloneDX of {name}"));
         // The vendored schema drops these two constraints (see tests/data/schemas/README.md).
@@ -575,8 +599,17 @@ fn cyclonedx_validator_rejects_a_broken_bom() {
     let mut bad = good.clone();
     bad["serialNumber"] = json!("urn:uuid:not-a-uuid");
     assert!(!v.is_valid(&bad));
-    let mut bad = good;
+    let mut bad = good.clone();
     bad["components"][0]["type"] = json!("rtos");
+    assert!(!v.is_valid(&bad));
+    // The new fields are checked too: a hash that is not 64 hex digits, an unknown algorithm.
+    let libc = &good["components"][0]["components"][1];
+    assert_eq!(libc["type"], "library");
+    let mut bad = good.clone();
+    bad["components"][0]["components"][1]["hashes"][0]["content"] = json!("abc");
+    assert!(!v.is_valid(&bad));
+    let mut bad = good;
+    bad["components"][0]["components"][1]["hashes"][0]["alg"] = json!("SHA256");
     assert!(!v.is_valid(&bad));
 }
 
@@ -610,8 +643,9 @@ fn cyclonedx_vex_states_per_verdict() {
     assert_eq!(os["name"], "QNX Neutrino RTOS");
     assert_eq!(
         os["cpe"],
-        "cpe:2.3:o:blackberry:qnx_software_development_platform:6.5.0:*:*:*:*:*:*:*"
+        "cpe:2.3:a:blackberry:qnx_software_development_platform:6.5.0:*:*:*:*:*:*:*"
     );
+    assert_eq!(os["purl"], "pkg:generic/qnx/neutrino@6.5.0");
 
     let cve_state = |r: &Report| cve_vuln(&bom_of(r))["analysis"].clone();
     assert_eq!(cve_state(&patched())["state"], "resolved");
@@ -673,6 +707,188 @@ fn cyclonedx_is_deterministic() {
     assert_eq!(once, twice);
 }
 
+/// Every component of a BOM, nested ones included, in document order.
+fn all_components(bom: &Value) -> Vec<&Value> {
+    fn walk<'a>(list: &'a Value, out: &mut Vec<&'a Value>) {
+        for c in list.as_array().into_iter().flatten() {
+            out.push(c);
+            walk(&c["components"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&bom["components"], &mut out);
+    out
+}
+
+fn property<'a>(c: &'a Value, name: &str) -> Option<&'a str> {
+    c["properties"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == format!("badalloc-audit:{name}"))?["value"]
+        .as_str()
+}
+
+fn sha256_of(c: &Value) -> Option<&str> {
+    let h = c["hashes"].as_array()?;
+    assert_eq!(h.len(), 1, "{c}");
+    assert_eq!(h[0]["alg"], "SHA-256", "{c}");
+    h[0]["content"].as_str()
+}
+
+/// Each component read from a file (C libraries, programs with their own calloc) carries the
+/// SHA-256 of that file's bytes: checked against the file itself for loose files, and
+/// against the corpus's published checksums for a C library inside a boot image and for a
+/// program given as the PATH.
+#[test]
+fn cyclonedx_hashes_are_the_sha256_of_the_files() {
+    let mut checked = 0;
+    for (name, r) in fixture_reports() {
+        let root = common::fixture(&format!("example/{name}"));
+        let bom = bom_of(&r);
+        for c in all_components(&bom) {
+            let Some(path) = property(c, "path") else {
+                continue;
+            };
+            let hash = sha256_of(c).unwrap_or_else(|| panic!("{name}: {path} has no hash"));
+            if !path.contains('!') && !path.contains('@') {
+                let bytes = std::fs::read(root.join(path)).unwrap();
+                assert_eq!(hash, common::sha256_hex(&bytes), "{name}: {path}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} files checked");
+
+    if let Some(p) = common::corpus_path("qnx/openqnx-641-x86.ifs") {
+        let bom = bom_of(&scan(&[p], &ScanOptions::default()));
+        let libc = all_components(&bom)
+            .into_iter()
+            .find(|c| property(c, "path") == Some("openqnx-641-x86.ifs!/proc/boot/libc.so.3"))
+            .expect("the image's C library");
+        // corpus/README.md: the same bytes as qnx/openqnx-641-x86-libc.so.3.
+        assert_eq!(
+            sha256_of(libc),
+            Some("d94d70ee8be9d5098026cdabc2e1732448a83f693be6dfb2cf48cc0540d58810")
+        );
+    }
+    if let Some(p) = common::corpus_path("static/mib2-gzip.stripped-static") {
+        let bom = bom_of(&scan(&[p], &ScanOptions::default()));
+        assert_eq!(bom["components"][0]["type"], "firmware");
+        assert_eq!(
+            sha256_of(&bom["components"][0]),
+            Some("62f0da1e9aefae7a9ae6ec0beb524ef127ba9952cb1c2b06c7c37982144d3172")
+        );
+    }
+    // A directory target is not a file: no hash is made up for it.
+    let (_, r) = fixture_reports().remove(0);
+    assert!(bom_of(&r)["components"][0].get("hashes").is_none());
+}
+
+/// The OS and the QNX C library carry NVD's CPE for the SDP and a purl; the VEX statement
+/// affects that C library by its bom-ref, so an importer links the two.
+#[test]
+fn cyclonedx_os_and_libc_carry_cpe_and_purl() {
+    let Some(p) = common::corpus_path("qnx/openqnx-641-x86.ifs") else {
+        return;
+    };
+    let r = scan(&[p], &ScanOptions::default());
+    assert_eq!(r.targets[0].verdict, Verdict::Affected);
+    let bom = bom_of(&r);
+    let comps = all_components(&bom);
+    let os = comps
+        .iter()
+        .find(|c| c["type"] == "operating-system")
+        .expect("an OS component");
+    assert_eq!(
+        os["cpe"],
+        "cpe:2.3:a:blackberry:qnx_software_development_platform:6.4.1:*:*:*:*:*:*:*"
+    );
+    assert_eq!(os["purl"], "pkg:generic/qnx/neutrino@6.4.1");
+    let libc = comps
+        .iter()
+        .find(|c| c["type"] == "library")
+        .expect("a C library component");
+    // Its own QNX_info VERSION (6.4.0), not the kernel's release.
+    assert_eq!(
+        libc["cpe"],
+        "cpe:2.3:a:blackberry:qnx_software_development_platform:6.4.0:*:*:*:*:*:*:*"
+    );
+    assert_eq!(libc["purl"], "pkg:generic/qnx/libc@6.4.0?arch=x86");
+    let cve = cve_vuln(&bom);
+    assert_eq!(cve["affects"], json!([{"ref": libc["bom-ref"]}]));
+
+    // SDP 6.6.0 on ARM; and from 7 on NVD names the SDP by two numbers.
+    if let Some(p) = common::corpus_path("qnx/sdp660-armle-omap5-sd.ifs") {
+        let bom = bom_of(&scan(&[p], &ScanOptions::default()));
+        let os = all_components(&bom)
+            .into_iter()
+            .find(|c| c["type"] == "operating-system")
+            .cloned()
+            .expect("an OS component");
+        assert_eq!(
+            os["cpe"],
+            "cpe:2.3:a:blackberry:qnx_software_development_platform:6.6.0:*:*:*:*:*:*:*"
+        );
+    }
+    assert_eq!(
+        cyclonedx::sdp_cpe("7.1.0").as_deref(),
+        Some("cpe:2.3:a:blackberry:qnx_software_development_platform:7.1:*:*:*:*:*:*:*")
+    );
+    assert_eq!(
+        cyclonedx::sdp_cpe("6.4-6.6"),
+        None,
+        "a range names no version"
+    );
+    assert_eq!(cyclonedx::sdp_cpe("6.5.0 x"), None);
+    assert_eq!(
+        cyclonedx::qnx_purl("libc", "6.5.0 SP1", Some("armle-v7")),
+        "pkg:generic/qnx/libc@6.5.0%20SP1?arch=armle-v7"
+    );
+
+    // A release range: version, but no CPE or purl. Another system's C library: no QNX name.
+    let mut ranged = patched();
+    ranged.targets[0].os.release = None;
+    ranged.targets[0].os.release_range = Some("6.4-6.6".into());
+    let bom = bom_of(&ranged);
+    let os = &bom["components"][0]["components"][0];
+    assert_eq!(os["version"], "6.4-6.6");
+    assert!(os.get("cpe").is_none() && os.get("purl").is_none(), "{os}");
+    for (name, r) in fixture_reports() {
+        let bom = bom_of(&r);
+        for c in all_components(&bom) {
+            if c["type"] == "library" && property(c, "qnx") == Some("false") {
+                assert!(
+                    c.get("cpe").is_none() && c.get("purl").is_none(),
+                    "{name}: {c}"
+                );
+            }
+        }
+    }
+}
+
+/// `recommendation` says what to do where something is to be done: affected, and undecided
+/// (treated as affected); a patched or not-affected device gets none.
+#[test]
+fn cyclonedx_recommendation_only_where_something_is_to_be_done() {
+    let rec = |r: &Report| cve_vuln(&bom_of(r)).get("recommendation").cloned();
+    let affected_rec = rec(&affected()).expect("affected: a recommendation");
+    assert!(affected_rec.as_str().unwrap().contains("patch 4844"));
+    assert_eq!(rec(&patched()), None);
+    let mut clean = patched();
+    clean.targets[0].verdict = Verdict::NotAffected;
+    assert_eq!(rec(&clean), None);
+    let mut unsure = patched();
+    unsure.targets[0].verdict = Verdict::Inconclusive;
+    let unsure_rec = rec(&unsure).expect("inconclusive: a recommendation");
+    assert!(
+        unsure_rec.as_str().unwrap().contains("as affected"),
+        "{unsure_rec}"
+    );
+    // The family entry is always about something to fix.
+    let bom = bom_of(&not_qnx_newlib());
+    assert!(bom["vulnerabilities"][0]["recommendation"].is_string());
+}
+
 // ---------------------------------------------------------------- diff and round trip
 
 #[test]
@@ -726,8 +942,9 @@ fn json_is_the_pretty_layout_of_the_whole_report() {
 fn diff_patched_libc() {
     let before = affected_by_release();
     let mut after = patched();
-    after.targets[0].path = "old-remounted".into(); // one target each: matched by position
-    let d = diff::diff(&before, &after);
+    after.targets[0].path = "old-remounted".into(); // the same device, mounted elsewhere
+    let d = diff::diff_with(&before, &after, diff::Matching::SameTarget).unwrap();
+    assert_eq!(d.matched_by, "same-target");
     assert!(!d.still_exposed, "{:?}", d.exposures);
     assert_eq!(d.targets.len(), 1);
     let t = &d.targets[0];
@@ -791,9 +1008,250 @@ fn diff_matches_several_targets_by_path() {
     assert_eq!(
         statuses,
         [
-            TargetStatus::Removed,
+            TargetStatus::NotRescanned,
             TargetStatus::Unchanged,
             TargetStatus::Added
         ]
+    );
+    assert_eq!(d.matched_by, "path");
+    assert_eq!(d.shared_targets, 1);
+}
+
+#[test]
+fn diff_a_target_not_rescanned_is_never_an_all_clear() {
+    // BEFORE: an affected device and an inconclusive one; AFTER scanned only the second,
+    // now patched.
+    let mut unsure = patched();
+    unsure.targets[0].verdict = Verdict::Inconclusive;
+    let before = report(
+        affected()
+            .targets
+            .into_iter()
+            .chain(unsure.targets)
+            .collect(),
+    );
+    let d = diff::diff(&before, &patched());
+    assert_eq!(d.targets[0].status, TargetStatus::NotRescanned);
+    assert!(d.still_exposed, "{d:?}");
+    assert_eq!(d.exit_status(), 1);
+    assert_eq!(
+        d.exposures,
+        ["/mnt/fw dump: affected before, not re-scanned"]
+    );
+    let text = diff::render_text(&d);
+    assert!(!text.contains("nothing exposed remains"), "{text}");
+    assert!(
+        text.contains("Targets matched by path: 1 in both reports, 1 only in BEFORE (not re-scanned), 0 only in AFTER.")
+            && text.contains("/mnt/fw dump: not re-scanned"),
+        "{text}"
+    );
+    // A target that was not exposed before may go unscanned without alarm.
+    let before = report(
+        patched()
+            .targets
+            .into_iter()
+            .chain(not_qnx_newlib().targets)
+            .collect(),
+    );
+    let mut clean = not_qnx_newlib();
+    clean.targets[0].binaries.clear();
+    clean.targets[0].verdict = Verdict::NotQnx;
+    let before = report(
+        before
+            .targets
+            .into_iter()
+            .take(1)
+            .chain(clean.targets)
+            .collect(),
+    );
+    let d = diff::diff(&before, &patched());
+    assert!(!d.still_exposed, "{d:?}");
+    assert_eq!(d.exit_status(), 0);
+}
+
+#[test]
+fn diff_of_reports_sharing_no_target_says_so() {
+    let d = diff::diff(&affected_by_release(), &patched());
+    assert_eq!(d.shared_targets, 0);
+    let statuses: Vec<TargetStatus> = d.targets.iter().map(|t| t.status).collect();
+    assert_eq!(statuses, [TargetStatus::NotRescanned, TargetStatus::Added]);
+    assert!(d.still_exposed);
+    let text = diff::render_text(&d);
+    assert!(
+        text.starts_with("The two reports share no target (targets are matched by path)"),
+        "{text}"
+    );
+    assert!(!text.contains("changed"), "no change is reported: {text}");
+    // Said to be one device: compared.
+    let d = diff::diff_with(
+        &affected_by_release(),
+        &patched(),
+        diff::Matching::SameTarget,
+    )
+    .unwrap();
+    assert_eq!(d.shared_targets, 1);
+    assert_eq!(d.targets[0].status, TargetStatus::Changed);
+    assert_eq!(d.exit_status(), 0);
+    // ...only when each report holds one target.
+    let two = report(
+        affected()
+            .targets
+            .into_iter()
+            .chain(patched().targets)
+            .collect(),
+    );
+    assert!(diff::diff_with(&two, &patched(), diff::Matching::SameTarget).is_err());
+    // An undecided target after: not "nothing exposed remains".
+    let mut unsure = patched();
+    unsure.targets[0].verdict = Verdict::Inconclusive;
+    let d = diff::diff(&patched(), &unsure);
+    assert!(!d.still_exposed);
+    assert_eq!(d.exit_status(), 3);
+    assert!(diff::render_text(&d).contains("undecided"));
+}
+
+/// Every string leaf of `value` that the model `T` still accepts so, prefixed with `hostile`
+/// (enumerations keep their values; strings equal before are equal after, so the rendering
+/// takes the same branches).
+fn poison<T: serde::de::DeserializeOwned>(value: &Value, hostile: &str) -> T {
+    fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::String(_) => out.push(at),
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    leaves(x, format!("{at}/{i}"), out);
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    leaves(
+                        x,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut paths = Vec::new();
+    leaves(value, String::new(), &mut paths);
+    let mut v = value.clone();
+    for p in paths {
+        let old = v.pointer(&p).cloned().unwrap();
+        *v.pointer_mut(&p).unwrap() =
+            Value::String(format!("{hostile}{}", old.as_str().unwrap_or_default()));
+        if serde_json::from_value::<T>(v.clone()).is_err() {
+            *v.pointer_mut(&p).unwrap() = old;
+        }
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+/// Characters that must never reach a terminal from a text rendering.
+fn unsafe_chars(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| (c.is_control() && c != '\n') || ('\u{2028}'..='\u{2069}').contains(&c))
+        .collect()
+}
+
+const HOSTILE: &str = "x\u{1b}[1A\u{1b}[2K\rfw: NOT AFFECTED\n\u{9b}31m\u{202e}\t\u{7f}";
+
+/// Markup and controls in every string of a report, for the HTML and fleet renderings.
+const HOSTILE_MARKUP: &str = "<b id=x>\"'&amp;</td></table><script>\u{1b}[2J\r\n\u{202e}";
+
+#[test]
+fn html_and_summary_renderings_escape_every_string_from_the_bytes() {
+    use badalloc_audit::report::{html, ndjson, summary};
+    let mut r = scan(
+        &[common::fixture("example/qnx650-device")],
+        &ScanOptions::default(),
+    );
+    r.targets[0]
+        .errors
+        .push(badalloc_audit::report::ErrorReport {
+            path: "lib/x".into(),
+            offset: Some(4),
+            message: "damaged".into(),
+        });
+    let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE_MARKUP);
+    assert!(hostile.targets[0].path.starts_with("<b id=x>"));
+    let page = html::render(&hostile);
+    let clean = html::render(&r);
+    for bad in ["<b id", "<script", "</table><", "\"'&amp;"] {
+        assert!(!page.contains(bad), "{bad:?} reached the page");
+    }
+    assert!(unsafe_chars(&page).is_empty(), "{:?}", unsafe_chars(&page));
+    assert!(page.contains("&lt;b id=x&gt;&quot;&#39;&amp;amp;&lt;/td&gt;&lt;/table&gt;&lt;script&gt;\\x1b[2J\\x0d\\x0a\\xe2\\x80\\xae"));
+    // The same elements as the clean page: no string opened or closed one.
+    let tags = |p: &str| p.matches('<').count();
+    assert_eq!(tags(&page), tags(&clean));
+
+    // The fleet forms, from the same report read back as NDJSON.
+    let line = ndjson::line(1, &hostile.tool, &hostile.targets[0]);
+    let (targets, errors) = ndjson::read("r.ndjson", &line);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut s = summary::Summary::default();
+    s.add(targets, errors);
+    s.finish();
+    let text = summary::render_text(&s);
+    assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
+    let csv = summary::render_csv(&s);
+    assert!(unsafe_chars(&csv.replace("\r\n", "\n")).is_empty());
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let page = summary::render_html(&s);
+    for bad in ["<b id", "<script"] {
+        assert!(!page.contains(bad), "{bad:?} reached the summary page");
+    }
+}
+
+#[test]
+fn text_renderings_escape_every_string_from_the_bytes() {
+    let mut r = scan(
+        &[common::fixture("example/qnx650-device")],
+        &ScanOptions::default(),
+    );
+    r.targets[0]
+        .errors
+        .push(badalloc_audit::report::ErrorReport {
+            path: "lib/x".into(),
+            offset: Some(4),
+            message: "damaged".into(),
+        });
+    let plain = badalloc_audit::report::text::render(&r);
+    let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE);
+    assert_ne!(
+        hostile.targets[0].path, r.targets[0].path,
+        "nothing was poisoned"
+    );
+    let text = badalloc_audit::report::text::render(&hostile);
+    assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
+    assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
+    assert!(text.contains("x\\x1b[1A\\x1b[2K\\x0dfw: NOT AFFECTED\\x0a\\xc2\\x9b31m"));
+
+    // The diff of two hand-made reports, every string of it hostile.
+    let mut after = r.clone();
+    after.targets[0].libc[0].calloc.verdict = CallocVerdict::Checked;
+    after.targets[0].binaries.pop();
+    after.targets[0].os.release = Some("6.5.0 SP1".into());
+    after.targets.push(patched().targets.remove(0));
+    let d = diff::diff(
+        &report(
+            r.targets
+                .iter()
+                .cloned()
+                .chain(affected().targets)
+                .collect(),
+        ),
+        &after,
+    );
+    let plain = diff::render_text(&d);
+    let hostile: diff::Diff = poison(&serde_json::to_value(&d).unwrap(), HOSTILE);
+    let text = diff::render_text(&hostile);
+    assert!(unsafe_chars(&text).is_empty(), "{:?}", unsafe_chars(&text));
+    assert_eq!(
+        text.lines().count(),
+        plain.lines().count(),
+        "{plain}\n---\n{text}"
     );
 }

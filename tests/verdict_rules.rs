@@ -5,10 +5,11 @@
 //! Findings are built only through the constructors below: when the report structs grow,
 //! they are the one place to adapt.
 
-use badalloc_audit::classify::{classify, Classification, Findings};
-use badalloc_audit::evidence::{OsAssessment, Release, ReleaseEstimate};
+use badalloc_audit::classify::{classify, Classification, Findings, UnreadableFile};
+use badalloc_audit::evidence::{OsAssessment, Release, ReleaseEstimate, ReleaseFloor};
 use badalloc_audit::report::{
-    BinaryReport, CallocReport, CallocVerdict, Confidence, LibcReport, OsReport, Verdict,
+    BinaryReport, CallocReport, CallocVerdict, Confidence, ImageNote, ImageReport, ImageState,
+    LibcReport, OsReport, Verdict,
 };
 
 use CallocVerdict::{Checked, Unchecked, Unknown};
@@ -50,7 +51,11 @@ fn os(
             conflicts: vec![],
         },
         is_qnx,
-        estimate: ReleaseEstimate { exact, range },
+        estimate: ReleaseEstimate {
+            exact,
+            range,
+            floor: None,
+        },
     }
 }
 
@@ -67,6 +72,18 @@ fn label(r: &str) -> OsAssessment {
 /// Only a series (libc SONAME) or a lower bound is known.
 fn series(lo: &str, hi: &str, name: &str) -> OsAssessment {
     os(true, None, Confidence::Low, Some((lo, hi, name)))
+}
+
+/// Only a lower bound from what the programs need (libc.so.4+: QNX 7.0 or later).
+fn floor(r: &str, label: &str) -> OsAssessment {
+    let mut o = qnx_unknown_release();
+    o.estimate.floor = Some(ReleaseFloor {
+        release: rel(r),
+        label: label.to_string(),
+        why: "bin/ls needs libc.so.4".to_string(),
+    });
+    o.report.release_range = Some(label.to_string());
+    o
 }
 
 /// QNX, with nothing that tells the release.
@@ -86,6 +103,7 @@ fn qnx_libc(path: &str, v: CallocVerdict) -> LibcReport {
         version: None,
         qnx: true,
         calloc: calloc(v),
+        sha256: None,
     }
 }
 
@@ -114,6 +132,8 @@ fn program(path: &str, qnx: bool) -> BinaryReport {
         network: false,
         network_imports: vec![],
         stripped_static: false,
+        located_by_address: vec![],
+        sha256: None,
     }
 }
 
@@ -134,14 +154,65 @@ fn stripped_static(path: &str) -> BinaryReport {
     }
 }
 
-/// Classify; `elf_files` counts every file given (the C libraries and the binaries).
-fn judge(os: &OsAssessment, libc: &[LibcReport], binaries: &[BinaryReport]) -> Classification {
+/// What a target holds besides its ELF files.
+#[derive(Default)]
+struct Extra {
+    /// C libraries that could not be read.
+    unreadable: Vec<UnreadableFile>,
+    images: Vec<ImageReport>,
+    /// Files that are neither ELF, nor image, nor text, nor empty.
+    opaque_files: u64,
+    /// Text or empty files.
+    plain_files: u64,
+    errors: usize,
+}
+
+fn unreadable_libc(path: &str) -> UnreadableFile {
+    UnreadableFile {
+        path: path.into(),
+        reason: "permission denied; run as root".into(),
+    }
+}
+
+fn image(path: &str, state: ImageState) -> ImageReport {
+    ImageReport {
+        path: path.into(),
+        kind: "ifs".into(),
+        offset: None,
+        entries: 3,
+        notes: vec![ImageNote {
+            kind: "damage".into(),
+            detail: "UCL block truncated".into(),
+            offset: Some(0x1234),
+        }],
+        boot_script: vec![],
+        state,
+    }
+}
+
+/// Classify; every ELF file given counts as a file read, and so do the `extra` ones.
+fn judge_with(
+    os: &OsAssessment,
+    libc: &[LibcReport],
+    binaries: &[BinaryReport],
+    extra: &Extra,
+) -> Classification {
+    let elf_files = (libc.len() + binaries.len()) as u64;
     classify(&Findings {
         os,
         libc,
         binaries,
-        elf_files: (libc.len() + binaries.len()) as u64,
+        elf_files,
+        unreadable_libc: &extra.unreadable,
+        images: &extra.images,
+        files: elf_files + extra.opaque_files + extra.plain_files + extra.unreadable.len() as u64,
+        opaque_files: extra.opaque_files,
+        errors: extra.errors + extra.unreadable.len(),
     })
+}
+
+fn judge(os: &OsAssessment, libc: &[LibcReport], binaries: &[BinaryReport]) -> Classification {
+    judge_with(os, libc, binaries, &Extra::default())
 }
 
 /// The id each reason starts with (`R4`, `caveat`, `BADALLOC-CALLOC-UNCHECKED`...).
@@ -159,6 +230,7 @@ struct Row {
     os: OsAssessment,
     libc: Vec<LibcReport>,
     binaries: Vec<BinaryReport>,
+    extra: Extra,
     verdict: Verdict,
     ids: &'static [&'static str],
 }
@@ -176,9 +248,14 @@ fn row(
         os,
         libc,
         binaries,
+        extra: Extra::default(),
         verdict,
         ids,
     }
+}
+
+fn with(extra: Extra, r: Row) -> Row {
+    Row { extra, ..r }
 }
 
 const LIBC: &str = "lib/libc.so.3";
@@ -188,14 +265,63 @@ fn rows() -> Vec<Row> {
     let libc = |v| vec![qnx_libc(LIBC, v)];
     let none = Vec::new;
     vec![
-        // ---- not QNX
-        row(
-            "R0: no ELF file at all",
-            not_qnx(),
-            none(),
-            vec![],
-            Inconclusive,
-            &["R0"],
+        // ---- not QNX, not firmware
+        with(
+            Extra {
+                opaque_files: 1,
+                ..Extra::default()
+            },
+            row(
+                "R0: no ELF file at all, bytes of an unknown format",
+                not_qnx(),
+                none(),
+                vec![],
+                Inconclusive,
+                &["R0"],
+            ),
+        ),
+        with(
+            Extra {
+                plain_files: 2,
+                ..Extra::default()
+            },
+            row(
+                "NOT-FIRMWARE: only text and empty files",
+                not_qnx(),
+                none(),
+                vec![],
+                NotQnx,
+                &["NOT-FIRMWARE"],
+            ),
+        ),
+        with(
+            Extra {
+                plain_files: 2,
+                errors: 1,
+                ..Extra::default()
+            },
+            row(
+                "R0: text files, but one could not be read",
+                not_qnx(),
+                none(),
+                vec![],
+                Inconclusive,
+                &["R0"],
+            ),
+        ),
+        with(
+            Extra {
+                unreadable: vec![unreadable_libc("lib/libc.so.3")],
+                ..Extra::default()
+            },
+            row(
+                "unread + R3: a C library that could not be read is named",
+                not_qnx(),
+                none(),
+                vec![program("bin/hello", false)],
+                NotQnx,
+                &["unread", "R3"],
+            ),
         ),
         row(
             "R3: ELF files, none QNX",
@@ -319,7 +445,108 @@ fn rows() -> Vec<Row> {
             Affected,
             &["R1"],
         ),
-        // ---- fixed releases
+        // ---- damaged images: at most inconclusive, whatever else was found
+        with(
+            Extra {
+                images: vec![image("fw.bin@0x40000", ImageState::Partial)],
+                ..Extra::default()
+            },
+            row(
+                "DAMAGED-IMAGE: a fixed release and a checked libc, but an image read in part",
+                kernel("6.6.0"),
+                libc(Checked),
+                vec![],
+                Inconclusive,
+                &["DAMAGED-IMAGE", "R4"],
+            ),
+        ),
+        with(
+            Extra {
+                images: vec![image("fw.bin@0x40000", ImageState::Unreadable)],
+                ..Extra::default()
+            },
+            row(
+                "DAMAGED-IMAGE: not QNX by its ELF files, but an image could not be read",
+                not_qnx(),
+                none(),
+                vec![program("bin/hello", false)],
+                Inconclusive,
+                &["DAMAGED-IMAGE", "R3"],
+            ),
+        ),
+        with(
+            Extra {
+                images: vec![image("fw.bin@0x40000", ImageState::Partial)],
+                ..Extra::default()
+            },
+            row(
+                "DAMAGED-IMAGE: an affected verdict stands, the image is named",
+                kernel("6.5.0"),
+                libc(Unchecked),
+                vec![],
+                Affected,
+                &["R1", "DAMAGED-IMAGE"],
+            ),
+        ),
+        with(
+            Extra {
+                images: vec![image("fw.bin@0x40000", ImageState::Complete)],
+                ..Extra::default()
+            },
+            row(
+                "R4: an image read in full changes nothing",
+                kernel("6.6.0"),
+                libc(Checked),
+                vec![],
+                NotAffected,
+                &["R4"],
+            ),
+        ),
+        // ---- fixed releases, and the lower bound from the programs' ABI
+        row(
+            "R4: programs need libc.so.4+ (7.0 or later), no C library",
+            floor("7.0.0", "7.0 or later"),
+            none(),
+            vec![program("bin/ls", true)],
+            NotAffected,
+            &["R4"],
+        ),
+        row(
+            "R1: the lower bound does not outrank unchecked code",
+            floor("7.0.0", "7.0 or later"),
+            libc(Unchecked),
+            vec![],
+            Affected,
+            &["R1"],
+        ),
+        with(
+            Extra {
+                unreadable: vec![unreadable_libc("lib/libc.so.3")],
+                ..Extra::default()
+            },
+            row(
+                "R6: a 6.5.0 kernel and a C library that could not be read",
+                kernel("6.5.0"),
+                none(),
+                vec![],
+                Inconclusive,
+                &["R6"],
+            ),
+        ),
+        with(
+            Extra {
+                unreadable: vec![unreadable_libc("x/lib/libc.so.3")],
+                ..Extra::default()
+            },
+            row(
+                "R10: a checked libc and one that could not be read are not all checked",
+                qnx_unknown_release(),
+                libc(Checked),
+                vec![],
+                Inconclusive,
+                &["R10"],
+            ),
+        ),
         row(
             "R4: 6.6.0 kernel, checked libc",
             kernel("6.6.0"),
@@ -616,7 +843,7 @@ fn rows() -> Vec<Row> {
 fn every_rule_and_edge_gives_its_verdict_and_rule_id() {
     let mut wrong = Vec::new();
     for r in rows() {
-        let c = judge(&r.os, &r.libc, &r.binaries);
+        let c = judge_with(&r.os, &r.libc, &r.binaries, &r.extra);
         let ids = rule_ids(&c);
         if c.verdict != r.verdict || ids != r.ids {
             wrong.push(format!(
@@ -645,21 +872,20 @@ fn the_table_covers_every_rule() {
         "/docs/classification.md"
     ))
     .unwrap();
-    for line in doc
+    // The rule table: every line whose first cell is an id (R0, NOT-FIRMWARE, caveat...).
+    let table = doc
+        .split("## Rules")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("docs/classification.md has a Rules section");
+    let ids: Vec<&str> = table
         .lines()
-        .filter(|l| l.starts_with("| R") || l.starts_with("| BADALLOC"))
-    {
-        let id = line
-            .trim_start_matches('|')
-            .split('|')
-            .next()
-            .unwrap_or("")
-            .trim();
-        assert!(fired.iter().any(|f| f == id), "no row fires {id}");
-    }
-    for id in [
-        "R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "caveat",
-    ] {
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| id") && !l.starts_with("|--"))
+        .filter_map(|l| l.trim_start_matches('|').split('|').next())
+        .map(str::trim)
+        .collect();
+    assert!(ids.len() >= 15, "{ids:?}");
+    for id in ids {
         assert!(fired.iter().any(|f| f == id), "no row fires {id}");
     }
 }

@@ -13,6 +13,9 @@ struct Expect {
     tree: &'static str,
     exit: i32,
     headline: &'static str,
+    /// The verdict in the plain first line, and in capitals on the last.
+    words: &'static str,
+    word: &'static str,
     /// The rule id the first reason starts with.
     rule: &'static str,
     /// SARIF: (ruleId, level) of every result, in order.
@@ -26,6 +29,8 @@ const TREES: &[Expect] = &[
         tree: "affected",
         exit: 1,
         headline: "AFFECTED by CVE-2021-22156 (BadAlloc)",
+        words: "affected",
+        word: "AFFECTED",
         rule: "R1",
         sarif: &[("CVE-2021-22156", "error")],
         vex: Some("exploitable"),
@@ -34,6 +39,8 @@ const TREES: &[Expect] = &[
         tree: "patched",
         exit: 0,
         headline: "PATCHED: affected release, but calloc is fixed",
+        words: "patched",
+        word: "PATCHED",
         rule: "R5",
         sarif: &[],
         vex: Some("resolved"),
@@ -42,6 +49,8 @@ const TREES: &[Expect] = &[
         tree: "not-affected",
         exit: 0,
         headline: "NOT AFFECTED",
+        words: "not affected",
+        word: "NOT AFFECTED",
         rule: "R4",
         sarif: &[],
         vex: Some("not_affected"),
@@ -50,6 +59,8 @@ const TREES: &[Expect] = &[
         tree: "not-qnx",
         exit: 0,
         headline: "NOT QNX: CVE-2021-22156 does not apply",
+        words: "not QNX",
+        word: "NOT QNX",
         rule: "R3",
         sarif: &[],
         vex: None,
@@ -58,8 +69,10 @@ const TREES: &[Expect] = &[
         tree: "inconclusive",
         exit: 3,
         headline: "INCONCLUSIVE: the evidence does not decide",
+        words: "inconclusive",
+        word: "INCONCLUSIVE",
         rule: "R6",
-        sarif: &[("CVE-2021-22156-INCONCLUSIVE", "note")],
+        sarif: &[("CVE-2021-22156-INCONCLUSIVE", "warning")],
         vex: Some("in_triage"),
     },
 ];
@@ -100,14 +113,28 @@ fn every_verdict_end_to_end_in_every_format() {
 
         let (code, text) = scan("text", std::slice::from_ref(&path));
         assert_eq!(code, e.exit, "{t}: exit status of the text scan\n{text}");
-        let first = text.lines().next().unwrap_or("");
-        assert_eq!(first, format!("{}: {}", path.display(), e.headline), "{t}");
+        let lines: Vec<&str> = text.lines().collect();
+        // A plain sentence first, ending with the verdict in words and what to do...
         assert!(
-            text.lines()
-                .nth(1)
-                .is_some_and(|l| l.starts_with(&format!("  - {}:", e.rule))),
+            lines[0].contains(&format!(": {}. ", e.words)),
+            "{t}: first line: {}",
+            lines[0]
+        );
+        // ...the headline of the details, with the rule that decided under it...
+        let at = lines
+            .iter()
+            .position(|l| *l == format!("{}: {}", path.display(), e.headline))
+            .unwrap_or_else(|| panic!("{t}: no headline line in\n{text}"));
+        assert!(
+            lines[at + 1].starts_with(&format!("  - {}:", e.rule)),
             "{t}: the first reason is {}:\n{text}",
             e.rule
+        );
+        // ...and the verdict last.
+        let last = lines.last().copied().unwrap_or("");
+        assert!(
+            last.starts_with(&format!("Verdict for {}: {}.", path.display(), e.word)),
+            "{t}: last line: {last}"
         );
 
         let (code, out) = scan("json", std::slice::from_ref(&path));

@@ -224,6 +224,24 @@ impl<'e> A64<'e> {
                 hi_unsigned: false,
                 flags_ovf: false,
             }],
+            // `madd d, a, b, c` = a*b + c: gcc -O0 adds the cross terms of a 128-bit product
+            // into its high word this way (they fold to 0 when a factor's high half is 0).
+            O::MADD => smallvec![
+                Op::Mul {
+                    lo: Some(Opnd::Reg(TMP)),
+                    hi: None,
+                    a: self.src(&o[1]),
+                    b: self.src(&o[2]),
+                    hi_unsigned: false,
+                    flags_ovf: false,
+                },
+                Op::Add {
+                    dst: d,
+                    a: Opnd::Reg(TMP),
+                    b: self.src(&o[3]),
+                    sub: false,
+                },
+            ],
             O::UMULH => smallvec![Op::Mul {
                 lo: None,
                 hi: Some(d),

@@ -579,6 +579,19 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
         } => {
             let va = read(st, ctx, *a);
             let vb = read(st, ctx, *b);
+            if va.konst() == Some(0) || vb.konst() == Some(0) {
+                // A known-zero factor: both halves are 0. gcc -O0 forms a double-width
+                // product through the generic wide multiply, whose cross terms multiply
+                // the zero high halves of the operands; folding them lets the high word
+                // keep the HI of the one real widening multiply.
+                for dst in [lo, hi].into_iter().flatten() {
+                    write(st, *dst, Val::constant(0));
+                }
+                if *flags_ovf {
+                    st.flags.clear();
+                }
+                return;
+            }
             let may = (va.may & N != 0 && vb.may & S != 0) || (va.may & S != 0 && vb.may & N != 0);
             let must = matches!((factor(&va), factor(&vb)), (Some(x), Some(y)) if x != y);
             let tag = |t: Tags| Val {
@@ -980,6 +993,52 @@ mod tests {
         let f = Flags::Cmp(st.get(Loc::Reg(3)), Val::constant(0));
         assert_eq!(safe_outcome(&C32, &f, Cond::Ne).map(|x| x.0), Some(false));
         assert_eq!(safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0), Some(true));
+    }
+
+    /// gcc -O0's wide multiply: hi(n)*s + n*hi(s) + high half of n*s, with hi(n) = hi(s) = 0.
+    #[test]
+    fn known_zero_cross_terms_fold_into_the_high_half() {
+        let mul = |lo, hi, a, b| Op::Mul {
+            lo,
+            hi,
+            a,
+            b,
+            hi_unsigned: true,
+            flags_ovf: false,
+        };
+        let r = Opnd::Reg;
+        // dst = a + b
+        let add = |st: &mut State, dst: u16, a: u16, b: u16| {
+            let (dst, a, b) = (r(dst), r(a), r(b));
+            step(
+                st,
+                &C32,
+                &Op::Add {
+                    dst,
+                    a,
+                    b,
+                    sub: false,
+                },
+            );
+        };
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(N));
+        st.set(Loc::Reg(1), Val::tagged(S));
+        st.set(Loc::Reg(2), Val::constant(0)); // high half of n
+        st.set(Loc::Reg(3), Val::constant(0)); // high half of s
+        step(&mut st, &C32, &mul(Some(r(4)), None, r(2), r(1)));
+        step(&mut st, &C32, &mul(Some(r(5)), None, r(0), r(3)));
+        assert_eq!(st.get(Loc::Reg(4)).konst(), Some(0));
+        add(&mut st, 4, 4, 5);
+        step(&mut st, &C32, &mul(Some(r(6)), Some(r(7)), r(0), r(1)));
+        add(&mut st, 7, 4, 7);
+        assert!(st.get(Loc::Reg(7)).exactly(HI));
+        assert!(st.get(Loc::Reg(6)).exactly(P));
+        // A high half that is not known to be zero proves nothing.
+        st.set(Loc::Reg(2), Val::default());
+        step(&mut st, &C32, &mul(Some(r(4)), None, r(2), r(1)));
+        add(&mut st, 7, 4, 7);
+        assert_eq!(st.get(Loc::Reg(7)), Val::default());
     }
 
     #[test]

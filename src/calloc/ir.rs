@@ -315,6 +315,11 @@ pub trait Lifter {
     fn caller_saved(&self) -> &[Reg];
     /// If `addr` is a PLT stub (or a call stub), the GOT slot it jumps through.
     fn plt_slot(&self, addr: u64) -> Option<u64>;
+    /// If `addr` is a lazy-binding PLT entry, the index in DT_JMPREL of the relocation it
+    /// hands to the runtime linker's lazy binder (i386/x86_64 `push $n` after the jump).
+    fn plt_reloc_index(&self, _addr: u64) -> Option<usize> {
+        None
+    }
     /// Registers that may carry arguments to local functions besides the ABI ones.
     fn extra_arg_regs(&self) -> &[Reg] {
         &[]

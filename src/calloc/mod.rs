@@ -395,19 +395,21 @@ impl<'a> Analyzer<'_, 'a> {
     }
 
     fn resolve_in(&self, t: Target, st: Option<&State>) -> Resolved<'a> {
-        let by_slot = |slot: u64, via: &'static str| {
-            let b = self.elf.slot_symbol(slot);
+        // `lazy`: the symbol the PLT entry's own relocation index names, for a slot that no
+        // relocation binds by address.
+        let by_slot = |slot: u64, via: &'static str, lazy: Option<&'a str>| {
+            let b = self.elf.slot_symbol(slot).map(|b| b.symbol).or(lazy);
             match b {
-                Some(b) => {
+                Some(symbol) => {
                     let def = self
                         .elf
-                        .defined_symbol(b.symbol)
+                        .defined_symbol(symbol)
                         .filter(|s| s.addr != 0 && s.is_func)
                         .map(|s| s.addr);
                     Resolved {
-                        name: Some(b.symbol),
+                        name: Some(symbol),
                         def,
-                        display: TargetName::Symbol(b.symbol, via),
+                        display: TargetName::Symbol(symbol, via),
                     }
                 }
                 None => {
@@ -445,7 +447,12 @@ impl<'a> Analyzer<'_, 'a> {
             Target::Direct(a) => {
                 let reg = |r: ir::Reg| st.and_then(|s| s.get(Loc::Reg(r)).konst());
                 if let Some(slot) = self.lifter.plt_slot_in(a, &reg) {
-                    return by_slot(slot, "@plt");
+                    let lazy = || {
+                        let index = self.lifter.plt_reloc_index(a)?;
+                        self.elf.plt_reloc_symbol(index)
+                    };
+                    let lazy = self.elf.slot_symbol(slot).is_none().then(lazy).flatten();
+                    return by_slot(slot, "@plt", lazy);
                 }
                 let da = self.lifter.display_addr(a);
                 match self.elf.function_at(da) {
@@ -461,7 +468,7 @@ impl<'a> Analyzer<'_, 'a> {
                     },
                 }
             }
-            Target::Slot(s) => by_slot(s, "@got"),
+            Target::Slot(s) => by_slot(s, "@got", None),
             Target::RegOffset(r, base) => match st.and_then(|s| s.get(Loc::Reg(r)).konst()) {
                 Some(k) => {
                     self.resolve_in(Target::Direct(k.wrapping_add(base) & self.ctx.mask()), st)
@@ -475,7 +482,7 @@ impl<'a> Analyzer<'_, 'a> {
             Target::Reg(r) => {
                 let v = st.map(|s| s.get(Loc::Reg(r))).unwrap_or_default();
                 match (v.loaded_from(), v.konst()) {
-                    (Some(s), _) => by_slot(s, "@got"),
+                    (Some(s), _) => by_slot(s, "@got", None),
                     (None, Some(a)) => self.resolve_in(Target::Direct(a), st),
                     _ => Resolved {
                         name: None,

@@ -187,6 +187,17 @@ impl<'e> X86<'e> {
                         b: Opnd::Imm(self.disp(i) as u64 & self.word_mask()),
                         sub: false,
                     }]
+                } else if i.memory_base() != Register::None
+                    && i.memory_index_scale() == 1
+                    && self.disp(i) == 0
+                {
+                    // `lea ecx, [edi+edx]`: how gcc -O0 adds up the high word of a wide product
+                    smallvec![Op::Add {
+                        dst: o0,
+                        a: Opnd::Reg(r(i.memory_base())),
+                        b: Opnd::Reg(r(i.memory_index())),
+                        sub: false,
+                    }]
                 } else {
                     smallvec![Op::Clobber { dst: o0 }]
                 }
@@ -485,6 +496,21 @@ impl<'e> X86<'e> {
         (j.mnemonic() == Mnemonic::Ret).then(|| r(i.op_register(0)))
     }
 
+    /// The `jmp [slot]` a PLT entry starts with (after `endbr`/`nop`), and the address after it.
+    fn plt_jump(&self, addr: u64) -> Option<(Instruction, u64)> {
+        let mut a = addr;
+        for _ in 0..2 {
+            let i = self.decode(a).ok()?;
+            let next = a.checked_add(i.len() as u64)?;
+            match i.mnemonic() {
+                Mnemonic::Endbr32 | Mnemonic::Endbr64 | Mnemonic::Nop => a = next,
+                Mnemonic::Jmp if i.op_kind(0) == OpKind::Memory => return Some((i, next)),
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// A memory operand naming a GOT slot: absolute, RIP-relative, or `[ebx+disp]` with ebx
     /// = the GOT base (i386 PIC convention).
     fn slot_operand(&self, o: Opnd) -> Option<u64> {
@@ -577,19 +603,22 @@ impl Lifter for X86<'_> {
         }
     }
     fn plt_slot(&self, addr: u64) -> Option<u64> {
-        let mut a = addr;
-        for _ in 0..2 {
-            let i = self.decode(a).ok()?;
-            match i.mnemonic() {
-                Mnemonic::Endbr32 | Mnemonic::Endbr64 | Mnemonic::Nop => {
-                    a = a.checked_add(i.len() as u64)?;
-                }
-                Mnemonic::Jmp if i.op_kind(0) == OpKind::Memory => {
-                    return self.slot_operand(self.mem(&i));
-                }
-                _ => return None,
-            }
+        let (jmp, _) = self.plt_jump(addr)?;
+        self.slot_operand(self.mem(&jmp))
+    }
+    fn plt_reloc_index(&self, addr: u64) -> Option<usize> {
+        let (_, next) = self.plt_jump(addr)?;
+        let push = self.decode(next).ok()?;
+        if push.mnemonic() != Mnemonic::Push || push.op_count() != 1 {
+            return None;
         }
-        None
+        let n = push.try_immediate(0).ok()?;
+        // i386 pushes the byte offset of its Elf32_Rel entry, x86_64 the index.
+        let index = if self.bits == 32 {
+            (n % 8 == 0).then_some(n / 8)?
+        } else {
+            n
+        };
+        usize::try_from(index).ok()
     }
 }

@@ -4,32 +4,81 @@
 //! [`super::pair_filter`]); each hit is then validated with the format's own rules, so
 //! stray signature bytes (in BIOS code, compressed data, random padding) are not reported:
 //! - IFS startup header (`eb 7e ff 00` / `00 ff 7e eb`): version, header size, the zero
-//!   fields, sizes that fit, and a startup checksum of zero (or an image header exactly
-//!   where the startup size puts it).
+//!   fields, sane sizes, and a startup checksum of zero (or an image header where the
+//!   startup size puts it, decoded from the first block when compressed; or a startup part
+//!   cut off by the end of the dump).
 //! - bare imagefs (`imagefs`/`sfegami`): header fields consistent, directory plausible, not
 //!   the image header of an IFS already found.
-//! - QNX6 (`eb 10 90 00` boot block): a superblock with a valid CRC behind it.
+//! - QNX6 (`eb 10 90 00` boot block): a superblock where the boot block says (a wrong CRC
+//!   is damage, still QNX6).
 //! - QNX4 (`/` + 15 NULs at partition + 0x200): root directory inode and its `.` entry.
+//!
+//! [`images_of`] is how `scan` and `ls` both walk a file's images: the one it starts with,
+//! then those carved outside the bytes each opened image claims (its `span`).
 
 use memchr::memmem;
 
 use super::{ifs, qnx4, qnx6, ContainerKind};
 
-/// Offsets and kinds of every validated container signature in `data`, sorted by offset.
+/// Files (and parts of files outside the images found in them) smaller than this are not
+/// carved: the smallest image with a C library in it is far larger, and small files are
+/// most of a tree.
+pub const MIN_CARVE_SIZE: usize = 64 * 1024;
+
+/// Most validated image signatures taken from one file. A real flash or disk dump holds a
+/// few partitions and boot images (tens at most); a crafted one can hold a file-system
+/// signature every few hundred bytes (a 64 MiB dump: half a million), and each one
+/// opened costs an image open and a report entry. Signatures past the bound are counted
+/// and reported as one error (`Layout::cut`), never examined.
+pub const MAX_CARVED_PER_FILE: usize = 4096;
+
+/// Offsets and kinds of the validated container signatures in `data`, sorted by offset,
+/// at most [`MAX_CARVED_PER_FILE`] of them.
 /// An IFS is reported at the start of its preboot stub (header offset - `preboot_size`),
 /// so `detect`/`open` on `&data[offset..]` find it.
 /// Nested containers (an IFS inside a QNX4 `.boot` file stored contiguously) are reported
-/// too: the caller decides how to nest.
+/// too: [`images_of`] decides which of them to take.
 pub fn carve(data: &[u8]) -> Vec<(u64, ContainerKind)> {
-    carve_paged(data, &|_| {})
+    carve_paged(data, &|_| {}).found
+}
+
+/// What [`carve_paged`] found.
+pub struct Carved {
+    /// Validated signatures, sorted by offset, at most [`MAX_CARVED_PER_FILE`].
+    pub found: Vec<(u64, ContainerKind)>,
+    /// Validated signatures past the bound, not kept.
+    pub cut: Option<Cut>,
+}
+
+/// Validated signatures past [`MAX_CARVED_PER_FILE`]: how many, and the first of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    pub more: u64,
+    pub first: u64,
+    pub kind: ContainerKind,
+}
+
+impl Cut {
+    fn merge(a: Option<Cut>, b: Cut) -> Cut {
+        match a {
+            None => b,
+            Some(a) => {
+                let first = if b.first < a.first { b } else { a };
+                Cut {
+                    more: a.more + b.more,
+                    ..first
+                }
+            }
+        }
+    }
 }
 
 /// [`carve`], calling `done(chunk)` after each chunk of `data` has been searched, so a
 /// caller scanning a memory-mapped file can give those pages back as it goes.
-pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Vec<(u64, ContainerKind)> {
+pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Carved {
     use rayon::prelude::*;
-    let hits: Vec<Hit> = if data.len() <= PAR_THRESHOLD {
-        carve_range(data, 0, data.len())
+    let chunks: Vec<ChunkHits> = if data.len() <= PAR_THRESHOLD {
+        vec![ChunkHits::of(carve_range(data, 0, data.len()))]
     } else {
         // Chunks searched in parallel; a signature is found in the chunk where it starts
         // (each chunk's haystack reaches a little past its end), and validation always
@@ -37,26 +86,140 @@ pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Vec<(u64, Cont
         let starts: Vec<usize> = (0..data.len()).step_by(CHUNK).collect();
         starts
             .par_iter()
-            .flat_map_iter(|&s| {
+            .map(|&s| {
                 let end = (s + CHUNK).min(data.len());
-                let hits = carve_range(data, s, end);
+                let hits = ChunkHits::of(carve_range(data, s, end));
                 done(data.get(s..end).unwrap_or(&[]));
                 hits
             })
             .collect()
     };
+    let mut cut: Option<Cut> = None;
+    let mut hits = Vec::new();
+    for c in chunks {
+        if let Some(c) = c.cut {
+            cut = Some(Cut::merge(cut, c));
+        }
+        hits.extend(c.hits);
+    }
     // A bare imagefs that is the image header of an IFS found by its startup header is
     // part of that IFS.
     let owned: std::collections::HashSet<usize> =
         hits.iter().filter_map(|h| h.image_header).collect();
-    let mut out: Vec<(u64, ContainerKind)> = hits
+    let mut found: Vec<(u64, ContainerKind)> = hits
         .iter()
         .filter(|h| !(h.bare_image && owned.contains(&h.at)))
         .map(|h| (h.report as u64, h.kind))
         .collect();
-    out.sort_by_key(|&(o, _)| o);
-    out.dedup();
-    out
+    found.sort_by_key(|&(o, _)| o);
+    found.dedup();
+    if let Some(&(first, kind)) = found.get(MAX_CARVED_PER_FILE) {
+        let more = (found.len() - MAX_CARVED_PER_FILE) as u64;
+        cut = Some(Cut::merge(cut, Cut { more, first, kind }));
+        found.truncate(MAX_CARVED_PER_FILE);
+    }
+    // Signatures cut in one chunk lie before others kept from a later one: only those
+    // before the first cut are kept.
+    if let Some(c) = cut {
+        let before = found.len();
+        found.retain(|&(o, _)| o < c.first);
+        cut = Some(Cut {
+            more: c.more + (before - found.len()) as u64,
+            ..c
+        });
+    }
+    Carved { found, cut }
+}
+
+/// The validated hits of one chunk, at most [`MAX_CARVED_PER_FILE`] (the first by
+/// offset): a dense dump cannot make the carver hold a hit for every few bytes.
+struct ChunkHits {
+    hits: Vec<Hit>,
+    cut: Option<Cut>,
+}
+
+impl ChunkHits {
+    fn of(mut hits: Vec<Hit>) -> ChunkHits {
+        hits.sort_by_key(|h| h.report);
+        let cut = hits.get(MAX_CARVED_PER_FILE).map(|h| Cut {
+            more: (hits.len() - MAX_CARVED_PER_FILE) as u64,
+            first: h.report as u64,
+            kind: h.kind,
+        });
+        hits.truncate(MAX_CARVED_PER_FILE);
+        ChunkHits { hits, cut }
+    }
+}
+
+/// How the caller of [`images_of`] took an image.
+pub enum Taken {
+    /// Opened; `span`: the bytes from its offset it claims ([`super::Container::span`]).
+    Opened { span: Option<u64> },
+    /// Recognised but not opened (damaged, too deep, over a budget).
+    NotOpened,
+}
+
+/// What [`images_of`] went through.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The kind of the image offered at offset 0, when the file starts with one.
+    pub at_start: Option<ContainerKind>,
+    /// Images carved from the rest and offered.
+    pub carved: usize,
+    /// Validated signatures past [`MAX_CARVED_PER_FILE`], not offered (offsets in the
+    /// file).
+    pub cut: Option<Cut>,
+}
+
+/// The images of one file, as `scan` and `ls` both take them: the image at offset 0 (if
+/// the file starts with one), then the images carved from the rest, in offset order.
+/// `take(offset, kind)` opens each and says what it claims: an opened image claims its
+/// [`span`](super::Container::span) (the whole file when its format does not say, as for
+/// a tar), and a signature inside a claimed span is not offered (it is reached through
+/// the entries of the image that claims it). Everything outside the spans is carved, so an
+/// image behind a file system or after a boot image is examined. Files and remainders
+/// under [`MIN_CARVE_SIZE`] are not carved; past [`MAX_CARVED_PER_FILE`] signatures
+/// nothing more is offered (`Layout::cut`).
+///
+/// Linear: one carving pass, then one walk over the signatures in order.
+pub fn images_of(
+    data: &[u8],
+    done: &(dyn Fn(&[u8]) + Sync),
+    take: &mut dyn FnMut(u64, ContainerKind) -> Taken,
+) -> Layout {
+    let mut layout = Layout::default();
+    let len = data.len() as u64;
+    // Everything before `claimed` belongs to an image already taken.
+    let mut claimed = 0u64;
+    let first = super::detect(data);
+    if let Some(kind) = first {
+        layout.at_start = Some(kind);
+        if let Taken::Opened { span } = take(0, kind) {
+            claimed = span.unwrap_or(len).min(len);
+        }
+    }
+    let from = usize::try_from(claimed).unwrap_or(usize::MAX);
+    let Some(rest) = data.get(from..).filter(|r| r.len() >= MIN_CARVE_SIZE) else {
+        return layout;
+    };
+    let carved = carve_paged(rest, done);
+    layout.cut = carved.cut.map(|c| Cut {
+        first: c.first + claimed,
+        ..c
+    });
+    let base = claimed;
+    for (at, kind) in carved.found {
+        let offset = base + at;
+        // The image at offset 0, not opened, is found again by the carver.
+        if offset < claimed || (offset == 0 && first == Some(kind)) {
+            continue;
+        }
+        layout.carved += 1;
+        if let Taken::Opened { span } = take(offset, kind) {
+            claimed = claimed.max(offset.saturating_add(span.unwrap_or(0)));
+        }
+    }
+    layout
 }
 
 /// Buffers up to this size are searched on the calling thread.

@@ -87,7 +87,7 @@ pub fn gunzip_all(data: &[u8], limits: &Limits) -> Result<Vec<u8>, FormatError> 
 fn header_name(data: &[u8]) -> Option<String> {
     let d = GzDecoder::new(data);
     let name = d.header()?.filename()?;
-    let s = String::from_utf8_lossy(name).into_owned();
+    let s = crate::names::escape_name(name);
     let s = s.rsplit('/').next().unwrap_or("").to_string();
     if s.is_empty() || s == "." || s == ".." {
         None

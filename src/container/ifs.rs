@@ -112,7 +112,9 @@ impl StartupHeader {
 }
 
 /// Decode and validate a startup header at `off` in the given byte order: signature,
-/// version 1, header size 0x100, the zero fields, a startup size that fits the input.
+/// version 1, header size 0x100, the zero fields, sane sizes. The startup part it
+/// announces may run past the input (a truncated image is still recognised: `open` then
+/// says where it ends).
 fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
     let h = data.get(off..off.checked_add(STARTUP_HEADER_SIZE)?)?;
     if e.u32(h, 0)? != STARTUP_SIGNATURE {
@@ -151,9 +153,6 @@ fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
     {
         return None;
     }
-    // The startup part must be present (the imagefs may be cut short: reported on open).
-    off.checked_add(sh.startup_size as usize)
-        .filter(|&end| end <= data.len())?;
     Some(sh)
 }
 
@@ -275,24 +274,29 @@ pub fn detect(data: &[u8]) -> bool {
 
 /// Validation used by the carver: a startup header at exactly `off` whose startup part
 /// sums to zero, or whose imagefs starts where the startup size says (an image header for
-/// uncompressed images, gzip magic or a first block that lies inside the stored image for
-/// compressed ones).
+/// uncompressed images; for compressed ones, a first block (inside the stored image) or
+/// gzip stream that decodes to an image header). A header whose startup part runs past the
+/// end of `data` is a truncated image: taken, so that `open` can say where it ends.
 ///
-/// `budget` bounds the bytes summed for checksums over a whole carve, so a dump crafted
-/// with many fake headers claiming large startup parts cannot make carving quadratic;
-/// once it is spent, only the structural check is made.
+/// So a boot image with a flipped bit in its startup code (a wrong checksum) is carved,
+/// as the reader opens it, with the checksum note; stray signature bytes are not.
+///
+/// `budget` bounds the bytes summed for checksums and decoded for first blocks over a
+/// whole carve, so a dump crafted with many fake headers claiming large startup parts
+/// cannot make carving quadratic; once it is spent, only the structural check is made.
 pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool, budget: &mut u64) -> bool {
     let e = if big { Endian::Big } else { Endian::Little };
     let Some(sh) = parse_startup(data, off, e) else {
         return false;
     };
     let Some(part) = slice_at(data, sh.offset, u64::from(sh.startup_size)) else {
-        return false;
+        return true;
     };
     let fs = data.get(off + sh.startup_size as usize..).unwrap_or(&[]);
     // The compressed imagefs as stored (parse_startup: stored_size >= startup_size).
     let stored = sh.stored_size.saturating_sub(sh.startup_size) as usize;
-    let structural = match sh.compression() {
+    let comp = sh.compression();
+    let structural = match comp {
         Compression::None => parse_image_header(fs).is_some(),
         Compression::Zlib => fs.get(..3) == Some(&[0x1f, 0x8b, 0x08][..]),
         // The first block, length and data, lies inside the stored image and the input.
@@ -302,19 +306,57 @@ pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool, budget: &mut 
             .is_some_and(|n| n > 0 && n + 2 <= fs.len() && n + 2 <= stored),
         Compression::Unknown(_) => false,
     };
-    if structural && sh.compression() == Compression::None {
+    if structural && comp == Compression::None {
         return true;
     }
     let cost = part.len() as u64;
-    if *budget >= cost {
-        *budget -= cost;
-        if word_sum(part, e) == 0 {
-            return true;
-        }
-        // Wrong checksum: only an uncompressed image header (handled above) saves it.
+    if *budget < cost {
+        return structural;
+    }
+    *budget -= cost;
+    if word_sum(part, e) == 0 {
+        return true;
+    }
+    // Wrong checksum: the imagefs behind it decides.
+    let cost = MAX_BLOCK_OUT as u64;
+    if !structural || *budget < cost {
         return false;
     }
-    structural
+    *budget -= cost;
+    first_block_has_image_header(fs, comp)
+}
+
+/// Whether the compressed imagefs `fs` begins with a block (LZO, UCL) or a gzip stream
+/// (zlib) that decodes to a valid image header. Decodes at most one block.
+fn first_block_has_image_header(fs: &[u8], comp: Compression) -> bool {
+    let mut out = Vec::new();
+    match comp {
+        Compression::Lzo | Compression::Ucl => {
+            let Some(n) = fs
+                .get(..2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            else {
+                return false;
+            };
+            let Some(block) = fs.get(2..2 + n) else {
+                return false;
+            };
+            let decoder = if comp == Compression::Ucl {
+                ucl::decode
+            } else {
+                lzo::decode
+            };
+            // A block cut short still decodes its first bytes: only they are looked at.
+            let _ = decoder(block, super::LzOut::new(&mut out, MAX_BLOCK_OUT));
+        }
+        Compression::Zlib => {
+            use std::io::Read;
+            let mut d = flate2::bufread::GzDecoder::new(fs).take(MAX_BLOCK_OUT as u64);
+            let _ = d.read_to_end(&mut out);
+        }
+        Compression::None | Compression::Unknown(_) => return false,
+    }
+    parse_image_header(&out).is_some()
 }
 
 /// The `preboot_size` of a startup header at `off`.
@@ -386,11 +428,16 @@ pub struct IfsInfo {
     pub image_checksum_ok: bool,
     /// The boot script (`script_ino`), decoded to text lines like `dumpifs -v`.
     pub boot_script: Option<Vec<String>>,
+    /// Where decoding the compressed imagefs stopped before its end marker, and why (also
+    /// a `damage` note): the entries read are those of the bytes decoded before it.
+    pub damage: Option<FormatError>,
 }
 
 /// An opened IFS image.
 pub struct Ifs<'a> {
     image: Cow<'a, [u8]>,
+    /// Length of the input the image was opened from.
+    input_len: u64,
     entries: Vec<Entry>,
     notes: Vec<Note>,
     info: IfsInfo,
@@ -417,6 +464,7 @@ impl<'a> Ifs<'a> {
 
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<Ifs<'a>, FormatError> {
         let mut notes = Vec::new();
+        let mut damage = None;
         let startup = find_startup(data, STARTUP_SEARCH);
         let (image, imagefs_offset, compression, compressed_size, startup_ok) = match &startup {
             None => {
@@ -434,43 +482,24 @@ impl<'a> Ifs<'a> {
                 (Cow::Borrowed(data), 0u64, Compression::None, None, None)
             }
             Some(sh) => {
-                let e = sh.endian();
                 describe_startup(sh, &mut notes);
-                let part = slice_at(data, sh.offset, u64::from(sh.startup_size)).unwrap_or(&[]);
-                let sum = word_sum(part, e);
-                let ok = sum == 0;
-                notes.push(Note::new(
-                    "checksum",
-                    if ok {
-                        format!(
-                            "startup checksum valid ({:#x} bytes sum to 0)",
-                            sh.startup_size
-                        )
-                    } else {
-                        format!(
-                            "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
-                            sh.startup_size
-                        )
-                    },
-                    Some(sh.offset),
-                ));
-                let fs_off = sh.offset + u64::from(sh.startup_size);
-                let comp = sh.compression();
-                let (img, consumed) = match comp {
-                    Compression::None => {
-                        let rest = data.get(fs_off as usize..).unwrap_or(&[]);
-                        (Cow::Borrowed(rest), None)
-                    }
-                    _ => {
-                        let (v, used) = decompress_imagefs(data, sh, limits)?;
-                        (Cow::Owned(v), Some(used))
-                    }
-                };
-                (img, fs_off, comp, consumed, Some(ok))
+                let behind = imagefs_behind(data, sh, limits, &mut notes)?;
+                damage = behind.damage;
+                (
+                    behind.image,
+                    behind.offset,
+                    sh.compression(),
+                    behind.compressed_size,
+                    Some(behind.checksum_ok),
+                )
             }
         };
 
         let ih = parse_image_header(&image).ok_or_else(|| {
+            // Decoding that stopped before the image header: the damage is the error.
+            if let Some(d) = damage.clone() {
+                return d;
+            }
             FormatError::at(
                 imagefs_offset,
                 if compression == Compression::None {
@@ -486,6 +515,16 @@ impl<'a> Ifs<'a> {
         } else {
             Endian::Little
         };
+        if damage.is_some() && image.len() as u64 >= u64::from(ih.image_size) {
+            // Decoding stopped only after the whole imagefs (to `image_size`, which the
+            // image checksum covers): the framing is damaged, not the contents.
+            damage = None;
+            if let Some(n) = notes.iter_mut().find(|n| n.kind == "damage") {
+                n.kind = "warning".into();
+                n.detail
+                    .push_str(" (after the whole imagefs: nothing lost)");
+            }
+        }
         if let Some(sh) = &startup {
             if sh.big_endian != ih.big_endian {
                 notes.push(Note::new(
@@ -509,37 +548,7 @@ impl<'a> Ifs<'a> {
         }
         describe_image(&ih, imagefs_offset, compression, &mut notes);
 
-        // Image checksum over image_size bytes (trailer included).
-        let image_checksum_ok = match image.get(..ih.image_size as usize) {
-            Some(part) => {
-                let sum = word_sum(part, e);
-                notes.push(Note::new(
-                    "checksum",
-                    if sum == 0 {
-                        format!("image checksum valid ({:#x} bytes sum to 0)", ih.image_size)
-                    } else {
-                        format!(
-                            "image checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
-                            ih.image_size
-                        )
-                    },
-                    Some(imagefs_offset),
-                ));
-                sum == 0
-            }
-            None => {
-                notes.push(Note::new(
-                    "truncated",
-                    format!(
-                        "imagefs is {} bytes, image header says {}: image checksum not checked",
-                        image.len(),
-                        ih.image_size
-                    ),
-                    Some(imagefs_offset),
-                ));
-                false
-            }
-        };
+        let image_checksum_ok = image_checksum(&image, &ih, e, imagefs_offset, &mut notes);
 
         // Files must lie inside image_size (or what we have of it).
         let img_len = image.len().min(ih.image_size as usize);
@@ -554,33 +563,14 @@ impl<'a> Ifs<'a> {
             &mut notes,
         )?;
 
-        let mut boot_script = None;
-        if ih.script_ino != 0 {
-            let target = ih.script_ino & !IFS_INO_FLAGS;
-            if let Some(se) = entries
-                .iter()
-                .find(|x| x.entry_type == EntryType::File && x.ino == Some(u64::from(target)))
-            {
-                if let Some(bytes) = slice_at(&image, se.loc.offset, se.loc.len) {
-                    let lines = decode_script(bytes);
-                    notes.push(Note::new(
-                        "boot-script",
-                        lines.join("\n"),
-                        file_note_offset(compression, imagefs_offset, se.loc.offset),
-                    ));
-                    boot_script = Some(lines);
-                }
-            } else {
-                notes.push(Note::new(
-                    "warning",
-                    format!(
-                        "script_ino {} names no file in the directory",
-                        ih.script_ino
-                    ),
-                    None,
-                ));
-            }
-        }
+        let boot_script = boot_script(
+            &image,
+            &ih,
+            &entries,
+            compression,
+            imagefs_offset,
+            &mut notes,
+        );
 
         let info = IfsInfo {
             startup,
@@ -591,14 +581,90 @@ impl<'a> Ifs<'a> {
             startup_checksum_ok: startup_ok,
             image_checksum_ok,
             boot_script,
+            damage,
         };
         Ok(Ifs {
             image,
+            input_len: data.len() as u64,
             entries,
             notes,
             info,
         })
     }
+}
+
+/// The image checksum over `image_size` bytes (trailer included), as a `checksum` note; a
+/// `truncated` note when the imagefs is shorter.
+fn image_checksum(
+    image: &[u8],
+    ih: &ImageHeader,
+    e: Endian,
+    at: u64,
+    notes: &mut Vec<Note>,
+) -> bool {
+    let Some(part) = image.get(..ih.image_size as usize) else {
+        notes.push(Note::new(
+            "truncated",
+            format!(
+                "imagefs is {} bytes, image header says {}: image checksum not checked",
+                image.len(),
+                ih.image_size
+            ),
+            Some(at),
+        ));
+        return false;
+    };
+    let sum = word_sum(part, e);
+    notes.push(Note::new(
+        "checksum",
+        if sum == 0 {
+            format!("image checksum valid ({:#x} bytes sum to 0)", ih.image_size)
+        } else {
+            format!(
+                "image checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
+                ih.image_size
+            )
+        },
+        Some(at),
+    ));
+    sum == 0
+}
+
+/// The boot script (`script_ino`) decoded to lines, also as a `boot-script` note.
+fn boot_script(
+    image: &[u8],
+    ih: &ImageHeader,
+    entries: &[Entry],
+    compression: Compression,
+    imagefs_offset: u64,
+    notes: &mut Vec<Note>,
+) -> Option<Vec<String>> {
+    if ih.script_ino == 0 {
+        return None;
+    }
+    let target = ih.script_ino & !IFS_INO_FLAGS;
+    let Some(se) = entries
+        .iter()
+        .find(|x| x.entry_type == EntryType::File && x.ino == Some(u64::from(target)))
+    else {
+        notes.push(Note::new(
+            "warning",
+            format!(
+                "script_ino {} names no file in the directory",
+                ih.script_ino
+            ),
+            None,
+        ));
+        return None;
+    };
+    let bytes = slice_at(image, se.loc.offset, se.loc.len)?;
+    let lines = decode_script(bytes);
+    notes.push(Note::new(
+        "boot-script",
+        lines.join("\n"),
+        file_note_offset(compression, imagefs_offset, se.loc.offset),
+    ));
+    Some(lines)
 }
 
 fn file_note_offset(c: Compression, fs_off: u64, off: u64) -> Option<u64> {
@@ -607,6 +673,87 @@ fn file_note_offset(c: Compression, fs_off: u64, off: u64) -> Option<u64> {
     } else {
         None
     }
+}
+
+/// The imagefs behind a startup header, as [`imagefs_behind`] finds it.
+struct Behind<'a> {
+    image: Cow<'a, [u8]>,
+    /// Offset of the imagefs in the input.
+    offset: u64,
+    /// Compressed bytes read (compressed images).
+    compressed_size: Option<u64>,
+    checksum_ok: bool,
+    damage: Option<FormatError>,
+}
+
+/// Check the startup part (a `checksum` note) and find the imagefs behind it: borrowed
+/// when uncompressed, else decompressed as far as it decodes (a `damage` note says where
+/// decoding stopped). Err: the startup part is cut short, or nothing could be decoded.
+fn imagefs_behind<'a>(
+    data: &'a [u8],
+    sh: &StartupHeader,
+    limits: &Limits,
+    notes: &mut Vec<Note>,
+) -> Result<Behind<'a>, FormatError> {
+    let part = slice_at(data, sh.offset, u64::from(sh.startup_size)).ok_or_else(|| {
+        FormatError::at(
+            data.len() as u64,
+            format!(
+                "IFS truncated in its startup part: the startup header at {:#x} says {:#x} \
+                 bytes, the input ends {:#x} bytes after it",
+                sh.offset,
+                sh.startup_size,
+                (data.len() as u64).saturating_sub(sh.offset)
+            ),
+        )
+    })?;
+    let sum = word_sum(part, sh.endian());
+    let checksum_ok = sum == 0;
+    notes.push(Note::new(
+        "checksum",
+        if checksum_ok {
+            format!(
+                "startup checksum valid ({:#x} bytes sum to 0)",
+                sh.startup_size
+            )
+        } else {
+            format!(
+                "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
+                sh.startup_size
+            )
+        },
+        Some(sh.offset),
+    ));
+    let offset = sh.offset + u64::from(sh.startup_size);
+    if sh.compression() == Compression::None {
+        let rest = data.get(offset as usize..).unwrap_or(&[]);
+        return Ok(Behind {
+            image: Cow::Borrowed(rest),
+            offset,
+            compressed_size: None,
+            checksum_ok,
+            damage: None,
+        });
+    }
+    let decoded = decompress_imagefs(data, sh, limits)?;
+    if let Some(d) = &decoded.damage {
+        notes.push(Note::new(
+            "damage",
+            format!(
+                "{}; decoding stopped there: {} bytes of imagefs decoded, the rest is lost",
+                d.message,
+                decoded.bytes.len()
+            ),
+            d.offset,
+        ));
+    }
+    Ok(Behind {
+        image: Cow::Owned(decoded.bytes),
+        offset,
+        compressed_size: Some(decoded.consumed),
+        checksum_ok,
+        damage: decoded.damage,
+    })
 }
 
 fn describe_startup(sh: &StartupHeader, notes: &mut Vec<Note>) {
@@ -694,13 +841,26 @@ fn describe_image(ih: &ImageHeader, off: u64, c: Compression, notes: &mut Vec<No
     ));
 }
 
-/// Decompress a compressed imagefs, checking it expands to exactly `imagefs_size`.
-/// Returns the bytes and how many compressed bytes were used.
+/// A compressed imagefs, decoded as far as it goes.
+struct Decoded {
+    bytes: Vec<u8>,
+    /// Compressed bytes read: up to and including the end marker, or to the damage.
+    consumed: u64,
+    /// Where and why decoding stopped before the end marker (a truncated input, a corrupt
+    /// block, output past the header's figure): what came before it is kept.
+    damage: Option<FormatError>,
+}
+
+/// Decompress a compressed imagefs of at most `imagefs_size` bytes (plus the block that
+/// crosses it, or 64 KiB of a zlib stream: a figure a few bytes short still decodes the
+/// whole image, and `open` says so). LZO and UCL images are decoded block by block, and a
+/// damaged block stops decoding with what came before it kept; a zlib stream is all or
+/// nothing. Err: nothing was decoded.
 fn decompress_imagefs(
     data: &[u8],
     sh: &StartupHeader,
     limits: &Limits,
-) -> Result<(Vec<u8>, u64), FormatError> {
+) -> Result<Decoded, FormatError> {
     let start = sh.offset + u64::from(sh.startup_size);
     let expect = u64::from(sh.imagefs_size);
     if expect > limits.max_expanded {
@@ -714,96 +874,108 @@ fn decompress_imagefs(
     let src = data.get(start as usize..).unwrap_or(&[]);
     match sh.compression() {
         Compression::Zlib => {
-            let v = gzip::gunzip_one(src, expect, limits).map_err(|e| {
+            // As for blocks: up to one block's worth past the figure, the stream decides.
+            let max = expect
+                .saturating_add(MAX_BLOCK_OUT as u64)
+                .min(limits.max_expanded);
+            let v = gzip::gunzip_one(src, max, limits).map_err(|e| {
                 FormatError::at(
                     start,
                     format!("IFS zlib imagefs: {} (imagefs_size {expect})", e.message),
                 )
             })?;
-            Ok((v, src.len() as u64))
+            Ok(Decoded {
+                bytes: v,
+                consumed: src.len() as u64,
+                damage: None,
+            })
         }
-        Compression::Lzo | Compression::Ucl => {
-            let ucl = sh.compression() == Compression::Ucl;
-            let name = if ucl { "UCL" } else { "LZO" };
-            // Pre-allocate modestly: a lying header must not make us reserve memory.
-            let mut out: Vec<u8> =
-                super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)));
-            let mut pos: usize = 0;
-            // End of the output so far: `out` runs a little past it (room zero-filled ahead
-            // for the next block), and is cut to it at the end.
-            let mut end: usize = 0;
-            loop {
-                let block_at = start + pos as u64;
-                let hdr = src.get(pos..pos + 2).ok_or_else(|| {
-                    FormatError::at(
-                        block_at,
-                        format!(
-                            "IFS {name} imagefs truncated: block header missing after {} expanded bytes",
-                            end
-                        ),
-                    )
-                })?;
-                let len = usize::from(u16::from_be_bytes([hdr[0], hdr[1]]));
-                pos += 2;
-                if len == 0 {
-                    break;
-                }
-                let block = src.get(pos..pos + len).ok_or_else(|| {
-                    FormatError::at(
-                        block_at,
-                        format!(
-                            "IFS {name} block of {len} bytes runs past the end of the input ({} bytes left)",
-                            src.len().saturating_sub(pos)
-                        ),
-                    )
-                })?;
-                let room = (expect as usize).saturating_sub(end);
-                if room == 0 {
-                    return Err(FormatError::at(
-                        block_at,
-                        format!(
-                            "IFS {name} imagefs expands past imagefs_size ({expect} bytes): decompression bomb or corrupt header"
-                        ),
-                    ));
-                }
-                let max = room.min(MAX_BLOCK_OUT);
-                let decoder = if ucl { ucl::decode } else { lzo::decode };
-                let r = decoder(block, super::LzOut::resume(&mut out, end, max));
-                match r {
-                    Ok(n) => end += n,
-                    Err(e) => {
-                        let mut fe = e.to_format_error(
-                            &format!("IFS {name} block at {block_at:#x}"),
-                            start + pos as u64,
-                        );
-                        if e.message.contains("output overrun") {
-                            fe.message.push_str(if max == MAX_BLOCK_OUT {
-                                " (block expands past 64 KiB)"
-                            } else {
-                                " (imagefs expands past imagefs_size)"
-                            });
-                        }
-                        return Err(fe);
-                    }
-                }
-                pos += len;
-            }
-            out.truncate(end);
-            if (end as u64) < expect {
-                return Err(FormatError::at(
-                    start + pos as u64,
-                    format!(
-                        "IFS {name} imagefs expanded to {} bytes, startup header says {expect}",
-                        end
-                    ),
-                ));
-            }
-            Ok((out, pos as u64))
-        }
+        Compression::Lzo | Compression::Ucl => Ok(decode_blocks(
+            src,
+            start,
+            expect,
+            sh.compression() == Compression::Ucl,
+            limits,
+        )),
         Compression::None | Compression::Unknown(_) => Err(FormatError::at(
             sh.offset + 6,
             "unsupported IFS compression",
         )),
+    }
+}
+
+/// Decode the `[u16 BE length][block]` sequence of an LZO or UCL imagefs starting at
+/// `src` (offset `start` in the input) until the zero length that ends it.
+fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits) -> Decoded {
+    let name = if ucl { "UCL" } else { "LZO" };
+    // Pre-allocate modestly: a lying header must not make us reserve memory.
+    let mut out: Vec<u8> =
+        super::buf_pool::take((expect as usize).min(src.len().saturating_mul(8)));
+    let mut pos: usize = 0;
+    // End of the output so far: `out` runs a little past it (room zero-filled ahead for the
+    // next block), and is cut to it at the end.
+    let mut end: usize = 0;
+    let cap = usize::try_from(limits.max_expanded).unwrap_or(usize::MAX);
+    let damage = loop {
+        let block_at = start + pos as u64;
+        let Some(hdr) = src.get(pos..pos + 2) else {
+            break Some(FormatError::at(
+                block_at,
+                format!(
+                    "IFS {name} imagefs truncated: block header missing after {end} expanded bytes"
+                ),
+            ));
+        };
+        let len = usize::from(u16::from_be_bytes([hdr[0], hdr[1]]));
+        if len == 0 {
+            pos += 2;
+            break None;
+        }
+        let Some(block) = src.get(pos + 2..pos + 2 + len) else {
+            break Some(FormatError::at(
+                block_at,
+                format!(
+                    "IFS {name} block of {len} bytes runs past the end of the input ({} bytes \
+                     left): the image is truncated",
+                    src.len().saturating_sub(pos + 2)
+                ),
+            ));
+        };
+        if end as u64 >= expect {
+            break Some(FormatError::at(
+                block_at,
+                format!(
+                    "IFS {name} imagefs expands past imagefs_size ({expect} bytes): \
+                     decompression bomb or corrupt header"
+                ),
+            ));
+        }
+        let max = cap.saturating_sub(end).min(MAX_BLOCK_OUT);
+        let decoder = if ucl { ucl::decode } else { lzo::decode };
+        match decoder(block, super::LzOut::resume(&mut out, end, max)) {
+            Ok(n) => end += n,
+            Err(e) => {
+                let mut fe = e.to_format_error(
+                    &format!("IFS {name} block at {block_at:#x}"),
+                    start + pos as u64 + 2,
+                );
+                if e.message.contains("output overrun") {
+                    fe.message.push_str(if max == MAX_BLOCK_OUT {
+                        " (block expands past 64 KiB)"
+                    } else {
+                        " (imagefs expands past the size limit)"
+                    });
+                }
+                break Some(fe);
+            }
+        }
+        pos += 2 + len;
+    };
+    out.truncate(end);
+    Decoded {
+        bytes: out,
+        consumed: pos as u64,
+        damage,
     }
 }
 
@@ -880,7 +1052,11 @@ fn parse_dir(
         };
         let path = cstr_at(ent, path_at, MAX_PATH).unwrap_or_default();
         let path = path.trim_start_matches('/').to_string();
-        let mut en = Entry::new(path, etype, mode, 0);
+        let mut en = Entry::new(path, etype, mode, 0).with_owner_time(
+            e.u32(ent, 16).unwrap_or(0),
+            e.u32(ent, 12).unwrap_or(0),
+            u64::from(e.u32(ent, 20).unwrap_or(0)),
+        );
         en.ino = Some(u64::from(raw_ino & !IFS_INO_FLAGS));
         if raw_ino & IFS_INO_PROCESSED_ELF != 0 {
             en.flags.push("elf".into());
@@ -932,7 +1108,7 @@ fn parse_dir(
                 match ent.get(t_at..t_at + sym_size) {
                     Some(t) => {
                         let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                        en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                        en.link_target = Some(crate::names::escape_name(t));
                         en.size = t.len() as u64;
                     }
                     None => notes.push(Note::new(
@@ -1083,12 +1259,32 @@ impl Container for Ifs<'_> {
     /// part and the blocks up to the end marker, all read while opening. (An uncompressed
     /// image's entries are read from the input later, and a gzip stream's end is the
     /// decoder's business.)
+    /// A damaged image is left out: what it reports depends on where its input ends.
     fn input_extent(&self) -> Option<u64> {
         let sh = self.info.startup.as_ref()?;
         matches!(self.info.compression, Compression::Lzo | Compression::Ucl).then_some(())?;
+        if self.info.damage.is_some() {
+            return None;
+        }
         sh.offset
             .checked_add(u64::from(sh.startup_size))?
             .checked_add(self.info.compressed_size?)
+    }
+
+    /// Preboot stub and startup part, then the imagefs: the blocks read up to the end
+    /// marker (LZO, UCL), `stored_size` (zlib: the stream's own end is the decoder's
+    /// business), or `image_size` (uncompressed, and a bare imagefs).
+    fn span(&self) -> Option<u64> {
+        let info = &self.info;
+        let end = match (&info.startup, info.compression) {
+            (None, _) => u64::from(info.image.image_size),
+            (Some(sh), Compression::Zlib) => sh.offset.checked_add(u64::from(sh.stored_size))?,
+            (Some(_), Compression::None) => info
+                .imagefs_offset
+                .checked_add(u64::from(info.image.image_size))?,
+            (Some(_), _) => info.imagefs_offset.checked_add(info.compressed_size?)?,
+        };
+        Some(end.min(self.input_len))
     }
 
     fn kind(&self) -> ContainerKind {

@@ -1,4 +1,5 @@
-//! Firmware containers: QNX boot images (IFS), QNX6 and QNX4 file systems, tar and gzip.
+//! Firmware containers: QNX boot images (IFS), QNX6 and QNX4 file systems, the EFS (NOR) and
+//! ETFS (NAND) flash file systems, tar and gzip.
 //!
 //! Each reader understands exactly one format. Nesting (an IFS inside a QNX6 file system
 //! inside a `.tar.gz`) is the caller's business: it calls [`detect`] / [`open`] again on the
@@ -15,12 +16,15 @@
 //!   `preboot` (size of the stub before the startup header); `layout` (bare imagefs);
 //! - `boot-script`: the IFS boot script decoded to text, one command per line;
 //! - `active-superblock` (QNX6), `qnx4` (root directory), `payload` (gzip holding a tar);
+//! - `efs-partition` (each EFS partition: units, byte order, alignment, mount point),
+//!   `etfs-layout` (ETFS cluster and spare sizes, clusters and versions);
 //! - `warning`, `error`, `truncated`: damage that did not stop the reader.
 //!
 //! Entry flags in use: IFS `elf`, `run-once`, `bootstrap` (inode flags), `boot-script`,
 //! `boot` (named by `boot_ino`), `dev=N`/`rdev=N` (devices), `truncated` (data past the
 //! image); tar `hardlink`, `typeflag=X`; QNX4 `extents=N`, `extent=OFFSET+LEN` (first four),
-//! `bad-extents`.
+//! `bad-extents`; EFS `extents=N`, `bad-extents`, `mount-point`, `deflated`; ETFS
+//! `missing-clusters=N`, `orphan`, and [`FS_METADATA_FLAG`] (the scan does not examine those).
 
 use std::borrow::Cow;
 
@@ -30,6 +34,8 @@ use crate::FormatError;
 
 mod buf_pool;
 pub mod carve;
+pub mod efs;
+pub mod etfs;
 pub mod extract;
 pub mod gzip;
 pub mod ifs;
@@ -57,6 +63,10 @@ pub enum ContainerKind {
     Tar,
     /// A gzip stream: one entry (the payload), or the tar entries if the payload is a tar.
     Gzip,
+    /// QNX embedded flash file system (NOR flash, `mkefs`, `devf-*`).
+    Efs,
+    /// QNX embedded transaction file system (NAND flash, `fs-etfs-*`).
+    Etfs,
 }
 
 impl ContainerKind {
@@ -67,9 +77,88 @@ impl ContainerKind {
             ContainerKind::Qnx4 => "qnx4",
             ContainerKind::Tar => "tar",
             ContainerKind::Gzip => "gzip",
+            ContainerKind::Efs => "efs",
+            ContainerKind::Etfs => "etfs",
+        }
+    }
+
+    /// The kind [`ContainerKind::name`] names.
+    pub fn from_name(name: &str) -> Option<ContainerKind> {
+        [
+            ContainerKind::Ifs,
+            ContainerKind::Qnx6,
+            ContainerKind::Qnx4,
+            ContainerKind::Tar,
+            ContainerKind::Gzip,
+            ContainerKind::Efs,
+            ContainerKind::Etfs,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    /// Whether finding this format is itself evidence of QNX: only QNX writes boot images
+    /// and QNX4/QNX6/EFS/ETFS file systems, so one recognised by its signature makes a
+    /// target QNX even when nothing inside it can be read.
+    pub fn is_qnx_format(self) -> bool {
+        match self {
+            ContainerKind::Ifs
+            | ContainerKind::Qnx6
+            | ContainerKind::Qnx4
+            | ContainerKind::Efs
+            | ContainerKind::Etfs => true,
+            ContainerKind::Tar | ContainerKind::Gzip => false,
+        }
+    }
+
+    /// What recognised the format, for the evidence a report gives.
+    pub fn signature(self) -> &'static str {
+        match self {
+            ContainerKind::Ifs => "QNX boot image (IFS startup or image header)",
+            ContainerKind::Qnx6 => "QNX6 file system (boot block and superblock)",
+            ContainerKind::Qnx4 => "QNX4 file system (root directory entry)",
+            ContainerKind::Tar => "tar archive header",
+            ContainerKind::Gzip => "gzip header",
+            ContainerKind::Efs => "QNX EFS flash file system (QSSL_F3S partition)",
+            ContainerKind::Etfs => "QNX ETFS flash file system (transaction records)",
         }
     }
 }
+
+/// An error of a reader that says what went wrong as a value of its own `kind` type (EFS,
+/// ETFS), and where: the offset in the reader's input of the structure at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocatedError<K> {
+    pub offset: u64,
+    pub kind: K,
+}
+
+impl<K> LocatedError<K> {
+    pub(crate) fn at(offset: usize, kind: K) -> LocatedError<K> {
+        LocatedError {
+            offset: offset as u64,
+            kind,
+        }
+    }
+}
+
+impl<K: std::fmt::Display> std::fmt::Display for LocatedError<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at offset {:#x})", self.kind, self.offset)
+    }
+}
+
+impl<K: std::fmt::Display + std::fmt::Debug> std::error::Error for LocatedError<K> {}
+
+impl<K: std::fmt::Display> From<LocatedError<K>> for FormatError {
+    fn from(e: LocatedError<K>) -> FormatError {
+        FormatError::at(e.offset, e.kind.to_string())
+    }
+}
+
+/// Flag of an entry that is the file system's own bookkeeping (ETFS `.badblks`, `.counts`,
+/// `.filetable`): listed and extractable, but not examined as firmware.
+pub const FS_METADATA_FLAG: &str = "fs-metadata";
 
 /// Resource limits applied by every reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +251,15 @@ pub struct Entry {
     pub size: u64,
     pub link_target: Option<String>,
     pub ino: Option<u64>,
+    /// Owner, where the format records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Group, where the format records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Time of last modification, seconds since 1970-01-01 UTC, where the format records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<u64>,
     /// Format-specific flags, e.g. IFS inode flags `elf`, `run-once`, `bootstrap`, `boot-script`.
     pub flags: Vec<String>,
     #[serde(skip)]
@@ -177,9 +275,20 @@ impl Entry {
             size,
             link_target: None,
             ino: None,
+            uid: None,
+            gid: None,
+            mtime: None,
             flags: Vec::new(),
             loc: Loc::default(),
         }
+    }
+
+    /// The same entry with owner, group and modification time.
+    pub(crate) fn with_owner_time(mut self, uid: u32, gid: u32, mtime: u64) -> Entry {
+        self.uid = Some(uid);
+        self.gid = Some(gid);
+        self.mtime = Some(mtime);
+        self
     }
 }
 
@@ -224,6 +333,14 @@ pub trait Container {
     fn input_extent(&self) -> Option<u64> {
         None
     }
+    /// How many bytes from the start of the input this container occupies, when its format
+    /// says (the blocks a file system really uses or its declared size, a boot image's
+    /// startup part and imagefs), never more than the input. A raw dump is carved outside
+    /// these bytes (`carve::images_of`): what lies inside is reached through the
+    /// container's own entries. None: not known.
+    fn span(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What every reader's [`Container::read`] does before reading file data: a symlink reads as
@@ -251,6 +368,14 @@ pub fn detect(data: &[u8]) -> Option<ContainerKind> {
     if qnx4::detect(data) {
         return Some(ContainerKind::Qnx4);
     }
+    // Flash file systems: EFS has a unit info at offset 0.
+    if efs::detect(data) {
+        return Some(ContainerKind::Efs);
+    }
+    // ETFS has no magic: its pages must decode as transactions and hold a file table.
+    if etfs::detect(data) {
+        return Some(ContainerKind::Etfs);
+    }
     if ifs::detect(data) {
         return Some(ContainerKind::Ifs);
     }
@@ -275,6 +400,8 @@ pub fn open<'a>(
         ContainerKind::Qnx4 => Box::new(qnx4::Qnx4::open(data, limits)?),
         ContainerKind::Tar => Box::new(tar::Tar::open(data, limits)?),
         ContainerKind::Gzip => gzip::open(data, limits)?,
+        ContainerKind::Efs => Box::new(efs::Efs::open(data, limits)?),
+        ContainerKind::Etfs => Box::new(etfs::Etfs::open(data, limits)?),
     })
 }
 
@@ -404,12 +531,12 @@ pub(crate) fn slice_at(d: &[u8], off: u64, len: u64) -> Option<&[u8]> {
     d.get(start..start.checked_add(len)?)
 }
 
-/// A NUL-terminated string starting at `off` (at most `max` bytes), lossily decoded.
+/// A NUL-terminated name starting at `off` (at most `max` bytes), escaped (`crate::names`).
 pub(crate) fn cstr_at(d: &[u8], off: usize, max: usize) -> Option<String> {
     let rest = d.get(off..)?;
     let rest = &rest[..rest.len().min(max)];
     let end = memchr::memchr(0, rest).unwrap_or(rest.len());
-    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+    Some(crate::names::escape_name(&rest[..end]))
 }
 
 /// Error for an allocation or output that would pass [`Limits::max_expanded`].

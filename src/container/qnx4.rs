@@ -6,7 +6,9 @@
 //! inode entry (status `USED`: 16-byte name, size, first extent, extent-block pointer,
 //! times, extent count, mode, ...) or a link entry (status `LINK`: 48-byte name, block and
 //! index of the inode entry). Files are runs of extents: the first in the inode, the rest
-//! in a chain of extent blocks (`IamXblk` signature, up to 60 extents each).
+//! in a chain of extent blocks (`IamXblk` signature, up to 60 extents each). Names over 48
+//! bytes (QNX 6.2.1 and later, with `.longfilenames` in the root) are records of their own
+//! block, named by the link entry (layout as read by fox-it's dissect.qnxfs).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -27,6 +29,12 @@ const LINK: u8 = 0x08;
 const STATUS_UNDEFINED: u8 = 0xE0;
 const XBLK_SIG: &[u8; 8] = b"IamXblk\0";
 const MAX_DEPTH: usize = 256;
+/// Length of a link entry's name field; longer names live in `.longfilenames`.
+const LINK_NAME_MAX: usize = 48;
+/// Where a link entry holds the block of its long-name record (`dl_lfn_blk`).
+const LFN_BLOCK_AT: usize = 53;
+/// Where the name starts in a long-name record.
+const LFN_NAME_AT: usize = 6;
 const LE: Endian = Endian::Little;
 
 /// A decoded inode entry.
@@ -37,6 +45,9 @@ struct Inode {
     xblk: u32,
     num_xtnts: u16,
     mode: u16,
+    mtime: u32,
+    uid: u16,
+    gid: u16,
 }
 
 fn parse_inode(e: &[u8]) -> Option<Inode> {
@@ -44,8 +55,11 @@ fn parse_inode(e: &[u8]) -> Option<Inode> {
         size: LE.u32(e, 16)?,
         first: (LE.u32(e, 20)?, LE.u32(e, 24)?),
         xblk: LE.u32(e, 28)?,
+        mtime: LE.u32(e, 36)?,
         num_xtnts: LE.u16(e, 48)?,
         mode: LE.u16(e, 50)?,
+        uid: LE.u16(e, 52)?,
+        gid: LE.u16(e, 54)?,
     })
 }
 
@@ -91,6 +105,8 @@ pub(crate) fn valid_at(data: &[u8], off: usize) -> bool {
 /// An opened QNX4 file system.
 pub struct Qnx4<'a> {
     data: &'a [u8],
+    /// End of the last block the file system was seen to use (see [`Container::span`]).
+    used_end: u64,
     limits: Limits,
     entries: Vec<Entry>,
     notes: Vec<Note>,
@@ -106,6 +122,7 @@ impl<'a> Qnx4<'a> {
         })?;
         let mut fs = Qnx4 {
             data,
+            used_end: (ROOT_OFF + ENTRY) as u64,
             limits: *limits,
             entries: Vec::new(),
             notes: vec![Note::new(
@@ -122,6 +139,11 @@ impl<'a> Qnx4<'a> {
             EntryType::Dir,
             u32::from(root.mode),
             u64::from(root.size),
+        )
+        .with_owner_time(
+            u32::from(root.uid),
+            u32::from(root.gid),
+            u64::from(root.mtime),
         );
         re.ino = Some(ROOT_OFF as u64 / ENTRY as u64);
         re.loc = Loc {
@@ -130,8 +152,19 @@ impl<'a> Qnx4<'a> {
             aux: 0,
         };
         fs.entries.push(re);
+        if let Ok(exts) = fs.extents(&root) {
+            fs.note_used(&exts);
+        }
         fs.walk(root)?;
         Ok(fs)
+    }
+
+    /// Record the extents of an entry as used (bounded by the input).
+    fn note_used(&mut self, exts: &[(u64, u64)]) {
+        let len = self.data.len() as u64;
+        for &(off, n) in exts {
+            self.used_end = self.used_end.max(off.saturating_add(n).min(len));
+        }
     }
 
     /// The extents (start byte, length in bytes) of an inode.
@@ -221,6 +254,31 @@ impl<'a> Qnx4<'a> {
         Ok(Cow::Owned(out))
     }
 
+    /// The long name of a link entry, when it has one (`.longfilenames`, QNX 6.2.1 and
+    /// later): a link entry whose 48-byte name is full holds, at byte 53, the block of its
+    /// long-name record: 6 bytes, then the name, NUL-terminated, up to 505 bytes. Its first
+    /// 48 bytes are the entry's own name (what older systems show); a record that does not
+    /// start with them is not this entry's, and is an error.
+    fn long_name(&self, de: &[u8], short: &[u8]) -> Result<Option<Vec<u8>>, FormatError> {
+        let blk = LE.u32(de, LFN_BLOCK_AT).unwrap_or(0);
+        if short.len() < LINK_NAME_MAX || blk == 0 {
+            return Ok(None);
+        }
+        let off = (u64::from(blk) - 1) * BS;
+        let rec = slice_at(self.data, off, BS)
+            .ok_or_else(|| FormatError::at(off, "long-name block past the end of the image"))?;
+        let text = rec.get(LFN_NAME_AT..).unwrap_or(&[]);
+        let end = memchr::memchr(0, text).unwrap_or(text.len());
+        let long = text.get(..end).unwrap_or(&[]);
+        if long.len() <= LINK_NAME_MAX || !long.starts_with(short) {
+            return Err(FormatError::at(
+                off,
+                format!("long-name block {blk} does not hold this entry's name"),
+            ));
+        }
+        Ok(Some(long.to_vec()))
+    }
+
     fn walk(&mut self, root: Inode) -> Result<(), FormatError> {
         let mut visited: HashSet<u64> = HashSet::new();
         visited.insert(ROOT_OFF as u64);
@@ -280,7 +338,24 @@ impl<'a> Qnx4<'a> {
                     // interpretation is sound.
                     (de.get(..name_end(48)).unwrap_or(&[]), as_link())
                 };
-                let name = String::from_utf8_lossy(name).into_owned();
+                let long = if status & (LINK | USED) != USED {
+                    self.long_name(de, name)
+                } else {
+                    Ok(None)
+                };
+                let name = match long {
+                    Ok(Some(long)) => crate::names::escape_name(&long),
+                    Ok(None) => crate::names::escape_name(name),
+                    Err(e) => {
+                        let short = crate::names::escape_name(name);
+                        self.notes.push(Note::new(
+                            "warning",
+                            format!("{prefix}/{short}: {}; the 48-byte name is used", e.message),
+                            e.offset,
+                        ));
+                        short
+                    }
+                };
                 if name == "." || name == ".." || name.is_empty() || name.contains('/') {
                     continue;
                 }
@@ -307,7 +382,8 @@ impl<'a> Qnx4<'a> {
                 }
                 let mode = u32::from(ino.mode);
                 let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size));
+                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size))
+                    .with_owner_time(u32::from(ino.uid), u32::from(ino.gid), u64::from(ino.mtime));
                 if ino_key != 0 {
                     en.ino = Some(ino_key / ENTRY as u64);
                 }
@@ -318,6 +394,7 @@ impl<'a> Qnx4<'a> {
                         for (off, len) in exts.iter().take(4) {
                             en.flags.push(format!("extent={off:#x}+{len:#x}"));
                         }
+                        self.note_used(&exts);
                     }
                     Err(e) => {
                         en.flags.push("bad-extents".into());
@@ -340,7 +417,7 @@ impl<'a> Qnx4<'a> {
                     match self.read_inode(&ino, 4096) {
                         Ok(t) => {
                             let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                            en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                            en.link_target = Some(crate::names::escape_name(t));
                         }
                         Err(e) => self.notes.push(Note::new(
                             "error",
@@ -383,6 +460,11 @@ impl Container for Qnx4<'_> {
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx4
     }
+    /// Up to the end of the last extent any entry uses. Not the size the `.bitmap` implies:
+    /// real images disagree with it (the corpus image's bitmap covers 1 MiB of its 1.3).
+    fn span(&self) -> Option<u64> {
+        Some(self.used_end)
+    }
     fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -397,6 +479,9 @@ impl Container for Qnx4<'_> {
             xblk: l.aux as u32,
             num_xtnts: (l.aux >> 32) as u16,
             mode: (l.aux >> 48) as u16,
+            mtime: 0,
+            uid: 0,
+            gid: 0,
         };
         self.read_inode(&ino, u64::MAX).map_err(|e| FormatError {
             offset: e.offset,

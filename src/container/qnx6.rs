@@ -3,8 +3,9 @@
 //! Layout (Linux `fs/qnx6`, qnxmount `qnx6/parser.ksy`): a 0x2000-byte boot block
 //! (`eb 10 90 00`, then u32 offset, u32 sector of superblock 0, u32 sector of superblock 1),
 //! two 512-byte superblocks (magic 0x68191122 in the file system's byte order, CRC-32 over
-//! bytes 8..512, the higher serial is active), then data blocks from
-//! `superblock 0 + max(0x1000, blocksize)`. Every object (the inode table, the long-name
+//! bytes 8..512, the higher serial is active), then data blocks from 12 KiB into the
+//! partition, or from the first multiple of the block size after it for blocks above 4 KiB
+//! (see [`data_area_offset`]). Every object (the inode table, the long-name
 //! table, each file) is a tree: 16 root pointers and a level count; level 0 points at data
 //! blocks, each further level through blocks of u32 pointers. Inodes are 128 bytes,
 //! numbered from 1 (the root directory). Directories are arrays of 32-byte entries: u32
@@ -139,12 +140,29 @@ fn find_sb0(data: &[u8]) -> Option<u64> {
     None
 }
 
-/// A QNX6 file system at offset 0: boot block and a superblock with a valid CRC (or, with
-/// no boot block, a CRC-valid superblock at offset 0).
+/// Where the data blocks start, counted from superblock 0 (`QNX6FS_DATA_START` of QNX's
+/// `<sys/fs_qnx6.h>`, whose boot block is 8 KiB before superblock 0): the 4 KiB superblock
+/// area, then, for blocks above 4 KiB, padding so that the data blocks are aligned to the
+/// block size from the start of the partition (16 KiB blocks start at 16 KiB, 32 KiB ones at
+/// 32 KiB).
+fn data_area_offset(bs: u64) -> u64 {
+    let reserved = BOOTBLOCK_SIZE + SB_AREA;
+    SB_AREA
+        + if bs <= SB_AREA {
+            0
+        } else {
+            bs.abs_diff(reserved)
+        }
+}
+
+/// A QNX6 file system at offset 0: the boot block and a superblock where it says (its
+/// CRC may be wrong: a damaged file system is still QNX6, and `open` says what it can
+/// read), or, with no boot block, a CRC-valid superblock at 0x2000 or 0.
 pub fn detect(data: &[u8]) -> bool {
+    let boot_block = data.get(..4) == Some(&BOOTBLOCK_MAGIC[..]);
     find_sb0(data)
         .and_then(|o| parse_sb(data, o))
-        .is_some_and(|sb| sb.crc_ok)
+        .is_some_and(|sb| sb.crc_ok || boot_block)
 }
 
 /// Validation used by the carver: boot block at `off` and a CRC-valid superblock behind it.
@@ -156,6 +174,8 @@ pub(crate) fn valid_at(data: &[u8], off: usize) -> bool {
 /// An opened QNX6 file system.
 pub struct Qnx6<'a> {
     data: &'a [u8],
+    /// Bytes of the input the file system occupies (see [`Container::span`]).
+    span: u64,
     e: Endian,
     bs: u64,
     data_start: u64,
@@ -170,6 +190,9 @@ pub struct Qnx6<'a> {
 struct Inode {
     tree: Tree,
     mode: u16,
+    uid: u32,
+    gid: u32,
+    mtime: u32,
 }
 
 impl<'a> Qnx6<'a> {
@@ -184,7 +207,7 @@ impl<'a> Qnx6<'a> {
         let sb0 = parse_sb(data, sb0_off)
             .ok_or_else(|| FormatError::at(sb0_off, "bad QNX6 superblock"))?;
         let bs = u64::from(sb0.blocksize);
-        let data_start = sb0_off + SB_AREA.max(bs);
+        let data_start = sb0_off + data_area_offset(bs);
         // Superblock 1: from the boot block if it says, else after the data blocks.
         let mut sb1_off = u64::from(sb0.num_blocks)
             .checked_mul(bs)
@@ -203,6 +226,16 @@ impl<'a> Qnx6<'a> {
             }
         }
         let sb1 = sb1_off.and_then(|o| parse_sb(data, o));
+        // The second superblock ends the file system; without it, the declared size.
+        let sb_area = SB_AREA.max(bs);
+        let span = match &sb1 {
+            Some(sb) => sb.offset.checked_add(sb_area),
+            None => u64::from(sb0.num_blocks)
+                .checked_mul(bs)
+                .and_then(|x| x.checked_add(data_start))
+                .and_then(|x| x.checked_add(sb_area)),
+        }
+        .map_or(data.len() as u64, |end| end.min(data.len() as u64));
         for sb in std::iter::once(&sb0).chain(sb1.as_ref()) {
             notes.push(Note::new(
                 "checksum",
@@ -252,6 +285,7 @@ impl<'a> Qnx6<'a> {
         notes.push(Note::new("byte-order", e.name(), Some(sb.offset)));
         let mut fs = Qnx6 {
             data,
+            span,
             e,
             bs,
             data_start,
@@ -398,6 +432,9 @@ impl<'a> Qnx6<'a> {
         Ok(Inode {
             tree: Tree { ptrs, ..tree },
             mode: e.u16(&raw, 32).ok_or_else(bad)?,
+            uid: e.u32(&raw, 8).ok_or_else(bad)?,
+            gid: e.u32(&raw, 12).ok_or_else(bad)?,
+            mtime: e.u32(&raw, 20).ok_or_else(bad)?,
         })
     }
 
@@ -408,7 +445,7 @@ impl<'a> Qnx6<'a> {
         let name = raw
             .get(2..2 + n)
             .ok_or_else(|| FormatError::new(format!("QNX6 long name {index} too long")))?;
-        Ok(String::from_utf8_lossy(name).into_owned())
+        Ok(crate::names::escape_name(name))
     }
 
     fn walk(&mut self) -> Result<(), FormatError> {
@@ -421,7 +458,8 @@ impl<'a> Qnx6<'a> {
             EntryType::Dir,
             u32::from(root.mode),
             root.tree.size,
-        );
+        )
+        .with_owner_time(root.uid, root.gid, u64::from(root.mtime));
         root_e.ino = Some(1);
         root_e.loc = Loc {
             offset: 0,
@@ -471,7 +509,7 @@ impl<'a> Qnx6<'a> {
                     continue;
                 }
                 let name = if len <= SHORT_NAME_MAX {
-                    String::from_utf8_lossy(de.get(5..5 + len).unwrap_or(&[])).into_owned()
+                    crate::names::escape_name(de.get(5..5 + len).unwrap_or(&[]))
                 } else {
                     let idx = self.e.u32(de, 8).unwrap_or(u32::MAX);
                     match self.long_name(idx) {
@@ -513,7 +551,8 @@ impl<'a> Qnx6<'a> {
                 };
                 let mode = u32::from(inode.mode);
                 let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, inode.tree.size);
+                let mut en = Entry::new(path.clone(), etype, mode, inode.tree.size)
+                    .with_owner_time(inode.uid, inode.gid, u64::from(inode.mtime));
                 en.ino = Some(u64::from(ino));
                 en.loc = Loc {
                     offset: 0,
@@ -524,7 +563,7 @@ impl<'a> Qnx6<'a> {
                     match self.read_tree(&inode.tree, 0, inode.tree.size.min(4096)) {
                         Ok(t) => {
                             let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                            en.link_target = Some(String::from_utf8_lossy(t).into_owned());
+                            en.link_target = Some(crate::names::escape_name(t));
                         }
                         Err(err) => self.notes.push(Note::new(
                             "error",
@@ -562,6 +601,11 @@ impl<'a> Qnx6<'a> {
 impl Container for Qnx6<'_> {
     fn kind(&self) -> ContainerKind {
         ContainerKind::Qnx6
+    }
+    /// Up to the end of the second superblock's area (mkfs.qnx6 puts it after the last
+    /// data block); without it, the size the superblock declares.
+    fn span(&self) -> Option<u64> {
+        Some(self.span)
     }
     fn entries(&self) -> &[Entry] {
         &self.entries

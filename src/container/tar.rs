@@ -11,6 +11,22 @@ const BLOCK: usize = 512;
 /// Longest GNU long name / pax header we accept (real ones are a few KiB at most).
 const MAX_META: u64 = 1024 * 1024;
 
+/// Owner, group and modification time of a header, pax records first.
+fn owner_and_time(h: &[u8], pax: &HashMap<String, String>) -> (u32, u32, u64) {
+    let field = |at: usize, len: usize| h.get(at..at + len).and_then(octal).unwrap_or(0);
+    let pax_num = |key: &str| {
+        pax.get(key)
+            .and_then(|v| v.split('.').next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let id = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    (
+        id(pax_num("uid").unwrap_or_else(|| field(108, 8))),
+        id(pax_num("gid").unwrap_or_else(|| field(116, 8))),
+        pax_num("mtime").unwrap_or_else(|| field(136, 12)),
+    )
+}
+
 fn octal(field: &[u8]) -> Option<u64> {
     if let Some(&first) = field.first() {
         if first & 0x80 != 0 {
@@ -40,7 +56,7 @@ fn octal(field: &[u8]) -> Option<u64> {
 
 fn field_str(field: &[u8]) -> String {
     let end = memchr::memchr(0, field).unwrap_or(field.len());
-    String::from_utf8_lossy(field.get(..end).unwrap_or(&[])).into_owned()
+    crate::names::escape_name(field.get(..end).unwrap_or(&[]))
 }
 
 fn checksum_ok(h: &[u8]) -> bool {
@@ -119,7 +135,7 @@ fn pax_records(data: &[u8]) -> HashMap<String, String> {
         let rec = rec.strip_suffix(b"\n").unwrap_or(rec);
         if let Some(eq) = memchr::memchr(b'=', rec) {
             let k = String::from_utf8_lossy(rec.get(..eq).unwrap_or(&[])).into_owned();
-            let v = String::from_utf8_lossy(rec.get(eq + 1..).unwrap_or(&[])).into_owned();
+            let v = crate::names::escape_name(rec.get(eq + 1..).unwrap_or(&[]));
             map.insert(k, v);
         }
         rest = rest.get(len..).unwrap_or(&[]);
@@ -290,6 +306,7 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
         if let Some(l) = pax.get("linkpath") {
             link = l.clone();
         }
+        let owner = owner_and_time(h, &pax);
         pax.clear();
         let perm = h.get(100..108).and_then(octal).unwrap_or(0) as u32 & 0o7777;
         let path = clean_path(&name);
@@ -309,7 +326,8 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
         } else {
             (etype, fmt)
         };
-        let mut e = Entry::new(path.clone(), etype, fmt | perm, 0);
+        let mut e = Entry::new(path.clone(), etype, fmt | perm, 0)
+            .with_owner_time(owner.0, owner.1, owner.2);
         match typeflag {
             b'1' => {
                 let target = clean_path(&link);

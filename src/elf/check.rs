@@ -62,10 +62,11 @@ pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
             ),
         ));
     }
+    // e_phoff, e_shoff, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
     let (w, off) = if id.is_64 {
-        (8, [0x20, 0x28, 0x36, 0x38, 0x3a, 0x3c])
+        (8, [0x20, 0x28, 0x36, 0x38, 0x3a, 0x3c, 0x3e])
     } else {
-        (4, [0x1c, 0x20, 0x2a, 0x2c, 0x2e, 0x30])
+        (4, [0x1c, 0x20, 0x2a, 0x2c, 0x2e, 0x30, 0x32])
     };
     let get = |at: usize, size: usize| read_uint(data, at, size, id.little).unwrap_or(0);
     let (phoff, shoff) = (get(off[0], w), get(off[1], w));
@@ -106,8 +107,24 @@ pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
     if let Some(e) = table("section header", off[1], shoff, shentsize, shnum) {
         warnings.push(e);
     }
+    // The loader never reads section headers, so a damaged table costs only section names;
+    // it is reported, and QNX markers are looked for where the loader looks.
+    let shstrndx = get(off[6], 2);
+    if shnum > 0 && shstrndx != SHN_UNDEF && shstrndx < SHN_LORESERVE && shstrndx >= shnum {
+        warnings.push(FormatError::at(
+            shoff,
+            format!(
+                "section header table at offset {shoff:#x}: its name string table index {shstrndx:#x} (e_shstrndx, header offset {:#x}) is not one of its {shnum} entries, so no section name can be read",
+                off[6]
+            ),
+        ));
+    }
     Ok(warnings)
 }
+
+const SHN_UNDEF: u64 = 0;
+/// Indexes from here on are reserved (SHN_XINDEX: the real index is elsewhere).
+const SHN_LORESERVE: u64 = 0xff00;
 
 #[cfg(test)]
 mod tests {
@@ -139,6 +156,22 @@ mod tests {
         let w = check_tables(&header32(0, 0, 0xdead_beef, 3)).unwrap();
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].offset, Some(0xdead_beef));
+    }
+
+    #[test]
+    fn name_table_index_outside_the_section_table_is_a_warning() {
+        let mut h = header32(0, 0, 0x34, 3);
+        h.resize(0x34 + 3 * 40, 0);
+        h[0x32..0x34].copy_from_slice(&0x7fffu16.to_le_bytes());
+        let w = check_tables(&h).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].offset, Some(0x34));
+        assert!(w[0].message.contains("0x7fff"), "{}", w[0]);
+        // in range, undefined, or SHN_XINDEX: no warning
+        for ok in [2u16, 0, 0xffff] {
+            h[0x32..0x34].copy_from_slice(&ok.to_le_bytes());
+            assert!(check_tables(&h).unwrap().is_empty(), "{ok:#x}");
+        }
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! headers when present.
 
 mod check;
+mod layout;
 mod qnx;
 
 use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 
 use crate::error::FormatError;
 
-pub use qnx::{parse_qnx_info, QnxNote};
+pub use layout::OffsetMismatch;
+pub use qnx::{find_qnx_info, parse_qnx_info, QnxNote, MAX_QNX_INFO_SCAN};
 
 /// ELF magic: how files are recognised, whatever their name.
 pub const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
@@ -157,12 +159,21 @@ pub struct ElfFile<'a> {
     /// JMP_SLOT twice), plus MIPS GOT slots bound through DT_MIPS_GOTSYM. Sorted by slot:
     /// [`slot_symbol`](Self::slot_symbol) binary-searches it.
     pub slot_bindings: Vec<SlotBinding<'a>>,
+    /// The symbol of each DT_JMPREL relocation, in table order: what a lazy PLT entry's
+    /// relocation index names ([`plt_reloc_symbol`](Self::plt_reloc_symbol)).
+    pub plt_reloc_symbols: Vec<Option<&'a str>>,
     pub segments: Vec<Segment>,
     pub qnx_note: Option<QnxNote>,
     /// `QNX_info` section as `KEY=value` pairs, in file order.
     pub qnx_info: Vec<(String, String)>,
+    /// `QNX_info` was found in the bytes past the loaded image, because the section table
+    /// cannot name sections (absent or damaged).
+    pub qnx_info_without_sections: bool,
     /// `.comment` strings (compiler identification).
     pub comment: Vec<String>,
+    /// Segments read at their address rather than at their recorded file offset, where the
+    /// two disagree (mkifs-packed boot-image files).
+    pub offset_mismatches: Vec<OffsetMismatch>,
     /// Parts of the file that could not be read; the rest of the model is still valid.
     pub warnings: Vec<FormatError>,
 }
@@ -183,7 +194,7 @@ impl<'a> ElfFile<'a> {
             return Err(FormatError::at(0, "not an ELF file (bad magic)"));
         }
         let mut warnings = check::check_tables(data)?;
-        let elf = match guarded_parse(data, false) {
+        let mut elf = match guarded_parse(data, false) {
             Ok(elf) => elf,
             Err(strict_err) => match guarded_parse(data, true) {
                 Ok(elf) => {
@@ -199,10 +210,21 @@ impl<'a> ElfFile<'a> {
                 Err(_) => return Err(strict_err),
             },
         };
-        Ok(Self::from_goblin(data, &elf, warnings))
+        // As the loader does: the dynamic segment is where its address maps.
+        let offset_mismatches =
+            layout::locate_by_address(&mut elf.program_headers, data, elf.is_64, elf.little_endian);
+        if !offset_mismatches.is_empty() {
+            warnings.extend(layout::reread_dynamic(&mut elf, data));
+        }
+        Ok(Self::from_goblin(data, &elf, warnings, offset_mismatches))
     }
 
-    fn from_goblin(data: &'a [u8], elf: &Elf<'a>, mut warnings: Vec<FormatError>) -> ElfFile<'a> {
+    fn from_goblin(
+        data: &'a [u8],
+        elf: &Elf<'a>,
+        mut warnings: Vec<FormatError>,
+        offset_mismatches: Vec<OffsetMismatch>,
+    ) -> ElfFile<'a> {
         let hdr = &elf.header;
         let endian = if elf.little_endian {
             Endian::Little
@@ -260,6 +282,11 @@ impl<'a> ElfFile<'a> {
         }
 
         let slot_bindings = collect_slot_bindings(elf, &dynsym_names);
+        let plt_reloc_symbols = elf
+            .pltrelocs
+            .iter()
+            .map(|r| dynsym_names.get(r.r_sym).copied().flatten())
+            .collect();
         let mut pltgot = None;
         if let Some(dynamic) = &elf.dynamic {
             pltgot = dynamic
@@ -288,37 +315,11 @@ impl<'a> ElfFile<'a> {
             }
         }
 
-        let mut qnx_info = Vec::new();
-        let mut comment = Vec::new();
-        for sh in &elf.section_headers {
-            let Some(name) = elf.shdr_strtab.get_at(sh.sh_name) else {
-                continue;
-            };
-            if name != "QNX_info" && name != ".comment" {
-                continue;
-            }
-            if sh.sh_type == section_header::SHT_NOBITS {
-                continue;
-            }
-            let Some(bytes) = file_range(data, sh.sh_offset, sh.sh_size) else {
-                warnings.push(FormatError::at(
-                    sh.sh_offset,
-                    format!("section {name} runs past the end of the file"),
-                ));
-                continue;
-            };
-            if name == "QNX_info" {
-                qnx_info.extend(parse_qnx_info(bytes));
-            } else {
-                comment.extend(
-                    bytes
-                        .split(|&b| b == 0)
-                        .filter(|s| !s.is_empty())
-                        .take(MAX_COMMENT_STRINGS)
-                        .map(|s| String::from_utf8_lossy(s).into_owned()),
-                );
-            }
-        }
+        let Named {
+            qnx_info,
+            qnx_info_without_sections,
+            comment,
+        } = named_sections(data, elf, &mut warnings);
 
         ElfFile {
             data,
@@ -337,10 +338,13 @@ impl<'a> ElfFile<'a> {
             pltgot,
             symbols,
             slot_bindings,
+            plt_reloc_symbols,
             segments,
             qnx_note,
             qnx_info,
+            qnx_info_without_sections,
             comment,
+            offset_mismatches,
             warnings,
         }
     }
@@ -412,6 +416,12 @@ impl<'a> ElfFile<'a> {
             .binary_search_by_key(&slot, |b| b.slot)
             .ok()?;
         self.slot_bindings.get(i)
+    }
+
+    /// The symbol of the `index`th DT_JMPREL relocation, the one a lazy PLT entry pushes for
+    /// the runtime linker: names a PLT call even when no relocation sits at its slot's address.
+    pub fn plt_reloc_symbol(&self, index: usize) -> Option<&'a str> {
+        self.plt_reloc_symbols.get(index).copied().flatten()
     }
 
     /// File bytes mapped at virtual address `addr`, up to the end of the segment's file image.
@@ -532,6 +542,81 @@ fn tables_offset(data: &[u8]) -> u64 {
         .filter_map(word)
         .find(|&o| o != 0 && o < data.len() as u64)
         .unwrap_or(0)
+}
+
+/// What the tool reads from sections by name: `QNX_info` and `.comment`.
+struct Named {
+    qnx_info: Vec<(String, String)>,
+    /// `QNX_info` was found in the bytes past the loaded image, not by name.
+    qnx_info_without_sections: bool,
+    comment: Vec<String>,
+}
+
+fn named_sections(data: &[u8], elf: &Elf<'_>, warnings: &mut Vec<FormatError>) -> Named {
+    let mut qnx_info = Vec::new();
+    let mut comment = Vec::new();
+    for sh in &elf.section_headers {
+        let Some(name) = elf.shdr_strtab.get_at(sh.sh_name) else {
+            continue;
+        };
+        if name != "QNX_info" && name != ".comment" {
+            continue;
+        }
+        if sh.sh_type == section_header::SHT_NOBITS {
+            continue;
+        }
+        let Some(bytes) = file_range(data, sh.sh_offset, sh.sh_size) else {
+            warnings.push(FormatError::at(
+                sh.sh_offset,
+                format!("section {name} runs past the end of the file"),
+            ));
+            continue;
+        };
+        if name == "QNX_info" {
+            qnx_info.extend(parse_qnx_info(bytes));
+        } else {
+            comment.extend(
+                bytes
+                    .split(|&b| b == 0)
+                    .filter(|s| !s.is_empty())
+                    .take(MAX_COMMENT_STRINGS)
+                    .map(|s| String::from_utf8_lossy(s).into_owned()),
+            );
+        }
+    }
+    // Loaders never read section headers: without readable section names, QNX_info is
+    // looked for in the non-loaded bytes where QNX's tools put it.
+    let shstrndx = elf.header.e_shstrndx;
+    let names_readable = usize::from(shstrndx) < elf.section_headers.len()
+        && shstrndx != section_header::SHN_UNDEF as u16;
+    let mut qnx_info_without_sections = false;
+    if qnx_info.is_empty() && !names_readable {
+        if let Some(found) = find_qnx_info(past_loaded_image(data, elf)) {
+            qnx_info = found;
+            qnx_info_without_sections = true;
+        }
+    }
+    Named {
+        qnx_info,
+        qnx_info_without_sections,
+        comment,
+    }
+}
+
+/// The file's bytes after the end of its last PT_LOAD file image, where the non-allocated
+/// sections live (all of it for a file without PT_LOAD).
+fn past_loaded_image<'d>(data: &'d [u8], elf: &Elf<'_>) -> &'d [u8] {
+    let end = elf
+        .program_headers
+        .iter()
+        .filter(|ph| ph.p_type == program_header::PT_LOAD)
+        .filter_map(|ph| ph.p_offset.checked_add(ph.p_filesz))
+        .max()
+        .unwrap_or(0);
+    usize::try_from(end)
+        .ok()
+        .and_then(|e| data.get(e..))
+        .unwrap_or_default()
 }
 
 fn file_range(data: &[u8], offset: u64, size: u64) -> Option<&[u8]> {

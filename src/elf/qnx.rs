@@ -56,6 +56,68 @@ pub fn parse_qnx_info(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// How far past the loaded image `QNX_info` is looked for when the section table cannot
+/// name it: mkifs and QNX's linker put it right after the loaded segments, among the few
+/// non-allocated sections.
+pub const MAX_QNX_INFO_SCAN: usize = 1 << 20;
+
+/// Longest `QNX_info` block read from raw bytes: real ones are a few hundred bytes.
+const MAX_QNX_INFO_BYTES: usize = 4096;
+
+/// Keys of `QNX_info` besides NAME; a block found without section headers must carry two.
+const QNX_INFO_KEYS: &[&str] = &[
+    "DESCRIPTION",
+    "DATE",
+    "STATE",
+    "HOST",
+    "USER",
+    "VERSION",
+    "TAGID",
+];
+
+/// `QNX_info` found in raw bytes, for a file whose section table cannot name its sections:
+/// a NUL-ended block of `KEY=value` lines that starts with `QNX_BUILDID=` or `NAME=` and
+/// holds NAME and two other keys QNX's build writes. `bytes`: the part of the file past
+/// the loaded image, at most [`MAX_QNX_INFO_SCAN`] bytes of it.
+pub fn find_qnx_info(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let bytes = bytes.get(..bytes.len().min(MAX_QNX_INFO_SCAN))?;
+    let starts = memchr::memmem::find_iter(bytes, b"QNX_BUILDID=")
+        .chain(memchr::memmem::find_iter(bytes, b"NAME="))
+        // `HOSTNAME=` is not a start
+        .filter(|&p| p == 0 || !matches!(bytes[p - 1], b'A'..=b'Z' | b'_'));
+    for start in starts {
+        let block = &bytes[start..];
+        let block = &block[..block.len().min(MAX_QNX_INFO_BYTES)];
+        let Some(end) = block.iter().position(|&b| b == 0) else {
+            continue;
+        };
+        let block = &block[..end];
+        if !block
+            .iter()
+            .all(|&b| b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b))
+        {
+            continue;
+        }
+        let well_formed = block
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .all(|l| {
+                l.iter().position(|&b| b == b'=').is_some_and(|eq| {
+                    eq > 0
+                        && l[..eq]
+                            .iter()
+                            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                })
+            });
+        let kv = parse_qnx_info(block);
+        let has = |k: &str| kv.iter().any(|(key, _)| key == k);
+        if well_formed && has("NAME") && QNX_INFO_KEYS.iter().filter(|k| has(k)).count() >= 2 {
+            return Some(kv);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +129,32 @@ mod tests {
         assert_eq!(kv.len(), 6);
         assert_eq!(kv[4], ("VERSION".to_string(), "6.6.0".to_string()));
         assert_eq!(kv[1].1, "C runtime library");
+    }
+
+    #[test]
+    fn qnx_info_is_found_in_raw_bytes_and_look_alikes_are_not() {
+        let mut tail = vec![0x14u8, 0, 0];
+        tail.extend_from_slice(b"NAME=libc.so\nDESCRIPTION=C runtime library\nDATE=2009/06/08-14:56:13-CEST\nSTATE=Experimental\nVERSION=6.4.0\n\0\0");
+        let kv = find_qnx_info(&tail).expect("QNX_info");
+        assert!(kv.contains(&("VERSION".to_string(), "6.4.0".to_string())));
+        // NAME alone, a lower-case key, HOSTNAME=, or no NUL end: not QNX_info
+        for fake in [
+            &b"NAME=x\nFOO=y\n\0"[..],
+            b"NAME=x\nDATE=y\nstate=z\n\0",
+            b"HOSTNAME=x\nDATE=y\nSTATE=z\n\0",
+            b"NAME=x\nDATE=y\nSTATE=z\n",
+        ] {
+            assert_eq!(
+                find_qnx_info(fake),
+                None,
+                "{}",
+                String::from_utf8_lossy(fake)
+            );
+        }
+        // found only within the scan bound
+        let mut far = vec![0u8; MAX_QNX_INFO_SCAN];
+        far.extend_from_slice(&tail);
+        assert_eq!(find_qnx_info(&far), None);
     }
 
     #[test]

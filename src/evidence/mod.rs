@@ -10,14 +10,19 @@
 //!    (`libc.so.3`: 6.4–6.6), low.
 //!
 //! When sources disagree, the disagreement is reported and the kernel is preferred.
+//!
+//! Whether the target is QNX at all: a QNX marker in any ELF file, or an image of a QNX
+//! format (`image-format`: an IFS boot image, a QNX4 or QNX6 file system), even one whose
+//! contents could not be read.
 
 pub mod kernel;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::container::ContainerKind;
 use crate::facts::{FileFacts, QnxMarker};
-use crate::report::{Confidence, EvidenceItem, OsReport};
+use crate::report::{Confidence, EvidenceItem, ImageReport, ImageState, OsReport};
 
 /// A Neutrino release `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,6 +75,176 @@ pub struct ReleaseEstimate {
     pub exact: Option<Release>,
     /// Inclusive range, when only a series is known.
     pub range: Option<(Release, Release, String)>,
+    /// A lower bound from what QNX programs need to run (hard ABI evidence), when no QNX
+    /// file of the target needs an older C library.
+    pub floor: Option<ReleaseFloor>,
+}
+
+/// "The device runs this release or a later one": QNX programs need a C library or runtime
+/// linker that only this release and later ones provide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseFloor {
+    pub release: Release,
+    /// `7.0 or later`.
+    pub label: String,
+    /// Which programs need what, and the labels that support or contradict it.
+    pub why: String,
+}
+
+/// The first release that provides `libc.so.4` (and `ldqnx-64.so.2`): QNX 7.0.
+const FIRST_ABI_FLOOR: Release = Release::new(7, 0, 0);
+
+/// The release a QNX file needs at least, from its NEEDED C library (`libc.so.4`: 7.0,
+/// `.5`: 7.1, `.6`: 8.0) or its runtime linker (`ldqnx-64.so.2`: 7.0), with what it needs;
+/// `Err` with the name when it needs an older QNX C library (`libc.so.1` to `.3`).
+fn abi_need(f: &FileFacts) -> Option<Result<(Release, String), String>> {
+    let mut need: Option<(Release, String)> = None;
+    for name in &f.needed {
+        match libc_soname_series(name) {
+            Some((lo, _, _)) if lo < FIRST_ABI_FLOOR => return Some(Err(name.clone())),
+            Some((lo, _, _)) if need.as_ref().is_none_or(|n| lo > n.0) => {
+                need = Some((lo, name.clone()));
+            }
+            _ => {}
+        }
+    }
+    let interp = f.interpreter.as_deref().unwrap_or_default();
+    if need.is_none() && interp.rsplit('/').next() == Some("ldqnx-64.so.2") {
+        need = Some((FIRST_ABI_FLOOR, interp.to_string()));
+    }
+    need.map(Ok)
+}
+
+/// The release a version label names: `QNX_info` VERSION (`7.0.0`) or a compiler target
+/// (`x86_64-pc-nto-qnx7.0.0`, `qnx700`).
+fn labelled_release(label: &str) -> Option<Release> {
+    if let Some(r) = Release::parse(label) {
+        return Some(r);
+    }
+    let (_, after) = label.rsplit_once("qnx")?;
+    let digits: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let digit = |c: u8| c.is_ascii_digit().then(|| u16::from(c - b'0'));
+    Release::parse(&digits).or_else(|| match digits.as_bytes() {
+        // `qnx700`: major, minor, patch one digit each
+        &[a, b, c] => Some(Release::new(digit(a)?, digit(b)?, digit(c)?)),
+        _ => None,
+    })
+}
+
+/// The lower bound the QNX files' needs give, with its evidence item; a conflict instead
+/// when some QNX file needs an older C library. `qnx_libc_series`: the series of the QNX C
+/// libraries present (a `libc.so.3` present contradicts a 7.0 bound too).
+fn abi_floor(
+    files: &[FileFacts],
+    qnx_libc_series: &[(Release, Release, &'static str)],
+) -> (Option<(ReleaseFloor, EvidenceItem)>, Option<String>) {
+    let mut needing: Vec<(&FileFacts, Release, String)> = Vec::new();
+    let mut older: Vec<(&str, String)> = Vec::new();
+    for f in files.iter().filter(|f| f.is_qnx()) {
+        match abi_need(f) {
+            Some(Ok((r, what))) => needing.push((f, r, what)),
+            Some(Err(name)) => older.push((&f.path, name)),
+            None => {}
+        }
+    }
+    let Some(low) = needing.iter().map(|n| n.1).min() else {
+        return (None, None);
+    };
+    let series_below = qnx_libc_series.iter().find(|s| s.1 < low);
+    if !older.is_empty() || series_below.is_some() {
+        let against = match (older.first(), series_below) {
+            (Some((path, name)), _) => format!("{path} needs {name}"),
+            (None, Some(s)) => format!("a QNX C library of the {} series is present", s.2),
+            (None, None) => String::new(),
+        };
+        return (
+            None,
+            Some(format!(
+                "QNX programs need C libraries of different releases ({} needs {}, {against}): no lower bound is drawn",
+                needing[0].0.path, needing[0].2
+            )),
+        );
+    }
+    let label = format!("{}.{} or later", low.major, low.minor);
+    let at_floor: Vec<&(&FileFacts, Release, String)> =
+        needing.iter().filter(|n| n.1 == low).collect();
+    let what: Vec<&str> = {
+        let mut w: Vec<&str> = at_floor.iter().map(|n| n.2.as_str()).collect();
+        w.sort();
+        w.dedup();
+        w
+    };
+    let paths: Vec<&str> = at_floor.iter().map(|n| n.0.path.as_str()).collect();
+    let mut why = format!(
+        "{} QNX file{} need{} {} (e.g. {}), which only QNX {label} provides",
+        paths.len(),
+        if paths.len() == 1 { "" } else { "s" },
+        if paths.len() == 1 { "s" } else { "" },
+        what.join(", "),
+        paths
+            .iter()
+            .take(MAX_EXAMPLES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // Version labels of any QNX file: support, or hints against (never a bound themselves).
+    let (mut support, mut against) = (0usize, Vec::new());
+    for f in files.iter().filter(|f| f.is_qnx()) {
+        let labels = f
+            .qnx_info
+            .iter()
+            .filter(|(k, _)| k == "VERSION")
+            .map(|(_, v)| v.clone())
+            .chain(f.markers.iter().filter_map(|m| match m {
+                QnxMarker::CompilerTarget(t) => Some(t.clone()),
+                _ => None,
+            }));
+        for l in labels {
+            match labelled_release(&l) {
+                Some(r) if r >= low => support += 1,
+                Some(_) => against.push(l),
+                None => {}
+            }
+        }
+    }
+    if support > 0 {
+        why.push_str(&format!(
+            "; {support} version label{} (QNX_info VERSION, compiler target) agree{}",
+            if support == 1 { "" } else { "s" },
+            if support == 1 { "s" } else { "" }
+        ));
+    }
+    if !against.is_empty() {
+        why.push_str(&format!(
+            "; labels naming an older release ({}) are component labels and do not lower it",
+            against
+                .iter()
+                .take(MAX_EXAMPLES)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let item = EvidenceItem {
+        source: paths.first().map(|p| p.to_string()).unwrap_or_default(),
+        kind: "abi-floor".into(),
+        detail: format!("QNX {label}: {why}"),
+    };
+    (
+        Some((
+            ReleaseFloor {
+                release: low,
+                label,
+                why,
+            },
+            item,
+        )),
+        None,
+    )
 }
 
 /// The OS view of a target: the report section plus the estimate classification uses.
@@ -107,10 +282,61 @@ pub fn qnx_libcs(files: &[FileFacts]) -> std::collections::BTreeSet<&str> {
 /// How many files an aggregated evidence line names before it says "and N more".
 const MAX_EXAMPLES: usize = 3;
 
-/// Weigh the release evidence of all ELF files of one target.
-pub fn assess(files: &[FileFacts]) -> OsAssessment {
-    let is_qnx = files.iter().any(FileFacts::is_qnx);
-    let mut evidence = Vec::new();
+/// How many QNX images are named one by one in the evidence before the rest are counted.
+const MAX_IMAGE_EVIDENCE: usize = 8;
+
+/// The `image-format` evidence: every image of a QNX format (boot image, QNX4 or QNX6 file
+/// system) found by its signature, whether or not anything inside it could be read. Only
+/// QNX writes these formats, so one is enough to make the target QNX.
+fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
+    let qnx: Vec<(&ImageReport, ContainerKind)> = images
+        .iter()
+        .filter_map(|i| Some((i, ContainerKind::from_name(&i.kind)?)))
+        .filter(|(_, k)| k.is_qnx_format())
+        .collect();
+    let mut items: Vec<EvidenceItem> = qnx
+        .iter()
+        .take(MAX_IMAGE_EVIDENCE)
+        .map(|(i, kind)| {
+            let at = i
+                .offset
+                .map(|o| format!(" at offset {o:#x} of its file"))
+                .unwrap_or_default();
+            let state = match (i.state, i.damage()) {
+                (ImageState::Complete, _) => format!(
+                    ", read ({} entr{})",
+                    i.entries,
+                    if i.entries == 1 { "y" } else { "ies" }
+                ),
+                (ImageState::Partial, Some(d)) => format!(", partly read: {}", d.detail),
+                (ImageState::Unreadable, Some(d)) => format!(", not readable: {}", d.detail),
+                (state, None) => format!(", {}", state.as_str()),
+            };
+            EvidenceItem {
+                source: i.path.clone(),
+                kind: "image-format".into(),
+                detail: format!("{}{at}{state}", kind.signature()),
+            }
+        })
+        .collect();
+    if let Some(more) = qnx.len().checked_sub(MAX_IMAGE_EVIDENCE).filter(|&n| n > 0) {
+        items.push(EvidenceItem {
+            source: qnx
+                .get(MAX_IMAGE_EVIDENCE)
+                .map(|(i, _)| i.path.clone())
+                .unwrap_or_default(),
+            kind: "image-format".into(),
+            detail: format!("and {more} more images of QNX formats"),
+        });
+    }
+    items
+}
+
+/// Weigh the release evidence of all ELF files of one target, and the images of QNX
+/// formats found in it.
+pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
+    let mut evidence = image_formats(images);
+    let is_qnx = files.iter().any(FileFacts::is_qnx) || !evidence.is_empty();
     let mut conflicts = Vec::new();
 
     // 1. Kernel release strings.
@@ -153,6 +379,11 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
                 detail.push_str(&format!(", {key}={v}"));
             }
         }
+        if f.qnx_info_without_sections {
+            detail.push_str(
+                " (found in the bytes after the loaded segments: the section table names no sections)",
+            );
+        }
         evidence.push(EvidenceItem {
             source: f.path.clone(),
             kind: "qnx-info".into(),
@@ -169,6 +400,7 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     let mut compiler: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut interps: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut notes: Vec<&str> = Vec::new();
+    let mut kernel_calls: Vec<&str> = Vec::new();
     for f in files {
         for m in &f.markers {
             match m {
@@ -177,6 +409,7 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
                 }
                 QnxMarker::Interpreter(i) => interps.entry(i.clone()).or_default().push(&f.path),
                 QnxMarker::Note => notes.push(&f.path),
+                QnxMarker::KernelCalls => kernel_calls.push(&f.path),
                 QnxMarker::QnxInfo | QnxMarker::Kernel => {}
             }
         }
@@ -211,6 +444,13 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     }
     if !notes.is_empty() {
         evidence.push(aggregate("qnx-note", "ELF note named \"QNX\"", &notes));
+    }
+    if !kernel_calls.is_empty() {
+        evidence.push(aggregate(
+            "kernel-calls",
+            "Neutrino kernel calls (MsgSend, ConnectAttach, ChannelCreate...) in the dynamic symbols",
+            &kernel_calls,
+        ));
     }
 
     // 4. SONAMEs of C libraries, counted only with a QNX marker.
@@ -288,6 +528,8 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
     }
     series.sort_by_key(|s| s.0);
     series.dedup();
+    let (floor, floor_conflict) = abi_floor(files, &series);
+    conflicts.extend(floor_conflict);
     if let Some(s) = series.first() {
         if estimate.exact.is_none() {
             estimate.range = Some((s.0, s.1, s.2.to_string()));
@@ -307,6 +549,10 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
             ));
         }
     }
+    if let Some((floor, item)) = floor {
+        evidence.push(item);
+        conflicts.extend(apply_floor(&mut estimate, &mut confidence, floor));
+    }
     if !is_qnx {
         // Confidence here is in "not QNX": strong when ELF files were read and none is QNX.
         confidence = if files.is_empty() {
@@ -320,7 +566,11 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
         report: OsReport {
             family: is_qnx.then(|| "qnx".to_string()),
             release: estimate.exact.map(|r| r.to_string()),
-            release_range: estimate.range.as_ref().map(|r| r.2.clone()),
+            release_range: estimate
+                .range
+                .as_ref()
+                .map(|r| r.2.clone())
+                .or_else(|| estimate.floor.as_ref().map(|f| f.label.clone())),
             confidence,
             evidence,
             conflicts,
@@ -328,6 +578,36 @@ pub fn assess(files: &[FileFacts]) -> OsAssessment {
         is_qnx,
         estimate,
     }
+}
+
+/// Take the programs' lower bound into the estimate unless the kernel's release string says
+/// less; a component label that says less is overruled. Returns the disagreement, if any.
+fn apply_floor(
+    estimate: &mut ReleaseEstimate,
+    confidence: &mut Confidence,
+    floor: ReleaseFloor,
+) -> Option<String> {
+    let mut conflict = None;
+    match estimate.exact {
+        Some(e) if e < floor.release && *confidence == Confidence::High => {
+            return Some(format!(
+                "the kernel says {e}, but QNX programs need QNX {}: the kernel is preferred",
+                floor.label
+            ));
+        }
+        Some(e) if e < floor.release => {
+            conflict = Some(format!(
+                "a component label says {e}, but QNX programs need QNX {}: the programs' needs are preferred",
+                floor.label
+            ));
+        }
+        _ => {}
+    }
+    estimate.floor = Some(floor);
+    if *confidence == Confidence::Low {
+        *confidence = Confidence::Medium;
+    }
+    conflict
 }
 
 fn aggregate(kind: &str, what: &str, paths: &[&str]) -> EvidenceItem {
@@ -365,6 +645,45 @@ mod tests {
         assert_eq!(Release::parse("6.6"), None);
         assert_eq!(Release::parse("6.6.0.1"), None);
         assert!(Release::new(6, 5, 0) < Release::new(6, 6, 0));
+    }
+
+    #[test]
+    fn the_64_bit_runtime_linker_alone_needs_7_0() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/qnx/aarch64/qnx700/ls"
+        );
+        let data = std::fs::read(path).unwrap();
+        let elf = crate::elf::ElfFile::parse(&data).unwrap();
+        let mut f = crate::facts::facts_of("bin/ls", &elf, None);
+        assert_eq!(
+            abi_need(&f),
+            Some(Ok((Release::new(7, 0, 0), "libc.so.4".to_string())))
+        );
+        f.needed.clear();
+        assert_eq!(
+            abi_need(&f),
+            Some(Ok((
+                Release::new(7, 0, 0),
+                "/usr/lib/ldqnx-64.so.2".to_string()
+            )))
+        );
+        f.needed = vec!["libc.so.3".into()];
+        assert_eq!(abi_need(&f), Some(Err("libc.so.3".to_string())));
+    }
+
+    #[test]
+    fn version_labels() {
+        let r = |s: &str| labelled_release(s);
+        assert_eq!(r("7.0.0"), Some(Release::new(7, 0, 0)));
+        assert_eq!(r("x86_64-pc-nto-qnx7.0.0"), Some(Release::new(7, 0, 0)));
+        assert_eq!(
+            r("arm-unknown-nto-qnx6.6.0eabi"),
+            Some(Release::new(6, 6, 0))
+        );
+        assert_eq!(r("qnx700"), Some(Release::new(7, 0, 0)));
+        assert_eq!(r("660-4036"), None);
+        assert_eq!(r("qnx7.0"), None);
     }
 
     #[test]

@@ -133,7 +133,7 @@ fn target_component(i: usize, t: &TargetReport) -> Value {
     if has_os(t) {
         nested.push(os_component(i, t));
     }
-    nested.extend(t.libc.iter().map(|l| libc_component(i, l)));
+    nested.extend(t.libc.iter().map(|l| libc_component(i, t, l)));
     nested.extend(
         t.binaries
             .iter()
@@ -147,6 +147,18 @@ fn target_component(i: usize, t: &TargetReport) -> Value {
     });
     if !nested.is_empty() {
         c["components"] = Value::Array(nested);
+    }
+    // A PATH that is one ELF file is hashed as its own `binaries` entry (the scan hashes
+    // ELF files only: a directory or an image has no hash here).
+    if t.kind == "elf" {
+        let name = super::uri::split_file(&t.path).1;
+        set_hash(
+            &mut c,
+            t.binaries
+                .iter()
+                .find(|b| b.path == name)
+                .and_then(|b| b.sha256.as_deref()),
+        );
     }
     c
 }
@@ -162,29 +174,76 @@ fn os_component(i: usize, t: &TargetReport) -> Value {
     if let Some(v) = release_of(t) {
         c["version"] = json!(v);
     }
-    // NVD files the CVE under the SDP product, not `qnx_neutrino_rtos`; only an exact
-    // release makes a CPE (6.5.0 and 6.5.0 SP1 look the same: the CPE says 6.5.0).
+    // Only an exact release names a product version; a range (`6.4-6.6`) does not.
     if let Some(r) = &t.os.release {
-        c["cpe"] = json!(format!(
-            "cpe:2.3:o:blackberry:qnx_software_development_platform:{}:*:*:*:*:*:*:*",
-            cpe_escape(r)
-        ));
+        set_identity(&mut c, "neutrino", r, None);
     }
     c
 }
 
-/// CPE 2.3 formatted-string escaping of one attribute value.
-fn cpe_escape(s: &str) -> String {
-    let mut out = String::new();
-    for ch in s.chars() {
-        if ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-' {
-            out.push(ch);
+/// NVD's product for CVE-2021-22156: the SDP, an application (`a`) in BlackBerry's own CPE
+/// names, not `qnx_neutrino_rtos`; OS for Medical and OS for Safety (`o`) cannot be told
+/// from the kernel release, so they are not claimed.
+const SDP_CPE_PREFIX: &str = "cpe:2.3:a:blackberry:qnx_software_development_platform";
+
+/// The SDP version of a Neutrino release `X.Y.Z` as NVD names it: `6.5.0`, `6.6.0`; from 7 on
+/// SDPs are named by two numbers (`7.0`, `7.1`, `8.0`). None for anything else.
+fn sdp_version(release: &str) -> Option<String> {
+    let parts: Vec<&str> = release.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(numeric) {
+        return None;
+    }
+    let major: u32 = parts[0].parse().ok()?;
+    Some(if major >= 7 {
+        format!("{}.{}", parts[0], parts[1])
+    } else {
+        release.to_string()
+    })
+}
+
+/// The SDP's CPE for a Neutrino release. The update is ANY: the kernel of 6.5.0 SP1 says
+/// 6.5.0, so `6.5.0:*` matches both of NVD's names (`6.5.0:-` and `6.5.0:sp1`).
+pub fn sdp_cpe(release: &str) -> Option<String> {
+    sdp_version(release).map(|v| format!("{SDP_CPE_PREFIX}:{v}:*:*:*:*:*:*:*"))
+}
+
+/// `pkg:generic/qnx/NAME@VERSION[?arch=ARCH]` (the version and arch percent-encoded).
+pub fn qnx_purl(name: &str, version: &str, arch: Option<&str>) -> String {
+    let mut p = format!("pkg:generic/qnx/{name}@{}", purl_encode(version));
+    if let Some(a) = arch.filter(|a| !a.is_empty()) {
+        p.push_str("?arch=");
+        p.push_str(&purl_encode(a));
+    }
+    p
+}
+
+/// Percent-encoding of a purl version or qualifier value: all but unreserved characters.
+fn purl_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
         } else {
-            out.push('\\');
-            out.push(ch);
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
+}
+
+/// The CPE (when the version is a Neutrino release) and the purl of a QNX component.
+fn set_identity(c: &mut Value, name: &str, version: &str, arch: Option<&str>) {
+    if let Some(cpe) = sdp_cpe(version) {
+        c["cpe"] = json!(cpe);
+    }
+    c["purl"] = json!(qnx_purl(name, version, arch));
+}
+
+/// `hashes` of a component read from a file whose SHA-256 the report records.
+fn set_hash(c: &mut Value, sha256: Option<&str>) {
+    if let Some(h) = sha256.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        c["hashes"] = json!([{"alg": "SHA-256", "content": h}]);
+    }
 }
 
 fn calloc_props(c: &CallocReport) -> Vec<Value> {
@@ -207,7 +266,7 @@ fn calloc_props(c: &CallocReport) -> Vec<Value> {
     v
 }
 
-fn libc_component(i: usize, l: &LibcReport) -> Value {
+fn libc_component(i: usize, t: &TargetReport, l: &LibcReport) -> Value {
     let mut props = vec![prop("path", l.path.as_str()), prop("arch", l.arch.as_str())];
     props.push(prop("qnx", if l.qnx { "true" } else { "false" }));
     props.extend(calloc_props(&l.calloc));
@@ -220,6 +279,14 @@ fn libc_component(i: usize, l: &LibcReport) -> Value {
     });
     if let Some(v) = &l.version {
         c["version"] = json!(v);
+    }
+    set_hash(&mut c, l.sha256.as_deref());
+    // QNX's C library is part of the SDP: its own `QNX_info` version, else the target's
+    // exact release, names it. Another system's C library gets no QNX identity.
+    if l.qnx {
+        if let Some(v) = l.version.as_deref().or(t.os.release.as_deref()) {
+            set_identity(&mut c, "libc", v, Some(&l.arch));
+        }
     }
     c
 }
@@ -235,12 +302,14 @@ fn binary_component(i: usize, b: &BinaryReport, calloc: &CallocReport) -> Value 
         props.push(prop("network", b.network_imports.join(", ")));
     }
     props.extend(calloc_props(calloc));
-    json!({
+    let mut c = json!({
         "type": "application",
         "bom-ref": binary_ref(i, b),
         "name": if name.is_empty() { b.path.as_str() } else { name },
         "properties": props,
-    })
+    });
+    set_hash(&mut c, b.sha256.as_deref());
+    c
 }
 
 // ---------------------------------------------------------------- vulnerabilities
@@ -323,7 +392,7 @@ fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
         rating["severity"] = json!(severity(s));
     }
     let cwe: Option<u64> = adv.cwe.strip_prefix("CWE-").and_then(|n| n.parse().ok());
-    Some(json!({
+    let mut entry = json!({
         "bom-ref": format!("t{i}:{}", adv.id),
         "id": adv.id,
         "source": {"name": "NVD", "url": NVD_URI},
@@ -338,7 +407,6 @@ fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        "recommendation": "Apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical), or move to SDP 6.6.0 or later; relink statically linked programs; until then allow only the ports and protocols the device's applications use.",
         "advisories": [
             {"title": "CISA alert AA21-229A", "url": CISA_ALERT_URI},
             {"title": "NVD CVE-2021-22156", "url": NVD_URI},
@@ -347,7 +415,29 @@ fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
         "analysis": analysis,
         "affects": affects.into_iter().map(|r| json!({"ref": r})).collect::<Vec<_>>(),
         "properties": [prop("verdict", t.verdict.as_str()), prop("target", t.path.as_str())],
-    }))
+    });
+    if let Some(r) = recommendation(t.verdict) {
+        entry["recommendation"] = json!(r);
+    }
+    Some(entry)
+}
+
+/// What to do, for the verdicts that leave something to do: none for a patched or
+/// not-affected device. Undecided is treated as affected until decided.
+fn recommendation(verdict: Verdict) -> Option<&'static str> {
+    match verdict {
+        Verdict::Affected => Some(
+            "Apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical), or move to SDP 6.6.0 or \
+             later; relink statically linked programs; until then allow only the ports and \
+             protocols the device's applications use.",
+        ),
+        Verdict::Inconclusive | Verdict::Error => Some(
+            "Treat the device as affected until it is decided: extract the image or provide \
+             its C library and scan again; meanwhile allow only the ports and protocols the \
+             device's applications use.",
+        ),
+        Verdict::Patched | Verdict::NotAffected | Verdict::NotQnx => None,
+    }
 }
 
 /// BadAlloc-family flaws (unchecked calloc outside QNX's C library): one entry per target

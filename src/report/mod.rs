@@ -5,8 +5,13 @@
 
 pub mod cyclonedx;
 pub mod findings;
+pub mod group;
+pub mod html;
 pub mod json;
+pub mod ndjson;
+pub mod plain;
 pub mod sarif;
+pub mod summary;
 pub mod text;
 pub mod uri;
 
@@ -140,6 +145,9 @@ pub struct LibcReport {
     pub version: Option<String>,
     pub qnx: bool,
     pub calloc: CallocReport,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +218,26 @@ pub struct BinaryReport {
     pub network_imports: Vec<String>,
     /// Statically linked and stripped: a copy of calloc inside cannot be located by symbol.
     pub stripped_static: bool,
+    /// Segments (PT_DYNAMIC, PT_INTERP, PT_NOTE) whose recorded file offset disagrees with
+    /// their address: read where the address maps, as the loader reads them.
+    #[serde(default)]
+    pub located_by_address: Vec<LocatedByAddress>,
+    /// SHA-256 of the file (lowercase hex); null in reports made before it was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// A segment read at its address instead of its recorded file offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocatedByAddress {
+    /// `PT_DYNAMIC`, `PT_INTERP` or `PT_NOTE`.
+    pub segment: String,
+    /// Its virtual address, `"0x..."`.
+    pub address: String,
+    /// The file offset its program header records.
+    pub recorded_offset: u64,
+    /// The file offset its address maps to through the PT_LOAD segment: where it was read.
+    pub offset_used: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +253,52 @@ pub struct ImageReport {
     pub notes: Vec<ImageNote>,
     /// The IFS boot script, decoded to text lines (empty for other kinds).
     pub boot_script: Vec<String>,
+    /// How much of the image was read; what stopped the rest is in its `damage`, `error`
+    /// or `truncated` notes.
+    #[serde(default)]
+    pub state: ImageState,
+}
+
+/// How much of an image was read.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageState {
+    /// Opened, and every entry read.
+    #[default]
+    Complete,
+    /// Opened, but some of it is lost: decoding stopped at damage, a directory or an entry
+    /// could not be read. What was read was examined.
+    Partial,
+    /// Recognised by its signature but not opened (damaged, nested too deep, over the
+    /// memory budget): nothing inside was examined.
+    Unreadable,
+}
+
+impl ImageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageState::Complete => "complete",
+            ImageState::Partial => "partial",
+            ImageState::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl ImageReport {
+    /// Note kinds that say part of an image is lost.
+    pub const DAMAGE_NOTES: [&'static str; 3] = ["damage", "error", "truncated"];
+
+    /// The first note that says what is damaged, for an image not read in full.
+    pub fn damage(&self) -> Option<&ImageNote> {
+        if self.state == ImageState::Complete {
+            return None;
+        }
+        self.notes
+            .iter()
+            .find(|n| Self::DAMAGE_NOTES.contains(&n.kind.as_str()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,4 +335,9 @@ pub struct ScanStats {
     /// depends on timing, and the report does not.
     #[serde(skip)]
     pub reused_images: u64,
+    /// Files read from disk that are not ELF, hold no image and are not text or empty:
+    /// bytes of an unknown (maybe encrypted) format. Not in the report; classification
+    /// uses it (rule NOT-FIRMWARE).
+    #[serde(skip)]
+    pub opaque_files: u64,
 }

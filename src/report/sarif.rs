@@ -166,13 +166,14 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
             "id": RULE_INCONCLUSIVE,
             "name": "QnxCallocUndecided",
             "shortDescription": {"text": "Exposure to CVE-2021-22156 could not be decided"},
-            "fullDescription": {"text": "The target is (or may be) QNX, but neither the release nor the machine code of calloc decides whether it is exposed to CVE-2021-22156. This is not a statement that it is safe."},
+            "fullDescription": {"text": "The target is (or may be) QNX, but neither the release nor the machine code of calloc decides whether it is exposed to CVE-2021-22156. This is not a statement that it is safe: treat the device as affected until it is decided."},
             "help": {
-                "text": "Read the reasons in the result message. Typical causes: a 6.5.x release (patched or not, only the code tells), a calloc the analysis could not follow, or no ELF file at all (encrypted or unknown image format). Extract the image or provide the C library and scan again.",
-                "markdown": "Read the reasons in the result message. Typical causes:\n\n- a 6.5.x release: patched or not, only the code of calloc tells;\n- a calloc the analysis could not follow;\n- no ELF file at all (an encrypted or unknown image format).\n\nExtract the image, or provide the C library, and scan again. **Never read this as safe.**"
+                "text": "Read the reasons in the result message. Typical causes: a 6.5.x release (patched or not, only the code tells), a calloc the analysis could not follow, or no ELF file at all (encrypted or unknown image format). Extract the image or provide the C library and scan again; until then treat the device as affected.",
+                "markdown": "Read the reasons in the result message. Typical causes:\n\n- a 6.5.x release: patched or not, only the code of calloc tells;\n- a calloc the analysis could not follow;\n- no ELF file at all (an encrypted or unknown image format).\n\nExtract the image, or provide the C library, and scan again. Until then **treat the device as affected**: never read this as safe."
             },
             "helpUri": NVD_URI,
-            "defaultConfiguration": {"level": "note"},
+            // A warning, not a note: the advice is to treat an undecided device as affected.
+            "defaultConfiguration": {"level": "warning"},
             "properties": {
                 "tags": ["security", "CVE-2021-22156", "BadAlloc", "inconclusive"],
                 "cve": adv.id,
@@ -247,7 +248,7 @@ fn result(f: &Finding<'_>) -> Value {
     let t = f.target;
     let (rule, index, level) = match f.kind {
         FindingKind::Cve | FindingKind::CveByRelease => (RULE_CVE, 0, "error"),
-        FindingKind::Inconclusive => (RULE_INCONCLUSIVE, 1, "note"),
+        FindingKind::Inconclusive => (RULE_INCONCLUSIVE, 1, "warning"),
         FindingKind::Family => (RULE_FAMILY, 2, "warning"),
     };
     let inner = f.path().or_else(|| target_anchor(t));

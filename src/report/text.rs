@@ -1,17 +1,32 @@
-//! The text rendering: for a field engineer. The verdict first, then why, then the evidence.
+//! The text rendering: for a field engineer. First the plain sentence anyone can act on
+//! ([`super::plain`]), then the technical verdict and why, then the evidence; repeated
+//! evidence grouped with counts ([`super::group`]); the verdict again as the last line.
+//!
+//! Every string that comes from the scanned bytes (names, `QNX_info` strings, messages...) goes
+//! through `esc` ([`crate::names::escape_text`]): a file name cannot move the cursor, recolour
+//! or start a line, so it cannot forge a verdict.
 
 use std::fmt::Write;
 
+use super::group::{self, Group};
+use super::plain::{self, rule_of, EXPOSURE_LEGEND};
 use super::{BinaryReport, CallocReport, CallocVerdict, Report, TargetReport, Verdict};
+use crate::names::escape_text as esc;
 
-/// How many binaries of each group the text lists before "... and N more" (JSON has all).
+/// How many binaries (or groups of identical ones) of each list the text shows before
+/// "... and N more" (JSON has all).
 const MAX_LISTED: usize = 12;
+/// Reasons of one rule shown before "... and N more" (a tree of many copies of one library
+/// gives one R1 reason per copy).
+const MAX_REASONS_PER_RULE: usize = 3;
+/// Evidence items of one kind shown before "... and N more".
+const MAX_EVIDENCE_PER_KIND: usize = 4;
 
 pub fn render(report: &Report) -> String {
     render_with(report, false)
 }
 
-/// `color`: ANSI colour on the verdict line (the caller decides: terminal, NO_COLOR).
+/// `color`: ANSI colour on the verdict lines (the caller decides: terminal, NO_COLOR).
 pub fn render_with(report: &Report, color: bool) -> String {
     let mut out = String::new();
     for (i, t) in report.targets.iter().enumerate() {
@@ -20,7 +35,61 @@ pub fn render_with(report: &Report, color: bool) -> String {
         }
         target(&mut out, t, color);
     }
+    if !report.targets.is_empty() {
+        out.push('\n');
+        out.push_str(&verdict_lines(report, color));
+    }
     out
+}
+
+/// The closing lines: the verdict of each target and what to do, one line each (and the
+/// count per verdict when there are several). The text report ends with them; `scan` also
+/// writes them on standard error when the report does not go to a terminal.
+pub fn verdict_lines(report: &Report, color: bool) -> String {
+    let mut out: String = report
+        .targets
+        .iter()
+        .map(|t| verdict_line(t, color))
+        .collect();
+    let verdicts: Vec<Verdict> = report.targets.iter().map(|t| t.verdict).collect();
+    if let Some(counts) = verdict_counts(&verdicts) {
+        out.push_str(&counts);
+    }
+    out
+}
+
+/// "Verdict for PATH: AFFECTED. Patch or upgrade; ...", ended by a line break.
+pub fn verdict_line(t: &TargetReport, color: bool) -> String {
+    format!(
+        "Verdict for {}: {}. {}\n",
+        esc(&t.path),
+        paint(plain::verdict_title(t.verdict), t.verdict, color),
+        esc(&plain::plain(t).action)
+    )
+}
+
+/// "3 targets: 1 affected, 2 not affected.", for more than one target.
+pub fn verdict_counts(verdicts: &[Verdict]) -> Option<String> {
+    if verdicts.len() < 2 {
+        return None;
+    }
+    let mut counts: Vec<(Verdict, usize)> = Vec::new();
+    for v in verdicts {
+        match counts.iter_mut().find(|(c, _)| c == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*v, 1)),
+        }
+    }
+    counts.sort();
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(v, n)| format!("{n} {}", plain::verdict_words(*v)))
+        .collect();
+    Some(format!(
+        "{} targets: {}.\n",
+        verdicts.len(),
+        counts.join(", ")
+    ))
 }
 
 fn paint(text: &str, v: Verdict, color: bool) -> String {
@@ -56,20 +125,70 @@ fn calloc_word(c: &CallocReport) -> &'static str {
 }
 
 fn target(out: &mut String, t: &TargetReport, color: bool) {
+    let p = plain::plain(t);
+    let _ = writeln!(out, "{}\n", paint(&esc(&p.sentence()), t.verdict, color));
     let _ = writeln!(
         out,
         "{}: {}",
-        t.path,
+        esc(&t.path),
         paint(headline(t.verdict), t.verdict, color)
     );
-    for r in &t.reasons {
-        let _ = writeln!(out, "  - {r}");
+    reasons(out, &t.reasons);
+    os(out, t);
+    libcs(out, t);
+    binaries(out, &t.binaries);
+    exposure(out, t);
+    if !t.mitigations.is_empty() {
+        let _ = writeln!(out, "\nWhat to do:");
+        for (i, m) in t.mitigations.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {}", i + 1, esc(m));
+        }
     }
+    errors(out, t);
+    let s = &t.stats;
+    let _ = writeln!(
+        out,
+        "\nScanned {} file{} ({} ELF, {:.1} MB), {} symlink{} recorded, {} skipped.",
+        s.files,
+        if s.files == 1 { "" } else { "s" },
+        s.elf_files,
+        s.bytes as f64 / 1e6,
+        t.symlinks.len(),
+        if t.symlinks.len() == 1 { "" } else { "s" },
+        s.skipped
+    );
+}
 
+/// The reasons, at most [`MAX_REASONS_PER_RULE`] of each rule (in their order), then how
+/// many more that rule gave.
+fn reasons(out: &mut String, reasons: &[String]) {
+    let groups = group::group_by(reasons, |r| rule_of(r).map(str::to_owned));
+    for g in groups {
+        let Some(rule) = rule_of(g.first) else {
+            // Notes and caveats: each shown.
+            for r in &g.members {
+                let _ = writeln!(out, "  - {}", esc(r));
+            }
+            continue;
+        };
+        for r in g.members.iter().take(MAX_REASONS_PER_RULE) {
+            let _ = writeln!(out, "  - {}", esc(r));
+        }
+        if g.count() > MAX_REASONS_PER_RULE {
+            let _ = writeln!(
+                out,
+                "    ... and {} more {rule} reasons like these (see --format json)",
+                g.count() - MAX_REASONS_PER_RULE
+            );
+        }
+    }
+}
+
+fn os(out: &mut String, t: &TargetReport) {
     let os = &t.os;
     let release = match (&os.release, &os.release_range) {
-        (Some(r), _) => r.clone(),
-        (None, Some(range)) => format!("{range} (series only)"),
+        (Some(r), _) => esc(r).into_owned(),
+        (None, Some(range)) => format!("{} (series only)", esc(range)),
         (None, None) => "unknown".into(),
     };
     match &os.family {
@@ -89,143 +208,262 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
         }
         None => {}
     }
-    for e in &os.evidence {
-        let _ = writeln!(out, "  [{}] {}: {}", e.kind, e.source, e.detail);
+    // Items of one kind in their order, at most MAX_EVIDENCE_PER_KIND of each.
+    for g in group::group_by(&os.evidence, |e| e.kind.clone()) {
+        for e in g.members.iter().take(MAX_EVIDENCE_PER_KIND) {
+            let _ = writeln!(
+                out,
+                "  [{}] {}: {}",
+                esc(&e.kind),
+                esc(&e.source),
+                esc(&e.detail)
+            );
+        }
+        if g.count() > MAX_EVIDENCE_PER_KIND {
+            let _ = writeln!(
+                out,
+                "  [{}] ... and {} more items of this kind (see --format json)",
+                esc(&g.first.kind),
+                g.count() - MAX_EVIDENCE_PER_KIND
+            );
+        }
     }
     for c in &os.conflicts {
-        let _ = writeln!(out, "  conflict: {c}");
+        let _ = writeln!(out, "  conflict: {}", esc(c));
     }
+}
 
-    if !t.libc.is_empty() {
-        let _ = writeln!(out, "\nC libraries:");
-        for l in &t.libc {
-            let _ = writeln!(
-                out,
-                "  {}  ({}, {}{}{})",
-                l.path,
-                l.soname.as_deref().unwrap_or("no SONAME"),
-                l.arch,
-                l.version
-                    .as_deref()
-                    .map(|v| format!(", QNX_info {v}"))
-                    .unwrap_or_default(),
-                if l.qnx { "" } else { ", not QNX" }
-            );
-            calloc_lines(out, &l.calloc, "    ");
-        }
+/// Unchecked first, then undecided, then checked.
+fn calloc_rank(c: Option<&CallocReport>) -> u8 {
+    match c.map(|c| c.verdict) {
+        Some(CallocVerdict::Unchecked) => 0,
+        Some(CallocVerdict::Unknown) => 1,
+        Some(CallocVerdict::Checked) => 2,
+        None => 3,
     }
+}
 
-    let bins = &t.binaries;
-    if !bins.is_empty() {
-        let net = bins.iter().filter(|b| b.network).count();
-        let imp = bins.iter().filter(|b| b.imports_calloc).count();
-        let copies = bins.iter().filter(|b| b.static_calloc.is_some()).count();
-        let _ = writeln!(
-            out,
-            "\nBinaries: {} ELF file{}, {net} network-facing, {imp} import calloc, {copies} with a static copy of calloc",
-            bins.len(),
-            if bins.len() == 1 { "" } else { "s" }
-        );
-        let statics: Vec<&BinaryReport> =
-            bins.iter().filter(|b| b.static_calloc.is_some()).collect();
-        list(out, "static calloc copies", &statics, |b| {
-            let c = b.static_calloc.as_ref().map(calloc_word).unwrap_or("");
-            format!("{} ({}): calloc {c}", b.path, b.arch)
-        });
-        let network: Vec<&BinaryReport> = bins.iter().filter(|b| b.network).collect();
-        list(out, "network-facing", &network, |b| {
-            format!(
-                "{} ({}){}",
-                b.path,
-                b.network_imports.join(", "),
-                if b.imports_calloc {
-                    ", imports calloc"
-                } else {
-                    ""
-                }
-            )
-        });
+/// ", and 3 more files with the same code (e.g. a, b)" for a group of several.
+fn same_code<T>(g: &Group<'_, T>, path: impl Fn(&T) -> &str) -> String {
+    if g.count() < 2 {
+        return String::new();
     }
+    let examples: Vec<String> = g
+        .members
+        .iter()
+        .skip(1)
+        .take(2)
+        .map(|m| esc(path(m)).into_owned())
+        .collect();
+    format!(
+        "the same code in {} more file{} (e.g. {})",
+        g.count() - 1,
+        if g.count() == 2 { "" } else { "s" },
+        examples.join(", ")
+    )
+}
 
-    if !t.exposure.is_empty() {
-        let _ = writeln!(out, "\nExposure (most exposed first):");
-        for e in t.exposure.iter().take(MAX_LISTED) {
-            let mut why = Vec::new();
-            if let Some(c) = &e.calloc {
-                why.push(c.replace('-', " "));
-            }
-            if e.network {
-                why.push("network-facing".to_string());
-            }
-            if let Some(s) = &e.started_by {
-                why.push(format!("started by {s}"));
-            }
-            if e.named_service {
-                why.push("a service the advisory names".to_string());
-            }
-            let _ = writeln!(out, "  [{}] {}: {}", e.score, e.path, why.join(", "));
-        }
-        if t.exposure.len() > MAX_LISTED {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (see --format json)",
-                t.exposure.len() - MAX_LISTED
-            );
-        }
+fn libcs(out: &mut String, t: &TargetReport) {
+    if t.libc.is_empty() {
+        return;
     }
-    if !t.mitigations.is_empty() {
-        let _ = writeln!(out, "\nWhat to do:");
-        for (i, m) in t.mitigations.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {m}", i + 1);
-        }
-    }
-
-    if !t.errors.is_empty() {
-        let _ = writeln!(out, "\nErrors and skipped files ({}):", t.errors.len());
-        for e in t.errors.iter().take(MAX_LISTED * 4) {
-            let off = e
-                .offset
-                .map(|o| format!(" at offset {o:#x}"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "  {}{off}: {}", e.path, e.message);
-        }
-        if t.errors.len() > MAX_LISTED * 4 {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (see --format json)",
-                t.errors.len() - MAX_LISTED * 4
-            );
-        }
-    }
-    let s = &t.stats;
+    let mut groups = group::libcs(&t.libc);
+    groups.sort_by_key(|g| calloc_rank(Some(&g.first.calloc)));
     let _ = writeln!(
         out,
-        "\nScanned {} file{} ({} ELF, {:.1} MB), {} symlink{} recorded, {} skipped.",
-        s.files,
-        if s.files == 1 { "" } else { "s" },
-        s.elf_files,
-        s.bytes as f64 / 1e6,
-        t.symlinks.len(),
-        if t.symlinks.len() == 1 { "" } else { "s" },
-        s.skipped
+        "\nC libraries ({}{}):",
+        t.libc.len(),
+        if groups.len() < t.libc.len() {
+            format!(", {} different", groups.len())
+        } else {
+            String::new()
+        }
     );
+    for g in groups.iter().take(MAX_LISTED) {
+        let l = g.first;
+        let _ = writeln!(
+            out,
+            "  {}  ({})",
+            esc(&l.path),
+            esc(&plain::libc_description(l))
+        );
+        calloc_lines(out, &l.calloc, "    ");
+        let same = same_code(g, |l| &l.path);
+        if !same.is_empty() {
+            let _ = writeln!(out, "    {same}");
+        }
+    }
+    if groups.len() > MAX_LISTED {
+        let rest: usize = groups[MAX_LISTED..].iter().map(Group::count).sum();
+        let _ = writeln!(out, "  ... and {rest} more C libraries (see --format json)");
+    }
+}
+
+/// "440 unchecked, 500 checked, 35 unknown".
+fn calloc_counts<'a>(callocs: impl Iterator<Item = &'a CallocReport>) -> String {
+    let mut n = [0usize; 3];
+    for c in callocs {
+        n[usize::from(calloc_rank(Some(c)))] += 1;
+    }
+    let parts: Vec<String> = [(n[0], "unchecked"), (n[1], "unknown"), (n[2], "checked")]
+        .iter()
+        .filter(|(k, _)| *k > 0)
+        .map(|(k, w)| format!("{k} {w}"))
+        .collect();
+    parts.join(", ")
+}
+
+fn binaries(out: &mut String, bins: &[BinaryReport]) {
+    if bins.is_empty() {
+        return;
+    }
+    let net = bins.iter().filter(|b| b.network).count();
+    let imp = bins.iter().filter(|b| b.imports_calloc).count();
+    let copies: Vec<&CallocReport> = bins
+        .iter()
+        .filter_map(|b| b.static_calloc.as_ref())
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nBinaries: {} ELF file{}, {net} network-facing, {imp} import calloc, {} with a static copy of calloc{}",
+        bins.len(),
+        if bins.len() == 1 { "" } else { "s" },
+        copies.len(),
+        if copies.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", calloc_counts(copies.iter().copied()))
+        }
+    );
+    let mut statics = group::static_copies(bins);
+    statics.sort_by_key(|g| calloc_rank(g.first.static_calloc.as_ref()));
+    if !statics.is_empty() {
+        let _ = writeln!(out, "  static calloc copies:");
+        for g in statics.iter().take(MAX_LISTED) {
+            let b = g.first;
+            let c = b.static_calloc.as_ref().map(calloc_word).unwrap_or("");
+            let same = same_code(g, |b| &b.path);
+            let _ = writeln!(
+                out,
+                "    {} ({}): calloc {c}{}",
+                esc(&b.path),
+                esc(&b.arch),
+                if same.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {same}")
+                }
+            );
+        }
+        if statics.len() > MAX_LISTED {
+            let rest: usize = statics[MAX_LISTED..].iter().map(Group::count).sum();
+            let _ = writeln!(out, "    ... and {rest} more (see --format json)");
+        }
+    }
+    let moved = bins
+        .iter()
+        .filter(|b| !b.located_by_address.is_empty())
+        .count();
+    if moved > 0 {
+        let _ = writeln!(
+            out,
+            "  {moved} file{} record{} a segment (PT_DYNAMIC, PT_INTERP, PT_NOTE) at a file offset that disagrees with its address (mkifs packing): read at the address, as the loader does",
+            if moved == 1 { "" } else { "s" },
+            if moved == 1 { "s" } else { "" }
+        );
+    }
+    let network: Vec<&BinaryReport> = bins.iter().filter(|b| b.network).collect();
+    list(out, "network-facing", &network, |b| {
+        format!(
+            "{} ({}){}",
+            esc(&b.path),
+            esc(&b.network_imports.join(", ")),
+            if b.imports_calloc {
+                ", imports calloc"
+            } else {
+                ""
+            }
+        )
+    });
+}
+
+fn exposure(out: &mut String, t: &TargetReport) {
+    if t.exposure.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nExposure (most exposed first):");
+    for e in t.exposure.iter().take(MAX_LISTED) {
+        let mut why = Vec::new();
+        if let Some(c) = &e.calloc {
+            why.push(c.replace('-', " "));
+        }
+        if e.network {
+            why.push("network-facing".to_string());
+        }
+        if let Some(s) = &e.started_by {
+            why.push(format!("started by {}", esc(s)));
+        }
+        if e.named_service {
+            why.push("a service the advisory names".to_string());
+        }
+        let _ = writeln!(
+            out,
+            "  [{}] {}: {}",
+            e.score,
+            esc(&e.path),
+            esc(&why.join(", "))
+        );
+    }
+    if t.exposure.len() > MAX_LISTED {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (see --format json)",
+            t.exposure.len() - MAX_LISTED
+        );
+    }
+    let _ = writeln!(out, "  [score] {EXPOSURE_LEGEND}");
+}
+
+fn errors(out: &mut String, t: &TargetReport) {
+    if t.errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nErrors and skipped files ({}):", t.errors.len());
+    let groups = group::errors(&t.errors);
+    for g in groups.iter().take(MAX_LISTED * 4) {
+        let e = g.first;
+        let off = e
+            .offset
+            .map(|o| format!(" at offset {o:#x}"))
+            .unwrap_or_default();
+        let more = if g.count() > 1 {
+            format!(" (and {} more files with this message)", g.count() - 1)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {}{off}: {}{more}", esc(&e.path), esc(&e.message));
+    }
+    if groups.len() > MAX_LISTED * 4 {
+        let rest: usize = groups[MAX_LISTED * 4..].iter().map(Group::count).sum();
+        let _ = writeln!(out, "  ... and {rest} more (see --format json)");
+    }
 }
 
 fn calloc_lines(out: &mut String, c: &CallocReport, indent: &str) {
     let chain = if c.chain.is_empty() {
         String::new()
     } else {
-        format!(" via {}", c.chain.join(" -> "))
+        format!(" via {}", esc(&c.chain.join(" -> ")))
     };
     let at = c
         .address
         .as_deref()
-        .map(|a| format!(" at {a}"))
+        .map(|a| format!(" at {}", esc(a)))
         .unwrap_or_default();
     let _ = writeln!(out, "{indent}calloc{at}: {}{chain}", calloc_word(c));
-    let _ = writeln!(out, "{indent}  {}", c.reason);
+    let _ = writeln!(out, "{indent}  {}", esc(&c.reason));
     for e in &c.evidence {
-        let _ = writeln!(out, "{indent}    {}  {}", e.address, e.text);
+        let _ = writeln!(out, "{indent}    {}  {}", esc(&e.address), esc(&e.text));
     }
 }
 

@@ -3,5 +3,5 @@
 pub mod read;
 pub mod walk;
 
-pub use read::{read_file, FileBytes, Pager};
+pub use read::{read_file, read_named_file, FileBytes, Pager};
 pub use walk::{walk, WalkItem};

@@ -1,14 +1,32 @@
-//! Reading one file's bytes: memory-mapped where the platform allows (only the pages that
-//! triage touches are read), a plain read otherwise. Always read-only.
+//! Reading one file's bytes, always read-only: small and medium files are read into memory;
+//! large ones are memory-mapped where the platform allows (only the pages that triage
+//! touches are read).
+//!
+//! A file is opened without following a final symbolic link (`O_NOFOLLOW`, for files found
+//! by the walk), without waiting (`O_NONBLOCK`: a FIFO put in place of a file since the walk
+//! is not waited on) and, on Linux, without updating its access time (`O_NOATIME`, allowed
+//! to the file's owner and to root; others open it normally). Its type is then checked on
+//! the open descriptor (`fstat`): anything but a regular file is refused.
 
-use std::fs::File;
-use std::io::Read;
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read};
 use std::ops::Deref;
 use std::path::Path;
 
-/// Files smaller than this are read into memory: a map costs more than the read.
+/// Files smaller than this are read into memory; larger ones are mapped. A read copy cannot
+/// be taken away: a file truncated while it is examined only shows its old bytes, where a
+/// mapped file that shrinks raises SIGBUS at the first page past its new end
+/// (docs/bounds.md). 1 MiB holds nearly every program and C library of a firmware tree; what
+/// is larger (kernels, boot images, dumps, blobs) is mapped, which saves copying it
+/// (docs/bounds.md: reading rather than mapping the files of 64 KiB to 1 MiB of the 1 GB
+/// benchmark set costs about 2 % of the scan's CPU time).
 #[cfg(not(target_os = "nto"))]
-const MMAP_THRESHOLD: u64 = 64 * 1024;
+pub const MAP_THRESHOLD: u64 = 1 << 20;
+
+/// The most that one file may take in memory when it is read rather than mapped (a file
+/// that could not be mapped, or any file on a platform without maps): a larger one is an
+/// error naming this bound, never an allocation that aborts the process.
+pub const MAX_READ_IN_MEMORY: u64 = 1 << 30;
 
 /// Mapped files at least this large give their pages back as the scan moves on (see
 /// [`Pager`]); smaller ones are unmapped soon enough.
@@ -92,39 +110,154 @@ impl Pager<'_> {
     }
 }
 
-/// Open `path` read-only and return its bytes.
+/// Open a file found by the walk (or inside a scan target) read-only and return its bytes.
+/// A symbolic link is not followed: the walk recorded it, and a link put in place of a file
+/// since then is refused.
 pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
+    read_opened(open_input(path, FinalLink::NotFollowed)?)
+}
+
+/// [`read_file`] for a file the user named (`inspect`, `ls`, `extract`): a symbolic link is
+/// the user's choice and is followed.
+pub fn read_named_file(path: &Path) -> std::io::Result<FileBytes> {
+    read_opened(open_input(path, FinalLink::Followed)?)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FinalLink {
+    Followed,
+    NotFollowed,
+}
+
+fn open_input(path: &Path, link: FinalLink) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+        if link == FinalLink::NotFollowed {
+            flags |= libc::O_NOFOLLOW;
+        }
+        // The access time is evidence on a forensic copy. O_NOATIME is refused (EPERM) to
+        // anyone but the owner and root: such files are opened without it.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        match options
+            .clone()
+            .custom_flags(flags | libc::O_NOATIME)
+            .open(path)
+        {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+            opened => return opened.map_err(|e| explain_open_error(e, link)),
+        }
+        options.custom_flags(flags);
+    }
+    options.open(path).map_err(|e| explain_open_error(e, link))
+}
+
+fn explain_open_error(e: std::io::Error, link: FinalLink) -> std::io::Error {
+    #[cfg(unix)]
+    if link == FinalLink::NotFollowed && e.raw_os_error() == Some(libc::ELOOP) {
+        return std::io::Error::other("a symbolic link, not followed");
+    }
+    let _ = link;
+    e
+}
+
+/// Why a file could not be read, for a report: what went wrong and, where it helps, what to
+/// do ("permission denied; run as root").
+pub fn describe_read_error(e: &std::io::Error) -> String {
+    if e.kind() == ErrorKind::PermissionDenied {
+        #[cfg(unix)]
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return "permission denied; run as root".to_string();
+        }
+        return "permission denied".to_string();
+    }
+    e.to_string()
+}
+
+/// The bytes of an open file, after checking on its descriptor that it is a regular file.
+fn read_opened(file: File) -> std::io::Result<FileBytes> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "not a regular file ({}): not read",
+            super::walk::special_kind(&meta.file_type())
+        )));
+    }
+    let len = meta.len();
     if len > MAX_FILE_SIZE {
         return Err(std::io::Error::other(format!(
             "file is {len} bytes, above the {MAX_FILE_SIZE}-byte limit"
         )));
     }
     #[cfg(not(target_os = "nto"))]
-    if len >= MMAP_THRESHOLD {
-        // SAFETY: the map is read-only and private to this process; if another process
-        // truncates the file while we read it we may get SIGBUS, the accepted risk of every
-        // mmap-based reader (ripgrep makes the same trade). Firmware trees under audit are
-        // not being modified.
-        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            return Ok(FileBytes::Mapped(map));
+    if len >= MAP_THRESHOLD {
+        // SAFETY: the map is read-only and private to this process. If another process
+        // truncates the file while it is mapped, touching a page past the new end raises
+        // SIGBUS: the remaining risk of mapping, taken only for files of MAP_THRESHOLD bytes
+        // or more (docs/bounds.md).
+        match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(map) => return Ok(FileBytes::Mapped(map)),
+            Err(e) if len > MAX_READ_IN_MEMORY => {
+                return Err(std::io::Error::other(format!(
+                    "file is {len} bytes and could not be memory-mapped ({e}); a file read \
+                     without a map is held in memory, at most {MAX_READ_IN_MEMORY} bytes: \
+                     not examined"
+                )))
+            }
+            Err(_) => {}
         }
     }
-    // Read the size fstat gave, in one call for most files (no extra read to see EOF); a file
-    // that shrank meanwhile is read as far as it goes, one that grew is read as it was.
-    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    #[cfg(target_os = "nto")]
+    if len > MAX_READ_IN_MEMORY {
+        return Err(std::io::Error::other(format!(
+            "file is {len} bytes; files are read into memory on this platform, at most \
+             {MAX_READ_IN_MEMORY} bytes: not examined"
+        )));
+    }
+    read_into_memory(file, len)
+}
+
+/// Read the size fstat gave, in one call for most files (no extra read to see EOF); a file
+/// that shrank meanwhile is read as far as it goes, one that grew is read as it was. The
+/// buffer is reserved first, so memory that cannot be had is an error, not an abort.
+fn read_into_memory(mut file: File, len: u64) -> std::io::Result<FileBytes> {
+    let size = usize::try_from(len).map_err(std::io::Error::other)?;
+    let mut buf = zeroed(size).ok_or_else(|| {
+        std::io::Error::new(
+            ErrorKind::OutOfMemory,
+            format!("cannot allocate {len} bytes to read the file"),
+        )
+    })?;
     let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
             Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     buf.truncate(got);
     Ok(FileBytes::Owned(buf))
+}
+
+/// `size` zero bytes, or None when the allocator cannot give them (instead of aborting, as
+/// `vec![0; size]` does). Zeroed by the allocator: large blocks come zeroed from the
+/// kernel, with no pass over them here.
+fn zeroed(size: usize) -> Option<Vec<u8>> {
+    let layout = std::alloc::Layout::array::<u8>(size).ok()?;
+    if size == 0 {
+        return Some(Vec::new());
+    }
+    // SAFETY: the layout's size is not zero. A non-null pointer is a block of `size` zeroed
+    // (so initialised) bytes from the global allocator with the layout of `[u8; size]`,
+    // which is what `Vec::from_raw_parts` needs for a length and capacity of `size`.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    (!p.is_null()).then(|| unsafe { Vec::from_raw_parts(p, size, size) })
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -169,5 +302,90 @@ mod tests {
         // Parts outside the map, and small files, are left alone.
         bytes.pager().release(&[1, 2, 3]);
         assert!(FileBytes::Owned(vec![0; 10]).pager().map.is_none());
+    }
+
+    /// `read_file` on `path` in a thread: its result, or None if it did not return within
+    /// five seconds (it is waiting on something).
+    fn read_within_seconds(path: &Path) -> Option<std::io::Result<usize>> {
+        let path = path.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_file(&path).map(|b| b.len()));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("libc.so.3");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        // No writer ever opens it: a blocking open would wait forever.
+        let err = read_within_seconds(&fifo)
+            .expect("read_file waited on a FIFO")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file (FIFO)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn devices_and_links_are_refused_and_named_files_follow_links() {
+        let err = read_file(Path::new("/dev/zero"))
+            .err()
+            .expect("a device is no file");
+        assert!(err.to_string().contains("character device"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::write(&real, b"\x7fELF").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // A link found where the walk saw a file is not followed...
+        let err = read_file(&link).err().expect("a link is not followed");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        // ...a file the user names through a link is.
+        assert_eq!(&*read_named_file(&link).unwrap(), b"\x7fELF");
+    }
+
+    #[test]
+    fn medium_files_are_read_so_truncating_them_cannot_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("boot.ifs");
+        let size = MAP_THRESHOLD as usize - 1;
+        std::fs::write(&path, vec![0xa5u8; size]).unwrap();
+        let bytes = read_file(&path).unwrap();
+        assert!(matches!(bytes, FileBytes::Owned(_)));
+        // Truncated while it is examined: a mapped copy would raise SIGBUS on the next read.
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert_eq!(bytes.len(), size);
+        assert!(bytes.iter().all(|&b| b == 0xa5));
+        // At the threshold, files are mapped.
+        std::fs::write(&path, vec![0u8; MAP_THRESHOLD as usize]).unwrap();
+        assert!(matches!(read_file(&path).unwrap(), FileBytes::Mapped(_)));
+    }
+
+    #[test]
+    fn a_file_read_into_memory_beyond_what_can_be_allocated_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse.bin");
+        let file = std::fs::File::create(&path).unwrap();
+        // More than the address space allows: reserving it fails, and says so.
+        let len = 1u64 << 62;
+        let err = read_into_memory(file, len)
+            .err()
+            .expect("cannot be allocated");
+        assert_eq!(err.kind(), ErrorKind::OutOfMemory);
+        assert!(
+            err.to_string()
+                .contains(&format!("cannot allocate {len} bytes")),
+            "{err}"
+        );
     }
 }

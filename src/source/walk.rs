@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::names::escape_path;
+
 /// What the walk found at one path.
 #[derive(Debug, Clone)]
 pub enum WalkItem {
@@ -72,13 +74,12 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
             // Built in place: a walk makes one per entry, and `format!` cost more than the
             // rest of the entry's handling.
             let file_name = entry.file_name();
-            let name = file_name.to_string_lossy();
-            let mut rel = String::with_capacity(rel_dir.len() + 1 + name.len());
+            let mut rel = String::with_capacity(rel_dir.len() + 1 + file_name.len());
             if !rel_dir.is_empty() {
                 rel.push_str(&rel_dir);
                 rel.push('/');
             }
-            rel.push_str(&name);
+            push_name(&mut rel, &file_name);
             let full = entry.path();
             // The entry's own type (from the directory listing where the file system gives
             // it, else lstat): never follows links, and costs no stat per file.
@@ -94,7 +95,7 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
             };
             if ft.is_symlink() {
                 let target = fs::read_link(&full)
-                    .map(|t| t.to_string_lossy().into_owned())
+                    .map(|t| escape_path(&t))
                     .unwrap_or_else(|e| format!("<unreadable: {e}>"));
                 items.push(WalkItem::Symlink { rel, target });
             } else if ft.is_dir() {
@@ -133,6 +134,17 @@ impl WalkItem {
     }
 }
 
+/// Append a file name, escaped (`crate::names`): names that are not UTF-8 stay distinct.
+fn push_name(rel: &mut String, name: &std::ffi::OsStr) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        crate::names::push_escaped_name(rel, name.as_bytes());
+    }
+    #[cfg(not(unix))]
+    rel.push_str(&crate::names::escape_os(name));
+}
+
 fn display_rel(rel: &str) -> String {
     if rel.is_empty() {
         ".".to_string()
@@ -142,7 +154,7 @@ fn display_rel(rel: &str) -> String {
 }
 
 #[cfg(unix)]
-fn special_kind(ft: &fs::FileType) -> &'static str {
+pub(crate) fn special_kind(ft: &fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_fifo() {
         "FIFO"
@@ -158,6 +170,6 @@ fn special_kind(ft: &fs::FileType) -> &'static str {
 }
 
 #[cfg(not(unix))]
-fn special_kind(_ft: &fs::FileType) -> &'static str {
+pub(crate) fn special_kind(_ft: &fs::FileType) -> &'static str {
     "special file"
 }

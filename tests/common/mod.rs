@@ -1,9 +1,14 @@
 //! Shared test helpers: corpus access, and (`skip.rs`) every skip of the suite.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod efs_writer;
 pub mod elf_writer;
+pub mod etfs_writer;
 pub mod ifs_writer;
+pub mod qnx6_writer;
 mod skip;
+pub mod tree;
 
 pub use skip::*;
 
@@ -59,9 +64,15 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// A ustar archive of regular files (name ≤ 100 bytes), ended by two zero blocks.
 pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let named: Vec<(&[u8], &[u8])> = files.iter().map(|(n, d)| (n.as_bytes(), *d)).collect();
+    tar_of_names(&named)
+}
+
+/// [`tar`] with names of any bytes (not UTF-8, control characters).
+pub fn tar_of_names(files: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, data) in files {
-        out.extend_from_slice(&tar_header(name, b'0', data.len() as u64, ""));
+        out.extend_from_slice(&tar_header_of_name(name, b'0', data.len() as u64, ""));
         out.extend_from_slice(data);
         out.resize(out.len().div_ceil(512) * 512, 0);
     }
@@ -71,9 +82,14 @@ pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// One ustar header block (valid checksum).
 pub fn tar_header(name: &str, typeflag: u8, size: u64, link: &str) -> [u8; 512] {
+    tar_header_of_name(name.as_bytes(), typeflag, size, link)
+}
+
+/// [`tar_header`] with a name of any bytes.
+pub fn tar_header_of_name(name: &[u8], typeflag: u8, size: u64, link: &str) -> [u8; 512] {
     let mut h = [0u8; 512];
     let n = name.len().min(100);
-    h[..n].copy_from_slice(&name.as_bytes()[..n]);
+    h[..n].copy_from_slice(&name[..n]);
     h[100..107].copy_from_slice(b"0000644");
     h[108..115].copy_from_slice(b"0000000");
     h[116..123].copy_from_slice(b"0000000");

@@ -30,6 +30,8 @@ pub enum Lack {
     Corpus,
     /// The real C libraries `fixtures/download-debian.sh` fetches.
     Downloads,
+    /// A program the test drives that CI installs (chromium for the HTML reports).
+    Tool,
 }
 
 impl Lack {
@@ -37,6 +39,7 @@ impl Lack {
         match self {
             Lack::Corpus => "corpus",
             Lack::Downloads => "downloads",
+            Lack::Tool => "tool",
         }
     }
 }
