@@ -630,6 +630,27 @@ fn image_checksum(
     sum == 0
 }
 
+/// The startup checksum over the startup part, as a `checksum` note.
+fn startup_checksum(part: &[u8], sh: &StartupHeader, notes: &mut Vec<Note>) -> bool {
+    let sum = word_sum(part, sh.endian());
+    notes.push(Note::new(
+        "checksum",
+        if sum == 0 {
+            format!(
+                "startup checksum valid ({:#x} bytes sum to 0)",
+                sh.startup_size
+            )
+        } else {
+            format!(
+                "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
+                sh.startup_size
+            )
+        },
+        Some(sh.offset),
+    ));
+    sum == 0
+}
+
 /// The boot script (`script_ino`) decoded to lines, also as a `boot-script` note.
 fn boot_script(
     image: &[u8],
@@ -707,23 +728,7 @@ fn imagefs_behind<'a>(
             ),
         )
     })?;
-    let sum = word_sum(part, sh.endian());
-    let checksum_ok = sum == 0;
-    notes.push(Note::new(
-        "checksum",
-        if checksum_ok {
-            format!(
-                "startup checksum valid ({:#x} bytes sum to 0)",
-                sh.startup_size
-            )
-        } else {
-            format!(
-                "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
-                sh.startup_size
-            )
-        },
-        Some(sh.offset),
-    ));
+    let checksum_ok = startup_checksum(part, sh, notes);
     let offset = sh.offset + u64::from(sh.startup_size);
     if sh.compression() == Compression::None {
         let rest = data.get(offset as usize..).unwrap_or(&[]);
