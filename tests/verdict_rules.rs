@@ -86,6 +86,14 @@ fn floor(r: &str, label: &str) -> OsAssessment {
     o
 }
 
+/// The kernel's release, and programs that need libc.so.4+ (a contradiction: the kernel
+/// decides).
+fn kernel_and_floor(r: &str) -> OsAssessment {
+    let mut o = kernel(r);
+    o.estimate.floor = floor("7.0.0", "7.0 or later").estimate.floor;
+    o
+}
+
 /// QNX, with nothing that tells the release.
 fn qnx_unknown_release() -> OsAssessment {
     os(true, None, Confidence::Low, None)
@@ -279,6 +287,14 @@ fn rows() -> Vec<Row> {
                 Inconclusive,
                 &["R0"],
             ),
+        ),
+        row(
+            "R0: nothing at all (an empty directory) is not 'not firmware'",
+            not_qnx(),
+            none(),
+            vec![],
+            Inconclusive,
+            &["R0"],
         ),
         with(
             Extra {
@@ -518,6 +534,14 @@ fn rows() -> Vec<Row> {
             vec![],
             Affected,
             &["R1"],
+        ),
+        row(
+            "R6: the kernel's 6.5.0 outranks programs that need libc.so.4+",
+            kernel_and_floor("6.5.0"),
+            none(),
+            vec![],
+            Inconclusive,
+            &["R6"],
         ),
         with(
             Extra {
@@ -888,6 +912,43 @@ fn the_table_covers_every_rule() {
     for id in ids {
         assert!(fired.iter().any(|f| f == id), "no row fires {id}");
     }
+}
+
+/// DAMAGED-IMAGE names each image, whether it was read in part or not at all, the damage
+/// and its offset; past three images it counts the rest.
+#[test]
+fn damaged_images_are_named_with_their_state_and_counted_past_three() {
+    let judge_images = |images: Vec<ImageReport>| {
+        let extra = Extra {
+            images,
+            ..Extra::default()
+        };
+        judge_with(&kernel("6.6.0"), &[qnx_libc(LIBC, Checked)], &[], &extra)
+    };
+    let c = judge_images(vec![
+        image("a.ifs", ImageState::Unreadable),
+        image("b.ifs", ImageState::Partial),
+    ]);
+    let r = &c.reasons[0];
+    assert!(
+        r.contains("a.ifs (ifs image) could not be read, damaged at offset 0x1234 of the image: UCL block truncated"),
+        "{r}"
+    );
+    assert!(
+        r.contains("b.ifs (ifs image) could be read only in part"),
+        "{r}"
+    );
+    let three: Vec<ImageReport> = ["a", "b", "c"]
+        .iter()
+        .map(|n| image(n, ImageState::Partial))
+        .collect();
+    let r = &judge_images(three.clone()).reasons[0];
+    assert!(!r.contains("more images"), "{r}");
+    let mut four = three;
+    four.push(image("d", ImageState::Partial));
+    let r = &judge_images(four).reasons[0];
+    assert!(r.contains("; and 1 more images;"), "{r}");
+    assert!(!r.contains("d (ifs image)"), "{r}");
 }
 
 #[test]
