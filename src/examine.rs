@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::container::carve::{self, Layout, Taken, MAX_CARVED_PER_FILE};
+use crate::container::carve::{self, Layout, Taken};
 use crate::container::{self, ifs, ContainerKind, EntryType, Limits};
 use crate::elf::{is_elf, ElfFile};
 use crate::facts::{facts_of, sha256_hex, FileFacts};
@@ -177,9 +177,11 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
     });
     if let Some(cut) = layout.cut {
         let message = format!(
-            "{} more image signatures from offset {:#x} on were not examined: more than \
-             {MAX_CARVED_PER_FILE} in one file (a crafted or corrupt dump)",
-            cut.more, cut.first
+            "{} more image signatures from offset {:#x} on were not examined: {} (a crafted \
+             or corrupt dump)",
+            cut.more,
+            cut.first,
+            cut.reason()
         );
         let vpath = format!("{path}@{:#x}", cut.first);
         out.images.push(unread_image(

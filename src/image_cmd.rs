@@ -9,6 +9,7 @@ use crate::container::carve::{self, Taken};
 use crate::container::{self, ContainerKind, Entry, EntryType, ExtractSummary, Limits, Note};
 use crate::names::{escape_path, escape_text};
 use crate::report::{ImageReport, ImageState};
+use crate::source::read::Unread;
 use crate::source::read_named_file;
 
 /// One image found in the file: opened, or recognised and not opened (`state`
@@ -24,10 +25,19 @@ pub struct ImageListing {
     pub notes: Vec<Note>,
 }
 
-/// Open every image of the file at `path` and list it: the image the file starts with and
-/// those carved from outside it, exactly the images `scan` examines at the top level
-/// (`carve::images_of`). Err: the file cannot be read, or holds no image.
-pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
+/// What `ls` found in one file.
+pub struct Listing {
+    pub images: Vec<ImageListing>,
+    /// For a device: where and why its read stopped before its end (nothing from there on
+    /// is listed).
+    pub unread: Option<Unread>,
+}
+
+/// Open every image of the file at `path` (or device: read up to `MAX_DEVICE_READ`) and
+/// list it: the image the file starts with and those carved from outside it, exactly the
+/// images `scan` examines at the top level (`carve::images_of`). Err: the file cannot be
+/// read, or holds no image (in what was read of it).
+pub fn list(path: &Path) -> Result<Listing, String> {
     let bytes =
         read_named_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut out = Vec::new();
@@ -64,20 +74,31 @@ pub fn list(path: &Path) -> Result<Vec<ImageListing>, String> {
             cut.kind,
             Some(0),
             format!(
-                "{} more image signatures from here on were not opened: more than {} in one \
-                 file",
+                "{} more image signatures from here on were not opened: {}",
                 cut.more,
-                carve::MAX_CARVED_PER_FILE
+                cut.reason()
             ),
         ));
     }
+    let unread = bytes.unread().cloned();
     if out.is_empty() {
         return Err(format!(
-            "{}: no IFS, QNX6, QNX4, EFS, ETFS, tar or gzip image found",
-            path.display()
+            "{}: no IFS, QNX6, QNX4, EFS, ETFS, tar or gzip image found{}",
+            path.display(),
+            within(&unread)
         ));
     }
-    Ok(out)
+    Ok(Listing {
+        images: out,
+        unread,
+    })
+}
+
+/// For a device read only in part: " within the first N bytes (why the rest was not read)".
+fn within(unread: &Option<Unread>) -> String {
+    unread.as_ref().map_or(String::new(), |u| {
+        format!(" within the first {} bytes ({})", u.offset, u.reason)
+    })
 }
 
 /// The listing of an image that could not be opened: `offset` of the error inside it.
@@ -177,10 +198,15 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
         result = Some(done);
         taken
     });
+    let unread = bytes.unread().cloned();
     result.unwrap_or_else(|| {
         Err(match offset {
-            Some(o) => format!("{}: no image at offset {o:#x}", path.display()),
-            None => format!("{}: no image found", path.display()),
+            Some(o) => format!(
+                "{}: no image at offset {o:#x}{}",
+                path.display(),
+                within(&unread)
+            ),
+            None => format!("{}: no image found{}", path.display(), within(&unread)),
         })
     })
 }

@@ -55,15 +55,25 @@ fn main() -> ExitCode {
             same_target,
         } => run_diff(&before, &after, format, same_target),
         Command::Ls { image, format } => match image_cmd::list(&image) {
-            Ok(images) => {
+            Ok(listing) => {
+                let images = &listing.images;
                 let text = match format {
-                    InspectFormat::Text => image_cmd::render_text(&image, &images),
+                    InspectFormat::Text => image_cmd::render_text(&image, images),
                     InspectFormat::Json => {
-                        serde_json::to_string_pretty(&images).unwrap_or_default() + "\n"
+                        serde_json::to_string_pretty(images).unwrap_or_default() + "\n"
                     }
                 };
-                // An image that could not be opened is listed, and the status says so.
-                let status = if image_cmd::any_unreadable(&images) {
+                // An image that could not be opened is listed, a device not read to its
+                // end is said, and the status says so.
+                if let Some(u) = &listing.unread {
+                    warn(&format!(
+                        "{}: from offset {:#x} on not read: {}",
+                        image.display(),
+                        u.offset,
+                        u.reason
+                    ));
+                }
+                let status = if image_cmd::any_unreadable(images) || listing.unread.is_some() {
                     EXIT_UNREADABLE
                 } else {
                     0

@@ -133,7 +133,7 @@ pub fn prepare(output: &Path, targets: &[PathBuf]) -> Result<Destination, String
     }
     if let (true, false, Some(dir)) = (regular, is_link, landing) {
         // Prove now that a temporary file can be made there.
-        let (tmp, _) = create_temporary(&dir)
+        let (tmp, _, _guard) = create_temporary(&dir)
             .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
         let _ = fs::remove_file(&tmp);
         return Ok(Destination::Replace {
@@ -232,15 +232,21 @@ fn refuse_kind(output: &Path, meta: &Metadata) -> Result<(), String> {
 
 /// A new file in `dir` with an unpredictable name, created exclusively (`O_EXCL`: never an
 /// existing file, never through a symbolic link).
-fn create_temporary(dir: &Path) -> std::io::Result<(PathBuf, File)> {
+/// Creates the temporary file under a fresh random name. The name is registered for removal
+/// on SIGINT/SIGTERM/SIGHUP *before* the file is created: a signal taken by any thread at any
+/// moment after creation then removes it. The guard is handed back with the file.
+fn create_temporary(dir: &Path) -> std::io::Result<(PathBuf, File, cleanup::Guard)> {
     let mut last = None;
     for attempt in 0u64..16 {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(attempt);
         h.write_u32(std::process::id());
         let tmp = dir.join(format!(".badalloc-audit.{:016x}.tmp", h.finish()));
+        let guard = cleanup::remove_on_signal(&tmp);
         match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
+            Ok(f) => return Ok((tmp, f, guard)),
+            // Not ours: unregistered at once (a signal in between could only remove another
+            // run's temporary file of the same random name, which that run then reports).
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -283,8 +289,7 @@ fn write_replacing(
     permissions: Option<fs::Permissions>,
     bytes: &[u8],
 ) -> std::io::Result<()> {
-    let (tmp, mut file) = create_temporary(dir)?;
-    let guard = cleanup::remove_on_signal(&tmp);
+    let (tmp, mut file, guard) = create_temporary(dir)?;
     let result = (|| {
         if let Some(p) = permissions {
             file.set_permissions(p)?;

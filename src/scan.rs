@@ -14,12 +14,13 @@ use crate::facts::{is_libc_name, FileFacts};
 use crate::image_memo::ImageMemo;
 use crate::names::{escape_os, escape_path};
 use crate::report::{
-    BinaryReport, CallocReport, ErrorReport, ImageReport, LibcReport, LocatedByAddress, Report,
-    ScanStats, SymlinkReport, TargetReport, Tool, Verdict,
+    BinaryReport, CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, LibcReport,
+    LocatedByAddress, Report, ScanStats, SymlinkReport, TargetReport, Tool, Verdict,
 };
 use crate::source::read::describe_read_error;
 use crate::source::walk::{walk_streaming, FoundFile};
 use crate::source::WalkItem;
+use crate::source::{read_named_file, FileBytes};
 use crate::surface;
 
 /// The most worker threads a scan uses (`--jobs`, and the default of one per core). The
@@ -145,10 +146,25 @@ fn scan_target(
             None => examine(),
         };
         (outcome.kind.to_string(), InPathOrder::from_one(outcome))
+    } else if is_device(&meta) {
+        // A flash partition or disk named as PATH: a raw dump, read up to a bound.
+        let bytes = match read_named_file(path) {
+            Ok(b) => b,
+            Err(e) => {
+                let why = describe_read_error(&e);
+                return unreadable(&shown, format!("cannot read {shown}: {why}"));
+            }
+        };
+        let name = path
+            .file_name()
+            .map(escape_os)
+            .unwrap_or_else(|| shown.clone());
+        let outcome = examine_device(&name, &bytes, pool);
+        (outcome.kind.to_string(), InPathOrder::from_one(outcome))
     } else if meta.file_type().is_symlink() {
         // A symlink given on the command line is the user's explicit choice: follow it once.
         match std::fs::metadata(path) {
-            Ok(m) if m.is_file() || m.is_dir() => {
+            Ok(m) if m.is_file() || m.is_dir() || is_device(&m) => {
                 let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
                 let mut r = scan_target(&target, pool, progress);
                 r.path = shown;
@@ -162,13 +178,56 @@ fn scan_target(
             }
         }
     } else {
+        // A FIFO or socket: never opened (reading one could wait forever).
+        let kind = crate::source::walk::special_kind(&meta.file_type());
         return unreadable(
             &shown,
-            format!("{shown} is not a regular file or directory"),
+            format!("{shown} is not a regular file, directory or device ({kind}): not read"),
         );
     };
 
     finish_target(shown, kind, outcomes, symlinks, errors, stats)
+}
+
+/// A block or character device (only a PATH the user names is read as one: a device met in
+/// a directory walk is skipped).
+fn is_device(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    t.is_block_device() || t.is_char_device()
+}
+
+/// Examine what was read of a device as a raw dump (carved in the pool, like a large file).
+/// Bytes not read (past `MAX_DEVICE_READ`, after a read error) are reported as an image
+/// that could not be read, at the offset where reading stopped: they may hold what decides
+/// the verdict, which therefore stays open (rule DAMAGED-IMAGE).
+fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool>) -> FileOutcome {
+    let examine = || examine_bytes(name, bytes, MAX_EXPANDED_PER_FILE);
+    let mut out = match pool {
+        Some(pool) => pool.install(examine),
+        None => examine(),
+    };
+    if let Some(u) = bytes.unread() {
+        out.images.push(ImageReport {
+            path: format!("{name}@{:#x}", u.offset),
+            kind: "device".into(),
+            offset: Some(u.offset),
+            entries: 0,
+            notes: vec![ImageNote {
+                kind: "damage".into(),
+                detail: u.reason.clone(),
+                offset: None,
+            }],
+            boot_script: Vec::new(),
+            state: ImageState::Unreadable,
+        });
+        out.errors.push(ErrorReport {
+            path: name.to_string(),
+            offset: Some(u.offset),
+            message: u.reason.clone(),
+        });
+    }
+    out
 }
 
 /// Walk a directory and examine its files meanwhile: the walk (on this thread) hands each
@@ -570,5 +629,66 @@ fn elf_type_name(t: ElfType) -> &'static str {
         ElfType::SharedObject => "shared-object",
         ElfType::Core => "core",
         ElfType::Other(_) => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::read::Unread;
+
+    #[test]
+    fn bytes_of_a_device_left_unread_keep_the_verdict_open() {
+        // A device whose first bytes are a fixed C library (6.6.0): not affected, were it
+        // all read; a read error stopped the rest, which may hold anything.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/qnx/x86_64/sdp660/libc.so.3"
+        );
+        let libc = std::fs::read(path).unwrap();
+        let whole = FileBytes::Device {
+            bytes: libc.clone(),
+            unread: None,
+        };
+        let report = |bytes: &FileBytes| {
+            let out = examine_device("fs0p0", bytes, None);
+            let kind = out.kind.to_string();
+            let stats = ScanStats::default();
+            finish_target(
+                "/dev/fs0p0".into(),
+                kind,
+                InPathOrder::from_one(out),
+                Vec::new(),
+                Vec::new(),
+                stats,
+            )
+        };
+        assert_eq!(report(&whole).verdict, Verdict::NotAffected);
+        let at = libc.len() as u64;
+        let reason = "read error (Input/output error): the rest of the device was not read";
+        let cut = FileBytes::Device {
+            bytes: libc,
+            unread: Some(Unread {
+                offset: at,
+                reason: reason.into(),
+            }),
+        };
+        let t = report(&cut);
+        assert_eq!(t.verdict, Verdict::Inconclusive, "{:?}", t.reasons);
+        assert!(
+            t.reasons[0].starts_with("DAMAGED-IMAGE: fs0p0@"),
+            "{:?}",
+            t.reasons
+        );
+        assert!(t.reasons[0].contains(reason), "{:?}", t.reasons);
+        let img = &t.images[0];
+        assert_eq!(
+            (img.kind.as_str(), img.offset, img.state),
+            ("device", Some(at), ImageState::Unreadable)
+        );
+        assert!(t
+            .errors
+            .iter()
+            .any(|e| e.path == "fs0p0" && e.offset == Some(at)));
     }
 }

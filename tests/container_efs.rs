@@ -253,11 +253,10 @@ fn texts_aligned_to_64_bytes_read_the_same() {
 /// at 0x40000, erased flash after it.
 fn nor_dump(img: &[u8]) -> Vec<u8> {
     let (nodes, _) = common::ifs_writer::sample_tree();
-    let mut d = common::ifs_writer::build(&nodes, &common::ifs_writer::Opts::default());
-    assert!(d.len() <= 2 * UNIT);
-    d.resize(2 * UNIT, 0xff);
-    d.extend_from_slice(&img[..4 * UNIT]);
-    d.resize(d.len() + 2 * UNIT, 0xff);
+    let boot = common::ifs_writer::build(&nodes, &common::ifs_writer::Opts::default());
+    assert!(boot.len() <= 2 * UNIT);
+    let (d, at) = common::dumps::nor_dump(&boot, &img[..4 * UNIT], 2 * UNIT);
+    assert_eq!(at, 2 * UNIT);
     d
 }
 

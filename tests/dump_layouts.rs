@@ -10,21 +10,14 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use badalloc_audit::container::carve::MAX_CARVED_PER_FILE;
-use badalloc_audit::image_cmd;
 use badalloc_audit::report::{ImageState, TargetReport, Verdict};
 use badalloc_audit::scan::scan_bytes;
-use badalloc_audit::{scan, ScanOptions};
 use common::qnx6_writer;
+use common::{listed_images, scan_path, scanned_images};
 
 const VULNERABLE_IFS: &str = "qnx/openqnx-641-x86.ifs";
 /// Offset of the startup header in the vulnerable image (its BIOS preboot stub is before).
 const STARTUP_AT: usize = 0x3f8;
-
-fn scan_path(path: &Path) -> TargetReport {
-    scan(&[path.to_path_buf()], &ScanOptions::default())
-        .targets
-        .remove(0)
-}
 
 /// The exit status of `badalloc-audit scan` on `paths`.
 fn exit_status(paths: &[&Path]) -> i32 {
@@ -37,28 +30,6 @@ fn exit_status(paths: &[&Path]) -> i32 {
         .status
         .code()
         .unwrap()
-}
-
-/// The images `scan` examines at the top level of a file: (offset, kind, state).
-fn scanned_images(t: &TargetReport) -> Vec<(u64, String, ImageState)> {
-    t.images
-        .iter()
-        .filter(|i| !i.path.contains("!/"))
-        .map(|i| (i.offset.unwrap_or(0), i.kind.clone(), i.state))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
-/// The images `ls` lists for a file: (offset, kind, state).
-fn listed_images(path: &Path) -> Vec<(u64, String, ImageState)> {
-    let mut v: Vec<_> = image_cmd::list(path)
-        .unwrap()
-        .into_iter()
-        .map(|i| (i.offset, i.kind.name().to_string(), i.state))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Write `bytes` as `name` in a fresh directory; scan and list it, check that `ls` and

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use badalloc_audit::calloc::locate_calloc;
-use badalloc_audit::container::{self, lzo, ucl, ContainerKind, Limits};
+use badalloc_audit::container::{self, carve, lzo, ucl, ContainerKind, Limits};
 use badalloc_audit::elf::ElfFile;
 use common::etfs_writer;
 use common::ifs_writer::{self, Comp, Opts};
@@ -148,6 +148,25 @@ fn write_fuzz_seeds() {
         .collect();
     blob.splice(4096..4096, ifs_writer::build(&nodes, &Opts::default()));
     put(&dir, "carve", "ifs-in-noise", &blob);
+    // carve: flash dumps. NOR: a boot image, then an EFS partition of 4 KiB units; NAND: a
+    // loader block, erased blocks, then an ETFS (512 + 16 and 2048 + 64 byte pages).
+    let boot = ifs_writer::build(&nodes, &Opts::default());
+    let (nor, at) = common::dumps::nor_dump(&boot, &common::efs_writer::sample(12).image, 0x1000);
+    assert_eq!(
+        carve(&nor),
+        [(0, ContainerKind::Ifs), (at as u64, ContainerKind::Efs)]
+    );
+    put(&dir, "carve", "nor-ifs-efs", &nor);
+    for (cluster, spare, page) in [
+        (512, etfs_writer::Spare::Trans, 528),
+        (2048, etfs_writer::Spare::Nand(64), 2112),
+    ] {
+        let layout = etfs_writer::Layout { cluster, spare };
+        let img = etfs_writer::write(layout, &etfs_writer::sample(layout).pages(1));
+        let (nand, at) = common::dumps::nand_dump(&img, page, 4, None);
+        assert_eq!(carve(&nand), [(at as u64, ContainerKind::Etfs)]);
+        put(&dir, "carve", &format!("nand-etfs-{cluster}"), &nand);
+    }
     // Raw decompressor output streams as built by our encoders.
     put(&dir, "ucl", "runs", &ucl::nrv2b_encode_runs(&[7u8; 3000]));
     put(

@@ -12,13 +12,16 @@
 //! - QNX6 (`eb 10 90 00` boot block): a superblock where the boot block says (a wrong CRC
 //!   is damage, still QNX6).
 //! - QNX4 (`/` + 15 NULs at partition + 0x200): root directory inode and its `.` entry.
+//! - EFS boot info (`QSSL_F3S`) and ETFS file table (`.filetable`): the flash file
+//!   systems, resolved once for the whole buffer ([`super::carve_flash`]).
 //!
 //! [`images_of`] is how `scan` and `ls` both walk a file's images: the one it starts with,
 //! then those carved outside the bytes each opened image claims (its `span`).
 
 use memchr::memmem;
 
-use super::{ifs, qnx4, qnx6, ContainerKind};
+use super::carve_flash::{self, Candidates};
+use super::{efs, etfs, ifs, qnx4, qnx6, ContainerKind};
 
 /// Files (and parts of files outside the images found in them) smaller than this are not
 /// carved: the smallest image with a C library in it is far larger, and small files are
@@ -50,15 +53,38 @@ pub struct Carved {
     pub cut: Option<Cut>,
 }
 
-/// Validated signatures past [`MAX_CARVED_PER_FILE`]: how many, and the first of them.
+/// Signatures past a bound, not examined: how many, the first of them, and which bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cut {
     pub more: u64,
     pub first: u64,
     pub kind: ContainerKind,
+    pub bound: CutBound,
+}
+
+/// The bound that left signatures unexamined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutBound {
+    /// More than [`MAX_CARVED_PER_FILE`] signatures.
+    Count,
+    /// The flash-carving work bound ([`super::carve_flash::FLASH_WORK_PER_BYTE`]).
+    FlashWork,
 }
 
 impl Cut {
+    /// Why the signatures were not examined, for an error message.
+    pub fn reason(&self) -> String {
+        match self.bound {
+            CutBound::Count => format!("more than {MAX_CARVED_PER_FILE} in one file"),
+            CutBound::FlashWork => format!(
+                "the work of finding flash file systems would pass {} times the bytes \
+                 carved plus {} MiB",
+                super::carve_flash::FLASH_WORK_PER_BYTE,
+                super::carve_flash::FLASH_WORK_BASE >> 20
+            ),
+        }
+    }
+
     fn merge(a: Option<Cut>, b: Cut) -> Cut {
         match a {
             None => b,
@@ -76,19 +102,26 @@ impl Cut {
 /// [`carve`], calling `done(chunk)` after each chunk of `data` has been searched, so a
 /// caller scanning a memory-mapped file can give those pages back as it goes.
 pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Carved {
+    carve_from(data, 0, done)
+}
+
+/// [`carve_paged`] of the signatures from offset `from` on (offsets stay those of `data`:
+/// flash file systems are found on unit and block boundaries counted from its start).
+/// Nothing found starts before `from`.
+pub fn carve_from(data: &[u8], from: usize, done: &(dyn Fn(&[u8]) + Sync)) -> Carved {
     use rayon::prelude::*;
-    let chunks: Vec<ChunkHits> = if data.len() <= PAR_THRESHOLD {
-        vec![ChunkHits::of(carve_range(data, 0, data.len()))]
+    let chunks: Vec<ChunkHits> = if data.len().saturating_sub(from) <= PAR_THRESHOLD {
+        vec![ChunkHits::of(data, from, data.len())]
     } else {
         // Chunks searched in parallel; a signature is found in the chunk where it starts
         // (each chunk's haystack reaches a little past its end), and validation always
         // sees the whole buffer.
-        let starts: Vec<usize> = (0..data.len()).step_by(CHUNK).collect();
+        let starts: Vec<usize> = (from..data.len()).step_by(CHUNK).collect();
         starts
             .par_iter()
             .map(|&s| {
                 let end = (s + CHUNK).min(data.len());
-                let hits = ChunkHits::of(carve_range(data, s, end));
+                let hits = ChunkHits::of(data, s, end);
                 done(data.get(s..end).unwrap_or(&[]));
                 hits
             })
@@ -96,11 +129,17 @@ pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Carved {
     };
     let mut cut: Option<Cut> = None;
     let mut hits = Vec::new();
+    let mut flash = Vec::new();
     for c in chunks {
-        if let Some(c) = c.cut {
+        for c in [c.cut, c.flash.cut].into_iter().flatten() {
             cut = Some(Cut::merge(cut, c));
         }
         hits.extend(c.hits);
+        flash.push(c.flash);
+    }
+    let (flash_found, flash_cut) = carve_flash::resolve(data, from, flash);
+    if let Some(c) = flash_cut {
+        cut = Some(Cut::merge(cut, c));
     }
     // A bare imagefs that is the image header of an IFS found by its startup header is
     // part of that IFS.
@@ -108,14 +147,23 @@ pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Carved {
         hits.iter().filter_map(|h| h.image_header).collect();
     let mut found: Vec<(u64, ContainerKind)> = hits
         .iter()
-        .filter(|h| !(h.bare_image && owned.contains(&h.at)))
+        .filter(|h| !(h.bare_image && owned.contains(&h.at)) && h.report >= from)
         .map(|h| (h.report as u64, h.kind))
+        .chain(flash_found)
         .collect();
     found.sort_by_key(|&(o, _)| o);
     found.dedup();
     if let Some(&(first, kind)) = found.get(MAX_CARVED_PER_FILE) {
         let more = (found.len() - MAX_CARVED_PER_FILE) as u64;
-        cut = Some(Cut::merge(cut, Cut { more, first, kind }));
+        cut = Some(Cut::merge(
+            cut,
+            Cut {
+                more,
+                first,
+                kind,
+                bound: CutBound::Count,
+            },
+        ));
         found.truncate(MAX_CARVED_PER_FILE);
     }
     // Signatures cut in one chunk lie before others kept from a later one: only those
@@ -132,22 +180,27 @@ pub fn carve_paged(data: &[u8], done: &(dyn Fn(&[u8]) + Sync)) -> Carved {
 }
 
 /// The validated hits of one chunk, at most [`MAX_CARVED_PER_FILE`] (the first by
-/// offset): a dense dump cannot make the carver hold a hit for every few bytes.
+/// offset): a dense dump cannot make the carver hold a hit for every few bytes. The flash
+/// signatures, bounded the same way, are resolved later for the whole buffer.
 struct ChunkHits {
     hits: Vec<Hit>,
     cut: Option<Cut>,
+    flash: Candidates,
 }
 
 impl ChunkHits {
-    fn of(mut hits: Vec<Hit>) -> ChunkHits {
+    /// The hits of the signatures starting in `data[from..to]`.
+    fn of(data: &[u8], from: usize, to: usize) -> ChunkHits {
+        let (mut hits, flash) = carve_range(data, from, to);
         hits.sort_by_key(|h| h.report);
         let cut = hits.get(MAX_CARVED_PER_FILE).map(|h| Cut {
             more: (hits.len() - MAX_CARVED_PER_FILE) as u64,
             first: h.report as u64,
             kind: h.kind,
+            bound: CutBound::Count,
         });
         hits.truncate(MAX_CARVED_PER_FILE);
-        ChunkHits { hits, cut }
+        ChunkHits { hits, cut, flash }
     }
 }
 
@@ -199,17 +252,12 @@ pub fn images_of(
         }
     }
     let from = usize::try_from(claimed).unwrap_or(usize::MAX);
-    let Some(rest) = data.get(from..).filter(|r| r.len() >= MIN_CARVE_SIZE) else {
+    if data.len().saturating_sub(from) < MIN_CARVE_SIZE {
         return layout;
-    };
-    let carved = carve_paged(rest, done);
-    layout.cut = carved.cut.map(|c| Cut {
-        first: c.first + claimed,
-        ..c
-    });
-    let base = claimed;
-    for (at, kind) in carved.found {
-        let offset = base + at;
+    }
+    let carved = carve_from(data, from, done);
+    layout.cut = carved.cut;
+    for (offset, kind) in carved.found {
         // The image at offset 0, not opened, is found again by the carver.
         if offset < claimed || (offset == 0 && first == Some(kind)) {
             continue;
@@ -240,16 +288,25 @@ struct Hit {
     bare_image: bool,
 }
 
+/// How many signatures there are: one per pair of the prefilter.
+const SIGNATURE_COUNT: usize = super::pair_filter::PAIRS;
+
 /// The signatures: IFS startup header (both byte orders), bare image header (both byte
-/// orders), QNX6 boot block, QNX4 root directory entry (at partition + 0x200).
-const SIGNATURES: [&[u8]; 6] = [
+/// orders), QNX6 boot block, QNX4 root directory entry (at partition + 0x200), EFS boot
+/// info, ETFS file table name.
+const SIGNATURES: [&[u8]; SIGNATURE_COUNT] = [
     &[0xeb, 0x7e, 0xff, 0x00],
     &[0x00, 0xff, 0x7e, 0xeb],
     b"imagefs",
     b"sfegami",
     &[0xeb, 0x10, 0x90, 0x00],
     b"/\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    efs::SIGNATURE,
+    etfs::TABLE_SIGNATURE,
 ];
+
+/// Positions of each of [`SIGNATURES`].
+type SignatureHits = [Vec<usize>; SIGNATURE_COUNT];
 
 /// All signatures in one SIMD pass (aho-corasick's packed "Teddy" searcher), where the
 /// AVX2 pair filter is not available. `None` where the CPU has no SIMD support for it.
@@ -270,8 +327,8 @@ fn searcher() -> Option<&'static aho_corasick::packed::Searcher> {
 /// Positions (absolute) of each signature starting in `data[from..to]`, in order.
 /// Overlapping occurrences count: after a hit at `p` the search resumes at `p + 1`, so a
 /// decoy cannot hide a real signature that shares bytes with it.
-fn signature_hits(data: &[u8], from: usize, to: usize) -> [Vec<usize>; 6] {
-    let mut found: [Vec<usize>; 6] = Default::default();
+fn signature_hits(data: &[u8], from: usize, to: usize) -> SignatureHits {
+    let mut found: SignatureHits = Default::default();
     let hay = data
         .get(..to.saturating_add(OVERLAP).min(data.len()))
         .unwrap_or(&[]);
@@ -282,8 +339,8 @@ fn signature_hits(data: &[u8], from: usize, to: usize) -> [Vec<usize>; 6] {
 }
 
 /// The first two bytes of each signature, for [`super::pair_filter`].
-const PAIRS: [[u8; 2]; 6] = {
-    let mut pairs = [[0u8; 2]; 6];
+const PAIRS: [[u8; 2]; SIGNATURE_COUNT] = {
+    let mut pairs = [[0u8; 2]; SIGNATURE_COUNT];
     let mut k = 0;
     while k < SIGNATURES.len() {
         pairs[k] = [SIGNATURES[k][0], SIGNATURES[k][1]];
@@ -294,7 +351,7 @@ const PAIRS: [[u8; 2]; 6] = {
 
 /// [`signature_hits`] through the AVX2 two-byte prefilter, each candidate checked against
 /// the whole signatures. `false` where the CPU has no AVX2.
-fn pair_filter_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) -> bool {
+fn pair_filter_hits(hay: &[u8], from: usize, to: usize, found: &mut SignatureHits) -> bool {
     super::pair_filter::candidates(hay, from, to, &PAIRS, &mut |p| {
         let rest = hay.get(p..).unwrap_or(&[]);
         for (sig, out) in SIGNATURES.iter().zip(found.iter_mut()) {
@@ -308,7 +365,7 @@ fn pair_filter_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>;
 /// [`signature_hits`] through aho-corasick's packed "Teddy" searcher (SSSE3/AVX2 on x86,
 /// NEON on aarch64): all signatures in one pass. `false` where the CPU has no SIMD
 /// support for it.
-fn teddy_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) -> bool {
+fn teddy_hits(hay: &[u8], from: usize, to: usize, found: &mut SignatureHits) -> bool {
     let Some(s) = searcher() else {
         return false;
     };
@@ -331,7 +388,7 @@ fn teddy_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) -
 
 /// [`signature_hits`] one memchr pass per signature: where no SIMD searcher is available,
 /// and the reference the SIMD paths are tested against.
-fn memmem_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) {
+fn memmem_hits(hay: &[u8], from: usize, to: usize, found: &mut SignatureHits) {
     let win = hay.get(from..).unwrap_or(&[]);
     for (sig, out) in SIGNATURES.iter().zip(found.iter_mut()) {
         out.extend(
@@ -342,10 +399,12 @@ fn memmem_hits(hay: &[u8], from: usize, to: usize, found: &mut [Vec<usize>; 6]) 
     }
 }
 
-/// Validated hits whose signature starts in `data[from..to]`.
-fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
+/// Validated hits whose signature starts in `data[from..to]`, and the flash signatures
+/// there (resolved later, for the whole buffer).
+fn carve_range(data: &[u8], from: usize, to: usize) -> (Vec<Hit>, Candidates) {
     let span = to.saturating_sub(from);
-    let [ifs_le, ifs_be, image_le, image_be, qnx6_boot, qnx4_root] = signature_hits(data, from, to);
+    let [ifs_le, ifs_be, image_le, image_be, qnx6_boot, qnx4_root, efs_boot, etfs_table] =
+        signature_hits(data, from, to);
     let mut out = Vec::new();
     // Checksum work allowed in this range (see `ifs::valid_startup_at`).
     let mut budget = (span as u64).saturating_mul(2).saturating_add(32 << 20);
@@ -356,7 +415,8 @@ fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
                 let pre = ifs::preboot_size_at(data, pos, big).unwrap_or(0);
                 out.push(Hit {
                     at: pos,
-                    report: if pre <= pos { pos - pre } else { pos },
+                    // (Not before the bytes carved: a stub there is another image's.)
+                    report: if pre <= pos - from { pos - pre } else { pos },
                     kind: ContainerKind::Ifs,
                     image_header: ifs::image_header_pos(data, pos, big),
                     bare_image: false,
@@ -397,7 +457,7 @@ fn carve_range(data: &[u8], from: usize, to: usize) -> Vec<Hit> {
             });
         }
     }
-    out
+    (out, carve_flash::candidates(data, efs_boot, etfs_table))
 }
 
 #[cfg(test)]
@@ -412,7 +472,7 @@ mod signature_tests {
         data[100..107].copy_from_slice(&[0xeb, 0x7e, 0xff, 0x00, 0xff, 0x7e, 0xeb]);
         data[2000..2004].copy_from_slice(&[0xeb, 0x10, 0x90, 0x00]);
         data[3000..3007].copy_from_slice(b"imagefs");
-        let [le, be, image, _, qnx6, _] = signature_hits(&data, 0, data.len());
+        let [le, be, image, _, qnx6, ..] = signature_hits(&data, 0, data.len());
         assert_eq!(le, [100]);
         assert_eq!(be, [103]);
         assert_eq!(qnx6, [2000]);
@@ -449,7 +509,7 @@ mod signature_tests {
             (4000, 4001),
             (n - 70, n),
         ] {
-            let mut reference: [Vec<usize>; 6] = Default::default();
+            let mut reference: SignatureHits = Default::default();
             let hay = &data[..(to + OVERLAP).min(n)];
             memmem_hits(hay, from, to, &mut reference);
             assert_eq!(
@@ -458,11 +518,11 @@ mod signature_tests {
                 "range {from}..{to}"
             );
             // Each SIMD strategy on its own, where this CPU has it.
-            let mut pair: [Vec<usize>; 6] = Default::default();
+            let mut pair: SignatureHits = Default::default();
             if pair_filter_hits(hay, from, to, &mut pair) {
                 assert_eq!(pair, reference, "pair filter, range {from}..{to}");
             }
-            let mut teddy: [Vec<usize>; 6] = Default::default();
+            let mut teddy: SignatureHits = Default::default();
             if teddy_hits(hay, from, to, &mut teddy) {
                 assert_eq!(teddy, reference, "teddy, range {from}..{to}");
             }

@@ -476,18 +476,38 @@ pub fn probe(data: &[u8], offset: usize) -> Option<u64> {
 
 /// For a carver that found [`SIGNATURE`] at `signature_at`: where the partition holding that
 /// boot info starts (its unit's start, less `unit_index` units), if the boot info is one.
-/// The boot info is one of the first extents of its unit, so the unit starts at most 64 KiB
-/// before it, at a multiple of 4 KiB or less.
+/// [`probe`] reads only the units the boot info gives the partition, so the work is that
+/// partition's, whatever follows it.
 pub fn partition_start(data: &[u8], signature_at: usize) -> Option<usize> {
+    let (start, len) = boot_claim(data, signature_at)?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| start.checked_add(l))
+        .map_or(data.len(), |e| e.min(data.len()));
+    probe(data.get(..end)?, start).map(|_| start)
+}
+
+/// How far back from a boot info its unit's start is looked for: the boot info is one of
+/// the first extents of its unit (mkefs writes it third), so the unit starts at most
+/// 64 KiB before it.
+pub const BOOT_INFO_REACH: usize = 0x10000;
+
+/// For a carver that found [`SIGNATURE`] at `signature_at`: where the partition would start
+/// and how many bytes its boot info gives it (units × unit size), from the nearest unit
+/// info before the boot info (at a multiple of 4 KiB, or less, at most
+/// [`BOOT_INFO_REACH`] back) and the boot info's own fields. Nothing past them is read or
+/// checked: [`probe`] decides.
+pub fn boot_claim(data: &[u8], signature_at: usize) -> Option<(usize, u64)> {
     let boot_text = signature_at.checked_sub(4)?;
     for align in [4096usize, 2048, 1024, 512, 256, 128, 64] {
         let mut u = boot_text - boot_text % align;
-        while boot_text - u < 0x10000 {
+        while boot_text - u < BOOT_INFO_REACH {
             if let Some(info) = unit_info(data, u) {
                 let size = 1usize << info.unit_pow2;
                 let index = usize::from(info.e.u16(data, boot_text + 12)?);
+                let total = u64::from(info.e.u16(data, boot_text + 14)?);
                 let start = u.checked_sub(index.checked_mul(size)?)?;
-                return probe(data, start).map(|_| start);
+                return Some((start, total * size as u64));
             }
             let Some(prev) = u.checked_sub(align) else {
                 break;
@@ -500,7 +520,8 @@ pub fn partition_start(data: &[u8], signature_at: usize) -> Option<usize> {
 
 impl Partition {
     fn end(&self) -> usize {
-        self.start + usize::from(self.boot.unit_total) * self.unit_size
+        self.start
+            .saturating_add(usize::from(self.boot.unit_total).saturating_mul(self.unit_size))
     }
 
     /// The header `ptr` names (not followed through its supersede chain).
@@ -981,5 +1002,11 @@ impl Container for Efs<'_> {
     }
     fn notes(&self) -> &[Note] {
         &self.notes
+    }
+    /// The partitions read, from the first unit of the first to the last unit of the last
+    /// (as their boot infos give them), within the input.
+    fn span(&self) -> Option<u64> {
+        let end = self.partitions.iter().map(Partition::end).max()?;
+        Some(end.min(self.data.len()) as u64)
     }
 }

@@ -183,6 +183,7 @@ enum Page {
     Invalid,
 }
 
+#[inline]
 fn decode(layout: Layout, s: &[u8]) -> Page {
     match layout.kind {
         Spare::Trans => decode_trans(s),
@@ -272,17 +273,21 @@ struct Scan {
     pages: usize,
     valid: usize,
     /// Pages from the start that decode as ETFS (valid or empty), up to the first that does
-    /// not.
+    /// not: the file system. What follows (a boot image, another partition, noise) is not
+    /// read.
     extent_pages: usize,
+    /// Pages up to the last of the extent that holds a valid transaction.
+    used_pages: usize,
 }
 
-/// Decode every page of `d` with `layout`.
+/// Decode the pages of `d` with `layout`, up to the first that does not decode.
 fn scan(d: &[u8], layout: Layout) -> Scan {
     let page = layout.page();
     let pages = d.len() / page;
     let mut clusters: HashMap<(u32, u32), Version> = HashMap::new();
     let mut valid = 0;
-    let mut extent_pages = None;
+    let mut extent_pages = pages;
+    let mut used_pages = 0;
     for i in 0..pages {
         let s = d
             .get(i * page + layout.cluster..(i + 1) * page)
@@ -291,11 +296,12 @@ fn scan(d: &[u8], layout: Layout) -> Scan {
             Page::Valid(t) => t,
             Page::Empty => continue,
             Page::Invalid => {
-                extent_pages.get_or_insert(i);
-                continue;
+                extent_pages = i;
+                break;
             }
         };
         valid += 1;
+        used_pages = i + 1;
         let v = Version {
             sequence: t.sequence,
             page: i,
@@ -318,12 +324,18 @@ fn scan(d: &[u8], layout: Layout) -> Scan {
         clusters,
         pages,
         valid,
-        extent_pages: extent_pages.unwrap_or(pages),
+        extent_pages,
+        used_pages,
     }
 }
 
-/// The first pages decode with `layout`: the first and all but a few of the others are ETFS
-/// pages, one at least a valid transaction.
+/// Pages that must decode at the start of an input for it to be taken for ETFS when those
+/// after them do not (a file system followed by something else in a dump).
+const MIN_LEADING_PAGES: usize = 16;
+
+/// The first pages decode with `layout`, one at least a valid transaction: the first and
+/// all but a few of the others are ETFS pages, or the first [`MIN_LEADING_PAGES`] (or all
+/// there are) before one that is not.
 fn plausible_start(d: &[u8], layout: Layout) -> bool {
     let page = layout.page();
     let n = (d.len() / page).min(PREFILTER_PAGES);
@@ -331,6 +343,8 @@ fn plausible_start(d: &[u8], layout: Layout) -> bool {
         return false;
     }
     let (mut valid, mut invalid) = (0, 0);
+    // Leading pages that decode, and the valid ones among them, once one does not.
+    let mut leading: Option<(usize, usize)> = None;
     for i in 0..n {
         match decode(
             layout,
@@ -339,25 +353,102 @@ fn plausible_start(d: &[u8], layout: Layout) -> bool {
         ) {
             Page::Valid(_) => valid += 1,
             Page::Empty => {}
-            Page::Invalid => invalid += 1,
+            Page::Invalid => {
+                // Most files are rejected by their first page: detection runs on every
+                // file.
+                if i == 0 {
+                    return false;
+                }
+                invalid += 1;
+                leading.get_or_insert((i, valid));
+            }
         }
-        // Most files are rejected by their first page: detection runs on every file.
-        if invalid * 16 > n || (i == 0 && invalid > 0) {
-            return false;
+        if invalid * 16 > n {
+            return leading
+                .is_some_and(|(pages, valid)| pages >= MIN_LEADING_PAGES.min(n) && valid > 0);
         }
     }
     valid > 0
 }
 
-/// The data of the newest version of cluster 0 of the file table, if it looks like one:
-/// entry 1 is `.filetable`, a regular file.
+/// The data of the newest version of cluster 0 of the file table, if it looks like one
+/// ([`is_table_cluster`]).
 fn ftable_start<'d>(d: &'d [u8], layout: Layout, s: &Scan) -> Option<&'d [u8]> {
     let v = s.clusters.get(&(FID_FTABLE, 0))?;
     let c = d.get(v.page * layout.page()..v.page * layout.page() + layout.cluster)?;
-    let e1 = c.get(FTABLE_ENTRY..2 * FTABLE_ENTRY)?;
-    let name = e1.get(32..32 + b".filetable\0".len())?;
-    (name == b".filetable\0" && EntryType::from_mode(LE.u32(e1, 4)?) == EntryType::File)
-        .then_some(c)
+    is_table_cluster(c).then_some(c)
+}
+
+/// The file table's own name, in its first cluster (the name of entry 1): what a carver
+/// looks for, as ETFS has no magic number.
+pub const TABLE_SIGNATURE: &[u8; 11] = b".filetable\0";
+/// Offset of [`TABLE_SIGNATURE`] in the file table's first cluster.
+pub const TABLE_SIGNATURE_AT: usize = FTABLE_ENTRY + 32;
+
+/// Whether `c` (a cluster's data) starts like the file table's first cluster: entry 1 is
+/// `.filetable`, a regular file.
+fn is_table_cluster(c: &[u8]) -> bool {
+    let Some(e1) = c.get(FTABLE_ENTRY..2 * FTABLE_ENTRY) else {
+        return false;
+    };
+    e1.get(32..32 + TABLE_SIGNATURE.len()) == Some(&TABLE_SIGNATURE[..])
+        && LE
+            .u32(e1, 4)
+            .is_some_and(|m| EntryType::from_mode(m) == EntryType::File)
+}
+
+/// The page layouts, by index (`0..LAYOUT_COUNT`), for a carver.
+pub(crate) const LAYOUT_COUNT: usize = LAYOUTS.len();
+
+/// Bytes per page (cluster and spare area) of layout `layout`.
+pub(crate) fn page_size(layout: usize) -> usize {
+    LAYOUTS.get(layout).map_or(usize::MAX, Layout::page)
+}
+
+/// How the page whose cluster starts at `at` decodes in layout `layout`: `Some(Some((file
+/// id, cluster)))` a valid transaction, `Some(None)` a page ETFS has but no cluster
+/// (erased, bad), `None` not an ETFS page (or past the end of `data`).
+pub(crate) fn page_at(data: &[u8], at: usize, layout: usize) -> Option<Option<(u32, u32)>> {
+    let l = *LAYOUTS.get(layout)?;
+    let spare = data.get(at.checked_add(l.cluster)?..at.checked_add(l.page())?)?;
+    match decode(l, spare) {
+        Page::Valid(t) => Some(Some((t.fid, t.cluster))),
+        Page::Empty => Some(None),
+        Page::Invalid => None,
+    }
+}
+
+/// The file ids a file table declares (its own size in entry 1, read from its first
+/// cluster at `at`), at least those of the file system's own files, at most [`MAX_FID`].
+pub(crate) fn table_fids(data: &[u8], at: usize) -> u32 {
+    let size = at
+        .checked_add(FTABLE_ENTRY + 28)
+        .and_then(|o| LE.u32(data, o))
+        .unwrap_or(0);
+    (size / FTABLE_ENTRY as u32).clamp(FID_RESERVED + 1, MAX_FID)
+}
+
+/// Whether the page at `at` of layout `layout` is a version of the file table's first
+/// cluster the reader would take: a valid transaction of file id 1, cluster 0, whose data
+/// passed its check, and [`is_table_cluster`].
+pub(crate) fn is_table_start(data: &[u8], at: usize, layout: usize) -> bool {
+    let Some(l) = LAYOUTS.get(layout) else {
+        return false;
+    };
+    let spare = at
+        .checked_add(l.cluster)
+        .and_then(|s| data.get(s..s.checked_add(l.spare)?));
+    matches!(
+        spare.map(|s| decode(*l, s)),
+        Some(Page::Valid(Trans {
+            fid: FID_FTABLE,
+            cluster: 0,
+            data_ok: true,
+            ..
+        }))
+    ) && data
+        .get(at..at.saturating_add(l.cluster))
+        .is_some_and(is_table_cluster)
 }
 
 /// The layout of `d` and its decoded pages: of the layouts whose first pages decode and
@@ -384,17 +475,16 @@ pub fn detect(data: &[u8]) -> bool {
     LAYOUTS.iter().any(|&l| plausible_start(data, l)) && find_layout(data).is_some()
 }
 
-/// For a carver: the length in bytes of the ETFS starting at `offset` (the pages from there
-/// that decode as ETFS pages, up to the first that does not), or None. The page at `offset`
-/// must hold a valid transaction: erased blocks before an ETFS are not claimed (a used block
-/// is written from its first page on), so a carver stepping over block boundaries finds the
-/// first block in use.
+/// For a carver: the length in bytes of the ETFS starting at `offset`, as its
+/// [`Container::span`] gives it (its pages up to the last holding a valid transaction), or
+/// None. The page at `offset` must hold a valid transaction: erased blocks before an ETFS
+/// are not claimed (a used block is written from its first page on), so a carver stepping
+/// over block boundaries finds the first block in use.
 pub fn probe(data: &[u8], offset: usize) -> Option<u64> {
     let d = data.get(offset..)?;
     let (layout, s) = find_layout(d)?;
     let first = d.get(layout.cluster..layout.page())?;
-    matches!(decode(layout, first), Page::Valid(_))
-        .then_some((s.extent_pages * layout.page()) as u64)
+    matches!(decode(layout, first), Page::Valid(_)).then_some((s.used_pages * layout.page()) as u64)
 }
 
 /// One file table entry, decoded.
@@ -419,6 +509,8 @@ pub struct Etfs<'a> {
     data: &'a [u8],
     limits: Limits,
     layout: Layout,
+    /// Bytes from the start up to the end of the last page holding a valid transaction.
+    used: usize,
     clusters: HashMap<(u32, u32), Version>,
     /// The clusters of each file id with a usable newest version, sorted.
     usable: HashMap<u32, Vec<u32>>,
@@ -434,7 +526,7 @@ impl<'a> Etfs<'a> {
             "etfs-layout",
             format!(
                 "ETFS: {} pages of {} + {} bytes ({}), {} clusters in use, {} versions of them",
-                s.pages,
+                s.extent_pages,
                 layout.cluster,
                 layout.spare,
                 match layout.kind {
@@ -450,7 +542,7 @@ impl<'a> Etfs<'a> {
             notes.push(Note::new(
                 "warning",
                 format!(
-                    "ETFS pages end at {:#x}; the rest does not decode as ETFS",
+                    "ETFS pages end at {:#x}; the rest does not decode as ETFS and is not read",
                     s.extent_pages * layout.page()
                 ),
                 Some((s.extent_pages * layout.page()) as u64),
@@ -469,6 +561,7 @@ impl<'a> Etfs<'a> {
             data,
             limits: *limits,
             layout,
+            used: s.used_pages * layout.page(),
             clusters: s.clusters,
             usable,
             entries: Vec::new(),
@@ -811,5 +904,12 @@ impl Container for Etfs<'_> {
     }
     fn notes(&self) -> &[Note] {
         &self.notes
+    }
+    /// The pages from the start up to the last that holds a valid transaction, as [`probe`]
+    /// gives them: erased pages after it hold nothing, and pages of whatever follows the
+    /// file system can decode as "erased" or "bad" by chance (random bytes in a spare
+    /// area often do), so they are left to be carved.
+    fn span(&self) -> Option<u64> {
+        Some(self.used as u64)
     }
 }

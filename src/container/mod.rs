@@ -34,6 +34,7 @@ use crate::FormatError;
 
 mod buf_pool;
 pub mod carve;
+pub mod carve_flash;
 pub mod efs;
 pub mod etfs;
 pub mod extract;

@@ -17,6 +17,9 @@
 //! so any occurrence of a signature is a candidate (its first two bytes are one of the
 //! pairs) and nothing else is reported.
 
+/// How many pairs the filter tests at once: one bit of each nibble-table entry per pair.
+pub(super) const PAIRS: usize = 8;
+
 /// How far ahead of the search the prefetch reaches. 2–6 KiB measured the same; 8 KiB and
 /// beyond slower (the prefetched lines start to be evicted before use).
 #[cfg(target_arch = "x86_64")]
@@ -29,7 +32,7 @@ pub(super) fn candidates(
     hay: &[u8],
     from: usize,
     to: usize,
-    pairs: &[[u8; 2]; 6],
+    pairs: &[[u8; 2]; PAIRS],
     on: &mut dyn FnMut(usize),
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -44,7 +47,7 @@ pub(super) fn candidates(
 
 /// The scalar check of one position, shared by the SIMD path's tail.
 #[cfg(target_arch = "x86_64")]
-fn pair_at(hay: &[u8], p: usize, pairs: &[[u8; 2]; 6]) -> bool {
+fn pair_at(hay: &[u8], p: usize, pairs: &[[u8; 2]; PAIRS]) -> bool {
     match hay.get(p..p + 2) {
         Some(&[a, b]) => pairs.iter().any(|&[x, y]| a == x && b == y),
         _ => false,
@@ -70,7 +73,7 @@ mod x86 {
     impl Tables {
         /// Safety: the CPU must have AVX2.
         #[target_feature(enable = "avx2")]
-        pub(super) fn new(pairs: &[[u8; 2]; 6]) -> Tables {
+        pub(super) fn new(pairs: &[[u8; 2]; super::PAIRS]) -> Tables {
             let mut t = [[0u8; 16]; 4];
             for (k, &[x, y]) in pairs.iter().enumerate() {
                 let bit = 1u8 << k;
@@ -128,7 +131,7 @@ mod x86 {
         hay: &[u8],
         from: usize,
         to: usize,
-        pairs: &[[u8; 2]; 6],
+        pairs: &[[u8; 2]; super::PAIRS],
         on: &mut dyn FnMut(usize),
     ) {
         let to = to.min(hay.len());

@@ -244,7 +244,8 @@ pub struct LocatedByAddress {
 pub struct ImageReport {
     /// Virtual path of the image (`fw.tar.gz!/boot/qnx.ifs`; `dump.bin@0x40000` when carved).
     pub path: String,
-    /// `ifs`, `qnx6`, `qnx4`, `tar`, `gzip`.
+    /// `ifs`, `qnx6`, `qnx4`, `efs`, `etfs`, `tar`, `gzip`; `device` for the bytes of a
+    /// device not read (unreadable).
     pub kind: String,
     /// Offset in the enclosing file where it was carved, for images found inside raw dumps.
     pub offset: Option<u64>,

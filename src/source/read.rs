@@ -6,7 +6,9 @@
 //! by the walk), without waiting (`O_NONBLOCK`: a FIFO put in place of a file since the walk
 //! is not waited on) and, on Linux, without updating its access time (`O_NOATIME`, allowed
 //! to the file's owner and to root; others open it normally). Its type is then checked on
-//! the open descriptor (`fstat`): anything but a regular file is refused.
+//! the open descriptor (`fstat`): anything but a regular file is refused, except a block or
+//! character device the user names (a flash partition, a disk): it is read, never mapped,
+//! up to [`MAX_DEVICE_READ`] bytes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read};
@@ -36,11 +38,34 @@ pub const PAGE_OUT_THRESHOLD: usize = 64 << 20;
 /// we can reason about and would only exhaust the address space.
 pub const MAX_FILE_SIZE: u64 = 1 << 40;
 
+/// The most read from a block or character device named as a PATH (a flash partition,
+/// `/dev/fs0p0`, a disk, `/dev/sdb`). A device is read into memory, never mapped: a map of
+/// a device faults (SIGBUS) on a read error, and a character device may not be mappable or
+/// may never end (`/dev/zero`). 1 GiB holds any NOR part and the flash partitions that
+/// hold QNX programs; a larger device is read up to here and the rest reported unread.
+pub const MAX_DEVICE_READ: u64 = 1 << 30;
+
+/// Bytes read from a device per `read` call (and the step its buffer grows by).
+const DEVICE_READ_STEP: usize = 1 << 20;
+
 /// The bytes of one input file.
 pub enum FileBytes {
     Owned(Vec<u8>),
     #[cfg(not(target_os = "nto"))]
     Mapped(memmap2::Mmap),
+    /// What was read from a device, and why reading stopped before its end, if it did.
+    Device {
+        bytes: Vec<u8>,
+        unread: Option<Unread>,
+    },
+}
+
+/// Where and why the read of a device stopped before its end: its bytes from `offset` on
+/// were not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub offset: u64,
+    pub reason: String,
 }
 
 impl Deref for FileBytes {
@@ -50,11 +75,20 @@ impl Deref for FileBytes {
             FileBytes::Owned(v) => v,
             #[cfg(not(target_os = "nto"))]
             FileBytes::Mapped(m) => m,
+            FileBytes::Device { bytes, .. } => bytes,
         }
     }
 }
 
 impl FileBytes {
+    /// For a device: where and why its read stopped before its end.
+    pub fn unread(&self) -> Option<&Unread> {
+        match self {
+            FileBytes::Device { unread, .. } => unread.as_ref(),
+            _ => None,
+        }
+    }
+
     /// What lets the scan give back the pages of this file it is done with.
     pub fn pager(&self) -> Pager<'_> {
         match self {
@@ -117,10 +151,75 @@ pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
     read_opened(open_input(path, FinalLink::NotFollowed)?)
 }
 
-/// [`read_file`] for a file the user named (`inspect`, `ls`, `extract`): a symbolic link is
-/// the user's choice and is followed.
+/// [`read_file`] for a file the user named (a scan PATH, `inspect`, `ls`, `extract`): a
+/// symbolic link is the user's choice and is followed, and a block or character device is
+/// read as a raw dump (up to [`MAX_DEVICE_READ`] bytes, see [`FileBytes::unread`]).
 pub fn read_named_file(path: &Path) -> std::io::Result<FileBytes> {
-    read_opened(open_input(path, FinalLink::Followed)?)
+    let file = open_input(path, FinalLink::Followed)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = file.metadata()?.file_type();
+        if kind.is_block_device() || kind.is_char_device() {
+            return read_device(file, MAX_DEVICE_READ);
+        }
+    }
+    read_opened(file)
+}
+
+/// Read a device from its start, up to `bound` bytes, into memory grown a step at a time
+/// (its size is not known beforehand: a character device has none). Reading stops at its
+/// end, at the bound, when it has nothing more to give without waiting (it was opened
+/// non-blocking: a terminal or a log device), or at a read error; each but the end is
+/// said in [`FileBytes::unread`]. Memory that cannot be had is an error, not an abort.
+fn read_device(mut file: File, bound: u64) -> std::io::Result<FileBytes> {
+    let bound = usize::try_from(bound).unwrap_or(usize::MAX);
+    let mut bytes: Vec<u8> = Vec::new();
+    let unread = loop {
+        let at = bytes.len();
+        let want = DEVICE_READ_STEP.min(bound - at);
+        if want == 0 {
+            // At the bound: the device ends here, or there is more that is not read.
+            let more = matches!(file.read(&mut [0u8; 1]), Ok(1));
+            break more.then(|| Unread {
+                offset: at as u64,
+                reason: format!(
+                    "the device holds more than {bound} bytes (the most read from a \
+                     device): the rest was not read; copy the device to a file and scan \
+                     the file"
+                ),
+            });
+        }
+        bytes.try_reserve(want).map_err(|_| {
+            std::io::Error::new(
+                ErrorKind::OutOfMemory,
+                format!("cannot allocate {} bytes to read the device", at + want),
+            )
+        })?;
+        bytes.resize(at + want, 0);
+        let got = file.read(&mut bytes[at..]);
+        bytes.truncate(at + *got.as_ref().unwrap_or(&0));
+        match got {
+            Ok(0) => break None,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                break Some(Unread {
+                    offset: at as u64,
+                    reason: "the device had no more bytes to give without waiting: the rest \
+                             (if any) was not read"
+                        .to_string(),
+                })
+            }
+            Err(e) => {
+                break Some(Unread {
+                    offset: at as u64,
+                    reason: format!("read error ({e}): the rest of the device was not read"),
+                })
+            }
+        }
+    };
+    Ok(FileBytes::Device { bytes, unread })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -347,6 +446,41 @@ mod tests {
         assert!(err.to_string().contains("symbolic link"), "{err}");
         // ...a file the user names through a link is.
         assert_eq!(&*read_named_file(&link).unwrap(), b"\x7fELF");
+    }
+
+    #[test]
+    fn named_devices_are_read_up_to_the_bound_and_fifos_refused_at_once() {
+        // A character device with no end: read up to the bound, the rest said unread.
+        let zero = open_input(Path::new("/dev/zero"), FinalLink::Followed).unwrap();
+        let bound = 3 * DEVICE_READ_STEP as u64 + 5;
+        let bytes = read_device(zero, bound).unwrap();
+        assert_eq!(bytes.len() as u64, bound);
+        assert!(bytes.iter().all(|&b| b == 0));
+        assert!(bytes.pager().map.is_none(), "never mapped");
+        let unread = bytes.unread().expect("more than the bound");
+        assert_eq!(unread.offset, bound);
+        assert!(unread.reason.contains(&format!("more than {bound} bytes")));
+        // One that ends: all of it, nothing unread.
+        let bytes = read_named_file(Path::new("/dev/null")).unwrap();
+        assert!(matches!(bytes, FileBytes::Device { .. }));
+        assert_eq!((bytes.len(), bytes.unread()), (0, None));
+        // A FIFO named by the user is no device: refused at once, never waited on.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("flash");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_named_file(&fifo).map(|b| b.len()));
+        });
+        let err = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("read_named_file waited on a FIFO")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file (FIFO)"),
+            "{err}"
+        );
     }
 
     #[test]

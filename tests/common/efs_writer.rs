@@ -195,6 +195,11 @@ pub fn sample(unit_pow2: u8) -> Built {
         .copied()
         .chain((0..3000u32).map(|i| (i * 7 % 251) as u8))
         .collect();
+    sample_with(unit_pow2, &elf)
+}
+
+/// The tree of [`sample`], under `/fs/flash`, with `libc` as `lib/libc.so.3`.
+pub fn sample_with(unit_pow2: u8, libc: &[u8]) -> Built {
     build(
         unit_pow2,
         "/fs/flash",
@@ -209,7 +214,7 @@ pub fn sample(unit_pow2: u8) -> Built {
                 parent: Some(0),
                 name: "libc.so.3",
                 mode: 0o100755,
-                data: &elf,
+                data: libc,
             },
             Item {
                 parent: Some(0),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod dumps;
 pub mod efs_writer;
 pub mod elf_writer;
 pub mod etfs_writer;
@@ -111,4 +112,41 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
+}
+
+/// The report of `badalloc-audit scan` (default options) on one PATH.
+pub fn scan_path(path: &std::path::Path) -> badalloc_audit::report::TargetReport {
+    badalloc_audit::scan(
+        &[path.to_path_buf()],
+        &badalloc_audit::ScanOptions::default(),
+    )
+    .targets
+    .remove(0)
+}
+
+/// The images `scan` examined at the top level of a file: (offset, kind, state), sorted.
+pub fn scanned_images(
+    t: &badalloc_audit::report::TargetReport,
+) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
+    t.images
+        .iter()
+        .filter(|i| !i.path.contains("!/"))
+        .map(|i| (i.offset.unwrap_or(0), i.kind.clone(), i.state))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The images `ls` lists for a file: (offset, kind, state), sorted.
+pub fn listed_images(
+    path: &std::path::Path,
+) -> Vec<(u64, String, badalloc_audit::report::ImageState)> {
+    let mut v: Vec<_> = badalloc_audit::image_cmd::list(path)
+        .unwrap()
+        .images
+        .into_iter()
+        .map(|i| (i.offset, i.kind.name().to_string(), i.state))
+        .collect();
+    v.sort();
+    v
 }
