@@ -61,7 +61,7 @@ SCHEMATA = [
     ("mapping", "src/report/findings.rs", r"Verdict::Inconclusive => push\(&mut out, FindingKind::Inconclusive, Site::Target\),", "Verdict::Inconclusive => {}", "no finding for an inconclusive target"),
     ("mapping", "src/report/text.rs", r'Verdict::Inconclusive => "INCONCLUSIVE: the evidence does not decide"', 'Verdict::Inconclusive => "NOT AFFECTED"', "inconclusive headline reads as an all-clear"),
     # ---- the recognition of overflow tests
-    ("recognition", "src/calloc/dataflow.rs", r"v\.exactly\(NORS\)\n(\s*)\.then_some\(\(side, \"both factors", r"true\n\1.then_some((side, \"both factors", "any value below a small constant is the half-word test (the issue's mutant)"),
+    ("recognition", "src/calloc/dataflow.rs", r"v\.exactly\(NORS\)\n(\s*)\.then_some\(\(side, \"both factors", r'true\n\1.then_some((side, "both factors', "any value below a small constant is the half-word test (the issue's mutant)"),
     ("recognition", "src/calloc/dataflow.rs", r"let lim = 1u64 << ctx\.half\(\);", "let lim = 2u64 << ctx.half();", "the half-word limit one bit too high"),
     ("recognition", "src/calloc/dataflow.rs", r"Cond::Ult if k <= lim => true,", "Cond::Ult | Cond::Slt if k <= lim => true,", "a signed compare counts as the half-word test"),
     ("recognition", "src/calloc/dataflow.rs", r"\(small \| t == N \| S\)\.then_some", "(small | t != 0).then_some", "one factor bounded counts as both"),

@@ -1051,8 +1051,16 @@ mod tests {
         // cmp q, s ; jb overflow  (q < s) → not-taken safe
         let f = Flags::Cmp(q, s);
         assert_eq!(safe_outcome(&C32, &f, Cond::Ult).map(|x| x.0), Some(false));
-        // signed compare: no claim
+        // signed compare: no claim, in either operand order
         assert_eq!(safe_outcome(&C32, &f, Cond::Slt), None);
+        assert_eq!(safe_outcome(&C32, &Flags::Cmp(s, q), Cond::Slt), None);
+        assert_eq!(safe_outcome(&C32, &Flags::Cmp(s, q), Cond::Sle), None);
+        // SIZE_MAX / n bounds s, not n: `n > SIZE_MAX / n` (or a value that only may be
+        // a factor) proves nothing about n * s
+        for wrong in [Val::tagged(N), Val::tagged(N).join(&Val::tagged(S))] {
+            assert_eq!(safe_outcome(&C32, &Flags::Cmp(wrong, q), Cond::Ugt), None);
+            assert_eq!(safe_outcome(&C32, &Flags::Cmp(q, wrong), Cond::Ult), None);
+        }
     }
 
     #[test]
@@ -1132,6 +1140,10 @@ mod tests {
         // never the other way round: a 0 from the unchecked path would read as "safe"
         assert_eq!(join_across_test(z, Val::constant(0)), None);
         assert_eq!(join_across_test(Val::constant(0), Val::tagged(N)), None);
+        // a value that only may be a high half (the high half on one path, nmemb on
+        // another) proves nothing on the other side of the test
+        let maybe_hi = Val::tagged(HI).join(&Val::tagged(N));
+        assert_eq!(join_across_test(Val::constant(0), maybe_hi), None);
         assert_eq!(
             join_marked((Val::constant(0), Some(true)), (z, Some(false))).0,
             z
