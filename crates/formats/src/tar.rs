@@ -253,11 +253,21 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
                         "tar: oversized metadata record",
                     ));
                 }
-                let c = data
-                    .get(data_off..data_off.saturating_add(size as usize))
-                    .ok_or_else(|| {
-                        FormatError::at(data_off as u64, "tar: truncated metadata record")
-                    })?;
+                let Some(c) = data.get(data_off..data_off.saturating_add(size as usize)) else {
+                    // Truncated here: keep what was listed before, as for a bad checksum.
+                    if entries.is_empty() {
+                        return Err(FormatError::at(
+                            data_off as u64,
+                            "tar: truncated metadata record",
+                        ));
+                    }
+                    notes.push(Note::new(
+                        "error",
+                        "tar: truncated metadata record; archive listing stops here",
+                        Some(data_off as u64),
+                    ));
+                    break;
+                };
                 match typeflag {
                     b'L' => long_name = Some(field_str(c)),
                     b'K' => long_link = Some(field_str(c)),
