@@ -18,6 +18,7 @@ pub mod calloc;
 pub mod classify;
 pub mod cli;
 pub mod container;
+mod content_memo;
 pub mod diff;
 pub mod elf;
 pub mod error;

@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use crate::FormatError;
 
+pub mod block_memo;
 mod buf_pool;
 pub mod carve;
 pub mod carve_flash;
