@@ -8,8 +8,11 @@
 //! fits the room the decoder would have had: the result is then exactly what decoding gives.
 //! Blocks that fail to decode are not kept, so errors come from the decoder as before.
 //!
-//! Bounded: the copies of input and output kept are charged to [`MAX_BLOCK_MEMO_BYTES`];
-//! the oldest blocks are dropped first (a scan meets the copies of an image close together,
+//! A block's bytes are kept only when its bucket comes a second time: a set of distinct
+//! blocks (most of a tree of distinct images) costs a hash per block, no copies.
+//!
+//! Bounded: the copies of input and output kept, and the buckets seen, are charged to
+//! [`MAX_BLOCK_MEMO_BYTES`]; the oldest blocks are dropped first (a scan meets the copies of an image close together,
 //! as the walk goes device by device). Held by the scan of one target: the scan hands it to
 //! each worker thread with [`with_memo`]; decoding elsewhere (`image extract`, carving on
 //! other threads) runs without it.
@@ -24,6 +27,9 @@ pub const MAX_BLOCK_MEMO_BYTES: usize = 32 << 20;
 
 /// What is charged per block besides its bytes.
 const BLOCK_COST: usize = 128;
+
+/// What is charged per bucket seen once.
+const SEEN_COST: usize = 32;
 
 /// Which decoder made a block.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -57,6 +63,8 @@ struct State {
     by_key: HashMap<Key, Vec<Arc<Block>>>,
     /// Keys in the order their blocks came, for dropping the oldest.
     order: VecDeque<Key>,
+    /// Buckets met once (their blocks are kept from the second time on).
+    seen: std::collections::HashSet<Key>,
     bytes: usize,
 }
 
@@ -101,6 +109,14 @@ impl BlockMemo {
         }
         let k = key(codec, input);
         let mut state = self.lock();
+        if !state.seen.contains(&k) {
+            // A quarter of the bound at most (a million buckets: gigabytes of images).
+            if (state.seen.len() + 1) * SEEN_COST <= MAX_BLOCK_MEMO_BYTES / 4 {
+                state.seen.insert(k);
+                state.bytes += SEEN_COST;
+            }
+            return;
+        }
         if state
             .by_key
             .get(&k)
@@ -123,6 +139,9 @@ impl BlockMemo {
                 state.by_key.remove(&old);
             }
             state.bytes -= freed;
+        }
+        if state.bytes + cost > MAX_BLOCK_MEMO_BYTES {
+            return;
         }
         state.by_key.entry(k).or_default().push(Arc::new(Block {
             input: input.into(),
@@ -177,6 +196,9 @@ mod tests {
         let memo = BlockMemo::default();
         let input: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
         memo.insert(Codec::Ucl, &input, b"decoded bytes");
+        // Kept from the second time a block comes.
+        assert!(memo.find(Codec::Ucl, &input, 64).is_none());
+        memo.insert(Codec::Ucl, &input, b"decoded bytes");
         assert_eq!(
             memo.find(Codec::Ucl, &input, 64)
                 .as_deref()
@@ -205,6 +227,7 @@ mod tests {
         };
         let n = MAX_BLOCK_MEMO_BYTES / (60 << 10) + 50;
         for i in 0..n as u32 {
+            memo.insert(Codec::Lzo, &block(i), &out);
             memo.insert(Codec::Lzo, &block(i), &out);
         }
         let (blocks, bytes) = memo.kept();
