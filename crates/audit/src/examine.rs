@@ -9,8 +9,9 @@ use std::path::Path;
 
 use crate::container::carve::{self, Layout, Taken};
 use crate::container::{self, ifs, Container, ContainerKind, Entry, EntryType, Limits, Loc};
+use crate::content_memo::{ElfExamined, ElfMemo, NameClass, ScanMemo};
 use crate::elf::{is_elf, ElfFile};
-use crate::facts::{facts_of, sha256_hex, FileFacts};
+use crate::facts::{facts_of, hex_of, FileFacts};
 use crate::image_memo::{Examined, ImageMemo, Mark};
 use crate::report::{
     CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SameContent, SymlinkReport,
@@ -75,23 +76,24 @@ pub(crate) struct FileOutcome {
     pub(crate) work_cut: u64,
 }
 
-/// Examine the file at `full`, reported as `rel`; `memo`: the images of its scan target
-/// already examined; `work`: the extra work the files of the target may still do.
+/// Examine the file at `full`, reported as `rel`; `memo`: the images and ELF files of its
+/// scan target already examined; `work`: the extra work the files of the target may still do.
 pub(crate) fn examine_path(
     rel: &str,
     full: &Path,
-    memo: &ImageMemo,
+    memo: &ScanMemo,
     work: &ScanWork,
 ) -> FileOutcome {
     match read_file(full) {
         Ok(bytes) => {
             let on_disk = OnDisk {
                 pager: bytes.pager(),
-                memo,
+                memo: &memo.images,
                 path: full,
             };
             let budgets = (MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
-            examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk))
+            let elves = Some(&memo.elves);
+            examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk), elves)
         }
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
@@ -111,7 +113,14 @@ pub(crate) fn examine_path(
 /// virtual paths `image!/path/inside`. `budget`: bytes the file's images may hold;
 /// `extra_work`: work it may do beyond its own share (see `work_budget`).
 pub(crate) fn examine_bytes(path: &str, data: &[u8], budget: u64, extra_work: u64) -> FileOutcome {
-    examine_bytes_on_disk(path, data, (budget, extra_work), &ScanWork::default(), None)
+    examine_bytes_on_disk(
+        path,
+        data,
+        (budget, extra_work),
+        &ScanWork::default(),
+        None,
+        None,
+    )
 }
 
 /// What is known of bytes that are a file on disk: its pager (which gives back the pages
@@ -130,6 +139,7 @@ fn examine_bytes_on_disk(
     (budget, extra_work): (u64, u64),
     scan_work: &ScanWork,
     on_disk: Option<OnDisk<'_>>,
+    elves: Option<&ElfMemo>,
 ) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
@@ -143,6 +153,7 @@ fn examine_bytes_on_disk(
         pager: on_disk.map_or(Pager::none(), |d| d.pager),
         on_disk,
         work: &work,
+        elves,
     };
     out.kind = examine_nested(path, data, &at, &mut out);
     out
@@ -150,13 +161,15 @@ fn examine_bytes_on_disk(
 
 /// Where an examination stands: how deep in nested images, the memory budget left, the
 /// pager of the file on disk (its pages are given back as the scan moves on), at the top
-/// level the file the bytes are, and the work budget of the file (shared by all levels).
+/// level the file the bytes are, the work budget of the file (shared by all levels), and
+/// the ELF files of the scan already examined.
 struct Level<'p> {
     depth: usize,
     budget: u64,
     pager: Pager<'p>,
     on_disk: Option<OnDisk<'p>>,
     work: &'p FileWork<'p>,
+    elves: Option<&'p ElfMemo>,
 }
 
 impl Level<'_> {
@@ -168,6 +181,7 @@ impl Level<'_> {
             // Bytes inside an image are not the file's: no reuse below the top level.
             on_disk: None,
             work: self.work,
+            elves: self.elves,
         }
     }
 }
@@ -177,7 +191,7 @@ const RELEASE_EVERY: u64 = 32 << 20;
 
 fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome) -> &'static str {
     if is_elf(data) {
-        examine_elf(path, data, out);
+        examine_elf(path, data, at.elves, out);
         return "elf";
     }
     if surface::is_startup_script(path)
@@ -700,38 +714,56 @@ impl EntryTally {
     }
 }
 
-fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
-    match ElfFile::parse(data) {
-        Ok(elf) => {
-            let calloc = match calloc_of(&elf) {
-                Ok(c) => c,
-                Err(e) => {
-                    out.errors.push(ErrorReport {
-                        path: path.to_string(),
-                        offset: e.offset,
-                        message: e.message.clone(),
-                    });
-                    Some(CallocReport::unknown(&e.message))
-                }
-            };
-            let mut facts = facts_of(path, &elf, calloc);
-            crate::facts::add_calloc_search(&mut facts, &elf);
-            // Hashed here, where the bytes are, once per file reported (CycloneDX hashes).
-            facts.sha256 = Some(sha256_hex(data));
-            out.errors
-                .extend(facts.warnings.iter().map(|w| ErrorReport {
-                    path: path.to_string(),
-                    offset: w.offset,
-                    message: w.message.clone(),
-                }));
+/// Examine an ELF file: from `memo` when a file of the same bytes (and the same name class)
+/// was examined before in the scan.
+fn examine_elf(path: &str, data: &[u8], memo: Option<&ElfMemo>, out: &mut FileOutcome) {
+    use sha2::{Digest, Sha256};
+    // Hashed here, where the bytes are, once per file (CycloneDX hashes, and the memo's key).
+    let digest: [u8; 32] = Sha256::digest(data).into();
+    let name = NameClass::of(path);
+    match memo.and_then(|m| m.find(&digest, name)) {
+        Some(seen) => report_elf(path, &seen, out),
+        None => {
+            let fresh = examine_elf_bytes(path, data, &digest);
+            report_elf(path, &fresh, out);
+            if let Some(m) = memo {
+                m.insert(digest, name, fresh);
+            }
+        }
+    }
+}
+
+/// Add what examining an ELF file gave to `out`, as the file at `path`.
+fn report_elf(path: &str, examined: &ElfExamined, out: &mut FileOutcome) {
+    let error = |e: &crate::FormatError| ErrorReport {
+        path: path.to_string(),
+        offset: e.offset,
+        message: e.message.clone(),
+    };
+    match examined {
+        Ok((facts, calloc_error)) => {
+            out.errors.extend(calloc_error.iter().map(error));
+            out.errors.extend(facts.warnings.iter().map(error));
+            let mut facts = facts.clone();
+            facts.path = path.to_string();
             out.facts.push(facts);
         }
-        Err(e) => out.errors.push(ErrorReport {
-            path: path.to_string(),
-            offset: e.offset,
-            message: e.message,
-        }),
+        Err(e) => out.errors.push(error(e)),
     }
+}
+
+/// Parse an ELF file, analyse its calloc (or search for it in a stripped static program)
+/// and take its facts (`digest`: its SHA-256): a function of the bytes and the name class.
+fn examine_elf_bytes(path: &str, data: &[u8], digest: &[u8; 32]) -> ElfExamined {
+    let elf = ElfFile::parse(data)?;
+    let (calloc, calloc_error) = match calloc_of(&elf) {
+        Ok(c) => (c, None),
+        Err(e) => (Some(CallocReport::unknown(&e.message)), Some(e)),
+    };
+    let mut facts = facts_of(path, &elf, calloc);
+    crate::facts::add_calloc_search(&mut facts, &elf);
+    facts.sha256 = Some(hex_of(digest));
+    Ok((facts, calloc_error))
 }
 
 /// The analysed calloc of a file that defines one; None when it has none.

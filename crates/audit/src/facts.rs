@@ -439,10 +439,14 @@ fn rename_first(c: &mut CallocReport, name: &str) {
 /// SHA-256 of `data` as 64 lowercase hex digits.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
+    hex_of(&Sha256::digest(data))
+}
+
+/// Bytes as lowercase hex digits.
+pub fn hex_of(digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(data);
     let mut out = String::with_capacity(64);
-    for b in digest {
+    for &b in digest {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }

@@ -18,6 +18,7 @@
 
 pub mod advisory;
 pub mod classify;
+mod content_memo;
 pub mod evidence;
 mod examine;
 pub mod facts;

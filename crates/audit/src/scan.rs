@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::classify::{classify, Findings, UnreadableFile};
+use crate::container::block_memo::with_memo;
+use crate::content_memo::ScanMemo;
 use crate::elf::ElfType;
 use crate::evidence;
 use crate::examine::{examine_bytes, examine_path, FileOutcome};
@@ -13,7 +15,6 @@ pub use crate::examine::{
     MAX_ENTRY_ERRORS_LISTED, MAX_EXPANDED_PER_FILE, MAX_NESTING, MAX_SAME_CONTENT_LISTED,
 };
 use crate::facts::{is_libc_name, FileFacts};
-use crate::image_memo::ImageMemo;
 use crate::names::{escape_os, escape_path};
 use crate::report::{
     BinaryReport, CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, LibcReport,
@@ -145,8 +146,8 @@ fn scan_target(
             .map(escape_os)
             .unwrap_or_else(|| shown.clone());
         // In the pool: a large dump is carved in parallel, on `--jobs` threads.
-        let (memo, work) = (ImageMemo::default(), ScanWork::default());
-        let examine = || examine_path(&name, path, &memo, &work);
+        let (memo, work) = (ScanMemo::default(), ScanWork::default());
+        let examine = || with_memo(&memo.blocks, || examine_path(&name, path, &memo, &work));
         let outcome = match pool {
             Some(pool) => pool.install(examine),
             None => examine(),
@@ -248,7 +249,7 @@ fn walk_and_examine(
     progress: Option<&dyn Progress>,
 ) -> (Vec<WalkItem>, InPathOrder) {
     let queue = WorkQueue::default();
-    let (memo, work) = (ImageMemo::default(), ScanWork::default());
+    let (memo, work) = (ScanMemo::default(), ScanWork::default());
     let done: Mutex<Vec<Run>> = Mutex::default();
     let walk_into_queue = || {
         // Closed however the walk ends (a panic included), or the workers would wait on.
@@ -267,7 +268,7 @@ fn walk_and_examine(
     let work = || {
         let mut mine = Vec::new();
         while let Some(f) = queue.pop() {
-            let o = examine_path(&f.rel, &f.full, &memo, &work);
+            let o = with_memo(&memo.blocks, || examine_path(&f.rel, &f.full, &memo, &work));
             if let Some(p) = progress {
                 p.file_done(o.bytes);
             }

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem;
 
+use super::block_memo::{BlockMemo, Codec};
 use super::{
     cstr_at, gzip, lzo, slice_at, too_big, ucl, Container, ContainerKind, Endian, Entry, EntryType,
     Limits, Loc, Note,
@@ -928,6 +929,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
     // End of the output so far: `out` runs a little past it (room zero-filled ahead for the
     // next block), and is cut to it at the end.
     let mut end: usize = 0;
+    let memo = super::block_memo::current();
     let damage = loop {
         let block_at = start + pos as u64;
         let Some(hdr) = src.get(pos..pos + 2) else {
@@ -963,8 +965,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
             ));
         }
         let max = cap.saturating_sub(end).min(MAX_BLOCK_OUT);
-        let decoder = if ucl { ucl::decode } else { lzo::decode };
-        match decoder(block, super::LzOut::resume(&mut out, end, max, bound)) {
+        match decode_block(block, &mut out, (end, max, bound), ucl, memo.as_deref()) {
             Ok(n) => end += n,
             Err(e) => {
                 let mut fe = e.to_format_error(
@@ -989,6 +990,40 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         consumed: pos as u64,
         damage,
     }
+}
+
+/// Decode one block into `out` at `end` (at most `max` bytes): from the scan's block memo
+/// when the same bytes were decoded before, else by the decoder (and kept in the memo).
+fn decode_block(
+    block: &[u8],
+    out: &mut Vec<u8>,
+    (end, max, bound): (usize, usize, usize),
+    ucl: bool,
+    memo: Option<&BlockMemo>,
+) -> Result<usize, super::DecodeError> {
+    let codec = if ucl { Codec::Ucl } else { Codec::Lzo };
+    if let Some(seen) = memo.and_then(|m| m.find(codec, block, max)) {
+        let bytes = seen.output();
+        let to = end + bytes.len();
+        // Grown exactly (never past what the decoder itself could have made room for); an
+        // allocation that fails falls back to decoding, which reports it.
+        let room = to.saturating_sub(out.len());
+        if to <= bound && out.try_reserve_exact(room).is_ok() {
+            if out.len() < to {
+                out.resize(to, 0);
+            }
+            if let Some(d) = out.get_mut(end..to) {
+                d.copy_from_slice(bytes);
+                return Ok(bytes.len());
+            }
+        }
+    }
+    let decoder = if ucl { ucl::decode } else { lzo::decode };
+    let n = decoder(block, super::LzOut::resume(out, end, max, bound))?;
+    if let (Some(m), Some(bytes)) = (memo, out.get(end..end + n)) {
+        m.insert(codec, block, bytes);
+    }
+    Ok(n)
 }
 
 #[allow(clippy::too_many_arguments)]

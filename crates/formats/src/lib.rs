@@ -34,6 +34,7 @@ pub mod error;
 pub mod names;
 pub use error::FormatError;
 
+pub mod block_memo;
 mod buf_pool;
 pub mod carve;
 pub mod carve_flash;

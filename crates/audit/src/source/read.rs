@@ -51,6 +51,8 @@ const DEVICE_READ_STEP: usize = 1 << 20;
 /// The bytes of one input file.
 pub enum FileBytes {
     Owned(Vec<u8>),
+    /// A small file, read into this thread's reused buffer (see [`SpareBuf`]).
+    Spare(SpareBuf),
     #[cfg(not(target_os = "nto"))]
     Mapped(memmap2::Mmap),
     /// What was read from a device, and why reading stopped before its end, if it did.
@@ -73,6 +75,7 @@ impl Deref for FileBytes {
     fn deref(&self) -> &[u8] {
         match self {
             FileBytes::Owned(v) => v,
+            FileBytes::Spare(s) => s.buf.get(..s.len).unwrap_or(&[]),
             #[cfg(not(target_os = "nto"))]
             FileBytes::Mapped(m) => m,
             FileBytes::Device { bytes, .. } => bytes,
@@ -320,17 +323,47 @@ fn read_opened(file: File) -> std::io::Result<FileBytes> {
     read_into_memory(file, len)
 }
 
-/// Read the size fstat gave, in one call for most files (no extra read to see EOF); a file
-/// that shrank meanwhile is read as far as it goes, one that grew is read as it was. The
-/// buffer is reserved first, so memory that cannot be had is an error, not an abort.
-fn read_into_memory(mut file: File, len: u64) -> std::io::Result<FileBytes> {
-    let size = usize::try_from(len).map_err(std::io::Error::other)?;
-    let mut buf = zeroed(size).ok_or_else(|| {
-        std::io::Error::new(
-            ErrorKind::OutOfMemory,
-            format!("cannot allocate {len} bytes to read the file"),
-        )
-    })?;
+/// Files up to this size are read into a buffer that each thread keeps for its next file
+/// (a fresh, zeroed buffer for each of thousands of small files cost an allocation and a
+/// pass over it each time). At most this much is kept per thread.
+pub const MAX_SPARE_READ: usize = 1 << 20;
+
+thread_local! {
+    /// The buffer the last small file read on this thread was read into, once it is done.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The bytes of a small file in this thread's reused buffer (its first `len` bytes); the
+/// buffer goes back to the thread when dropped.
+pub struct SpareBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Drop for SpareBuf {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        // Two files read at once on one thread: the larger buffer is kept.
+        SPARE.with(|s| {
+            let kept = s.take();
+            s.set(if kept.len() > buf.len() { kept } else { buf });
+        });
+    }
+}
+
+/// Read a file of at most [`MAX_SPARE_READ`] bytes into this thread's reused buffer. The
+/// buffer is only ever grown (zero-filled once), so every byte of it is initialised.
+fn read_into_spare(file: &mut File, size: usize) -> std::io::Result<FileBytes> {
+    let mut buf = SPARE.with(std::cell::Cell::take);
+    if buf.len() < size {
+        buf.resize(size, 0);
+    }
+    let got = read_up_to(file, buf.get_mut(..size).unwrap_or(&mut []))?;
+    Ok(FileBytes::Spare(SpareBuf { buf, len: got }))
+}
+
+/// Read into `buf` until it is full or the file ends; the bytes read.
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
     while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
         match file.read(rest) {
@@ -340,6 +373,24 @@ fn read_into_memory(mut file: File, len: u64) -> std::io::Result<FileBytes> {
             Err(e) => return Err(e),
         }
     }
+    Ok(got)
+}
+
+/// Read the size fstat gave, in one call for most files (no extra read to see EOF); a file
+/// that shrank meanwhile is read as far as it goes, one that grew is read as it was. The
+/// buffer is reserved first, so memory that cannot be had is an error, not an abort.
+fn read_into_memory(mut file: File, len: u64) -> std::io::Result<FileBytes> {
+    let size = usize::try_from(len).map_err(std::io::Error::other)?;
+    if size <= MAX_SPARE_READ {
+        return read_into_spare(&mut file, size);
+    }
+    let mut buf = zeroed(size).ok_or_else(|| {
+        std::io::Error::new(
+            ErrorKind::OutOfMemory,
+            format!("cannot allocate {len} bytes to read the file"),
+        )
+    })?;
+    let got = read_up_to(&mut file, &mut buf)?;
     buf.truncate(got);
     Ok(FileBytes::Owned(buf))
 }
@@ -490,7 +541,7 @@ mod tests {
         let size = MAP_THRESHOLD as usize - 1;
         std::fs::write(&path, vec![0xa5u8; size]).unwrap();
         let bytes = read_file(&path).unwrap();
-        assert!(matches!(bytes, FileBytes::Owned(_)));
+        assert!(matches!(bytes, FileBytes::Owned(_) | FileBytes::Spare(_)));
         // Truncated while it is examined: a mapped copy would raise SIGBUS on the next read.
         std::fs::File::options()
             .write(true)
@@ -503,6 +554,32 @@ mod tests {
         // At the threshold, files are mapped.
         std::fs::write(&path, vec![0u8; MAP_THRESHOLD as usize]).unwrap();
         assert!(matches!(read_file(&path).unwrap(), FileBytes::Mapped(_)));
+    }
+
+    #[test]
+    fn small_files_reuse_one_buffer_per_thread_and_keep_their_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (big, small) = (dir.path().join("big"), dir.path().join("small"));
+        std::fs::write(&big, vec![0xeeu8; 300_000]).unwrap();
+        std::fs::write(&small, b"abc").unwrap();
+        let first = read_file(&big).unwrap();
+        let at = first.as_ptr();
+        assert_eq!((first.len(), first[299_999]), (300_000, 0xee));
+        drop(first);
+        // The next file lands in the same buffer and shows only its own bytes.
+        let second = read_file(&small).unwrap();
+        assert!(matches!(second, FileBytes::Spare(_)));
+        assert_eq!((&*second, second.as_ptr()), (&b"abc"[..], at));
+        // Read while the buffer is in use: a buffer of its own.
+        let third = read_file(&big).unwrap();
+        assert_ne!(third.as_ptr(), at);
+        assert_eq!((&*second, third.len()), (&b"abc"[..], 300_000));
+        // Above the bound: not kept for reuse.
+        let over = dir.path().join("over");
+        std::fs::write(&over, vec![1u8; MAX_SPARE_READ + 1]).unwrap();
+        let file = std::fs::File::open(&over).unwrap();
+        let bytes = read_into_memory(file, MAX_SPARE_READ as u64 + 1).unwrap();
+        assert!(matches!(bytes, FileBytes::Owned(_)));
     }
 
     #[test]
