@@ -13,9 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::report::{CallocVerdict, TargetReport, Verdict};
+use crate::report::{CallocVerdict, ExposureReport, TargetReport, Verdict};
 
 /// Services BlackBerry's advisory names as ways in.
 pub const NAMED_SERVICES: &[&str] = &["telnetd", "ftpd", "qconn", "tftpd", "inetd"];
@@ -78,19 +76,6 @@ pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExposureReport {
-    pub path: String,
-    /// 0..=4: one point each for unchecked calloc, network-facing, started at boot, named service.
-    pub score: u8,
-    /// How it reaches calloc: `static-copy-unchecked`, `imports-unchecked`, `imports-unverified`, or null.
-    pub calloc: Option<String>,
-    pub network: bool,
-    /// Where it is started at boot (script path), if found.
-    pub started_by: Option<String>,
-    pub named_service: bool,
 }
 
 /// Rank the binaries of a target. `started`: program base name → script that starts it.

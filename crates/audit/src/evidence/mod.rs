@@ -15,8 +15,6 @@
 //! format (`image-format`: an IFS boot image, a QNX4 or QNX6 file system), even one whose
 //! contents could not be read.
 
-pub mod kernel;
-
 use std::collections::BTreeMap;
 use std::fmt;
 
