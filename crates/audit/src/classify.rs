@@ -4,7 +4,7 @@
 //! The code of calloc outranks every label: a release string says what a build was meant
 //! to be; the machine code says what it does. Unknown stays inconclusive, never safe.
 
-use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156};
+use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
 use crate::evidence::OsAssessment;
 use crate::report::findings::recognise_library;
 use crate::report::{
@@ -308,13 +308,18 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
         }
         Some(ReleaseStatus::Patchable) if libc_checked => {
             reasons.push(format!(
-                "R5: {release_text} is affected unless patch 4844 (SDP) or 4846 (Medical) is applied, and {code_note}: patched"
+                "R5: {release_text} is affected unless patch {} ({}) or {} ({}) is applied, and {code_note}: patched",
+                SDP_PATCH.number,
+                SDP_PATCH.product_short,
+                MEDICAL_PATCH.number,
+                MEDICAL_PATCH.product_short
             ));
             Verdict::Patched
         }
         Some(ReleaseStatus::Patchable) => {
             reasons.push(format!(
-                "R6: {release_text} is affected unless patch 4844 or 4846 is applied, and only the code of calloc shows which; {code_note}"
+                "R6: {release_text} is affected unless patch {} is applied, and only the code of calloc shows which; {code_note}",
+                adv.patch_numbers()
             ));
             Verdict::Inconclusive
         }

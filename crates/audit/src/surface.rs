@@ -13,10 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::advisory::{CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
 use crate::report::{CallocVerdict, ExposureReport, TargetReport, Verdict};
-
-/// Services BlackBerry's advisory names as ways in.
-pub const NAMED_SERVICES: &[&str] = &["telnetd", "ftpd", "qconn", "tftpd", "inetd"];
 
 /// Text files read as startup scripts (path suffixes, case-sensitive, as on QNX).
 pub fn is_startup_script(path: &str) -> bool {
@@ -127,7 +125,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
                 _ => None,
             };
             let started_by = names.iter().find_map(|&n| started.get(n)).cloned();
-            let named_service = names.iter().any(|n| NAMED_SERVICES.contains(n));
+            let named_service = names.iter().any(|n| CVE_2021_22156.names_service(n));
             let score = u8::from(calloc.is_some())
                 + u8::from(b.network)
                 + u8::from(started_by.is_some())
@@ -150,11 +148,18 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
 pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String> {
     let mut m = Vec::new();
     match t.verdict {
-        Verdict::Affected => m.push(
-            "Patch: apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical 1.0/1.1), or move to SDP 6.6.0 or later \
-             (Medical 1.1.1, Safety 1.0.2); for a custom QNX build, port the fix to its C library and rebuild."
-                .to_string(),
-        ),
+        Verdict::Affected => m.push(format!(
+            "Patch: apply patch {} ({} {}) or {} ({} {}), or move to SDP {} or later \
+             ({}); for a custom QNX build, port the fix to its C library and rebuild.",
+            SDP_PATCH.number,
+            SDP_PATCH.product,
+            SDP_PATCH.releases,
+            MEDICAL_PATCH.number,
+            MEDICAL_PATCH.product,
+            MEDICAL_PATCH.releases,
+            CVE_2021_22156.first_fixed_release,
+            CVE_2021_22156.fixed_products
+        )),
         Verdict::Inconclusive => m.push(
             "Decide first: obtain the kernel (procnto) and the C library of this device, or its boot image, and scan them; \
              until then treat the device as affected."

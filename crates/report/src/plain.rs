@@ -14,9 +14,14 @@ use crate::advisory::CVE_2021_22156;
 const FLAW: &str = "the BadAlloc flaw (CVE-2021-22156)";
 
 /// What the exposure score counts, for the legend under every exposure table.
-pub const EXPOSURE_LEGEND: &str = "Score 0-4: one point each for reaching an unchecked \
+pub fn exposure_legend() -> String {
+    format!(
+        "Score 0-4: one point each for reaching an unchecked \
 calloc (or an unverified one, on an inconclusive device), being network-facing, being started \
-at boot, and being a service BlackBerry's advisory names (telnetd, ftpd, qconn, tftpd, inetd).";
+at boot, and being a service BlackBerry's advisory names ({}).",
+        CVE_2021_22156.named_services_list()
+    )
+}
 
 /// Which situation a target is in: one per verdict and way of reaching it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -419,8 +424,9 @@ fn inconclusive(t: &TargetReport, case: Case) -> (String, String) {
         ),
         Case::InconclusivePatchUnknown => (
             format!(
-                "{who} {runs} {release}, which has {FLAW} unless patch 4844 or 4846 is applied, \
-                 and the code of its C library could not be checked: inconclusive."
+                "{who} {runs} {release}, which has {FLAW} unless patch {} is applied, \
+                 and the code of its C library could not be checked: inconclusive.",
+                CVE_2021_22156.patch_numbers()
             ),
             "Treat it as affected: scan its C library (libc.so), or apply the patch.".to_string(),
         ),

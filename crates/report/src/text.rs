@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::group::{self, Group};
-use super::plain::{self, rule_of, EXPOSURE_LEGEND};
+use super::plain::{self, exposure_legend, rule_of};
 use super::{BinaryReport, CallocReport, CallocVerdict, Report, TargetReport, Verdict};
 use crate::names::escape_text as esc;
 
@@ -457,7 +457,7 @@ fn exposure(out: &mut String, t: &TargetReport) {
             t.exposure.len() - MAX_LISTED
         );
     }
-    let _ = writeln!(out, "  [score] {EXPOSURE_LEGEND}");
+    let _ = writeln!(out, "  [score] {}", exposure_legend());
 }
 
 fn errors(out: &mut String, t: &TargetReport) {
