@@ -26,6 +26,7 @@ mod image_memo;
 pub mod inspect;
 pub mod kernel;
 pub mod report_model;
+pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod surface;

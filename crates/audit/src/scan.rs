@@ -577,7 +577,7 @@ fn build_target(
         path,
         kind,
         verdict: class.verdict,
-        reasons: class.reasons,
+        reasons: class.reasons.into_iter().map(|r| r.text).collect(),
         os: os.report,
         libc,
         binaries,

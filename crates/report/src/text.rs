@@ -162,7 +162,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
 /// The reasons, at most [`MAX_REASONS_PER_RULE`] of each rule (in their order), then how
 /// many more that rule gave.
 fn reasons(out: &mut String, reasons: &[String]) {
-    let groups = group::group_by(reasons, |r| rule_of(r).map(str::to_owned));
+    let groups = group::group_by(reasons, |r| rule_of(r));
     for g in groups {
         let Some(rule) = rule_of(g.first) else {
             // Notes and caveats: each shown.
@@ -177,8 +177,9 @@ fn reasons(out: &mut String, reasons: &[String]) {
         if g.count() > MAX_REASONS_PER_RULE {
             let _ = writeln!(
                 out,
-                "    ... and {} more {rule} reasons like these (see --format json)",
-                g.count() - MAX_REASONS_PER_RULE
+                "    ... and {} more {} reasons like these (see --format json)",
+                g.count() - MAX_REASONS_PER_RULE,
+                rule.id()
             );
         }
     }

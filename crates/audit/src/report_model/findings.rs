@@ -5,6 +5,20 @@
 //! verdict the code alone does not explain (affected by release only, or inconclusive).
 
 use super::{BinaryReport, CallocReport, CallocVerdict, LibcReport, TargetReport, Verdict};
+use crate::rules::Rule;
+
+impl TargetReport {
+    /// The rules that fired, in the order of the reasons: each reason opens with its
+    /// rule's id (the JSON contract), read back through the rule table.
+    pub fn fired_rules(&self) -> impl Iterator<Item = Rule> + '_ {
+        self.reasons.iter().filter_map(|r| Rule::of_reason(r))
+    }
+
+    /// Whether the rule fired for this target.
+    pub fn fired(&self, rule: Rule) -> bool {
+        self.fired_rules().any(|r| r == rule)
+    }
+}
 
 /// Which rule a finding falls under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +26,7 @@ pub enum FindingKind {
     /// CVE-2021-22156: unchecked calloc in a QNX target (classification rules R1, R2).
     Cve,
     /// CVE-2021-22156 decided by the release alone (R8): no unchecked code was seen.
+    /// (An affected verdict without an unchecked copy of QNX's, whatever rule gave it.)
     CveByRelease,
     /// The target cannot be decided (R0, R6, R10): never to be read as safe.
     Inconclusive,
