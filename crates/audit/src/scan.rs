@@ -493,8 +493,12 @@ fn finish_target(
     }
     let mut t = build_target(shown, kind, facts, symlinks, images, errors, stats);
     if matches!(t.verdict, Verdict::Affected | Verdict::Inconclusive) {
-        t.exposure = surface::rank(&t, &started);
-        t.mitigations = surface::mitigations(&t, &t.exposure);
+        let exposure = surface::rank(&t, &started);
+        t.mitigations = surface::mitigations(&t, &exposure);
+        t.exposure = exposure
+            .iter()
+            .map(crate::report::ExposureReport::from)
+            .collect();
     }
     t
 }

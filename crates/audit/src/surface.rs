@@ -76,8 +76,57 @@ pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
     out
 }
 
+/// How a binary reaches a calloc that is unchecked, or not verified checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallocReach {
+    /// It carries its own copy, without an overflow test.
+    StaticCopyUnchecked,
+    /// It imports calloc from a QNX C library whose calloc is unchecked.
+    ImportsUnchecked,
+    /// It imports calloc from a C library whose calloc could not be verified.
+    ImportsUnverified,
+}
+
+impl CallocReach {
+    /// The report's name (`exposure[].calloc`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallocReach::StaticCopyUnchecked => "static-copy-unchecked",
+            CallocReach::ImportsUnchecked => "imports-unchecked",
+            CallocReach::ImportsUnverified => "imports-unverified",
+        }
+    }
+}
+
+/// One binary ranked by exposure; the report carries it as an [`ExposureReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    pub path: String,
+    /// 0..=4: one point each for reaching calloc, network-facing, started at boot, named
+    /// service.
+    pub score: u8,
+    pub reach: Option<CallocReach>,
+    pub network: bool,
+    /// Where it is started at boot (script path), if found.
+    pub started_by: Option<String>,
+    pub named_service: bool,
+}
+
+impl From<&Exposure> for ExposureReport {
+    fn from(e: &Exposure) -> ExposureReport {
+        ExposureReport {
+            path: e.path.clone(),
+            score: e.score,
+            calloc: e.reach.map(|r| r.as_str().to_string()),
+            network: e.network,
+            started_by: e.started_by.clone(),
+            named_service: e.named_service,
+        }
+    }
+}
+
 /// Rank the binaries of a target. `started`: program base name → script that starts it.
-pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<ExposureReport> {
+pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<Exposure> {
     let libc_state = |name: &str| -> Option<CallocVerdict> {
         let found: Vec<CallocVerdict> = t
             .libc
@@ -98,7 +147,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
         other_names.entry(&s.same_as).or_default().push(&s.path);
     }
     let base_name = |p: &'a str| p.rsplit(['/', '!']).next().unwrap_or(p);
-    let mut out: Vec<ExposureReport> = t
+    let mut out: Vec<Exposure> = t
         .binaries
         .iter()
         .filter_map(|b| {
@@ -112,28 +161,28 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
                         .map(|p| base_name(p)),
                 )
                 .collect();
-            let calloc = match (&b.static_calloc, b.imports_calloc) {
+            let reach = match (&b.static_calloc, b.imports_calloc) {
                 (Some(c), _) if c.verdict == CallocVerdict::Unchecked => {
-                    Some("static-copy-unchecked")
+                    Some(CallocReach::StaticCopyUnchecked)
                 }
                 (_, true) => match b.libc.as_deref().and_then(libc_state) {
-                    Some(CallocVerdict::Unchecked) => Some("imports-unchecked"),
+                    Some(CallocVerdict::Unchecked) => Some(CallocReach::ImportsUnchecked),
                     Some(CallocVerdict::Checked) => None,
-                    _ if b.qnx => Some("imports-unverified"),
+                    _ if b.qnx => Some(CallocReach::ImportsUnverified),
                     _ => None,
                 },
                 _ => None,
             };
             let started_by = names.iter().find_map(|&n| started.get(n)).cloned();
             let named_service = names.iter().any(|n| CVE_2021_22156.names_service(n));
-            let score = u8::from(calloc.is_some())
+            let score = u8::from(reach.is_some())
                 + u8::from(b.network)
                 + u8::from(started_by.is_some())
                 + u8::from(named_service);
-            (calloc.is_some() || (b.network && b.qnx)).then(|| ExposureReport {
+            (reach.is_some() || (b.network && b.qnx)).then(|| Exposure {
                 path: b.path.clone(),
                 score,
-                calloc: calloc.map(str::to_string),
+                reach,
                 network: b.network,
                 started_by,
                 named_service,
@@ -145,7 +194,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
 }
 
 /// Concrete steps for an affected or inconclusive target.
-pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String> {
+pub fn mitigations(t: &TargetReport, exposure: &[Exposure]) -> Vec<String> {
     let mut m = Vec::new();
     match t.verdict {
         Verdict::Affected => m.push(format!(
@@ -184,7 +233,7 @@ pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String>
     }
     let relink: Vec<String> = exposure
         .iter()
-        .filter(|e| e.calloc.as_deref() == Some("static-copy-unchecked"))
+        .filter(|e| e.reach == Some(CallocReach::StaticCopyUnchecked))
         .map(|e| e.path.clone())
         .collect();
     if !relink.is_empty() {
@@ -245,5 +294,42 @@ mod tests {
         assert!(is_startup_script("etc/rc.d/rc.local"));
         assert!(is_startup_script("fw.tar!/etc/system/sysinit"));
         assert!(!is_startup_script("usr/share/doc/rc.local"));
+    }
+
+    /// A started network service with its own unchecked calloc: every point, the advisory's
+    /// name, a relink step decided on the reach (not on its wire name), and the report's names.
+    #[test]
+    fn rank_and_mitigations_on_an_exposed_static_service() {
+        let t: TargetReport = serde_json::from_value(serde_json::json!({
+            "path": "fw", "kind": "directory", "verdict": "affected", "reasons": [],
+            "os": {"family": "qnx", "release": "6.5.0", "release_range": null,
+                   "confidence": "high", "evidence": [], "conflicts": []},
+            "libc": [], "symlinks": [], "errors": [],
+            "stats": {"files": 1, "elf_files": 1, "skipped": 0, "bytes": 0},
+            "binaries": [{"path": "usr/sbin/qconn", "arch": "x86", "type": "executable",
+                "interpreter": null, "needed": [], "libc": "static", "qnx": true,
+                "imports_calloc": false, "imports_malloc": false, "imports_realloc": false,
+                "static_calloc": {"verdict": "unchecked", "function": null, "address": "0x10",
+                                  "reason": "r", "chain": [], "evidence": []},
+                "network": true, "network_imports": ["socket"], "stripped_static": false}]
+        }))
+        .unwrap();
+        let started = BTreeMap::from([("qconn".to_string(), "etc/rc.d/rc.local".to_string())]);
+        let ranked = rank(&t, &started);
+        assert_eq!(ranked.len(), 1);
+        let e = &ranked[0];
+        assert_eq!(e.score, 4);
+        assert_eq!(e.reach, Some(CallocReach::StaticCopyUnchecked));
+        assert!(e.named_service);
+        let m = mitigations(&t, &ranked);
+        assert!(m[0].contains("patch 4844"), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|s| s.contains("relink") && s.contains("usr/sbin/qconn")),
+            "{m:?}"
+        );
+        let wire = ExposureReport::from(e);
+        assert_eq!(wire.calloc.as_deref(), Some("static-copy-unchecked"));
+        assert_eq!(wire.started_by.as_deref(), Some("etc/rc.d/rc.local"));
     }
 }
