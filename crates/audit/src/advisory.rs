@@ -7,7 +7,7 @@
 //! lists `qnx_os_for_medical <= 1.1.1` and `qnx_os_for_safety <= 1.0.2`, versions BlackBerry
 //! names as fixed.
 
-use crate::evidence::Release;
+use crate::release::Release;
 
 pub struct Advisory {
     pub id: &'static str,
@@ -142,6 +142,74 @@ impl Advisory {
     }
 }
 
+/// A C library that the BadAlloc-family rule can name, with what is known of its calloc
+/// (BlackBerry's and CISA's family advisory, the libraries' own records).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FamilyLibrary {
+    pub name: &'static str,
+    /// The last release whose calloc has no overflow test, where the record names one.
+    pub last_unchecked: Option<&'static str>,
+    pub cve: Option<&'static str>,
+    /// The first release with the test.
+    pub fixed: Option<&'static str>,
+}
+
+pub const NEWLIB: FamilyLibrary = FamilyLibrary {
+    name: "newlib",
+    last_unchecked: Some("3.3.0"),
+    cve: None,
+    fixed: Some("4.0.0"),
+};
+
+pub const UCLIBC: FamilyLibrary = FamilyLibrary {
+    name: "uClibc / uClibc-ng",
+    last_unchecked: None,
+    cve: Some("CVE-2021-27419"),
+    fixed: Some("1.0.37"),
+};
+
+pub const KLIBC: FamilyLibrary = FamilyLibrary {
+    name: "klibc",
+    last_unchecked: None,
+    cve: Some("CVE-2021-31870"),
+    fixed: Some("2.0.9"),
+};
+
+/// Checked C libraries, named so a reader knows which one it is.
+pub const MUSL: FamilyLibrary = FamilyLibrary {
+    name: "musl",
+    last_unchecked: None,
+    cve: None,
+    fixed: None,
+};
+
+pub const GLIBC: FamilyLibrary = FamilyLibrary {
+    name: "glibc",
+    last_unchecked: None,
+    cve: None,
+    fixed: None,
+};
+
+/// "newlib (calloc unchecked up to 3.3.0, fixed in 4.0.0)", "musl".
+impl std::fmt::Display for FamilyLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [
+            self.last_unchecked
+                .map(|v| format!("calloc unchecked up to {v}")),
+            self.cve.map(str::to_string),
+            self.fixed.map(|v| format!("fixed in {v}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{} ({})", self.name, parts.join(", "))
+        }
+    }
+}
+
 /// Where a Neutrino release stands against the advisory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseStatus {
@@ -183,6 +251,20 @@ mod tests {
         assert_eq!(release_status(Release::new(6, 6, 0)), ReleaseStatus::Fixed);
         assert_eq!(release_status(Release::new(7, 1, 0)), ReleaseStatus::Fixed);
         assert_eq!(release_status(Release::new(8, 0, 0)), ReleaseStatus::Fixed);
+    }
+
+    #[test]
+    fn family_libraries_named_with_their_fixes() {
+        assert_eq!(
+            NEWLIB.to_string(),
+            "newlib (calloc unchecked up to 3.3.0, fixed in 4.0.0)"
+        );
+        assert_eq!(
+            UCLIBC.to_string(),
+            "uClibc / uClibc-ng (CVE-2021-27419, fixed in 1.0.37)"
+        );
+        assert_eq!(KLIBC.to_string(), "klibc (CVE-2021-31870, fixed in 2.0.9)");
+        assert_eq!(MUSL.to_string(), "musl");
     }
 
     #[test]

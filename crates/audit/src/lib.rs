@@ -25,6 +25,7 @@ pub mod image_cmd;
 mod image_memo;
 pub mod inspect;
 pub mod kernel;
+pub mod release;
 pub mod report_model;
 pub mod rules;
 pub mod scan;

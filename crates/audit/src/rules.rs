@@ -64,7 +64,7 @@ pub enum Rule {
     /// with an old calloc that the tree does not hold (its C library missing). False
     /// negatives: none: unchecked code found is R1/R2 first.
     R4,
-    /// R5. How: release 6.5.x and every QNX C library's calloc checked: patch 4844/4846.
+    /// R5. How: release 6.5.x and every QNX C library's calloc checked: the vendor's patch.
     /// False positives: as R1 inverted: a check the analysis takes for an overflow test.
     /// False negatives: none: an unreadable or undecided C library keeps it from firing.
     R5,

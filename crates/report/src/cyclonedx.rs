@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::findings::{self, release_of, FindingKind, Site};
 use super::{BinaryReport, CallocReport, LibcReport, Report, TargetReport, Verdict};
-use crate::advisory::{CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
+use crate::advisory::{CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC};
 
 pub const SPEC_VERSION: &str = "1.5";
 pub const SCHEMA_URI: &str = "http://cyclonedx.org/schema/bom-1.5.schema.json";
@@ -482,7 +482,12 @@ fn family_entries(report: &Report) -> Vec<Value> {
                 "source": {"name": "badalloc-audit"},
                 "cwes": [190],
                 "description": "calloc multiplies nmemb*size without an overflow test (BadAlloc family, CISA ICSA-21-119-04); not CVE-2021-22156, which concerns QNX only.",
-                "recommendation": "Update the C library that provides this calloc (newlib 4.0.0, uClibc-ng 1.0.37, klibc 2.0.9 and later test the product) and relink statically linked programs.",
+                "recommendation": format!(
+                    "Update the C library that provides this calloc (newlib {}, uClibc-ng {}, klibc {} and later test the product) and relink statically linked programs.",
+                    NEWLIB.fixed.unwrap_or_default(),
+                    UCLIBC.fixed.unwrap_or_default(),
+                    KLIBC.fixed.unwrap_or_default()
+                ),
                 "advisories": [{"title": "CISA ICSA-21-119-04 (BadAlloc)", "url": CVE_2021_22156.cisa_family_url}],
                 "analysis": {"state": "exploitable", "detail": detail.join("\n")},
                 "affects": refs,

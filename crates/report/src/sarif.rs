@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::findings::{self, describe_calloc, release_of, Finding, FindingKind, Site};
 use super::uri;
 use super::{Report, TargetReport, Verdict};
-use crate::advisory::{CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
+use crate::advisory::{CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC};
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const RULE_CVE: &str = "CVE-2021-22156";
@@ -117,7 +117,7 @@ fn rules() -> Value {
         .iter()
         .map(|p| format!("{}: affected {}; fixed {}", p.product, p.affected, p.fixed))
         .collect();
-    // "SDP 6.5.0 SP1", "4844", "OS for Medical", "4846", "6.6.0", from the advisory.
+    // The patches, the releases they apply to and the fixed release, from the advisory.
     let sdp = format!("{} {}", SDP_PATCH.product, SDP_PATCH.releases);
     let (sdp_no, medical, medical_no) = (
         SDP_PATCH.number,
@@ -147,6 +147,23 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
             .map(|p| format!("- {}: affected {}; fixed {}", p.product, p.affected, p.fixed))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    let (newlib, newlib_last, uclibc, klibc) = (
+        NEWLIB.fixed.unwrap_or_default(),
+        NEWLIB.last_unchecked.unwrap_or_default(),
+        UCLIBC.fixed.unwrap_or_default(),
+        KLIBC.fixed.unwrap_or_default(),
+    );
+    let family_description = format!(
+        "A calloc outside QNX's C library (for example newlib up to {newlib_last} linked statically, uClibc-ng before {uclibc}, klibc before {klibc}) computes nmemb*size without an overflow test. This is a flaw of the BadAlloc family (CISA ICSA-21-119-04), not CVE-2021-22156, which concerns QNX only."
+    );
+    let family_help = format!(
+        "Update the C library that provides this calloc (newlib {newlib} and later use __builtin_mul_overflow) and relink statically linked programs."
+    );
+    let family_md = format!(
+        "Update the C library that provides this calloc and relink statically linked programs:\n\n- newlib: fixed in **{newlib}** (`__builtin_mul_overflow`);\n- uClibc-ng: **{uclibc}** ({});\n- klibc: **{klibc}** ({}).",
+        UCLIBC.cve.unwrap_or_default(),
+        KLIBC.cve.unwrap_or_default()
     );
     json!([
         {
@@ -188,10 +205,10 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
             "id": RULE_FAMILY,
             "name": "CallocIntegerOverflow",
             "shortDescription": {"text": "calloc multiplies nmemb*size without an overflow test (BadAlloc family)"},
-            "fullDescription": {"text": "A calloc outside QNX's C library (for example newlib up to 3.3.0 linked statically, uClibc-ng before 1.0.37, klibc before 2.0.9) computes nmemb*size without an overflow test. This is a flaw of the BadAlloc family (CISA ICSA-21-119-04), not CVE-2021-22156, which concerns QNX only."},
+            "fullDescription": {"text": family_description},
             "help": {
-                "text": "Update the C library that provides this calloc (newlib 4.0.0 and later use __builtin_mul_overflow) and relink statically linked programs.",
-                "markdown": "Update the C library that provides this calloc and relink statically linked programs:\n\n- newlib: fixed in **4.0.0** (`__builtin_mul_overflow`);\n- uClibc-ng: **1.0.37** (CVE-2021-27419);\n- klibc: **2.0.9** (CVE-2021-31870)."
+                "text": family_help,
+                "markdown": family_md
             },
             "helpUri": adv.cisa_family_url,
             "defaultConfiguration": {"level": "warning"},
@@ -295,7 +312,7 @@ fn result(f: &Finding<'_>) -> Value {
         });
     }
     if let Some(lib) = f.library() {
-        props["library"] = json!(lib);
+        props["library"] = json!(lib.to_string());
     }
     json!({
         "ruleId": rule,

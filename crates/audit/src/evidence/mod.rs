@@ -16,42 +16,11 @@
 //! contents could not be read.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use crate::container::ContainerKind;
 use crate::facts::{FileFacts, QnxMarker};
+pub use crate::release::Release;
 use crate::report::{Confidence, EvidenceItem, ImageReport, ImageState, OsReport};
-
-/// A Neutrino release `major.minor.patch`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Release {
-    pub major: u16,
-    pub minor: u16,
-    pub patch: u16,
-}
-
-impl Release {
-    pub const fn new(major: u16, minor: u16, patch: u16) -> Release {
-        Release {
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// Parse `X.Y.Z` (exactly), as the kernel and `QNX_info` write it.
-    pub fn parse(s: &str) -> Option<Release> {
-        let mut it = s.trim().split('.').map(|p| p.parse::<u16>().ok());
-        let r = Release::new(it.next()??, it.next()??, it.next()??);
-        it.next().is_none().then_some(r)
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
 
 /// The release series a QNX libc SONAME implies (QNX migration notes, openqnx soversion.mk).
 pub fn libc_soname_series(soname: &str) -> Option<(Release, Release, &'static str)> {

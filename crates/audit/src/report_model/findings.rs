@@ -5,6 +5,7 @@
 //! verdict the code alone does not explain (affected by release only, or inconclusive).
 
 use super::{BinaryReport, CallocReport, CallocVerdict, LibcReport, TargetReport, Verdict};
+use crate::advisory::{FamilyLibrary, GLIBC, KLIBC, MUSL, NEWLIB, UCLIBC};
 use crate::rules::Rule;
 
 impl TargetReport {
@@ -78,7 +79,7 @@ impl<'a> Finding<'a> {
     }
 
     /// A C library that the family rule can name, when the file says which one it is.
-    pub fn library(&self) -> Option<&'static str> {
+    pub fn library(&self) -> Option<&'static FamilyLibrary> {
         match self.site {
             Site::Libc(l) => recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
             Site::Static(b, c) => recognise_library(&b.path, None, &c.chain),
@@ -154,20 +155,20 @@ pub fn recognise_library(
     path: &str,
     soname: Option<&str>,
     chain: &[String],
-) -> Option<&'static str> {
+) -> Option<&'static FamilyLibrary> {
     let name = path.rsplit(['/', '!']).next().unwrap_or(path);
     let soname = soname.unwrap_or("");
     let has = |s: &str| name.contains(s) || soname.contains(s);
     if chain.iter().any(|f| f == "_calloc_r" || f == "_malloc_r") {
-        Some("newlib (calloc unchecked up to 3.3.0, fixed in 4.0.0)")
+        Some(&NEWLIB)
     } else if has("uClibc") || soname == "libc.so.0" || name == "libc.so.0" {
-        Some("uClibc / uClibc-ng (CVE-2021-27419, fixed in 1.0.37)")
+        Some(&UCLIBC)
     } else if has("klibc") {
-        Some("klibc (CVE-2021-31870, fixed in 2.0.9)")
+        Some(&KLIBC)
     } else if has("musl") {
-        Some("musl")
+        Some(&MUSL)
     } else if soname == "libc.so.6" || name.starts_with("libc-2.") {
-        Some("glibc")
+        Some(&GLIBC)
     } else {
         None
     }
@@ -192,9 +193,9 @@ mod tests {
     #[test]
     fn recognises_libraries() {
         let chain = vec!["calloc".to_string(), "_calloc_r".to_string()];
-        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.starts_with("newlib")));
+        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.name == "newlib"));
         assert!(recognise_library("lib/libuClibc-1.0.30.so", None, &[])
-            .is_some_and(|l| l.starts_with("uClibc")));
+            .is_some_and(|l| l.name.starts_with("uClibc")));
         assert_eq!(recognise_library("lib/libfoo.so", None, &[]), None);
     }
 }
