@@ -5,6 +5,7 @@
 
 mod common;
 
+use badalloc_audit_core::rules::Rule;
 use badalloc_audit_core::scan::{scan, ScanOptions};
 use badalloc_calloc::locate::{
     self, locate, locate_with_limits, needs_search, SearchLimits, SearchOutcome,
@@ -213,7 +214,13 @@ fn a_calloc_like_guess_never_decides_the_device() {
         errors: t.errors.len(),
     });
     assert_ne!(c.verdict, Verdict::Affected, "{:?}", c.reasons);
-    let caveat = c.reasons.iter().find(|r| r.starts_with("caveat:")).unwrap();
+    let caveat = &c
+        .reasons
+        .iter()
+        .find(|r| r.rule == Rule::StrippedCaveat)
+        .unwrap()
+        .text;
+    assert!(caveat.starts_with("caveat: "), "{caveat}");
     assert!(caveat.contains("bin/arrays"), "{caveat}");
     assert!(caveat.contains("calloc not located"), "{caveat}");
     assert!(caveat.contains("a guess"), "{caveat}");

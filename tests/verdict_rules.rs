@@ -5,7 +5,7 @@
 //! Findings are built only through the constructors below: when the report structs grow,
 //! they are the one place to adapt.
 
-use badalloc_audit_core::classify::{classify, Classification, Findings, UnreadableFile};
+use badalloc_audit_core::classify::{classify, Findings, UnreadableFile};
 use badalloc_audit_core::evidence::{OsAssessment, Release, ReleaseEstimate, ReleaseFloor};
 use badalloc_report::{
     BinaryReport, CallocReport, CallocVerdict, Confidence, ImageNote, ImageReport, ImageState,
@@ -207,9 +207,9 @@ fn judge_with(
     libc: &[LibcReport],
     binaries: &[BinaryReport],
     extra: &Extra,
-) -> Classification {
+) -> Judged {
     let elf_files = (libc.len() + binaries.len()) as u64;
-    classify(&Findings {
+    let c = classify(&Findings {
         os,
         libc,
         binaries,
@@ -219,15 +219,34 @@ fn judge_with(
         files: elf_files + extra.opaque_files + extra.plain_files + extra.unreadable.len() as u64,
         opaque_files: extra.opaque_files,
         errors: extra.errors + extra.unreadable.len(),
-    })
+    });
+    // Each reason's text starts with the id of the rule that fired it (reports carry only
+    // the text): the two must agree.
+    for r in &c.reasons {
+        assert!(
+            r.text.starts_with(&format!("{}:", r.rule.id())),
+            "{}",
+            r.text
+        );
+    }
+    Judged {
+        verdict: c.verdict,
+        reasons: c.reasons.into_iter().map(|r| r.text).collect(),
+    }
 }
 
-fn judge(os: &OsAssessment, libc: &[LibcReport], binaries: &[BinaryReport]) -> Classification {
+/// A classification as the report carries it: the verdict and the reasons' texts.
+struct Judged {
+    verdict: Verdict,
+    reasons: Vec<String>,
+}
+
+fn judge(os: &OsAssessment, libc: &[LibcReport], binaries: &[BinaryReport]) -> Judged {
     judge_with(os, libc, binaries, &Extra::default())
 }
 
 /// The id each reason starts with (`R4`, `caveat`, `BADALLOC-CALLOC-UNCHECKED`...).
-fn rule_ids(c: &Classification) -> Vec<String> {
+fn rule_ids(c: &Judged) -> Vec<String> {
     c.reasons
         .iter()
         .map(|r| r.split(':').next().unwrap_or("").to_string())

@@ -1,16 +1,17 @@
-//! Facts + advisory → verdict, with the reasons. Each rule is explained in
-//! `docs/classification.md`; the rule identifiers (R1...) appear in both places.
+//! Facts + advisory → verdict, with the reasons. Each rule is a row of [`crate::rules`] and
+//! is explained in `docs/classification.md`; the rule identifiers (R1...) appear in both.
 //!
 //! The code of calloc outranks every label: a release string says what a build was meant
 //! to be; the machine code says what it does. Unknown stays inconclusive, never safe.
 
-use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156};
-use crate::evidence::OsAssessment;
+use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
+use crate::evidence::{OsAssessment, Release};
 use crate::report::findings::recognise_library;
 use crate::report::{
     BinaryReport, CallocReport, CallocVerdict, Confidence, ImageReport, ImageState, LibcReport,
     Verdict,
 };
+use crate::rules::{Gives, Reason, Rule};
 
 /// What classification needs from a target.
 pub struct Findings<'a> {
@@ -51,7 +52,15 @@ fn describe_unreadable(files: &[UnreadableFile]) -> Option<String> {
 
 pub struct Classification {
     pub verdict: Verdict,
-    pub reasons: Vec<String>,
+    /// The rules that fired, most decisive first, each with its sentence.
+    pub reasons: Vec<Reason>,
+}
+
+impl Classification {
+    /// Whether the rule fired.
+    pub fn fired(&self, rule: Rule) -> bool {
+        self.reasons.iter().any(|r| r.rule == rule)
+    }
 }
 
 pub fn classify(f: &Findings<'_>) -> Classification {
@@ -75,14 +84,17 @@ fn not_firmware(f: &Findings<'_>) -> Option<Classification> {
         && f.errors == 0;
     plain.then(|| Classification {
         verdict: Verdict::NotQnx,
-        reasons: vec![format!(
-            "NOT-FIRMWARE: {} empty or holds only text (no ELF file, no image, no binary \
-             data): this is not firmware, so there is nothing of QNX to audit",
-            if f.files == 1 {
-                "the file is".to_string()
-            } else {
-                format!("each of the {} files is", f.files)
-            }
+        reasons: vec![Reason::new(
+            Rule::NotFirmware,
+            format_args!(
+                "{} empty or holds only text (no ELF file, no image, no binary \
+                 data): this is not firmware, so there is nothing of QNX to audit",
+                if f.files == 1 {
+                    "the file is".to_string()
+                } else {
+                    format!("each of the {} files is", f.files)
+                }
+            ),
         )],
     })
 }
@@ -126,11 +138,14 @@ fn damaged_images(f: &Findings<'_>, c: &mut Classification) {
             damaged.len() - MAX_NAMED_IMAGES
         ));
     }
-    let reason = format!(
-        "DAMAGED-IMAGE: {}; what is missing may hold a C library or a static copy of \
-         calloc, so it cannot be ruled out: acquire the image again (a fresh dump or copy, \
-         checked against its source) and scan it again",
-        named.join("; ")
+    let reason = Reason::new(
+        Rule::DamagedImage,
+        format_args!(
+            "{}; what is missing may hold a C library or a static copy of \
+             calloc, so it cannot be ruled out: acquire the image again (a fresh dump or copy, \
+             checked against its source) and scan it again",
+            named.join("; ")
+        ),
     );
     match c.verdict {
         Verdict::NotAffected | Verdict::Patched | Verdict::NotQnx | Verdict::Inconclusive => {
@@ -141,114 +156,58 @@ fn damaged_images(f: &Findings<'_>, c: &mut Classification) {
     }
 }
 
+/// The calloc copies of a target that classification weighs.
+struct Copies<'a> {
+    qnx_libcs: Vec<&'a LibcReport>,
+    unchecked_libc: Vec<&'a LibcReport>,
+    unchecked_static: Vec<&'a BinaryReport>,
+}
+
+impl<'a> Copies<'a> {
+    fn of(f: &Findings<'a>) -> Copies<'a> {
+        let qnx_libcs: Vec<&LibcReport> = f.libc.iter().filter(|l| l.qnx).collect();
+        let unchecked_libc = qnx_libcs
+            .iter()
+            .copied()
+            .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
+            .collect();
+        let unchecked_static = f
+            .binaries
+            .iter()
+            .filter(|b| {
+                b.static_calloc
+                    .as_ref()
+                    .is_some_and(|c| c.verdict == CallocVerdict::Unchecked)
+            })
+            .collect();
+        Copies {
+            qnx_libcs,
+            unchecked_libc,
+            unchecked_static,
+        }
+    }
+}
+
 /// The rules R0-R10 on the facts (see `docs/classification.md`).
 fn classify_facts(f: &Findings<'_>) -> Classification {
-    let mut reasons = Vec::new();
-    let qnx_libcs: Vec<&LibcReport> = f.libc.iter().filter(|l| l.qnx).collect();
-    let unchecked_libc: Vec<&LibcReport> = qnx_libcs
-        .iter()
-        .copied()
-        .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
-        .collect();
-    let static_copies: Vec<&BinaryReport> = f
-        .binaries
-        .iter()
-        .filter(|b| b.static_calloc.is_some())
-        .collect();
-    let unchecked_static: Vec<&BinaryReport> = static_copies
-        .iter()
-        .copied()
-        .filter(|b| {
-            b.static_calloc
-                .as_ref()
-                .is_some_and(|c| c.verdict == CallocVerdict::Unchecked)
-        })
-        .collect();
-
+    let copies = Copies::of(f);
     let unreadable = describe_unreadable(f.unreadable_libc);
     if !f.os.is_qnx {
-        if let Some(u) = &unreadable {
-            reasons.push(format!(
-                "unread: {u}; a C library that could not be read is not an absent one"
-            ));
-        }
-        if f.elf_files == 0 {
-            reasons.push(
-                "R0: no ELF file was found, so nothing tells whether this is QNX; an encrypted or unknown image format is possible"
-                    .to_string(),
-            );
-            return Classification {
-                verdict: Verdict::Inconclusive,
-                reasons,
-            };
-        }
-        reasons.push(format!(
-            "R3: none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target, Neutrino kernel calls)",
-            f.elf_files
-        ));
-        // BadAlloc-family finding: an unchecked calloc outside QNX (newlib <= 3.3 linked
-        // statically, say). Not the QNX CVE, but the same flaw; named, never silent.
-        let libcs = f
-            .libc
-            .iter()
-            .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
-            .map(|l| {
-                (
-                    l.path.as_str(),
-                    recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
-                    String::new(),
-                )
-            });
-        let statics = unchecked_static.iter().map(|b| {
-            let c = b.static_calloc.as_ref();
-            let chain = c.map(|c| c.chain.as_slice()).unwrap_or_default();
-            let note = c.map(CallocReport::located_note).unwrap_or_default();
-            (
-                b.path.as_str(),
-                recognise_library(&b.path, None, chain),
-                note,
-            )
-        });
-        for (path, library, note) in libcs.chain(statics) {
-            reasons.push(format!(
-                "BADALLOC-CALLOC-UNCHECKED: {path} has a calloc{note} without an overflow test{} (a BadAlloc-family flaw; \
-                 CVE-2021-22156 itself is QNX's and does not apply)",
-                library.map(|l| format!(", from {l}")).unwrap_or_default()
-            ));
-        }
-        return Classification {
-            verdict: Verdict::NotQnx,
-            reasons,
-        };
+        return not_qnx(f, &copies, unreadable.as_deref());
     }
-
     // R1, R2: the code decides first.
-    for l in &unchecked_libc {
-        reasons.push(format!(
-            "R1: the QNX C library {} ({}) has a calloc that does not test nmemb*size for overflow: {}",
-            l.path,
-            l.soname.as_deref().unwrap_or("no SONAME"),
-            l.calloc.reason
-        ));
-    }
-    for b in &unchecked_static {
-        let c = b.static_calloc.as_ref();
-        let why = c.map(|c| c.reason.as_str()).unwrap_or_default();
-        reasons.push(format!(
-            "R2: {} carries its own statically linked calloc{} without an overflow test (replacing libc does not fix it): {why}",
-            b.path,
-            c.map(CallocReport::located_note).unwrap_or_default()
-        ));
-    }
-    let release_text = describe_release(f.os);
-    if !unchecked_libc.is_empty() || !unchecked_static.is_empty() {
+    let mut reasons = unchecked_code(&copies);
+    if !reasons.is_empty() {
         if let Some(r) =
             f.os.estimate
                 .exact
                 .filter(|r| release_status(*r) == ReleaseStatus::Fixed)
         {
-            reasons.push(format!(
-                "note: release {r} is a fixed release, yet unchecked code was found: a custom or downgraded build"
+            reasons.push(Reason::new(
+                Rule::FixedReleaseNote,
+                format_args!(
+                    "release {r} is a fixed release, yet unchecked code was found: a custom or downgraded build"
+                ),
             ));
         }
         return Classification {
@@ -256,16 +215,127 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
             reasons,
         };
     }
+    let (libc_checked, code_note) = code_of_calloc(&copies.qnx_libcs, unreadable.as_deref());
+    let (status, release_text) = decisive_status(f.os, libc_checked);
+    let reason = release_rule(f.os, status, libc_checked, &release_text, &code_note);
+    // The table says what each release rule gives; every one of them decides.
+    let verdict = match reason.rule.row().gives {
+        Gives::Verdict(v) => v,
+        Gives::AtMost(_) | Gives::Nothing => Verdict::Inconclusive,
+    };
+    reasons.push(reason);
+    if verdict != Verdict::Affected {
+        reasons.extend(stripped_caveat(f.binaries));
+        reasons.extend(unknown_copies_caveat(f.binaries));
+    }
+    Classification { verdict, reasons }
+}
 
-    let (libc_checked, code_note) = code_of_calloc(&qnx_libcs, unreadable.as_deref());
+/// A target without a QNX marker: R0 (no ELF at all) or R3, with the BadAlloc-family
+/// findings of any unchecked calloc (newlib <= 3.3 linked statically, say): not the QNX
+/// CVE, but the same flaw; named, never silent.
+fn not_qnx(f: &Findings<'_>, copies: &Copies<'_>, unreadable: Option<&str>) -> Classification {
+    let mut reasons = Vec::new();
+    if let Some(u) = unreadable {
+        reasons.push(Reason::new(
+            Rule::Unread,
+            format_args!("{u}; a C library that could not be read is not an absent one"),
+        ));
+    }
+    if f.elf_files == 0 {
+        reasons.push(Reason::new(
+            Rule::R0,
+            "no ELF file was found, so nothing tells whether this is QNX; an encrypted or unknown image format is possible",
+        ));
+        return Classification {
+            verdict: Verdict::Inconclusive,
+            reasons,
+        };
+    }
+    reasons.push(Reason::new(
+        Rule::R3,
+        format_args!(
+            "none of the {} ELF files carries a QNX marker (ldqnx runtime linker, QNX note, QNX_info, QNX kernel, QNX compiler target, Neutrino kernel calls)",
+            f.elf_files
+        ),
+    ));
+    let libcs = f
+        .libc
+        .iter()
+        .filter(|l| l.calloc.verdict == CallocVerdict::Unchecked)
+        .map(|l| {
+            (
+                l.path.as_str(),
+                recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
+                String::new(),
+            )
+        });
+    let statics = copies.unchecked_static.iter().map(|b| {
+        let c = b.static_calloc.as_ref();
+        let chain = c.map(|c| c.chain.as_slice()).unwrap_or_default();
+        let note = c.map(CallocReport::located_note).unwrap_or_default();
+        (
+            b.path.as_str(),
+            recognise_library(&b.path, None, chain),
+            note,
+        )
+    });
+    for (path, library, note) in libcs.chain(statics) {
+        reasons.push(Reason::new(
+            Rule::FamilyUnchecked,
+            format_args!(
+                "{path} has a calloc{note} without an overflow test{} (a BadAlloc-family flaw; \
+                 CVE-2021-22156 itself is QNX's and does not apply)",
+                library.map(|l| format!(", from {l}")).unwrap_or_default()
+            ),
+        ));
+    }
+    Classification {
+        verdict: Verdict::NotQnx,
+        reasons,
+    }
+}
 
-    // Only the kernel's release string, or a SONAME series that lies wholly on one side of
-    // the fix, decides on its own; a release read from QNX_info or a compiler string is a
-    // component's label and decides only together with the code.
-    let (status, decisive) = match (f.os.estimate.exact, &f.os.estimate.range) {
+/// R1 and R2: each unchecked QNX C library and static copy of calloc.
+fn unchecked_code(copies: &Copies<'_>) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    for l in &copies.unchecked_libc {
+        reasons.push(Reason::new(
+            Rule::R1,
+            format_args!(
+                "the QNX C library {} ({}) has a calloc that does not test nmemb*size for overflow: {}",
+                l.path,
+                l.soname.as_deref().unwrap_or("no SONAME"),
+                l.calloc.reason
+            ),
+        ));
+    }
+    for b in &copies.unchecked_static {
+        let c = b.static_calloc.as_ref();
+        let why = c.map(|c| c.reason.as_str()).unwrap_or_default();
+        reasons.push(Reason::new(
+            Rule::R2,
+            format_args!(
+                "{} carries its own statically linked calloc{} without an overflow test (replacing libc does not fix it): {why}",
+                b.path,
+                c.map(CallocReport::located_note).unwrap_or_default()
+            ),
+        ));
+    }
+    reasons
+}
+
+/// Where the release stands against the advisory, when it may decide, and how a reason
+/// names it.
+///
+/// Only the kernel's release string, or a SONAME series that lies wholly on one side of the
+/// fix, decides on its own; a release read from QNX_info or a compiler string is a
+/// component's label and decides only together with the code.
+fn decisive_status(os: &OsAssessment, libc_checked: bool) -> (Option<ReleaseStatus>, String) {
+    let (status, decisive) = match (os.estimate.exact, &os.estimate.range) {
         (Some(r), _) => (
             Some(release_status(r)),
-            f.os.report.confidence == Confidence::High,
+            os.report.confidence == Confidence::High,
         ),
         (None, Some((lo, hi, _))) => {
             let (a, b) = (release_status(*lo), release_status(*hi));
@@ -279,93 +349,101 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
     };
     // Nor does a lower bound from what QNX programs need (libc.so.4, ldqnx-64.so.2: only
     // QNX 7.0 and later run them) when nothing stronger decided: it is ABI, not a label.
-    let floor =
-        f.os.estimate
-            .floor
-            .as_ref()
-            .filter(|fl| !decisive && release_status(fl.release) == ReleaseStatus::Fixed);
+    let floor = os
+        .estimate
+        .floor
+        .as_ref()
+        .filter(|fl| !decisive && release_status(fl.release) == ReleaseStatus::Fixed);
     let (status, decisive, release_text) = match floor {
         Some(fl) => (
             Some(ReleaseStatus::Fixed),
             true,
             format!("QNX release {} (a lower bound: {})", fl.label, fl.why),
         ),
-        None => (status, decisive, release_text),
+        None => (status, decisive, describe_release(os)),
     };
     let status = if decisive || libc_checked {
         status
     } else {
         None
     };
+    (status, release_text)
+}
+
+/// R4-R10: the release, where it decides, together with what the code of calloc showed.
+fn release_rule(
+    os: &OsAssessment,
+    status: Option<ReleaseStatus>,
+    libc_checked: bool,
+    release_text: &str,
+    code_note: &str,
+) -> Reason {
     let adv = &CVE_2021_22156;
-    let verdict = match status {
-        Some(ReleaseStatus::Fixed) => {
-            reasons.push(format!(
-                "R4: {release_text} is fixed ({} and later ship a checked calloc); {code_note}",
-                adv.first_fixed_release
-            ));
-            Verdict::NotAffected
-        }
-        Some(ReleaseStatus::Patchable) if libc_checked => {
-            reasons.push(format!(
-                "R5: {release_text} is affected unless patch 4844 (SDP) or 4846 (Medical) is applied, and {code_note}: patched"
-            ));
-            Verdict::Patched
-        }
-        Some(ReleaseStatus::Patchable) => {
-            reasons.push(format!(
-                "R6: {release_text} is affected unless patch 4844 or 4846 is applied, and only the code of calloc shows which; {code_note}"
-            ));
-            Verdict::Inconclusive
-        }
-        Some(ReleaseStatus::AffectedNoPatch) if libc_checked => {
-            reasons.push(format!(
-                "R7: {release_text} predates every fix and has no vendor patch, but {code_note}: a custom build with the fix backported"
-            ));
-            Verdict::Patched
-        }
-        Some(ReleaseStatus::AffectedNoPatch) => {
-            reasons.push(format!(
-                "R8: {release_text} is in the affected range (before {}) and no patch exists for it; {code_note}",
-                adv.first_fixed_release
-            ));
-            Verdict::Affected
-        }
-        None if libc_checked => {
-            reasons.push(format!(
-                "R9: {release_text}, but {code_note}: not exposed whether this is a fixed release or a patched one"
-            ));
-            Verdict::NotAffected
-        }
+    let fixed: Release = adv.first_fixed_release;
+    match status {
+        Some(ReleaseStatus::Fixed) => Reason::new(
+            Rule::R4,
+            format_args!(
+                "{release_text} is fixed ({fixed} and later ship a checked calloc); {code_note}"
+            ),
+        ),
+        Some(ReleaseStatus::Patchable) if libc_checked => Reason::new(
+            Rule::R5,
+            format_args!(
+                "{release_text} is affected unless patch {} ({}) or {} ({}) is applied, and {code_note}: patched",
+                SDP_PATCH.number,
+                SDP_PATCH.product_short,
+                MEDICAL_PATCH.number,
+                MEDICAL_PATCH.product_short
+            ),
+        ),
+        Some(ReleaseStatus::Patchable) => Reason::new(
+            Rule::R6,
+            format_args!(
+                "{release_text} is affected unless patch {} is applied, and only the code of calloc shows which; {code_note}",
+                adv.patch_numbers()
+            ),
+        ),
+        Some(ReleaseStatus::AffectedNoPatch) if libc_checked => Reason::new(
+            Rule::R7,
+            format_args!(
+                "{release_text} predates every fix and has no vendor patch, but {code_note}: a custom build with the fix backported"
+            ),
+        ),
+        Some(ReleaseStatus::AffectedNoPatch) => Reason::new(
+            Rule::R8,
+            format_args!(
+                "{release_text} is in the affected range (before {fixed}) and no patch exists for it; {code_note}"
+            ),
+        ),
+        None if libc_checked => Reason::new(
+            Rule::R9,
+            format_args!(
+                "{release_text}, but {code_note}: not exposed whether this is a fixed release or a patched one"
+            ),
+        ),
         None => {
-            let why = if f.os.estimate.exact.is_some() {
+            let why = if os.estimate.exact.is_some() {
                 "comes from a component label (QNX_info or compiler), not from the kernel"
-            } else if f.os.estimate.range.is_some() {
+            } else if os.estimate.range.is_some() {
                 "spans affected and fixed releases"
             } else {
                 "leaves nothing to compare with the advisory"
             };
-            reasons.push(format!(
-                "R10: {release_text} {why}, so it does not decide alone, and {code_note}"
-            ));
-            Verdict::Inconclusive
-        }
-    };
-    if verdict != Verdict::Affected {
-        reasons.extend(stripped_caveat(f.binaries));
-    }
-    if verdict != Verdict::Affected {
-        if let Some(caveat) = unknown_copies_caveat(&static_copies) {
-            reasons.push(caveat);
+            Reason::new(
+                Rule::R10,
+                format_args!(
+                    "{release_text} {why}, so it does not decide alone, and {code_note}"
+                ),
+            )
         }
     }
-    Classification { verdict, reasons }
 }
 
 /// What the search for calloc left undecided in stripped static QNX programs: the outcome
 /// where it located no calloc (or an undecided one), and calloc-like functions without an
 /// overflow test, named as the guesses they are. Neither changes the verdict.
-fn stripped_caveat(binaries: &[BinaryReport]) -> Option<String> {
+fn stripped_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
     let mut open: Vec<String> = Vec::new();
     let mut count = 0usize;
     for b in binaries.iter().filter(|b| b.qnx && b.stripped_static) {
@@ -405,8 +483,8 @@ fn stripped_caveat(binaries: &[BinaryReport]) -> Option<String> {
         open.push(format!("{} ({what})", b.path));
     }
     (count > 0).then(|| {
-        format!(
-            "caveat: {count} statically linked and stripped QNX file{} left open by the search for calloc: {}{}",
+        Reason::new(Rule::StrippedCaveat, format_args!(
+            "{count} statically linked and stripped QNX file{} left open by the search for calloc: {}{}",
             if count == 1 { "" } else { "s" },
             open.join("; "),
             if count > open.len() {
@@ -414,7 +492,7 @@ fn stripped_caveat(binaries: &[BinaryReport]) -> Option<String> {
             } else {
                 String::new()
             }
-        )
+        ))
     })
 }
 
@@ -422,8 +500,8 @@ fn stripped_caveat(binaries: &[BinaryReport]) -> Option<String> {
 /// its executable segments...): as undecided as a stripped program, so never hidden
 /// behind the verdict the C library gives. Stripped static QNX programs are left to
 /// `stripped_caveat`, which says how their copy was located.
-fn unknown_copies_caveat(static_copies: &[&BinaryReport]) -> Option<String> {
-    let unknown: Vec<String> = static_copies
+fn unknown_copies_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
+    let unknown: Vec<String> = binaries
         .iter()
         .filter(|b| !(b.qnx && b.stripped_static))
         .filter_map(|b| {
@@ -434,11 +512,14 @@ fn unknown_copies_caveat(static_copies: &[&BinaryReport]) -> Option<String> {
     if unknown.is_empty() {
         return None;
     }
-    Some(format!(
-        "caveat: {} statically linked cop{} of calloc could not be analysed and may lack the overflow test ({})",
-        unknown.len(),
-        if unknown.len() == 1 { "y" } else { "ies" },
-        unknown.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+    Some(Reason::new(
+        Rule::StrippedCaveat,
+        format_args!(
+            "{} statically linked cop{} of calloc could not be analysed and may lack the overflow test ({})",
+            unknown.len(),
+            if unknown.len() == 1 { "y" } else { "ies" },
+            unknown.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        ),
     ))
 }
 
@@ -506,5 +587,377 @@ fn describe_release(os: &OsAssessment) -> String {
             format!("QNX release series {series} (from the C library's SONAME only)")
         }
         (None, None) => "the QNX release is unknown".to_string(),
+    }
+}
+
+/// One test per rule of [`crate::rules::RULES`]: the smallest facts that make it fire, the
+/// verdict the table says it gives, and its id opening the reason.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{ReleaseEstimate, ReleaseFloor};
+    use crate::rules::RULES;
+    use serde_json::json;
+
+    fn libc(verdict: &str, qnx: bool) -> LibcReport {
+        serde_json::from_value(json!({
+            "path": "lib/libc.so.3", "soname": "libc.so.3", "arch": "x86", "version": null,
+            "qnx": qnx,
+            "calloc": {"verdict": verdict, "function": null, "address": "0x10",
+                       "reason": "why", "chain": [], "evidence": []}
+        }))
+        .unwrap()
+    }
+
+    fn static_copy(verdict: &str, qnx: bool, stripped: bool) -> BinaryReport {
+        serde_json::from_value(json!({
+            "path": "bin/a", "arch": "x86", "type": "executable", "interpreter": null,
+            "needed": [], "libc": "static", "qnx": qnx, "imports_calloc": false,
+            "imports_malloc": false, "imports_realloc": false,
+            "static_calloc": {"verdict": verdict, "function": null, "address": "0x10",
+                              "reason": "why", "chain": [], "evidence": []},
+            "network": false, "network_imports": [], "stripped_static": stripped
+        }))
+        .unwrap()
+    }
+
+    fn image(state: &str) -> ImageReport {
+        serde_json::from_value(json!({
+            "path": "fw.ifs", "kind": "ifs", "offset": null, "entries": 3, "state": state,
+            "notes": [{"kind": "damage", "detail": "bad checksum", "offset": 64}],
+            "boot_script": []
+        }))
+        .unwrap()
+    }
+
+    fn qnx(exact: Option<Release>, confidence: Confidence) -> OsAssessment {
+        let mut os = OsAssessment {
+            is_qnx: true,
+            estimate: ReleaseEstimate {
+                exact,
+                ..ReleaseEstimate::default()
+            },
+            ..OsAssessment::default()
+        };
+        os.report.confidence = confidence;
+        os
+    }
+
+    /// What a test varies; the rest is a target of one ELF file with no image.
+    #[derive(Default)]
+    struct Case {
+        os: OsAssessment,
+        libc: Vec<LibcReport>,
+        binaries: Vec<BinaryReport>,
+        images: Vec<ImageReport>,
+        unreadable: Vec<UnreadableFile>,
+        elf_files: u64,
+        opaque_files: u64,
+    }
+
+    fn run(c: &Case) -> Classification {
+        classify(&Findings {
+            os: &c.os,
+            libc: &c.libc,
+            binaries: &c.binaries,
+            elf_files: c.elf_files,
+            unreadable_libc: &c.unreadable,
+            images: &c.images,
+            files: c.elf_files + c.opaque_files + 1,
+            opaque_files: c.opaque_files,
+            errors: 0,
+        })
+    }
+
+    /// The rule fired, opened its reason with its id, and the verdict is the table's.
+    fn fires(c: &Case, rule: Rule, verdict: Verdict) -> Classification {
+        let out = run(c);
+        let reason = out.reasons.iter().find(|r| r.rule == rule);
+        let reason = reason.unwrap_or_else(|| panic!("{rule:?} did not fire: {:?}", out.reasons));
+        assert!(
+            reason.text.starts_with(&format!("{}: ", rule.id())),
+            "{}",
+            reason.text
+        );
+        assert_eq!(out.verdict, verdict, "{:?}", out.reasons);
+        match rule.row().gives {
+            Gives::Verdict(v) | Gives::AtMost(v) => assert_eq!(v, verdict, "{rule:?}"),
+            Gives::Nothing => {}
+        }
+        out
+    }
+
+    const V650: Option<Release> = Some(Release::new(6, 5, 0));
+    const V641: Option<Release> = Some(Release::new(6, 4, 1));
+    const V710: Option<Release> = Some(Release::new(7, 1, 0));
+
+    #[test]
+    fn not_firmware_only_text() {
+        fires(&Case::default(), Rule::NotFirmware, Verdict::NotQnx);
+    }
+
+    #[test]
+    fn r0_no_elf_but_unknown_bytes() {
+        let c = Case {
+            opaque_files: 1,
+            ..Case::default()
+        };
+        fires(&c, Rule::R0, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn r1_unchecked_qnx_libc_outranks_a_fixed_release() {
+        let c = Case {
+            os: qnx(V710, Confidence::High),
+            libc: vec![libc("unchecked", true)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::R1, Verdict::Affected);
+        assert!(out.fired(Rule::FixedReleaseNote), "{:?}", out.reasons);
+    }
+
+    #[test]
+    fn r2_unchecked_static_copy() {
+        let c = Case {
+            os: qnx(None, Confidence::Low),
+            binaries: vec![static_copy("unchecked", true, false)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        fires(&c, Rule::R2, Verdict::Affected);
+    }
+
+    #[test]
+    fn r3_no_qnx_marker() {
+        let c = Case {
+            elf_files: 2,
+            ..Case::default()
+        };
+        fires(&c, Rule::R3, Verdict::NotQnx);
+    }
+
+    #[test]
+    fn family_unchecked_outside_qnx() {
+        let c = Case {
+            binaries: vec![static_copy("unchecked", false, false)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::FamilyUnchecked, Verdict::NotQnx);
+        assert!(
+            out.reasons[1].text.contains("does not apply"),
+            "{:?}",
+            out.reasons
+        );
+    }
+
+    #[test]
+    fn r4_fixed_kernel_release() {
+        let c = Case {
+            os: qnx(V710, Confidence::High),
+            elf_files: 1,
+            ..Case::default()
+        };
+        fires(&c, Rule::R4, Verdict::NotAffected);
+    }
+
+    #[test]
+    fn r4_abi_floor_decides_as_a_lower_bound() {
+        let mut os = qnx(None, Confidence::Medium);
+        os.estimate.floor = Some(ReleaseFloor {
+            release: Release::new(7, 0, 0),
+            label: "7.0 or later".into(),
+            why: "bin/a needs libc.so.4".into(),
+        });
+        let c = Case {
+            os,
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::R4, Verdict::NotAffected);
+        assert!(
+            out.reasons[0].text.contains("a lower bound"),
+            "{:?}",
+            out.reasons
+        );
+    }
+
+    #[test]
+    fn r5_patchable_release_with_checked_code() {
+        let c = Case {
+            os: qnx(V650, Confidence::High),
+            libc: vec![libc("checked", true)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::R5, Verdict::Patched);
+        assert!(out.reasons[0].text.contains("4844"), "{:?}", out.reasons);
+    }
+
+    #[test]
+    fn r6_patchable_release_without_code() {
+        let c = Case {
+            os: qnx(V650, Confidence::High),
+            elf_files: 1,
+            ..Case::default()
+        };
+        fires(&c, Rule::R6, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn r7_unpatchable_release_with_checked_code() {
+        let c = Case {
+            os: qnx(V641, Confidence::High),
+            libc: vec![libc("checked", true)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        fires(&c, Rule::R7, Verdict::Patched);
+    }
+
+    #[test]
+    fn r8_unpatchable_release_without_code() {
+        let c = Case {
+            os: qnx(V641, Confidence::High),
+            elf_files: 1,
+            ..Case::default()
+        };
+        fires(&c, Rule::R8, Verdict::Affected);
+    }
+
+    #[test]
+    fn r9_no_decisive_release_but_checked_code() {
+        let c = Case {
+            os: qnx(V650, Confidence::Medium),
+            libc: vec![libc("checked", true)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        // A release from a label decides together with the code: 6.5.0 and checked is R5.
+        fires(&c, Rule::R5, Verdict::Patched);
+        let c = Case {
+            os: qnx(None, Confidence::Low),
+            ..c
+        };
+        fires(&c, Rule::R9, Verdict::NotAffected);
+    }
+
+    #[test]
+    fn r10_a_label_alone_does_not_decide() {
+        let c = Case {
+            os: qnx(V710, Confidence::Medium),
+            libc: vec![libc("unknown", true)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::R10, Verdict::Inconclusive);
+        assert!(
+            out.reasons[0].text.contains("component label"),
+            "{:?}",
+            out.reasons
+        );
+    }
+
+    #[test]
+    fn damaged_image_lowers_to_inconclusive_but_keeps_affected() {
+        let c = Case {
+            os: qnx(V710, Confidence::High),
+            images: vec![image("partial")],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::DamagedImage, Verdict::Inconclusive);
+        assert_eq!(
+            out.reasons[0].rule,
+            Rule::DamagedImage,
+            "first: {:?}",
+            out.reasons
+        );
+        assert!(
+            out.reasons[0].text.contains("offset 0x40"),
+            "{:?}",
+            out.reasons
+        );
+        let c = Case {
+            libc: vec![libc("unchecked", true)],
+            ..c
+        };
+        let out = run(&c);
+        assert_eq!(out.verdict, Verdict::Affected);
+        assert!(out.fired(Rule::DamagedImage), "{:?}", out.reasons);
+    }
+
+    #[test]
+    fn unread_libc_is_named_outside_qnx() {
+        let c = Case {
+            unreadable: vec![UnreadableFile {
+                path: "lib/libc.so.5".into(),
+                reason: "permission denied".into(),
+            }],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = run(&c);
+        assert_eq!(out.reasons[0].rule, Rule::Unread, "{:?}", out.reasons);
+        assert!(out.reasons[0].text.starts_with("unread: lib/libc.so.5"));
+        assert_eq!(out.verdict, Verdict::NotQnx);
+    }
+
+    #[test]
+    fn fixed_release_note_with_unchecked_code() {
+        let c = Case {
+            os: qnx(V710, Confidence::High),
+            binaries: vec![static_copy("unchecked", true, false)],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::FixedReleaseNote, Verdict::Affected);
+        assert!(out.fired(Rule::R2));
+    }
+
+    #[test]
+    fn stripped_caveat_never_decides() {
+        let mut open = static_copy("unknown", true, true);
+        open.static_calloc = None;
+        let c = Case {
+            os: qnx(V710, Confidence::High),
+            binaries: vec![open],
+            elf_files: 1,
+            ..Case::default()
+        };
+        let out = fires(&c, Rule::StrippedCaveat, Verdict::NotAffected);
+        assert!(
+            out.reasons[1].text.contains("calloc not searched for"),
+            "{:?}",
+            out.reasons
+        );
+    }
+
+    /// Every row of the table has a test above (the names above follow the rules' order);
+    /// a new rule without one fails here until it is added to this list.
+    #[test]
+    fn every_rule_is_tested() {
+        let tested = [
+            Rule::NotFirmware,
+            Rule::R0,
+            Rule::R1,
+            Rule::R2,
+            Rule::R3,
+            Rule::FamilyUnchecked,
+            Rule::R4,
+            Rule::R5,
+            Rule::R6,
+            Rule::R7,
+            Rule::R8,
+            Rule::R9,
+            Rule::R10,
+            Rule::DamagedImage,
+            Rule::Unread,
+            Rule::FixedReleaseNote,
+            Rule::StrippedCaveat,
+        ];
+        let all: Vec<Rule> = RULES.iter().map(|r| r.rule).collect();
+        assert_eq!(all, tested);
     }
 }

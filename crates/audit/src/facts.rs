@@ -4,7 +4,8 @@
 use crate::calloc::locate::{locate, needs_search, Search, SearchOutcome};
 use crate::calloc::signature::{self, Signature, Window};
 use crate::elf::{ElfFile, ElfType, OffsetMismatch, SymbolSource};
-use crate::evidence::kernel::find_kernel_release;
+use crate::kernel::find_kernel_release;
+pub use crate::kernel::KernelRelease;
 use crate::report::{CallocLocation, CallocReport, CallocSearchReport, Confidence, EvidenceLine};
 
 /// Imports that make a binary network-facing (BlackBerry: exploitation needs an exposed service).
@@ -69,14 +70,6 @@ fn names_kernel_calls(elf: &ElfFile<'_>) -> bool {
         }
     }
     false
-}
-
-/// The kernel's release string and its link timestamp, as found next to each other.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelRelease {
-    pub release: String,
-    pub timestamp: String,
-    pub offset: u64,
 }
 
 /// What one ELF file says about the device.

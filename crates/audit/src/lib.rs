@@ -25,10 +25,14 @@ pub mod facts;
 pub mod image_cmd;
 mod image_memo;
 pub mod inspect;
+pub mod kernel;
+pub mod release;
 pub mod report_model;
+pub mod rules;
 pub mod scan;
 pub mod source;
 pub mod surface;
+pub mod verdict;
 
 pub use badalloc_formats::FormatError;
 pub use scan::{scan, ScanOptions};

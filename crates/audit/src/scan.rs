@@ -494,8 +494,12 @@ fn finish_target(
     }
     let mut t = build_target(shown, kind, facts, symlinks, images, errors, stats);
     if matches!(t.verdict, Verdict::Affected | Verdict::Inconclusive) {
-        t.exposure = surface::rank(&t, &started);
-        t.mitigations = surface::mitigations(&t, &t.exposure);
+        let exposure = surface::rank(&t, &started);
+        t.mitigations = surface::mitigations(&t, &exposure);
+        t.exposure = exposure
+            .iter()
+            .map(crate::report::ExposureReport::from)
+            .collect();
     }
     t
 }
@@ -578,7 +582,7 @@ fn build_target(
         path,
         kind,
         verdict: class.verdict,
-        reasons: class.reasons,
+        reasons: class.reasons.into_iter().map(|r| r.text).collect(),
         os: os.report,
         libc,
         binaries,

@@ -13,14 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::advisory::{release_status, ReleaseStatus};
-use crate::evidence::Release;
-use crate::report::{CallocVerdict, OsReport, TargetReport, Verdict};
-
-/// Services BlackBerry's advisory names as ways in.
-pub const NAMED_SERVICES: &[&str] = &["telnetd", "ftpd", "qconn", "tftpd", "inetd"];
+use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
+use crate::release::Release;
+use crate::report::{CallocVerdict, ExposureReport, OsReport, TargetReport, Verdict};
 
 /// Text files read as startup scripts (path suffixes, case-sensitive, as on QNX).
 pub fn is_startup_script(path: &str) -> bool {
@@ -82,21 +77,57 @@ pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
     out
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExposureReport {
+/// How a binary reaches a calloc that is unchecked, or not verified checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallocReach {
+    /// It carries its own copy, without an overflow test.
+    StaticCopyUnchecked,
+    /// It imports calloc from a QNX C library whose calloc is unchecked.
+    ImportsUnchecked,
+    /// It imports calloc from a C library whose calloc could not be verified.
+    ImportsUnverified,
+}
+
+impl CallocReach {
+    /// The report's name (`exposure[].calloc`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallocReach::StaticCopyUnchecked => "static-copy-unchecked",
+            CallocReach::ImportsUnchecked => "imports-unchecked",
+            CallocReach::ImportsUnverified => "imports-unverified",
+        }
+    }
+}
+
+/// One binary ranked by exposure; the report carries it as an [`ExposureReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
     pub path: String,
-    /// 0..=4: one point each for unchecked calloc, network-facing, started at boot, named service.
+    /// 0..=4: one point each for reaching calloc, network-facing, started at boot, named
+    /// service.
     pub score: u8,
-    /// How it reaches calloc: `static-copy-unchecked`, `imports-unchecked`, `imports-unverified`, or null.
-    pub calloc: Option<String>,
+    pub reach: Option<CallocReach>,
     pub network: bool,
     /// Where it is started at boot (script path), if found.
     pub started_by: Option<String>,
     pub named_service: bool,
 }
 
+impl From<&Exposure> for ExposureReport {
+    fn from(e: &Exposure) -> ExposureReport {
+        ExposureReport {
+            path: e.path.clone(),
+            score: e.score,
+            calloc: e.reach.map(|r| r.as_str().to_string()),
+            network: e.network,
+            started_by: e.started_by.clone(),
+            named_service: e.named_service,
+        }
+    }
+}
+
 /// Rank the binaries of a target. `started`: program base name → script that starts it.
-pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<ExposureReport> {
+pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<Exposure> {
     let libc_state = |name: &str| -> Option<CallocVerdict> {
         let found: Vec<CallocVerdict> = t
             .libc
@@ -117,7 +148,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
         other_names.entry(&s.same_as).or_default().push(&s.path);
     }
     let base_name = |p: &'a str| p.rsplit(['/', '!']).next().unwrap_or(p);
-    let mut out: Vec<ExposureReport> = t
+    let mut out: Vec<Exposure> = t
         .binaries
         .iter()
         .filter_map(|b| {
@@ -131,28 +162,28 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
                         .map(|p| base_name(p)),
                 )
                 .collect();
-            let calloc = match (&b.static_calloc, b.imports_calloc) {
+            let reach = match (&b.static_calloc, b.imports_calloc) {
                 (Some(c), _) if c.verdict == CallocVerdict::Unchecked => {
-                    Some("static-copy-unchecked")
+                    Some(CallocReach::StaticCopyUnchecked)
                 }
                 (_, true) => match b.libc.as_deref().and_then(libc_state) {
-                    Some(CallocVerdict::Unchecked) => Some("imports-unchecked"),
+                    Some(CallocVerdict::Unchecked) => Some(CallocReach::ImportsUnchecked),
                     Some(CallocVerdict::Checked) => None,
-                    _ if b.qnx => Some("imports-unverified"),
+                    _ if b.qnx => Some(CallocReach::ImportsUnverified),
                     _ => None,
                 },
                 _ => None,
             };
             let started_by = names.iter().find_map(|&n| started.get(n)).cloned();
-            let named_service = names.iter().any(|n| NAMED_SERVICES.contains(n));
-            let score = u8::from(calloc.is_some())
+            let named_service = names.iter().any(|n| CVE_2021_22156.names_service(n));
+            let score = u8::from(reach.is_some())
                 + u8::from(b.network)
                 + u8::from(started_by.is_some())
                 + u8::from(named_service);
-            (calloc.is_some() || (b.network && b.qnx)).then(|| ExposureReport {
+            (reach.is_some() || (b.network && b.qnx)).then(|| Exposure {
                 path: b.path.clone(),
                 score,
-                calloc: calloc.map(str::to_string),
+                reach,
                 network: b.network,
                 started_by,
                 named_service,
@@ -164,7 +195,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
 }
 
 /// Concrete steps for an affected or inconclusive target.
-pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String> {
+pub fn mitigations(t: &TargetReport, exposure: &[Exposure]) -> Vec<String> {
     let mut m = Vec::new();
     match t.verdict {
         Verdict::Affected => m.push(patch_advice(&t.os)),
@@ -192,7 +223,7 @@ pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String>
     }
     let relink: Vec<String> = exposure
         .iter()
-        .filter(|e| e.calloc.as_deref() == Some("static-copy-unchecked"))
+        .filter(|e| e.reach == Some(CallocReach::StaticCopyUnchecked))
         .map(|e| e.path.clone())
         .collect();
     if !relink.is_empty() {
@@ -251,26 +282,34 @@ pub fn patch_advice(os: &OsReport) -> String {
         .clone()
         .or_else(|| os.release_range.clone())
         .unwrap_or_default();
+    let (sdp, medical, adv) = (&SDP_PATCH, &MEDICAL_PATCH, &CVE_2021_22156);
+    let fixed = adv.first_fixed_release;
     match status {
         Some(ReleaseStatus::AffectedNoPatch) => format!(
-            "Patch: no vendor patch exists for QNX {release} (patches 4844 and 4846 exist only for SDP 6.5.0 SP1 and \
-             OS for Medical 1.0/1.1): move to SDP 6.6.0 or later, or port the fix (test nmemb*size for overflow \
-             before allocating) to this build's C library and rebuild."
+            "Patch: no vendor patch exists for QNX {release} (patches {} and {} exist only for {} {} and \
+             {} {}): move to SDP {fixed} or later, or port the fix (test nmemb*size for overflow \
+             before allocating) to this build's C library and rebuild.",
+            sdp.number, medical.number, sdp.product, sdp.releases, medical.product, medical.releases
         ),
         Some(ReleaseStatus::Patchable) => format!(
-            "Patch: QNX {release}: on SDP 6.5.0 SP1 apply patch 4844, on QNX OS for Medical 1.0/1.1 patch 4846; \
-             or move to SDP 6.6.0 or later (Medical 1.1.1, Safety 1.0.2); for a custom build, port the fix to its \
-             C library and rebuild."
+            "Patch: QNX {release}: on {} {} apply patch {}, on QNX {} {} patch {}; \
+             or move to SDP {fixed} or later ({}); for a custom build, port the fix to its \
+             C library and rebuild.",
+            sdp.product, sdp.releases, sdp.number, medical.product, medical.releases, medical.number,
+            adv.fixed_products
         ),
         Some(ReleaseStatus::Fixed) => format!(
             "Patch: QNX {release} ships a fixed calloc, yet this device's code has none: a custom or downgraded \
              C library. Replace it with the vendor's, or port the fix to it and rebuild."
         ),
-        None => "Patch, by release (find it first: scan the kernel, procnto): before 6.5.0 no vendor patch \
-                 exists (move to SDP 6.6.0 or later, or port the fix to a custom build); SDP 6.5.0 SP1: patch 4844; \
-                 QNX OS for Medical 1.0/1.1: patch 4846; SDP 6.6.0 and later, Medical 1.1.1 and Safety 1.0.2 \
-                 ship the fix."
-            .to_string(),
+        None => format!(
+            "Patch, by release (find it first: scan the kernel, procnto): before 6.5.0 no vendor patch \
+             exists (move to SDP {fixed} or later, or port the fix to a custom build); {} {}: patch {}; \
+             QNX {} {}: patch {}; SDP {fixed} and later, {} \
+             ship the fix.",
+            sdp.product, sdp.releases, sdp.number, medical.product, medical.releases, medical.number,
+            adv.fixed_products.replace(", ", " and ")
+        ),
     }
 }
 
@@ -396,5 +435,42 @@ mod tests {
         assert!(is_startup_script("etc/rc.d/rc.local"));
         assert!(is_startup_script("fw.tar!/etc/system/sysinit"));
         assert!(!is_startup_script("usr/share/doc/rc.local"));
+    }
+
+    /// A started network service with its own unchecked calloc: every point, the advisory's
+    /// name, a relink step decided on the reach (not on its wire name), and the report's names.
+    #[test]
+    fn rank_and_mitigations_on_an_exposed_static_service() {
+        let t: TargetReport = serde_json::from_value(serde_json::json!({
+            "path": "fw", "kind": "directory", "verdict": "affected", "reasons": [],
+            "os": {"family": "qnx", "release": "6.5.0", "release_range": null,
+                   "confidence": "high", "evidence": [], "conflicts": []},
+            "libc": [], "symlinks": [], "errors": [],
+            "stats": {"files": 1, "elf_files": 1, "skipped": 0, "bytes": 0},
+            "binaries": [{"path": "usr/sbin/qconn", "arch": "x86", "type": "executable",
+                "interpreter": null, "needed": [], "libc": "static", "qnx": true,
+                "imports_calloc": false, "imports_malloc": false, "imports_realloc": false,
+                "static_calloc": {"verdict": "unchecked", "function": null, "address": "0x10",
+                                  "reason": "r", "chain": [], "evidence": []},
+                "network": true, "network_imports": ["socket"], "stripped_static": false}]
+        }))
+        .unwrap();
+        let started = BTreeMap::from([("qconn".to_string(), "etc/rc.d/rc.local".to_string())]);
+        let ranked = rank(&t, &started);
+        assert_eq!(ranked.len(), 1);
+        let e = &ranked[0];
+        assert_eq!(e.score, 4);
+        assert_eq!(e.reach, Some(CallocReach::StaticCopyUnchecked));
+        assert!(e.named_service);
+        let m = mitigations(&t, &ranked);
+        assert!(m[0].contains("patch 4844"), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|s| s.contains("relink") && s.contains("usr/sbin/qconn")),
+            "{m:?}"
+        );
+        let wire = ExposureReport::from(e);
+        assert_eq!(wire.calloc.as_deref(), Some("static-copy-unchecked"));
+        assert_eq!(wire.started_by.as_deref(), Some("etc/rc.d/rc.local"));
     }
 }

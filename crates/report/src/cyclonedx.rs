@@ -8,16 +8,13 @@ use serde_json::{json, Value};
 
 use super::findings::{self, release_of, FindingKind, Site};
 use super::{BinaryReport, CallocReport, LibcReport, Report, TargetReport, Verdict};
-use crate::advisory::CVE_2021_22156;
+use crate::advisory::{CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC};
 
 pub const SPEC_VERSION: &str = "1.5";
 pub const SCHEMA_URI: &str = "http://cyclonedx.org/schema/bom-1.5.schema.json";
 pub const FAMILY_ID: &str = "BADALLOC-CALLOC-UNCHECKED";
 /// Property names are namespaced by the tool, as the CycloneDX property taxonomy asks.
 const NS: &str = "badalloc-audit";
-const NVD_URI: &str = "https://nvd.nist.gov/vuln/detail/CVE-2021-22156";
-const CISA_ALERT_URI: &str = "https://www.cisa.gov/news-events/cybersecurity-advisories/aa21-229a";
-const CISA_FAMILY_URI: &str = "https://www.cisa.gov/news-events/ics-advisories/icsa-21-119-04";
 
 pub fn render(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(&to_value(report))
@@ -181,11 +178,6 @@ fn os_component(i: usize, t: &TargetReport) -> Value {
     c
 }
 
-/// NVD's product for CVE-2021-22156: the SDP, an application (`a`) in BlackBerry's own CPE
-/// names, not `qnx_neutrino_rtos`; OS for Medical and OS for Safety (`o`) cannot be told
-/// from the kernel release, so they are not claimed.
-const SDP_CPE_PREFIX: &str = "cpe:2.3:a:blackberry:qnx_software_development_platform";
-
 /// The SDP version of a Neutrino release `X.Y.Z` as NVD names it: `6.5.0`, `6.6.0`; from 7 on
 /// SDPs are named by two numbers (`7.0`, `7.1`, `8.0`). None for anything else.
 fn sdp_version(release: &str) -> Option<String> {
@@ -202,10 +194,12 @@ fn sdp_version(release: &str) -> Option<String> {
     })
 }
 
-/// The SDP's CPE for a Neutrino release. The update is ANY: the kernel of 6.5.0 SP1 says
+/// The SDP's CPE for a Neutrino release. NVD's product for CVE-2021-22156 is the SDP, an
+/// application (`a`) in BlackBerry's own CPE names, not `qnx_neutrino_rtos`; OS for Medical
+/// and OS for Safety (`o`) cannot be told from the kernel release, so they are not claimed. The update is ANY: the kernel of 6.5.0 SP1 says
 /// 6.5.0, so `6.5.0:*` matches both of NVD's names (`6.5.0:-` and `6.5.0:sp1`).
 pub fn sdp_cpe(release: &str) -> Option<String> {
-    sdp_version(release).map(|v| format!("{SDP_CPE_PREFIX}:{v}:*:*:*:*:*:*:*"))
+    sdp_version(release).map(|v| format!("{}:{v}:*:*:*:*:*:*:*", CVE_2021_22156.sdp_cpe_prefix))
 }
 
 /// `pkg:generic/qnx/NAME@VERSION[?arch=ARCH]` (the version and arch percent-encoded).
@@ -395,7 +389,7 @@ fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
     let mut entry = json!({
         "bom-ref": format!("t{i}:{}", adv.id),
         "id": adv.id,
-        "source": {"name": "NVD", "url": NVD_URI},
+        "source": {"name": "NVD", "url": adv.nvd_url},
         "ratings": [rating],
         "cwes": cwe.into_iter().collect::<Vec<_>>(),
         "description": format!(
@@ -408,8 +402,8 @@ fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
                 .join("; ")
         ),
         "advisories": [
-            {"title": "CISA alert AA21-229A", "url": CISA_ALERT_URI},
-            {"title": "NVD CVE-2021-22156", "url": NVD_URI},
+            {"title": "CISA alert AA21-229A", "url": adv.cisa_alert_url},
+            {"title": "NVD CVE-2021-22156", "url": adv.nvd_url},
         ],
         "published": format!("{}T00:00:00Z", adv.published),
         "analysis": analysis,
@@ -424,17 +418,24 @@ fn cve_entry(i: usize, t: &TargetReport) -> Option<Value> {
 
 /// What to do, for the verdicts that leave something to do: none for a patched or
 /// not-affected device. Undecided is treated as affected until decided.
-fn recommendation(verdict: Verdict) -> Option<&'static str> {
+fn recommendation(verdict: Verdict) -> Option<String> {
     match verdict {
-        Verdict::Affected => Some(
-            "Apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical), or move to SDP 6.6.0 or \
+        Verdict::Affected => Some(format!(
+            "Apply patch {} ({} {}) or {} ({}), or move to SDP {} or \
              later; relink statically linked programs; until then allow only the ports and \
              protocols the device's applications use.",
-        ),
+            SDP_PATCH.number,
+            SDP_PATCH.product,
+            SDP_PATCH.releases,
+            MEDICAL_PATCH.number,
+            MEDICAL_PATCH.product,
+            CVE_2021_22156.first_fixed_release
+        )),
         Verdict::Inconclusive | Verdict::Error => Some(
             "Treat the device as affected until it is decided: extract the image or provide \
              its C library and scan again; meanwhile allow only the ports and protocols the \
-             device's applications use.",
+             device's applications use."
+                .to_string(),
         ),
         Verdict::Patched | Verdict::NotAffected | Verdict::NotQnx => None,
     }
@@ -481,8 +482,13 @@ fn family_entries(report: &Report) -> Vec<Value> {
                 "source": {"name": "badalloc-audit"},
                 "cwes": [190],
                 "description": "calloc multiplies nmemb*size without an overflow test (BadAlloc family, CISA ICSA-21-119-04); not CVE-2021-22156, which concerns QNX only.",
-                "recommendation": "Update the C library that provides this calloc (newlib 4.0.0, uClibc-ng 1.0.37, klibc 2.0.9 and later test the product) and relink statically linked programs.",
-                "advisories": [{"title": "CISA ICSA-21-119-04 (BadAlloc)", "url": CISA_FAMILY_URI}],
+                "recommendation": format!(
+                    "Update the C library that provides this calloc (newlib {}, uClibc-ng {}, klibc {} and later test the product) and relink statically linked programs.",
+                    NEWLIB.fixed.unwrap_or_default(),
+                    UCLIBC.fixed.unwrap_or_default(),
+                    KLIBC.fixed.unwrap_or_default()
+                ),
+                "advisories": [{"title": "CISA ICSA-21-119-04 (BadAlloc)", "url": CVE_2021_22156.cisa_family_url}],
                 "analysis": {"state": "exploitable", "detail": detail.join("\n")},
                 "affects": refs,
                 "properties": [prop("target", t.path.as_str())],

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 use super::group::{self, Group};
-use super::plain::{self, EXPOSURE_LEGEND};
+use super::plain::{self, exposure_legend};
 use super::{
     BinaryReport, CallocReport, CallocVerdict, ImageState, LibcReport, Report, TargetReport,
     Verdict,
@@ -412,7 +412,7 @@ fn exposure(out: &mut String, t: &TargetReport) {
     }
     out.push_str("</table>\n");
     more(out, t.exposure.len().saturating_sub(MAX_ROWS), "programs");
-    let _ = writeln!(out, "<p class=\"note\">{}</p>", text(EXPOSURE_LEGEND));
+    let _ = writeln!(out, "<p class=\"note\">{}</p>", text(&exposure_legend()));
 }
 
 fn images(out: &mut String, t: &TargetReport) {

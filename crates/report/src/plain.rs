@@ -9,14 +9,20 @@
 
 use super::{CallocVerdict, ImageState, LibcReport, TargetReport, Verdict};
 use crate::advisory::{ReleaseStatus, CVE_2021_22156};
+use badalloc_audit_core::rules::Rule;
 
 /// The flaw as a reader knows it.
 const FLAW: &str = "the BadAlloc flaw (CVE-2021-22156)";
 
 /// What the exposure score counts, for the legend under every exposure table.
-pub const EXPOSURE_LEGEND: &str = "Score 0-4: one point each for reaching an unchecked \
+pub fn exposure_legend() -> String {
+    format!(
+        "Score 0-4: one point each for reaching an unchecked \
 calloc (or an unverified one, on an inconclusive device), being network-facing, being started \
-at boot, and being a service BlackBerry's advisory names (telnetd, ftpd, qconn, tftpd, inetd).";
+at boot, and being a service BlackBerry's advisory names ({}).",
+        CVE_2021_22156.named_services_list()
+    )
+}
 
 /// Which situation a target is in: one per verdict and way of reaching it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,18 +101,10 @@ pub fn verdict_title(v: Verdict) -> &'static str {
     }
 }
 
-/// The rule id a reason opens with (`R1`, `DAMAGED-IMAGE`...), if it opens with one.
-pub fn rule_of(reason: &str) -> Option<&str> {
-    let (id, _) = reason.split_once(':')?;
-    let numbered = id
-        .strip_prefix('R')
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let named = id.len() > 2 && id.bytes().all(|b| b.is_ascii_uppercase() || b == b'-');
-    (numbered || named).then_some(id)
-}
-
-fn has_rule(t: &TargetReport, id: &str) -> bool {
-    t.reasons.iter().any(|r| rule_of(r) == Some(id))
+/// The verdict rule a reason opens with (`R1`, `DAMAGED-IMAGE`...), read through the rule
+/// table; none for a note (`note:`, `caveat:`, `unread:`) or any other text.
+pub fn rule_of(reason: &str) -> Option<Rule> {
+    Rule::of_reason(reason).filter(|r| r.is_verdict_rule())
 }
 
 /// The release as a reader says it: "QNX 6.5.0", "QNX 6.4-6.6", "QNX 7.0 or later", or
@@ -204,20 +202,20 @@ pub fn plain(t: &TargetReport) -> Plain {
 pub fn case_of(t: &TargetReport) -> Case {
     let first_rule = t.reasons.iter().find_map(|r| rule_of(r));
     match t.verdict {
-        Verdict::Affected if has_rule(t, "R1") => Case::AffectedLibc,
-        Verdict::Affected if has_rule(t, "R2") => Case::AffectedStaticOnly,
-        Verdict::Affected if has_rule(t, "R8") => Case::AffectedRelease,
+        Verdict::Affected if t.fired(Rule::R1) => Case::AffectedLibc,
+        Verdict::Affected if t.fired(Rule::R2) => Case::AffectedStaticOnly,
+        Verdict::Affected if t.fired(Rule::R8) => Case::AffectedRelease,
         Verdict::Affected => Case::AffectedOther,
-        Verdict::Patched if has_rule(t, "R7") => Case::PatchedBackport,
+        Verdict::Patched if t.fired(Rule::R7) => Case::PatchedBackport,
         Verdict::Patched => Case::Patched,
-        Verdict::NotAffected if has_rule(t, "R9") => Case::NotAffectedCode,
+        Verdict::NotAffected if t.fired(Rule::R9) => Case::NotAffectedCode,
         Verdict::NotAffected => Case::NotAffectedRelease,
-        Verdict::NotQnx if has_rule(t, "NOT-FIRMWARE") => Case::NotFirmware,
+        Verdict::NotQnx if t.fired(Rule::NotFirmware) => Case::NotFirmware,
         Verdict::NotQnx => Case::NotQnx,
         Verdict::Inconclusive => match first_rule {
-            Some("DAMAGED-IMAGE") => Case::InconclusiveDamaged,
-            Some("R0") => Case::InconclusiveNoPrograms,
-            Some("R6") => Case::InconclusivePatchUnknown,
+            Some(Rule::DamagedImage) => Case::InconclusiveDamaged,
+            Some(Rule::R0) => Case::InconclusiveNoPrograms,
+            Some(Rule::R6) => Case::InconclusivePatchUnknown,
             _ => Case::InconclusiveUndecided,
         },
         Verdict::Error => Case::Unreadable,
@@ -351,7 +349,7 @@ fn clear(t: &TargetReport, case: Case) -> (String, String) {
             let family = t
                 .reasons
                 .iter()
-                .filter(|r| rule_of(r) == Some("BADALLOC-CALLOC-UNCHECKED"))
+                .filter(|r| rule_of(r) == Some(Rule::FamilyUnchecked))
                 .count();
             let programs = t.stats.elf_files.max(t.binaries.len() as u64) as usize;
             let doesnt = if who == "This file" {
@@ -427,8 +425,9 @@ fn inconclusive(t: &TargetReport, case: Case) -> (String, String) {
         ),
         Case::InconclusivePatchUnknown => (
             format!(
-                "{who} {runs} {release}, which has {FLAW} unless patch 4844 or 4846 is applied, \
-                 and the code of its C library could not be checked: inconclusive."
+                "{who} {runs} {release}, which has {FLAW} unless patch {} is applied, \
+                 and the code of its C library could not be checked: inconclusive.",
+                CVE_2021_22156.patch_numbers()
             ),
             "Treat it as affected: scan its C library (libc.so), or apply the patch.".to_string(),
         ),
@@ -516,9 +515,9 @@ mod tests {
 
     #[test]
     fn rule_ids_are_read_from_the_reasons() {
-        assert_eq!(rule_of("R1: the QNX C library"), Some("R1"));
-        assert_eq!(rule_of("R10: x"), Some("R10"));
-        assert_eq!(rule_of("DAMAGED-IMAGE: a"), Some("DAMAGED-IMAGE"));
+        assert_eq!(rule_of("R1: the QNX C library"), Some(Rule::R1));
+        assert_eq!(rule_of("R10: x"), Some(Rule::R10));
+        assert_eq!(rule_of("DAMAGED-IMAGE: a"), Some(Rule::DamagedImage));
         assert_eq!(rule_of("note: release 7.1.0"), None);
         assert_eq!(rule_of("caveat: 2 files"), None);
         assert_eq!(rule_of("R: x"), None);

@@ -9,15 +9,12 @@ use serde_json::{json, Map, Value};
 use super::findings::{self, describe_calloc, release_of, Finding, FindingKind, Site};
 use super::uri;
 use super::{Report, TargetReport, Verdict};
-use crate::advisory::CVE_2021_22156;
+use crate::advisory::{CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC};
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const RULE_CVE: &str = "CVE-2021-22156";
 pub const RULE_INCONCLUSIVE: &str = "CVE-2021-22156-INCONCLUSIVE";
 pub const RULE_FAMILY: &str = "BADALLOC-CALLOC-UNCHECKED";
-
-const NVD_URI: &str = "https://nvd.nist.gov/vuln/detail/CVE-2021-22156";
-const FAMILY_URI: &str = "https://www.cisa.gov/news-events/ics-advisories/icsa-21-119-04";
 
 pub fn render(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(&to_value(report))
@@ -120,15 +117,23 @@ fn rules() -> Value {
         .iter()
         .map(|p| format!("{}: affected {}; fixed {}", p.product, p.affected, p.fixed))
         .collect();
+    // The patches, the releases they apply to and the fixed release, from the advisory.
+    let sdp = format!("{} {}", SDP_PATCH.product, SDP_PATCH.releases);
+    let (sdp_no, medical, medical_no) = (
+        SDP_PATCH.number,
+        MEDICAL_PATCH.product,
+        MEDICAL_PATCH.number,
+    );
+    let fixed = adv.first_fixed_release;
     let cve_help = format!(
-        "Apply BlackBerry's fix: SDP 6.5.0 SP1 patch 4844, OS for Medical patch 4846, or move to SDP 6.6.0 or later. \
+        "Apply BlackBerry's fix: {sdp} patch {sdp_no}, {medical} patch {medical_no}, or move to SDP {fixed} or later. \
 Custom QNX builds must port the patch. Statically linked programs keep their own calloc: relink them against a fixed C library. \
 Until then allow only the ports and protocols the device's applications use. Ranges: {}.",
         fixes.join(" | ")
     );
     let cve_md = format!(
         "**{}** ({}, {}, CVSS 3.1 `{}`).\n\n\
-- Patch: SDP 6.5.0 SP1 patch **4844**, OS for Medical patch **4846**, or SDP 6.6.0 and later.\n\
+- Patch: {sdp} patch **{sdp_no}**, {medical} patch **{medical_no}**, or SDP {fixed} and later.\n\
 - Custom QNX builds must port the patch and test it.\n\
 - Statically linked programs carry their own calloc: relink them; replacing `libc.so.3` does not fix them.\n\
 - Until then: allow only the ports and protocols the device's applications use.\n\n\
@@ -143,6 +148,23 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
             .collect::<Vec<_>>()
             .join("\n")
     );
+    let (newlib, newlib_last, uclibc, klibc) = (
+        NEWLIB.fixed.unwrap_or_default(),
+        NEWLIB.last_unchecked.unwrap_or_default(),
+        UCLIBC.fixed.unwrap_or_default(),
+        KLIBC.fixed.unwrap_or_default(),
+    );
+    let family_description = format!(
+        "A calloc outside QNX's C library (for example newlib up to {newlib_last} linked statically, uClibc-ng before {uclibc}, klibc before {klibc}) computes nmemb*size without an overflow test. This is a flaw of the BadAlloc family (CISA ICSA-21-119-04), not CVE-2021-22156, which concerns QNX only."
+    );
+    let family_help = format!(
+        "Update the C library that provides this calloc (newlib {newlib} and later use __builtin_mul_overflow) and relink statically linked programs."
+    );
+    let family_md = format!(
+        "Update the C library that provides this calloc and relink statically linked programs:\n\n- newlib: fixed in **{newlib}** (`__builtin_mul_overflow`);\n- uClibc-ng: **{uclibc}** ({});\n- klibc: **{klibc}** ({}).",
+        UCLIBC.cve.unwrap_or_default(),
+        KLIBC.cve.unwrap_or_default()
+    );
     json!([
         {
             "id": RULE_CVE,
@@ -150,7 +172,7 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
             "shortDescription": {"text": "QNX calloc multiplies nmemb*size without an overflow test (CVE-2021-22156, BadAlloc)"},
             "fullDescription": {"text": "The QNX C library, or a statically linked copy of its calloc, computes nmemb*size without testing the product for overflow, so a large request returns a small buffer (CWE-190). Reported per unchecked calloc found in the machine code, or per target when the release alone puts it in the affected range with no patch."},
             "help": {"text": cve_help, "markdown": cve_md},
-            "helpUri": NVD_URI,
+            "helpUri": adv.nvd_url,
             "defaultConfiguration": {"level": "error"},
             "properties": {
                 "tags": ["security", "external/cwe/cwe-190", "CVE-2021-22156", "BadAlloc", "QNX"],
@@ -171,7 +193,7 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
                 "text": "Read the reasons in the result message. Typical causes: a 6.5.x release (patched or not, only the code tells), a calloc the analysis could not follow, or no ELF file at all (encrypted or unknown image format). Extract the image or provide the C library and scan again; until then treat the device as affected.",
                 "markdown": "Read the reasons in the result message. Typical causes:\n\n- a 6.5.x release: patched or not, only the code of calloc tells;\n- a calloc the analysis could not follow;\n- no ELF file at all (an encrypted or unknown image format).\n\nExtract the image, or provide the C library, and scan again. Until then **treat the device as affected**: never read this as safe."
             },
-            "helpUri": NVD_URI,
+            "helpUri": adv.nvd_url,
             // A warning, not a note: the advice is to treat an undecided device as affected.
             "defaultConfiguration": {"level": "warning"},
             "properties": {
@@ -183,12 +205,12 @@ Affected and fixed ranges (vendor's, not NVD's CPE ranges):\n\n{}",
             "id": RULE_FAMILY,
             "name": "CallocIntegerOverflow",
             "shortDescription": {"text": "calloc multiplies nmemb*size without an overflow test (BadAlloc family)"},
-            "fullDescription": {"text": "A calloc outside QNX's C library (for example newlib up to 3.3.0 linked statically, uClibc-ng before 1.0.37, klibc before 2.0.9) computes nmemb*size without an overflow test. This is a flaw of the BadAlloc family (CISA ICSA-21-119-04), not CVE-2021-22156, which concerns QNX only."},
+            "fullDescription": {"text": family_description},
             "help": {
-                "text": "Update the C library that provides this calloc (newlib 4.0.0 and later use __builtin_mul_overflow) and relink statically linked programs.",
-                "markdown": "Update the C library that provides this calloc and relink statically linked programs:\n\n- newlib: fixed in **4.0.0** (`__builtin_mul_overflow`);\n- uClibc-ng: **1.0.37** (CVE-2021-27419);\n- klibc: **2.0.9** (CVE-2021-31870)."
+                "text": family_help,
+                "markdown": family_md
             },
-            "helpUri": FAMILY_URI,
+            "helpUri": adv.cisa_family_url,
             "defaultConfiguration": {"level": "warning"},
             "properties": {
                 "tags": ["security", "external/cwe/cwe-190", "BadAlloc"],
@@ -290,7 +312,7 @@ fn result(f: &Finding<'_>) -> Value {
         });
     }
     if let Some(lib) = f.library() {
-        props["library"] = json!(lib);
+        props["library"] = json!(lib.to_string());
     }
     json!({
         "ruleId": rule,

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::group::{self, Group};
-use super::plain::{self, rule_of, EXPOSURE_LEGEND};
+use super::plain::{self, exposure_legend, rule_of};
 use super::{BinaryReport, CallocReport, CallocVerdict, Report, TargetReport, Verdict};
 use crate::names::escape_text as esc;
 
@@ -162,7 +162,7 @@ fn target(out: &mut String, t: &TargetReport, color: bool) {
 /// The reasons, at most [`MAX_REASONS_PER_RULE`] of each rule (in their order), then how
 /// many more that rule gave.
 fn reasons(out: &mut String, reasons: &[String]) {
-    let groups = group::group_by(reasons, |r| rule_of(r).map(str::to_owned));
+    let groups = group::group_by(reasons, |r| rule_of(r));
     for g in groups {
         let Some(rule) = rule_of(g.first) else {
             // Notes and caveats: each shown.
@@ -177,8 +177,9 @@ fn reasons(out: &mut String, reasons: &[String]) {
         if g.count() > MAX_REASONS_PER_RULE {
             let _ = writeln!(
                 out,
-                "    ... and {} more {rule} reasons like these (see --format json)",
-                g.count() - MAX_REASONS_PER_RULE
+                "    ... and {} more {} reasons like these (see --format json)",
+                g.count() - MAX_REASONS_PER_RULE,
+                rule.id()
             );
         }
     }
@@ -457,7 +458,7 @@ fn exposure(out: &mut String, t: &TargetReport) {
             t.exposure.len() - MAX_LISTED
         );
     }
-    let _ = writeln!(out, "  [score] {EXPOSURE_LEGEND}");
+    let _ = writeln!(out, "  [score] {}", exposure_legend());
 }
 
 fn errors(out: &mut String, t: &TargetReport) {

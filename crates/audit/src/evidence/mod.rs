@@ -15,45 +15,12 @@
 //! format (`image-format`: an IFS boot image, a QNX4 or QNX6 file system), even one whose
 //! contents could not be read.
 
-pub mod kernel;
-
 use std::collections::BTreeMap;
-use std::fmt;
 
 use crate::container::ContainerKind;
 use crate::facts::{FileFacts, QnxMarker};
+pub use crate::release::Release;
 use crate::report::{Confidence, EvidenceItem, ImageReport, ImageState, OsReport};
-
-/// A Neutrino release `major.minor.patch`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Release {
-    pub major: u16,
-    pub minor: u16,
-    pub patch: u16,
-}
-
-impl Release {
-    pub const fn new(major: u16, minor: u16, patch: u16) -> Release {
-        Release {
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// Parse `X.Y.Z` (exactly), as the kernel and `QNX_info` write it.
-    pub fn parse(s: &str) -> Option<Release> {
-        let mut it = s.trim().split('.').map(|p| p.parse::<u16>().ok());
-        let r = Release::new(it.next()??, it.next()??, it.next()??);
-        it.next().is_none().then_some(r)
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
 
 /// The release series a QNX libc SONAME implies (QNX migration notes, openqnx soversion.mk).
 pub fn libc_soname_series(soname: &str) -> Option<(Release, Release, &'static str)> {
@@ -339,8 +306,70 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
     let is_qnx = files.iter().any(FileFacts::is_qnx) || !evidence.is_empty();
     let mut conflicts = Vec::new();
 
-    // 1. Kernel release strings.
-    let mut kernels: Vec<(&FileFacts, Release)> = Vec::new();
+    let kernels = kernel_releases(files, &mut evidence);
+    let libc_versions = qnx_info_releases(files, &mut evidence);
+    let compiler_releases = marker_evidence(files, &mut evidence);
+    let mut series = soname_series(files, &mut evidence);
+
+    let (mut estimate, mut confidence) =
+        exact_release(&kernels, &libc_versions, &compiler_releases, &mut conflicts);
+    series.sort_by_key(|s| s.0);
+    series.dedup();
+    let (floor, floor_conflict) = abi_floor(files, &series);
+    conflicts.extend(floor_conflict);
+    if let Some(s) = series.first() {
+        if estimate.exact.is_none() {
+            estimate.range = Some((s.0, s.1, s.2.to_string()));
+        }
+        if let Some(e) = estimate.exact {
+            if !(s.0 <= e && e <= s.1) {
+                conflicts.push(format!(
+                    "release {e} does not match the C library series {} ({})",
+                    s.2, "libc SONAME"
+                ));
+            }
+        }
+        if series.len() > 1 {
+            conflicts.push(format!(
+                "C libraries of several series: {}",
+                series.iter().map(|s| s.2).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if let Some((floor, item)) = floor {
+        evidence.push(item);
+        conflicts.extend(apply_floor(&mut estimate, &mut confidence, floor));
+    }
+    if !is_qnx {
+        // Confidence here is in "not QNX": strong when ELF files were read and none is QNX.
+        confidence = if files.is_empty() {
+            Confidence::Low
+        } else {
+            Confidence::High
+        };
+        estimate = ReleaseEstimate::default();
+    }
+    OsAssessment {
+        report: OsReport {
+            family: is_qnx.then(|| "qnx".to_string()),
+            release: estimate.exact.map(|r| r.to_string()),
+            release_range: estimate
+                .range
+                .as_ref()
+                .map(|r| r.2.clone())
+                .or_else(|| estimate.floor.as_ref().map(|f| f.label.clone())),
+            confidence,
+            evidence,
+            conflicts,
+        },
+        is_qnx,
+        estimate,
+    }
+}
+
+/// Step 1: the kernels' release strings, each an evidence item.
+fn kernel_releases(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> Vec<Release> {
+    let mut kernels = Vec::new();
     for f in files {
         if let Some(k) = &f.kernel {
             evidence.push(EvidenceItem {
@@ -352,13 +381,17 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
                 ),
             });
             if let Some(r) = Release::parse(&k.release) {
-                kernels.push((f, r));
+                kernels.push(r);
             }
         }
     }
+    kernels
+}
 
-    // 2. QNX_info VERSION of C libraries (and of the kernel, for the record).
-    let mut libc_versions: Vec<(&FileFacts, Release)> = Vec::new();
+/// Step 2: QNX_info VERSION of C libraries (and of the kernel, for the record): the C
+/// libraries' releases.
+fn qnx_info_releases(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> Vec<Release> {
+    let mut libc_versions = Vec::new();
     for f in files.iter().filter(|f| f.is_libc || f.kernel.is_some()) {
         if f.qnx_info.is_empty() {
             continue;
@@ -391,12 +424,16 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
         });
         if f.is_libc {
             if let Some(r) = version.and_then(Release::parse) {
-                libc_versions.push((f, r));
+                libc_versions.push(r);
             }
         }
     }
+    libc_versions
+}
 
-    // 3. Compiler targets; 4. interpreters; QNX notes — aggregated, they repeat per file.
+/// Step 3: compiler targets, interpreters, QNX notes, kernel calls — aggregated, they repeat
+/// per file. The releases the compiler targets name.
+fn marker_evidence(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> Vec<Release> {
     let mut compiler: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut interps: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut notes: Vec<&str> = Vec::new();
@@ -452,8 +489,14 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
             &kernel_calls,
         ));
     }
+    compiler_releases
+}
 
-    // 4. SONAMEs of C libraries, counted only with a QNX marker.
+/// Step 4: SONAMEs of C libraries, counted only with a QNX marker: the series they imply.
+fn soname_series(
+    files: &[FileFacts],
+    evidence: &mut Vec<EvidenceItem>,
+) -> Vec<(Release, Release, &'static str)> {
     let qnx_libcs = qnx_libcs(files);
     let mut series: Vec<(Release, Release, &'static str)> = Vec::new();
     for f in files.iter().filter(|f| f.is_libc) {
@@ -477,7 +520,17 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
         }
     }
 
-    // Decide.
+    series
+}
+
+/// The exact release, preferring the kernel's over a C library's QNX_info over a compiler
+/// target's, with its confidence; disagreements go to `conflicts`.
+fn exact_release(
+    kernels: &[Release],
+    libc_versions: &[Release],
+    compiler_releases: &[Release],
+    conflicts: &mut Vec<String>,
+) -> (ReleaseEstimate, Confidence) {
     let mut estimate = ReleaseEstimate::default();
     let mut confidence = Confidence::Low;
     let distinct = |v: &[Release]| -> Vec<Release> {
@@ -486,9 +539,9 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
         d.dedup();
         d
     };
-    let kernel_rel = distinct(&kernels.iter().map(|k| k.1).collect::<Vec<_>>());
-    let libc_rel = distinct(&libc_versions.iter().map(|k| k.1).collect::<Vec<_>>());
-    let compiler_rel = distinct(&compiler_releases);
+    let kernel_rel = distinct(kernels);
+    let libc_rel = distinct(libc_versions);
+    let compiler_rel = distinct(compiler_releases);
     if kernel_rel.len() > 1 {
         conflicts.push(format!(
             "several kernels with different releases: {}; the lowest is reported (the device may boot the oldest)",
@@ -526,58 +579,7 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
             }
         }
     }
-    series.sort_by_key(|s| s.0);
-    series.dedup();
-    let (floor, floor_conflict) = abi_floor(files, &series);
-    conflicts.extend(floor_conflict);
-    if let Some(s) = series.first() {
-        if estimate.exact.is_none() {
-            estimate.range = Some((s.0, s.1, s.2.to_string()));
-        }
-        if let Some(e) = estimate.exact {
-            if !(s.0 <= e && e <= s.1) {
-                conflicts.push(format!(
-                    "release {e} does not match the C library series {} ({})",
-                    s.2, "libc SONAME"
-                ));
-            }
-        }
-        if series.len() > 1 {
-            conflicts.push(format!(
-                "C libraries of several series: {}",
-                series.iter().map(|s| s.2).collect::<Vec<_>>().join(", ")
-            ));
-        }
-    }
-    if let Some((floor, item)) = floor {
-        evidence.push(item);
-        conflicts.extend(apply_floor(&mut estimate, &mut confidence, floor));
-    }
-    if !is_qnx {
-        // Confidence here is in "not QNX": strong when ELF files were read and none is QNX.
-        confidence = if files.is_empty() {
-            Confidence::Low
-        } else {
-            Confidence::High
-        };
-        estimate = ReleaseEstimate::default();
-    }
-    OsAssessment {
-        report: OsReport {
-            family: is_qnx.then(|| "qnx".to_string()),
-            release: estimate.exact.map(|r| r.to_string()),
-            release_range: estimate
-                .range
-                .as_ref()
-                .map(|r| r.2.clone())
-                .or_else(|| estimate.floor.as_ref().map(|f| f.label.clone())),
-            confidence,
-            evidence,
-            conflicts,
-        },
-        is_qnx,
-        estimate,
-    }
+    (estimate, confidence)
 }
 
 /// Take the programs' lower bound into the estimate unless the kernel's release string says

@@ -5,6 +5,21 @@
 //! verdict the code alone does not explain (affected by release only, or inconclusive).
 
 use super::{BinaryReport, CallocReport, CallocVerdict, LibcReport, TargetReport, Verdict};
+use crate::advisory::{FamilyLibrary, GLIBC, KLIBC, MUSL, NEWLIB, UCLIBC};
+use crate::rules::Rule;
+
+impl TargetReport {
+    /// The rules that fired, in the order of the reasons: each reason opens with its
+    /// rule's id (the JSON contract), read back through the rule table.
+    pub fn fired_rules(&self) -> impl Iterator<Item = Rule> + '_ {
+        self.reasons.iter().filter_map(|r| Rule::of_reason(r))
+    }
+
+    /// Whether the rule fired for this target.
+    pub fn fired(&self, rule: Rule) -> bool {
+        self.fired_rules().any(|r| r == rule)
+    }
+}
 
 /// Which rule a finding falls under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +27,7 @@ pub enum FindingKind {
     /// CVE-2021-22156: unchecked calloc in a QNX target (classification rules R1, R2).
     Cve,
     /// CVE-2021-22156 decided by the release alone (R8): no unchecked code was seen.
+    /// (An affected verdict without an unchecked copy of QNX's, whatever rule gave it.)
     CveByRelease,
     /// The target cannot be decided (R0, R6, R10): never to be read as safe.
     Inconclusive,
@@ -63,7 +79,7 @@ impl<'a> Finding<'a> {
     }
 
     /// A C library that the family rule can name, when the file says which one it is.
-    pub fn library(&self) -> Option<&'static str> {
+    pub fn library(&self) -> Option<&'static FamilyLibrary> {
         match self.site {
             Site::Libc(l) => recognise_library(&l.path, l.soname.as_deref(), &l.calloc.chain),
             Site::Static(b, c) => recognise_library(&b.path, None, &c.chain),
@@ -139,20 +155,20 @@ pub fn recognise_library(
     path: &str,
     soname: Option<&str>,
     chain: &[String],
-) -> Option<&'static str> {
+) -> Option<&'static FamilyLibrary> {
     let name = path.rsplit(['/', '!']).next().unwrap_or(path);
     let soname = soname.unwrap_or("");
     let has = |s: &str| name.contains(s) || soname.contains(s);
     if chain.iter().any(|f| f == "_calloc_r" || f == "_malloc_r") {
-        Some("newlib (calloc unchecked up to 3.3.0, fixed in 4.0.0)")
+        Some(&NEWLIB)
     } else if has("uClibc") || soname == "libc.so.0" || name == "libc.so.0" {
-        Some("uClibc / uClibc-ng (CVE-2021-27419, fixed in 1.0.37)")
+        Some(&UCLIBC)
     } else if has("klibc") {
-        Some("klibc (CVE-2021-31870, fixed in 2.0.9)")
+        Some(&KLIBC)
     } else if has("musl") {
-        Some("musl")
+        Some(&MUSL)
     } else if soname == "libc.so.6" || name.starts_with("libc-2.") {
-        Some("glibc")
+        Some(&GLIBC)
     } else {
         None
     }
@@ -177,9 +193,9 @@ mod tests {
     #[test]
     fn recognises_libraries() {
         let chain = vec!["calloc".to_string(), "_calloc_r".to_string()];
-        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.starts_with("newlib")));
+        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.name == "newlib"));
         assert!(recognise_library("lib/libuClibc-1.0.30.so", None, &[])
-            .is_some_and(|l| l.starts_with("uClibc")));
+            .is_some_and(|l| l.name.starts_with("uClibc")));
         assert_eq!(recognise_library("lib/libfoo.so", None, &[]), None);
     }
 }

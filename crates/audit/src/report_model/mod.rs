@@ -8,6 +8,7 @@ pub mod findings;
 use serde::{Deserialize, Serialize};
 
 pub use crate::calloc::{CallocAnalysis, CallocVerdict, ChainLink, EvidenceLine};
+pub use crate::verdict::Verdict;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -30,30 +31,6 @@ impl Default for Tool {
             // The tool, not this library crate (issue 18 moved the model out of the binary's package).
             name: "badalloc-audit".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Affected,
-    Patched,
-    NotAffected,
-    NotQnx,
-    Inconclusive,
-    Error,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Affected => "affected",
-            Verdict::Patched => "patched",
-            Verdict::NotAffected => "not-affected",
-            Verdict::NotQnx => "not-qnx",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::Error => "error",
         }
     }
 }
@@ -98,10 +75,24 @@ pub struct TargetReport {
     pub stats: ScanStats,
     /// For affected and inconclusive targets: binaries ranked by exposure, most exposed first.
     #[serde(default)]
-    pub exposure: Vec<crate::surface::ExposureReport>,
+    pub exposure: Vec<ExposureReport>,
     /// For affected and inconclusive targets: what to do until the patch ships.
     #[serde(default)]
     pub mitigations: Vec<String>,
+}
+
+/// A binary of an affected or inconclusive target, ranked by exposure (`surface::rank`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureReport {
+    pub path: String,
+    /// 0..=4: one point each for unchecked calloc, network-facing, started at boot, named service.
+    pub score: u8,
+    /// How it reaches calloc: `static-copy-unchecked`, `imports-unchecked`, `imports-unverified`, or null.
+    pub calloc: Option<String>,
+    pub network: bool,
+    /// Where it is started at boot (script path), if found.
+    pub started_by: Option<String>,
+    pub named_service: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

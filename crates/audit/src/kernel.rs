@@ -5,7 +5,13 @@
 
 use memchr::memmem;
 
-use crate::facts::KernelRelease;
+/// The kernel's release string and its link timestamp, as found next to each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRelease {
+    pub release: String,
+    pub timestamp: String,
+    pub offset: u64,
+}
 
 /// The format string every procnto carries; it marks a file as the kernel when its name
 /// does not (kernels are renamed in custom boot images).
