@@ -21,6 +21,7 @@ use crate::surface;
 use crate::work_budget::{
     FileWork, ScanWork, MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
 };
+use crate::ErrorKind;
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
 /// nests a few levels; the bound stops a crafted image that contains itself.
@@ -97,6 +98,7 @@ pub(crate) fn examine_path(
             errors: vec![ErrorReport {
                 path: rel.to_string(),
                 offset: None,
+                kind: ErrorKind::Unreadable,
                 message: format!("could not be read: {}", describe_read_error(&e)),
             }],
             unread: true,
@@ -222,6 +224,7 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: Some(cut.first),
+            kind: ErrorKind::BoundHit,
             message,
         });
     }
@@ -285,6 +288,7 @@ fn open_image(
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: carved_at,
+            kind: ErrorKind::BoundHit,
             message,
         });
         return Taken::NotOpened;
@@ -315,10 +319,13 @@ fn open_image(
         if at.work.charge(image.resident_bytes()) {
             Ok(image)
         } else {
-            Err(crate::FormatError::new(format!(
-                "{} decoded bytes exceed the work left",
-                image.resident_bytes()
-            )))
+            Err(crate::FormatError::new(
+                ErrorKind::BoundHit,
+                format!(
+                    "{} decoded bytes exceed the work left",
+                    image.resident_bytes()
+                ),
+            ))
         }
     });
     let image = match opened {
@@ -333,6 +340,7 @@ fn open_image(
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
+                kind: e.kind,
                 message: format!("{} image: {why}", kind.name()),
             });
             return Taken::NotOpened;
@@ -344,6 +352,7 @@ fn open_image(
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: d.offset,
+            kind: image.damage().map_or(ErrorKind::Corrupt, |e| e.kind),
             message: format!("{} image damaged: {}", kind.name(), d.detail),
         });
     }
@@ -602,6 +611,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path,
                 offset: e.offset,
+                kind: e.kind,
                 message: e.message,
             });
         } else {
@@ -643,6 +653,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path,
                 offset,
+                kind: ErrorKind::BoundHit,
                 message,
             });
         }
@@ -654,6 +665,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: first.offset,
+                kind: ErrorKind::BoundHit,
                 message: format!(
                     "{} more files of this image not examined: the work budget of the file is \
                      spent (the first of them: {}{})",
@@ -667,6 +679,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: report.offset,
+                kind: ErrorKind::BoundHit,
                 message: format!(
                     "{} more files of this image could not be read (the first \
                      {MAX_ENTRY_ERRORS_LISTED} are listed)",
@@ -680,6 +693,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: first.offset,
+                kind: ErrorKind::BoundHit,
                 message: format!(
                     "{} more files have the bytes of a file examined before in this image: \
                      not listed in same_content, which lists at most \
@@ -709,6 +723,7 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
                     out.errors.push(ErrorReport {
                         path: path.to_string(),
                         offset: e.offset,
+                        kind: e.kind,
                         message: e.message.clone(),
                     });
                     Some(CallocReport::unknown(&e.message))
@@ -722,6 +737,7 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
                 .extend(facts.warnings.iter().map(|w| ErrorReport {
                     path: path.to_string(),
                     offset: w.offset,
+                    kind: w.kind,
                     message: w.message.clone(),
                 }));
             out.facts.push(facts);
@@ -729,6 +745,7 @@ fn examine_elf(path: &str, data: &[u8], out: &mut FileOutcome) {
         Err(e) => out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: e.offset,
+            kind: e.kind,
             message: e.message,
         }),
     }
@@ -749,6 +766,7 @@ fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocReport>, crate::FormatErr
                 .map(|o| o as u64);
             Err(crate::FormatError {
                 offset,
+                kind: ErrorKind::Unsupported,
                 message: "calloc analysis aborted: the machine-code decoder failed on this \
                           code (internal panic)"
                     .into(),

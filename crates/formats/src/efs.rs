@@ -29,8 +29,11 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, LocatedError, Note};
-use crate::FormatError;
+use super::{
+    Container, ContainerKind, Endian, Entry, EntryType, KindOfError, Limits, Loc, LocatedError,
+    Note,
+};
+use crate::{ErrorKind, FormatError};
 
 /// The signature of the boot info, at offset 4 of its extent.
 pub const SIGNATURE: &[u8; 8] = b"QSSL_F3S";
@@ -102,6 +105,26 @@ pub enum EfsErrorKind {
 
 /// An error of the EFS reader: the offset in the image of the structure at fault, and what.
 pub type EfsError = LocatedError<EfsErrorKind>;
+
+impl KindOfError for EfsErrorKind {
+    fn error_kind(&self) -> ErrorKind {
+        use EfsErrorKind::*;
+        match self {
+            TooManySteps | TooBig { .. } | TooManyEntries(_) | OutOfMemory { .. } => {
+                ErrorKind::BoundHit
+            }
+            NoUnitInfo
+            | NoBootInfo
+            | PartitionStart { .. }
+            | NoSuchUnit(_)
+            | NoSuchHeader { .. }
+            | TextOutsideUnit
+            | Unwritten
+            | ChainLoops
+            | BadDirEntry => ErrorKind::Corrupt,
+        }
+    }
+}
 
 impl fmt::Display for EfsErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1005,10 +1028,8 @@ impl Container for Efs<'_> {
         if let Some(not_a_file) = super::read_non_file(entry) {
             return not_a_file;
         }
-        self.read_entry(entry).map_err(|e| FormatError {
-            offset: Some(e.offset),
-            message: format!("{}: {}", entry.path, e.kind),
-        })
+        self.read_entry(entry)
+            .map_err(|e| FormatError::from(e).in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

@@ -30,8 +30,11 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, LocatedError, Note};
-use crate::FormatError;
+use super::{
+    Container, ContainerKind, Endian, Entry, EntryType, KindOfError, Limits, Loc, LocatedError,
+    Note,
+};
+use crate::{ErrorKind, FormatError};
 
 /// Size of a file table entry.
 const FTABLE_ENTRY: usize = 64;
@@ -76,6 +79,16 @@ pub enum EtfsErrorKind {
 /// An error of the ETFS reader: the offset in the image of the structure at fault (for a
 /// missing cluster: the file's file-table entry, as the cluster itself is nowhere), and what.
 pub type EtfsError = LocatedError<EtfsErrorKind>;
+
+impl KindOfError for EtfsErrorKind {
+    fn error_kind(&self) -> ErrorKind {
+        use EtfsErrorKind::*;
+        match self {
+            TooBig { .. } | TooManyEntries(_) | OutOfMemory { .. } => ErrorKind::BoundHit,
+            NoLayout | MissingCluster { .. } | BadClusterData { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
 
 impl fmt::Display for EtfsErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -906,10 +919,7 @@ impl Container for Etfs<'_> {
         let fid = u32::try_from(entry.loc.offset).unwrap_or(u32::MAX);
         let at = usize::try_from(entry.loc.aux).unwrap_or(0);
         self.read_fid(fid, entry.loc.len, at)
-            .map_err(|e| FormatError {
-                offset: Some(e.offset),
-                message: format!("{}: {}", entry.path, e.kind),
-            })
+            .map_err(|e| FormatError::from(e).in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

@@ -14,7 +14,7 @@ use super::{
     cstr_at, gzip, lzo, slice_at, too_big, ucl, Container, ContainerKind, Endian, Entry, EntryType,
     Limits, Loc, Note,
 };
-use crate::FormatError;
+use crate::{ErrorKind, FormatError};
 
 /// `STARTUP_HDR_SIGNATURE`.
 pub const STARTUP_SIGNATURE: u32 = 0x00FF_7EEB;
@@ -467,6 +467,7 @@ impl<'a> Ifs<'a> {
             None => {
                 if parse_image_header(data).is_none() {
                     return Err(FormatError::at(
+                        ErrorKind::Corrupt,
                         0,
                         "no IFS startup header (0x00FF7EEB) in the first 64 KiB and no image header at offset 0",
                     ));
@@ -498,6 +499,7 @@ impl<'a> Ifs<'a> {
                 return d;
             }
             FormatError::at(
+                ErrorKind::Corrupt,
                 imagefs_offset,
                 if compression == Compression::None {
                     "no valid image header (\"imagefs\") where the startup header puts it"
@@ -694,6 +696,7 @@ fn imagefs_behind<'a>(
 ) -> Result<Behind<'a>, FormatError> {
     let part = slice_at(data, sh.offset, u64::from(sh.startup_size)).ok_or_else(|| {
         FormatError::at(
+            ErrorKind::Truncated,
             data.len() as u64,
             format!(
                 "IFS truncated in its startup part: the startup header at {:#x} says {:#x} \
@@ -877,6 +880,7 @@ fn decompress_imagefs(
                 .min(limits.max_expanded);
             let v = gzip::gunzip_one(src, max, limits).map_err(|e| {
                 FormatError::at(
+                    e.kind,
                     start,
                     format!("IFS zlib imagefs: {} (imagefs_size {expect})", e.message),
                 )
@@ -895,6 +899,7 @@ fn decompress_imagefs(
             limits,
         )),
         Compression::None | Compression::Unknown(_) => Err(FormatError::at(
+            ErrorKind::Unsupported,
             sh.offset + 6,
             "unsupported IFS compression",
         )),
@@ -924,6 +929,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         let block_at = start + pos as u64;
         let Some(hdr) = src.get(pos..pos + 2) else {
             break Some(FormatError::at(
+                ErrorKind::Truncated,
                 block_at,
                 format!(
                     "IFS {name} imagefs truncated: block header missing after {end} expanded bytes"
@@ -937,6 +943,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         }
         let Some(block) = src.get(pos + 2..pos + 2 + len) else {
             break Some(FormatError::at(
+                ErrorKind::Truncated,
                 block_at,
                 format!(
                     "IFS {name} block of {len} bytes runs past the end of the input ({} bytes \
@@ -947,6 +954,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         };
         if end as u64 >= expect {
             break Some(FormatError::at(
+                ErrorKind::Corrupt,
                 block_at,
                 format!(
                     "IFS {name} imagefs expands past imagefs_size ({expect} bytes): \
@@ -964,11 +972,13 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
                     start + pos as u64 + 2,
                 );
                 if e.message.contains("output overrun") {
-                    fe.message.push_str(if max == MAX_BLOCK_OUT {
-                        " (block expands past 64 KiB)"
+                    if max == MAX_BLOCK_OUT {
+                        fe.message.push_str(" (block expands past 64 KiB)");
                     } else {
-                        " (imagefs expands past the size limit)"
-                    });
+                        fe.message
+                            .push_str(" (imagefs expands past the size limit)");
+                        fe.kind = ErrorKind::BoundHit;
+                    }
                 }
                 break Some(fe);
             }
@@ -1030,6 +1040,7 @@ fn parse_dir(
         };
         if entries.len() >= limits.max_entries {
             return Err(FormatError::at(
+                ErrorKind::BoundHit,
                 fs_off + pos as u64,
                 format!("IFS directory has more than {} entries", limits.max_entries),
             ));
@@ -1275,6 +1286,10 @@ impl Container for Ifs<'_> {
             .checked_add(self.info.compressed_size?)
     }
 
+    fn damage(&self) -> Option<&FormatError> {
+        self.info.damage.as_ref()
+    }
+
     fn data_offset(&self, entry: &Entry) -> Option<u64> {
         file_note_offset(
             self.info.compression,
@@ -1319,6 +1334,7 @@ impl Container for Ifs<'_> {
             .map(Cow::Borrowed)
             .ok_or_else(|| {
                 FormatError::at(
+                    ErrorKind::Truncated,
                     self.info.imagefs_offset.saturating_add(entry.loc.offset),
                     format!(
                         "{}: data at imagefs offset {:#x}+{:#x} runs past the image ({:#x} bytes)",

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use super::{
     slice_at, too_big, Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, Note,
 };
-use crate::FormatError;
+use crate::{ErrorKind, FormatError};
 
 const BS: u64 = 512;
 const ENTRY: usize = 64;
@@ -116,6 +116,7 @@ impl<'a> Qnx4<'a> {
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<Qnx4<'a>, FormatError> {
         let root = valid_root(data).ok_or_else(|| {
             FormatError::at(
+                ErrorKind::Corrupt,
                 ROOT_OFF as u64,
                 "no QNX4 root directory entry \"/\" at 0x200",
             )
@@ -173,7 +174,10 @@ impl<'a> Qnx4<'a> {
         let want = usize::from(ino.num_xtnts);
         let ext = |blk: u32, n: u32| -> Result<(u64, u64), FormatError> {
             if blk == 0 {
-                return Err(FormatError::new("QNX4 extent at block 0"));
+                return Err(FormatError::new(
+                    ErrorKind::Corrupt,
+                    "QNX4 extent at block 0",
+                ));
             }
             Ok(((u64::from(blk) - 1) * BS, u64::from(n) * BS))
         };
@@ -186,16 +190,22 @@ impl<'a> Qnx4<'a> {
         while out.len() < want && xblk != 0 {
             if !seen.insert(xblk) {
                 return Err(FormatError::at(
+                    ErrorKind::Corrupt,
                     (u64::from(xblk) - 1) * BS,
                     "QNX4 extent block chain loops",
                 ));
             }
             let off = (u64::from(xblk) - 1) * BS;
             let b = slice_at(self.data, off, BS).ok_or_else(|| {
-                FormatError::at(off, "QNX4 extent block past the end of the image")
+                FormatError::at(
+                    ErrorKind::Truncated,
+                    off,
+                    "QNX4 extent block past the end of the image",
+                )
             })?;
             if b.get(68..76) != Some(&XBLK_SIG[..]) {
                 return Err(FormatError::at(
+                    ErrorKind::Corrupt,
                     off,
                     "QNX4 extent block without IamXblk signature",
                 ));
@@ -225,18 +235,26 @@ impl<'a> Qnx4<'a> {
             if len >= size {
                 return slice_at(self.data, off, size)
                     .map(Cow::Borrowed)
-                    .ok_or_else(|| FormatError::at(off, "QNX4 extent past the end of the image"));
+                    .ok_or_else(|| {
+                        FormatError::at(
+                            ErrorKind::Truncated,
+                            off,
+                            "QNX4 extent past the end of the image",
+                        )
+                    });
             }
         }
         let total: u64 = exts.iter().map(|e| e.1).sum();
         if total < size {
-            return Err(FormatError::new(format!(
-                "QNX4 file of {size} bytes has only {total} bytes of extents"
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX4 file of {size} bytes has only {total} bytes of extents"),
+            ));
         }
         for &(off, len) in &exts {
             if slice_at(self.data, off, len).is_none() {
                 return Err(FormatError::at(
+                    ErrorKind::Truncated,
                     off,
                     "QNX4 extent past the end of the image",
                 ));
@@ -267,13 +285,19 @@ impl<'a> Qnx4<'a> {
             return Ok(None);
         }
         let off = (u64::from(blk) - 1) * BS;
-        let rec = slice_at(self.data, off, BS)
-            .ok_or_else(|| FormatError::at(off, "long-name block past the end of the image"))?;
+        let rec = slice_at(self.data, off, BS).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Truncated,
+                off,
+                "long-name block past the end of the image",
+            )
+        })?;
         let text = rec.get(LFN_NAME_AT..).unwrap_or(&[]);
         let end = memchr::memchr(0, text).unwrap_or(text.len());
         let long = text.get(..end).unwrap_or(&[]);
         if long.len() <= LINK_NAME_MAX || !long.starts_with(short) {
             return Err(FormatError::at(
+                ErrorKind::Corrupt,
                 off,
                 format!("long-name block {blk} does not hold this entry's name"),
             ));
@@ -290,10 +314,13 @@ impl<'a> Qnx4<'a> {
             // All directories together may not make us scan more than `max_expanded` bytes.
             let size = u64::from(dir.size);
             if size > budget {
-                return Err(FormatError::new(format!(
-                    "QNX4 directories hold more than {} bytes in total",
-                    self.limits.max_expanded
-                )));
+                return Err(FormatError::new(
+                    ErrorKind::BoundHit,
+                    format!(
+                        "QNX4 directories hold more than {} bytes in total",
+                        self.limits.max_expanded
+                    ),
+                ));
             }
             budget -= size;
             let raw = match self.read_inode(&dir, u64::MAX) {
@@ -377,10 +404,13 @@ impl<'a> Qnx4<'a> {
                 // Inline inodes live in the directory's own blocks; locate them by content.
                 let ino_key = if ioff != 0 { ioff } else { 0 };
                 if self.entries.len() >= self.limits.max_entries {
-                    return Err(FormatError::new(format!(
-                        "QNX4 file system has more than {} entries",
-                        self.limits.max_entries
-                    )));
+                    return Err(FormatError::new(
+                        ErrorKind::BoundHit,
+                        format!(
+                            "QNX4 file system has more than {} entries",
+                            self.limits.max_entries
+                        ),
+                    ));
                 }
                 let mode = u32::from(ino.mode);
                 let etype = EntryType::from_mode(mode);
@@ -491,10 +521,8 @@ impl Container for Qnx4<'_> {
             uid: 0,
             gid: 0,
         };
-        self.read_inode(&ino, u64::MAX).map_err(|e| FormatError {
-            offset: e.offset,
-            message: format!("{}: {}", entry.path, e.message),
-        })
+        self.read_inode(&ino, u64::MAX)
+            .map_err(|e| e.in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, Note};
-use crate::FormatError;
+use crate::{ErrorKind, FormatError};
 
 pub const QNX6_MAGIC: u32 = 0x6819_1122;
 const BOOTBLOCK_MAGIC: [u8; 4] = [0xeb, 0x10, 0x90, 0x00];
@@ -202,10 +202,15 @@ impl<'a> Qnx6<'a> {
 
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<Qnx6<'a>, FormatError> {
         let mut notes = Vec::new();
-        let sb0_off = find_sb0(data)
-            .ok_or_else(|| FormatError::at(0, "no QNX6 superblock (magic 0x68191122) found"))?;
+        let sb0_off = find_sb0(data).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Corrupt,
+                0,
+                "no QNX6 superblock (magic 0x68191122) found",
+            )
+        })?;
         let sb0 = parse_sb(data, sb0_off)
-            .ok_or_else(|| FormatError::at(sb0_off, "bad QNX6 superblock"))?;
+            .ok_or_else(|| FormatError::at(ErrorKind::Corrupt, sb0_off, "bad QNX6 superblock"))?;
         let bs = u64::from(sb0.blocksize);
         let data_start = sb0_off + data_area_offset(bs);
         // Superblock 1: from the boot block if it says, else after the data blocks.
@@ -262,9 +267,9 @@ impl<'a> Qnx6<'a> {
             .filter(|s| s.blocksize == sb0.blocksize)
             .collect();
         cands.sort_by_key(|s| (s.crc_ok, s.serial));
-        let sb = cands
-            .pop()
-            .ok_or_else(|| FormatError::at(sb0_off, "no usable QNX6 superblock"))?;
+        let sb = cands.pop().ok_or_else(|| {
+            FormatError::at(ErrorKind::Corrupt, sb0_off, "no usable QNX6 superblock")
+        })?;
         if !sb.crc_ok {
             notes.push(Note::new(
                 "warning",
@@ -302,17 +307,19 @@ impl<'a> Qnx6<'a> {
     fn map_block(&self, tree: &Tree, i: u64) -> Result<Option<u32>, FormatError> {
         let levels = u32::from(tree.levels);
         if levels > MAX_LEVELS {
-            return Err(FormatError::new(format!(
-                "QNX6 tree with {levels} levels (max {MAX_LEVELS})"
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX6 tree with {levels} levels (max {MAX_LEVELS})"),
+            ));
         }
         let fan = self.bs / 4;
         let per_root = fan.checked_pow(levels).unwrap_or(u64::MAX);
         let top = i / per_root;
         let Some(&mut_ptr) = tree.ptrs.get(top as usize).filter(|_| top < 16) else {
-            return Err(FormatError::new(format!(
-                "QNX6 logical block {i} beyond the 16 root pointers"
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX6 logical block {i} beyond the 16 root pointers"),
+            ));
         };
         let mut ptr = mut_ptr;
         let mut rem = i % per_root;
@@ -325,10 +332,9 @@ impl<'a> Qnx6<'a> {
             rem %= unit;
             let blk = self.block(ptr)?;
             let at = self.block_offset(ptr).unwrap_or(0);
-            ptr = self
-                .e
-                .u32(blk, (idx * 4) as usize)
-                .ok_or_else(|| FormatError::at(at, "QNX6 pointer index out of block"))?;
+            ptr = self.e.u32(blk, (idx * 4) as usize).ok_or_else(|| {
+                FormatError::at(ErrorKind::Corrupt, at, "QNX6 pointer index out of block")
+            })?;
         }
         if ptr == u32::MAX {
             return Ok(None);
@@ -345,9 +351,10 @@ impl<'a> Qnx6<'a> {
     fn block(&self, ptr: u32) -> Result<&'a [u8], FormatError> {
         let off = self
             .block_offset(ptr)
-            .ok_or_else(|| FormatError::new("QNX6 block number overflow"))?;
+            .ok_or_else(|| FormatError::new(ErrorKind::Corrupt, "QNX6 block number overflow"))?;
         super::slice_at(self.data, off, self.bs).ok_or_else(|| {
             FormatError::at(
+                ErrorKind::Truncated,
                 off,
                 format!(
                     "QNX6 block {ptr} lies past the end of the image ({} bytes)",
@@ -368,7 +375,7 @@ impl<'a> Qnx6<'a> {
         let first = offset / self.bs;
         let end = offset
             .checked_add(len)
-            .ok_or_else(|| FormatError::new("QNX6 read overflow"))?;
+            .ok_or_else(|| FormatError::new(ErrorKind::Corrupt, "QNX6 read overflow"))?;
         let last = (end - 1) / self.bs;
         // Fast path: physically contiguous blocks are borrowed.
         let mut blocks = Vec::with_capacity(((last - first + 1) as usize).min(1 << 16));
@@ -390,7 +397,9 @@ impl<'a> Qnx6<'a> {
                 let start = self
                     .block_offset(*b0)
                     .and_then(|o| o.checked_add(skip))
-                    .ok_or_else(|| FormatError::new("QNX6 block number overflow"))?;
+                    .ok_or_else(|| {
+                        FormatError::new(ErrorKind::Corrupt, "QNX6 block number overflow")
+                    })?;
                 if let Some(s) = super::slice_at(self.data, start, len) {
                     return Ok(Cow::Borrowed(s));
                 }
@@ -418,18 +427,21 @@ impl<'a> Qnx6<'a> {
 
     fn inode(&self, ino: u32) -> Result<Inode, FormatError> {
         if ino == 0 {
-            return Err(FormatError::new("QNX6 inode 0"));
+            return Err(FormatError::new(ErrorKind::Corrupt, "QNX6 inode 0"));
         }
         let off = u64::from(ino - 1) * INODE_SIZE;
         if off + INODE_SIZE > self.sb.inodes.size {
-            return Err(FormatError::new(format!(
-                "QNX6 inode {ino} beyond the inode table ({} bytes)",
-                self.sb.inodes.size
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "QNX6 inode {ino} beyond the inode table ({} bytes)",
+                    self.sb.inodes.size
+                ),
+            ));
         }
         let raw = self.read_tree(&self.sb.inodes, off, INODE_SIZE)?;
         let e = self.e;
-        let bad = || FormatError::new(format!("QNX6 inode {ino} unreadable"));
+        let bad = || FormatError::new(ErrorKind::Corrupt, format!("QNX6 inode {ino} unreadable"));
         let tree = parse_tree(&raw, 0, e, 100).ok_or_else(bad)?;
         // The inode layout differs from a root node: pointers at 36, levels at 100.
         let mut ptrs = [0u32; 16];
@@ -449,16 +461,22 @@ impl<'a> Qnx6<'a> {
         let off = u64::from(index) * self.bs;
         let raw = self.read_tree(&self.sb.longfile, off, self.bs.min(512 + 2))?;
         let n = self.e.u16(&raw, 0).unwrap_or(0) as usize;
-        let name = raw
-            .get(2..2 + n)
-            .ok_or_else(|| FormatError::new(format!("QNX6 long name {index} too long")))?;
+        let name = raw.get(2..2 + n).ok_or_else(|| {
+            FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX6 long name {index} too long"),
+            )
+        })?;
         Ok(crate::names::escape_name(name))
     }
 
     fn walk(&mut self) -> Result<(), FormatError> {
         let root = self.inode(1)?;
         if EntryType::from_mode(u32::from(root.mode)) != EntryType::Dir {
-            return Err(FormatError::new("QNX6 inode 1 (root) is not a directory"));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                "QNX6 inode 1 (root) is not a directory",
+            ));
         }
         let mut root_e = Entry::new(
             String::new(),
@@ -492,10 +510,13 @@ impl<'a> Qnx6<'a> {
             let size = dir.tree.size.min(budget);
             budget -= size;
             if size < dir.tree.size {
-                return Err(FormatError::new(format!(
-                    "QNX6 directories hold more than {} bytes in total",
-                    self.limits.max_expanded
-                )));
+                return Err(FormatError::new(
+                    ErrorKind::BoundHit,
+                    format!(
+                        "QNX6 directories hold more than {} bytes in total",
+                        self.limits.max_expanded
+                    ),
+                ));
             }
             let raw = match self.read_tree(&dir.tree, 0, size) {
                 Ok(r) => r,
@@ -540,10 +561,13 @@ impl<'a> Qnx6<'a> {
                     format!("{prefix}/{name}")
                 };
                 if self.entries.len() >= self.limits.max_entries {
-                    return Err(FormatError::new(format!(
-                        "QNX6 file system has more than {} entries",
-                        self.limits.max_entries
-                    )));
+                    return Err(FormatError::new(
+                        ErrorKind::BoundHit,
+                        format!(
+                            "QNX6 file system has more than {} entries",
+                            self.limits.max_entries
+                        ),
+                    ));
                 }
                 let inode = match self.inode(ino) {
                     Ok(i) => i,
@@ -628,14 +652,12 @@ impl Container for Qnx6<'_> {
         if let Some(not_a_file) = super::read_non_file(entry) {
             return not_a_file;
         }
-        let ino = u32::try_from(entry.loc.aux)
-            .map_err(|_| FormatError::new(format!("{}: bad inode", entry.path)))?;
+        let ino = u32::try_from(entry.loc.aux).map_err(|_| {
+            FormatError::new(ErrorKind::Corrupt, format!("{}: bad inode", entry.path))
+        })?;
         let inode = self.inode(ino)?;
         self.read_tree(&inode.tree, 0, inode.tree.size)
-            .map_err(|e| FormatError {
-                offset: e.offset,
-                message: format!("{}: {}", entry.path, e.message),
-            })
+            .map_err(|e| e.in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{Container, ContainerKind, Entry, EntryType, Limits, Loc, Note};
-use crate::FormatError;
+use crate::{ErrorKind, FormatError};
 
 const BLOCK: usize = 512;
 /// Longest GNU long name / pax header we accept (real ones are a few KiB at most).
@@ -217,7 +217,11 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
         zero_blocks = 0;
         if !checksum_ok(h) {
             if entries.is_empty() {
-                return Err(FormatError::at(off as u64, "tar header checksum mismatch"));
+                return Err(FormatError::at(
+                    ErrorKind::Corrupt,
+                    off as u64,
+                    "tar header checksum mismatch",
+                ));
             }
             notes.push(Note::new(
                 "error",
@@ -227,10 +231,13 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
             break;
         }
         let hdr_off = off;
-        let mut size = h
-            .get(124..136)
-            .and_then(octal)
-            .ok_or_else(|| FormatError::at(hdr_off as u64 + 124, "tar: bad size field"))?;
+        let mut size = h.get(124..136).and_then(octal).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Corrupt,
+                hdr_off as u64 + 124,
+                "tar: bad size field",
+            )
+        })?;
         if let Some(s) = pax.get("size").and_then(|s| s.parse::<u64>().ok()) {
             size = s;
         }
@@ -240,15 +247,26 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
             .checked_add(511)
             .map(|s| s & !511)
             .and_then(|s| usize::try_from(s).ok())
-            .ok_or_else(|| FormatError::at(hdr_off as u64 + 124, "tar: size overflow"))?;
-        let next = data_off
-            .checked_add(padded)
-            .ok_or_else(|| FormatError::at(hdr_off as u64 + 124, "tar: size overflow"))?;
+            .ok_or_else(|| {
+                FormatError::at(
+                    ErrorKind::Corrupt,
+                    hdr_off as u64 + 124,
+                    "tar: size overflow",
+                )
+            })?;
+        let next = data_off.checked_add(padded).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Corrupt,
+                hdr_off as u64 + 124,
+                "tar: size overflow",
+            )
+        })?;
         let content = data.get(data_off..data_off.saturating_add(size as usize).min(data.len()));
         match typeflag {
             b'L' | b'K' | b'x' | b'g' => {
                 if size > MAX_META {
                     return Err(FormatError::at(
+                        ErrorKind::BoundHit,
                         hdr_off as u64,
                         "tar: oversized metadata record",
                     ));
@@ -256,7 +274,11 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
                 let c = data
                     .get(data_off..data_off.saturating_add(size as usize))
                     .ok_or_else(|| {
-                        FormatError::at(data_off as u64, "tar: truncated metadata record")
+                        FormatError::at(
+                            ErrorKind::Truncated,
+                            data_off as u64,
+                            "tar: truncated metadata record",
+                        )
                     })?;
                 match typeflag {
                     b'L' => long_name = Some(field_str(c)),
@@ -271,6 +293,7 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
         }
         if entries.len() >= limits.max_entries {
             return Err(FormatError::at(
+                ErrorKind::BoundHit,
                 hdr_off as u64,
                 format!("tar: more than {} entries", limits.max_entries),
             ));
@@ -400,6 +423,7 @@ impl Container for Tar<'_> {
             .map(Cow::Borrowed)
             .ok_or_else(|| {
                 FormatError::at(
+                    ErrorKind::Truncated,
                     entry.loc.offset,
                     format!("{}: file data runs past the end of the archive", entry.path),
                 )
