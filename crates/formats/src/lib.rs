@@ -42,6 +42,7 @@ pub mod etfs;
 pub mod extract;
 pub mod gzip;
 pub mod ifs;
+mod layout;
 pub mod lzo;
 mod pair_filter;
 pub mod qnx4;
@@ -539,14 +540,6 @@ impl Endian {
         Some(match self {
             Endian::Little => u32::from_le_bytes(b),
             Endian::Big => u32::from_be_bytes(b),
-        })
-    }
-
-    pub(crate) fn u64(self, d: &[u8], off: usize) -> Option<u64> {
-        let b: [u8; 8] = d.get(off..off.checked_add(8)?)?.try_into().ok()?;
-        Some(match self {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
         })
     }
 }

@@ -16,7 +16,12 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, Note};
+use crate::layout::{parse_with, skip, u16_in, u32_in, u32s, u64_in, Parsed};
 use crate::{ErrorKind, FormatError};
+use nom::bytes::complete::take;
+use nom::combinator::peek;
+use nom::number::complete::u8;
+use nom::Parser;
 
 pub const QNX6_MAGIC: u32 = 0x6819_1122;
 const BOOTBLOCK_MAGIC: [u8; 4] = [0xeb, 0x10, 0x90, 0x00];
@@ -63,16 +68,21 @@ struct Tree {
     levels: u8,
 }
 
-fn parse_tree(d: &[u8], off: usize, e: Endian, levels_at: usize) -> Option<Tree> {
-    let mut ptrs = [0u32; 16];
-    for (i, p) in ptrs.iter_mut().enumerate() {
-        *p = e.u32(d, off + 8 + 4 * i)?;
-    }
-    Some(Tree {
-        size: e.u64(d, off)?,
-        ptrs,
-        levels: *d.get(off + levels_at)?,
-    })
+/// A superblock's tree root (`struct qnx6_root_node`, 80 bytes): the size, 16 block
+/// pointers, the level count, the mode and 6 spare bytes.
+fn parse_root_node(node: &[u8], e: Endian) -> Parsed<'_, Tree> {
+    let (rest, (size, ptrs, levels, _mode_spare)) =
+        (u64_in(e), u32s::<16>(e), u8, skip(7)).parse(node)?;
+    Ok((rest, Tree { size, ptrs, levels }))
+}
+
+/// A directory entry (`struct qnx6_dir_entry`, 32 bytes): inode, name length, and the name's
+/// 27 bytes, which for a long name (`struct qnx6_long_dir_entry`) hold 3 bytes of padding
+/// and the index of the name in the long-name tree.
+fn parse_dirent(de: &[u8], e: Endian) -> Parsed<'_, (u32, u8, &[u8], u32)> {
+    let (rest, (ino, len, short)) = (u32_in(e), u8, peek(take(27usize))).parse(de)?;
+    let (rest, (_pad, long_index)) = (skip(3), u32_in(e)).parse(rest)?;
+    Ok((rest, (ino, len, short, long_index)))
 }
 
 /// A decoded superblock.
@@ -99,24 +109,47 @@ fn parse_sb(data: &[u8], off: u64) -> Option<Superblock> {
         [0x68, 0x19, 0x11, 0x22] => Endian::Big,
         _ => return None,
     };
-    let crc = e.u32(sb, 4)?;
-    let blocksize = e.u32(sb, 48)?;
+    let (crc, fields) = parse_with(sb, |i| parse_sb_fields(i, e))?;
+    let blocksize = fields.blocksize;
     if !(512..=65536).contains(&blocksize) || !blocksize.is_power_of_two() {
         return None;
     }
     Some(Superblock {
         offset: off,
-        big_endian: e == Endian::Big,
         crc_ok: crc32_qnx6(sb.get(8..)?) == crc,
-        serial: e.u64(sb, 8)?,
-        blocksize,
-        num_inodes: e.u32(sb, 52)?,
-        free_inodes: e.u32(sb, 56)?,
-        num_blocks: e.u32(sb, 60)?,
-        free_blocks: e.u32(sb, 64)?,
-        inodes: parse_tree(sb, 72, e, 72)?,
-        longfile: parse_tree(sb, 232, e, 72)?,
+        ..fields
     })
+}
+
+/// `struct qnx6_super_block`: magic, CRC (returned apart), serial, times, flags, versions and
+/// volume id (skipped), block size and counts, allocation group, then the roots of the
+/// inode, bitmap and long-name trees (80 bytes each). `offset` and `crc_ok` are left for the
+/// caller.
+fn parse_sb_fields(sb: &[u8], e: Endian) -> Parsed<'_, (u32, Superblock)> {
+    let (rest, (_magic, crc, serial, _times_flags_versions_volume)) =
+        (u32_in(e), u32_in(e), u64_in(e), skip(32)).parse(sb)?;
+    let (rest, [blocksize, num_inodes, free_inodes, num_blocks, free_blocks, _allocgroup]) =
+        u32s::<6>(e)(rest)?;
+    let (rest, (inodes, _bitmap, longfile)) = (
+        |i| parse_root_node(i, e),
+        skip(80),
+        |i| parse_root_node(i, e),
+    )
+        .parse(rest)?;
+    let fields = Superblock {
+        offset: 0,
+        big_endian: e == Endian::Big,
+        crc_ok: false,
+        serial,
+        blocksize,
+        num_inodes,
+        free_inodes,
+        num_blocks,
+        free_blocks,
+        inodes,
+        longfile,
+    };
+    Ok((rest, (crc, fields)))
 }
 
 /// Offset of superblock 0: from the boot block, else 0x2000, else 0 (no boot block).
@@ -193,6 +226,32 @@ struct Inode {
     uid: u32,
     gid: u32,
     mtime: u32,
+}
+
+/// `struct qnx6_inode_entry`: size, uid, gid, ftime, mtime, atime, ctime, mode, extended
+/// mode, the 16 block pointers and the level count (unlike a root node, the pointers do not
+/// follow the size).
+fn parse_inode(raw: &[u8], e: Endian) -> Parsed<'_, Inode> {
+    let (rest, (size, uid, gid, _ftime, mtime, _atime_ctime)) = (
+        u64_in(e),
+        u32_in(e),
+        u32_in(e),
+        u32_in(e),
+        u32_in(e),
+        skip(8),
+    )
+        .parse(raw)?;
+    let (rest, (mode, _ext_mode, ptrs, levels)) =
+        (u16_in(e), skip(2), u32s::<16>(e), u8).parse(rest)?;
+    let tree = Tree { size, ptrs, levels };
+    let inode = Inode {
+        tree,
+        mode,
+        uid,
+        gid,
+        mtime,
+    };
+    Ok((rest, inode))
 }
 
 impl<'a> Qnx6<'a> {
@@ -440,20 +499,8 @@ impl<'a> Qnx6<'a> {
             ));
         }
         let raw = self.read_tree(&self.sb.inodes, off, INODE_SIZE)?;
-        let e = self.e;
-        let bad = || FormatError::new(ErrorKind::Corrupt, format!("QNX6 inode {ino} unreadable"));
-        let tree = parse_tree(&raw, 0, e, 100).ok_or_else(bad)?;
-        // The inode layout differs from a root node: pointers at 36, levels at 100.
-        let mut ptrs = [0u32; 16];
-        for (i, p) in ptrs.iter_mut().enumerate() {
-            *p = e.u32(&raw, 36 + 4 * i).ok_or_else(bad)?;
-        }
-        Ok(Inode {
-            tree: Tree { ptrs, ..tree },
-            mode: e.u16(&raw, 32).ok_or_else(bad)?,
-            uid: e.u32(&raw, 8).ok_or_else(bad)?,
-            gid: e.u32(&raw, 12).ok_or_else(bad)?,
-            mtime: e.u32(&raw, 20).ok_or_else(bad)?,
+        parse_with(&raw, |i| parse_inode(i, self.e)).ok_or_else(|| {
+            FormatError::new(ErrorKind::Corrupt, format!("QNX6 inode {ino} unreadable"))
         })
     }
 
@@ -470,7 +517,8 @@ impl<'a> Qnx6<'a> {
         Ok(crate::names::escape_name(name))
     }
 
-    fn walk(&mut self) -> Result<(), FormatError> {
+    /// The root directory's entry (inode 1, which must be a directory).
+    fn push_root(&mut self) -> Result<(), FormatError> {
         let root = self.inode(1)?;
         if EntryType::from_mode(u32::from(root.mode)) != EntryType::Dir {
             return Err(FormatError::new(
@@ -492,6 +540,40 @@ impl<'a> Qnx6<'a> {
             aux: 1,
         };
         self.entries.push(root_e);
+        Ok(())
+    }
+
+    /// The inode and name of directory entry `de` in directory `prefix`: a short name in the
+    /// entry, a long one through its index into the long-name tree. None for a free entry,
+    /// `.`, `..`, a name that cannot be used or read (noted).
+    fn dir_entry(&mut self, de: &[u8], prefix: &str) -> Option<(u32, String)> {
+        let (ino, len, short, long_index) = parse_with(de, |i| parse_dirent(i, self.e))?;
+        if ino == 0 {
+            return None;
+        }
+        let name = if usize::from(len) <= SHORT_NAME_MAX {
+            crate::names::escape_name(short.get(..usize::from(len)).unwrap_or(&[]))
+        } else {
+            match self.long_name(long_index) {
+                Ok(n) => n,
+                Err(err) => {
+                    self.notes.push(Note::new(
+                        "error",
+                        format!("{prefix}: long name {long_index}: {}", err.message),
+                        err.offset,
+                    ));
+                    return None;
+                }
+            }
+        };
+        if name == "." || name == ".." || name.is_empty() || name.contains('/') {
+            return None;
+        }
+        Some((ino, name))
+    }
+
+    fn walk(&mut self) -> Result<(), FormatError> {
+        self.push_root()?;
         let mut visited: HashSet<u32> = HashSet::new();
         visited.insert(1);
         let mut stack: Vec<(u32, String, usize)> = vec![(1, String::new(), 0)];
@@ -531,30 +613,9 @@ impl<'a> Qnx6<'a> {
             };
             let mut subdirs = Vec::new();
             for de in raw.chunks_exact(DIRENT_SIZE) {
-                let ino = self.e.u32(de, 0).unwrap_or(0);
-                let len = usize::from(de.get(4).copied().unwrap_or(0));
-                if ino == 0 {
+                let Some((ino, name)) = self.dir_entry(de, &prefix) else {
                     continue;
-                }
-                let name = if len <= SHORT_NAME_MAX {
-                    crate::names::escape_name(de.get(5..5 + len).unwrap_or(&[]))
-                } else {
-                    let idx = self.e.u32(de, 8).unwrap_or(u32::MAX);
-                    match self.long_name(idx) {
-                        Ok(n) => n,
-                        Err(err) => {
-                            self.notes.push(Note::new(
-                                "error",
-                                format!("{prefix}: long name {idx}: {}", err.message),
-                                err.offset,
-                            ));
-                            continue;
-                        }
-                    }
                 };
-                if name == "." || name == ".." || name.is_empty() || name.contains('/') {
-                    continue;
-                }
                 let path = if prefix.is_empty() {
                     name
                 } else {
