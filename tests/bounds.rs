@@ -132,7 +132,7 @@ fn memory_per_file_input_size_is_capped() {
     if f.set_len(badalloc_audit_core::source::read::MAX_FILE_SIZE + 1)
         .is_err()
     {
-        eprintln!("SKIP: this file system has no sparse files of 1 TiB");
+        common::skip_environment("this file system has no sparse files of 1 TiB");
         return;
     }
     let err = read_file(&p)
@@ -165,7 +165,7 @@ fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, s
     let out = match cmd.output() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("SKIP: cannot limit the address space here ({e})");
+            common::skip_environment(&format!("cannot limit the address space here ({e})"));
             return None;
         }
     };
@@ -194,7 +194,7 @@ fn memory_a_file_that_cannot_be_mapped_is_read_within_a_bound_never_aborting() {
         .and_then(|f| f.set_len(20 << 30))
         .is_err()
     {
-        eprintln!("SKIP: this file system has no sparse files of 20 GiB");
+        common::skip_environment("this file system has no sparse files of 20 GiB");
         return;
     }
     let Some((code, j)) = scan_with_address_space(2 << 30, &sparse) else {

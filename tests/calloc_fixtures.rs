@@ -1,9 +1,10 @@
-//! Every row of fixtures/calloc/manifest.tsv (and fixtures/.downloads/manifest.tsv when
-//! present) must get exactly its expected calloc verdict, located as the row says (by
-//! symbol, by behaviour or by signature in a stripped program, at the address of the
-//! function that multiplies), with the calloc-like functions it names shown and never taken
-//! for calloc; every failure names its file. Run with `--nocapture` for the per-architecture
-//! confusion table. `CALLOC_MANIFEST=/path/manifest.tsv` adds another.
+//! Every row of fixtures/calloc/manifest.tsv (and fixtures/.downloads/manifest.tsv, or
+//! `$BADALLOC_DOWNLOADS/manifest.tsv`, when present) must get exactly its expected calloc
+//! verdict, located as the row says (by symbol, by behaviour or by signature in a stripped
+//! program, at the address of the function that multiplies), with the calloc-like functions
+//! it names shown and never taken for calloc; every failure names its file. Run with
+//! `--nocapture` for the per-architecture confusion table. `CALLOC_MANIFEST=/path/manifest.tsv`
+//! adds another.
 
 mod common;
 
@@ -18,6 +19,7 @@ use badalloc_elf::ElfFile;
 struct Row {
     path: PathBuf,
     arch: String,
+    variant: String,
     label: String,
     expected: String,
     /// `symbol`, `behaviour`, `signature`, or `-` (no calloc).
@@ -72,6 +74,7 @@ fn read_manifest(manifest: &Path, default_expected: Option<&str>) -> Vec<Row> {
         rows.push(Row {
             path,
             arch: col("arch", 1).unwrap_or_else(|| "?".into()),
+            variant: col("variant", 2).unwrap_or_default(),
             label: cols.iter().skip(1).copied().collect::<Vec<_>>().join(" "),
             expected: expected.to_lowercase(),
             located: col("located", usize::MAX).unwrap_or_else(|| "symbol".into()),
@@ -285,12 +288,15 @@ fn fixture_manifest_verdicts_are_exact() {
         );
         sets.push((m, None, title));
     }
-    let d = common::fixture(".downloads/manifest.tsv");
-    if d.exists() {
+    // The real glibc/musl libraries: an absent or empty manifest (download-debian.sh
+    // offline) tests nothing.
+    let d = common::downloads_dir().join("manifest.tsv");
+    if d.exists() && !read_manifest(&d, Some("checked")).is_empty() {
         sets.push((d, Some("checked"), "fixtures/.downloads"));
     } else {
-        eprintln!(
-            "SKIP: fixtures/.downloads/manifest.tsv is absent: run fixtures/download-debian.sh"
+        common::skip_missing(
+            common::Lack::Downloads,
+            "fixtures/.downloads/manifest.tsv is absent or empty: run fixtures/download-debian.sh",
         );
     }
     if let Some(extra) = std::env::var_os("CALLOC_MANIFEST") {
@@ -314,6 +320,144 @@ fn fixture_manifest_verdicts_are_exact() {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+// ---------------------------------------------------------------- guards, one by one
+
+const ARCHES: [&str; 9] = [
+    "i686", "x86_64", "arm", "thumb2", "aarch64", "powerpc", "mips", "mipsel", "sh4",
+];
+
+/// Every file of one calloc variant, on every architecture, must get `want` (stripped
+/// static executables too: the search locates their calloc by behaviour; `exceptions`: path suffix → the verdict that file
+/// gets instead, each with its reason in fixtures/generate.sh). The manifest must agree,
+/// so that it cannot be edited into passing. A failing line names the file.
+fn assert_variant(variant: &str, want: &str, exceptions: &[(&str, &str)]) {
+    let manifest = common::fixture("calloc/manifest.tsv");
+    let rows: Vec<Row> = read_manifest(&manifest, None)
+        .into_iter()
+        .filter(|r| r.variant == variant)
+        .collect();
+    for arch in ARCHES {
+        assert!(
+            rows.iter().any(|r| r.arch == arch),
+            "{variant}: no fixture for {arch} in {}",
+            manifest.display()
+        );
+    }
+    let mut wrong = Vec::new();
+    for r in &rows {
+        let name = r.path.to_string_lossy();
+        let must = exceptions
+            .iter()
+            .find(|(suffix, _)| name.ends_with(suffix))
+            .map_or(want, |e| e.1);
+        let got = found(r).verdict;
+        if got != must || r.expected != must {
+            wrong.push(format!(
+                "{name}: must be {must}, got {got} (manifest says {})",
+                r.expected
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{variant}: {} of {} files wrong:\n{}",
+        wrong.len(),
+        rows.len(),
+        wrong.join("\n")
+    );
+}
+
+/// `if (n < 0x100)` bounds one factor; the product still wraps. (The mutant that takes any
+/// value compared with a small constant for "both factors fit in half a word" fails here.)
+#[test]
+fn decoy_one_factor_bounded_is_unchecked() {
+    assert_variant("unchecked_one_factor", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_bounds_on_the_wrong_variables_are_unchecked() {
+    assert_variant("unchecked_wrong_var", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_compare_whose_result_is_unused_is_unchecked() {
+    assert_variant("unchecked_unused_cmp", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_check_after_the_allocation_is_unchecked() {
+    assert_variant("unchecked_check_after", "unchecked", &[]);
+}
+
+/// `(n | s) <= 2^(w/2)`: one too many.
+#[test]
+fn decoy_half_word_limit_one_too_high_is_unchecked() {
+    assert_variant("unchecked_half_limit", "unchecked", &[]);
+}
+
+#[test]
+fn decoy_signed_half_word_test_is_unchecked() {
+    assert_variant("unchecked_signed_half", "unchecked", &[]);
+}
+
+/// The division test computed and branched on, but both sides allocate.
+#[test]
+fn decoy_flag_only_division_test_is_unchecked() {
+    assert_variant("unchecked_decoy", "unchecked", &[]);
+}
+
+/// `n >= 2^(w/2) || s >= 2^(w/2)`: two compares at -O0 (merged into `n | s` at -O2).
+#[test]
+fn honest_each_factor_below_half_word_is_checked() {
+    assert_variant("checked_both_half", "checked", &[]);
+}
+
+/// `(n | s) >= 2^(w/2)`: the partner of the one-too-high decoy.
+#[test]
+fn honest_or_below_half_word_is_checked() {
+    assert_variant("checked_or_limit", "checked", &[]);
+}
+
+#[test]
+fn honest_sizemax_quotient_on_the_left_is_checked() {
+    assert_variant("checked_sizemax_lt", "checked", &[]);
+}
+
+#[test]
+fn honest_division_by_size_is_checked() {
+    assert_variant("checked_div_size", "checked", &[]);
+}
+
+#[test]
+fn honest_division_by_nmemb_is_checked() {
+    assert_variant("checked_div", "checked", &[]);
+}
+
+#[test]
+fn honest_builtin_mul_overflow_is_checked() {
+    assert_variant("checked_builtin", "checked", &[]);
+}
+
+#[test]
+fn honest_sizemax_test_is_checked() {
+    assert_variant("checked_sizemax", "checked", &[]);
+}
+
+/// The test in a helper that returns "would overflow". In static executables at -O2, gcc's
+/// -fipa-ra keeps nmemb and size in argument registers across the call: the analysis
+/// loses them and says unknown (never checked) on the architectures where gcc does that.
+#[test]
+fn honest_check_in_a_helper_function_is_checked() {
+    let ipa_ra: Vec<(String, &str)> = [
+        "i686", "x86_64", "arm", "thumb2", "aarch64", "mips", "mipsel",
+    ]
+    .iter()
+    .map(|a| (format!("calloc/{a}/checked_helper_fn-O2.elf"), "unknown"))
+    .collect();
+    let exceptions: Vec<(&str, &str)> = ipa_ra.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+    assert_variant("checked_helper_fn", "checked", &exceptions);
 }
 
 fn analysis_of(rel: &str) -> badalloc_calloc::CallocAnalysis {

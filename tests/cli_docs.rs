@@ -1,6 +1,8 @@
 //! What the command line tells about itself: help for every argument, `--version` on every
 //! command, the bash completion script run in a real bash, and the man page.
 
+mod common;
+
 use std::process::Command as Process;
 
 use assert_cmd::Command;
@@ -282,7 +284,7 @@ fn man_page_documents_every_option_and_the_exit_status() {
 #[test]
 fn man_renders_the_page() {
     if Process::new("man").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: man is not installed");
+        common::skip_environment("man is not installed: the man page is not rendered");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

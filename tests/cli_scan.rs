@@ -50,6 +50,88 @@ fn sdp660_kernel_gives_release_660_with_high_confidence() {
     assert_eq!(t["verdict"], "not-affected");
 }
 
+/// Issue 15.7: the 6.6.0 kernel's own calloc lies outside its executable segments, so its
+/// analysis ends unknown: a caveat in the JSON reasons and the text, never hidden behind
+/// "not affected".
+#[test]
+fn unknown_static_copy_of_the_660_kernel_is_a_caveat() {
+    let Some(p) = common::corpus_path("qnx/sdp660-x86-procnto") else {
+        return;
+    };
+    let (code, j) = scan_json(&[&p]);
+    let t = &j["targets"][0];
+    assert_eq!(t["verdict"], "not-affected");
+    assert_eq!(code, 0);
+    let copy = t["binaries"][0]["static_calloc"].clone();
+    assert_eq!(copy["verdict"], "unknown", "{copy}");
+    let reasons: Vec<&str> = t["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(reasons[0].starts_with("R4:"), "{reasons:?}");
+    let caveat = reasons
+        .iter()
+        .find(|r| r.starts_with("caveat: 1 statically linked copy of calloc could not be analysed"))
+        .unwrap_or_else(|| panic!("no caveat for the unknown copy: {reasons:?}"));
+    assert!(caveat.contains("sdp660-x86-procnto: calloc"), "{caveat}");
+    assert!(
+        caveat.contains("outside the executable segments"),
+        "{caveat}"
+    );
+    let text = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["scan", "-q"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().any(|l| l == format!("  - {caveat}")),
+        "the caveat is in the text report:\n{text}"
+    );
+}
+
+/// Issue 15.8: the 6.4.1 boot image has no vendor patch; the advice says so and offers
+/// none of the 6.5.0 patches.
+#[test]
+fn patch_advice_for_641_says_no_vendor_patch_exists() {
+    let Some(p) = common::corpus_path("qnx/openqnx-641-x86.ifs") else {
+        return;
+    };
+    let (code, j) = scan_json(&[&p]);
+    let t = &j["targets"][0];
+    assert_eq!((code, t["verdict"].as_str()), (1, Some("affected")));
+    assert_eq!(t["os"]["release"], "6.4.1");
+    let patch = t["mitigations"][0].as_str().unwrap();
+    assert!(
+        patch.starts_with("Patch: no vendor patch exists for QNX 6.4.1"),
+        "{patch}"
+    );
+    assert!(
+        patch.contains("move to SDP 6.6.0 or later, or port the fix"),
+        "{patch}"
+    );
+    assert!(!patch.contains("apply patch"), "{patch}");
+    // The plain first line of the text report says so too.
+    let out = Command::cargo_bin("badalloc-audit")
+        .unwrap()
+        .args(["scan", "-q"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or("");
+    assert!(
+        first.contains(
+            "affected. Upgrade to QNX 6.6.0 or later, or port the fix to this build (no vendor \
+             patch exists for this release)"
+        ),
+        "{first}"
+    );
+}
+
 #[test]
 fn sdp660_libc_is_qnx_libc_so_3_with_qnx_info_660() {
     let Some(p) = common::corpus_path("qnx/sdp660-x86-libc.so.3") else {
@@ -223,7 +305,13 @@ fn scanning_writes_nothing_into_the_tree() {
         v
     };
     let before = snapshot(dir.path());
-    let _ = scan_json(&[dir.path()]);
+    let (code, j) = scan_json(&[dir.path()]);
+    // The scan did run and read the library.
+    assert_eq!(
+        (code, &j["targets"][0]["verdict"]),
+        (0, &"not-affected".into())
+    );
+    assert_eq!(j["targets"][0]["libc"][0]["calloc"]["verdict"], "checked");
     assert_eq!(before, snapshot(dir.path()));
 }
 
@@ -836,7 +924,11 @@ fn a_file_name_cannot_forge_the_headline() {
             .lines()
             .last()
             .unwrap()
-            .ends_with("fw.tar: AFFECTED. Patch or upgrade."),
+            // 6.4.0: no vendor patch exists (issue 15.8).
+            .ends_with(
+                "fw.tar: AFFECTED. Upgrade to QNX 6.6.0 or later, or port the fix to this \
+                 build (no vendor patch exists for this release)."
+            ),
         "{text}"
     );
     assert!(

@@ -174,28 +174,79 @@ fn carve_parallel_chunks_and_boundaries() {
     );
 }
 
+/// An uncompressed image whose startup code is damaged (startup checksum INVALID) is still
+/// carved: its image header lies where the startup size puts it. A startup header with a
+/// bad checksum and nothing behind it is not.
 #[test]
-fn carve_many_fake_headers_stays_fast() {
-    // Thousands of well-formed startup headers claiming 4 MiB startup parts with wrong
-    // checksums: the checksum work is budgeted, so this stays linear.
+fn carve_damaged_startup_with_image_behind_it_but_not_without() {
     let (nodes, _) = w::sample_tree();
-    let real = w::build(
+    let plain = w::build(
         &nodes,
         &Opts {
-            comp: Comp::Ucl,
             preboot: 0,
             ..Opts::default()
         },
     );
-    let mut hdr = real[..0x100].to_vec();
-    hdr[32..36].copy_from_slice(&(4u32 << 20).to_le_bytes());
+    let mut d = vec![0x5au8; 0x20000];
+    let at = 0x4000;
+    d[at..at + plain.len()].copy_from_slice(&plain);
+    d[at + 0x110] ^= 0xff;
+    // The same startup header alone, its image replaced by noise.
+    let lone = 0x18000;
+    let startup = u32::from_le_bytes(plain[32..36].try_into().unwrap()) as usize;
+    d[lone..lone + startup].copy_from_slice(&plain[..startup]);
+    d[lone + 0x110] ^= 0xff;
+    assert_eq!(carve(&d), [(at as u64, ContainerKind::Ifs)]);
+}
+
+#[test]
+fn carve_many_fake_headers_stays_fast() {
+    // Thousands of well-formed startup headers claiming 4 MiB startup parts with wrong
+    // checksums: the checksum work is budgeted, so this stays linear. Past the budget only
+    // the structure is checked: the fakes (no compressed block inside their stored size,
+    // or a block of length 0) are refused, while real images after them, with or without
+    // a valid startup checksum, are still found.
+    let (nodes, _) = w::sample_tree();
+    let build = |comp| {
+        let o = Opts {
+            comp,
+            preboot: 0,
+            ..Opts::default()
+        };
+        w::build(&nodes, &o)
+    };
+    let (ucl, zlib, plain) = (build(Comp::Ucl), build(Comp::Zlib), build(Comp::None));
+    let mut hdr = ucl[..0x100].to_vec();
+    hdr[32..36].copy_from_slice(&(4u32 << 20).to_le_bytes()); // startup_size
+    hdr[36..40].copy_from_slice(&(4u32 << 20).to_le_bytes()); // stored_size: nothing stored
     let mut d = vec![0xffu8; 8 << 20];
-    for at in (0..d.len() - 0x100).step_by(512) {
+    for at in (0..4 << 20).step_by(512) {
         d[at..at + 0x100].copy_from_slice(&hdr);
     }
+    // A fake whose stored image is there but starts with a block of length 0.
+    let zero_block = 0x50_0000;
+    let mut z = hdr.clone();
+    z[32..36].copy_from_slice(&0x100u32.to_le_bytes());
+    z[36..40].copy_from_slice(&0x1100u32.to_le_bytes());
+    d[zero_block..zero_block + 0x100].copy_from_slice(&z);
+    d[zero_block + 0x100..zero_block + 0x1100].fill(0);
+    // Real images; the uncompressed one with a damaged startup (checksum INVALID).
+    let (at_ucl, at_zlib, at_plain) = (0x58_0000, 0x60_0000, 0x68_0000);
+    d[at_ucl..at_ucl + ucl.len()].copy_from_slice(&ucl);
+    d[at_zlib..at_zlib + zlib.len()].copy_from_slice(&zlib);
+    d[at_plain..at_plain + plain.len()].copy_from_slice(&plain);
+    d[at_plain + 0x110] ^= 0xff;
     let t = std::time::Instant::now();
-    let _ = carve(&d);
+    let found = carve(&d);
     assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+    assert_eq!(
+        found,
+        [
+            (at_ucl as u64, ContainerKind::Ifs),
+            (at_zlib as u64, ContainerKind::Ifs),
+            (at_plain as u64, ContainerKind::Ifs)
+        ]
+    );
 }
 
 #[test]

@@ -62,23 +62,34 @@ fn appending_to_existing_output_keeps_references_local() {
 #[test]
 fn damaged_reference_streams_never_panic() {
     let mut x: u64 = 42;
+    // A run of zeros decodes the same from a damaged match distance: counted over all.
+    let (mut refused_total, mut same_total) = (0, 0);
     for name in INPUTS {
         for ext in ["ucl", "lzo", "lzo1"] {
             let comp = fixture(&format!("{name}.{ext}"));
+            // The output is bounded; an error names an offset inside the input.
             let run = |d: &[u8]| {
                 let mut out = Vec::new();
                 let r = if ext == "ucl" {
-                    ucl::nrv2b_decompress_8(d, &mut out, 1 << 17).map(|_| ())
+                    ucl::nrv2b_decompress_8(d, &mut out, 1 << 17)
                 } else {
-                    lzo::lzo1x_decompress(d, &mut out, 1 << 17).map(|_| ())
+                    lzo::lzo1x_decompress(d, &mut out, 1 << 17)
                 };
                 assert!(out.len() <= 1 << 17);
-                r
+                if let Err(e) = &r {
+                    assert!(e.input_offset <= d.len(), "{name}.{ext}: {e:?}");
+                    assert!(!e.message.is_empty());
+                }
+                r.map(|_| out)
             };
+            let reference = run(&comp).unwrap();
             // Every truncation is an error (never a panic, never a silent success).
             for cut in (0..comp.len()).step_by(1 + comp.len() / 200) {
                 assert!(run(&comp[..cut]).is_err(), "{name}.{ext} cut {cut}");
             }
+            // A flipped bit is refused or changes the output, except where it does not
+            // matter (padding, a match distance inside a run of equal bytes).
+            let (mut refused, mut same) = (0usize, 0);
             for _ in 0..200 {
                 let mut d = comp.clone();
                 x = x
@@ -86,8 +97,23 @@ fn damaged_reference_streams_never_panic() {
                     .wrapping_add(1442695040888963407);
                 let i = (x >> 33) as usize % d.len();
                 d[i] ^= 1 << ((x >> 20) % 8);
-                let _ = run(&d);
+                match run(&d) {
+                    Err(_) => refused += 1,
+                    Ok(out) if out == reference => same += 1,
+                    Ok(_) => {}
+                }
             }
+            refused_total += refused;
+            same_total += same;
         }
     }
+    // Streams with matches (not only literals) do refuse damage.
+    assert!(
+        same_total < 15 * 200 / 10,
+        "{same_total} flips changed nothing"
+    );
+    assert!(
+        refused_total > 100,
+        "{refused_total} flipped streams refused"
+    );
 }

@@ -204,6 +204,20 @@ fn writer_round_trip_all_compressions_both_endians() {
                 let d = w::build(&nodes, &o);
                 check_sample(&d, &o);
                 let c = open(&d, ContainerKind::Ifs, &Limits::default()).unwrap();
+                // A sound image: no warning (byte orders agree, the imagefs expands to the
+                // size the startup header gives), no error, both checksums valid.
+                let complaints: Vec<_> = c
+                    .notes()
+                    .iter()
+                    .filter(|n| {
+                        matches!(n.kind.as_str(), "warning" | "error" | "truncated")
+                            || n.detail.contains("INVALID")
+                    })
+                    .collect();
+                assert!(
+                    complaints.is_empty(),
+                    "{comp:?} {big_endian}: {complaints:?}"
+                );
                 let cn = note(c.as_ref(), "compression");
                 let expect = match comp {
                     Comp::None => "none",
@@ -224,6 +238,52 @@ fn writer_round_trip_all_compressions_both_endians() {
             }
         }
     }
+}
+
+/// Where the image header should be and is not: the message says whether the imagefs was
+/// stored plain or decompressed; a compressed imagefs that expands to another size than
+/// the startup header gives is a warning.
+#[test]
+fn image_header_missing_or_size_disagreeing() {
+    let (nodes, _) = w::sample_tree();
+    let plain_o = Opts::default();
+    let mut plain = w::build(&nodes, &plain_o);
+    let at = plain_o.preboot + startup_size(&plain, &plain_o);
+    assert_eq!(&plain[at..at + 7], b"imagefs");
+    plain[at] = b'X';
+    let e = Ifs::open(&plain, &Limits::default()).err().unwrap();
+    assert!(
+        e.message
+            .contains("no valid image header (\"imagefs\") where the startup header puts it"),
+        "{e}"
+    );
+    assert_eq!(e.offset, Some(at as u64));
+
+    // Padding after a plain image (as in a flash partition) is no disagreement.
+    let mut padded = w::build(&nodes, &plain_o);
+    padded.extend_from_slice(&[0xff; 512]);
+    let c = Ifs::open(&padded, &Limits::default()).unwrap();
+    let c: &dyn Container = &c;
+    assert!(note(c, "warning").is_empty(), "{:?}", c.notes());
+
+    let (ucl, o) = ucl_image();
+    let sh = o.preboot;
+    let size = u32::from_le_bytes(ucl[sh + 44..sh + 48].try_into().unwrap());
+    // The header says a little more than the imagefs expands to.
+    let mut more = ucl.clone();
+    more[sh + 44..sh + 48].copy_from_slice(&(size + 4).to_le_bytes());
+    let opened = Ifs::open(&more, &Limits::default());
+    if let Ok(c) = opened {
+        let c: &dyn Container = &c;
+        assert!(
+            note(c, "warning")
+                .iter()
+                .chain(note(c, "error").iter())
+                .any(|n| n.detail.contains(&size.to_string())),
+            "{:?}",
+            c.notes()
+        );
+    };
 }
 
 #[test]
@@ -334,12 +394,29 @@ fn truncated_images_keep_what_was_decoded() {
     let part = Ifs::open(&d[..d.len() - 1], &Limits::default()).unwrap();
     assert!(note(&part, "damage").is_empty(), "{:?}", part.notes());
     assert!(part.info().damage.is_none());
-    // Cutting every possible length never panics, and a damage note always has an offset.
+    // Cutting at any length: refused with an offset inside what is left, or opened with
+    // what was decoded and never silently: a damage note (with its offset), another note
+    // or an unreadable entry says so.
+    let mut silent = Vec::new();
     for cut in (0..d.len()).step_by(7) {
-        if let Ok(c) = Ifs::open(&d[..cut], &Limits::default()) {
-            assert!(note(&c, "damage").iter().all(|n| n.offset.is_some()));
+        match Ifs::open(&d[..cut], &Limits::default()) {
+            Err(e) => assert!(e.offset.is_some_and(|o| o <= cut as u64), "cut {cut}: {e}"),
+            Ok(ifs) => {
+                let c: &dyn Container = &ifs;
+                assert!(note(c, "damage").iter().all(|n| n.offset.is_some()));
+                let said = c.notes().iter().any(|n| {
+                    matches!(
+                        n.kind.as_str(),
+                        "damage" | "error" | "warning" | "truncated"
+                    ) || (n.kind == "checksum" && n.detail.contains("INVALID"))
+                });
+                if !said && c.entries().iter().all(|e| c.read(e).is_ok()) {
+                    silent.push(cut);
+                }
+            }
         }
     }
+    assert!(silent.is_empty(), "truncated without a word at {silent:?}");
 }
 
 #[test]
@@ -476,14 +553,20 @@ fn too_many_entries() {
     assert!(Ifs::open(&d, &lim).is_err());
 }
 
+/// Random damage: no panic, and never silent. Every byte after the preboot stub is covered
+/// by the startup or the image checksum, so a mutant either fails to open (with an offset
+/// inside the data), or says so in a checksum or error note, or fails to read an entry;
+/// every entry it does read has the size its directory entry gives.
 #[test]
-fn random_mutations_never_panic() {
-    let (d0, _) = ucl_image();
+fn random_mutations_never_panic_and_are_never_silent() {
+    let (d0, o) = ucl_image();
     let (nodes, _) = w::sample_tree();
     let plain = w::build(&nodes, &Opts::default());
     let mut x: u64 = 0x1234_5678;
+    let mut silent = Vec::new();
+    let mut opened = 0;
     for base in [&d0, &plain] {
-        for _ in 0..400 {
+        for round in 0..400 {
             let mut d = base.clone();
             for _ in 0..4 {
                 x = x
@@ -492,12 +575,48 @@ fn random_mutations_never_panic() {
                 let i = (x >> 33) as usize % d.len();
                 d[i] = (x >> 20) as u8;
             }
-            if let Ok(c) = open(&d, ContainerKind::Ifs, &Limits::default()) {
-                for e in c.entries() {
-                    let _ = c.read(e);
+            let damaged = d
+                .iter()
+                .zip(base.iter())
+                .skip(o.preboot)
+                .any(|(a, b)| a != b);
+            let opened_now = open(&d, ContainerKind::Ifs, &Limits::default());
+            match opened_now {
+                Err(e) => {
+                    assert!(!e.message.is_empty());
+                    if let Some(off) = e.offset {
+                        assert!(off <= d.len() as u64, "{e}");
+                    }
                 }
-                let _ = listing(c.as_ref());
+                Ok(c) => {
+                    opened += 1;
+                    let mut unreadable = false;
+                    for e in c.entries() {
+                        match c.read(e) {
+                            Ok(b) if e.entry_type == EntryType::File => {
+                                assert_eq!(b.len() as u64, e.size, "{}", e.path)
+                            }
+                            Ok(_) => {}
+                            Err(_) => unreadable = true,
+                        }
+                    }
+                    let _ = listing(c.as_ref());
+                    let said = c.notes().iter().any(|n| {
+                        matches!(
+                            n.kind.as_str(),
+                            "damage" | "error" | "warning" | "truncated"
+                        ) || (n.kind == "checksum" && n.detail.contains("INVALID"))
+                    });
+                    if damaged && !said && !unreadable {
+                        silent.push(format!("base {} round {round}", base.len()));
+                    }
+                }
             };
         }
     }
+    assert!(
+        opened > 100,
+        "only {opened} mutants opened: the checks above hardly ran"
+    );
+    assert!(silent.is_empty(), "damage not reported: {silent:?}");
 }

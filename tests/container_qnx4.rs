@@ -69,6 +69,7 @@ fn qnx4_mutations_never_panic() {
         ..Limits::default()
     };
     let mut x: u64 = 3;
+    let (mut failed, mut listed, mut unreadable) = (0, 0, 0);
     for _ in 0..300 {
         let mut d = img.clone();
         for _ in 0..12 {
@@ -82,14 +83,40 @@ fn qnx4_mutations_never_panic() {
             };
             d[i] = (x >> 20) as u8;
         }
-        if let Ok(c) = open(&d, ContainerKind::Qnx4, &lim) {
-            for e in c.entries() {
-                if let Ok(b) = c.read(e) {
-                    assert!(b.len() as u64 <= lim.max_expanded);
+        let opened = open(&d, ContainerKind::Qnx4, &lim);
+        match opened {
+            Err(e) => {
+                assert!(!e.message.is_empty());
+                assert!(e.offset.is_none_or(|o| o <= d.len() as u64), "{e}");
+                failed += 1;
+            }
+            Ok(c) => {
+                listed += c.entries().len();
+                for e in c.entries() {
+                    assert!(!e.path.is_empty() || e.entry_type == EntryType::Dir);
+                    match c.read(e) {
+                        // A file reads as its size, and never more than the limit.
+                        Ok(b) if e.entry_type == EntryType::File => {
+                            assert!(b.len() as u64 <= lim.max_expanded);
+                            assert_eq!(b.len() as u64, e.size, "{}", e.path);
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            assert!(!err.message.is_empty());
+                            unreadable += 1;
+                        }
+                    }
                 }
             }
         };
     }
+    // Most mutants still open and list entries, so the checks above ran; some fail.
+    eprintln!("{failed} mutants refused, {listed} entries listed, {unreadable} unreadable");
+    assert!(listed > 1000, "{listed} entries listed");
+    assert!(
+        failed + unreadable > 0,
+        "no mutant was refused or unreadable"
+    );
 }
 
 /// The corpus image with a link entry in the root's free slot at 0x880, pointing at the

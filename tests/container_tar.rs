@@ -179,16 +179,69 @@ fn gzip_bomb_is_bounded() {
     assert!(open(&bad, ContainerKind::Gzip, &lim).is_err());
 }
 
+/// End of the header block of each entry of `t` (the last one, for long-name and pax
+/// pairs), in listing order: the blocks whose checksum is valid, less the `L`/`x` prefixes.
+fn entry_header_ends(t: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut off = 0;
+    while let Some(h) = t.get(off..off + 512) {
+        let stored = std::str::from_utf8(&h[148..155])
+            .ok()
+            .and_then(|s| u32::from_str_radix(s.trim_matches(['\0', ' ']), 8).ok());
+        let sum: u32 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(b)
+                }
+            })
+            .sum();
+        if h.iter().any(|&b| b != 0) && stored == Some(sum) && !matches!(h[156], b'L' | b'x') {
+            ends.push(off + 512);
+        }
+        off += 512;
+    }
+    ends
+}
+
+/// Truncated anywhere: the listing is a prefix of the whole one and holds no entry whose
+/// header lies past the cut; an entry either reads exactly as in the whole archive or fails
+/// to read; an error says where.
 #[test]
 fn truncated_and_garbage_tar() {
     let t = sample_tar();
+    let whole = open(&t, ContainerKind::Tar, &Limits::default()).unwrap();
+    let ends = entry_header_ends(&t);
+    assert_eq!(ends.len(), whole.entries().len());
+    let mut listed_some = 0;
     for cut in (0..t.len()).step_by(97) {
-        if let Ok(c) = open(&t[..cut], ContainerKind::Tar, &Limits::default()) {
-            for e in c.entries() {
-                let _ = c.read(e);
+        match open(&t[..cut], ContainerKind::Tar, &Limits::default()) {
+            Err(e) => {
+                // Only before the first complete header.
+                assert!(cut < ends[0], "cut {cut}: {e}");
+                assert!(e.offset.is_some_and(|o| o <= cut as u64), "cut {cut}: {e}");
+            }
+            Ok(c) => {
+                let n = c.entries().len();
+                let before_cut = ends.iter().filter(|&&end| end <= cut).count();
+                assert!(
+                    n <= before_cut,
+                    "cut {cut}: {n} entries, {before_cut} headers before it"
+                );
+                listed_some += usize::from(n > 0);
+                for (e, w) in c.entries().iter().zip(whole.entries()) {
+                    assert_eq!(e.path, w.path, "cut {cut}");
+                    if let Ok(b) = c.read(e) {
+                        assert_eq!(b, whole.read(w).unwrap(), "cut {cut}: {}", e.path);
+                    }
+                }
             }
         }
     }
+    assert!(listed_some > 10);
     let mut huge = header("big", b'0', 0, "", "");
     // size field claiming 8 GiB
     huge[124..135].copy_from_slice(b"77777777777");
@@ -200,6 +253,66 @@ fn truncated_and_garbage_tar() {
     let c = open(&t, ContainerKind::Tar, &Limits::default()).unwrap();
     assert!(c.read(&c.entries()[0]).is_err());
     assert!(c.notes().iter().any(|n| n.kind == "truncated"));
+}
+
+/// A header inside the archive with a bad checksum ends the listing there, with a note at
+/// its offset; the entries before it stay. At the first header it is an error.
+#[test]
+fn bad_header_checksum_inside_an_archive_stops_the_listing_there() {
+    let mut t = Vec::new();
+    push(&mut t, header("a.txt", b'0', 3, "", ""), b"aaa");
+    let second = t.len();
+    push(&mut t, header("b.txt", b'0', 3, "", ""), b"bbb");
+    push(&mut t, header("c.txt", b'0', 3, "", ""), b"ccc");
+    t.extend_from_slice(&[0u8; 1024]);
+    let all = open(&t, ContainerKind::Tar, &Limits::default()).unwrap();
+    assert_eq!(all.entries().len(), 3);
+    assert!(all.notes().iter().all(|n| n.kind != "error"));
+
+    let mut bad = t.clone();
+    bad[second] = b'x'; // the name changes, the stored checksum does not
+    let c = open(&bad, ContainerKind::Tar, &Limits::default()).unwrap();
+    let paths: Vec<&str> = c.entries().iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["a.txt"]);
+    let n = c
+        .notes()
+        .iter()
+        .find(|n| n.kind == "error")
+        .expect("a note says where the listing stopped");
+    assert!(n.detail.contains("checksum mismatch"), "{n:?}");
+    assert_eq!(n.offset, Some(second as u64));
+
+    let mut bad = t.clone();
+    bad[0] = b'x';
+    let e = open(&bad, ContainerKind::Tar, &Limits::default())
+        .err()
+        .unwrap();
+    assert!(e.message.contains("checksum mismatch"), "{e}");
+    assert_eq!(e.offset, Some(0));
+    assert_eq!(detect(&bad), None, "a bad first header is not a tar");
+}
+
+/// Old tars summed the header as signed chars: with a byte above 0x7f in a name, that sum
+/// differs from the unsigned one, and both are accepted.
+#[test]
+fn signed_and_unsigned_header_checksums_are_both_accepted() {
+    let mut h = header("caf_.txt", b'0', 3, "", "");
+    h[3] = 0xe9;
+    h[148..156].copy_from_slice(b"        ");
+    let unsigned: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    let signed: i32 = h.iter().map(|&b| i32::from(b as i8)).sum();
+    assert_ne!(i64::from(unsigned), i64::from(signed));
+    for sum in [i64::from(unsigned), i64::from(signed)] {
+        let mut h = h;
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        let mut t = Vec::new();
+        push(&mut t, h, b"abc");
+        t.extend_from_slice(&[0u8; 1024]);
+        let c = open(&t, ContainerKind::Tar, &Limits::default())
+            .unwrap_or_else(|e| panic!("checksum {sum:o}: {e}"));
+        assert_eq!(c.entries().len(), 1);
+        assert_eq!(c.read(&c.entries()[0]).unwrap().as_ref(), b"abc");
+    }
 }
 
 #[test]

@@ -1,13 +1,17 @@
 //! Every corpus file (../shared/corpus) and a few fixtures, damaged: random byte flips and
 //! truncations from a fixed seed, each mutant scanned in memory. No panic; every error names
 //! the file (its virtual path starts with the file's name); errors about a position in the
-//! data carry an offset.
+//! data carry an offset; a truncated file lists no file, C library or image that the whole
+//! file does not have (nothing is invented past the damage); and damage never turns an
+//! affected input into an all-clear (not-affected, patched).
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use badalloc_audit_core::scan::scan_bytes;
+use badalloc_report::{TargetReport, Verdict};
 
 /// xorshift64*: deterministic, no dependencies.
 struct Rng(u64);
@@ -33,7 +37,10 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
     let dir = common::corpus_dir();
     for sub in ["qnx", "qnx6"] {
         let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
-            eprintln!("SKIP: corpus {sub} absent");
+            common::skip_missing(
+                common::Lack::Corpus,
+                &format!("corpus directory {}", dir.join(sub).display()),
+            );
             continue;
         };
         let mut names: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
@@ -98,16 +105,83 @@ fn concerns_a_position(message: &str) -> bool {
     .any(|w| message.contains(w))
 }
 
+/// What the undamaged input gave: the paths a damaged copy may list, and its verdict.
+struct Whole {
+    paths: BTreeSet<String>,
+    verdict: Verdict,
+}
+
+/// Every file, C library and image path of a report, without the target's name (a mutant's
+/// paths start with its own name).
+fn listed_paths(t: &TargetReport, name: &str) -> BTreeSet<String> {
+    let strip = |p: &str| p.strip_prefix(name).unwrap_or(p).to_string();
+    t.binaries
+        .iter()
+        .map(|b| strip(&b.path))
+        .chain(t.libc.iter().map(|l| strip(&l.path)))
+        .chain(t.images.iter().map(|i| strip(&i.path)))
+        .collect()
+}
+
+/// The failures of one mutant, judged against the whole input.
+fn judge(name: &str, m: &[u8], truncated: bool, whole: &Whole, t: &TargetReport) -> Vec<String> {
+    let mut f = Vec::new();
+    for e in &t.errors {
+        if !e.path.starts_with(name) {
+            f.push(format!("{name}: error without its path: {e:?}"));
+        }
+        if e.offset.is_none() && concerns_a_position(&e.message) {
+            f.push(format!("{name}: positional error without offset: {e:?}"));
+        }
+        if e.message.trim().is_empty() {
+            f.push(format!("{name}: error without a message: {e:?}"));
+        }
+    }
+    if truncated {
+        let base = name.split('~').next().unwrap_or(name);
+        let invented: Vec<String> = listed_paths(t, name)
+            .into_iter()
+            .filter(|p| !whole.paths.contains(p))
+            .collect();
+        if !invented.is_empty() {
+            f.push(format!(
+                "{name} ({} of the bytes of {base}): lists what the whole file does not have: {invented:?}",
+                m.len()
+            ));
+        }
+    }
+    if whole.verdict == Verdict::Affected
+        && matches!(t.verdict, Verdict::NotAffected | Verdict::Patched)
+    {
+        f.push(format!(
+            "{name}: damage turned an affected input into {:?}: {:?}",
+            t.verdict, t.reasons
+        ));
+    }
+    f
+}
+
 #[test]
 fn damaged_corpus_scans_without_panic_and_every_error_has_a_path() {
     let started = std::time::Instant::now();
     let mut rng = Rng(0xbada_110c_2021_2215);
     let mut jobs = Vec::new();
+    let mut wholes = BTreeMap::new();
+    let mut affected_inputs = 0;
     for (name, data) in inputs() {
+        let t = scan_bytes(&name, &data);
+        affected_inputs += usize::from(t.verdict == Verdict::Affected);
+        let whole = Whole {
+            paths: listed_paths(&t, &name),
+            verdict: t.verdict,
+        };
         for (tag, m) in mutants(&data, &mut rng) {
             jobs.push((format!("{name}~{tag}"), m));
         }
+        wholes.insert(name, whole);
     }
+    // The damaged inputs include vulnerable ones, so the all-clear check can fail.
+    assert!(affected_inputs >= 2, "{affected_inputs} affected inputs");
     let total = jobs.len();
     let failures = std::sync::Mutex::new(Vec::<String>::new());
     let errors_seen = std::sync::atomic::AtomicUsize::new(0);
@@ -118,21 +192,17 @@ fn damaged_corpus_scans_without_panic_and_every_error_has_a_path() {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some((name, m)) = jobs.get(i) else { break };
                 let r = std::panic::catch_unwind(|| scan_bytes(name, m));
-                let mut f = failures.lock().unwrap();
-                match r {
-                    Err(_) => f.push(format!("{name}: panicked")),
-                    Ok(t) => {
+                let input = name.split('~').next().unwrap_or(name);
+                let truncated = name.contains("~trunc");
+                let judged = match (&r, wholes.get(input)) {
+                    (Err(_), _) => vec![format!("{name}: panicked")],
+                    (Ok(t), Some(whole)) => {
                         errors_seen.fetch_add(t.errors.len(), std::sync::atomic::Ordering::Relaxed);
-                        for e in &t.errors {
-                            if !e.path.starts_with(name.as_str()) {
-                                f.push(format!("{name}: error without its path: {e:?}"));
-                            }
-                            if e.offset.is_none() && concerns_a_position(&e.message) {
-                                f.push(format!("{name}: positional error without offset: {e:?}"));
-                            }
-                        }
+                        judge(name, m, truncated, whole, t)
                     }
-                }
+                    (Ok(_), None) => vec![format!("{name}: no whole input {input}")],
+                };
+                failures.lock().unwrap().extend(judged);
             });
         }
     });

@@ -36,11 +36,11 @@ impl Loop {
             }
             Ok(o) => {
                 let why = String::from_utf8_lossy(&o.stderr).trim().to_string();
-                eprintln!("SKIPPED: no loop device ({why})");
+                common::skip_environment(&format!("no loop device ({why})"));
                 None
             }
             Err(e) => {
-                eprintln!("SKIPPED: no losetup ({e})");
+                common::skip_environment(&format!("no losetup ({e})"));
                 None
             }
         }
@@ -137,7 +137,7 @@ fn a_flash_dump_on_a_loop_device_is_scanned_listed_and_unpacked_never_written() 
         .arg(libc::minor(rdev).to_string())
         .status();
     if !made.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: cannot make a device node");
+        common::skip_environment("cannot make a device node");
         return;
     }
     let t = scan_path(&tree);

@@ -48,7 +48,10 @@ fn binary<'t>(t: &'t TargetReport, suffix: &str) -> &'t BinaryReport {
 fn every_program_with_an_interpreter_has_needed_libraries() {
     let files = corpus_files();
     if files.is_empty() {
-        eprintln!("SKIP: no corpus at {}", common::corpus_dir().display());
+        common::skip_missing(
+            common::Lack::Corpus,
+            &format!("no corpus at {}", common::corpus_dir().display()),
+        );
         return;
     }
     let mut programs = 0;

@@ -7,7 +7,9 @@ mod common;
 use std::path::PathBuf;
 
 use badalloc_audit_core::scan::scan_bytes;
+use badalloc_calloc::CallocVerdict;
 use badalloc_elf::ElfFile;
+use badalloc_report::Verdict;
 
 fn repro(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +90,8 @@ fn scan_tree_inputs_scan_cleanly() {
 /// scan_image: an ARM ELF whose calloc chain reaches an encoding on which yaxpeax-arm 0.5
 /// panics ("register number out of range", armv7.rs:585). The ARM lifter contains the panic
 /// (`guard::contain` around the decode): that instruction is undecodable, the analysis
-/// decides what it can (here: unknown, with the reason), and the scan goes on.
+/// decides what it can (the unguarded product reaches malloc before it), and the scan goes
+/// on. The damaged section table is an error with its offset, and nothing reads as safe.
 #[test]
 fn scan_image_arm_decoder_panic_is_contained() {
     let t = scan_ok("scan_image-arm-decoder-panic.bin");
@@ -99,13 +102,36 @@ fn scan_image_arm_decoder_panic_is_contained() {
         .or_else(|| t.libc.first().map(|l| l.calloc.clone()))
         .expect("the file's calloc is still reported");
     assert!(!calloc.reason.is_empty());
+    assert_ne!(calloc.verdict, CallocVerdict::Checked, "{}", calloc.reason);
+    assert!(
+        matches!(t.verdict, Verdict::Affected | Verdict::Inconclusive),
+        "{:?}: {:?}",
+        t.verdict,
+        t.reasons
+    );
+    let table = t
+        .errors
+        .iter()
+        .find(|e| e.message.contains("section header table"))
+        .unwrap_or_else(|| panic!("{:?}", t.errors));
+    assert_eq!(table.offset, Some(0x8a8), "{table:?}");
+    assert!(
+        t.errors.iter().all(|e| e.offset.is_some()),
+        "{:?}",
+        t.errors
+    );
 }
 
-/// The same input through the calloc analysis itself: no panic escapes it either.
+/// The same input through the calloc analysis itself: no panic escapes it either, and the
+/// undecodable code is never taken for a test.
 #[test]
 fn calloc_arm_decoder_panic_does_not_escape_the_analysis() {
     let data = repro("scan_image-arm-decoder-panic.bin");
     let elf = ElfFile::parse(&data).unwrap();
     let r = std::panic::catch_unwind(|| badalloc_calloc::analyze_calloc(&elf));
-    assert!(r.is_ok(), "calloc analysis panicked");
+    let a = r
+        .expect("calloc analysis panicked")
+        .expect("the file defines calloc");
+    assert_ne!(a.verdict, CallocVerdict::Checked, "{}", a.reason);
+    assert!(!a.reason.is_empty());
 }

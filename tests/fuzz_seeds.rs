@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use badalloc_calloc::locate_calloc;
 use badalloc_elf::ElfFile;
-use badalloc_formats::{carve, lzo, ucl, ContainerKind};
+use badalloc_formats::{self as container, carve, lzo, ucl, ContainerKind, Limits};
 use common::etfs_writer;
 use common::fuzz_tree;
 use common::ifs_writer::{self, Comp, Opts};
@@ -132,6 +132,12 @@ fn write_fuzz_seeds() {
                 ..Opts::default()
             };
             let img = ifs_writer::build(&nodes, &o);
+            // A seed is only worth its bytes if it is valid structure.
+            let opened = container::open(&img, ContainerKind::Ifs, &Limits::default());
+            assert!(
+                opened.is_ok_and(|c| c.entries().len() >= nodes.len()),
+                "{comp:?} seed does not open"
+            );
             let name = format!("{comp:?}-{}", if be { "be" } else { "le" });
             put(&dir, "ifs", &name, &img);
             put(&dir, "scan_image", &format!("ifs-{name}"), &img);
@@ -157,6 +163,9 @@ fn write_fuzz_seeds() {
     put(&dir, "ifs", "bare", &bare);
     // tar, gzip, tar.gz.
     let t = common::tar(&[("bin/ls", &fixture("qnx/arm/ls")), ("etc/motd", b"hi\n")]);
+    let listed =
+        container::open(&t, ContainerKind::Tar, &Limits::default()).map(|c| c.entries().len());
+    assert_eq!(listed.ok(), Some(2));
     put(&dir, "tar", "small.tar", &t);
     put(&dir, "gzip", "small.tar.gz", &common::gzip(&t));
     put(&dir, "gzip", "plain.gz", &common::gzip(b"hello"));

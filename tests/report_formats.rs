@@ -251,6 +251,16 @@ fn affected_by_release() -> Report {
     )])
 }
 
+fn inconclusive() -> Report {
+    report(vec![target(
+        "dump",
+        Verdict::Inconclusive,
+        Some("6.5.0"),
+        vec![libc("lib/libc.so.3", CallocVerdict::Unknown)],
+        vec![],
+    )])
+}
+
 /// Not QNX, with a statically linked newlib calloc (the BadAlloc family rule).
 fn not_qnx_newlib() -> Report {
     let mut c = calloc(CallocVerdict::Unchecked, "mul.w then _malloc_r");
@@ -296,6 +306,7 @@ fn all_reports() -> Vec<(String, Report)> {
         ("patched".into(), patched()),
         ("affected-by-release".into(), affected_by_release()),
         ("not-qnx-newlib".into(), not_qnx_newlib()),
+        ("inconclusive".into(), inconclusive()),
         (
             "several".into(),
             report(
@@ -413,25 +424,19 @@ fn sarif_release_only_and_inconclusive_and_family() {
     assert!(r[0]["message"]["text"].as_str().unwrap().contains("6.4.1"));
 
     // Inconclusive is a warning (treat it as affected), by default and on each result.
-    let mut unsure = patched();
-    unsure.targets[0].verdict = Verdict::Inconclusive;
-    let doc = sarif_of(&unsure);
+    let doc = sarif_of(&inconclusive());
     assert_eq!(
         doc["runs"][0]["tool"]["driver"]["rules"][1]["defaultConfiguration"]["level"],
         "warning"
     );
-    let r = doc["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(r.len(), 1);
+    let r = &doc["runs"][0]["results"];
+    assert_eq!(r.as_array().unwrap().len(), 1);
     assert_eq!(r[0]["ruleId"], "CVE-2021-22156-INCONCLUSIVE");
     assert_eq!(r[0]["level"], "warning");
-    let (_, q650) = fixture_reports().remove(0);
-    let doc = sarif_of(&q650);
-    for res in doc["runs"][0]["results"].as_array().unwrap() {
-        if q650.targets[0].verdict == Verdict::Inconclusive {
-            assert_eq!(res["ruleId"], "CVE-2021-22156-INCONCLUSIVE");
-            assert_eq!(res["level"], "warning");
-        }
-    }
+    assert!(r[0]["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("could not be decided"));
 
     let doc = sarif_of(&not_qnx_newlib());
     let r = &doc["runs"][0]["results"];
@@ -445,6 +450,88 @@ fn sarif_release_only_and_inconclusive_and_family() {
         r[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "mcu.elf!/firmware.elf"
     );
+}
+
+/// The SARIF results (rule, level) and the CycloneDX VEX state of every verdict.
+#[test]
+fn sarif_level_and_vex_state_for_every_verdict() {
+    let not_affected = report(vec![target(
+        "new",
+        Verdict::NotAffected,
+        Some("7.1.0"),
+        vec![libc("lib/libc.so.5", CallocVerdict::Checked)],
+        vec![],
+    )]);
+    let mut error = target("gone", Verdict::Error, None, vec![], vec![]);
+    error.os.family = None;
+    error.kind = "unreadable".into();
+    let error = report(vec![error]);
+    let cve = "CVE-2021-22156";
+    /// (name, report, SARIF (rule, level) of each result, VEX state of the CVE statement)
+    type Case = (
+        &'static str,
+        Report,
+        Vec<(&'static str, &'static str)>,
+        Option<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "affected",
+            affected(),
+            vec![(cve, "error"), (cve, "error")],
+            Some("exploitable"),
+        ),
+        (
+            "affected by release",
+            affected_by_release(),
+            vec![(cve, "error")],
+            Some("exploitable"),
+        ),
+        ("patched", patched(), vec![], Some("resolved")),
+        ("not-affected", not_affected, vec![], Some("not_affected")),
+        (
+            "not-qnx",
+            not_qnx_newlib(),
+            vec![("BADALLOC-CALLOC-UNCHECKED", "warning")],
+            None,
+        ),
+        (
+            "inconclusive",
+            inconclusive(),
+            vec![("CVE-2021-22156-INCONCLUSIVE", "warning")],
+            Some("in_triage"),
+        ),
+        ("error", error, vec![], Some("in_triage")),
+    ];
+    for (name, r, results, vex) in cases {
+        let doc = sarif_of(&r);
+        let got: Vec<(String, String)> = doc["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["ruleId"].as_str().unwrap().into(),
+                    x["level"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = results
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want, "{name}: SARIF results");
+        let success = doc["runs"][0]["invocations"][0]["executionSuccessful"].clone();
+        assert_eq!(success, json!(name != "error"), "{name}");
+        let bom = bom_of(&r);
+        let state = bom["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == cve)
+            .map(|v| v["analysis"]["state"].as_str().unwrap().to_string());
+        assert_eq!(state.as_deref(), vex, "{name}: VEX state");
+    }
 }
 
 // ---------------------------------------------------------------- CycloneDX

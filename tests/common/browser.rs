@@ -35,16 +35,12 @@ pub fn browser() -> Option<Browser> {
     if exe.is_file() {
         return Some(Browser { exe });
     }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("REQUIRE_CORPUS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{} is missing: `apt-get install chromium` (required under CI=true / REQUIRE_CORPUS=1)",
-        exe.display()
-    );
-    eprintln!(
-        "SKIP: {} is absent (apt-get install chromium); the HTML reports are not loaded in a browser",
-        exe.display()
+    super::skip_missing(
+        super::Lack::Tool,
+        &format!(
+            "{} is absent (apt-get install chromium); the HTML reports are not loaded in a browser",
+            exe.display()
+        ),
     );
     None
 }

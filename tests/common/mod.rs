@@ -1,4 +1,4 @@
-//! Shared test helpers: corpus access.
+//! Shared test helpers: corpus access, and (`skip.rs`) every skip of the suite.
 #![allow(dead_code)]
 
 pub mod amplify;
@@ -11,24 +11,22 @@ pub mod etfs_writer;
 pub mod fuzz_tree;
 pub mod ifs_writer;
 pub mod qnx6_writer;
+mod skip;
 pub mod tree;
 
 #[allow(unused_imports)]
 pub use archive::{gzip, tar, tar_header, tar_header_of_name, tar_of_names};
+pub use skip::*;
 
 use std::path::PathBuf;
 
-pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))
-}
-
-/// Read a corpus file, or print why the test is skipped and return None.
+/// Read a corpus file, or skip (see [`skip_missing`]) and return None.
 pub fn corpus(rel: &str) -> Option<Vec<u8>> {
     let p = corpus_dir().join(rel);
     match std::fs::read(&p) {
         Ok(d) => Some(d),
         Err(e) => {
-            eprintln!("SKIPPED: corpus file {} not available ({e})", p.display());
+            skip_missing(Lack::Corpus, &format!("corpus file {} ({e})", p.display()));
             None
         }
     }
@@ -40,18 +38,27 @@ pub fn sha256_hex(d: &[u8]) -> String {
     h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Path of a corpus file in `../shared/corpus` beside the checkout (CI has it there), or
-/// None with a SKIP message.
+/// Path of a corpus file (see [`corpus_dir`]; CI has it beside the checkout), or None
+/// after [`skip_missing`].
 pub fn corpus_path(rel: &str) -> Option<PathBuf> {
     let p = corpus_dir().join(rel);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!(
-            "SKIP: corpus file {} is absent (expected ../shared/corpus beside the checkout)",
-            p.display()
+        skip_missing(
+            Lack::Corpus,
+            &format!("corpus file {} is absent", p.display()),
         );
         None
+    }
+}
+
+/// The real C libraries of `fixtures/download-debian.sh`: `$BADALLOC_DOWNLOADS`, else
+/// `fixtures/.downloads`.
+pub fn downloads_dir() -> PathBuf {
+    match std::env::var_os("BADALLOC_DOWNLOADS") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => fixture(".downloads"),
     }
 }
 

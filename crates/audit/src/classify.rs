@@ -354,6 +354,11 @@ fn classify_facts(f: &Findings<'_>) -> Classification {
     if verdict != Verdict::Affected {
         reasons.extend(stripped_caveat(f.binaries));
     }
+    if verdict != Verdict::Affected {
+        if let Some(caveat) = unknown_copies_caveat(&static_copies) {
+            reasons.push(caveat);
+        }
+    }
     Classification { verdict, reasons }
 }
 
@@ -411,6 +416,30 @@ fn stripped_caveat(binaries: &[BinaryReport]) -> Option<String> {
             }
         )
     })
+}
+
+/// Static copies of calloc whose code could not be decided (a kernel's own copy outside
+/// its executable segments...): as undecided as a stripped program, so never hidden
+/// behind the verdict the C library gives. Stripped static QNX programs are left to
+/// `stripped_caveat`, which says how their copy was located.
+fn unknown_copies_caveat(static_copies: &[&BinaryReport]) -> Option<String> {
+    let unknown: Vec<String> = static_copies
+        .iter()
+        .filter(|b| !(b.qnx && b.stripped_static))
+        .filter_map(|b| {
+            let c = b.static_calloc.as_ref()?;
+            (c.verdict == CallocVerdict::Unknown).then(|| format!("{}: {}", b.path, c.reason))
+        })
+        .collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "caveat: {} statically linked cop{} of calloc could not be analysed and may lack the overflow test ({})",
+        unknown.len(),
+        if unknown.len() == 1 { "y" } else { "ies" },
+        unknown.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+    ))
 }
 
 /// Whether every QNX C library's calloc was checked (one that could not be read was not),

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{CallocVerdict, TargetReport, Verdict};
+use crate::advisory::{release_status, ReleaseStatus};
+use crate::evidence::Release;
+use crate::report::{CallocVerdict, OsReport, TargetReport, Verdict};
 
 /// Services BlackBerry's advisory names as ways in.
 pub const NAMED_SERVICES: &[&str] = &["telnetd", "ftpd", "qconn", "tftpd", "inetd"];
@@ -165,11 +167,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
 pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String> {
     let mut m = Vec::new();
     match t.verdict {
-        Verdict::Affected => m.push(
-            "Patch: apply patch 4844 (SDP 6.5.0 SP1) or 4846 (OS for Medical 1.0/1.1), or move to SDP 6.6.0 or later \
-             (Medical 1.1.1, Safety 1.0.2); for a custom QNX build, port the fix to its C library and rebuild."
-                .to_string(),
-        ),
+        Verdict::Affected => m.push(patch_advice(&t.os)),
         Verdict::Inconclusive => m.push(
             "Decide first: obtain the kernel (procnto) and the C library of this device, or its boot image, and scan them; \
              until then treat the device as affected."
@@ -213,6 +211,69 @@ pub fn mitigations(t: &TargetReport, exposure: &[ExposureReport]) -> Vec<String>
     m
 }
 
+/// The release, or the bounds of its series ("6.1-6.3", "7.0 or later"), as known.
+fn release_bounds(os: &OsReport) -> Option<(Release, Release)> {
+    if let Some(r) = os.release.as_deref().and_then(Release::parse) {
+        return Some((r, r));
+    }
+    let range = os.release_range.as_deref()?;
+    let series = |s: &str| -> Option<(u16, u16)> {
+        let (major, minor) = s.trim().split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let first = range.split_whitespace().next()?;
+    let (lo, hi) = first.split_once('-').unwrap_or((first, first));
+    let (lo, hi) = (series(lo)?, series(hi)?);
+    let hi = if range.contains("or later") {
+        Release::new(u16::MAX, u16::MAX, u16::MAX)
+    } else {
+        Release::new(hi.0, hi.1, u16::MAX)
+    };
+    Some((Release::new(lo.0, lo.1, 0), hi))
+}
+
+/// Where the release (or every release of its series) stands against the advisory; None
+/// when it is unknown or the series spans the fix.
+pub fn patch_status(os: &OsReport) -> Option<ReleaseStatus> {
+    release_bounds(os).and_then(|(lo, hi)| {
+        let (a, b) = (release_status(lo), release_status(hi));
+        (a == b).then_some(a)
+    })
+}
+
+/// What to patch, for the release the evidence gives: no vendor patch exists before 6.5.0;
+/// 6.5.0 SP1 has patch 4844, OS for Medical 1.0/1.1 patch 4846; from 6.6.0 on the stock C
+/// library is fixed, so unchecked code there is a custom or downgraded build.
+pub fn patch_advice(os: &OsReport) -> String {
+    let status = patch_status(os);
+    let release = os
+        .release
+        .clone()
+        .or_else(|| os.release_range.clone())
+        .unwrap_or_default();
+    match status {
+        Some(ReleaseStatus::AffectedNoPatch) => format!(
+            "Patch: no vendor patch exists for QNX {release} (patches 4844 and 4846 exist only for SDP 6.5.0 SP1 and \
+             OS for Medical 1.0/1.1): move to SDP 6.6.0 or later, or port the fix (test nmemb*size for overflow \
+             before allocating) to this build's C library and rebuild."
+        ),
+        Some(ReleaseStatus::Patchable) => format!(
+            "Patch: QNX {release}: on SDP 6.5.0 SP1 apply patch 4844, on QNX OS for Medical 1.0/1.1 patch 4846; \
+             or move to SDP 6.6.0 or later (Medical 1.1.1, Safety 1.0.2); for a custom build, port the fix to its \
+             C library and rebuild."
+        ),
+        Some(ReleaseStatus::Fixed) => format!(
+            "Patch: QNX {release} ships a fixed calloc, yet this device's code has none: a custom or downgraded \
+             C library. Replace it with the vendor's, or port the fix to it and rebuild."
+        ),
+        None => "Patch, by release (find it first: scan the kernel, procnto): before 6.5.0 no vendor patch \
+                 exists (move to SDP 6.6.0 or later, or port the fix to a custom build); SDP 6.5.0 SP1: patch 4844; \
+                 QNX OS for Medical 1.0/1.1: patch 4846; SDP 6.6.0 and later, Medical 1.1.1 and Safety 1.0.2 \
+                 ship the fix."
+            .to_string(),
+    }
+}
+
 /// Programs a mitigation names before "and N more": a tree of many copies would make one
 /// step thousands of names long (the exposure list has every one).
 pub const MAX_NAMED_IN_MITIGATION: usize = 12;
@@ -233,6 +294,86 @@ fn name_some(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn os(release: Option<&str>, range: Option<&str>) -> OsReport {
+        OsReport {
+            family: Some("qnx".into()),
+            release: release.map(String::from),
+            release_range: range.map(String::from),
+            ..OsReport::default()
+        }
+    }
+
+    #[test]
+    fn patch_advice_fits_the_release() {
+        for (release, range, says, never) in [
+            (
+                Some("6.4.1"),
+                None,
+                "no vendor patch exists for QNX 6.4.1",
+                "apply patch",
+            ),
+            (
+                Some("6.3.2"),
+                None,
+                "move to SDP 6.6.0 or later, or port the fix",
+                "apply patch",
+            ),
+            (
+                None,
+                Some("6.1-6.3"),
+                "no vendor patch exists for QNX 6.1-6.3",
+                "apply patch",
+            ),
+            (
+                None,
+                Some("6.0"),
+                "no vendor patch exists for QNX 6.0",
+                "apply patch",
+            ),
+            (
+                Some("6.5.0"),
+                None,
+                "on SDP 6.5.0 SP1 apply patch 4844",
+                "no vendor patch",
+            ),
+            (
+                Some("6.5.0"),
+                None,
+                "on QNX OS for Medical 1.0/1.1 patch 4846",
+                "no vendor patch",
+            ),
+            (Some("6.6.0"), None, "a custom or downgraded", "apply patch"),
+            (
+                Some("7.1.0"),
+                None,
+                "QNX 7.1.0 ships a fixed calloc",
+                "apply patch",
+            ),
+            (
+                None,
+                Some("7.0 or later"),
+                "QNX 7.0 or later ships a fixed calloc",
+                "apply patch",
+            ),
+            (
+                None,
+                Some("6.4-6.6"),
+                "Patch, by release",
+                "ships a fixed calloc, yet",
+            ),
+            (
+                None,
+                None,
+                "before 6.5.0 no vendor patch exists",
+                "this build's",
+            ),
+        ] {
+            let a = patch_advice(&os(release, range));
+            assert!(a.contains(says), "{release:?} {range:?}: {a}");
+            assert!(!a.contains(never), "{release:?} {range:?}: {a}");
+        }
+    }
 
     #[test]
     fn programs_from_rc_ifs_and_inetd_scripts() {

@@ -101,7 +101,13 @@ enum Known {
     LoadedFrom,
     /// Returned by a call to the function at this address (the search for calloc).
     Returned,
+    /// A 0/1 boolean of one factor's half-word bound (MIPS `sltu`, SH `cmp/hi` into T): the
+    /// word holds the factor's tag, plus [`SMALL_WHEN_NONZERO`] when non-zero means below.
+    Bound,
 }
+
+/// In a [`Known::Bound`] word: the boolean is non-zero exactly when the factor is small.
+const SMALL_WHEN_NONZERO: u64 = 1 << 32;
 
 impl Val {
     pub fn tagged(t: Tags) -> Val {
@@ -125,6 +131,19 @@ impl Val {
     /// What a call to the function at `entry` returned (`RET` added by the caller).
     pub fn returned(entry: u64) -> Val {
         Val::with_word(Known::Returned, entry)
+    }
+    /// A 0/1 boolean that is non-zero (`nonzero_small`) or zero exactly when factor `t`
+    /// is below 2^(w/2).
+    fn bound_bool(t: Tags, nonzero_small: bool) -> Val {
+        let polarity = if nonzero_small { SMALL_WHEN_NONZERO } else { 0 };
+        Val::with_word(Known::Bound, u64::from(t) | polarity)
+    }
+    /// For a bound boolean: the factor, and whether non-zero means "below 2^(w/2)".
+    fn bound_of(&self) -> Option<(Tags, bool)> {
+        (self.known == Known::Bound).then_some((
+            (self.word & 0xffff) as Tags,
+            self.word & SMALL_WHEN_NONZERO != 0,
+        ))
     }
     fn with_word(known: Known, word: u64) -> Val {
         Val {
@@ -188,6 +207,7 @@ impl std::fmt::Debug for Val {
             .field("sp", &self.sp())
             .field("loaded_from", &self.loaded_from())
             .field("returned_by", &self.returned_by())
+            .field("bound", &self.bound_of())
             .finish()
     }
 }
@@ -263,6 +283,10 @@ pub struct State {
     /// Some(false): on its other side. Lets a join turn "0 on the safe path, 1 on the
     /// other" (gcc -O0: `mov ecx,0; mul; jno L; mov ecx,1; L:`) into an overflow boolean.
     pub safe: Option<bool>,
+    /// Factors (N, S) that every path to here has shown to be below 2^(w/2), each by its
+    /// own compare: both together prove the product fits (`n < 0x10000 && s < 0x10000`
+    /// compiled as two branches). One alone proves nothing.
+    pub small: Tags,
 }
 
 /// Upper bound on tracked locations per state: a hostile function with thousands of
@@ -303,11 +327,8 @@ impl State {
             let keys: Vec<Loc> = self.vals.keys().chain(o.vals.keys()).copied().collect();
             for k in keys {
                 let (x, y) = (safe_st.get(k), other_st.get(k));
-                match (x.konst(), y.konst()) {
-                    // booleans only (0/1), so that `and r, 1` keeps the meaning
-                    (Some(0), Some(1)) => r.set(k, Val::tagged(SAFE_Z)),
-                    (Some(1), Some(0)) => r.set(k, Val::tagged(SAFE_NZ)),
-                    _ => {}
+                if let Some(v) = join_across_test(x, y) {
+                    r.set(k, v);
                 }
             }
         }
@@ -346,7 +367,46 @@ impl State {
                 }
             }),
             safe: None,
+            small: self.small & o.small,
         }
+    }
+}
+
+/// The join of `safe` (from a path that passed an overflow test on its safe side) and
+/// `other` (from its other side), where it means more than the plain join:
+/// - 0 on the safe path and 1 on the other (gcc -O0 booleans) is an overflow boolean
+///   (booleans only, so that `and r, 1` keeps the meaning);
+/// - a value whose zero (or non-zero) proves no overflow keeps that meaning whatever the
+///   safe path holds: there, no overflow is already proven (a helper's
+///   `return n && s > SIZE_MAX / n;` returns 0, or nmemb itself, where n == 0).
+pub fn join_across_test(safe: Val, other: Val) -> Option<Val> {
+    match (safe.konst(), other.konst()) {
+        (Some(0), Some(1)) => Some(Val::tagged(SAFE_Z)),
+        (Some(1), Some(0)) => Some(Val::tagged(SAFE_NZ)),
+        _ if [HI, FAST, SAFE_Z, SAFE_NZ]
+            .iter()
+            .any(|t| other.exactly(*t)) =>
+        {
+            Some(other)
+        }
+        _ => None,
+    }
+}
+
+/// The join of two values each marked with the side of the last overflow test its path
+/// crossed ([`State::safe`]): [`join_across_test`] where the paths crossed it on different
+/// sides, else the plain join (a function's returned values, joined over its returns).
+pub fn join_marked(a: (Val, Option<bool>), b: (Val, Option<bool>)) -> (Val, Option<bool>) {
+    match (a.1, b.1) {
+        (Some(x), Some(y)) if x == y => (a.0.join(&b.0), a.1),
+        (Some(x), Some(_)) => {
+            let (safe, other) = if x { (a.0, b.0) } else { (b.0, a.0) };
+            (
+                join_across_test(safe, other).unwrap_or_else(|| a.0.join(&b.0)),
+                None,
+            )
+        }
+        _ => (a.0.join(&b.0), None),
     }
 }
 
@@ -729,7 +789,10 @@ fn bool_val(ctx: &Ctx, f: &Flags, cond: Cond) -> Val {
     match safe_outcome(ctx, f, cond) {
         Some((true, _)) => Val::tagged(SAFE_NZ),
         Some((false, _)) => Val::tagged(SAFE_Z),
-        None => Val::default(),
+        None => match factor_bound(ctx, f, cond) {
+            Some((side, t)) => Val::bound_bool(t, side),
+            None => Val::default(),
+        },
     }
 }
 
@@ -841,25 +904,66 @@ pub fn safe_outcome(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, &'static 
                 };
             }
             // (n | s) compared with a constant below 2^(w/2)
-            let (v, k, c) = match (a.konst(), b.konst()) {
-                (None, Some(k)) => (a, k, cond),
-                (Some(k), None) => (b, k, cond.swap()),
-                _ => return None,
-            };
-            if !v.exactly(NORS) {
-                return None;
-            }
-            let lim = 1u64 << ctx.half();
-            let why = "both factors fit in half a word";
-            match c {
-                Cond::Ult if k <= lim => Some((true, why)),
-                Cond::Ule | Cond::Eq if k < lim => Some((true, why)),
-                Cond::Ugt | Cond::Ne if k < lim => Some((false, why)),
-                Cond::Uge if k <= lim => Some((false, why)),
-                _ => None,
-            }
+            let (v, side) = half_word_side(ctx, a, b, cond)?;
+            v.exactly(NORS)
+                .then_some((side, "both factors fit in half a word"))
         }
     }
+}
+
+/// For `a cond b` with one operand a constant: the value compared, and the side of the
+/// condition on which that value is below 2^(w/2).
+fn half_word_side(ctx: &Ctx, a: Val, b: Val, cond: Cond) -> Option<(Val, bool)> {
+    let (v, k, c) = match (a.konst(), b.konst()) {
+        (None, Some(k)) => (a, k, cond),
+        (Some(k), None) => (b, k, cond.swap()),
+        _ => return None,
+    };
+    let lim = 1u64 << ctx.half();
+    let side = match c {
+        Cond::Ult if k <= lim => true,
+        Cond::Ule | Cond::Eq if k < lim => true,
+        Cond::Ugt | Cond::Ne if k < lim => false,
+        Cond::Uge if k <= lim => false,
+        _ => return None,
+    };
+    Some((v, side))
+}
+
+/// Which side of the condition shows one factor (exactly N or S) below 2^(w/2), unsigned.
+pub fn factor_bound(ctx: &Ctx, f: &Flags, cond: Cond) -> Option<(bool, Tags)> {
+    let (a, b) = match *f {
+        Flags::Cmp(a, b) => (a, b),
+        Flags::Test(a, b) if a == b => (a, Val::constant(0)),
+        _ => return None,
+    };
+    // A bound boolean tested against zero.
+    let zero_tested = match (a.konst(), b.konst()) {
+        (None, Some(0)) => Some((a, cond)),
+        (Some(0), None) => Some((b, cond.swap())),
+        _ => None,
+    };
+    if let Some((v, c)) = zero_tested {
+        if let Some((t, nonzero_small)) = v.bound_of() {
+            let is_zero_when = match c {
+                Cond::Eq | Cond::Ule => true,
+                Cond::Ne | Cond::Ugt => false,
+                _ => return None,
+            };
+            return Some((is_zero_when != nonzero_small, t));
+        }
+    }
+    let (v, side) = half_word_side(ctx, a, b, cond)?;
+    factor(&v).map(|t| (side, t))
+}
+
+/// [`safe_outcome`], plus the second of two per-factor bounds: a branch that shows one
+/// factor below 2^(w/2) where every path has already shown it for the other (`small`).
+pub fn edge_outcome(ctx: &Ctx, small: Tags, f: &Flags, cond: Cond) -> Option<(bool, &'static str)> {
+    safe_outcome(ctx, f, cond).or_else(|| {
+        let (side, t) = factor_bound(ctx, f, cond)?;
+        (small | t == N | S).then_some((side, "each factor fits in half a word"))
+    })
 }
 
 /// Do the flags and condition say exactly "`x` is non-zero"?
@@ -974,8 +1078,388 @@ mod tests {
         // cmp q, s ; jb overflow  (q < s) → not-taken safe
         let f = Flags::Cmp(q, s);
         assert_eq!(safe_outcome(&C32, &f, Cond::Ult).map(|x| x.0), Some(false));
-        // signed compare: no claim
+        // signed compare: no claim, in either operand order
         assert_eq!(safe_outcome(&C32, &f, Cond::Slt), None);
+        assert_eq!(safe_outcome(&C32, &Flags::Cmp(s, q), Cond::Slt), None);
+        assert_eq!(safe_outcome(&C32, &Flags::Cmp(s, q), Cond::Sle), None);
+        // SIZE_MAX / n bounds s, not n: `n > SIZE_MAX / n` (or a value that only may be
+        // a factor) proves nothing about n * s
+        for wrong in [Val::tagged(N), Val::tagged(N).join(&Val::tagged(S))] {
+            assert_eq!(safe_outcome(&C32, &Flags::Cmp(wrong, q), Cond::Ugt), None);
+            assert_eq!(safe_outcome(&C32, &Flags::Cmp(q, wrong), Cond::Ult), None);
+        }
+    }
+
+    #[test]
+    fn one_factor_below_half_word_proves_nothing_both_do() {
+        let lim = 1u64 << 16;
+        // n < 0x100: a bound on nmemb, no safe side by itself
+        let f = Flags::Cmp(Val::tagged(N), Val::constant(0x100));
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ult), None);
+        assert_eq!(edge_outcome(&C32, 0, &f, Cond::Ult), None);
+        assert_eq!(factor_bound(&C32, &f, Cond::Ult), Some((true, N)));
+        // s <= 0xffff where every path has shown n small: that side is safe
+        let f = Flags::Cmp(Val::tagged(S), Val::constant(lim - 1));
+        assert_eq!(
+            edge_outcome(&C32, N, &f, Cond::Ule).map(|x| x.0),
+            Some(true)
+        );
+        assert_eq!(edge_outcome(&C32, S, &f, Cond::Ule), None);
+        // 0xffff < s (operands swapped): the false side is the small one
+        let f = Flags::Cmp(Val::constant(lim - 1), Val::tagged(S));
+        assert_eq!(
+            edge_outcome(&C32, N, &f, Cond::Ult).map(|x| x.0),
+            Some(false)
+        );
+        // one too high, signed, or a value that is not exactly a factor: nothing
+        let f = Flags::Cmp(Val::tagged(S), Val::constant(lim));
+        assert_eq!(edge_outcome(&C32, N, &f, Cond::Ule), None);
+        assert_eq!(factor_bound(&C32, &f, Cond::Ult), Some((true, S)));
+        assert_eq!(factor_bound(&C32, &f, Cond::Slt), None);
+        let f = Flags::Cmp(Val::tagged(S | P), Val::constant(0x100));
+        assert_eq!(factor_bound(&C32, &f, Cond::Ult), None);
+    }
+
+    #[test]
+    fn bound_booleans_carry_the_side() {
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(N));
+        // sltu r1, r0, 0x10000: r1 != 0 exactly when n is small
+        let op = Op::SetCmp {
+            dst: Opnd::Reg(1),
+            cond: Cond::Ult,
+            a: Opnd::Reg(0),
+            b: Opnd::Imm(0x1_0000),
+        };
+        step(&mut st, &C32, &op);
+        let b = st.get(Loc::Reg(1));
+        assert_eq!(b.bound_of(), Some((N, true)));
+        let f = Flags::Cmp(b, Val::constant(0));
+        assert_eq!(factor_bound(&C32, &f, Cond::Eq), Some((false, N)));
+        assert_eq!(factor_bound(&C32, &f, Cond::Ne), Some((true, N)));
+        assert_eq!(
+            factor_bound(&C32, &Flags::Test(b, b), Cond::Eq),
+            Some((false, N))
+        );
+        // the boolean itself is no overflow test
+        assert_eq!(safe_outcome(&C32, &f, Cond::Ne), None);
+    }
+
+    #[test]
+    fn joins_across_a_test_keep_only_sound_meanings() {
+        let z = Val::tagged(SAFE_Z);
+        // any value on the safe path joined with an overflow boolean from the other
+        assert_eq!(join_across_test(Val::constant(0), z), Some(z));
+        assert_eq!(
+            join_across_test(Val::tagged(N), Val::tagged(HI)),
+            Some(Val::tagged(HI))
+        );
+        assert_eq!(
+            join_across_test(Val::constant(0), Val::constant(1)),
+            Some(Val::tagged(SAFE_Z))
+        );
+        assert_eq!(
+            join_across_test(Val::constant(1), Val::constant(0)),
+            Some(Val::tagged(SAFE_NZ))
+        );
+        assert_eq!(join_across_test(Val::constant(1), Val::constant(1)), None);
+        assert_eq!(join_across_test(Val::constant(2), Val::constant(0)), None);
+        // never the other way round: a 0 from the unchecked path would read as "safe"
+        assert_eq!(join_across_test(z, Val::constant(0)), None);
+        assert_eq!(join_across_test(Val::constant(0), Val::tagged(N)), None);
+        // a value that only may be a high half (the high half on one path, nmemb on
+        // another) proves nothing on the other side of the test
+        let maybe_hi = Val::tagged(HI).join(&Val::tagged(N));
+        assert_eq!(join_across_test(Val::constant(0), maybe_hi), None);
+        assert_eq!(
+            join_marked((Val::constant(0), Some(true)), (z, Some(false))).0,
+            z
+        );
+        assert_eq!(
+            join_marked((z, Some(true)), (Val::constant(0), Some(false)))
+                .0
+                .may,
+            SAFE_Z
+        );
+        assert!(
+            !join_marked((z, Some(true)), (Val::constant(0), Some(false)))
+                .0
+                .exactly(SAFE_Z)
+        );
+        assert!(!join_marked((Val::constant(0), None), (z, Some(false)))
+            .0
+            .exactly(SAFE_Z));
+    }
+
+    /// The ARM condition codes on constant flags, as the Architecture Reference Manual
+    /// defines them, one row per NZCV value that tells the conditions apart.
+    #[test]
+    fn conditions_on_constant_flags() {
+        use Cond::*;
+        let conds = [Eq, Ne, Uge, Ult, Ugt, Ule, Sge, Slt, Sgt, Sle, Ovf, NoOvf];
+        // eq ne hs lo hi ls ge lt gt le vs vc
+        let rows: [(u8, [u8; 12]); 8] = [
+            (0b0000, [0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1]),
+            (0b0100, [1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1]), // Z
+            (0b0010, [0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1]), // C
+            (0b0110, [1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1]), // Z C
+            (0b1000, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]), // N
+            (0b0001, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0]), // V
+            (0b1001, [0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0]), // N V
+            (0b1101, [1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0]), // N Z V
+        ];
+        for (nzcv, want) in rows {
+            for (c, w) in conds.iter().zip(want) {
+                assert_eq!(eval_nzcv(*c, nzcv), Some(w == 1), "{c:?} on {nzcv:04b}");
+            }
+        }
+        assert_eq!(eval_nzcv(Cond::Other, 0), None);
+        // `cmp<c>`: where it did not compare, `c` is known false and its negation true.
+        assert_eq!(eval_alt(Cond::Ne, Alt::NotCond(Cond::Ne)), Some(false));
+        assert_eq!(eval_alt(Cond::Eq, Alt::NotCond(Cond::Ne)), Some(true));
+        assert_eq!(eval_alt(Cond::Ult, Alt::NotCond(Cond::Ne)), None);
+        assert_eq!(eval_alt(Cond::Ne, Alt::Nzcv(0b0100)), Some(false));
+    }
+
+    /// `ccmp hi, #0, #nzcv, c; b.eq safe`: the paths that skipped the compare see the
+    /// constant flags; the edge is safe only if those paths cannot take it, or were
+    /// already safe.
+    #[test]
+    fn conditional_compare_is_safe_only_where_skipped_paths_are() {
+        let ccmp = |nzcv: u8, pre_safe_false: bool| Flags::Ccmp {
+            a: Val::tagged(HI),
+            b: Val::constant(0),
+            alt: Alt::Nzcv(nzcv),
+            pre_safe_false,
+        };
+        // Z clear where skipped: b.eq is not taken there, so its taken side is safe.
+        assert_eq!(
+            safe_outcome(&C32, &ccmp(0b0000, false), Cond::Eq).map(|x| x.0),
+            Some(true)
+        );
+        // Z set where skipped: those paths take b.eq without any test.
+        assert_eq!(safe_outcome(&C32, &ccmp(0b0100, false), Cond::Eq), None);
+        // ...unless they skipped it because an earlier test already proved no overflow.
+        assert_eq!(
+            safe_outcome(&C32, &ccmp(0b0100, true), Cond::Eq).map(|x| x.0),
+            Some(true)
+        );
+        // b.ne: its fall-through side is the safe one. Skipped paths with Z clear take the
+        // branch (they never reach the safe side); with Z set they fall through untested.
+        assert_eq!(
+            safe_outcome(&C32, &ccmp(0b0000, false), Cond::Ne).map(|x| x.0),
+            Some(false)
+        );
+        assert_eq!(safe_outcome(&C32, &ccmp(0b0100, false), Cond::Ne), None);
+    }
+
+    #[test]
+    fn a_returned_value_keeps_its_tags_but_not_the_callees_stack_address() {
+        let mut v = Val::stack(-8);
+        v.may = P;
+        v.must = P;
+        let r = v.without_sp();
+        assert_eq!(r.sp(), None);
+        assert_eq!(r.konst(), None);
+        assert!(r.exactly(P));
+        assert_eq!(Val::stack(-8).without_sp(), Val::default());
+        assert_eq!(Val::constant(5).without_sp(), Val::constant(5));
+    }
+
+    /// Near MAX_LOCS the join goes key by key: what both sides agree on survives.
+    #[test]
+    fn join_near_the_location_bound_keeps_what_both_sides_agree_on() {
+        let mut a = State::default();
+        let mut b = State::default();
+        a.set(Loc::Reg(0), Val::tagged(N));
+        b.set(Loc::Reg(0), Val::tagged(N));
+        for i in 0..4000 {
+            a.set(Loc::Slot(8 * i), Val::constant(1));
+        }
+        for i in 0..200 {
+            b.set(Loc::Slot(-8 - 8 * i), Val::constant(2));
+        }
+        assert!(a.vals.len() + b.vals.len() > MAX_LOCS);
+        let j = a.join_edges(&b, None);
+        assert!(j.get(Loc::Reg(0)).exactly(N));
+        assert!(j.vals.len() <= MAX_LOCS);
+        // a slot one side does not have is no longer known
+        assert_eq!(j.get(Loc::Slot(8)).konst(), None);
+    }
+
+    /// `test (n|s), mask` against zero: a fast-path test only when the mask covers the
+    /// whole high half, whichever operand the mask is.
+    #[test]
+    fn test_with_a_high_half_mask() {
+        let nors = Val::tagged(NORS);
+        for m in [0xffff_0000u64, 0xffff_ff00] {
+            for f in [
+                Flags::Test(nors, Val::constant(m)),
+                Flags::Test(Val::constant(m), nors),
+            ] {
+                assert_eq!(
+                    safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0),
+                    Some(true),
+                    "{m:x}"
+                );
+                assert_eq!(safe_outcome(&C32, &f, Cond::Ne).map(|x| x.0), Some(false));
+            }
+        }
+        // a mask that leaves part of the high half out, or a value that is not n|s
+        for f in [
+            Flags::Test(nors, Val::constant(0x7fff_0000)),
+            Flags::Test(nors, Val::constant(0xff)),
+            Flags::Test(Val::tagged(N), Val::constant(0xffff_0000)),
+            Flags::Test(Val::constant(0xffff_0000), Val::tagged(S)),
+        ] {
+            assert_eq!(safe_outcome(&C32, &f, Cond::Eq), None, "{f:?}");
+        }
+        // test x, x and test x, all-ones: x against zero
+        let hi = Val::tagged(HI);
+        for f in [
+            Flags::Test(hi, hi),
+            Flags::Test(hi, Val::constant(0xffff_ffff)),
+            Flags::Test(Val::constant(0xffff_ffff), hi),
+        ] {
+            assert_eq!(safe_outcome(&C32, &f, Cond::Eq).map(|x| x.0), Some(true));
+        }
+    }
+
+    /// Two paths that crossed their last test on the same side join plainly, and keep
+    /// that side.
+    #[test]
+    fn joins_on_the_same_side_are_plain() {
+        let (zero, one) = (Val::constant(0), Val::constant(1));
+        let j = join_marked((zero, Some(true)), (one, Some(true)));
+        assert_eq!(j, (zero.join(&one), Some(true)));
+        let j = join_marked((zero, Some(false)), (one, Some(false)));
+        assert_eq!(j, (zero.join(&one), Some(false)));
+        let j = join_marked((zero, Some(true)), (one, Some(false)));
+        assert_eq!(j, (Val::tagged(SAFE_Z), None));
+    }
+
+    /// `cmp y, #0; it ne; movne x, #1`: x keeps its meaning only if the compare was of x.
+    #[test]
+    fn conditional_move_of_one_keeps_a_value_only_when_it_tested_that_value() {
+        let movne = |st: &mut State| {
+            step(
+                st,
+                &C32,
+                &Op::Predicated {
+                    fl: 0,
+                    cond: Cond::Ne,
+                    ops: vec![Op::Move {
+                        dst: Opnd::Reg(0),
+                        src: Opnd::Imm(1),
+                    }],
+                },
+            )
+        };
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(HI));
+        st.flags
+            .insert(0, Flags::Cmp(Val::tagged(HI), Val::constant(0)));
+        movne(&mut st);
+        assert!(st.get(Loc::Reg(0)).exactly(HI));
+        let mut st = State::default();
+        st.set(Loc::Reg(0), Val::tagged(HI));
+        st.flags
+            .insert(0, Flags::Cmp(Val::tagged(N), Val::constant(0)));
+        movne(&mut st);
+        assert!(!st.get(Loc::Reg(0)).exactly(HI));
+    }
+
+    /// Each unsigned condition at the 2^(w/2) boundary, both operand orders.
+    #[test]
+    fn half_word_boundary_per_condition() {
+        let lim = 1u64 << 16;
+        let nors = Val::tagged(NORS);
+        let side = |c: Cond, k: u64| safe_outcome(&C32, &Flags::Cmp(nors, Val::constant(k)), c);
+        let swapped =
+            |c: Cond, k: u64| safe_outcome(&C32, &Flags::Cmp(Val::constant(k), nors), c.swap());
+        for (c, ok_k, bad_k, ok_side) in [
+            (Cond::Ult, lim, lim + 1, true),
+            (Cond::Ule, lim - 1, lim, true),
+            (Cond::Eq, lim - 1, lim, true),
+            (Cond::Ugt, lim - 1, lim, false),
+            (Cond::Ne, lim - 1, lim, false),
+            (Cond::Uge, lim, lim + 1, false),
+        ] {
+            assert_eq!(side(c, ok_k).map(|x| x.0), Some(ok_side), "{c:?} {ok_k:#x}");
+            assert_eq!(side(c, bad_k), None, "{c:?} {bad_k:#x}");
+            assert_eq!(
+                swapped(c, ok_k).map(|x| x.0),
+                Some(ok_side),
+                "{c:?} swapped"
+            );
+            assert_eq!(swapped(c, bad_k), None, "{c:?} {bad_k:#x} swapped");
+        }
+        for c in [Cond::Slt, Cond::Sle, Cond::Sgt, Cond::Sge, Cond::Other] {
+            assert_eq!(side(c, 0x100), None, "{c:?}");
+        }
+    }
+
+    /// A bound boolean tested against zero, either operand order; never against anything
+    /// else.
+    #[test]
+    fn bound_booleans_are_read_only_against_zero() {
+        let b = Val::bound_bool(S, false); // non-zero when s is not small
+        let zero = Val::constant(0);
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(b, zero), Cond::Eq),
+            Some((true, S))
+        );
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(zero, b), Cond::Eq),
+            Some((true, S))
+        );
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(zero, b), Cond::Ult),
+            Some((false, S))
+        );
+        assert_eq!(factor_bound(&C32, &Flags::Cmp(b, zero), Cond::Slt), None);
+        assert_eq!(
+            factor_bound(&C32, &Flags::Test(b, Val::constant(1)), Cond::Eq),
+            None
+        );
+        assert_eq!(
+            factor_bound(&C32, &Flags::Cmp(b, Val::constant(1)), Cond::Eq),
+            None
+        );
+    }
+
+    /// `is_nonzero_test_of`: exactly "x != 0" (or unsigned "x > 0") on a compare or test of
+    /// that very value, which is neither a constant nor a value without meaning.
+    #[test]
+    fn nonzero_test_of_a_value() {
+        let hi = Val::tagged(HI);
+        let zero = Val::constant(0);
+        let yes = [
+            (Flags::Cmp(hi, zero), Cond::Ne),
+            (Flags::Cmp(hi, zero), Cond::Ugt),
+            (Flags::Test(hi, hi), Cond::Ne),
+        ];
+        for (f, c) in yes {
+            assert!(is_nonzero_test_of(&f, c, &hi), "{f:?} {c:?}");
+        }
+        let no = [
+            (Flags::Cmp(hi, zero), Cond::Eq, hi),
+            (Flags::Cmp(hi, zero), Cond::Sgt, hi),
+            (Flags::Cmp(hi, Val::constant(1)), Cond::Ne, hi),
+            (Flags::Cmp(Val::tagged(N), zero), Cond::Ne, hi),
+            (Flags::Test(hi, Val::tagged(N)), Cond::Ne, hi),
+            (Flags::Test(Val::tagged(N), Val::tagged(N)), Cond::Ne, hi),
+            (
+                Flags::Cmp(Val::constant(3), zero),
+                Cond::Ne,
+                Val::constant(3),
+            ),
+            (Flags::Cmp(Val::default(), zero), Cond::Ne, Val::default()),
+            (Flags::MulOvf, Cond::Ne, hi),
+        ];
+        for (f, c, x) in no {
+            assert!(!is_nonzero_test_of(&f, c, &x), "{f:?} {c:?} {x:?}");
+        }
     }
 
     #[test]

@@ -49,10 +49,19 @@ use badalloc_elf as elf;
 use badalloc_elf::guard;
 use cfg::Cfg;
 use dataflow::{
-    div_tag, read, safe_outcome, slot_of, step, tag_names, Ctx, Flags, Loc, State, Tags, Val,
-    FACTORS, N, P, S,
+    div_tag, edge_outcome, factor_bound, read, slot_of, step, tag_names, Ctx, Flags, Loc, State,
+    Tags, Val, FACTORS, N, P, S,
 };
-use ir::{ArgLoc, Insn, Lifter, Op, Opnd, Target};
+use ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Target};
+
+/// What the conditional branch ending a block proves on each side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct BranchSides {
+    /// The side on which nmemb*size cannot have overflowed.
+    safe: Option<bool>,
+    /// The side on which this factor (N or S) is below 2^(w/2).
+    bound: Option<(bool, Tags)>,
+}
 
 /// How many functions deep the chain from `calloc` is followed (calloc → __calloc →
 /// helper → malloc is depth 2; newlib calloc → _calloc_r → _malloc_r is 1). Real
@@ -726,29 +735,31 @@ impl<'a> Analyzer<'_, 'a> {
         call
     }
 
-    /// The safe side of the conditional branch ending `insn`, evaluated on the state before it.
-    fn branch_safe_side(&self, before: &State, insn: &Insn) -> Option<bool> {
+    /// The sides of the conditional branch ending `insn`, evaluated on the state before it.
+    fn branch_sides(&self, before: &State, insn: &Insn) -> BranchSides {
         let branches = |op: &Op| matches!(op, Op::Branch { .. } | Op::BranchCmp { .. });
         if !insn.ops.iter().any(branches) {
-            return None;
+            return BranchSides::default();
         }
+        let sides = |st: &State, f: &Flags, cond: Cond| BranchSides {
+            safe: edge_outcome(&self.ctx, st.small, f, cond).map(|x| x.0),
+            bound: factor_bound(&self.ctx, f, cond),
+        };
         // Copied only if an op before the branch changes it (usually the branch is alone).
         let mut stepped: Option<State> = None;
         for op in &insn.ops {
             let st = stepped.as_ref().unwrap_or(before);
             match op {
-                Op::Branch { fl, cond, .. } => {
-                    return safe_outcome(&self.ctx, &st.flags(*fl), *cond).map(|x| x.0);
-                }
+                Op::Branch { fl, cond, .. } => return sides(st, &st.flags(*fl), *cond),
                 Op::BranchCmp { cond, a, b, .. } => {
                     let f = Flags::Cmp(read(st, &self.ctx, *a), read(st, &self.ctx, *b));
-                    return safe_outcome(&self.ctx, &f, *cond).map(|x| x.0);
+                    return sides(st, &f, *cond);
                 }
                 Op::Call { .. } | Op::TailCall { .. } => {}
                 _ => step(stepped.get_or_insert_with(|| before.clone()), &self.ctx, op),
             }
         }
-        None
+        BranchSides::default()
     }
 
     fn analyze_inner(&mut self, addr: u64, name: &str, params: &[Val], depth: usize) -> FnResult {
@@ -808,26 +819,36 @@ impl<'a> Analyzer<'_, 'a> {
                 }
             }
         }
-        // out-state and the safe side of the block's final branch
-        type Out = Option<(State, Option<bool>)>;
+        // out-state and the sides of the block's final branch
+        type Out = Option<(State, BranchSides)>;
         let mut outs: Vec<Out> = vec![None; n_blocks];
         let in_of = |b: usize, outs: &[Out]| -> Option<State> {
             let mut acc: Option<State> = (b == entry_block).then(|| entry_state.clone());
             for (p, side) in preds.get(b).map(|v| v.as_slice()).unwrap_or(&[]) {
-                let Some((o, safe_side)) = outs.get(*p).and_then(Option::as_ref) else {
+                let Some((o, sides)) = outs.get(*p).and_then(Option::as_ref) else {
                     continue;
                 };
-                let edge_safe = match (side, safe_side) {
-                    (Some(side), Some(ss)) => Some(side == ss),
+                let edge_safe = match (side, sides.safe) {
+                    (Some(side), Some(ss)) => Some(*side == ss),
                     _ => o.safe,
+                };
+                // a factor this edge shows below 2^(w/2)
+                let edge_small = match (side, sides.bound) {
+                    (Some(side), Some((bs, t))) if *side == bs => t,
+                    _ => 0,
                 };
                 acc = Some(match acc {
                     None => {
                         let mut e = o.clone();
                         e.safe = edge_safe;
+                        e.small |= edge_small;
                         e
                     }
-                    Some(a) => a.join_edges(o, edge_safe),
+                    Some(a) => {
+                        let mut j = a.join_edges(o, edge_safe);
+                        j.small = a.small & (o.small | edge_small);
+                        j
+                    }
                 });
             }
             acc
@@ -863,15 +884,15 @@ impl<'a> Analyzer<'_, 'a> {
             };
             // Only the block's last instruction can branch: its safe side is judged on the
             // state just before it.
-            let mut safe_side = None;
+            let mut sides = BranchSides::default();
             let last = block.insn_count().saturating_sub(1);
             for (i, insn) in cfg.insns(block).enumerate() {
                 if i == last {
-                    safe_side = self.branch_safe_side(&st, insn);
+                    sides = self.branch_sides(&st, insn);
                 }
                 self.exec(&mut st, insn, depth, &mut scratch);
             }
-            let new = Some((st, safe_side));
+            let new = Some((st, sides));
             let Some(out) = outs.get_mut(b) else {
                 continue;
             };
@@ -905,7 +926,8 @@ impl<'a> Analyzer<'_, 'a> {
         let mut safe_edges: BTreeMap<(u64, bool), String> = BTreeMap::new();
         let mut calls: Vec<CallSite> = Vec::new();
         let mut indirect_jumps: Vec<u64> = Vec::new();
-        let mut rets: Vec<Val> = Vec::new();
+        // Each returned value, with the side of the last overflow test its path crossed.
+        let mut rets: Vec<(Val, Option<bool>)> = Vec::new();
         let mut heuristic_notes: Vec<String> = Vec::new();
         let mut last_flag_setter: BTreeMap<u8, u64> = BTreeMap::new();
         for (bi, (block, st)) in cfg.blocks.iter().zip(ins.iter_mut()).enumerate() {
@@ -965,7 +987,7 @@ impl<'a> Analyzer<'_, 'a> {
                             }
                             Op::Branch { fl, cond, .. } => {
                                 if let Some((side, why)) =
-                                    safe_outcome(&self.ctx, &st.flags(*fl), *cond)
+                                    edge_outcome(&self.ctx, st.small, &st.flags(*fl), *cond)
                                 {
                                     safe_edges.insert((b, side), why.to_string());
                                     if let Some(&c) = last_flag_setter.get(fl) {
@@ -983,7 +1005,9 @@ impl<'a> Analyzer<'_, 'a> {
                             Op::BranchCmp { cond, a, b: bb, .. } => {
                                 let f =
                                     Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *bb));
-                                if let Some((side, why)) = safe_outcome(&self.ctx, &f, *cond) {
+                                if let Some((side, why)) =
+                                    edge_outcome(&self.ctx, st.small, &f, *cond)
+                                {
                                     safe_edges.insert((b, side), why.to_string());
                                     notes_at.insert(
                                         insn.addr,
@@ -1003,7 +1027,9 @@ impl<'a> Analyzer<'_, 'a> {
                                 }
                             }
                             Op::JumpIndirect => indirect_jumps.push(insn.addr),
-                            Op::Ret => rets.push(st.get(Loc::Reg(self.lifter.ret_reg()))),
+                            Op::Ret => {
+                                rets.push((st.get(Loc::Reg(self.lifter.ret_reg())), st.safe))
+                            }
                             _ => {}
                         }
                         if !is_call(op) {
@@ -1079,7 +1105,8 @@ impl<'a> Analyzer<'_, 'a> {
         let ret = rets
             .iter()
             .copied()
-            .reduce(|a, b| a.join(&b))
+            .reduce(dataflow::join_marked)
+            .map(|r| r.0)
             .unwrap_or_default()
             .without_sp();
         for c in &calls {

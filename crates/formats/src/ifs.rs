@@ -294,9 +294,9 @@ pub fn detect(data: &[u8]) -> bool {
 
 /// Validation used by the carver: a startup header at exactly `off` whose startup part
 /// sums to zero, or whose imagefs starts where the startup size says (an image header for
-/// uncompressed images; for compressed ones, a first block or gzip stream that decodes to
-/// an image header). A header whose startup part runs past the end of `data` is a
-/// truncated image: taken, so that `open` can say where it ends.
+/// uncompressed images; for compressed ones, a first block (inside the stored image) or
+/// gzip stream that decodes to an image header). A header whose startup part runs past the
+/// end of `data` is a truncated image: taken, so that `open` can say where it ends.
 ///
 /// So a boot image with a flipped bit in its startup code (a wrong checksum) is carved,
 /// as the reader opens it, with the checksum note; stray signature bytes are not.
@@ -313,14 +313,17 @@ pub(crate) fn valid_startup_at(data: &[u8], off: usize, big: bool, budget: &mut 
         return true;
     };
     let fs = data.get(off + sh.startup_size as usize..).unwrap_or(&[]);
+    // The compressed imagefs as stored (parse_startup: stored_size >= startup_size).
+    let stored = sh.stored_size.saturating_sub(sh.startup_size) as usize;
     let comp = sh.compression();
     let structural = match comp {
         Compression::None => parse_image_header(fs).is_some(),
         Compression::Zlib => fs.get(..3) == Some(&[0x1f, 0x8b, 0x08][..]),
+        // The first block, length and data, lies inside the stored image and the input.
         Compression::Lzo | Compression::Ucl => fs
             .get(..2)
             .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .is_some_and(|n| n > 0 && n + 2 <= fs.len()),
+            .is_some_and(|n| n > 0 && n + 2 <= fs.len() && n + 2 <= stored),
         Compression::Unknown(_) => false,
     };
     if structural && comp == Compression::None {
@@ -649,6 +652,27 @@ fn image_checksum(
     sum == 0
 }
 
+/// The startup checksum over the startup part, as a `checksum` note.
+fn startup_checksum(part: &[u8], sh: &StartupHeader, notes: &mut Vec<Note>) -> bool {
+    let sum = word_sum(part, sh.endian());
+    notes.push(Note::new(
+        "checksum",
+        if sum == 0 {
+            format!(
+                "startup checksum valid ({:#x} bytes sum to 0)",
+                sh.startup_size
+            )
+        } else {
+            format!(
+                "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
+                sh.startup_size
+            )
+        },
+        Some(sh.offset),
+    ));
+    sum == 0
+}
+
 /// The boot script (`script_ino`) decoded to lines, also as a `boot-script` note.
 fn boot_script(
     image: &[u8],
@@ -727,23 +751,7 @@ fn imagefs_behind<'a>(
             ),
         )
     })?;
-    let sum = word_sum(part, sh.endian());
-    let checksum_ok = sum == 0;
-    notes.push(Note::new(
-        "checksum",
-        if checksum_ok {
-            format!(
-                "startup checksum valid ({:#x} bytes sum to 0)",
-                sh.startup_size
-            )
-        } else {
-            format!(
-                "startup checksum INVALID: {:#x} bytes sum to {sum:#010x}, expected 0",
-                sh.startup_size
-            )
-        },
-        Some(sh.offset),
-    ));
+    let checksum_ok = startup_checksum(part, sh, notes);
     let offset = sh.offset + u64::from(sh.startup_size);
     if sh.compression() == Compression::None {
         let rest = data.get(offset as usize..).unwrap_or(&[]);

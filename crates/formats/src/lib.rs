@@ -48,6 +48,10 @@ mod pair_filter;
 pub mod qnx4;
 pub mod qnx6;
 pub mod tar;
+/// The suite's skip rules (missing corpus fails under CI), shared with tests/common.
+#[cfg(test)]
+#[path = "../../../tests/common/skip.rs"]
+pub(crate) mod test_skip;
 pub mod ucl;
 pub mod work_budget;
 

@@ -243,6 +243,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
+        let mut refused = 0;
         let mut x: u32 = 99;
         for len in 0..3000 {
             let data: Vec<u8> = (0..len % 131)
@@ -252,8 +253,16 @@ mod tests {
                 })
                 .collect();
             let mut out = Vec::new();
-            let _ = lzo1x_decompress(&data, &mut out, 1 << 16);
+            match lzo1x_decompress(&data, &mut out, 1 << 16) {
+                Err(e) => {
+                    assert!(e.input_offset <= data.len(), "{e:?}");
+                    refused += 1;
+                }
+                Ok(n) => assert_eq!(n, out.len()),
+            }
             assert!(out.len() <= 1 << 16);
         }
+        // Random bytes are almost never a valid stream.
+        assert!(refused > 1800, "{refused} refused");
     }
 }

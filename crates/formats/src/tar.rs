@@ -397,15 +397,22 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
                         "tar: oversized metadata record",
                     ));
                 }
-                let c = data
-                    .get(data_off..data_off.saturating_add(size as usize))
-                    .ok_or_else(|| {
-                        FormatError::at(
+                let Some(c) = data.get(data_off..data_off.saturating_add(size as usize)) else {
+                    // Truncated here: keep what was listed before, as for a bad checksum.
+                    if entries.is_empty() {
+                        return Err(FormatError::at(
                             ErrorKind::Truncated,
                             data_off as u64,
                             "tar: truncated metadata record",
-                        )
-                    })?;
+                        ));
+                    }
+                    notes.push(Note::new(
+                        "error",
+                        "tar: truncated metadata record; archive listing stops here",
+                        Some(data_off as u64),
+                    ));
+                    break;
+                };
                 meta.record(typeflag, c);
                 off = next;
                 continue;

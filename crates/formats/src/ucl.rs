@@ -489,6 +489,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
+        let mut refused = 0;
         let mut x: u32 = 12345;
         for len in 0..2000 {
             let data: Vec<u8> = (0..len % 97)
@@ -498,9 +499,17 @@ mod tests {
                 })
                 .collect();
             let mut out = Vec::new();
-            let _ = nrv2b_decompress_8(&data, &mut out, 1 << 16);
+            match nrv2b_decompress_8(&data, &mut out, 1 << 16) {
+                Err(e) => {
+                    assert!(e.input_offset <= data.len(), "{e:?}");
+                    refused += 1;
+                }
+                Ok(n) => assert_eq!(n, out.len()),
+            }
             assert!(out.len() <= 1 << 16);
         }
+        // Random bytes are almost never a valid stream.
+        assert!(refused > 1800, "{refused} refused");
     }
 
     /// The decoder as it was before the bit reading was batched (commit 6764f39), kept as
@@ -1094,12 +1103,12 @@ mod tests {
     fn same_as_the_bit_by_bit_decoder_on_the_corpus_images() {
         // The UCL blocks of real mkifs images (../shared/corpus beside the checkout), whole
         // and damaged.
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/qnx");
+        use crate::test_skip::{corpus_dir, skip_missing, Lack};
+        let dir = corpus_dir().join("qnx");
         let mut rng = Rng(0x1f5);
         for name in ["openqnx-641-x86.ifs", "sdp660-armle-omap5-sd.ifs"] {
             let Ok(d) = std::fs::read(dir.join(name)) else {
-                eprintln!("SKIP: corpus image {name} is absent");
+                skip_missing(Lack::Corpus, &format!("corpus image {name}"));
                 continue;
             };
             let ifs = super::super::ifs::Ifs::open(&d, &super::super::Limits::default())

@@ -8,7 +8,7 @@
 //! from the firmware (paths, release strings): each renderer escapes them for its medium.
 
 use super::{CallocVerdict, ImageState, LibcReport, TargetReport, Verdict};
-use crate::advisory::CVE_2021_22156;
+use crate::advisory::{ReleaseStatus, CVE_2021_22156};
 
 /// The flaw as a reader knows it.
 const FLAW: &str = "the BadAlloc flaw (CVE-2021-22156)";
@@ -261,9 +261,17 @@ fn affected(t: &TargetReport, case: Case) -> (String, String) {
             } else {
                 (String::new(), String::new())
             };
+            // No vendor patch exists before 6.5.0 (issue 15.8).
+            let action = match badalloc_audit_core::surface::patch_status(&t.os) {
+                Some(ReleaseStatus::AffectedNoPatch) => format!(
+                    "Upgrade to QNX {fixed} or later, or port the fix to this build (no vendor \
+                     patch exists for this release)"
+                ),
+                _ => "Patch or upgrade".to_string(),
+            };
             (
                 format!("{who} {runs} {release}, whose C library has {FLAW}{also}: affected."),
-                format!("Patch or upgrade{relink}{}", restrict(t)),
+                format!("{action}{relink}{}", restrict(t)),
             )
         }
         Case::AffectedStaticOnly => (
@@ -530,6 +538,11 @@ mod tests {
                 target("affected", &["R1: x", "R2: y"], Some("6.5.0"), json!({"binaries": [static_copy("unchecked")]})),
                 Case::AffectedLibc,
                 &["and 1 program carries its own copy of the flawed code: affected.", "Patch or upgrade (then relink the program with its own copy)."],
+            ),
+            (
+                target("affected", &["R1: x"], Some("6.4.1"), json!({})),
+                Case::AffectedLibc,
+                &["This device runs QNX 6.4.1, whose C library has the BadAlloc flaw (CVE-2021-22156): affected. Upgrade to QNX 6.6.0 or later, or port the fix to this build (no vendor patch exists for this release)."],
             ),
             (
                 target("affected", &["R2: y"], Some("7.1.0"), json!({"binaries": [static_copy("unchecked"), static_copy("unchecked")]})),
