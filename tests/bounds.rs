@@ -8,7 +8,7 @@ use badalloc_audit_core::scan::{self, scan_bytes, scan_bytes_with_budget};
 use badalloc_audit_core::source::{read_file, walk, WalkItem};
 use badalloc_calloc::{self as calloc, analyze_calloc, CallocVerdict};
 use badalloc_elf::ElfFile;
-use badalloc_formats::{self as container, ContainerKind, Limits};
+use badalloc_formats::{self as container, ContainerKind, ErrorKind, Limits};
 use common::elf_writer;
 use common::ifs_writer::{self, Comp, Opts};
 
@@ -43,6 +43,7 @@ fn decompressed_size_the_headers_figure_is_checked_against_the_cap_and_the_outpu
             .err()
             .unwrap();
         assert!(e.message.contains("exceed the limit"), "{comp:?}: {e}");
+        assert_eq!(e.kind, ErrorKind::BoundHit, "{e}");
         assert!(e.offset.is_some());
         // The header announces less than the data expands to: stopped at the header's
         // figure plus one block (64 KiB of a zlib stream). Within that, a figure that is
@@ -93,6 +94,7 @@ fn decompressed_size_hard_cap_stops_a_gzip_bomb() {
         .err()
         .unwrap();
     assert!(e.message.contains("exceed the limit of 1048576"), "{e}");
+    assert_eq!(e.kind, ErrorKind::BoundHit, "{e}");
     assert_eq!(container::DEFAULT_MAX_EXPANDED, 512 << 20);
     assert_eq!(
         Limits::default().max_expanded,
@@ -116,6 +118,7 @@ fn memory_per_file_is_a_budget_shared_by_all_nesting_levels() {
         .find(|e| e.message.contains("memory budget"))
         .unwrap_or_else(|| panic!("{:?}", t.errors));
     assert_eq!(e.path, "fw.tar.gz!/inner.gz");
+    assert_eq!(e.kind, ErrorKind::BoundHit, "{}", e.message);
     assert!(e.offset.is_some());
     assert_eq!(scan::MAX_EXPANDED_PER_FILE, 1 << 30);
     const _: () = assert!(scan::MAX_EXPANDED_PER_FILE >= container::DEFAULT_MAX_EXPANDED);
@@ -238,6 +241,7 @@ fn nesting_depth_of_images_in_images_is_bounded() {
         .unwrap_or_else(|| panic!("{:?}", t.errors));
     assert_eq!(e.path.matches("!/").count(), scan::MAX_NESTING);
     assert!(e.path.starts_with("deep.gz!/"));
+    assert_eq!(e.kind, ErrorKind::BoundHit);
     assert!(t.binaries.is_empty());
     // One level less reaches the ELF file.
     let mut data = elf();
@@ -259,6 +263,7 @@ fn directory_entry_count_is_bounded_in_tar_and_ifs() {
         .err()
         .unwrap();
     assert!(e.message.contains("more than 10 entries"), "{e}");
+    assert_eq!(e.kind, ErrorKind::BoundHit, "{e}");
     assert!(e.offset.is_some());
 
     let nodes: Vec<_> = (0..20)
@@ -269,6 +274,7 @@ fn directory_entry_count_is_bounded_in_tar_and_ifs() {
         .err()
         .unwrap();
     assert!(e.message.contains("more than 10 entries"), "{e}");
+    assert_eq!(e.kind, ErrorKind::BoundHit, "{e}");
     assert_eq!(container::DEFAULT_MAX_ENTRIES, 1_000_000);
 }
 
@@ -287,6 +293,7 @@ fn qnx6_and_qnx4_inode_and_entry_counts_are_bounded() {
         let e = container::open(&d, kind, &small(1 << 30, 3)).err();
         let e = e.unwrap_or_else(|| panic!("{rel}: {n} entries read under a limit of 3"));
         assert!(e.message.contains('3'), "{rel}: {e}");
+        assert_eq!(e.kind, ErrorKind::BoundHit, "{rel}: {e}");
     }
 }
 
@@ -310,6 +317,7 @@ fn efs_and_etfs_entry_counts_and_file_sizes_are_bounded() {
         let e = container::open(&d, kind, &small(1 << 30, 3)).err();
         let e = e.unwrap_or_else(|| panic!("{rel}: read under a limit of 3 entries"));
         assert!(e.message.contains("more than 3 entries"), "{rel}: {e}");
+        assert_eq!(e.kind, ErrorKind::BoundHit, "{rel}: {e}");
         assert!(e.offset.is_some(), "{rel}: {e}");
         // A file above max_expanded is an error at its extents or file-table entry; the
         // small files still read.
@@ -392,7 +400,7 @@ fn directory_walk_depth_is_bounded() {
     assert!(
         items
             .iter()
-            .any(|i| matches!(i, WalkItem::Skipped { reason, .. } if reason.contains("deep"))),
+            .any(|i| matches!(i, WalkItem::Skipped { reason, kind, .. } if reason.contains("deep") && *kind == ErrorKind::BoundHit)),
         "{} items",
         items.len()
     );

@@ -210,6 +210,13 @@ fn hostile_tree_errors_are_listed_and_the_scan_goes_on() {
     std::os::unix::fs::symlink("loop-b", root.join("loop-a")).unwrap();
     std::os::unix::fs::symlink("loop-a", root.join("loop-b")).unwrap();
     std::os::unix::fs::symlink("..", root.join("lib/up")).unwrap();
+    // A gzip stream cut in the middle.
+    let gz = common::gzip(
+        &(0..200_000u32)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    fs::write(root.join("cut.gz"), &gz[..gz.len() / 2]).unwrap();
     // A FIFO: opening it would block forever.
     let fifo = root.join("pipe");
     assert!(std::process::Command::new("mkfifo")
@@ -238,6 +245,16 @@ fn hostile_tree_errors_are_listed_and_the_scan_goes_on() {
         .as_str()
         .unwrap()
         .contains("FIFO"));
+    // Each error says its kind: damage told apart from what the tool does not read.
+    assert_eq!(err_for("truncated.so")["kind"], "truncated");
+    assert_eq!(absurd_err["kind"], "truncated");
+    assert_eq!(err_for("bad-sections.so")["kind"], "truncated");
+    assert_eq!(err_for("pipe")["kind"], "unsupported");
+    assert_eq!(err_for("cut.gz")["kind"], "truncated", "{errors:?}");
+    let malformed = errors.iter().find(|e| {
+        e["path"] == "bad-sections.so" && e["message"].as_str().unwrap().contains("malformed")
+    });
+    assert_eq!(malformed.unwrap()["kind"], "corrupt", "{errors:?}");
     let links: Vec<&str> = t["symlinks"]
         .as_array()
         .unwrap()
@@ -308,6 +325,7 @@ fn exit_statuses() {
         .as_str()
         .unwrap()
         .contains("cannot read"));
+    assert_eq!(j["targets"][0]["errors"][0]["kind"], "unreadable");
 
     // Usage error: no PATH.
     let out = Command::cargo_bin("badalloc-audit")

@@ -312,6 +312,7 @@ fn chains_that_loop_are_errors_with_their_offset() {
     assert!(large.flags.contains(&"bad-extents".to_string()));
     let err = fs.read(large).unwrap_err();
     assert!(err.message.contains("loops"), "{err}");
+    assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
     let at = err.offset.unwrap() as usize;
     assert!((UNIT..2 * UNIT).contains(&at), "{at:#x}");
     // The other files are whole.

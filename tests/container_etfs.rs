@@ -272,6 +272,7 @@ fn missing_clusters_and_bad_data_are_errors_with_their_offset() {
     let c = open(&img, ContainerKind::Etfs, &Limits::default()).unwrap();
     let err = c.read(find(c.as_ref(), "libc.so.3").unwrap()).unwrap_err();
     assert!(err.message.contains("failed its data check"), "{err}");
+    assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
     assert_eq!(err.offset, Some(page_at as u64));
 }
 

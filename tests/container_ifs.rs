@@ -370,6 +370,7 @@ fn truncated_images_keep_what_was_decoded() {
         .expect("a startup part cut short");
     assert_eq!(e.offset, Some(o.preboot as u64 + 300), "{e}");
     assert!(e.message.contains("truncated in its startup part"), "{e}");
+    assert_eq!(e.kind, ErrorKind::Truncated, "{e}");
     assert!(detect(&d[..o.preboot + 300]) == Some(ContainerKind::Ifs));
     // Cut in the blocks: what was decoded before the cut is kept, a `damage` note says
     // where decoding stopped, and every entry read is the same as in the whole image.
@@ -427,6 +428,7 @@ fn corrupt_block_length() {
     let e = Ifs::open(&d, &Limits::default()).err().unwrap();
     assert_eq!(e.offset, Some(first as u64));
     assert!(e.message.contains("runs past the end"), "{e}");
+    assert_eq!(e.kind, ErrorKind::Truncated, "{e}");
     // A short length makes the block undecodable.
     let (mut d, o) = ucl_image();
     let first = o.preboot + startup_size(&d, &o);
@@ -449,6 +451,7 @@ fn block_expanding_past_64k_is_refused() {
         let d = w::build(&nodes, &o);
         let e = Ifs::open(&d, &Limits::default()).err().unwrap();
         assert!(e.message.contains("64 KiB"), "{comp:?}: {e}");
+        assert_eq!(e.kind, ErrorKind::Corrupt, "{e}");
         assert!(e.offset.is_some());
     }
 }
@@ -472,6 +475,7 @@ fn dir_entry_pointing_past_image() {
         .any(|n| n.kind == "error" && n.detail.contains("etc/passwd")));
     let err = c.read(e).unwrap_err();
     assert!(err.message.contains("runs past the image"), "{err}");
+    assert_eq!(err.kind, ErrorKind::Truncated, "{err}");
     assert!(err.offset.is_some());
     // The others still read.
     assert!(c.read(find(c, "etc/big.txt").unwrap()).is_ok());
@@ -516,6 +520,7 @@ fn bomb_header_huge() {
     d[at..at + 4].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
     let e = Ifs::open(&d, &Limits::default()).err().unwrap();
     assert!(e.message.contains("exceed the limit"), "{e}");
+    assert_eq!(e.kind, ErrorKind::BoundHit, "{e}");
     assert_eq!(e.offset, Some(at as u64));
     // With a small limit, a real image over the limit is refused too.
     let lim = Limits {
@@ -524,6 +529,7 @@ fn bomb_header_huge() {
     };
     let e = Ifs::open(&d0, &lim).err().unwrap();
     assert!(e.message.contains("exceed the limit"), "{e}");
+    assert_eq!(e.kind, ErrorKind::BoundHit, "{e}");
     // Header says huge but the stream is small: the stream decides, the header's figure
     // is a warning, and no giant allocation is made.
     let mut d = d0.clone();

@@ -489,6 +489,7 @@ fn indirect_pointer_levels_one_and_two() {
         let e = find(c.as_ref(), "this_file_is_large").unwrap();
         let err = c.read(e).unwrap_err();
         assert!(err.message.contains("past the end"), "{err}");
+        assert_eq!(err.kind, ErrorKind::Truncated, "{err}");
         assert!(err.offset.is_some());
     }
 }

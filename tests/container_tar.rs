@@ -170,6 +170,7 @@ fn gzip_bomb_is_bounded() {
     };
     let err = open(&gz, ContainerKind::Gzip, &lim).err().unwrap();
     assert!(err.message.contains("exceed the limit"), "{err}");
+    assert_eq!(err.kind, ErrorKind::BoundHit, "{err}");
     // Corrupt deflate data is an error, not a panic.
     let mut bad = gz.clone();
     for b in bad.iter_mut().skip(20).take(50) {

@@ -1180,6 +1180,7 @@ fn html_and_summary_renderings_escape_every_string_from_the_bytes() {
     r.targets[0].errors.push(badalloc_report::ErrorReport {
         path: "lib/x".into(),
         offset: Some(4),
+        kind: badalloc_report::ErrorKind::Corrupt,
         message: "damaged".into(),
     });
     let hostile: Report = poison(&serde_json::to_value(&r).unwrap(), HOSTILE_MARKUP);
@@ -1222,6 +1223,7 @@ fn text_renderings_escape_every_string_from_the_bytes() {
     r.targets[0].errors.push(badalloc_report::ErrorReport {
         path: "lib/x".into(),
         offset: Some(4),
+        kind: badalloc_report::ErrorKind::Corrupt,
         message: "damaged".into(),
     });
     let plain = badalloc_report::text::render(&r);

@@ -22,6 +22,7 @@ use crate::surface;
 use crate::work_budget::{
     FileWork, ScanWork, MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
 };
+use crate::ErrorKind;
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
 /// nests a few levels; the bound stops a crafted image that contains itself.
@@ -99,6 +100,7 @@ pub(crate) fn examine_path(
             errors: vec![ErrorReport {
                 path: rel.to_string(),
                 offset: None,
+                kind: ErrorKind::Unreadable,
                 message: format!("could not be read: {}", describe_read_error(&e)),
             }],
             unread: true,
@@ -236,6 +238,7 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: Some(cut.first),
+            kind: ErrorKind::BoundHit,
             message,
         });
     }
@@ -299,6 +302,7 @@ fn open_image(
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: carved_at,
+            kind: ErrorKind::BoundHit,
             message,
         });
         return Taken::NotOpened;
@@ -329,10 +333,13 @@ fn open_image(
         if at.work.charge(image.resident_bytes()) {
             Ok(image)
         } else {
-            Err(crate::FormatError::new(format!(
-                "{} decoded bytes exceed the work left",
-                image.resident_bytes()
-            )))
+            Err(crate::FormatError::new(
+                ErrorKind::BoundHit,
+                format!(
+                    "{} decoded bytes exceed the work left",
+                    image.resident_bytes()
+                ),
+            ))
         }
     });
     let image = match opened {
@@ -347,6 +354,7 @@ fn open_image(
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: e.offset,
+                kind: e.kind,
                 message: format!("{} image: {why}", kind.name()),
             });
             return Taken::NotOpened;
@@ -358,6 +366,7 @@ fn open_image(
         out.errors.push(ErrorReport {
             path: path.to_string(),
             offset: d.offset,
+            kind: image.damage().map_or(ErrorKind::Corrupt, |e| e.kind),
             message: format!("{} image damaged: {}", kind.name(), d.detail),
         });
     }
@@ -616,6 +625,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path,
                 offset: e.offset,
+                kind: e.kind,
                 message: e.message,
             });
         } else {
@@ -657,6 +667,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path,
                 offset,
+                kind: ErrorKind::BoundHit,
                 message,
             });
         }
@@ -668,6 +679,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: first.offset,
+                kind: ErrorKind::BoundHit,
                 message: format!(
                     "{} more files of this image not examined: the work budget of the file is \
                      spent (the first of them: {}{})",
@@ -681,6 +693,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: report.offset,
+                kind: ErrorKind::BoundHit,
                 message: format!(
                     "{} more files of this image could not be read (the first \
                      {MAX_ENTRY_ERRORS_LISTED} are listed)",
@@ -694,6 +707,7 @@ impl EntryTally {
             out.errors.push(ErrorReport {
                 path: path.to_string(),
                 offset: first.offset,
+                kind: ErrorKind::BoundHit,
                 message: format!(
                     "{} more files have the bytes of a file examined before in this image: \
                      not listed in same_content, which lists at most \
@@ -738,6 +752,7 @@ fn report_elf(path: &str, examined: &ElfExamined, out: &mut FileOutcome) {
     let error = |e: &crate::FormatError| ErrorReport {
         path: path.to_string(),
         offset: e.offset,
+        kind: e.kind,
         message: e.message.clone(),
     };
     match examined {
@@ -781,6 +796,7 @@ fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocReport>, crate::FormatErr
                 .map(|o| o as u64);
             Err(crate::FormatError {
                 offset,
+                kind: ErrorKind::Unsupported,
                 message: "calloc analysis aborted: the machine-code decoder failed on this \
                           code (internal panic)"
                     .into(),

@@ -275,6 +275,7 @@ pub fn add_calloc_search(facts: &mut FileFacts, elf: &ElfFile<'_>) {
     else {
         facts.warnings.push(crate::FormatError {
             offset: None,
+            kind: crate::ErrorKind::Unsupported,
             message: "search for calloc aborted: the machine-code decoder failed (internal panic)"
                 .into(),
         });

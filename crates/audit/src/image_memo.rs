@@ -275,6 +275,7 @@ mod tests {
         out.errors.push(ErrorReport {
             path: format!("{path}!/proc/boot/x"),
             offset: Some(4),
+            kind: crate::ErrorKind::Corrupt,
             message: "m".into(),
         });
         out.started
@@ -346,6 +347,7 @@ mod tests {
         out.errors.push(ErrorReport {
             path: "elsewhere".into(),
             offset: None,
+            kind: crate::ErrorKind::Truncated,
             message: "m".into(),
         });
         out.images.push(ImageReport {

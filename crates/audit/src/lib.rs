@@ -34,7 +34,7 @@ pub mod source;
 pub mod surface;
 pub mod verdict;
 
-pub use badalloc_formats::FormatError;
+pub use badalloc_formats::{ErrorKind, FormatError};
 pub use scan::{scan, ScanOptions};
 
 // The old in-crate paths of the modules that moved to the crates below, and of the report

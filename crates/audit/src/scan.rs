@@ -29,6 +29,7 @@ use crate::work_budget::ScanWork;
 pub use crate::work_budget::{
     MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
 };
+use crate::ErrorKind;
 
 /// The most worker threads a scan uses (`--jobs`, and the default of one per core). The
 /// workers share one queue: past a few dozen they only wait on each other (`--jobs 256` on
@@ -125,11 +126,12 @@ fn scan_target(
                 WalkItem::Symlink { rel, target } => {
                     symlinks.push(SymlinkReport { path: rel, target })
                 }
-                WalkItem::Skipped { rel, reason } => {
+                WalkItem::Skipped { rel, kind, reason } => {
                     stats.skipped += 1;
                     errors.push(ErrorReport {
                         path: rel,
                         offset: None,
+                        kind,
                         message: reason,
                     });
                 }
@@ -232,6 +234,7 @@ fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool
         out.errors.push(ErrorReport {
             path: name.to_string(),
             offset: Some(u.offset),
+            kind: u.kind,
             message: u.reason.clone(),
         });
     }
@@ -523,6 +526,7 @@ fn unreadable(shown: &str, message: String) -> TargetReport {
             vec![ErrorReport {
                 path: shown.to_string(),
                 offset: None,
+                kind: ErrorKind::Unreadable,
                 message,
             }]
         },
@@ -701,6 +705,7 @@ mod tests {
             bytes: libc,
             unread: Some(Unread {
                 offset: at,
+                kind: crate::ErrorKind::Unreadable,
                 reason: reason.into(),
             }),
         };
@@ -717,9 +722,8 @@ mod tests {
             (img.kind.as_str(), img.offset, img.state),
             ("device", Some(at), ImageState::Unreadable)
         );
-        assert!(t
-            .errors
-            .iter()
-            .any(|e| e.path == "fs0p0" && e.offset == Some(at)));
+        assert!(t.errors.iter().any(|e| e.path == "fs0p0"
+            && e.offset == Some(at)
+            && e.kind == crate::ErrorKind::Unreadable));
     }
 }

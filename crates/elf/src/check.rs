@@ -2,7 +2,7 @@
 //! offset or count is reported with the offset where it was found, not as a generic
 //! parse failure.
 
-use crate::error::FormatError;
+use crate::error::{ErrorKind, FormatError};
 
 /// Header fields the checks need, read in the file's byte order.
 struct Ident {
@@ -24,18 +24,23 @@ fn read_uint(data: &[u8], at: usize, size: usize, little: bool) -> Option<u64> {
 /// Returns a fatal error (the file cannot be an ELF we can read), or warnings about parts
 /// that point outside the file.
 pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
-    let class = *data
-        .get(4)
-        .ok_or_else(|| FormatError::at(4, "ELF header truncated (no EI_CLASS)"))?;
-    let encoding = *data
-        .get(5)
-        .ok_or_else(|| FormatError::at(5, "ELF header truncated (no EI_DATA)"))?;
+    let class = *data.get(4).ok_or_else(|| {
+        FormatError::at(
+            ErrorKind::Truncated,
+            4,
+            "ELF header truncated (no EI_CLASS)",
+        )
+    })?;
+    let encoding = *data.get(5).ok_or_else(|| {
+        FormatError::at(ErrorKind::Truncated, 5, "ELF header truncated (no EI_DATA)")
+    })?;
     let id = Ident {
         is_64: match class {
             1 => false,
             2 => true,
             c => {
                 return Err(FormatError::at(
+                    ErrorKind::Corrupt,
                     4,
                     format!("invalid ELF class {c} (EI_CLASS must be 1 or 2)"),
                 ))
@@ -46,6 +51,7 @@ pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
             2 => false,
             e => {
                 return Err(FormatError::at(
+                    ErrorKind::Corrupt,
                     5,
                     format!("invalid ELF data encoding {e} (EI_DATA must be 1 or 2)"),
                 ))
@@ -55,6 +61,7 @@ pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
     let header_size = if id.is_64 { 64 } else { 52 };
     if data.len() < header_size {
         return Err(FormatError::at(
+            ErrorKind::Truncated,
             data.len() as u64,
             format!(
                 "ELF header truncated: file is {} bytes, the header needs {header_size}",
@@ -93,6 +100,7 @@ pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
         match end {
             Some(end) if end <= len => None,
             _ => Some(FormatError::at(
+                ErrorKind::Truncated,
                 start,
                 format!(
                     "{what} table ({count} entries of {entsize} bytes at offset {start:#x}, declared at header offset {field_at:#x}) runs past the end of the file ({len} bytes)"
@@ -112,6 +120,7 @@ pub fn check_tables(data: &[u8]) -> Result<Vec<FormatError>, FormatError> {
     let shstrndx = get(off[6], 2);
     if shnum > 0 && shstrndx != SHN_UNDEF && shstrndx < SHN_LORESERVE && shstrndx >= shnum {
         warnings.push(FormatError::at(
+            ErrorKind::Corrupt,
             shoff,
             format!(
                 "section header table at offset {shoff:#x}: its name string table index {shstrndx:#x} (e_shstrndx, header offset {:#x}) is not one of its {shnum} entries, so no section name can be read",

@@ -15,7 +15,7 @@ use goblin::elf::sym::Symtab;
 use goblin::elf::Elf;
 use goblin::strtab::Strtab;
 
-use crate::error::FormatError;
+use crate::error::{ErrorKind, FormatError};
 
 /// A segment whose recorded file offset disagrees with its address: read at `offset_used`
 /// (where its address lies in the PT_LOAD segment that maps it), not at `recorded_offset`.
@@ -166,6 +166,7 @@ pub fn reread_dynamic<'a>(elf: &mut Elf<'a>, data: &'a [u8]) -> Vec<FormatError>
                 .find(|ph| ph.p_type == program_header::PT_DYNAMIC)
                 .map_or(0, |ph| ph.p_offset);
             warnings.push(FormatError::at(
+                ErrorKind::Corrupt,
                 at,
                 format!("dynamic segment unreadable at its address: {e}"),
             ));
@@ -180,6 +181,7 @@ pub fn reread_dynamic<'a>(elf: &mut Elf<'a>, data: &'a [u8]) -> Vec<FormatError>
     // Each table is named with the file offset the dynamic segment gives it.
     let mut note = |what: &str, at: usize, e: goblin::error::Error| {
         warnings.push(FormatError::at(
+            ErrorKind::Corrupt,
             at as u64,
             format!("{what} unreadable: {e}"),
         ));

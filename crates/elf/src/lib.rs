@@ -15,7 +15,7 @@ mod qnx;
 use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 
 // The error module's old in-crate path (issue 18, stage 1), so the moved files keep theirs.
-use crate::error::FormatError;
+use crate::error::{ErrorKind, FormatError};
 use badalloc_formats::error;
 
 pub use layout::OffsetMismatch;
@@ -195,7 +195,11 @@ impl<'a> ElfFile<'a> {
     /// goblin's permissive mode and keep what can be read, noting the failure as a warning.
     pub fn parse(data: &'a [u8]) -> Result<ElfFile<'a>, FormatError> {
         if !is_elf(data) {
-            return Err(FormatError::at(0, "not an ELF file (bad magic)"));
+            return Err(FormatError::at(
+                ErrorKind::Corrupt,
+                0,
+                "not an ELF file (bad magic)",
+            ));
         }
         let mut warnings = check::check_tables(data)?;
         let mut elf = match guarded_parse(data, false) {
@@ -204,6 +208,7 @@ impl<'a> ElfFile<'a> {
                 Ok(elf) => {
                     warnings.push(FormatError {
                         offset: strict_err.offset,
+                        kind: strict_err.kind,
                         message: format!(
                             "malformed ELF, read in permissive mode: {}",
                             strict_err.message
@@ -313,7 +318,10 @@ impl<'a> ElfFile<'a> {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    warnings.push(FormatError::new(format!("unreadable note: {e}")));
+                    warnings.push(FormatError::new(
+                        ErrorKind::Corrupt,
+                        format!("unreadable note: {e}"),
+                    ));
                     break;
                 }
             }
@@ -511,8 +519,13 @@ fn guarded_parse(data: &[u8], permissive: bool) -> Result<Elf<'_>, FormatError> 
     let at = tables_offset(data);
     match crate::guard::contain(|| Elf::parse_with_opts(data, &opts)) {
         Some(Ok(elf)) => Ok(elf),
-        Some(Err(e)) => Err(FormatError::at(at, format!("malformed ELF: {e}"))),
+        Some(Err(e)) => Err(FormatError::at(
+            ErrorKind::Corrupt,
+            at,
+            format!("malformed ELF: {e}"),
+        )),
         None => Err(FormatError::at(
+            ErrorKind::Corrupt,
             at,
             "malformed ELF: the ELF parser gave up (internal panic)",
         )),
@@ -571,6 +584,7 @@ fn named_sections(data: &[u8], elf: &Elf<'_>, warnings: &mut Vec<FormatError>) -
         }
         let Some(bytes) = file_range(data, sh.sh_offset, sh.sh_size) else {
             warnings.push(FormatError::at(
+                ErrorKind::Truncated,
                 sh.sh_offset,
                 format!("section {name} runs past the end of the file"),
             ));

@@ -29,8 +29,15 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, LocatedError, Note};
-use crate::FormatError;
+use super::{
+    Container, ContainerKind, Endian, Entry, EntryType, KindOfError, Limits, Loc, LocatedError,
+    Note,
+};
+use crate::layout::{parse_with, skip, u16_in, u32_in, Parsed};
+use crate::{ErrorKind, FormatError};
+use nom::bytes::complete::tag;
+use nom::number::complete::u8;
+use nom::Parser;
 
 /// The signature of the boot info, at offset 4 of its extent.
 pub const SIGNATURE: &[u8; 8] = b"QSSL_F3S";
@@ -103,6 +110,26 @@ pub enum EfsErrorKind {
 /// An error of the EFS reader: the offset in the image of the structure at fault, and what.
 pub type EfsError = LocatedError<EfsErrorKind>;
 
+impl KindOfError for EfsErrorKind {
+    fn error_kind(&self) -> ErrorKind {
+        use EfsErrorKind::*;
+        match self {
+            TooManySteps | TooBig { .. } | TooManyEntries(_) | OutOfMemory { .. } => {
+                ErrorKind::BoundHit
+            }
+            NoUnitInfo
+            | NoBootInfo
+            | PartitionStart { .. }
+            | NoSuchUnit(_)
+            | NoSuchHeader { .. }
+            | TextOutsideUnit
+            | Unwritten
+            | ChainLoops
+            | BadDirEntry => ErrorKind::Corrupt,
+        }
+    }
+}
+
 impl fmt::Display for EfsErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use EfsErrorKind::*;
@@ -151,13 +178,50 @@ struct Ptr {
     index: u16,
 }
 
-impl Ptr {
-    fn read(e: Endian, d: &[u8], at: usize) -> Option<Ptr> {
-        Some(Ptr {
-            unit: e.u16(d, at)?,
-            index: e.u16(d, at + 2)?,
-        })
+/// A pointer's layout: logical unit, then header index (`u16` each).
+fn parse_ptr(e: Endian) -> impl Fn(&[u8]) -> Parsed<'_, Ptr> {
+    move |i| {
+        let (rest, (unit, index)) = (u16_in(e), u16_in(e)).parse(i)?;
+        Ok((rest, Ptr { unit, index }))
     }
+}
+
+/// The first 24 bytes of an extent header (`struct f3s_extptr`'s owner): status, 15 bytes
+/// the reader does not use, the text offset (high byte, low `u16`, in alignment units) and
+/// the text size.
+fn parse_head_text(h: &[u8], e: Endian) -> Parsed<'_, (u32, usize, usize)> {
+    let (rest, (status, _, hi, lo, size)) =
+        (u32_in(e), skip(15), u8, u16_in(e), u16_in(e)).parse(h)?;
+    let raw = (usize::from(hi) << 16) | usize::from(lo);
+    Ok((rest, (status, raw, usize::from(size))))
+}
+
+/// A whole extent header (32 bytes): [`parse_head_text`], then the next and supersede
+/// pointers.
+fn parse_head(h: &[u8], e: Endian) -> Parsed<'_, (u32, usize, usize, Ptr, Ptr)> {
+    let (rest, ((status, raw, size), next, sup)) =
+        (|i| parse_head_text(i, e), parse_ptr(e), parse_ptr(e)).parse(h)?;
+    Ok((rest, (status, raw, size, next, sup)))
+}
+
+/// A unit info (`struct f3s_unit_info`): its size, the byte-order letter, 0xff, the unit
+/// size as a power of two, 0xffff, 4 bytes not used here, the boot info's pointer. The
+/// byte order is `e`, read from the letter by the caller.
+fn parse_unit_info(d: &[u8], e: Endian) -> Parsed<'_, (u16, u8, u16, u16, Ptr)> {
+    let (rest, (struct_size, _letter, pad, unit_pow2, reserved, _, boot)) = (
+        u16_in(e),
+        u8,
+        u8,
+        u16_in(e),
+        u16_in(e),
+        skip(4),
+        parse_ptr(e),
+    )
+        .parse(d)?;
+    Ok((rest, (struct_size, pad, unit_pow2, reserved, boot)))
+}
+
+impl Ptr {
     fn is_none(self) -> bool {
         self.unit == NONE || self.index == NONE
     }
@@ -187,32 +251,27 @@ fn unit_info(d: &[u8], at: usize) -> Option<UnitInfo> {
         b'B' => Endian::Big,
         _ => return None,
     };
-    let struct_size = e.u16(d, at)?;
-    let unit_pow2 = e.u16(d, at + 4)?;
+    let (struct_size, pad, unit_pow2, reserved, boot) =
+        parse_with(d.get(at..)?, |i| parse_unit_info(i, e))?;
     if !(16..=256).contains(&struct_size)
-        || *d.get(at + 3)? != 0xff
+        || pad != 0xff
         || !(MIN_UNIT_POW2..=MAX_UNIT_POW2).contains(&unit_pow2)
-        || e.u16(d, at + 6)? != 0xffff
+        || reserved != 0xffff
     {
         return None;
     }
     let size = 1usize << unit_pow2;
     // Header 0 describes the unit info: text at 0, of its size, a written system extent.
     let h = at.checked_add(size)?.checked_sub(HEAD)?;
-    let status = e.u32(d, h)?;
-    let text = (usize::from(*d.get(h + 19)?) << 16) | usize::from(e.u16(d, h + 20)?);
+    let (status, text, text_size) = parse_with(d.get(h..)?, |i| parse_head_text(i, e))?;
     if text != 0
-        || e.u16(d, h + 22)? != struct_size
+        || text_size != usize::from(struct_size)
         || status & NO_WRITE != 0
         || status & TYPE != TYPE_SYS
     {
         return None;
     }
-    Some(UnitInfo {
-        e,
-        unit_pow2,
-        boot: Ptr::read(e, d, at + 12)?,
-    })
+    Some(UnitInfo { e, unit_pow2, boot })
 }
 
 /// One decoded extent header.
@@ -362,16 +421,15 @@ fn head_count(d: &[u8], u: usize, size: usize, e: Endian) -> u16 {
 fn head_at(d: &[u8], u: usize, size: usize, e: Endian, index: usize, align: u32) -> Option<Head> {
     let at = (u + size).checked_sub(HEAD * (index + 1))?;
     let h = d.get(at..at + HEAD)?;
-    let raw = (usize::from(*h.get(19)?) << 16) | usize::from(e.u16(h, 20)?);
+    let (status, raw, size_t, next, sup) = parse_with(h, |i| parse_head(i, e))?;
     let off = raw.checked_shl(align).filter(|o| o >> align == raw)?;
-    let size_t = usize::from(e.u16(h, 22)?);
     Some(Head {
         at,
-        status: e.u32(h, 0)?,
+        status,
         text: u.checked_add(off)?,
         size: size_t,
-        next: Ptr::read(e, h, 24)?,
-        sup: Ptr::read(e, h, 28)?,
+        next,
+        sup,
     })
     .filter(|hd| off.checked_add(hd.size).is_some_and(|end| end <= size))
 }
@@ -393,19 +451,34 @@ fn boot_info(
     let h = head_at(d, u, size, info.e, usize::from(info.boot.index), sys_align)?;
     let t = h.text;
     let e = info.e;
-    if h.size < 24 || d.get(t + 4..t + 12)? != SIGNATURE {
+    if h.size < 24 {
         return None;
     }
-    Some((
-        BootInfo {
-            unit_index: e.u16(d, t + 12)?,
-            unit_total: e.u16(d, t + 14)?,
-            unit_spare: e.u16(d, t + 16)?,
-            align_pow2: e.u16(d, t + 18)?,
-            root: Ptr::read(e, d, t + 20)?,
-        },
-        u,
-    ))
+    Some((parse_with(d.get(t..)?, |i| parse_boot_info(i, e))?, u))
+}
+
+/// The boot info (`struct f3s_boot_info`): 4 bytes not used here, the `QSSL_F3S` signature
+/// (which must match), the unit's index, the unit total and spare count, the alignment as a
+/// power of two, the root directory's pointer.
+fn parse_boot_info(t: &[u8], e: Endian) -> Parsed<'_, BootInfo> {
+    let (rest, (_, _signature, unit_index, unit_total, unit_spare, align_pow2, root)) = (
+        skip(4),
+        tag(&SIGNATURE[..]),
+        u16_in(e),
+        u16_in(e),
+        u16_in(e),
+        u16_in(e),
+        parse_ptr(e),
+    )
+        .parse(t)?;
+    let info = BootInfo {
+        unit_index,
+        unit_total,
+        unit_spare,
+        align_pow2,
+        root,
+    };
+    Ok((rest, info))
 }
 
 /// The partition whose first unit starts at `start`: units, logical map, boot info. The
@@ -625,24 +698,28 @@ impl Partition {
         let bad = EfsError::at(h.text, EfsErrorKind::BadDirEntry);
         let t = d.get(h.text..h.text + h.size).ok_or(bad.clone())?;
         let e = self.e;
-        let name_at = usize::from(e.u16(t, 0).ok_or(bad.clone())?);
-        let name_len = usize::from(*t.get(3).ok_or(bad.clone())?);
+        // `struct f3s_dirent`: name offset, 1 byte, name length, first extent.
+        let (name_at, _, name_len, first) =
+            parse_with(t, (u16_in(e), skip(1), u8, parse_ptr(e))).ok_or(bad.clone())?;
+        let (name_at, name_len) = (usize::from(name_at), usize::from(name_len));
         if name_at < 8 {
             return Err(bad);
         }
-        let first = Ptr::read(e, t, 4).ok_or(bad.clone())?;
         let name = t.get(name_at..name_at + name_len).ok_or(bad.clone())?;
         let name = &name[..memchr::memchr(0, name).unwrap_or(name.len())];
-        // The stat follows the name, padded to 4 bytes (F3S_NAME_ALIGN).
+        // The stat follows the name, padded to 4 bytes (F3S_NAME_ALIGN): 2 bytes, mode, uid,
+        // gid, mtime.
         let st = name_at + name_len.next_multiple_of(4);
-        let field = |off: usize| e.u32(t, st + off).ok_or(bad.clone());
+        let stat = (skip(2), u16_in(e), u32_in(e), u32_in(e), u32_in(e));
+        let (_, mode, uid, gid, mtime) =
+            parse_with(t.get(st..).ok_or(bad.clone())?, stat).ok_or(bad.clone())?;
         Ok(DirEntry {
             name: crate::names::escape_name(name),
             first,
-            mode: u32::from(e.u16(t, st + 2).ok_or(bad.clone())?),
-            uid: field(4)?,
-            gid: field(8)?,
-            mtime: field(12)?,
+            mode: u32::from(mode),
+            uid,
+            gid,
+            mtime,
         })
     }
 }
@@ -1005,10 +1082,8 @@ impl Container for Efs<'_> {
         if let Some(not_a_file) = super::read_non_file(entry) {
             return not_a_file;
         }
-        self.read_entry(entry).map_err(|e| FormatError {
-            offset: Some(e.offset),
-            message: format!("{}: {}", entry.path, e.kind),
-        })
+        self.read_entry(entry)
+            .map_err(|e| FormatError::from(e).in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

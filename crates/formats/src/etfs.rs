@@ -30,8 +30,15 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, LocatedError, Note};
-use crate::FormatError;
+use super::{
+    Container, ContainerKind, Endian, Entry, EntryType, KindOfError, Limits, Loc, LocatedError,
+    Note,
+};
+use crate::layout::{parse_with, u32s, Parsed};
+use crate::{ErrorKind, FormatError};
+use nom::bytes::complete::take;
+use nom::number::complete::{le_u16, u8};
+use nom::Parser;
 
 /// Size of a file table entry.
 const FTABLE_ENTRY: usize = 64;
@@ -76,6 +83,16 @@ pub enum EtfsErrorKind {
 /// An error of the ETFS reader: the offset in the image of the structure at fault (for a
 /// missing cluster: the file's file-table entry, as the cluster itself is nowhere), and what.
 pub type EtfsError = LocatedError<EtfsErrorKind>;
+
+impl KindOfError for EtfsErrorKind {
+    fn error_kind(&self) -> ErrorKind {
+        use EtfsErrorKind::*;
+        match self {
+            TooBig { .. } | TooManyEntries(_) | OutOfMemory { .. } => ErrorKind::BoundHit,
+            NoLayout | MissingCluster { .. } | BadClusterData { .. } => ErrorKind::Corrupt,
+        }
+    }
+}
 
 impl fmt::Display for EtfsErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -261,6 +278,41 @@ fn decode_nand(s: &[u8]) -> Page {
         sequence,
         data_ok: true,
     })
+}
+
+/// A file-table entry (`struct etfs_ftable_file`, 64 bytes, little-endian), as stored.
+struct FtableEntry<'d> {
+    efid: u16,
+    pfid: u16,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: u32,
+    size: u32,
+    short: &'d [u8],
+}
+
+/// Extension entry, parent, mode, uid, gid, atime, mtime, ctime, size, the short name.
+fn parse_ftable_entry(b: &[u8]) -> Parsed<'_, FtableEntry<'_>> {
+    let (rest, (efid, pfid, [mode, uid, gid, _atime, mtime, _ctime, size], short)) =
+        (le_u16, le_u16, u32s::<7>(LE), take(SHORT_NAME)).parse(b)?;
+    let entry = FtableEntry {
+        efid,
+        pfid,
+        mode,
+        uid,
+        gid,
+        mtime,
+        size,
+        short,
+    };
+    Ok((rest, entry))
+}
+
+/// An extension entry (`struct etfs_ftable_extname`): its fid with the top bit set, the fid
+/// it continues, 59 more bytes of name, and its type (0: more name).
+fn parse_ftable_extension(x: &[u8]) -> Parsed<'_, (u16, u16, &[u8], u8)> {
+    (le_u16, le_u16, take(EXT_NAME), u8).parse(x)
 }
 
 /// The newest version of one cluster.
@@ -644,24 +696,21 @@ impl<'a> Etfs<'a> {
     /// unused, removed or extension slot.
     fn file_entry(&mut self, slots: &[Slot<'_>], fid: usize) -> Option<FileEntry> {
         let (b, at) = (*slots.get(fid)?)?;
-        let efid = LE.u16(b, 0)?;
-        let pfid = LE.u16(b, 2)?;
+        let f = parse_with(b, parse_ftable_entry)?;
+        let (efid, pfid) = (f.efid, f.pfid);
         if efid == 0xffff || pfid == 0xffff || efid & 0x8000 != 0 {
             return None;
         }
-        let field = |o: usize| LE.u32(b, o).unwrap_or(0);
-        let short = b.get(32..32 + SHORT_NAME).unwrap_or(&[]);
+        let short = f.short;
         let mut name = short[..memchr::memchr(0, short).unwrap_or(short.len())].to_vec();
         if efid != 0 {
             // The extension entry: top bit set, pointing back, type 0 (more name).
             let ext = slots.get(usize::from(efid)).copied().flatten();
-            match ext.filter(|(x, _)| {
-                LE.u16(x, 0).is_some_and(|e| e & 0x8000 != 0)
-                    && LE.u16(x, 2) == Some(fid as u16)
-                    && x.get(63) == Some(&0)
-            }) {
-                Some((x, _)) => {
-                    let more = x.get(4..4 + EXT_NAME).unwrap_or(&[]);
+            let ext = ext.and_then(|(x, _)| parse_with(x, parse_ftable_extension));
+            match ext
+                .filter(|&(e, back, _, kind)| e & 0x8000 != 0 && back == fid as u16 && kind == 0)
+            {
+                Some((_, _, more, _)) => {
                     name.extend_from_slice(&more[..memchr::memchr(0, more).unwrap_or(more.len())]);
                 }
                 None => self.notes.push(Note::new(
@@ -676,11 +725,11 @@ impl<'a> Etfs<'a> {
         }
         Some(FileEntry {
             pfid,
-            mode: field(4),
-            uid: field(8),
-            gid: field(12),
-            mtime: field(20),
-            size: field(28),
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.gid,
+            mtime: f.mtime,
+            size: f.size,
             name,
             at,
         })
@@ -906,10 +955,7 @@ impl Container for Etfs<'_> {
         let fid = u32::try_from(entry.loc.offset).unwrap_or(u32::MAX);
         let at = usize::try_from(entry.loc.aux).unwrap_or(0);
         self.read_fid(fid, entry.loc.len, at)
-            .map_err(|e| FormatError {
-                offset: Some(e.offset),
-                message: format!("{}: {}", entry.path, e.kind),
-            })
+            .map_err(|e| FormatError::from(e).in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

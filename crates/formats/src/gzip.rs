@@ -6,7 +6,7 @@ use std::io::Read;
 use flate2::bufread::{GzDecoder, MultiGzDecoder};
 
 use super::{tar, too_big, Container, ContainerKind, Entry, EntryType, Limits, Note};
-use crate::FormatError;
+use crate::{ErrorKind, FormatError};
 
 /// gzip magic and the only method in use (deflate).
 pub fn detect(data: &[u8]) -> bool {
@@ -75,8 +75,15 @@ fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
+/// A decoder error: the stream ending early is truncation, anything else corruption.
 fn corrupt(what: &str, filled: usize, e: &std::io::Error, at: u64) -> FormatError {
+    let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        ErrorKind::Truncated
+    } else {
+        ErrorKind::Corrupt
+    };
     FormatError::at(
+        kind,
         at,
         format!("{what}: corrupt deflate data after {filled} output bytes: {e}"),
     )
@@ -136,10 +143,10 @@ impl Container for GzipBlob {
     }
     fn read(&self, entry: &Entry) -> Result<Cow<'_, [u8]>, FormatError> {
         if entry.entry_type != EntryType::File {
-            return Err(FormatError::new(format!(
-                "{}: not a regular file",
-                entry.path
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Unsupported,
+                format!("{}: not a regular file", entry.path),
+            ));
         }
         Ok(Cow::Borrowed(&self.payload))
     }
@@ -152,7 +159,11 @@ impl Container for GzipBlob {
 /// the header's file name (or `payload`).
 pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Container + 'a>, FormatError> {
     if !detect(data) {
-        return Err(FormatError::at(0, "not a gzip stream (no 1f 8b 08 magic)"));
+        return Err(FormatError::at(
+            ErrorKind::Corrupt,
+            0,
+            "not a gzip stream (no 1f 8b 08 magic)",
+        ));
     }
     let payload = gunzip_all(data, limits)?;
     let mut notes = vec![Note::new(

@@ -15,7 +15,13 @@ use super::{
     cstr_at, gzip, lzo, slice_at, too_big, ucl, Container, ContainerKind, Endian, Entry, EntryType,
     Limits, Loc, Note,
 };
-use crate::FormatError;
+use crate::layout::{parse_with, skip, u16_in, u32_in, u32s, Parsed};
+use crate::{ErrorKind, FormatError};
+use nom::branch::alt;
+use nom::bytes::complete::tag;
+use nom::combinator::{opt, verify};
+use nom::number::complete::u8;
+use nom::Parser;
 
 /// `STARTUP_HDR_SIGNATURE`.
 pub const STARTUP_SIGNATURE: u32 = 0x00FF_7EEB;
@@ -118,30 +124,7 @@ impl StartupHeader {
 /// says where it ends).
 fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
     let h = data.get(off..off.checked_add(STARTUP_HEADER_SIZE)?)?;
-    if e.u32(h, 0)? != STARTUP_SIGNATURE {
-        return None;
-    }
-    let sh = StartupHeader {
-        offset: off as u64,
-        big_endian: e == Endian::Big,
-        version: e.u16(h, 4)?,
-        flags1: *h.get(6)?,
-        flags2: *h.get(7)?,
-        header_size: e.u16(h, 8)?,
-        machine: e.u16(h, 10)?,
-        startup_vaddr: e.u32(h, 12)?,
-        paddr_bias: e.u32(h, 16)?,
-        image_paddr: e.u32(h, 20)?,
-        ram_paddr: e.u32(h, 24)?,
-        ram_size: e.u32(h, 28)?,
-        startup_size: e.u32(h, 32)?,
-        stored_size: e.u32(h, 36)?,
-        imagefs_paddr: e.u32(h, 40)?,
-        imagefs_size: e.u32(h, 44)?,
-        preboot_size: e.u16(h, 48)?,
-    };
-    let zero0 = e.u16(h, 50)?;
-    let zeros = h.get(52..64)?;
+    let (sh, zero0, zeros) = parse_with(h, |i| parse_startup_fields(i, off as u64, e))?;
     if sh.version != 1
         || usize::from(sh.header_size) != STARTUP_HEADER_SIZE
         || zero0 != 0
@@ -155,6 +138,42 @@ fn parse_startup(data: &[u8], off: usize, e: Endian) -> Option<StartupHeader> {
         return None;
     }
     Some(sh)
+}
+
+/// The fields of `struct startup_header` (after its signature, which must match), and its
+/// reserved `zero0` and `zero[3]`, which must be 0.
+fn parse_startup_fields(
+    h: &[u8],
+    offset: u64,
+    e: Endian,
+) -> Parsed<'_, (StartupHeader, u16, &[u8])> {
+    let (h, _) = verify(u32_in(e), |&s| s == STARTUP_SIGNATURE).parse(h)?;
+    let (h, (version, flags1, flags2, header_size, machine)) =
+        (u16_in(e), u8, u8, u16_in(e), u16_in(e)).parse(h)?;
+    let (h, words) = u32s::<9>(e)(h)?;
+    let [startup_vaddr, paddr_bias, image_paddr, ram_paddr, ram_size, startup_size, stored_size, imagefs_paddr, imagefs_size] =
+        words;
+    let (h, (preboot_size, zero0, zeros)) = (u16_in(e), u16_in(e), skip(12)).parse(h)?;
+    let sh = StartupHeader {
+        offset,
+        big_endian: e == Endian::Big,
+        version,
+        flags1,
+        flags2,
+        header_size,
+        machine,
+        startup_vaddr,
+        paddr_bias,
+        image_paddr,
+        ram_paddr,
+        ram_size,
+        startup_size,
+        stored_size,
+        imagefs_paddr,
+        imagefs_size,
+        preboot_size,
+    };
+    Ok((h, (sh, zero0, zeros)))
 }
 
 /// Find a valid startup header within the first `window` bytes, in either byte order.
@@ -212,36 +231,7 @@ pub struct ImageHeader {
 }
 
 fn parse_image_header(img: &[u8]) -> Option<ImageHeader> {
-    let sig = img.get(..7)?;
-    let signature = match sig {
-        b"imagefs" => "imagefs",
-        b"sfegami" => "sfegami",
-        _ => return None,
-    };
-    let flags = *img.get(7)?;
-    let e = if flags & 1 != 0 {
-        Endian::Big
-    } else {
-        Endian::Little
-    };
-    let ih = ImageHeader {
-        big_endian: e == Endian::Big,
-        signature: signature.to_string(),
-        flags,
-        image_size: e.u32(img, 8)?,
-        hdr_dir_size: e.u32(img, 12)?,
-        dir_offset: e.u32(img, 16)?,
-        boot_ino: [
-            e.u32(img, 20)?,
-            e.u32(img, 24)?,
-            e.u32(img, 28)?,
-            e.u32(img, 32)?,
-        ],
-        script_ino: e.u32(img, 36)?,
-        chain_paddr: e.u32(img, 40)?,
-        mountflags: e.u32(img, 84)?,
-        mountpoint: String::new(),
-    };
+    let ih = parse_with(img, parse_image_header_fields)?;
     if (ih.dir_offset as usize) < IMAGE_HEADER_MIN
         || ih.dir_offset > ih.hdr_dir_size
         || ih.hdr_dir_size > ih.image_size
@@ -251,6 +241,36 @@ fn parse_image_header(img: &[u8]) -> Option<ImageHeader> {
     let mp_len = (ih.dir_offset as usize).saturating_sub(88).min(1024);
     let mountpoint = cstr_at(img, 88, mp_len).unwrap_or_default();
     Some(ImageHeader { mountpoint, ..ih })
+}
+
+/// The fields of `struct image_header`: the signature (`imagefs`, or `sfegami` when written
+/// big-endian), `flags` (bit 0: big-endian), sizes, the boot and script inodes, the chain
+/// address, 40 spare bytes and the mount flags. The mountpoint is read by the caller.
+fn parse_image_header_fields(img: &[u8]) -> Parsed<'_, ImageHeader> {
+    let (img, signature) = alt((tag(&b"imagefs"[..]), tag(&b"sfegami"[..]))).parse(img)?;
+    let (img, flags) = u8(img)?;
+    let e = if flags & 1 != 0 {
+        Endian::Big
+    } else {
+        Endian::Little
+    };
+    let (img, [image_size, hdr_dir_size, dir_offset]) = u32s::<3>(e)(img)?;
+    let (img, (boot_ino, [script_ino, chain_paddr])) = (u32s::<4>(e), u32s::<2>(e)).parse(img)?;
+    let (img, (_spare, mountflags)) = (skip(40), u32_in(e)).parse(img)?;
+    let ih = ImageHeader {
+        big_endian: e == Endian::Big,
+        signature: String::from_utf8_lossy(signature).into_owned(),
+        flags,
+        image_size,
+        hdr_dir_size,
+        dir_offset,
+        boot_ino,
+        script_ino,
+        chain_paddr,
+        mountflags,
+        mountpoint: String::new(),
+    };
+    Ok((img, ih))
 }
 
 /// For a block-compressed (LZO, UCL) IFS at the start of `data`: the offset of the startup
@@ -471,6 +491,7 @@ impl<'a> Ifs<'a> {
             None => {
                 if parse_image_header(data).is_none() {
                     return Err(FormatError::at(
+                        ErrorKind::Corrupt,
                         0,
                         "no IFS startup header (0x00FF7EEB) in the first 64 KiB and no image header at offset 0",
                     ));
@@ -502,6 +523,7 @@ impl<'a> Ifs<'a> {
                 return d;
             }
             FormatError::at(
+                ErrorKind::Corrupt,
                 imagefs_offset,
                 if compression == Compression::None {
                     "no valid image header (\"imagefs\") where the startup header puts it"
@@ -719,6 +741,7 @@ fn imagefs_behind<'a>(
 ) -> Result<Behind<'a>, FormatError> {
     let part = slice_at(data, sh.offset, u64::from(sh.startup_size)).ok_or_else(|| {
         FormatError::at(
+            ErrorKind::Truncated,
             data.len() as u64,
             format!(
                 "IFS truncated in its startup part: the startup header at {:#x} says {:#x} \
@@ -886,6 +909,7 @@ fn decompress_imagefs(
                 .min(limits.max_expanded);
             let v = gzip::gunzip_one(src, max, limits).map_err(|e| {
                 FormatError::at(
+                    e.kind,
                     start,
                     format!("IFS zlib imagefs: {} (imagefs_size {expect})", e.message),
                 )
@@ -904,6 +928,7 @@ fn decompress_imagefs(
             limits,
         )),
         Compression::None | Compression::Unknown(_) => Err(FormatError::at(
+            ErrorKind::Unsupported,
             sh.offset + 6,
             "unsupported IFS compression",
         )),
@@ -934,6 +959,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         let block_at = start + pos as u64;
         let Some(hdr) = src.get(pos..pos + 2) else {
             break Some(FormatError::at(
+                ErrorKind::Truncated,
                 block_at,
                 format!(
                     "IFS {name} imagefs truncated: block header missing after {end} expanded bytes"
@@ -947,6 +973,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         }
         let Some(block) = src.get(pos + 2..pos + 2 + len) else {
             break Some(FormatError::at(
+                ErrorKind::Truncated,
                 block_at,
                 format!(
                     "IFS {name} block of {len} bytes runs past the end of the input ({} bytes \
@@ -957,6 +984,7 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
         };
         if end as u64 >= expect {
             break Some(FormatError::at(
+                ErrorKind::Corrupt,
                 block_at,
                 format!(
                     "IFS {name} imagefs expands past imagefs_size ({expect} bytes): \
@@ -973,11 +1001,13 @@ fn decode_blocks(src: &[u8], start: u64, expect: u64, ucl: bool, limits: &Limits
                     start + pos as u64 + 2,
                 );
                 if e.message.contains("output overrun") {
-                    fe.message.push_str(if max == MAX_BLOCK_OUT {
-                        " (block expands past 64 KiB)"
+                    if max == MAX_BLOCK_OUT {
+                        fe.message.push_str(" (block expands past 64 KiB)");
                     } else {
-                        " (imagefs expands past the size limit)"
-                    });
+                        fe.message
+                            .push_str(" (imagefs expands past the size limit)");
+                        fe.kind = ErrorKind::BoundHit;
+                    }
                 }
                 break Some(fe);
             }
@@ -1073,6 +1103,7 @@ fn parse_dir(
         };
         if entries.len() >= limits.max_entries {
             return Err(FormatError::at(
+                ErrorKind::BoundHit,
                 fs_off + pos as u64,
                 format!("IFS directory has more than {} entries", limits.max_entries),
             ));
@@ -1084,99 +1115,153 @@ fn parse_dir(
                 where_(pos),
             ));
         }
-        let raw_ino = e.u32(ent, 4).unwrap_or(0);
-        let mode = e.u32(ent, 8).unwrap_or(0);
-        let etype = match mode & 0o170000 {
-            0o010000 => EntryType::Fifo,
-            0o020000 | 0o060000 | 0o050000 => EntryType::Device, // incl. S_IFNAM
-            0o140000 => EntryType::Other,
-            _ => EntryType::from_mode(mode),
-        };
-        let path_at = match etype {
-            EntryType::File | EntryType::Device | EntryType::Fifo | EntryType::Other => 32,
-            EntryType::Dir => 24,
-            EntryType::Symlink => 28,
-        };
-        let path = cstr_at(ent, path_at, MAX_PATH).unwrap_or_default();
-        let path = path.trim_start_matches('/').to_string();
-        let mut en = Entry::new(path, etype, mode, 0).with_owner_time(
-            e.u32(ent, 16).unwrap_or(0),
-            e.u32(ent, 12).unwrap_or(0),
-            u64::from(e.u32(ent, 20).unwrap_or(0)),
-        );
-        en.ino = Some(u64::from(raw_ino & !IFS_INO_FLAGS));
-        if raw_ino & IFS_INO_PROCESSED_ELF != 0 {
-            en.flags.push("elf".into());
-        }
-        if raw_ino & IFS_INO_RUNONCE_ELF != 0 {
-            en.flags.push("run-once".into());
-        }
-        if raw_ino & IFS_INO_BOOTSTRAP_EXE != 0 {
-            en.flags.push("bootstrap".into());
-        }
-        let ino_plain = raw_ino & !IFS_INO_FLAGS;
-        if ih.script_ino != 0 && ino_plain == ih.script_ino & !IFS_INO_FLAGS {
-            en.flags.push("boot-script".into());
-        }
-        if ih
-            .boot_ino
-            .iter()
-            .any(|&b| b != 0 && b & !IFS_INO_FLAGS == ino_plain)
-        {
-            en.flags.push("boot".into());
-        }
-        match etype {
-            EntryType::File => {
-                let off = e.u32(ent, 24).unwrap_or(0);
-                let len = e.u32(ent, 28).unwrap_or(0);
-                en.size = u64::from(len);
-                en.loc = Loc {
-                    offset: u64::from(off),
-                    len: u64::from(len),
-                    aux: 0,
-                };
-                let end = u64::from(off) + u64::from(len);
-                if end > img_len as u64 {
-                    notes.push(Note::new(
-                        "error",
-                        format!(
-                            "{}: data at imagefs offset {off:#x}+{len:#x} runs past the image ({img_len:#x} bytes)",
-                            en.path
-                        ),
-                        where_(pos),
-                    ));
-                    en.flags.push("truncated".into());
-                }
-            }
-            EntryType::Symlink => {
-                let sym_off = usize::from(e.u16(ent, 24).unwrap_or(0));
-                let sym_size = usize::from(e.u16(ent, 26).unwrap_or(0));
-                let t_at = 28 + sym_off;
-                match ent.get(t_at..t_at + sym_size) {
-                    Some(t) => {
-                        let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                        en.link_target = Some(crate::names::escape_name(t));
-                        en.size = t.len() as u64;
-                    }
-                    None => notes.push(Note::new(
-                        "error",
-                        format!("{}: symlink target outside its directory entry", en.path),
-                        where_(pos),
-                    )),
-                }
-            }
-            EntryType::Device | EntryType::Fifo | EntryType::Other => {
-                let dev = e.u32(ent, 24).unwrap_or(0);
-                let rdev = e.u32(ent, 28).unwrap_or(0);
-                en.flags.push(format!("dev={dev}"));
-                en.flags.push(format!("rdev={rdev}"));
-            }
-            EntryType::Dir => {}
-        }
-        entries.push(en);
+        entries.push(dirent_entry(ent, e, ih, img_len, where_(pos), notes));
         pos += size;
     }
     Ok(entries)
+}
+
+/// `struct image_dirent`'s common part after `size` and `extattr_offset`: inode (with the
+/// `IFS_INO_*` flags), mode, gid, uid, mtime.
+struct DirentHeader {
+    ino: u32,
+    mode: u32,
+    gid: u32,
+    uid: u32,
+    mtime: u32,
+}
+
+fn parse_dirent_header(ent: &[u8], e: Endian) -> Parsed<'_, DirentHeader> {
+    let (rest, (_size_and_extattr, [ino, mode, gid, uid, mtime])) =
+        (skip(4), u32s::<5>(e)).parse(ent)?;
+    Ok((
+        rest,
+        DirentHeader {
+            ino,
+            mode,
+            gid,
+            uid,
+            mtime,
+        },
+    ))
+}
+
+/// The two fields after the common part, each `None` past the entry's end: a file's data
+/// offset and size, a device's `dev` and `rdev` (`u32`), a symlink's target offset and size
+/// (`u16`).
+fn dirent_pair<'a, O>(
+    rest: &'a [u8],
+    field: impl Parser<&'a [u8], Output = O, Error = ()> + Clone,
+) -> (Option<O>, Option<O>) {
+    parse_with(rest, (opt(field.clone()), opt(field))).unwrap_or((None, None))
+}
+
+/// The entry of directory entry `ent` (at least 24 bytes): type, path, owner, inode flags,
+/// and a file's data location, a symlink's target or a device's numbers. `at`: where
+/// notes about it are located.
+fn dirent_entry(
+    ent: &[u8],
+    e: Endian,
+    ih: &ImageHeader,
+    img_len: usize,
+    at: Option<u64>,
+    notes: &mut Vec<Note>,
+) -> Entry {
+    let Some((rest, d)) = parse_dirent_header(ent, e).ok() else {
+        // Not reached: the caller hands entries of 24 bytes or more.
+        return Entry::new(String::new(), EntryType::Other, 0, 0);
+    };
+    let etype = match d.mode & 0o170000 {
+        0o010000 => EntryType::Fifo,
+        0o020000 | 0o060000 | 0o050000 => EntryType::Device, // incl. S_IFNAM
+        0o140000 => EntryType::Other,
+        _ => EntryType::from_mode(d.mode),
+    };
+    let path_at = match etype {
+        EntryType::File | EntryType::Device | EntryType::Fifo | EntryType::Other => 32,
+        EntryType::Dir => 24,
+        EntryType::Symlink => 28,
+    };
+    let path = cstr_at(ent, path_at, MAX_PATH).unwrap_or_default();
+    let path = path.trim_start_matches('/').to_string();
+    let mut en =
+        Entry::new(path, etype, d.mode, 0).with_owner_time(d.uid, d.gid, u64::from(d.mtime));
+    inode_flags(&mut en, d.ino, ih);
+    match etype {
+        EntryType::File => {
+            let (off, len) = dirent_pair(rest, u32_in(e));
+            let (off, len) = (off.unwrap_or(0), len.unwrap_or(0));
+            en.size = u64::from(len);
+            en.loc = Loc {
+                offset: u64::from(off),
+                len: u64::from(len),
+                aux: 0,
+            };
+            let end = u64::from(off) + u64::from(len);
+            if end > img_len as u64 {
+                notes.push(Note::new(
+                    "error",
+                    format!(
+                        "{}: data at imagefs offset {off:#x}+{len:#x} runs past the image ({img_len:#x} bytes)",
+                        en.path
+                    ),
+                    at,
+                ));
+                en.flags.push("truncated".into());
+            }
+        }
+        EntryType::Symlink => {
+            let (sym_off, sym_size) = dirent_pair(rest, u16_in(e));
+            let sym_off = usize::from(sym_off.unwrap_or(0));
+            let sym_size = usize::from(sym_size.unwrap_or(0));
+            let t_at = 28 + sym_off;
+            match ent.get(t_at..t_at + sym_size) {
+                Some(t) => {
+                    let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
+                    en.link_target = Some(crate::names::escape_name(t));
+                    en.size = t.len() as u64;
+                }
+                None => notes.push(Note::new(
+                    "error",
+                    format!("{}: symlink target outside its directory entry", en.path),
+                    at,
+                )),
+            }
+        }
+        EntryType::Device | EntryType::Fifo | EntryType::Other => {
+            let (dev, rdev) = dirent_pair(rest, u32_in(e));
+            en.flags.push(format!("dev={}", dev.unwrap_or(0)));
+            en.flags.push(format!("rdev={}", rdev.unwrap_or(0)));
+        }
+        EntryType::Dir => {}
+    }
+    en
+}
+
+/// The inode number of `en` (without its flags), and flags for what the inode's flag bits
+/// and the image header say of it (ELF, run-once, bootstrap, the boot script, a boot file).
+fn inode_flags(en: &mut Entry, raw_ino: u32, ih: &ImageHeader) {
+    en.ino = Some(u64::from(raw_ino & !IFS_INO_FLAGS));
+    if raw_ino & IFS_INO_PROCESSED_ELF != 0 {
+        en.flags.push("elf".into());
+    }
+    if raw_ino & IFS_INO_RUNONCE_ELF != 0 {
+        en.flags.push("run-once".into());
+    }
+    if raw_ino & IFS_INO_BOOTSTRAP_EXE != 0 {
+        en.flags.push("bootstrap".into());
+    }
+    let ino_plain = raw_ino & !IFS_INO_FLAGS;
+    if ih.script_ino != 0 && ino_plain == ih.script_ino & !IFS_INO_FLAGS {
+        en.flags.push("boot-script".into());
+    }
+    if ih
+        .boot_ino
+        .iter()
+        .any(|&b| b != 0 && b & !IFS_INO_FLAGS == ino_plain)
+    {
+        en.flags.push("boot".into());
+    }
 }
 
 /// Decode a compiled mkifs boot script into text lines, like `dumpifs -v` prints it.
@@ -1318,6 +1403,10 @@ impl Container for Ifs<'_> {
             .checked_add(self.info.compressed_size?)
     }
 
+    fn damage(&self) -> Option<&FormatError> {
+        self.info.damage.as_ref()
+    }
+
     fn data_offset(&self, entry: &Entry) -> Option<u64> {
         file_note_offset(
             self.info.compression,
@@ -1362,6 +1451,7 @@ impl Container for Ifs<'_> {
             .map(Cow::Borrowed)
             .ok_or_else(|| {
                 FormatError::at(
+                    ErrorKind::Truncated,
                     self.info.imagefs_offset.saturating_add(entry.loc.offset),
                     format!(
                         "{}: data at imagefs offset {:#x}+{:#x} runs past the image ({:#x} bytes)",

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub mod error;
 pub mod names;
-pub use error::FormatError;
+pub use error::{ErrorKind, FormatError};
 
 pub mod block_memo;
 mod buf_pool;
@@ -43,6 +43,7 @@ pub mod etfs;
 pub mod extract;
 pub mod gzip;
 pub mod ifs;
+mod layout;
 pub mod lzo;
 mod pair_filter;
 pub mod qnx4;
@@ -159,9 +160,14 @@ impl<K: std::fmt::Display> std::fmt::Display for LocatedError<K> {
 
 impl<K: std::fmt::Display + std::fmt::Debug> std::error::Error for LocatedError<K> {}
 
-impl<K: std::fmt::Display> From<LocatedError<K>> for FormatError {
+/// The [`ErrorKind`] of a reader's own error kind.
+pub trait KindOfError {
+    fn error_kind(&self) -> ErrorKind;
+}
+
+impl<K: std::fmt::Display + KindOfError> From<LocatedError<K>> for FormatError {
     fn from(e: LocatedError<K>) -> FormatError {
-        FormatError::at(e.offset, e.kind.to_string())
+        FormatError::at(e.kind.error_kind(), e.offset, e.kind.to_string())
     }
 }
 
@@ -363,6 +369,11 @@ pub trait Container {
     fn span(&self) -> Option<u64> {
         None
     }
+    /// Where decoding stopped, when the container is read only in part (its `damage` note
+    /// says so too): what went wrong, of which kind.
+    fn damage(&self) -> Option<&FormatError> {
+        None
+    }
 }
 
 /// What every reader's [`Container::read`] does before reading file data: a symlink reads as
@@ -373,10 +384,10 @@ pub(crate) fn read_non_file(entry: &Entry) -> Option<Result<Cow<'static, [u8]>, 
         EntryType::Symlink => Some(Ok(Cow::Owned(
             entry.link_target.clone().unwrap_or_default().into_bytes(),
         ))),
-        _ => Some(Err(FormatError::new(format!(
-            "{}: not a regular file",
-            entry.path
-        )))),
+        _ => Some(Err(FormatError::new(
+            ErrorKind::Unsupported,
+            format!("{}: not a regular file", entry.path),
+        ))),
     }
 }
 
@@ -536,14 +547,6 @@ impl Endian {
             Endian::Big => u32::from_be_bytes(b),
         })
     }
-
-    pub(crate) fn u64(self, d: &[u8], off: usize) -> Option<u64> {
-        let b: [u8; 8] = d.get(off..off.checked_add(8)?)?.try_into().ok()?;
-        Some(match self {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        })
-    }
 }
 
 /// `d[off..off+len]` with checked arithmetic.
@@ -568,8 +571,8 @@ pub(crate) fn too_big(what: &str, size: u64, limits: &Limits, offset: Option<u64
         limits.max_expanded
     );
     match offset {
-        Some(o) => FormatError::at(o, msg),
-        None => FormatError::new(msg),
+        Some(o) => FormatError::at(ErrorKind::BoundHit, o, msg),
+        None => FormatError::new(ErrorKind::BoundHit, msg),
     }
 }
 
@@ -578,8 +581,8 @@ pub(crate) fn too_big(what: &str, size: u64, limits: &Limits, offset: Option<u64
 pub(crate) fn out_of_memory(what: &str, size: u64, offset: Option<u64>) -> FormatError {
     let msg = format!("{what}: cannot allocate {size} bytes (out of memory)");
     match offset {
-        Some(o) => FormatError::at(o, msg),
-        None => FormatError::new(msg),
+        Some(o) => FormatError::at(ErrorKind::BoundHit, o, msg),
+        None => FormatError::new(ErrorKind::BoundHit, msg),
     }
 }
 
@@ -630,9 +633,17 @@ impl DecodeError {
         }
     }
 
-    /// As a [`FormatError`] located at `base + input_offset`.
+    /// As a [`FormatError`] located at `base + input_offset`. Corrupt: the decoders run on
+    /// blocks of declared length, so even an input overrun is a block whose content
+    /// contradicts its length, not an input cut short (that is found before decoding).
     pub fn to_format_error(&self, what: &str, base: u64) -> FormatError {
+        let kind = if self.message == LZ_OUT_OF_MEMORY {
+            ErrorKind::BoundHit
+        } else {
+            ErrorKind::Corrupt
+        };
         FormatError::at(
+            kind,
             base.saturating_add(self.input_offset as u64),
             format!("{what}: {}", self.message),
         )

@@ -16,7 +16,10 @@ use std::collections::HashSet;
 use super::{
     slice_at, too_big, Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, Note,
 };
-use crate::FormatError;
+use crate::layout::{parse_with, skip, Parsed};
+use crate::{ErrorKind, FormatError};
+use nom::number::complete::{le_u16, le_u32};
+use nom::Parser;
 
 const BS: u64 = 512;
 const ENTRY: usize = 64;
@@ -51,16 +54,35 @@ struct Inode {
 }
 
 fn parse_inode(e: &[u8]) -> Option<Inode> {
-    Some(Inode {
-        size: LE.u32(e, 16)?,
-        first: (LE.u32(e, 20)?, LE.u32(e, 24)?),
-        xblk: LE.u32(e, 28)?,
-        mtime: LE.u32(e, 36)?,
-        num_xtnts: LE.u16(e, 48)?,
-        mode: LE.u16(e, 50)?,
-        uid: LE.u16(e, 52)?,
-        gid: LE.u16(e, 54)?,
-    })
+    parse_with(e, parse_inode_fields)
+}
+
+/// `struct qnx4_inode_entry` (little-endian): the 16-byte name, size, first extent (block,
+/// blocks), extent block, ftime, mtime, atime, ctime, extent count, mode, uid, gid.
+fn parse_inode_fields(e: &[u8]) -> Parsed<'_, Inode> {
+    let (e, (_name, size, first_blk, first_len, xblk, _ftime, mtime, _atime_ctime)) = (
+        skip(16),
+        le_u32,
+        le_u32,
+        le_u32,
+        le_u32,
+        le_u32,
+        le_u32,
+        skip(8),
+    )
+        .parse(e)?;
+    let (e, (num_xtnts, mode, uid, gid)) = (le_u16, le_u16, le_u16, le_u16).parse(e)?;
+    let ino = Inode {
+        size,
+        first: (first_blk, first_len),
+        xblk,
+        mtime,
+        num_xtnts,
+        mode,
+        uid,
+        gid,
+    };
+    Ok((e, ino))
 }
 
 fn plausible_mode(mode: u16) -> bool {
@@ -116,6 +138,7 @@ impl<'a> Qnx4<'a> {
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<Qnx4<'a>, FormatError> {
         let root = valid_root(data).ok_or_else(|| {
             FormatError::at(
+                ErrorKind::Corrupt,
                 ROOT_OFF as u64,
                 "no QNX4 root directory entry \"/\" at 0x200",
             )
@@ -173,7 +196,10 @@ impl<'a> Qnx4<'a> {
         let want = usize::from(ino.num_xtnts);
         let ext = |blk: u32, n: u32| -> Result<(u64, u64), FormatError> {
             if blk == 0 {
-                return Err(FormatError::new("QNX4 extent at block 0"));
+                return Err(FormatError::new(
+                    ErrorKind::Corrupt,
+                    "QNX4 extent at block 0",
+                ));
             }
             Ok(((u64::from(blk) - 1) * BS, u64::from(n) * BS))
         };
@@ -186,16 +212,22 @@ impl<'a> Qnx4<'a> {
         while out.len() < want && xblk != 0 {
             if !seen.insert(xblk) {
                 return Err(FormatError::at(
+                    ErrorKind::Corrupt,
                     (u64::from(xblk) - 1) * BS,
                     "QNX4 extent block chain loops",
                 ));
             }
             let off = (u64::from(xblk) - 1) * BS;
             let b = slice_at(self.data, off, BS).ok_or_else(|| {
-                FormatError::at(off, "QNX4 extent block past the end of the image")
+                FormatError::at(
+                    ErrorKind::Truncated,
+                    off,
+                    "QNX4 extent block past the end of the image",
+                )
             })?;
             if b.get(68..76) != Some(&XBLK_SIG[..]) {
                 return Err(FormatError::at(
+                    ErrorKind::Corrupt,
                     off,
                     "QNX4 extent block without IamXblk signature",
                 ));
@@ -225,18 +257,26 @@ impl<'a> Qnx4<'a> {
             if len >= size {
                 return slice_at(self.data, off, size)
                     .map(Cow::Borrowed)
-                    .ok_or_else(|| FormatError::at(off, "QNX4 extent past the end of the image"));
+                    .ok_or_else(|| {
+                        FormatError::at(
+                            ErrorKind::Truncated,
+                            off,
+                            "QNX4 extent past the end of the image",
+                        )
+                    });
             }
         }
         let total: u64 = exts.iter().map(|e| e.1).sum();
         if total < size {
-            return Err(FormatError::new(format!(
-                "QNX4 file of {size} bytes has only {total} bytes of extents"
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX4 file of {size} bytes has only {total} bytes of extents"),
+            ));
         }
         for &(off, len) in &exts {
             if slice_at(self.data, off, len).is_none() {
                 return Err(FormatError::at(
+                    ErrorKind::Truncated,
                     off,
                     "QNX4 extent past the end of the image",
                 ));
@@ -267,18 +307,142 @@ impl<'a> Qnx4<'a> {
             return Ok(None);
         }
         let off = (u64::from(blk) - 1) * BS;
-        let rec = slice_at(self.data, off, BS)
-            .ok_or_else(|| FormatError::at(off, "long-name block past the end of the image"))?;
+        let rec = slice_at(self.data, off, BS).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Truncated,
+                off,
+                "long-name block past the end of the image",
+            )
+        })?;
         let text = rec.get(LFN_NAME_AT..).unwrap_or(&[]);
         let end = memchr::memchr(0, text).unwrap_or(text.len());
         let long = text.get(..end).unwrap_or(&[]);
         if long.len() <= LINK_NAME_MAX || !long.starts_with(short) {
             return Err(FormatError::at(
+                ErrorKind::Corrupt,
                 off,
                 format!("long-name block {blk} does not hold this entry's name"),
             ));
         }
         Ok(Some(long.to_vec()))
+    }
+
+    /// The path and inode of directory entry `de` in directory `prefix`: None for a free
+    /// or skipped entry (`.`, `..`, a bad name); the inode None when it cannot be resolved.
+    #[allow(clippy::type_complexity)]
+    fn dir_entry(&mut self, de: &[u8], prefix: &str) -> Option<(String, Option<(u64, Inode)>)> {
+        let status = de.get(63).copied().unwrap_or(0);
+        let name_end = |max: usize| de.iter().take(max).position(|&b| b == 0).unwrap_or(max);
+        if de.first().copied().unwrap_or(0) == 0
+            || status & STATUS_UNDEFINED != 0
+            || status & (USED | LINK | BUSY) == 0
+        {
+            return None;
+        }
+        // Resolve the inode: inline (USED) or through a link entry (LINK).
+        let as_link = || -> Option<(u64, Inode)> {
+            let blk = LE.u32(de, 48)?;
+            let ndx = u64::from(*de.get(52)?);
+            if blk == 0 || ndx >= 8 {
+                return None;
+            }
+            let off = (u64::from(blk) - 1) * BS + ndx * ENTRY as u64;
+            let ie = slice_at(self.data, off, ENTRY as u64)?;
+            let ino = parse_inode(ie)?;
+            plausible_mode(ino.mode).then_some((off, ino))
+        };
+        let (name, resolved) = if status & LINK != 0 {
+            (de.get(..name_end(48)).unwrap_or(&[]), as_link())
+        } else if status & USED != 0 {
+            let ino = parse_inode(de).filter(|i| plausible_mode(i.mode));
+            (de.get(..name_end(16)).unwrap_or(&[]), ino.map(|i| (0, i)))
+        } else {
+            // BUSY without USED/LINK (seen on lost+found): take it if the link
+            // interpretation is sound.
+            (de.get(..name_end(48)).unwrap_or(&[]), as_link())
+        };
+        let long = if status & (LINK | USED) != USED {
+            self.long_name(de, name)
+        } else {
+            Ok(None)
+        };
+        let name = match long {
+            Ok(Some(long)) => crate::names::escape_name(&long),
+            Ok(None) => crate::names::escape_name(name),
+            Err(e) => {
+                let short = crate::names::escape_name(name);
+                self.notes.push(Note::new(
+                    "warning",
+                    format!("{prefix}/{short}: {}; the 48-byte name is used", e.message),
+                    e.offset,
+                ));
+                short
+            }
+        };
+        if name == "." || name == ".." || name.is_empty() || name.contains('/') {
+            return None;
+        }
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        Some((path, resolved))
+    }
+
+    /// The entry of inode `ino` (at `ino_key` when not inline) named `path`: its extents
+    /// (a few as flags), the locator its data is read from, a symlink's target.
+    fn entry_of(&mut self, path: String, ino_key: u64, ino: &Inode) -> (Entry, EntryType) {
+        let mode = u32::from(ino.mode);
+        let etype = EntryType::from_mode(mode);
+        let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size)).with_owner_time(
+            u32::from(ino.uid),
+            u32::from(ino.gid),
+            u64::from(ino.mtime),
+        );
+        if ino_key != 0 {
+            en.ino = Some(ino_key / ENTRY as u64);
+        }
+        en.flags.push(format!("extents={}", ino.num_xtnts));
+        // The first few extents, as image byte offset + length.
+        match self.extents(ino) {
+            Ok(exts) => {
+                for (off, len) in exts.iter().take(4) {
+                    en.flags.push(format!("extent={off:#x}+{len:#x}"));
+                }
+                self.note_used(&exts);
+            }
+            Err(e) => {
+                en.flags.push("bad-extents".into());
+                self.notes.push(Note::new(
+                    "error",
+                    format!("{path}: {}", e.message),
+                    e.offset,
+                ));
+            }
+        }
+        // Locator: the inode entry itself is re-parsed on read from these fields.
+        en.loc = Loc {
+            offset: u64::from(ino.first.0) | (u64::from(ino.first.1) << 32),
+            len: u64::from(ino.size),
+            aux: u64::from(ino.xblk)
+                | (u64::from(ino.num_xtnts) << 32)
+                | (u64::from(ino.mode) << 48),
+        };
+        if etype == EntryType::Symlink {
+            match self.read_inode(ino, 4096) {
+                Ok(t) => {
+                    let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
+                    en.link_target = Some(crate::names::escape_name(t));
+                }
+                Err(e) => self.notes.push(Note::new(
+                    "error",
+                    format!("{path}: symlink target: {}", e.message),
+                    e.offset,
+                )),
+            }
+        }
+        (en, etype)
     }
 
     fn walk(&mut self, root: Inode) -> Result<(), FormatError> {
@@ -290,10 +454,13 @@ impl<'a> Qnx4<'a> {
             // All directories together may not make us scan more than `max_expanded` bytes.
             let size = u64::from(dir.size);
             if size > budget {
-                return Err(FormatError::new(format!(
-                    "QNX4 directories hold more than {} bytes in total",
-                    self.limits.max_expanded
-                )));
+                return Err(FormatError::new(
+                    ErrorKind::BoundHit,
+                    format!(
+                        "QNX4 directories hold more than {} bytes in total",
+                        self.limits.max_expanded
+                    ),
+                ));
             }
             budget -= size;
             let raw = match self.read_inode(&dir, u64::MAX) {
@@ -309,62 +476,8 @@ impl<'a> Qnx4<'a> {
             };
             let mut subdirs = Vec::new();
             for de in raw.chunks_exact(ENTRY) {
-                let status = de.get(63).copied().unwrap_or(0);
-                let name_end =
-                    |max: usize| de.iter().take(max).position(|&b| b == 0).unwrap_or(max);
-                if de.first().copied().unwrap_or(0) == 0
-                    || status & STATUS_UNDEFINED != 0
-                    || status & (USED | LINK | BUSY) == 0
-                {
+                let Some((path, resolved)) = self.dir_entry(de, &prefix) else {
                     continue;
-                }
-                // Resolve the inode: inline (USED) or through a link entry (LINK).
-                let as_link = || -> Option<(u64, Inode)> {
-                    let blk = LE.u32(de, 48)?;
-                    let ndx = u64::from(*de.get(52)?);
-                    if blk == 0 || ndx >= 8 {
-                        return None;
-                    }
-                    let off = (u64::from(blk) - 1) * BS + ndx * ENTRY as u64;
-                    let ie = slice_at(self.data, off, ENTRY as u64)?;
-                    let ino = parse_inode(ie)?;
-                    plausible_mode(ino.mode).then_some((off, ino))
-                };
-                let (name, resolved) = if status & LINK != 0 {
-                    (de.get(..name_end(48)).unwrap_or(&[]), as_link())
-                } else if status & USED != 0 {
-                    let ino = parse_inode(de).filter(|i| plausible_mode(i.mode));
-                    (de.get(..name_end(16)).unwrap_or(&[]), ino.map(|i| (0, i)))
-                } else {
-                    // BUSY without USED/LINK (seen on lost+found): take it if the link
-                    // interpretation is sound.
-                    (de.get(..name_end(48)).unwrap_or(&[]), as_link())
-                };
-                let long = if status & (LINK | USED) != USED {
-                    self.long_name(de, name)
-                } else {
-                    Ok(None)
-                };
-                let name = match long {
-                    Ok(Some(long)) => crate::names::escape_name(&long),
-                    Ok(None) => crate::names::escape_name(name),
-                    Err(e) => {
-                        let short = crate::names::escape_name(name);
-                        self.notes.push(Note::new(
-                            "warning",
-                            format!("{prefix}/{short}: {}; the 48-byte name is used", e.message),
-                            e.offset,
-                        ));
-                        short
-                    }
-                };
-                if name == "." || name == ".." || name.is_empty() || name.contains('/') {
-                    continue;
-                }
-                let path = if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}/{name}")
                 };
                 let Some((ioff, ino)) = resolved else {
                     self.notes.push(Note::new(
@@ -377,57 +490,15 @@ impl<'a> Qnx4<'a> {
                 // Inline inodes live in the directory's own blocks; locate them by content.
                 let ino_key = if ioff != 0 { ioff } else { 0 };
                 if self.entries.len() >= self.limits.max_entries {
-                    return Err(FormatError::new(format!(
-                        "QNX4 file system has more than {} entries",
-                        self.limits.max_entries
-                    )));
+                    return Err(FormatError::new(
+                        ErrorKind::BoundHit,
+                        format!(
+                            "QNX4 file system has more than {} entries",
+                            self.limits.max_entries
+                        ),
+                    ));
                 }
-                let mode = u32::from(ino.mode);
-                let etype = EntryType::from_mode(mode);
-                let mut en = Entry::new(path.clone(), etype, mode, u64::from(ino.size))
-                    .with_owner_time(u32::from(ino.uid), u32::from(ino.gid), u64::from(ino.mtime));
-                if ino_key != 0 {
-                    en.ino = Some(ino_key / ENTRY as u64);
-                }
-                en.flags.push(format!("extents={}", ino.num_xtnts));
-                // The first few extents, as image byte offset + length.
-                match self.extents(&ino) {
-                    Ok(exts) => {
-                        for (off, len) in exts.iter().take(4) {
-                            en.flags.push(format!("extent={off:#x}+{len:#x}"));
-                        }
-                        self.note_used(&exts);
-                    }
-                    Err(e) => {
-                        en.flags.push("bad-extents".into());
-                        self.notes.push(Note::new(
-                            "error",
-                            format!("{path}: {}", e.message),
-                            e.offset,
-                        ));
-                    }
-                }
-                // Locator: the inode entry itself is re-parsed on read from these fields.
-                en.loc = Loc {
-                    offset: u64::from(ino.first.0) | (u64::from(ino.first.1) << 32),
-                    len: u64::from(ino.size),
-                    aux: u64::from(ino.xblk)
-                        | (u64::from(ino.num_xtnts) << 32)
-                        | (u64::from(ino.mode) << 48),
-                };
-                if etype == EntryType::Symlink {
-                    match self.read_inode(&ino, 4096) {
-                        Ok(t) => {
-                            let t = t.split(|&b| b == 0).next().unwrap_or(&[]);
-                            en.link_target = Some(crate::names::escape_name(t));
-                        }
-                        Err(e) => self.notes.push(Note::new(
-                            "error",
-                            format!("{path}: symlink target: {}", e.message),
-                            e.offset,
-                        )),
-                    }
-                }
+                let (en, etype) = self.entry_of(path.clone(), ino_key, &ino);
                 if etype == EntryType::Dir {
                     let key = if ino_key != 0 {
                         ino_key
@@ -491,10 +562,8 @@ impl Container for Qnx4<'_> {
             uid: 0,
             gid: 0,
         };
-        self.read_inode(&ino, u64::MAX).map_err(|e| FormatError {
-            offset: e.offset,
-            message: format!("{}: {}", entry.path, e.message),
-        })
+        self.read_inode(&ino, u64::MAX)
+            .map_err(|e| e.in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

@@ -16,7 +16,12 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{Container, ContainerKind, Endian, Entry, EntryType, Limits, Loc, Note};
-use crate::FormatError;
+use crate::layout::{parse_with, skip, u16_in, u32_in, u32s, u64_in, Parsed};
+use crate::{ErrorKind, FormatError};
+use nom::bytes::complete::take;
+use nom::combinator::peek;
+use nom::number::complete::u8;
+use nom::Parser;
 
 pub const QNX6_MAGIC: u32 = 0x6819_1122;
 const BOOTBLOCK_MAGIC: [u8; 4] = [0xeb, 0x10, 0x90, 0x00];
@@ -63,16 +68,21 @@ struct Tree {
     levels: u8,
 }
 
-fn parse_tree(d: &[u8], off: usize, e: Endian, levels_at: usize) -> Option<Tree> {
-    let mut ptrs = [0u32; 16];
-    for (i, p) in ptrs.iter_mut().enumerate() {
-        *p = e.u32(d, off + 8 + 4 * i)?;
-    }
-    Some(Tree {
-        size: e.u64(d, off)?,
-        ptrs,
-        levels: *d.get(off + levels_at)?,
-    })
+/// A superblock's tree root (`struct qnx6_root_node`, 80 bytes): the size, 16 block
+/// pointers, the level count, the mode and 6 spare bytes.
+fn parse_root_node(node: &[u8], e: Endian) -> Parsed<'_, Tree> {
+    let (rest, (size, ptrs, levels, _mode_spare)) =
+        (u64_in(e), u32s::<16>(e), u8, skip(7)).parse(node)?;
+    Ok((rest, Tree { size, ptrs, levels }))
+}
+
+/// A directory entry (`struct qnx6_dir_entry`, 32 bytes): inode, name length, and the name's
+/// 27 bytes, which for a long name (`struct qnx6_long_dir_entry`) hold 3 bytes of padding
+/// and the index of the name in the long-name tree.
+fn parse_dirent(de: &[u8], e: Endian) -> Parsed<'_, (u32, u8, &[u8], u32)> {
+    let (rest, (ino, len, short)) = (u32_in(e), u8, peek(take(27usize))).parse(de)?;
+    let (rest, (_pad, long_index)) = (skip(3), u32_in(e)).parse(rest)?;
+    Ok((rest, (ino, len, short, long_index)))
 }
 
 /// A decoded superblock.
@@ -99,24 +109,47 @@ fn parse_sb(data: &[u8], off: u64) -> Option<Superblock> {
         [0x68, 0x19, 0x11, 0x22] => Endian::Big,
         _ => return None,
     };
-    let crc = e.u32(sb, 4)?;
-    let blocksize = e.u32(sb, 48)?;
+    let (crc, fields) = parse_with(sb, |i| parse_sb_fields(i, e))?;
+    let blocksize = fields.blocksize;
     if !(512..=65536).contains(&blocksize) || !blocksize.is_power_of_two() {
         return None;
     }
     Some(Superblock {
         offset: off,
-        big_endian: e == Endian::Big,
         crc_ok: crc32_qnx6(sb.get(8..)?) == crc,
-        serial: e.u64(sb, 8)?,
-        blocksize,
-        num_inodes: e.u32(sb, 52)?,
-        free_inodes: e.u32(sb, 56)?,
-        num_blocks: e.u32(sb, 60)?,
-        free_blocks: e.u32(sb, 64)?,
-        inodes: parse_tree(sb, 72, e, 72)?,
-        longfile: parse_tree(sb, 232, e, 72)?,
+        ..fields
     })
+}
+
+/// `struct qnx6_super_block`: magic, CRC (returned apart), serial, times, flags, versions and
+/// volume id (skipped), block size and counts, allocation group, then the roots of the
+/// inode, bitmap and long-name trees (80 bytes each). `offset` and `crc_ok` are left for the
+/// caller.
+fn parse_sb_fields(sb: &[u8], e: Endian) -> Parsed<'_, (u32, Superblock)> {
+    let (rest, (_magic, crc, serial, _times_flags_versions_volume)) =
+        (u32_in(e), u32_in(e), u64_in(e), skip(32)).parse(sb)?;
+    let (rest, [blocksize, num_inodes, free_inodes, num_blocks, free_blocks, _allocgroup]) =
+        u32s::<6>(e)(rest)?;
+    let (rest, (inodes, _bitmap, longfile)) = (
+        |i| parse_root_node(i, e),
+        skip(80),
+        |i| parse_root_node(i, e),
+    )
+        .parse(rest)?;
+    let fields = Superblock {
+        offset: 0,
+        big_endian: e == Endian::Big,
+        crc_ok: false,
+        serial,
+        blocksize,
+        num_inodes,
+        free_inodes,
+        num_blocks,
+        free_blocks,
+        inodes,
+        longfile,
+    };
+    Ok((rest, (crc, fields)))
 }
 
 /// Offset of superblock 0: from the boot block, else 0x2000, else 0 (no boot block).
@@ -195,6 +228,32 @@ struct Inode {
     mtime: u32,
 }
 
+/// `struct qnx6_inode_entry`: size, uid, gid, ftime, mtime, atime, ctime, mode, extended
+/// mode, the 16 block pointers and the level count (unlike a root node, the pointers do not
+/// follow the size).
+fn parse_inode(raw: &[u8], e: Endian) -> Parsed<'_, Inode> {
+    let (rest, (size, uid, gid, _ftime, mtime, _atime_ctime)) = (
+        u64_in(e),
+        u32_in(e),
+        u32_in(e),
+        u32_in(e),
+        u32_in(e),
+        skip(8),
+    )
+        .parse(raw)?;
+    let (rest, (mode, _ext_mode, ptrs, levels)) =
+        (u16_in(e), skip(2), u32s::<16>(e), u8).parse(rest)?;
+    let tree = Tree { size, ptrs, levels };
+    let inode = Inode {
+        tree,
+        mode,
+        uid,
+        gid,
+        mtime,
+    };
+    Ok((rest, inode))
+}
+
 impl<'a> Qnx6<'a> {
     pub fn superblock(&self) -> &Superblock {
         &self.sb
@@ -202,10 +261,15 @@ impl<'a> Qnx6<'a> {
 
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<Qnx6<'a>, FormatError> {
         let mut notes = Vec::new();
-        let sb0_off = find_sb0(data)
-            .ok_or_else(|| FormatError::at(0, "no QNX6 superblock (magic 0x68191122) found"))?;
+        let sb0_off = find_sb0(data).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Corrupt,
+                0,
+                "no QNX6 superblock (magic 0x68191122) found",
+            )
+        })?;
         let sb0 = parse_sb(data, sb0_off)
-            .ok_or_else(|| FormatError::at(sb0_off, "bad QNX6 superblock"))?;
+            .ok_or_else(|| FormatError::at(ErrorKind::Corrupt, sb0_off, "bad QNX6 superblock"))?;
         let bs = u64::from(sb0.blocksize);
         let data_start = sb0_off + data_area_offset(bs);
         // Superblock 1: from the boot block if it says, else after the data blocks.
@@ -262,9 +326,9 @@ impl<'a> Qnx6<'a> {
             .filter(|s| s.blocksize == sb0.blocksize)
             .collect();
         cands.sort_by_key(|s| (s.crc_ok, s.serial));
-        let sb = cands
-            .pop()
-            .ok_or_else(|| FormatError::at(sb0_off, "no usable QNX6 superblock"))?;
+        let sb = cands.pop().ok_or_else(|| {
+            FormatError::at(ErrorKind::Corrupt, sb0_off, "no usable QNX6 superblock")
+        })?;
         if !sb.crc_ok {
             notes.push(Note::new(
                 "warning",
@@ -302,17 +366,19 @@ impl<'a> Qnx6<'a> {
     fn map_block(&self, tree: &Tree, i: u64) -> Result<Option<u32>, FormatError> {
         let levels = u32::from(tree.levels);
         if levels > MAX_LEVELS {
-            return Err(FormatError::new(format!(
-                "QNX6 tree with {levels} levels (max {MAX_LEVELS})"
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX6 tree with {levels} levels (max {MAX_LEVELS})"),
+            ));
         }
         let fan = self.bs / 4;
         let per_root = fan.checked_pow(levels).unwrap_or(u64::MAX);
         let top = i / per_root;
         let Some(&mut_ptr) = tree.ptrs.get(top as usize).filter(|_| top < 16) else {
-            return Err(FormatError::new(format!(
-                "QNX6 logical block {i} beyond the 16 root pointers"
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX6 logical block {i} beyond the 16 root pointers"),
+            ));
         };
         let mut ptr = mut_ptr;
         let mut rem = i % per_root;
@@ -325,10 +391,9 @@ impl<'a> Qnx6<'a> {
             rem %= unit;
             let blk = self.block(ptr)?;
             let at = self.block_offset(ptr).unwrap_or(0);
-            ptr = self
-                .e
-                .u32(blk, (idx * 4) as usize)
-                .ok_or_else(|| FormatError::at(at, "QNX6 pointer index out of block"))?;
+            ptr = self.e.u32(blk, (idx * 4) as usize).ok_or_else(|| {
+                FormatError::at(ErrorKind::Corrupt, at, "QNX6 pointer index out of block")
+            })?;
         }
         if ptr == u32::MAX {
             return Ok(None);
@@ -345,9 +410,10 @@ impl<'a> Qnx6<'a> {
     fn block(&self, ptr: u32) -> Result<&'a [u8], FormatError> {
         let off = self
             .block_offset(ptr)
-            .ok_or_else(|| FormatError::new("QNX6 block number overflow"))?;
+            .ok_or_else(|| FormatError::new(ErrorKind::Corrupt, "QNX6 block number overflow"))?;
         super::slice_at(self.data, off, self.bs).ok_or_else(|| {
             FormatError::at(
+                ErrorKind::Truncated,
                 off,
                 format!(
                     "QNX6 block {ptr} lies past the end of the image ({} bytes)",
@@ -368,7 +434,7 @@ impl<'a> Qnx6<'a> {
         let first = offset / self.bs;
         let end = offset
             .checked_add(len)
-            .ok_or_else(|| FormatError::new("QNX6 read overflow"))?;
+            .ok_or_else(|| FormatError::new(ErrorKind::Corrupt, "QNX6 read overflow"))?;
         let last = (end - 1) / self.bs;
         // Fast path: physically contiguous blocks are borrowed.
         let mut blocks = Vec::with_capacity(((last - first + 1) as usize).min(1 << 16));
@@ -390,7 +456,9 @@ impl<'a> Qnx6<'a> {
                 let start = self
                     .block_offset(*b0)
                     .and_then(|o| o.checked_add(skip))
-                    .ok_or_else(|| FormatError::new("QNX6 block number overflow"))?;
+                    .ok_or_else(|| {
+                        FormatError::new(ErrorKind::Corrupt, "QNX6 block number overflow")
+                    })?;
                 if let Some(s) = super::slice_at(self.data, start, len) {
                     return Ok(Cow::Borrowed(s));
                 }
@@ -418,30 +486,21 @@ impl<'a> Qnx6<'a> {
 
     fn inode(&self, ino: u32) -> Result<Inode, FormatError> {
         if ino == 0 {
-            return Err(FormatError::new("QNX6 inode 0"));
+            return Err(FormatError::new(ErrorKind::Corrupt, "QNX6 inode 0"));
         }
         let off = u64::from(ino - 1) * INODE_SIZE;
         if off + INODE_SIZE > self.sb.inodes.size {
-            return Err(FormatError::new(format!(
-                "QNX6 inode {ino} beyond the inode table ({} bytes)",
-                self.sb.inodes.size
-            )));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "QNX6 inode {ino} beyond the inode table ({} bytes)",
+                    self.sb.inodes.size
+                ),
+            ));
         }
         let raw = self.read_tree(&self.sb.inodes, off, INODE_SIZE)?;
-        let e = self.e;
-        let bad = || FormatError::new(format!("QNX6 inode {ino} unreadable"));
-        let tree = parse_tree(&raw, 0, e, 100).ok_or_else(bad)?;
-        // The inode layout differs from a root node: pointers at 36, levels at 100.
-        let mut ptrs = [0u32; 16];
-        for (i, p) in ptrs.iter_mut().enumerate() {
-            *p = e.u32(&raw, 36 + 4 * i).ok_or_else(bad)?;
-        }
-        Ok(Inode {
-            tree: Tree { ptrs, ..tree },
-            mode: e.u16(&raw, 32).ok_or_else(bad)?,
-            uid: e.u32(&raw, 8).ok_or_else(bad)?,
-            gid: e.u32(&raw, 12).ok_or_else(bad)?,
-            mtime: e.u32(&raw, 20).ok_or_else(bad)?,
+        parse_with(&raw, |i| parse_inode(i, self.e)).ok_or_else(|| {
+            FormatError::new(ErrorKind::Corrupt, format!("QNX6 inode {ino} unreadable"))
         })
     }
 
@@ -449,16 +508,23 @@ impl<'a> Qnx6<'a> {
         let off = u64::from(index) * self.bs;
         let raw = self.read_tree(&self.sb.longfile, off, self.bs.min(512 + 2))?;
         let n = self.e.u16(&raw, 0).unwrap_or(0) as usize;
-        let name = raw
-            .get(2..2 + n)
-            .ok_or_else(|| FormatError::new(format!("QNX6 long name {index} too long")))?;
+        let name = raw.get(2..2 + n).ok_or_else(|| {
+            FormatError::new(
+                ErrorKind::Corrupt,
+                format!("QNX6 long name {index} too long"),
+            )
+        })?;
         Ok(crate::names::escape_name(name))
     }
 
-    fn walk(&mut self) -> Result<(), FormatError> {
+    /// The root directory's entry (inode 1, which must be a directory).
+    fn push_root(&mut self) -> Result<(), FormatError> {
         let root = self.inode(1)?;
         if EntryType::from_mode(u32::from(root.mode)) != EntryType::Dir {
-            return Err(FormatError::new("QNX6 inode 1 (root) is not a directory"));
+            return Err(FormatError::new(
+                ErrorKind::Corrupt,
+                "QNX6 inode 1 (root) is not a directory",
+            ));
         }
         let mut root_e = Entry::new(
             String::new(),
@@ -474,6 +540,40 @@ impl<'a> Qnx6<'a> {
             aux: 1,
         };
         self.entries.push(root_e);
+        Ok(())
+    }
+
+    /// The inode and name of directory entry `de` in directory `prefix`: a short name in the
+    /// entry, a long one through its index into the long-name tree. None for a free entry,
+    /// `.`, `..`, a name that cannot be used or read (noted).
+    fn dir_entry(&mut self, de: &[u8], prefix: &str) -> Option<(u32, String)> {
+        let (ino, len, short, long_index) = parse_with(de, |i| parse_dirent(i, self.e))?;
+        if ino == 0 {
+            return None;
+        }
+        let name = if usize::from(len) <= SHORT_NAME_MAX {
+            crate::names::escape_name(short.get(..usize::from(len)).unwrap_or(&[]))
+        } else {
+            match self.long_name(long_index) {
+                Ok(n) => n,
+                Err(err) => {
+                    self.notes.push(Note::new(
+                        "error",
+                        format!("{prefix}: long name {long_index}: {}", err.message),
+                        err.offset,
+                    ));
+                    return None;
+                }
+            }
+        };
+        if name == "." || name == ".." || name.is_empty() || name.contains('/') {
+            return None;
+        }
+        Some((ino, name))
+    }
+
+    fn walk(&mut self) -> Result<(), FormatError> {
+        self.push_root()?;
         let mut visited: HashSet<u32> = HashSet::new();
         visited.insert(1);
         let mut stack: Vec<(u32, String, usize)> = vec![(1, String::new(), 0)];
@@ -492,10 +592,13 @@ impl<'a> Qnx6<'a> {
             let size = dir.tree.size.min(budget);
             budget -= size;
             if size < dir.tree.size {
-                return Err(FormatError::new(format!(
-                    "QNX6 directories hold more than {} bytes in total",
-                    self.limits.max_expanded
-                )));
+                return Err(FormatError::new(
+                    ErrorKind::BoundHit,
+                    format!(
+                        "QNX6 directories hold more than {} bytes in total",
+                        self.limits.max_expanded
+                    ),
+                ));
             }
             let raw = match self.read_tree(&dir.tree, 0, size) {
                 Ok(r) => r,
@@ -510,40 +613,22 @@ impl<'a> Qnx6<'a> {
             };
             let mut subdirs = Vec::new();
             for de in raw.chunks_exact(DIRENT_SIZE) {
-                let ino = self.e.u32(de, 0).unwrap_or(0);
-                let len = usize::from(de.get(4).copied().unwrap_or(0));
-                if ino == 0 {
+                let Some((ino, name)) = self.dir_entry(de, &prefix) else {
                     continue;
-                }
-                let name = if len <= SHORT_NAME_MAX {
-                    crate::names::escape_name(de.get(5..5 + len).unwrap_or(&[]))
-                } else {
-                    let idx = self.e.u32(de, 8).unwrap_or(u32::MAX);
-                    match self.long_name(idx) {
-                        Ok(n) => n,
-                        Err(err) => {
-                            self.notes.push(Note::new(
-                                "error",
-                                format!("{prefix}: long name {idx}: {}", err.message),
-                                err.offset,
-                            ));
-                            continue;
-                        }
-                    }
                 };
-                if name == "." || name == ".." || name.is_empty() || name.contains('/') {
-                    continue;
-                }
                 let path = if prefix.is_empty() {
                     name
                 } else {
                     format!("{prefix}/{name}")
                 };
                 if self.entries.len() >= self.limits.max_entries {
-                    return Err(FormatError::new(format!(
-                        "QNX6 file system has more than {} entries",
-                        self.limits.max_entries
-                    )));
+                    return Err(FormatError::new(
+                        ErrorKind::BoundHit,
+                        format!(
+                            "QNX6 file system has more than {} entries",
+                            self.limits.max_entries
+                        ),
+                    ));
                 }
                 let inode = match self.inode(ino) {
                     Ok(i) => i,
@@ -628,14 +713,12 @@ impl Container for Qnx6<'_> {
         if let Some(not_a_file) = super::read_non_file(entry) {
             return not_a_file;
         }
-        let ino = u32::try_from(entry.loc.aux)
-            .map_err(|_| FormatError::new(format!("{}: bad inode", entry.path)))?;
+        let ino = u32::try_from(entry.loc.aux).map_err(|_| {
+            FormatError::new(ErrorKind::Corrupt, format!("{}: bad inode", entry.path))
+        })?;
         let inode = self.inode(ino)?;
         self.read_tree(&inode.tree, 0, inode.tree.size)
-            .map_err(|e| FormatError {
-                offset: e.offset,
-                message: format!("{}: {}", entry.path, e.message),
-            })
+            .map_err(|e| e.in_context(&entry.path))
     }
     fn notes(&self) -> &[Note] {
         &self.notes

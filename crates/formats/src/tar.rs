@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{Container, ContainerKind, Entry, EntryType, Limits, Loc, Note};
-use crate::FormatError;
+use crate::{ErrorKind, FormatError};
 
 const BLOCK: usize = 512;
 /// Longest GNU long name / pax header we accept (real ones are a few KiB at most).
@@ -179,15 +179,141 @@ impl<'a> Tar<'a> {
     }
 }
 
+/// What metadata records (GNU long names, pax headers) say about the entries that follow.
+#[derive(Default)]
+struct Meta {
+    long_name: Option<String>,
+    long_link: Option<String>,
+    /// The pax records of the next entry only.
+    pax: HashMap<String, String>,
+    /// The global pax records (`g`), for all entries after them.
+    global: HashMap<String, String>,
+}
+
+impl Meta {
+    /// Take in the metadata record of type `typeflag` with content `c`.
+    fn record(&mut self, typeflag: u8, c: &[u8]) {
+        match typeflag {
+            b'L' => self.long_name = Some(field_str(c)),
+            b'K' => self.long_link = Some(field_str(c)),
+            b'x' => self.pax = pax_records(c),
+            _ => self.global.extend(pax_records(c)),
+        }
+    }
+
+    /// The name and link target of header `h`, metadata records first (they are used up).
+    fn names(&mut self, h: &[u8]) -> (String, String) {
+        let ustar = h.get(257..262) == Some(&b"ustar"[..]);
+        let mut name = field_str(h.get(0..100).unwrap_or(&[]));
+        if ustar && h.get(263..265) == Some(&b"00"[..]) {
+            let prefix = field_str(h.get(345..500).unwrap_or(&[]));
+            if !prefix.is_empty() {
+                name = format!("{prefix}/{name}");
+            }
+        }
+        if let Some(n) = self.long_name.take() {
+            name = n;
+        }
+        if let Some(p) = self.pax.get("path").or_else(|| self.global.get("path")) {
+            name = p.clone();
+        }
+        let mut link = field_str(h.get(157..257).unwrap_or(&[]));
+        if let Some(l) = self.long_link.take() {
+            link = l;
+        }
+        if let Some(l) = self.pax.get("linkpath") {
+            link = l.clone();
+        }
+        (name, link)
+    }
+}
+
+/// The entry type and file-type mode bits of a header's `typeflag`; `name` for old tars,
+/// which mark directories only by a trailing slash.
+fn entry_type(typeflag: u8, name: &str) -> (EntryType, u32) {
+    let (etype, fmt) = match typeflag {
+        b'0' | 0 | b'7' => (EntryType::File, 0o100000),
+        b'1' => (EntryType::File, 0o100000),
+        b'2' => (EntryType::Symlink, 0o120000),
+        b'3' => (EntryType::Device, 0o020000),
+        b'4' => (EntryType::Device, 0o060000),
+        b'5' => (EntryType::Dir, 0o040000),
+        b'6' => (EntryType::Fifo, 0o010000),
+        _ => (EntryType::Other, 0),
+    };
+    if etype == EntryType::File && typeflag == 0 && name.ends_with('/') {
+        (EntryType::Dir, 0o040000)
+    } else {
+        (etype, fmt)
+    }
+}
+
+/// Where a header is and what it declares, for [`fill_entry`].
+struct Header<'d> {
+    at: usize,
+    typeflag: u8,
+    size: u64,
+    data_off: usize,
+    content: Option<&'d [u8]>,
+}
+
+/// Size, location and link of entry `e` (a hard link takes its target's, found in `index`).
+fn fill_entry(
+    e: &mut Entry,
+    h: &Header<'_>,
+    link: String,
+    entries: &[Entry],
+    index: &HashMap<String, usize>,
+    notes: &mut Vec<Note>,
+) {
+    let path = e.path.clone();
+    match h.typeflag {
+        b'1' => {
+            let target = clean_path(&link);
+            e.flags.push("hardlink".into());
+            if let Some(t) = index.get(&target).and_then(|&i| entries.get(i)) {
+                e.size = t.size;
+                e.loc = t.loc;
+            } else {
+                notes.push(Note::new(
+                    "warning",
+                    format!("hard link {path} -> {target}: target not found earlier in archive"),
+                    Some(h.at as u64),
+                ));
+            }
+            e.link_target = Some(target);
+        }
+        b'2' => {
+            e.size = link.len() as u64;
+            e.link_target = Some(link);
+        }
+        _ if e.entry_type == EntryType::File => {
+            let size = h.size;
+            e.size = size;
+            e.loc = Loc {
+                offset: h.data_off as u64,
+                len: size,
+                aux: 0,
+            };
+            let available = h.content.map_or(0, <[u8]>::len) as u64;
+            if available < size {
+                notes.push(Note::new(
+                    "truncated",
+                    format!("{path}: {size} bytes declared, {available} present"),
+                    Some(h.data_off as u64),
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
 fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), FormatError> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut notes = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut off: usize = 0;
-    let mut long_name: Option<String> = None;
-    let mut long_link: Option<String> = None;
-    let mut pax: HashMap<String, String> = HashMap::new();
-    let mut global: HashMap<String, String> = HashMap::new();
+    let mut meta = Meta::default();
     let mut zero_blocks = 0;
     loop {
         let Some(h) = data.get(off..off.saturating_add(BLOCK)) else {
@@ -217,7 +343,11 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
         zero_blocks = 0;
         if !checksum_ok(h) {
             if entries.is_empty() {
-                return Err(FormatError::at(off as u64, "tar header checksum mismatch"));
+                return Err(FormatError::at(
+                    ErrorKind::Corrupt,
+                    off as u64,
+                    "tar header checksum mismatch",
+                ));
             }
             notes.push(Note::new(
                 "error",
@@ -227,11 +357,14 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
             break;
         }
         let hdr_off = off;
-        let mut size = h
-            .get(124..136)
-            .and_then(octal)
-            .ok_or_else(|| FormatError::at(hdr_off as u64 + 124, "tar: bad size field"))?;
-        if let Some(s) = pax.get("size").and_then(|s| s.parse::<u64>().ok()) {
+        let mut size = h.get(124..136).and_then(octal).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Corrupt,
+                hdr_off as u64 + 124,
+                "tar: bad size field",
+            )
+        })?;
+        if let Some(s) = meta.pax.get("size").and_then(|s| s.parse::<u64>().ok()) {
             size = s;
         }
         let typeflag = h.get(156).copied().unwrap_or(0);
@@ -240,15 +373,26 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
             .checked_add(511)
             .map(|s| s & !511)
             .and_then(|s| usize::try_from(s).ok())
-            .ok_or_else(|| FormatError::at(hdr_off as u64 + 124, "tar: size overflow"))?;
-        let next = data_off
-            .checked_add(padded)
-            .ok_or_else(|| FormatError::at(hdr_off as u64 + 124, "tar: size overflow"))?;
+            .ok_or_else(|| {
+                FormatError::at(
+                    ErrorKind::Corrupt,
+                    hdr_off as u64 + 124,
+                    "tar: size overflow",
+                )
+            })?;
+        let next = data_off.checked_add(padded).ok_or_else(|| {
+            FormatError::at(
+                ErrorKind::Corrupt,
+                hdr_off as u64 + 124,
+                "tar: size overflow",
+            )
+        })?;
         let content = data.get(data_off..data_off.saturating_add(size as usize).min(data.len()));
         match typeflag {
             b'L' | b'K' | b'x' | b'g' => {
                 if size > MAX_META {
                     return Err(FormatError::at(
+                        ErrorKind::BoundHit,
                         hdr_off as u64,
                         "tar: oversized metadata record",
                     ));
@@ -257,6 +401,7 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
                     // Truncated here: keep what was listed before, as for a bad checksum.
                     if entries.is_empty() {
                         return Err(FormatError::at(
+                            ErrorKind::Truncated,
                             data_off as u64,
                             "tar: truncated metadata record",
                         ));
@@ -268,12 +413,7 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
                     ));
                     break;
                 };
-                match typeflag {
-                    b'L' => long_name = Some(field_str(c)),
-                    b'K' => long_link = Some(field_str(c)),
-                    b'x' => pax = pax_records(c),
-                    _ => global.extend(pax_records(c)),
-                }
+                meta.record(typeflag, c);
                 off = next;
                 continue;
             }
@@ -281,94 +421,27 @@ fn parse(data: &[u8], limits: &Limits) -> Result<(Vec<Entry>, Vec<Note>), Format
         }
         if entries.len() >= limits.max_entries {
             return Err(FormatError::at(
+                ErrorKind::BoundHit,
                 hdr_off as u64,
                 format!("tar: more than {} entries", limits.max_entries),
             ));
         }
-        let ustar = h.get(257..262) == Some(&b"ustar"[..]);
-        let mut name = field_str(h.get(0..100).unwrap_or(&[]));
-        if ustar && h.get(263..265) == Some(&b"00"[..]) {
-            let prefix = field_str(h.get(345..500).unwrap_or(&[]));
-            if !prefix.is_empty() {
-                name = format!("{prefix}/{name}");
-            }
-        }
-        if let Some(n) = long_name.take() {
-            name = n;
-        }
-        if let Some(p) = pax.get("path").or_else(|| global.get("path")) {
-            name = p.clone();
-        }
-        let mut link = field_str(h.get(157..257).unwrap_or(&[]));
-        if let Some(l) = long_link.take() {
-            link = l;
-        }
-        if let Some(l) = pax.get("linkpath") {
-            link = l.clone();
-        }
-        let owner = owner_and_time(h, &pax);
-        pax.clear();
+        let (name, link) = meta.names(h);
+        let owner = owner_and_time(h, &meta.pax);
+        meta.pax.clear();
         let perm = h.get(100..108).and_then(octal).unwrap_or(0) as u32 & 0o7777;
         let path = clean_path(&name);
-        let (etype, fmt) = match typeflag {
-            b'0' | 0 | b'7' => (EntryType::File, 0o100000),
-            b'1' => (EntryType::File, 0o100000),
-            b'2' => (EntryType::Symlink, 0o120000),
-            b'3' => (EntryType::Device, 0o020000),
-            b'4' => (EntryType::Device, 0o060000),
-            b'5' => (EntryType::Dir, 0o040000),
-            b'6' => (EntryType::Fifo, 0o010000),
-            _ => (EntryType::Other, 0),
-        };
-        // Old tars mark directories only by a trailing slash.
-        let (etype, fmt) = if etype == EntryType::File && typeflag == 0 && name.ends_with('/') {
-            (EntryType::Dir, 0o040000)
-        } else {
-            (etype, fmt)
-        };
+        let (etype, fmt) = entry_type(typeflag, &name);
         let mut e = Entry::new(path.clone(), etype, fmt | perm, 0)
             .with_owner_time(owner.0, owner.1, owner.2);
-        match typeflag {
-            b'1' => {
-                let target = clean_path(&link);
-                e.flags.push("hardlink".into());
-                if let Some(t) = index.get(&target).and_then(|&i| entries.get(i)) {
-                    let t: &Entry = t;
-                    e.size = t.size;
-                    e.loc = t.loc;
-                } else {
-                    notes.push(Note::new(
-                        "warning",
-                        format!(
-                            "hard link {path} -> {target}: target not found earlier in archive"
-                        ),
-                        Some(hdr_off as u64),
-                    ));
-                }
-                e.link_target = Some(target);
-            }
-            b'2' => {
-                e.size = link.len() as u64;
-                e.link_target = Some(link);
-            }
-            _ if etype == EntryType::File => {
-                e.size = size;
-                e.loc = Loc {
-                    offset: data_off as u64,
-                    len: size,
-                    aux: 0,
-                };
-                let available = content.map_or(0, <[u8]>::len) as u64;
-                if available < size {
-                    notes.push(Note::new(
-                        "truncated",
-                        format!("{path}: {size} bytes declared, {available} present"),
-                        Some(data_off as u64),
-                    ));
-                }
-            }
-            _ => {}
-        }
+        let header = Header {
+            at: hdr_off,
+            typeflag,
+            size,
+            data_off,
+            content,
+        };
+        fill_entry(&mut e, &header, link, &entries, &index, &mut notes);
         if etype == EntryType::Other {
             e.flags.push(format!("typeflag={}", char::from(typeflag)));
         }
@@ -410,6 +483,7 @@ impl Container for Tar<'_> {
             .map(Cow::Borrowed)
             .ok_or_else(|| {
                 FormatError::at(
+                    ErrorKind::Truncated,
                     entry.loc.offset,
                     format!("{}: file data runs past the end of the archive", entry.path),
                 )

@@ -7,6 +7,13 @@ pub mod findings;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ErrorKind;
+
+/// The kind of an error read from a report written before `errors[].kind` existed.
+fn unknown_error_kind() -> ErrorKind {
+    ErrorKind::Unreadable
+}
+
 pub use crate::calloc::{CallocAnalysis, CallocVerdict, ChainLink, EvidenceLine};
 pub use crate::verdict::Verdict;
 
@@ -425,6 +432,11 @@ pub struct SymlinkReport {
 pub struct ErrorReport {
     pub path: String,
     pub offset: Option<u64>,
+    /// What kind of problem: damage (`corrupt`, `truncated`) told apart from a bound of the
+    /// tool (`bound-hit`), an input not read (`unreadable`) or not supported (`unsupported`).
+    /// A report written before the field existed reads as `unreadable`.
+    #[serde(default = "unknown_error_kind")]
+    pub kind: ErrorKind,
     pub message: String,
 }
 

@@ -67,6 +67,8 @@ pub enum FileBytes {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unread {
     pub offset: u64,
+    /// A bound (the most read from a device) or a read that failed.
+    pub kind: crate::ErrorKind,
     pub reason: String,
 }
 
@@ -186,6 +188,7 @@ fn read_device(mut file: File, bound: u64) -> std::io::Result<FileBytes> {
             let more = matches!(file.read(&mut [0u8; 1]), Ok(1));
             break more.then(|| Unread {
                 offset: at as u64,
+                kind: crate::ErrorKind::BoundHit,
                 reason: format!(
                     "the device holds more than {bound} bytes (the most read from a \
                      device): the rest was not read; copy the device to a file and scan \
@@ -209,6 +212,7 @@ fn read_device(mut file: File, bound: u64) -> std::io::Result<FileBytes> {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 break Some(Unread {
                     offset: at as u64,
+                    kind: crate::ErrorKind::Unreadable,
                     reason: "the device had no more bytes to give without waiting: the rest \
                              (if any) was not read"
                         .to_string(),
@@ -217,6 +221,7 @@ fn read_device(mut file: File, bound: u64) -> std::io::Result<FileBytes> {
             Err(e) => {
                 break Some(Unread {
                     offset: at as u64,
+                    kind: crate::ErrorKind::Unreadable,
                     reason: format!("read error ({e}): the rest of the device was not read"),
                 })
             }

@@ -14,7 +14,11 @@ pub enum WalkItem {
     /// A symbolic link, recorded with its target and not followed.
     Symlink { rel: String, target: String },
     /// Something that is not read: FIFO, socket, device, or an unreadable directory entry.
-    Skipped { rel: String, reason: String },
+    Skipped {
+        rel: String,
+        kind: crate::ErrorKind,
+        reason: String,
+    },
 }
 
 /// Depth guard: real firmware trees are a few dozen levels deep; a bind-mount loop or a
@@ -54,6 +58,7 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
             Err(e) => {
                 items.push(WalkItem::Skipped {
                     rel: display_rel(&rel_dir),
+                    kind: crate::ErrorKind::Unreadable,
                     reason: format!("cannot read directory: {e}"),
                 });
                 continue;
@@ -66,6 +71,7 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
                 Err(e) => {
                     items.push(WalkItem::Skipped {
                         rel: display_rel(&rel_dir),
+                        kind: crate::ErrorKind::Unreadable,
                         reason: format!("cannot read directory entry: {e}"),
                     });
                     continue;
@@ -88,6 +94,7 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
                 Err(e) => {
                     items.push(WalkItem::Skipped {
                         rel,
+                        kind: crate::ErrorKind::Unreadable,
                         reason: format!("cannot stat: {e}"),
                     });
                     continue;
@@ -102,6 +109,7 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
                 if depth + 1 >= MAX_WALK_DEPTH {
                     items.push(WalkItem::Skipped {
                         rel,
+                        kind: crate::ErrorKind::BoundHit,
                         reason: format!("directory nesting deeper than {MAX_WALK_DEPTH} levels"),
                     });
                 } else {
@@ -112,6 +120,7 @@ pub fn walk_streaming(root: &Path, found: &mut dyn FnMut(Vec<FoundFile>)) -> Vec
             } else {
                 items.push(WalkItem::Skipped {
                     rel,
+                    kind: crate::ErrorKind::Unsupported,
                     reason: format!("not a regular file ({}): not read", special_kind(&ft)),
                 });
             }
