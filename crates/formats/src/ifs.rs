@@ -1396,6 +1396,42 @@ mod tests {
         assert!(valid_startup_at(&d, 0, false, &mut u64::from(PART)));
     }
 
+    /// A UCL block (length word, data) that decodes to a minimal image header.
+    fn block_with_image_header() -> Vec<u8> {
+        let mut ih = vec![0u8; 96];
+        ih[..8].copy_from_slice(b"imagefs\x04");
+        ih[8..12].copy_from_slice(&96u32.to_le_bytes()); // image_size
+        ih[12..16].copy_from_slice(&96u32.to_le_bytes()); // hdr_dir_size
+        ih[16..20].copy_from_slice(&88u32.to_le_bytes()); // dir_offset
+        assert!(parse_image_header(&ih).is_some());
+        let data = ucl::nrv2b_encode_literals(&ih);
+        let mut block = (data.len() as u16).to_be_bytes().to_vec();
+        block.extend_from_slice(&data);
+        block
+    }
+
+    /// A wrong startup checksum: the first block is decoded when it lies inside the stored
+    /// image and the budget still holds a whole block's output (which it then loses); a
+    /// block one byte past the stored image is not decoded, nor one a byte over budget.
+    #[test]
+    fn first_block_decoding_needs_structure_and_a_whole_block_of_budget() {
+        let block = block_with_image_header();
+        let mut d = startup_part(UCL, block.len() as u32, false);
+        d.extend_from_slice(&block);
+        let full = u64::from(PART) + MAX_BLOCK_OUT as u64;
+        let mut budget = full;
+        assert!(valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, 0);
+        let mut budget = full - 1;
+        assert!(!valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, MAX_BLOCK_OUT as u64 - 1);
+        // The same block, the stored image one byte shorter than it.
+        let mut plenty = u64::MAX;
+        let mut d = startup_part(UCL, block.len() as u32 - 1, false);
+        d.extend_from_slice(&block);
+        assert!(!valid_startup_at(&d, 0, false, &mut plenty));
+    }
+
     /// The checksum budget covers a startup part it equals (and is then spent); one byte
     /// short, the checksum is not summed, the budget is left as it was, and only the
     /// structure decides. Here there is no structure (no image header behind an
