@@ -1464,3 +1464,118 @@ impl Container for Ifs<'_> {
         &self.notes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Startup part size of the generated headers: the header and two words.
+    const PART: u32 = STARTUP_HEADER_SIZE as u32 + 8;
+    /// Flags1 compression field (bits 2..4): none 0, UCL 3.
+    const NONE: u8 = 0;
+    const UCL: u8 = 3;
+
+    /// A little-endian startup part (header, a word of "code", the checksum word) with
+    /// `stored` bytes of imagefs declared behind it; its words sum to zero when `good`.
+    fn startup_part(comp: u8, stored: u32, good: bool) -> Vec<u8> {
+        let mut h = vec![0u8; PART as usize];
+        h[0..4].copy_from_slice(&STARTUP_SIGNATURE.to_le_bytes());
+        h[4..6].copy_from_slice(&1u16.to_le_bytes()); // version
+        h[6] = 1 | (comp << 2); // flags1: little endian
+        h[8..10].copy_from_slice(&(STARTUP_HEADER_SIZE as u16).to_le_bytes());
+        h[10..12].copy_from_slice(&40u16.to_le_bytes()); // machine: ARM
+        h[32..36].copy_from_slice(&PART.to_le_bytes()); // startup_size
+        h[36..40].copy_from_slice(&(PART + stored).to_le_bytes()); // stored_size
+        h[0x100..0x104].copy_from_slice(&0x9090_9090u32.to_le_bytes());
+        let sum = word_sum(&h, Endian::Little);
+        let check = 0u32.wrapping_sub(sum) ^ u32::from(!good);
+        let at = h.len() - 4;
+        h[at..].copy_from_slice(&check.to_le_bytes());
+        assert_eq!(word_sum(&h, Endian::Little) == 0, good);
+        h
+    }
+
+    /// A compressed image with a wrong startup checksum and no checksum budget left: the
+    /// structure alone decides, and the first block (length word and data) must lie
+    /// inside both the input and the stored image. One byte past either is refused.
+    #[test]
+    fn first_block_must_fit_the_input_and_the_stored_image_to_the_byte() {
+        let block = [0x00, 0x04, 1, 2, 3, 4]; // length 4, then its 4 bytes
+        let carve = |d: &[u8]| valid_startup_at(d, 0, false, &mut 0);
+        // Fits exactly: the input ends with the block, the stored image is the block.
+        let mut d = startup_part(UCL, 6, false);
+        d.extend_from_slice(&block);
+        assert!(carve(&d));
+        // The input ends one byte before the block does (the stored size has room).
+        let mut d = startup_part(UCL, 64, false);
+        d.extend_from_slice(&block[..5]);
+        assert!(!carve(&d));
+        // The stored image ends one byte before the block does (the input has room).
+        let mut d = startup_part(UCL, 5, false);
+        d.extend_from_slice(&block);
+        d.extend_from_slice(&[0xff; 64]);
+        assert!(!carve(&d));
+        // Budget left, the same block past the stored image: the checksum alone decides.
+        let mut d = startup_part(UCL, 5, true);
+        d.extend_from_slice(&block);
+        assert!(valid_startup_at(&d, 0, false, &mut u64::from(PART)));
+    }
+
+    /// A UCL block (length word, data) that decodes to a minimal image header.
+    fn block_with_image_header() -> Vec<u8> {
+        let mut ih = vec![0u8; 96];
+        ih[..8].copy_from_slice(b"imagefs\x04");
+        ih[8..12].copy_from_slice(&96u32.to_le_bytes()); // image_size
+        ih[12..16].copy_from_slice(&96u32.to_le_bytes()); // hdr_dir_size
+        ih[16..20].copy_from_slice(&88u32.to_le_bytes()); // dir_offset
+        assert!(parse_image_header(&ih).is_some());
+        let data = ucl::nrv2b_encode_literals(&ih);
+        let mut block = (data.len() as u16).to_be_bytes().to_vec();
+        block.extend_from_slice(&data);
+        block
+    }
+
+    /// A wrong startup checksum: the first block is decoded when it lies inside the stored
+    /// image and the budget still holds a whole block's output (which it then loses); a
+    /// block one byte past the stored image is not decoded, nor one a byte over budget.
+    #[test]
+    fn first_block_decoding_needs_structure_and_a_whole_block_of_budget() {
+        let block = block_with_image_header();
+        let mut d = startup_part(UCL, block.len() as u32, false);
+        d.extend_from_slice(&block);
+        let full = u64::from(PART) + MAX_BLOCK_OUT as u64;
+        let mut budget = full;
+        assert!(valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, 0);
+        let mut budget = full - 1;
+        assert!(!valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, MAX_BLOCK_OUT as u64 - 1);
+        // The same block, the stored image one byte shorter than it.
+        let mut plenty = u64::MAX;
+        let mut d = startup_part(UCL, block.len() as u32 - 1, false);
+        d.extend_from_slice(&block);
+        assert!(!valid_startup_at(&d, 0, false, &mut plenty));
+    }
+
+    /// The checksum budget covers a startup part it equals (and is then spent); one byte
+    /// short, the checksum is not summed, the budget is left as it was, and only the
+    /// structure decides. Here there is no structure (no image header behind an
+    /// uncompressed startup part), so a valid checksum is taken only within the budget.
+    #[test]
+    fn checksum_budget_boundary() {
+        let d = startup_part(NONE, 0, true);
+        let mut budget = u64::from(PART);
+        assert!(valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, 0);
+        let mut budget = u64::from(PART) - 1;
+        assert!(!valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, u64::from(PART) - 1);
+        // Past the budget a compressed image with a wrong checksum and a first block
+        // in place is taken on its structure.
+        let mut d = startup_part(UCL, 6, false);
+        d.extend_from_slice(&[0x00, 0x04, 1, 2, 3, 4]);
+        let mut budget = u64::from(PART) - 1;
+        assert!(valid_startup_at(&d, 0, false, &mut budget));
+        assert_eq!(budget, u64::from(PART) - 1);
+    }
+}
