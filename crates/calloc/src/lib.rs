@@ -1,11 +1,54 @@
 //! Does `calloc` test `nmemb * size` for overflow before allocating? (CVE-2021-22156)
 //!
-//! From the `calloc` symbol, follow direct calls, tail branches and PLT stubs (resolved via
-//! the relocation of the GOT slot they jump through) to the function that multiplies. There,
-//! build a CFG, run a forward dataflow ([`dataflow`]) that tags nmemb (N), size (S), their
-//! product (P) and the values overflow tests are built from, mark the *safe* side of every
-//! conditional branch that proves "no overflow", and ask whether an allocator receiving P is
-//! reachable from the entry without crossing a safe edge. See `docs/calloc-analysis.md`.
+//! Depends on `badalloc-elf` (the ELF model) and the pure-Rust instruction decoders
+//! (iced-x86, yaxpeax-arm, powerpc, rabbitizer), never on the audit or report layers: it
+//! answers for one ELF file and knows nothing of releases, images or verdict rules.
+//!
+//! # How it works
+//!
+//! From the `calloc` symbol ([`locate_calloc`]; in a stripped static program the search of
+//! [`locate`]), follow direct calls, tail branches and PLT stubs (resolved via the
+//! relocation of the GOT slot they jump through) to the function that multiplies, passing
+//! the argument values on. In each function of that chain:
+//!
+//! 1. a recursive-descent CFG ([`cfg`]) of the lifted instructions ([`ir`], one lifter per
+//!    architecture);
+//! 2. block states at the fixpoint of a forward dataflow ([`fixpoint`], generic, with the
+//!    transfer of [`dataflow`]) that tags nmemb (N), size (S), their product (P) and the
+//!    values overflow tests are built from (the high half, `(N|S) >> half`, `P/N`,
+//!    `SIZE_MAX/S`, overflow booleans);
+//! 3. the calloc-specific phases (`phases`): a replay noting products, divisions, tests
+//!    and the *safe* side of every conditional branch that proves "no overflow"; the
+//!    unguarded region (blocks reachable from the entry without crossing a safe side); what
+//!    each call does with N, S and P; the verdict.
+//!
+//! An allocator receiving P in the unguarded region is `unchecked`; P reaching allocators
+//! only behind a safe side is `checked`; anything that cannot be followed on the unguarded
+//! path (an indirect jump, undecodable code, a callee that cannot be analysed, a bound of
+//! this module) is `unknown`, never `checked`. See `docs/calloc-analysis.md`.
+//!
+//! # False positives (`unchecked` for a safe calloc)
+//!
+//! - An overflow test whose semantics are not modelled (a signed compare used as one,
+//!   `umull` + `adds`/`sbcs` pairs for a 64-bit `__builtin_mul_overflow` on 32-bit targets,
+//!   a test on a value spilled where the dataflow cannot name it) leaves the allocation
+//!   unguarded.
+//! - Machine code that really reaches the allocation untested where the source has a test
+//!   (gcc 12 SH-4 `bt/s` on a T bit nothing sets): `unchecked` is what the code says.
+//!
+//! # False negatives (`checked` for an exposed calloc, the dangerous kind)
+//!
+//! Avoided by requiring exact tags on both sides of a compare, unsigned conditions for
+//! ordering tests and that *every* allocation of P be behind a safe side; known holes:
+//!
+//! - A safe side is trusted for all later code: nmemb or size reassigned after the test and
+//!   multiplied again would inherit the guard.
+//! - An unnamed local function called as (P or `SIZE_MAX`, N or S) is taken for an
+//!   unsigned division (libgcc's helpers are hidden in shared objects); the reason says so.
+//! - Division helpers are assumed to preserve the registers other than their result.
+//!
+//! `unknown` instead of an answer: allocators reached only through function pointers,
+//! jump tables, architectures without a lifter, the bounds below.
 
 /// `format!` for instruction text: nothing is rendered while the analysis lifts without
 /// text ([`ir::text_wanted`]), which is most of a scan's lifting.
