@@ -1,5 +1,9 @@
 //! badalloc-audit's core: find QNX firmware exposed to CVE-2021-22156 ("BadAlloc").
 //!
+//! Depends on `badalloc-formats`, `badalloc-elf` and `badalloc-calloc` (below it), serde,
+//! serde_json, rayon, memchr, sha2 and memmap2 (not on QNX); never on `badalloc-report` or
+//! the binary (command line, progress, output files).
+//!
 //! The data flows one way: **bytes → files → facts → verdict → report**. The layers below
 //! are their own crates: `badalloc_formats` (containers, codecs, carving, names),
 //! `badalloc_elf` (the ELF model), `badalloc_calloc` (the machine-code analysis); the

@@ -497,105 +497,18 @@ fn factor(v: &Val) -> Option<Tags> {
     }
 }
 
-/// Apply one op (calls are handled by the caller of this function).
+/// Apply one op (calls are handled by the caller of this function). One function per kind
+/// of op below; this only dispatches.
 pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
-    let all = ctx.mask();
     match op {
         Op::Move { dst, src } => {
             let v = read(st, ctx, *src);
             write(st, *dst, v);
         }
-        Op::Add { dst, a, b, sub } => {
-            let va = read(st, ctx, *a);
-            let vb = read(st, ctx, *b);
-            let mut r = Val::default();
-            let (base, k, k_is_b) = match (vb.konst(), va.konst()) {
-                (Some(k), _) => (va, Some(k), true),
-                (None, Some(k)) if !*sub => (vb, Some(k), false),
-                _ => (va, None, true),
-            };
-            if k == Some(0) {
-                // x + 0, x - 0 (`subs r0, r0, #0`): the same value
-                write(st, *dst, base);
-                return;
-            }
-            if let Some(k) = k {
-                let sk = if *sub {
-                    (k as i64).wrapping_neg()
-                } else {
-                    k as i64
-                };
-                let sk = if ctx.word_bits == 32 {
-                    i64::from((sk as u64 & 0xffff_ffff) as u32 as i32)
-                } else {
-                    sk
-                };
-                if let Some(s) = base.sp() {
-                    r = Val::stack(s.wrapping_add(sk));
-                } else if let Some(c) = base.konst() {
-                    r = Val::constant(c.wrapping_add(sk as u64) & all);
-                }
-                // product + a small header is still "the product" for the allocator; an
-                // allocation plus an offset still points into it.
-                if sk.unsigned_abs() < 0x1_0000 && k_is_b | !*sub {
-                    r.may = base.may & (P | RET);
-                    r.must = base.must & (P | RET);
-                }
-            } else if !*sub {
-                // pointer + index: still inside the allocation (`q = p + i`)
-                r.may = (va.may | vb.may) & RET;
-            }
-            write(st, *dst, r);
-        }
-        Op::Or { dst, a, b } => {
-            let va = read(st, ctx, *a);
-            let vb = read(st, ctx, *b);
-            let r = if va.konst() == Some(all) || vb.konst() == Some(all) {
-                Val::constant(all)
-            } else if va.konst() == Some(0) {
-                vb
-            } else if vb.konst() == Some(0) {
-                va
-            } else if let (Some(x), Some(y)) = (va.konst(), vb.konst()) {
-                Val::constant(x | y)
-            } else {
-                match (factor(&va), factor(&vb)) {
-                    (Some(x), Some(y)) if x != y => Val::tagged(NORS),
-                    _ => Val::default(),
-                }
-            };
-            write(st, *dst, r);
-        }
-        Op::And { dst, a, b } => {
-            let va = read(st, ctx, *a);
-            let vb = read(st, ctx, *b);
-            let hm = ctx.high_mask();
-            let r = match (va.konst(), vb.konst()) {
-                (Some(x), Some(y)) => Val::constant(x & y),
-                (_, Some(m)) if m == all => va,
-                (Some(m), _) if m == all => vb,
-                (_, Some(m)) if va.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
-                // 0/1 booleans survive `and r, 1`
-                (_, Some(m)) if m & 1 == 1 && (va.exactly(SAFE_Z) || va.exactly(SAFE_NZ)) => va,
-                (Some(m), _) if m & 1 == 1 && (vb.exactly(SAFE_Z) || vb.exactly(SAFE_NZ)) => vb,
-                (Some(m), _) if vb.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
-                _ => Val::default(),
-            };
-            write(st, *dst, r);
-        }
-        Op::Shr { dst, a, amount } => {
-            let va = read(st, ctx, *a);
-            let r = if *amount == 0 {
-                va
-            } else if let Some(k) = va.konst() {
-                Val::constant(k.checked_shr(*amount).unwrap_or(0))
-            } else if va.exactly(NORS) && *amount >= ctx.half() && *amount < ctx.word_bits {
-                Val::tagged(FAST)
-            } else {
-                Val::default()
-            };
-            write(st, *dst, r);
-        }
+        Op::Add { dst, a, b, sub } => step_add(st, ctx, *dst, *a, *b, *sub),
+        Op::Or { dst, a, b } => step_or(st, ctx, *dst, *a, *b),
+        Op::And { dst, a, b } => step_and(st, ctx, *dst, *a, *b),
+        Op::Shr { dst, a, amount } => step_shr(st, ctx, *dst, *a, *amount),
         Op::Mul {
             lo,
             hi,
@@ -603,68 +516,208 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             b,
             hi_unsigned,
             flags_ovf,
-        } => {
-            let va = read(st, ctx, *a);
-            let vb = read(st, ctx, *b);
-            if va.konst() == Some(0) || vb.konst() == Some(0) {
-                // A known-zero factor: both halves are 0. gcc -O0 forms a double-width
-                // product through the generic wide multiply, whose cross terms multiply
-                // the zero high halves of the operands; folding them lets the high word
-                // keep the HI of the one real widening multiply.
-                for dst in [lo, hi].into_iter().flatten() {
-                    write(st, *dst, Val::constant(0));
-                }
-                if *flags_ovf {
-                    st.flags.clear();
-                }
-                return;
-            }
-            let may = (va.may & N != 0 && vb.may & S != 0) || (va.may & S != 0 && vb.may & N != 0);
-            let must = matches!((factor(&va), factor(&vb)), (Some(x), Some(y)) if x != y);
-            let tag = |t: Tags| Val {
-                may: if may { t } else { 0 },
-                must: if must { t } else { 0 },
-                ..Val::default()
-            };
-            if let Some(h) = hi {
-                write(
-                    st,
-                    *h,
-                    if *hi_unsigned {
-                        tag(HI)
-                    } else {
-                        Val::default()
-                    },
-                );
-            }
-            if let Some(l) = lo {
-                write(st, *l, tag(P));
-            }
-            if *flags_ovf {
-                st.flags.clear();
-                if must {
-                    st.flags.insert(0, Flags::MulOvf);
-                }
-            }
-        }
+        } => step_mul(st, ctx, (*lo, *hi), (*a, *b), *hi_unsigned, *flags_ovf),
         Op::Div {
             quot,
             rem,
             num,
             num_hi,
             den,
-        } => {
-            let vn = read(st, ctx, *num);
-            let vh = num_hi.map(|h| read(st, ctx, h));
-            let vd = read(st, ctx, *den);
-            let q = div_tag(ctx, &vn, vh.as_ref(), &vd);
-            if let Some(r) = rem {
-                write(st, *r, Val::default());
-            }
-            if let Some(qd) = quot {
-                write(st, *qd, q.map(Val::tagged).unwrap_or_default());
-            }
+        } => step_div(st, ctx, (*quot, *rem), (*num, *num_hi), *den),
+        Op::Cmp { .. }
+        | Op::Ccmp { .. }
+        | Op::CmpSigned { .. }
+        | Op::Test { .. }
+        | Op::SetCmp { .. }
+        | Op::SetCond { .. } => step_compare(st, ctx, op),
+        Op::Clobber { dst } => write(st, *dst, Val::default()),
+        Op::NegcBool { dst, src, rm } => step_negc_bool(st, ctx, *dst, *src, *rm),
+        Op::Predicated { fl, cond, ops } => step_predicated(st, ctx, *fl, *cond, ops),
+        Op::FlagsClobber => st.flags.clear(),
+        Op::Branch { .. }
+        | Op::BranchCmp { .. }
+        | Op::Jump { .. }
+        | Op::JumpIndirect
+        | Op::Call { .. }
+        | Op::TailCall { .. }
+        | Op::Ret
+        | Op::Trap => {}
+    }
+}
+
+/// `dst = a + b` or `a - b`: stack addresses and constants are followed, and "product plus
+/// a small header" stays the product.
+fn step_add(st: &mut State, ctx: &Ctx, dst: Opnd, a: Opnd, b: Opnd, sub: bool) {
+    let all = ctx.mask();
+    let va = read(st, ctx, a);
+    let vb = read(st, ctx, b);
+    let mut r = Val::default();
+    let (base, k, k_is_b) = match (vb.konst(), va.konst()) {
+        (Some(k), _) => (va, Some(k), true),
+        (None, Some(k)) if !sub => (vb, Some(k), false),
+        _ => (va, None, true),
+    };
+    if k == Some(0) {
+        // x + 0, x - 0 (`subs r0, r0, #0`): the same value
+        write(st, dst, base);
+        return;
+    }
+    if let Some(k) = k {
+        let sk = if sub {
+            (k as i64).wrapping_neg()
+        } else {
+            k as i64
+        };
+        let sk = if ctx.word_bits == 32 {
+            i64::from((sk as u64 & 0xffff_ffff) as u32 as i32)
+        } else {
+            sk
+        };
+        if let Some(s) = base.sp() {
+            r = Val::stack(s.wrapping_add(sk));
+        } else if let Some(c) = base.konst() {
+            r = Val::constant(c.wrapping_add(sk as u64) & all);
         }
+        // product + a small header is still "the product" for the allocator; an
+        // allocation plus an offset still points into it.
+        if sk.unsigned_abs() < 0x1_0000 && k_is_b | !sub {
+            r.may = base.may & (P | RET);
+            r.must = base.must & (P | RET);
+        }
+    } else if !sub {
+        // pointer + index: still inside the allocation (`q = p + i`)
+        r.may = (va.may | vb.may) & RET;
+    }
+    write(st, dst, r);
+}
+
+/// `dst = a | b`: constants fold; `nmemb | size` is the fast-path test's operand (NORS).
+fn step_or(st: &mut State, ctx: &Ctx, dst: Opnd, a: Opnd, b: Opnd) {
+    let all = ctx.mask();
+    let va = read(st, ctx, a);
+    let vb = read(st, ctx, b);
+    let r = if va.konst() == Some(all) || vb.konst() == Some(all) {
+        Val::constant(all)
+    } else if va.konst() == Some(0) {
+        vb
+    } else if vb.konst() == Some(0) {
+        va
+    } else if let (Some(x), Some(y)) = (va.konst(), vb.konst()) {
+        Val::constant(x | y)
+    } else {
+        match (factor(&va), factor(&vb)) {
+            (Some(x), Some(y)) if x != y => Val::tagged(NORS),
+            _ => Val::default(),
+        }
+    };
+    write(st, dst, r);
+}
+
+/// `dst = a & b`: constants fold; `(nmemb | size) & high half` is the fast-path test (FAST).
+fn step_and(st: &mut State, ctx: &Ctx, dst: Opnd, a: Opnd, b: Opnd) {
+    let all = ctx.mask();
+    let va = read(st, ctx, a);
+    let vb = read(st, ctx, b);
+    let hm = ctx.high_mask();
+    let r = match (va.konst(), vb.konst()) {
+        (Some(x), Some(y)) => Val::constant(x & y),
+        (_, Some(m)) if m == all => va,
+        (Some(m), _) if m == all => vb,
+        (_, Some(m)) if va.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
+        // 0/1 booleans survive `and r, 1`
+        (_, Some(m)) if m & 1 == 1 && (va.exactly(SAFE_Z) || va.exactly(SAFE_NZ)) => va,
+        (Some(m), _) if m & 1 == 1 && (vb.exactly(SAFE_Z) || vb.exactly(SAFE_NZ)) => vb,
+        (Some(m), _) if vb.exactly(NORS) && m & hm == hm => Val::tagged(FAST),
+        _ => Val::default(),
+    };
+    write(st, dst, r);
+}
+
+/// `dst = a >> amount` (logical): `(nmemb | size) >> half` is the fast-path test (FAST).
+fn step_shr(st: &mut State, ctx: &Ctx, dst: Opnd, a: Opnd, amount: u32) {
+    let va = read(st, ctx, a);
+    let r = if amount == 0 {
+        va
+    } else if let Some(k) = va.konst() {
+        Val::constant(k.checked_shr(amount).unwrap_or(0))
+    } else if va.exactly(NORS) && amount >= ctx.half() && amount < ctx.word_bits {
+        Val::tagged(FAST)
+    } else {
+        Val::default()
+    };
+    write(st, dst, r);
+}
+
+/// `(lo, hi) = a * b`: nmemb times size is the product (P), its unsigned high half HI, and
+/// the flags of a multiply that sets them say whether it overflowed.
+fn step_mul(
+    st: &mut State,
+    ctx: &Ctx,
+    (lo, hi): (Option<Opnd>, Option<Opnd>),
+    (a, b): (Opnd, Opnd),
+    hi_unsigned: bool,
+    flags_ovf: bool,
+) {
+    let va = read(st, ctx, a);
+    let vb = read(st, ctx, b);
+    if va.konst() == Some(0) || vb.konst() == Some(0) {
+        // A known-zero factor: both halves are 0. gcc -O0 forms a double-width
+        // product through the generic wide multiply, whose cross terms multiply
+        // the zero high halves of the operands; folding them lets the high word
+        // keep the HI of the one real widening multiply.
+        for dst in [lo, hi].into_iter().flatten() {
+            write(st, dst, Val::constant(0));
+        }
+        if flags_ovf {
+            st.flags.clear();
+        }
+        return;
+    }
+    let may = (va.may & N != 0 && vb.may & S != 0) || (va.may & S != 0 && vb.may & N != 0);
+    let must = matches!((factor(&va), factor(&vb)), (Some(x), Some(y)) if x != y);
+    let tag = |t: Tags| Val {
+        may: if may { t } else { 0 },
+        must: if must { t } else { 0 },
+        ..Val::default()
+    };
+    if let Some(h) = hi {
+        write(st, h, if hi_unsigned { tag(HI) } else { Val::default() });
+    }
+    if let Some(l) = lo {
+        write(st, l, tag(P));
+    }
+    if flags_ovf {
+        st.flags.clear();
+        if must {
+            st.flags.insert(0, Flags::MulOvf);
+        }
+    }
+}
+
+/// `quot = num / den` (unsigned): the quotients an overflow test compares (see [`div_tag`]).
+fn step_div(
+    st: &mut State,
+    ctx: &Ctx,
+    (quot, rem): (Option<Opnd>, Option<Opnd>),
+    (num, num_hi): (Opnd, Option<Opnd>),
+    den: Opnd,
+) {
+    let vn = read(st, ctx, num);
+    let vh = num_hi.map(|h| read(st, ctx, h));
+    let vd = read(st, ctx, den);
+    let q = div_tag(ctx, &vn, vh.as_ref(), &vd);
+    if let Some(r) = rem {
+        write(st, r, Val::default());
+    }
+    if let Some(qd) = quot {
+        write(st, qd, q.map(Val::tagged).unwrap_or_default());
+    }
+}
+
+/// Comparisons: into a flag set (`Cmp`, `Ccmp`, `CmpSigned`, `Test`) or into a 0/1
+/// register (`SetCmp`, `SetCond`).
+fn step_compare(st: &mut State, ctx: &Ctx, op: &Op) {
+    match op {
         Op::Cmp { fl, a, b } => {
             let f = Flags::Cmp(read(st, ctx, *a), read(st, ctx, *b));
             st.flags.insert(*fl, f);
@@ -695,76 +748,72 @@ pub fn step(st: &mut State, ctx: &Ctx, op: &Op) {
             let f = st.flags(*fl);
             write(st, *dst, bool_val(ctx, &f, *cond));
         }
-        Op::Clobber { dst } => write(st, *dst, Val::default()),
-        Op::NegcBool { dst, src, rm } => {
-            let (v, m) = (read(st, ctx, *src), read(st, ctx, *rm));
-            let r = if m.konst() != Some(ctx.mask()) {
-                Val::default()
-            } else if v.exactly(SAFE_NZ) {
-                Val::tagged(SAFE_Z)
-            } else if v.exactly(SAFE_Z) {
-                Val::tagged(SAFE_NZ)
-            } else if let Some(k @ 0..=1) = v.konst() {
-                Val::constant(1 - k)
-            } else {
-                Val::default()
-            };
-            write(st, *dst, r);
-        }
-        Op::Predicated { fl, cond, ops } if matches!(ops.as_slice(), [Op::Cmp { fl: f2, .. }] if f2 == fl) =>
-        {
+        _ => {}
+    }
+}
+
+/// SH `negc rm, rn` with `rm` = -1: negates a 0/1 boolean (the T bit).
+fn step_negc_bool(st: &mut State, ctx: &Ctx, dst: Opnd, src: Opnd, rm: Opnd) {
+    let (v, m) = (read(st, ctx, src), read(st, ctx, rm));
+    let r = if m.konst() != Some(ctx.mask()) {
+        Val::default()
+    } else if v.exactly(SAFE_NZ) {
+        Val::tagged(SAFE_Z)
+    } else if v.exactly(SAFE_Z) {
+        Val::tagged(SAFE_NZ)
+    } else if let Some(k @ 0..=1) = v.konst() {
+        Val::constant(1 - k)
+    } else {
+        Val::default()
+    };
+    write(st, dst, r);
+}
+
+/// Ops executed only where `cond` holds on flag set `fl` (ARM conditional execution, IT
+/// blocks): every location written gets the join of old and new value, save the booleans.
+fn step_predicated(st: &mut State, ctx: &Ctx, fl: u8, cond: Cond, ops: &[Op]) {
+    if let [Op::Cmp { fl: f2, a, b }] = ops {
+        if *f2 == fl {
             // ARM `cmp<c> a, b`: compares only where `c` holds
-            if let [Op::Cmp { a, b, .. }] = ops.as_slice() {
-                let pre = safe_outcome(ctx, &st.flags(*fl), *cond).map(|x| x.0);
-                let f = Flags::Ccmp {
-                    a: read(st, ctx, *a),
-                    b: read(st, ctx, *b),
-                    alt: Alt::NotCond(*cond),
-                    pre_safe_false: pre == Some(false),
-                };
-                st.flags.insert(*fl, f);
-            }
+            let pre = safe_outcome(ctx, &st.flags(fl), cond).map(|x| x.0);
+            let f = Flags::Ccmp {
+                a: read(st, ctx, *a),
+                b: read(st, ctx, *b),
+                alt: Alt::NotCond(cond),
+                pre_safe_false: pre == Some(false),
+            };
+            st.flags.insert(fl, f);
+            return;
         }
-        Op::Predicated { fl, cond, ops } => {
-            let flags_before = st.flags(*fl);
-            let mut t = st.clone();
-            for o in ops {
-                step(&mut t, ctx, o);
-            }
-            let keys: Vec<Loc> = st.vals.keys().chain(t.vals.keys()).copied().collect();
-            for k in keys {
-                let (old, new) = (st.get(k), t.get(k));
-                if old == new {
-                    continue;
-                }
-                let cond_safe = safe_outcome(ctx, &flags_before, *cond).map(|x| x.0) == Some(true);
-                let v = match (old.konst(), new.konst()) {
-                    (Some(0), Some(1)) => bool_val(ctx, &flags_before, *cond),
-                    (Some(1), Some(0)) => bool_val(ctx, &flags_before, cond.negate()),
-                    // An "overflow" boolean stays one when the write cannot create a false
-                    // "safe" reading: a non-zero into SAFE_Z, or a zero written only when the
-                    // condition itself proves no overflow.
-                    (_, Some(k)) if old.exactly(SAFE_Z) && (k != 0 || cond_safe) => old,
-                    // `cmp x, #0; it ne; movne x, #1`: x keeps its zero / non-zero meaning
-                    (_, Some(k)) if k != 0 && is_nonzero_test_of(&flags_before, *cond, &old) => old,
-                    (_, Some(k)) if old.exactly(SAFE_NZ) && (k == 0 || cond_safe) => old,
-                    _ => old.join(&new),
-                };
-                st.set(k, v);
-            }
-            if t.flags != st.flags {
-                st.flags.clear();
-            }
+    }
+    let flags_before = st.flags(fl);
+    let mut t = st.clone();
+    for o in ops {
+        step(&mut t, ctx, o);
+    }
+    let keys: Vec<Loc> = st.vals.keys().chain(t.vals.keys()).copied().collect();
+    for k in keys {
+        let (old, new) = (st.get(k), t.get(k));
+        if old == new {
+            continue;
         }
-        Op::FlagsClobber => st.flags.clear(),
-        Op::Branch { .. }
-        | Op::BranchCmp { .. }
-        | Op::Jump { .. }
-        | Op::JumpIndirect
-        | Op::Call { .. }
-        | Op::TailCall { .. }
-        | Op::Ret
-        | Op::Trap => {}
+        let cond_safe = safe_outcome(ctx, &flags_before, cond).map(|x| x.0) == Some(true);
+        let v = match (old.konst(), new.konst()) {
+            (Some(0), Some(1)) => bool_val(ctx, &flags_before, cond),
+            (Some(1), Some(0)) => bool_val(ctx, &flags_before, cond.negate()),
+            // An "overflow" boolean stays one when the write cannot create a false
+            // "safe" reading: a non-zero into SAFE_Z, or a zero written only when the
+            // condition itself proves no overflow.
+            (_, Some(k)) if old.exactly(SAFE_Z) && (k != 0 || cond_safe) => old,
+            // `cmp x, #0; it ne; movne x, #1`: x keeps its zero / non-zero meaning
+            (_, Some(k)) if k != 0 && is_nonzero_test_of(&flags_before, cond, &old) => old,
+            (_, Some(k)) if old.exactly(SAFE_NZ) && (k == 0 || cond_safe) => old,
+            _ => old.join(&new),
+        };
+        st.set(k, v);
+    }
+    if t.flags != st.flags {
+        st.flags.clear();
     }
 }
 

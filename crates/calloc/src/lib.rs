@@ -1,11 +1,54 @@
 //! Does `calloc` test `nmemb * size` for overflow before allocating? (CVE-2021-22156)
 //!
-//! From the `calloc` symbol, follow direct calls, tail branches and PLT stubs (resolved via
-//! the relocation of the GOT slot they jump through) to the function that multiplies. There,
-//! build a CFG, run a forward dataflow ([`dataflow`]) that tags nmemb (N), size (S), their
-//! product (P) and the values overflow tests are built from, mark the *safe* side of every
-//! conditional branch that proves "no overflow", and ask whether an allocator receiving P is
-//! reachable from the entry without crossing a safe edge. See `docs/calloc-analysis.md`.
+//! Depends on `badalloc-elf` (the ELF model) and the pure-Rust instruction decoders
+//! (iced-x86, yaxpeax-arm, powerpc, rabbitizer), never on the audit or report layers: it
+//! answers for one ELF file and knows nothing of releases, images or verdict rules.
+//!
+//! # How it works
+//!
+//! From the `calloc` symbol ([`locate_calloc`]; in a stripped static program the search of
+//! [`locate`]), follow direct calls, tail branches and PLT stubs (resolved via the
+//! relocation of the GOT slot they jump through) to the function that multiplies, passing
+//! the argument values on. In each function of that chain:
+//!
+//! 1. a recursive-descent CFG ([`cfg`]) of the lifted instructions ([`ir`], one lifter per
+//!    architecture);
+//! 2. block states at the fixpoint of a forward dataflow ([`fixpoint`], generic, with the
+//!    transfer of [`dataflow`]) that tags nmemb (N), size (S), their product (P) and the
+//!    values overflow tests are built from (the high half, `(N|S) >> half`, `P/N`,
+//!    `SIZE_MAX/S`, overflow booleans);
+//! 3. the calloc-specific phases (`phases`): a replay noting products, divisions, tests
+//!    and the *safe* side of every conditional branch that proves "no overflow"; the
+//!    unguarded region (blocks reachable from the entry without crossing a safe side); what
+//!    each call does with N, S and P; the verdict.
+//!
+//! An allocator receiving P in the unguarded region is `unchecked`; P reaching allocators
+//! only behind a safe side is `checked`; anything that cannot be followed on the unguarded
+//! path (an indirect jump, undecodable code, a callee that cannot be analysed, a bound of
+//! this module) is `unknown`, never `checked`. See `docs/calloc-analysis.md`.
+//!
+//! # False positives (`unchecked` for a safe calloc)
+//!
+//! - An overflow test whose semantics are not modelled (a signed compare used as one,
+//!   `umull` + `adds`/`sbcs` pairs for a 64-bit `__builtin_mul_overflow` on 32-bit targets,
+//!   a test on a value spilled where the dataflow cannot name it) leaves the allocation
+//!   unguarded.
+//! - Machine code that really reaches the allocation untested where the source has a test
+//!   (gcc 12 SH-4 `bt/s` on a T bit nothing sets): `unchecked` is what the code says.
+//!
+//! # False negatives (`checked` for an exposed calloc, the dangerous kind)
+//!
+//! Avoided by requiring exact tags on both sides of a compare, unsigned conditions for
+//! ordering tests and that *every* allocation of P be behind a safe side; known holes:
+//!
+//! - A safe side is trusted for all later code: nmemb or size reassigned after the test and
+//!   multiplied again would inherit the guard.
+//! - An unnamed local function called as (P or `SIZE_MAX`, N or S) is taken for an
+//!   unsigned division (libgcc's helpers are hidden in shared objects); the reason says so.
+//! - Division helpers are assumed to preserve the registers other than their result.
+//!
+//! `unknown` instead of an answer: allocators reached only through function pointers,
+//! jump tables, architectures without a lifter, the bounds below.
 
 /// `format!` for instruction text: nothing is rendered while the analysis lifts without
 /// text ([`ir::text_wanted`]), which is most of a scan's lifting.
@@ -21,10 +64,12 @@ macro_rules! insn_fmt {
 
 pub mod cfg;
 pub mod dataflow;
+pub mod fixpoint;
 pub mod ir;
 pub mod locate;
 pub mod signature;
 
+mod phases;
 mod probe;
 mod targets;
 
@@ -36,7 +81,7 @@ mod sh;
 mod sorted_map;
 mod x86;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use smallvec::SmallVec;
 
@@ -50,13 +95,13 @@ use badalloc_elf::guard;
 use cfg::Cfg;
 use dataflow::{
     div_tag, edge_outcome, factor_bound, read, slot_of, step, tag_names, Ctx, Flags, Loc, State,
-    Tags, Val, FACTORS, N, P, S,
+    Tags, Val, FACTORS, N, S,
 };
 use ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Target};
 
 /// What the conditional branch ending a block proves on each side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct BranchSides {
+pub(crate) struct BranchSides {
     /// The side on which nmemb*size cannot have overflowed.
     safe: Option<bool>,
     /// The side on which this factor (N or S) is below 2^(w/2).
@@ -762,10 +807,54 @@ impl<'a> Analyzer<'_, 'a> {
         BranchSides::default()
     }
 
+    /// Analyse the function at `addr` (named `name`) called with `params`: build its CFG,
+    /// then run the phases of [`phases`] in turn.
     fn analyze_inner(&mut self, addr: u64, name: &str, params: &[Val], depth: usize) -> FnResult {
-        let elf = self.elf;
-        let lifter = self.lifter;
-        let roles = self.roles;
+        let disp_entry = self.lifter.display_addr(addr);
+        let cfg = self.function_cfg(addr);
+        self.insns_used = self.insns_used.saturating_add(cfg.block_insn_count());
+        let fail = |why: String| FnResult::simple(Outcome::Unknown(why), name.to_string(), addr);
+        if let Some(t) = &cfg.truncated {
+            return fail(format!("{name}: {t}"));
+        }
+        let Some(entry_block) = cfg.block_index(addr) else {
+            return fail(format!(
+                "{name} at {:#x} is not in an executable segment of the file",
+                disp_entry
+            ));
+        };
+        let ins = match self.block_states(&cfg, entry_block, addr, params, depth) {
+            Ok(ins) => ins,
+            Err(cap) => {
+                return fail(format!(
+                    "{name}: dataflow did not settle within {cap} block visits"
+                ))
+            }
+        };
+        let mut events = self.replay(&cfg, ins, depth);
+        let unguarded = phases::unguarded::region(&cfg, entry_block, &events.safe_edges);
+        let caller = phases::calls::Caller {
+            name,
+            addr: disp_entry,
+            depth,
+        };
+        let mut found = self.judge_calls(&events.calls, &unguarded, &mut events.notes_at, &caller);
+        if found.unknown.is_none() {
+            found.unknown = phases::unguarded::trouble(
+                &cfg,
+                &unguarded,
+                &events.indirect_jumps,
+                self.lifter,
+                name,
+            );
+        }
+        self.verdict(&cfg, &events, found, &caller)
+    }
+
+    /// The CFG of the function at `addr`: a branch to another function (a symbol, a PLT
+    /// stub, a known entry, or outside this function's symbol extent) is a tail call.
+    fn function_cfg(&self, addr: u64) -> Cfg {
+        let (elf, lifter, roles) = (self.elf, self.lifter, self.roles);
         let own_size = elf
             .function_at(lifter.display_addr(addr))
             .map(|s| s.size)
@@ -778,612 +867,7 @@ impl<'a> Analyzer<'_, 'a> {
             }
             own_size > 0 && (d < disp_entry || d >= disp_entry.saturating_add(own_size))
         };
-        let cfg = cfg::build(lifter, addr, &external);
-        self.insns_used = self.insns_used.saturating_add(cfg.block_insn_count());
-        let fail = |why: String| FnResult::simple(Outcome::Unknown(why), name.to_string(), addr);
-        if let Some(t) = &cfg.truncated {
-            return fail(format!("{name}: {t}"));
-        }
-        let Some(entry_block) = cfg.block_index(addr) else {
-            return fail(format!(
-                "{name} at {:#x} is not in an executable segment of the file",
-                disp_entry
-            ));
-        };
-        let n_blocks = cfg.blocks.len();
-
-        // ---- fixpoint ----
-        // In-states are recomputed from the predecessors' out-states each time (no
-        // accumulation), so the marker-aware join of `State::join_edges` stays exact.
-        let entry_state = entry_state(lifter, addr, params);
-        // Blocks are named by their position in `cfg.blocks` from here on.
-        /// A predecessor block and the side of its branch that leads here.
-        type Pred = (usize, Option<bool>);
-        // Successor positions (edges to blocks never decoded are dropped), and predecessors
-        // with the side of their branch, in block order.
-        let succs: Vec<SmallVec<[usize; 2]>> = cfg
-            .blocks
-            .iter()
-            .map(|blk| {
-                blk.succs
-                    .iter()
-                    .filter_map(|(s, _)| cfg.block_index(*s))
-                    .collect()
-            })
-            .collect();
-        let mut preds: Vec<SmallVec<[Pred; 2]>> = vec![SmallVec::new(); n_blocks];
-        for (b, blk) in cfg.blocks.iter().enumerate() {
-            for (s, side) in &blk.succs {
-                if let Some(p) = cfg.block_index(*s).and_then(|s| preds.get_mut(s)) {
-                    p.push((b, *side));
-                }
-            }
-        }
-        // out-state and the sides of the block's final branch
-        type Out = Option<(State, BranchSides)>;
-        let mut outs: Vec<Out> = vec![None; n_blocks];
-        let in_of = |b: usize, outs: &[Out]| -> Option<State> {
-            let mut acc: Option<State> = (b == entry_block).then(|| entry_state.clone());
-            for (p, side) in preds.get(b).map(|v| v.as_slice()).unwrap_or(&[]) {
-                let Some((o, sides)) = outs.get(*p).and_then(Option::as_ref) else {
-                    continue;
-                };
-                let edge_safe = match (side, sides.safe) {
-                    (Some(side), Some(ss)) => Some(*side == ss),
-                    _ => o.safe,
-                };
-                // a factor this edge shows below 2^(w/2)
-                let edge_small = match (side, sides.bound) {
-                    (Some(side), Some((bs, t))) if *side == bs => t,
-                    _ => 0,
-                };
-                acc = Some(match acc {
-                    None => {
-                        let mut e = o.clone();
-                        e.safe = edge_safe;
-                        e.small |= edge_small;
-                        e
-                    }
-                    Some(a) => {
-                        let mut j = a.join_edges(o, edge_safe);
-                        j.small = a.small & (o.small | edge_small);
-                        j
-                    }
-                });
-            }
-            acc
-        };
-        let mut work: VecDeque<usize> = VecDeque::from([entry_block]);
-        // What `work` holds, to queue a block at most once.
-        let mut queued = vec![false; n_blocks];
-        if let Some(q) = queued.get_mut(entry_block) {
-            *q = true;
-        }
-        let cap = cfg
-            .blocks
-            .len()
-            .saturating_mul(DATAFLOW_VISITS_PER_BLOCK)
-            .saturating_add(64);
-        let mut visits = 0usize;
-        let mut scratch = Vec::new();
-        while let Some(b) = work.pop_front() {
-            if let Some(q) = queued.get_mut(b) {
-                *q = false;
-            }
-            visits += 1;
-            if visits > cap {
-                return fail(format!(
-                    "{name}: dataflow did not settle within {cap} block visits"
-                ));
-            }
-            let Some(block) = cfg.blocks.get(b) else {
-                continue;
-            };
-            let Some(mut st) = in_of(b, &outs) else {
-                continue;
-            };
-            // Only the block's last instruction can branch: its safe side is judged on the
-            // state just before it.
-            let mut sides = BranchSides::default();
-            let last = block.insn_count().saturating_sub(1);
-            for (i, insn) in cfg.insns(block).enumerate() {
-                if i == last {
-                    sides = self.branch_sides(&st, insn);
-                }
-                self.exec(&mut st, insn, depth, &mut scratch);
-            }
-            let new = Some((st, sides));
-            let Some(out) = outs.get_mut(b) else {
-                continue;
-            };
-            if *out != new {
-                *out = new;
-                for &s in succs.get(b).map(|v| v.as_slice()).unwrap_or(&[]) {
-                    if let Some(q @ false) = queued.get_mut(s) {
-                        *q = true;
-                        work.push_back(s);
-                    }
-                }
-            }
-        }
-        let mut ins: Vec<Option<State>> = (0..n_blocks).map(|b| in_of(b, &outs)).collect();
-
-        if *CALLOC_DEBUG {
-            for ((blk, st), out) in cfg.blocks.iter().zip(&ins).zip(&outs) {
-                let Some(st) = st else { continue };
-                eprintln!(
-                    "block {:#x} safe={:?} in: {:?}",
-                    blk.start, st.safe, st.vals
-                );
-                if let Some((_, ss)) = out {
-                    eprintln!("   safe side of final branch: {ss:?}");
-                }
-            }
-        }
-        // ---- replay: events ----
-        let mut notes_at: BTreeMap<u64, String> = BTreeMap::new();
-        let mut muls: Vec<u64> = Vec::new();
-        let mut safe_edges: BTreeMap<(u64, bool), String> = BTreeMap::new();
-        let mut calls: Vec<CallSite> = Vec::new();
-        let mut indirect_jumps: Vec<u64> = Vec::new();
-        // Each returned value, with the side of the last overflow test its path crossed.
-        let mut rets: Vec<(Val, Option<bool>)> = Vec::new();
-        let mut heuristic_notes: Vec<String> = Vec::new();
-        let mut last_flag_setter: BTreeMap<u8, u64> = BTreeMap::new();
-        for (bi, (block, st)) in cfg.blocks.iter().zip(ins.iter_mut()).enumerate() {
-            let Some(mut st) = st.take() else {
-                continue;
-            };
-            let b = block.start;
-            for insn in cfg.insns(block) {
-                let is_call = |op: &Op| matches!(op, Op::Call { .. } | Op::TailCall { .. });
-                // Set when `st` already holds the state after the instruction.
-                let mut done = false;
-                // Only some ops leave notes; an instruction without them is just run below.
-                if insn.ops.iter().any(noted_in_replay) {
-                    let has_call = insn.ops.iter().any(is_call);
-                    // The state before the instruction: products and quotients are judged on
-                    // it, and an instruction with a call is re-run from it below (calls need
-                    // the analyzer). Without a call, stepping `st` through the ops here is
-                    // that run already, so no copy is needed for it.
-                    let judged_on_entry = |op: &Op| {
-                        matches!(
-                            op,
-                            Op::Mul { lo: Some(_), .. } | Op::Div { quot: Some(_), .. }
-                        )
-                    };
-                    let before =
-                        (has_call || insn.ops.iter().any(judged_on_entry)).then(|| st.clone());
-                    for op in &insn.ops {
-                        match op {
-                            Op::Mul { lo: Some(lo), .. } => {
-                                if let Some(mut t) = before.clone() {
-                                    step(&mut t, &self.ctx, op);
-                                    if read(&t, &self.ctx, *lo).may & P != 0 {
-                                        muls.push(insn.addr);
-                                        notes_at.insert(insn.addr, "product nmemb*size".into());
-                                    }
-                                }
-                            }
-                            Op::Div { quot: Some(q), .. } => {
-                                if let Some(mut t) = before.clone() {
-                                    step(&mut t, &self.ctx, op);
-                                    let v = read(&t, &self.ctx, *q);
-                                    if v.may != 0 {
-                                        notes_at.insert(
-                                            insn.addr,
-                                            format!("division: {}", tag_names(v.may)),
-                                        );
-                                    }
-                                }
-                            }
-                            Op::Cmp { fl, .. } | Op::CmpSigned { fl, .. } | Op::Test { fl, .. } => {
-                                last_flag_setter.insert(*fl, insn.addr);
-                            }
-                            Op::Mul {
-                                flags_ovf: true, ..
-                            } => {
-                                last_flag_setter.insert(0, insn.addr);
-                            }
-                            Op::Branch { fl, cond, .. } => {
-                                if let Some((side, why)) =
-                                    edge_outcome(&self.ctx, st.small, &st.flags(*fl), *cond)
-                                {
-                                    safe_edges.insert((b, side), why.to_string());
-                                    if let Some(&c) = last_flag_setter.get(fl) {
-                                        notes_at.entry(c).or_insert_with(|| "overflow test".into());
-                                    }
-                                    notes_at.insert(
-                                        insn.addr,
-                                        format!(
-                                            "{} side: {why}",
-                                            if side { "taken" } else { "fall-through" }
-                                        ),
-                                    );
-                                }
-                            }
-                            Op::BranchCmp { cond, a, b: bb, .. } => {
-                                let f =
-                                    Flags::Cmp(read(&st, &self.ctx, *a), read(&st, &self.ctx, *bb));
-                                if let Some((side, why)) =
-                                    edge_outcome(&self.ctx, st.small, &f, *cond)
-                                {
-                                    safe_edges.insert((b, side), why.to_string());
-                                    notes_at.insert(
-                                        insn.addr,
-                                        format!(
-                                            "{} side: {why}",
-                                            if side { "taken" } else { "fall-through" }
-                                        ),
-                                    );
-                                }
-                            }
-                            Op::SetCmp { dst, .. } | Op::SetCond { dst, .. } => {
-                                let mut t = st.clone();
-                                step(&mut t, &self.ctx, op);
-                                let v = read(&t, &self.ctx, *dst);
-                                if v.may & (dataflow::SAFE_Z | dataflow::SAFE_NZ) != 0 {
-                                    notes_at.insert(insn.addr, "overflow test".into());
-                                }
-                            }
-                            Op::JumpIndirect => indirect_jumps.push(insn.addr),
-                            Op::Ret => {
-                                rets.push((st.get(Loc::Reg(self.lifter.ret_reg())), st.safe))
-                            }
-                            _ => {}
-                        }
-                        if !is_call(op) {
-                            step(&mut st, &self.ctx, op);
-                        }
-                    }
-                    match before {
-                        Some(b) if has_call => st = b,
-                        _ => done = true,
-                    }
-                }
-                if done {
-                    continue;
-                }
-                // Run the instruction properly (calls need the analyzer).
-                let mut notes = Vec::new();
-                if let Some((resolved, args, tail)) = self.exec(&mut st, insn, depth, &mut notes) {
-                    let q = st.get(Loc::Reg(self.lifter.ret_reg()));
-                    if q.may & (dataflow::QPN | dataflow::QPS | dataflow::QMN | dataflow::QMS) != 0
-                    {
-                        notes_at.entry(insn.addr).or_insert_with(|| {
-                            format!(
-                                "division by helper {}: {}",
-                                resolved.display,
-                                tag_names(q.may)
-                            )
-                        });
-                    }
-                    calls.push(CallSite {
-                        block: bi,
-                        insn,
-                        target: resolved,
-                        args,
-                        tail,
-                    });
-                }
-                for n in notes {
-                    notes_at.insert(insn.addr, n.clone());
-                    heuristic_notes.push(n);
-                }
-            }
-        }
-
-        // ---- unguarded region: reachable without crossing a safe edge ----
-        let mut unguarded = vec![false; n_blocks];
-        let mut q = VecDeque::from([entry_block]);
-        while let Some(b) = q.pop_front() {
-            match unguarded.get_mut(b) {
-                Some(seen @ false) => *seen = true,
-                _ => continue,
-            }
-            if let Some(block) = cfg.blocks.get(b) {
-                for (s, side) in &block.succs {
-                    if let Some(side) = side {
-                        if safe_edges.contains_key(&(block.start, *side)) {
-                            continue;
-                        }
-                    }
-                    if let Some(s) = cfg.block_index(*s) {
-                        q.push_back(s);
-                    }
-                }
-            }
-        }
-        let is_unguarded = |b: usize| unguarded.get(b).copied().unwrap_or(false);
-
-        // ---- calls ----
-        let mut unchecked: Option<FnResult> = None;
-        let mut unknown: Option<String> = None;
-        let mut soft_unknown: Option<String> = None;
-        let mut callee_checked: Option<FnResult> = None;
-        let mut guarded_use: Option<&CallSite> = None;
-        let ret = rets
-            .iter()
-            .copied()
-            .reduce(dataflow::join_marked)
-            .map(|r| r.0)
-            .unwrap_or_default()
-            .without_sp();
-        for c in &calls {
-            let guarded = !is_unguarded(c.block);
-            let has_p = c.args.iter().any(|a| a.may & P != 0);
-            let has_factor = c.args.iter().any(|a| a.may & FACTORS != 0);
-            if let Some(n) = &c.target.name {
-                if let Some(i) = self.alloc_arg(&c.target, n) {
-                    let gets_p = c.args.get(i).is_some_and(|a| a.may & P != 0);
-                    if gets_p {
-                        if guarded {
-                            guarded_use.get_or_insert(c);
-                        } else if unchecked.is_none() {
-                            notes_at.insert(
-                                c.insn.addr,
-                                match c.target.display {
-                                    TargetName::Role(..) => {
-                                        format!("{} receives the product", c.target.display)
-                                    }
-                                    _ => format!(
-                                        "allocator {} receives the product",
-                                        c.target.display
-                                    ),
-                                },
-                            );
-                            unchecked = Some(FnResult {
-                                outcome: Outcome::Unchecked,
-                                reason: String::new(),
-                                chain: vec![(name.to_string(), disp_entry)],
-                                evidence: vec![line(
-                                    self.lifter,
-                                    c.insn,
-                                    "allocation of the product",
-                                )],
-                                listing: Vec::new(),
-                                ret: Val::default(),
-                            });
-                        }
-                    }
-                    continue;
-                }
-                if harmless(n) || division_helper(n, false).is_some() {
-                    continue;
-                }
-            }
-            if !has_factor {
-                continue;
-            }
-            if guarded {
-                if has_p {
-                    guarded_use.get_or_insert(c);
-                }
-                continue;
-            }
-            // Unguarded call that receives nmemb, size or their product. (A tail call is
-            // not a division: calloc would return the quotient.)
-            let is_div_heuristic = c.target.name.is_none()
-                && !c.tail
-                && div_tag(
-                    &self.ctx,
-                    &c.args.first().copied().unwrap_or_default(),
-                    None,
-                    &c.args.get(1).copied().unwrap_or_default(),
-                )
-                .is_some();
-            if is_div_heuristic {
-                continue;
-            }
-            match c.target.def {
-                Some(def) if depth < MAX_CHAIN_DEPTH => {
-                    let sub = self.analyze(def, &c.args, depth + 1);
-                    match &sub.outcome {
-                        Outcome::Unchecked => {
-                            if unchecked.is_none() {
-                                let mut r = sub.clone();
-                                r.chain.insert(0, (name.to_string(), disp_entry));
-                                r.evidence.insert(
-                                    0,
-                                    line(
-                                        self.lifter,
-                                        c.insn,
-                                        &format!("nmemb/size passed on to {}", c.target.display),
-                                    ),
-                                );
-                                unchecked = Some(r);
-                            }
-                        }
-                        Outcome::Checked => {
-                            if callee_checked.is_none() {
-                                let mut r = sub.clone();
-                                r.chain.insert(0, (name.to_string(), disp_entry));
-                                callee_checked = Some(r);
-                            }
-                        }
-                        Outcome::Unknown(why) => {
-                            // A callee that got only nmemb/size (often stale argument
-                            // registers on an error path) does not undermine an allocation
-                            // guarded here; one that got the product does.
-                            if has_p {
-                                unknown.get_or_insert_with(|| why.clone());
-                            } else {
-                                soft_unknown.get_or_insert_with(|| why.clone());
-                            }
-                        }
-                        Outcome::NoUse => {
-                            if has_p && !c.tail && sub.ret.may & P == 0 {
-                                // the product went into a function that does not allocate it
-                            }
-                        }
-                    }
-                }
-                Some(_) => {
-                    unknown.get_or_insert_with(|| {
-                        format!(
-                            "chain deeper than {MAX_CHAIN_DEPTH} functions at {} ({:#x})",
-                            c.target.display,
-                            self.lifter.display_addr(c.insn.addr)
-                        )
-                    });
-                }
-                None => {
-                    let msg = format!(
-                        "{} at {:#x} is passed to {}, which could not be analysed",
-                        if has_p { "the product" } else { "nmemb/size" },
-                        self.lifter.display_addr(c.insn.addr),
-                        c.target.display
-                    );
-                    if has_p {
-                        unknown.get_or_insert(msg);
-                    } else {
-                        soft_unknown.get_or_insert(msg);
-                    }
-                }
-            }
-        }
-
-        // Decode failures and indirect jumps on unguarded paths.
-        for (a, e) in &cfg.errors {
-            let reachable = cfg
-                .blocks
-                .iter()
-                .enumerate()
-                .any(|(b, blk)| is_unguarded(b) && cfg.insns(blk).any(|i| i.addr == *a));
-            if reachable {
-                unknown.get_or_insert_with(|| {
-                    format!("{name}: cannot decode the instruction at {a:#x} ({e})")
-                });
-            }
-        }
-        for a in &indirect_jumps {
-            let reachable = cfg
-                .blocks
-                .iter()
-                .enumerate()
-                .any(|(b, blk)| is_unguarded(b) && cfg.insns(blk).any(|i| i.addr == *a));
-            if reachable {
-                unknown.get_or_insert_with(|| {
-                    format!(
-                        "{name}: indirect jump at {:#x} (jump table or function pointer)",
-                        self.lifter.display_addr(*a)
-                    )
-                });
-            }
-        }
-
-        // The whole listing is for `inspect`, which renders text; a scan reports evidence only.
-        let listing = if ir::text_wanted() {
-            make_listing(&cfg, &notes_at, self.lifter)
-        } else {
-            Vec::new()
-        };
-        let mk_evidence = |extra: &[EvidenceLine]| {
-            let mut ev: Vec<EvidenceLine> = Vec::new();
-            for blk in &cfg.blocks {
-                for i in cfg.insns(blk) {
-                    if let Some(n) = notes_at.get(&i.addr) {
-                        let address = hex(self.lifter.display_addr(i.addr));
-                        if !ev.iter().any(|e| e.address == address) {
-                            ev.push(EvidenceLine {
-                                address,
-                                text: format!("{}  ; {n}", ir::insn_text(self.lifter, i)),
-                            });
-                        }
-                    }
-                }
-            }
-            for e in extra {
-                if !ev.iter().any(|x| x.address == e.address) {
-                    ev.push(e.clone());
-                }
-            }
-            // By address; the key is parsed once per line, not at every comparison.
-            ev.sort_by_cached_key(|e| {
-                u64::from_str_radix(e.address.trim_start_matches("0x"), 16).unwrap_or(0)
-            });
-            ev
-        };
-
-        if let Some(mut r) = unchecked {
-            if r.chain.len() == 1 {
-                // decided here
-                let sink = r.evidence.first().cloned();
-                r.evidence = mk_evidence(&[]);
-                r.listing = listing;
-                let mul = muls
-                    .first()
-                    .map(|m| format!(" of the multiply at {:#x}", self.lifter.display_addr(*m)))
-                    .unwrap_or_default();
-                r.reason = format!(
-                    "the product{mul} reaches {} at {} with no overflow test on the way",
-                    sink_name(&calls, sink.as_ref()),
-                    sink.map(|s| s.address).unwrap_or_default()
-                );
-            }
-            return r;
-        }
-        if let Some(why) = unknown {
-            return FnResult {
-                outcome: Outcome::Unknown(why),
-                reason: String::new(),
-                chain: vec![(name.to_string(), disp_entry)],
-                evidence: mk_evidence(&[]),
-                listing,
-                ret,
-            };
-        }
-        if let Some(r) = callee_checked {
-            return r;
-        }
-        if !muls.is_empty() && !safe_edges.is_empty() {
-            if let Some(c) = guarded_use {
-                let tests: Vec<String> = safe_edges.values().cloned().collect();
-                let mut reason = format!(
-                    "the product of the multiply at {:#x} reaches {} at {:#x} only through an overflow test ({})",
-                    self.lifter.display_addr(muls[0]),
-                    c.target.display,
-                    self.lifter.display_addr(c.insn.addr),
-                    dedup(tests).join("; ")
-                );
-                if !heuristic_notes.is_empty() {
-                    reason.push_str(&format!(" [{}]", heuristic_notes.join("; ")));
-                }
-                return FnResult {
-                    outcome: Outcome::Checked,
-                    reason,
-                    chain: vec![(name.to_string(), disp_entry)],
-                    evidence: mk_evidence(&[line(
-                        self.lifter,
-                        c.insn,
-                        "allocation behind the test",
-                    )]),
-                    listing,
-                    ret,
-                };
-            }
-        }
-        let (outcome, reason) = if let Some(s) = soft_unknown {
-            (Outcome::Unknown(s), String::new())
-        } else if !muls.is_empty() && ret.may & P == 0 {
-            (
-                Outcome::Unknown(format!(
-                    "{name} multiplies nmemb by size at {:#x} but the product reaches no recognised allocator",
-                    self.lifter.display_addr(muls[0])
-                )),
-                String::new(),
-            )
-        } else {
-            (Outcome::NoUse, String::new())
-        };
-        FnResult {
-            outcome,
-            reason,
-            chain: vec![(name.to_string(), disp_entry)],
-            evidence: mk_evidence(&[]),
-            listing,
-            ret,
-        }
+        cfg::build(lifter, addr, &external)
     }
 }
 

@@ -1,5 +1,9 @@
 //! One parsed model per ELF file: what triage and the calloc analysis need, read with goblin.
 //!
+//! Depends on `badalloc-formats` (for [`FormatError`] only), goblin and memchr; nothing
+//! above it (calloc, audit, report). `tests/elf_crosscheck.rs` checks this model against a
+//! second reader (`object`) on every fixture and corpus ELF file.
+//!
 //! QNX boot-image files have had their section headers stripped by mkifs (only `QNX_info`
 //! survives), so symbols and PLT relocations are read through the dynamic segment
 //! (PT_DYNAMIC: DT_SYMTAB/DT_STRTAB/DT_HASH/DT_JMPREL), which goblin does; `object`'s

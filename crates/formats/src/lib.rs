@@ -1,6 +1,10 @@
 //! Firmware containers: QNX boot images (IFS), QNX6 and QNX4 file systems, the EFS (NOR) and
 //! ETFS (NAND) flash file systems, tar and gzip.
 //!
+//! The bottom layer: depends on no other crate of the workspace, only on std, serde,
+//! thiserror, rayon, the codecs (flate2, lzokay-native; UCL is its own) and memchr,
+//! aho-corasick and nom. It knows nothing of ELF, calloc or QNX releases.
+//!
 //! Each reader understands exactly one format. Nesting (an IFS inside a QNX6 file system
 //! inside a `.tar.gz`) is the caller's business: it calls [`detect`] / [`open`] again on the
 //! bytes of an entry.

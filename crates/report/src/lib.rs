@@ -1,6 +1,9 @@
 //! The renderings of a report: text, JSON, SARIF, CycloneDX, HTML, NDJSON, the fleet
 //! summary, and the diff of two reports. Every renderer is a pure function of its input.
 //!
+//! Depends on `badalloc-audit-core` (the results it renders) and `badalloc-formats`, serde,
+//! serde_json and rayon; only the binary depends on it.
+//!
 //! Stage 1 of issue 18: the wire types of JSON schema v1 still live in the audit crate
 //! (`badalloc_audit_core::report_model`), which the core builds its results in; they are
 //! re-exported here so renderers name them as before (`super::Report`). Stage 2 moves them
