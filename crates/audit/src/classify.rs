@@ -596,6 +596,7 @@ fn describe_release(os: &OsAssessment) -> String {
 mod tests {
     use super::*;
     use crate::evidence::{ReleaseEstimate, ReleaseFloor};
+    use crate::report::CallocSearchReport;
     use crate::rules::RULES;
     use serde_json::json;
 
@@ -932,6 +933,64 @@ mod tests {
             "{:?}",
             out.reasons
         );
+    }
+
+    /// What the caveat says of each stripped program: a decided copy says nothing; a copy
+    /// left unknown is "located but undecided"; an unchecked calloc-like function is named
+    /// as a guess (a checked one is not), after what was said of the copy.
+    #[test]
+    fn stripped_caveat_names_what_the_search_left_open() {
+        let search = |like: &[&str]| {
+            serde_json::from_value::<CallocSearchReport>(json!({
+                "outcome": "found", "detail": "searched", "candidates": 9, "probed": 3,
+                "calloc_like": like.iter().map(|v| json!({"verdict": v, "function": null,
+                    "address": format!("0x{v}"), "reason": "multiplies", "chain": [],
+                    "evidence": []})).collect::<Vec<_>>()
+            }))
+            .unwrap()
+        };
+        let program = |copy: &str, like: &[&str]| {
+            let mut b = static_copy(copy, true, true);
+            b.calloc_search = Some(search(like));
+            b
+        };
+        let caveat = |b: BinaryReport| {
+            let c = Case {
+                os: qnx(V710, Confidence::High),
+                binaries: vec![b],
+                elf_files: 1,
+                ..Case::default()
+            };
+            let out = run(&c);
+            assert_eq!(out.verdict, Verdict::NotAffected, "{:?}", out.reasons);
+            assert!(
+                !out.fired(Rule::R1) && !out.fired(Rule::R2),
+                "{:?}",
+                out.reasons
+            );
+            out.reasons
+                .iter()
+                .find(|r| r.rule == Rule::StrippedCaveat)
+                .map(|r| r.text.clone())
+        };
+        // A decided copy and no calloc-like function: nothing left open.
+        assert_eq!(caveat(program("checked", &[])), None);
+        assert_eq!(caveat(program("checked", &["checked"])), None);
+        // A copy left unknown, then a calloc-like guess after it.
+        let text = caveat(program("unknown", &["unchecked"])).expect("a caveat");
+        assert!(
+            text.contains(
+                "(calloc located but undecided: why; a calloc-like function at 0xunchecked"
+            ),
+            "{text}"
+        );
+        // A decided copy with an unchecked guess: the guess alone, with no separator first.
+        let text = caveat(program("checked", &["unchecked", "checked"])).expect("a caveat");
+        assert!(
+            text.contains("bin/a (a calloc-like function at 0xunchecked"),
+            "{text}"
+        );
+        assert!(!text.contains("0xchecked"), "{text}");
     }
 
     /// Every row of the table has a test above (the names above follow the rules' order);
