@@ -7,8 +7,8 @@
 //! facts the report carries, never from scan internals. The strings it returns hold text
 //! from the firmware (paths, release strings): each renderer escapes them for its medium.
 
-use super::{CallocVerdict, ImageState, LibcReport, TargetReport, Verdict};
-use crate::advisory::{ReleaseStatus, CVE_2021_22156};
+use super::{CallocVerdict, ImageState, LibcReport, TargetKind, TargetReport, Verdict};
+use badalloc_audit_core::advisory::{ReleaseStatus, CVE_2021_22156};
 use badalloc_audit_core::rules::Rule;
 
 /// The flaw as a reader knows it.
@@ -169,8 +169,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// What the target is, as the subject of the sentence.
 fn subject(t: &TargetReport) -> (&'static str, &'static str) {
-    match t.kind.as_str() {
-        "elf" | "file" => ("This file", "is built for"),
+    match t.target_kind() {
+        Some(TargetKind::Elf | TargetKind::File) => ("This file", "is built for"),
         _ => ("This device", "runs"),
     }
 }
@@ -260,7 +260,11 @@ fn affected(t: &TargetReport, case: Case) -> (String, String) {
                 (String::new(), String::new())
             };
             // No vendor patch exists before 6.5.0 (issue 15.8).
-            let action = match badalloc_audit_core::surface::patch_status(&t.os) {
+            let status = badalloc_audit_core::surface::patch_status_of(
+                t.os.release.as_deref(),
+                t.os.release_range.as_deref(),
+            );
+            let action = match status {
                 Some(ReleaseStatus::AffectedNoPatch) => format!(
                     "Upgrade to QNX {fixed} or later, or port the fix to this build (no vendor \
                      patch exists for this release)"
@@ -337,7 +341,7 @@ fn clear(t: &TargetReport, case: Case) -> (String, String) {
             format!(
                 "{} not firmware (only empty or text files), so {FLAW} of QNX cannot be in it: \
                  not QNX.",
-                if t.kind == "directory" {
+                if t.target_kind() == Some(TargetKind::Directory) {
                     "This is"
                 } else {
                     "This file is"
