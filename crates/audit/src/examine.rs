@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::content_memo::{ElfExamined, ElfMemo, NameClass, ScanMemo};
-use crate::facts::{facts_of, hex_of, FileFacts};
+use crate::facts::{facts_of, hex_of};
 use crate::image_memo::{Examined, ImageMemo, Mark};
 use crate::model::{
     CallocFinding, Image, ImageKind, ImageNote, ImageState, NoteKind, SameContent, ScanError,
     Symlink, TargetKind,
 };
+use crate::outcome::FileOutcome;
 use crate::source::read::describe_read_error;
 use crate::source::{read_file, Pager};
 use crate::surface;
@@ -51,32 +52,6 @@ pub const MAX_SAME_CONTENT_LISTED: usize = 10_000;
 /// Errors listed for reading the files of one image (extents past its end...); one more
 /// error counts the others.
 pub const MAX_ENTRY_ERRORS_LISTED: usize = 1_000;
-
-/// What examining one file (and everything inside it) produced.
-#[derive(Default)]
-pub(crate) struct FileOutcome {
-    pub(crate) facts: Vec<FileFacts>,
-    pub(crate) errors: Vec<ScanError>,
-    pub(crate) symlinks: Vec<Symlink>,
-    pub(crate) images: Vec<Image>,
-    /// Bytes read from disk.
-    pub(crate) bytes: u64,
-    /// Files examined inside images.
-    pub(crate) image_files: u64,
-    /// Images reported from the memo.
-    pub(crate) reused_images: u64,
-    /// Programs started at boot: (program base name, the script that starts it).
-    pub(crate) started: Vec<(String, String)>,
-    /// What the file at the top is: ELF, an image, a raw dump or another file.
-    pub(crate) kind: TargetKind,
-    /// The file itself could not be read (its error is in `errors`).
-    pub(crate) unread: bool,
-    /// The file is none of these and not text either (nor empty): bytes of an unknown or
-    /// encrypted format, which may be firmware.
-    pub(crate) opaque: bool,
-    /// Images not opened and files not examined for want of work budget.
-    pub(crate) work_cut: u64,
-}
 
 /// Examine the file at `full`, reported as `rel`; `memo`: the images and ELF files of its
 /// scan target already examined; `work`: the extra work the files of the target may still do.

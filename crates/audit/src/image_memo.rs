@@ -26,9 +26,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::examine::FileOutcome;
 use crate::facts::FileFacts;
 use crate::model::{Image, SameContent, ScanError, Symlink};
+use crate::outcome::FileOutcome;
 
 /// Memory kept for the findings of examined images, across the whole scan of a target.
 pub const MAX_MEMO_BYTES: usize = 32 << 20;

@@ -32,6 +32,7 @@ mod image_memo;
 pub mod inspect;
 pub mod kernel;
 pub mod model;
+mod outcome;
 pub mod release;
 pub mod rules;
 pub mod scan;

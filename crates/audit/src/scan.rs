@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use crate::classify::{classify, Findings, UnreadableFile};
 use crate::content_memo::ScanMemo;
 use crate::evidence;
-use crate::examine::{examine_bytes, examine_path, FileOutcome};
+use crate::examine::{examine_bytes, examine_path};
 pub use crate::examine::{
     MAX_ENTRY_ERRORS_LISTED, MAX_EXPANDED_PER_FILE, MAX_NESTING, MAX_SAME_CONTENT_LISTED,
 };
@@ -17,6 +17,7 @@ use crate::model::{
     Binary, CallocFinding, Image, ImageKind, ImageNote, ImageState, Libc, LocatedByAddress,
     NoteKind, ScanError, ScanStats, Symlink, Target, TargetKind, Verdict,
 };
+use crate::outcome::FileOutcome;
 use crate::source::read::describe_read_error;
 use crate::source::walk::{walk_streaming, FoundFile};
 use crate::source::WalkItem;

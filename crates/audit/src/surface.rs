@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
+pub use crate::model::{CallocReach, Exposure};
 use crate::model::{CallocVerdict, Os, Target, Verdict};
 use crate::release::Release;
 
@@ -75,42 +76,6 @@ pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// How a binary reaches a calloc that is unchecked, or not verified checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallocReach {
-    /// It carries its own copy, without an overflow test.
-    StaticCopyUnchecked,
-    /// It imports calloc from a QNX C library whose calloc is unchecked.
-    ImportsUnchecked,
-    /// It imports calloc from a C library whose calloc could not be verified.
-    ImportsUnverified,
-}
-
-impl CallocReach {
-    /// The report's name (`exposure[].calloc`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallocReach::StaticCopyUnchecked => "static-copy-unchecked",
-            CallocReach::ImportsUnchecked => "imports-unchecked",
-            CallocReach::ImportsUnverified => "imports-unverified",
-        }
-    }
-}
-
-/// One binary ranked by exposure (the report's `exposure` entries).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exposure {
-    pub path: String,
-    /// 0..=4: one point each for reaching calloc, network-facing, started at boot, named
-    /// service.
-    pub score: u8,
-    pub reach: Option<CallocReach>,
-    pub network: bool,
-    /// Where it is started at boot (script path), if found.
-    pub started_by: Option<String>,
-    pub named_service: bool,
 }
 
 /// Rank the binaries of a target. `started`: program base name → script that starts it.
