@@ -167,11 +167,18 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Whether the target is one file (an ELF file or another file), not a device's tree or
+/// image.
+fn is_one_file(t: &TargetReport) -> bool {
+    matches!(t.target_kind(), Some(TargetKind::Elf | TargetKind::File))
+}
+
 /// What the target is, as the subject of the sentence.
 fn subject(t: &TargetReport) -> (&'static str, &'static str) {
-    match t.target_kind() {
-        Some(TargetKind::Elf | TargetKind::File) => ("This file", "is built for"),
-        _ => ("This device", "runs"),
+    if is_one_file(t) {
+        ("This file", "is built for")
+    } else {
+        ("This device", "runs")
     }
 }
 
@@ -279,7 +286,7 @@ fn affected(t: &TargetReport, case: Case) -> (String, String) {
         Case::AffectedStaticOnly => (
             format!(
                 "{who} {runs} {release}, but {} of calloc with {FLAW}: affected.",
-                if who == "This file" {
+                if is_one_file(t) {
                     "it carries its own copy".to_string()
                 } else {
                     carry(copies)
@@ -356,7 +363,7 @@ fn clear(t: &TargetReport, case: Case) -> (String, String) {
                 .filter(|r| rule_of(r) == Some(Rule::FamilyUnchecked))
                 .count();
             let programs = t.stats.elf_files.max(t.binaries.len() as u64) as usize;
-            let doesnt = if who == "This file" {
+            let doesnt = if is_one_file(t) {
                 "This file is not built for QNX".to_string()
             } else {
                 format!(
@@ -417,7 +424,7 @@ fn inconclusive(t: &TargetReport, case: Case) -> (String, String) {
                 "Whether {} runs QNX cannot be told: no program was found in it (it may be \
                  encrypted, or in a format this tool does not read), so {FLAW} cannot be ruled \
                  out: inconclusive.",
-                if who == "This file" {
+                if is_one_file(t) {
                     "this file"
                 } else {
                     "this device"
