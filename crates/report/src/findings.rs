@@ -1,5 +1,5 @@
 //! The findings that the machine-readable formats (SARIF, CycloneDX) report, drawn from a
-//! [`Report`] in one place so that both formats count the same things.
+//! [`Report`](crate::Report) in one place so that both formats count the same things.
 //!
 //! A finding is one unchecked calloc (a C library's or a static copy), or one target whose
 //! verdict the code alone does not explain (affected by release only, or inconclusive).
