@@ -44,9 +44,7 @@ fn main() -> ExitCode {
             Ok(i) => print(
                 match format {
                     InspectFormat::Text => inspect::render_text(&i),
-                    InspectFormat::Json => {
-                        serde_json::to_string_pretty(&i).unwrap_or_default() + "\n"
-                    }
+                    InspectFormat::Json => report::inspect::render_json(i),
                 }
                 .as_bytes(),
                 0,
@@ -171,7 +169,8 @@ fn run_scan(
         }
         return code;
     }
-    let report = scan(paths, &options);
+    // The audit's findings become the report (the JSON contract) once, by value.
+    let report = Report::from(scan(paths, &options));
     let color = to_terminal && use_color(true, std::env::var_os("NO_COLOR"));
     let render = || match format {
         Format::Text => report::text::render_with(&report, color),
@@ -220,7 +219,8 @@ fn stream_ndjson(
     let mut verdicts = Vec::new();
     let mut closing = String::new();
     let mut written = Ok(());
-    scan_each(paths, options, |t: TargetReport| {
+    scan_each(paths, options, |t| {
+        let t = TargetReport::from(t);
         if written.is_ok() {
             let mut out = std::io::stdout().lock();
             let line = report::ndjson::line(SCHEMA_VERSION, &tool, &t);

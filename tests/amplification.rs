@@ -8,13 +8,12 @@
 mod common;
 
 use badalloc_audit_core::scan::{
-    self, scan_bytes, scan_bytes_with_work, MAX_EXTRA_WORK_PER_FILE, MAX_SAME_CONTENT_LISTED,
-    WORK_PER_INPUT_BYTE,
+    self, MAX_EXTRA_WORK_PER_FILE, MAX_SAME_CONTENT_LISTED, WORK_PER_INPUT_BYTE,
 };
 use badalloc_formats::{self as container, ContainerKind, Limits};
 use badalloc_report::{ImageState, TargetReport, Verdict};
-use common::amplify;
 use common::ifs_writer::{self, Comp};
+use common::{amplify, scan_bytes};
 
 fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(common::fixture(rel)).unwrap()
@@ -25,6 +24,11 @@ fn work_errors(t: &TargetReport) -> Vec<&badalloc_report::ErrorReport> {
         .iter()
         .filter(|e| e.message.contains("work budget"))
         .collect()
+}
+
+/// `scan::scan_bytes_with_work` as the report gives it.
+fn scan_bytes_with_work(name: &str, bytes: &[u8], extra_work: u64) -> TargetReport {
+    TargetReport::from(scan::scan_bytes_with_work(name, bytes, extra_work))
 }
 
 #[test]

@@ -11,10 +11,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit_core::scan::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_calloc::locate::{locate, needs_search};
 use badalloc_calloc::{analyze_calloc, CallocVerdict};
 use badalloc_elf::ElfFile;
+use common::scan;
 
 struct Row {
     path: PathBuf,

@@ -6,7 +6,7 @@
 mod common;
 
 use badalloc_audit_core::rules::Rule;
-use badalloc_audit_core::scan::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_calloc::locate::{
     self, locate, locate_with_limits, needs_search, SearchLimits, SearchOutcome,
 };
@@ -15,6 +15,7 @@ use badalloc_calloc::CallocVerdict;
 use badalloc_elf::ElfFile;
 use badalloc_report::{Confidence, Verdict};
 use common::elf_writer::{self, TEXT_ADDR};
+use common::scan;
 
 // --- the corpus: stripped static ARMv7 QNX 6.5.0 programs ----------------------------------
 
@@ -193,7 +194,10 @@ fn a_calloc_like_guess_never_decides_the_device() {
         like.chain
     );
 
-    // The same program with a QNX marker, on a device of unknown release.
+    // The same program with a QNX marker, on a device of unknown release (classified
+    // from the audit's own findings).
+    let found = badalloc_audit_core::scan(&[dir.path().to_path_buf()], &ScanOptions::default());
+    let t = &found[0];
     let mut binaries = t.binaries.clone();
     for b in &mut binaries {
         b.qnx |= b.path == "bin/arrays";

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_report::Report;
+use common::scan;
 use serde_json::Value;
 
 fn bin() -> Command {

@@ -358,7 +358,7 @@ fn the_scan_does_not_examine_the_file_systems_own_files() {
     fs.set_size(3, elf.len() as u32);
     fs.add(0, "libc.so.3.copy", w::FILE, &elf);
     let img = w::write(layout, &fs.pages(1));
-    let r = badalloc_audit_core::scan::scan_bytes("nand.img", &img);
+    let r = common::scan_bytes("nand.img", &img);
     assert_eq!(r.kind, "etfs");
     let paths: Vec<&str> = r.libc.iter().map(|l| l.path.as_str()).collect();
     assert_eq!(paths, ["nand.img!/libc.so.3.copy"], "{:?}", r.libc);

@@ -10,8 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use badalloc_audit_core::scan::scan_bytes;
 use badalloc_report::{TargetReport, Verdict};
+use common::scan_bytes;
 
 /// xorshift64*: deterministic, no dependencies.
 struct Rng(u64);

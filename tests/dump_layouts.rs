@@ -9,10 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use badalloc_audit_core::scan::scan_bytes;
 use badalloc_formats::carve::MAX_CARVED_PER_FILE;
 use badalloc_report::{ImageState, TargetReport, Verdict};
 use common::qnx6_writer;
+use common::scan_bytes;
 use common::{listed_images, scan_path, scanned_images};
 
 const VULNERABLE_IFS: &str = "qnx/openqnx-641-x86.ifs";

@@ -5,8 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_report::{BinaryReport, TargetReport};
+use common::scan;
 
 fn scan_one(path: &Path) -> TargetReport {
     scan(&[path.to_path_buf()], &ScanOptions::default())

@@ -4,9 +4,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_elf::{ElfFile, SymbolSource};
 use badalloc_report::{TargetReport, Verdict};
+use common::scan;
 
 const ARCHES: &[(&str, &str)] = &[
     ("i686", "x86"),

@@ -339,7 +339,7 @@ fn flash_signatures_everywhere_are_carved_in_bounded_time() {
     assert!(cut.more > 0 && cut.first > 0, "{cut:?}");
     assert!(took.as_secs() < 10, "{took:?}");
     // The scan says so, and the signatures left keep the verdict open.
-    let t = badalloc_audit_core::scan::scan_bytes("sigs.bin", &dump);
+    let t = common::scan_bytes("sigs.bin", &dump);
     assert_eq!(t.verdict, Verdict::Inconclusive, "{:?}", t.reasons);
     assert!(
         t.errors.iter().any(|e| e.offset == Some(cut.first)

@@ -6,10 +6,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use badalloc_audit_core::scan::scan_bytes;
 use badalloc_calloc::CallocVerdict;
 use badalloc_elf::ElfFile;
 use badalloc_report::Verdict;
+use common::scan_bytes;
 
 fn repro(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -39,7 +39,7 @@ fn scan_tree_ok(input: &[u8]) -> badalloc_report::TargetReport {
         jobs: Some(1),
         progress: None,
     };
-    let mut report = badalloc_audit_core::scan(&[dir.path().to_path_buf()], &options);
+    let mut report = common::scan(&[dir.path().to_path_buf()], &options);
     let t = report.targets.remove(0);
     assert_ne!(t.verdict, badalloc_report::Verdict::Error, "{:?}", t.errors);
     assert_eq!(t.stats.files, files.len() as u64);

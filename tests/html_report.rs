@@ -43,7 +43,7 @@ fn verdicts(json: &Path) -> Vec<Verdict> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| serde_json::from_value(t["verdict"].clone()).unwrap())
+        .map(|t| Verdict::from_name(t["verdict"].as_str().unwrap()).unwrap())
         .collect()
 }
 

@@ -7,8 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_report::{Confidence, TargetReport, Verdict};
+use common::scan;
 
 /// A tree holding copies of these fixtures, each at its own path in the tree.
 fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {

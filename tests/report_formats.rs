@@ -6,13 +6,14 @@ mod common;
 
 use std::collections::HashMap;
 
-use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_report::diff::{self, TargetStatus};
 use badalloc_report::{
     cyclonedx, sarif, BinaryReport, CallocReport, CallocVerdict, Confidence, EvidenceItem,
     EvidenceLine, LibcReport, OsReport, Report, ScanStats, TargetReport, Tool, Verdict,
     SCHEMA_VERSION,
 };
+use common::scan;
 use jsonschema::{Retrieve, Uri, Validator};
 use serde_json::{json, Value};
 

@@ -6,9 +6,10 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use badalloc_audit_core::{scan, ScanOptions};
+use badalloc_audit_core::ScanOptions;
 use badalloc_report::{CallocVerdict, TargetReport, Verdict};
 use common::ifs_writer::{self, Comp, Opts};
+use common::scan;
 
 fn scan_one(path: &Path) -> TargetReport {
     scan(&[path.to_path_buf()], &ScanOptions::default())

@@ -5,8 +5,8 @@
 
 mod common;
 
-use badalloc_audit_core::scan::scan_bytes;
 use badalloc_report::{CallocVerdict, TargetReport, Verdict};
+use common::scan_bytes;
 
 const LIBC: &str = "qnx/openqnx-641-x86-libc.so.3";
 const NAME: &str = "libc.so.3";

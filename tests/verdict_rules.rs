@@ -2,15 +2,16 @@
 //! edge, with the findings built by hand. Each row asserts the verdict and the ids of the
 //! reasons, in order (the first is the rule that decided).
 //!
-//! Findings are built only through the constructors below: when the report structs grow,
+//! Findings are built only through the constructors below: when the model's structs grow,
 //! they are the one place to adapt.
 
 use badalloc_audit_core::classify::{classify, Findings, UnreadableFile};
 use badalloc_audit_core::evidence::{OsAssessment, Release, ReleaseEstimate, ReleaseFloor};
-use badalloc_report::{
-    BinaryReport, CallocReport, CallocVerdict, Confidence, ImageNote, ImageReport, ImageState,
-    LibcReport, OsReport, Verdict,
+use badalloc_audit_core::model::{
+    Binary, CallocFinding, CallocVerdict, Confidence, Family, Image, ImageKind, ImageNote,
+    ImageState, Libc, NoteKind, Os, Verdict,
 };
+use badalloc_formats::ContainerKind;
 
 use CallocVerdict::{Checked, Unchecked, Unknown};
 
@@ -20,8 +21,8 @@ fn rel(s: &str) -> Release {
     Release::parse(s).unwrap_or_else(|| panic!("bad release {s}"))
 }
 
-fn calloc(v: CallocVerdict) -> CallocReport {
-    CallocReport {
+fn calloc(v: CallocVerdict) -> CallocFinding {
+    CallocFinding {
         verdict: v,
         function: Some("__calloc".into()),
         address: Some("0x1000".into()),
@@ -43,8 +44,8 @@ fn os(
     let exact = exact.map(rel);
     let range = range.map(|(lo, hi, name)| (rel(lo), rel(hi), name.to_string()));
     OsAssessment {
-        report: OsReport {
-            family: is_qnx.then(|| "qnx".to_string()),
+        report: Os {
+            family: is_qnx.then_some(Family::Qnx),
             release: exact.map(|r| r.to_string()),
             release_range: range.as_ref().map(|r| r.2.clone()),
             confidence,
@@ -104,8 +105,8 @@ fn not_qnx() -> OsAssessment {
     os(false, None, Confidence::High, None)
 }
 
-fn qnx_libc(path: &str, v: CallocVerdict) -> LibcReport {
-    LibcReport {
+fn qnx_libc(path: &str, v: CallocVerdict) -> Libc {
+    Libc {
         path: path.into(),
         soname: Some("libc.so.3".into()),
         arch: "x86".into(),
@@ -117,16 +118,16 @@ fn qnx_libc(path: &str, v: CallocVerdict) -> LibcReport {
 }
 
 /// A C library without a QNX marker (glibc's libc.so.6, a newlib build...).
-fn other_libc(path: &str, v: CallocVerdict) -> LibcReport {
-    LibcReport {
+fn other_libc(path: &str, v: CallocVerdict) -> Libc {
+    Libc {
         soname: Some("libc.so.6".into()),
         qnx: false,
         ..qnx_libc(path, v)
     }
 }
 
-fn program(path: &str, qnx: bool) -> BinaryReport {
-    BinaryReport {
+fn program(path: &str, qnx: bool) -> Binary {
+    Binary {
         path: path.into(),
         arch: "x86".into(),
         elf_type: "executable".into(),
@@ -148,16 +149,16 @@ fn program(path: &str, qnx: bool) -> BinaryReport {
 }
 
 /// A program with its own statically linked calloc.
-fn static_copy(path: &str, v: CallocVerdict) -> BinaryReport {
-    BinaryReport {
+fn static_copy(path: &str, v: CallocVerdict) -> Binary {
+    Binary {
         libc: Some("static".into()),
         static_calloc: Some(calloc(v)),
         ..program(path, true)
     }
 }
 
-fn stripped_static(path: &str) -> BinaryReport {
-    BinaryReport {
+fn stripped_static(path: &str) -> Binary {
+    Binary {
         libc: Some("static".into()),
         stripped_static: true,
         ..program(path, true)
@@ -169,7 +170,7 @@ fn stripped_static(path: &str) -> BinaryReport {
 struct Extra {
     /// C libraries that could not be read.
     unreadable: Vec<UnreadableFile>,
-    images: Vec<ImageReport>,
+    images: Vec<Image>,
     /// Files that are neither ELF, nor image, nor text, nor empty.
     opaque_files: u64,
     /// Text or empty files.
@@ -184,14 +185,14 @@ fn unreadable_libc(path: &str) -> UnreadableFile {
     }
 }
 
-fn image(path: &str, state: ImageState) -> ImageReport {
-    ImageReport {
+fn image(path: &str, state: ImageState) -> Image {
+    Image {
         path: path.into(),
-        kind: "ifs".into(),
+        kind: ImageKind::Container(ContainerKind::Ifs),
         offset: None,
         entries: 3,
         notes: vec![ImageNote {
-            kind: "damage".into(),
+            kind: NoteKind::Damage,
             detail: "UCL block truncated".into(),
             offset: Some(0x1234),
         }],
@@ -202,12 +203,7 @@ fn image(path: &str, state: ImageState) -> ImageReport {
 }
 
 /// Classify; every ELF file given counts as a file read, and so do the `extra` ones.
-fn judge_with(
-    os: &OsAssessment,
-    libc: &[LibcReport],
-    binaries: &[BinaryReport],
-    extra: &Extra,
-) -> Judged {
+fn judge_with(os: &OsAssessment, libc: &[Libc], binaries: &[Binary], extra: &Extra) -> Judged {
     let elf_files = (libc.len() + binaries.len()) as u64;
     let c = classify(&Findings {
         os,
@@ -241,7 +237,7 @@ struct Judged {
     reasons: Vec<String>,
 }
 
-fn judge(os: &OsAssessment, libc: &[LibcReport], binaries: &[BinaryReport]) -> Judged {
+fn judge(os: &OsAssessment, libc: &[Libc], binaries: &[Binary]) -> Judged {
     judge_with(os, libc, binaries, &Extra::default())
 }
 
@@ -258,8 +254,8 @@ fn rule_ids(c: &Judged) -> Vec<String> {
 struct Row {
     name: &'static str,
     os: OsAssessment,
-    libc: Vec<LibcReport>,
-    binaries: Vec<BinaryReport>,
+    libc: Vec<Libc>,
+    binaries: Vec<Binary>,
     extra: Extra,
     verdict: Verdict,
     ids: &'static [&'static str],
@@ -268,8 +264,8 @@ struct Row {
 fn row(
     name: &'static str,
     os: OsAssessment,
-    libc: Vec<LibcReport>,
-    binaries: Vec<BinaryReport>,
+    libc: Vec<Libc>,
+    binaries: Vec<Binary>,
     verdict: Verdict,
     ids: &'static [&'static str],
 ) -> Row {
@@ -389,7 +385,7 @@ fn rows() -> Vec<Row> {
             "R3 + family: unchecked static copy outside QNX (newlib)",
             not_qnx(),
             none(),
-            vec![BinaryReport {
+            vec![Binary {
                 qnx: false,
                 ..static_copy("firmware.elf", Unchecked)
             }],
@@ -940,7 +936,7 @@ fn the_table_covers_every_rule() {
 /// and its offset; past three images it counts the rest.
 #[test]
 fn damaged_images_are_named_with_their_state_and_counted_past_three() {
-    let judge_images = |images: Vec<ImageReport>| {
+    let judge_images = |images: Vec<Image>| {
         let extra = Extra {
             images,
             ..Extra::default()
@@ -960,7 +956,7 @@ fn damaged_images_are_named_with_their_state_and_counted_past_three() {
         r.contains("b.ifs (ifs image) could be read only in part"),
         "{r}"
     );
-    let three: Vec<ImageReport> = ["a", "b", "c"]
+    let three: Vec<Image> = ["a", "b", "c"]
         .iter()
         .map(|n| image(n, ImageState::Partial))
         .collect();

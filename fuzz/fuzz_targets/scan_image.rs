@@ -9,5 +9,5 @@ fuzz_target!(init: fuzz_support::quiet_contained_panics(), |data: &[u8]| {
     for e in &r.errors {
         assert!(e.path.starts_with("fuzz.img"), "error without the file's path: {e:?}");
     }
-    let _ = serde_json::to_string(&r);
+    let _ = serde_json::to_string(&badalloc_report::TargetReport::from(r));
 });

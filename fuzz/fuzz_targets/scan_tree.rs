@@ -8,7 +8,7 @@
 //! input is bounded by libFuzzer's -timeout (fuzz/run.sh: 60 s for this target, the most
 //! the work budget lets one scan take, docs/bounds.md).
 use badalloc_audit_core::scan::{scan, scan_bytes, ScanOptions};
-use badalloc_report::Verdict;
+use badalloc_report::{Report, Verdict};
 use fuzz_support::fuzz_tree;
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +22,7 @@ fuzz_target!(init: fuzz_support::quiet_contained_panics(), |data: &[u8]| {
         jobs: Some(1),
         progress: None,
     };
-    let report = scan(&[root.clone()], &options);
+    let report = Report::from(scan(&[root.clone()], &options));
     let t = &report.targets[0];
     assert_ne!(t.verdict, Verdict::Error, "{:?}", t.errors);
     assert_eq!(t.stats.files, files.len() as u64);

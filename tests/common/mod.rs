@@ -70,12 +70,26 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// The report of `badalloc-audit scan` (default options) on one PATH.
 pub fn scan_path(path: &std::path::Path) -> badalloc_report::TargetReport {
-    badalloc_audit_core::scan(
+    scan(
         &[path.to_path_buf()],
         &badalloc_audit_core::ScanOptions::default(),
     )
     .targets
     .remove(0)
+}
+
+/// The report of `badalloc-audit scan` on the PATHs: the audit's findings as the report
+/// gives them (the wire types of the JSON contract).
+pub fn scan(
+    paths: &[PathBuf],
+    options: &badalloc_audit_core::ScanOptions,
+) -> badalloc_report::Report {
+    badalloc_report::Report::from(badalloc_audit_core::scan(paths, options))
+}
+
+/// The report of one file's bytes examined in memory (`scan::scan_bytes`).
+pub fn scan_bytes(name: &str, bytes: &[u8]) -> badalloc_report::TargetReport {
+    badalloc_report::TargetReport::from(badalloc_audit_core::scan::scan_bytes(name, bytes))
 }
 
 /// The images `scan` examined at the top level of a file: (offset, kind, state), sorted.

@@ -234,9 +234,43 @@ pub fn release_status(release: Release) -> ReleaseStatus {
     }
 }
 
+/// Names the C library a calloc comes from, from file names and the call chain. Only the
+/// libraries with a BadAlloc history (docs/shared facts) and the common checked ones.
+pub fn recognise_library(
+    path: &str,
+    soname: Option<&str>,
+    chain: &[String],
+) -> Option<&'static FamilyLibrary> {
+    let name = path.rsplit(['/', '!']).next().unwrap_or(path);
+    let soname = soname.unwrap_or("");
+    let has = |s: &str| name.contains(s) || soname.contains(s);
+    if chain.iter().any(|f| f == "_calloc_r" || f == "_malloc_r") {
+        Some(&NEWLIB)
+    } else if has("uClibc") || soname == "libc.so.0" || name == "libc.so.0" {
+        Some(&UCLIBC)
+    } else if has("klibc") {
+        Some(&KLIBC)
+    } else if has("musl") {
+        Some(&MUSL)
+    } else if soname == "libc.so.6" || name.starts_with("libc-2.") {
+        Some(&GLIBC)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_libraries() {
+        let chain = vec!["calloc".to_string(), "_calloc_r".to_string()];
+        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.name == "newlib"));
+        assert!(recognise_library("lib/libuClibc-1.0.30.so", None, &[])
+            .is_some_and(|l| l.name.starts_with("uClibc")));
+        assert_eq!(recognise_library("lib/libfoo.so", None, &[]), None);
+    }
 
     #[test]
     fn vendor_ranges() {

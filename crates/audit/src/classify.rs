@@ -4,20 +4,19 @@
 //! The code of calloc outranks every label: a release string says what a build was meant
 //! to be; the machine code says what it does. Unknown stays inconclusive, never safe.
 
+use crate::advisory::recognise_library;
 use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
 use crate::evidence::{OsAssessment, Release};
-use crate::report::findings::recognise_library;
-use crate::report::{
-    BinaryReport, CallocReport, CallocVerdict, Confidence, ImageReport, ImageState, LibcReport,
-    Verdict,
+use crate::model::{
+    Binary, CallocFinding, CallocVerdict, Confidence, Image, ImageState, Libc, Verdict,
 };
 use crate::rules::{Gives, Reason, Rule};
 
 /// What classification needs from a target.
 pub struct Findings<'a> {
     pub os: &'a OsAssessment,
-    pub libc: &'a [LibcReport],
-    pub binaries: &'a [BinaryReport],
+    pub libc: &'a [Libc],
+    pub binaries: &'a [Binary],
     /// Number of ELF files examined: none means there was nothing to judge.
     pub elf_files: u64,
     /// Files named like a C library that could not be read or decoded: their calloc was
@@ -25,7 +24,7 @@ pub struct Findings<'a> {
     pub unreadable_libc: &'a [UnreadableFile],
     /// Images found (opened or only recognised), nested ones included; their `state` says
     /// how much of each was read (rule DAMAGED-IMAGE).
-    pub images: &'a [ImageReport],
+    pub images: &'a [Image],
     /// Files read from disk, and how many of them are of an unknown format: not ELF, no
     /// image, not text and not empty (rule NOT-FIRMWARE).
     pub files: u64,
@@ -109,7 +108,7 @@ const MAX_NAMED_IMAGES: usize = 3;
 /// `evidence::assess`). An affected verdict stands; the images are named either way, with
 /// the damage, its offset, and what to do.
 fn damaged_images(f: &Findings<'_>, c: &mut Classification) {
-    let damaged: Vec<&ImageReport> = f
+    let damaged: Vec<&Image> = f
         .images
         .iter()
         .filter(|i| i.state != ImageState::Complete)
@@ -129,7 +128,7 @@ fn damaged_images(f: &Findings<'_>, c: &mut Classification) {
                 ImageState::Unreadable => "could not be read",
                 _ => "could be read only in part",
             };
-            format!("{} ({} image) {state}{what}", i.path, i.kind)
+            format!("{} ({} image) {state}{what}", i.path, i.kind.as_str())
         })
         .collect();
     if damaged.len() > MAX_NAMED_IMAGES {
@@ -158,14 +157,14 @@ fn damaged_images(f: &Findings<'_>, c: &mut Classification) {
 
 /// The calloc copies of a target that classification weighs.
 struct Copies<'a> {
-    qnx_libcs: Vec<&'a LibcReport>,
-    unchecked_libc: Vec<&'a LibcReport>,
-    unchecked_static: Vec<&'a BinaryReport>,
+    qnx_libcs: Vec<&'a Libc>,
+    unchecked_libc: Vec<&'a Libc>,
+    unchecked_static: Vec<&'a Binary>,
 }
 
 impl<'a> Copies<'a> {
     fn of(f: &Findings<'a>) -> Copies<'a> {
-        let qnx_libcs: Vec<&LibcReport> = f.libc.iter().filter(|l| l.qnx).collect();
+        let qnx_libcs: Vec<&Libc> = f.libc.iter().filter(|l| l.qnx).collect();
         let unchecked_libc = qnx_libcs
             .iter()
             .copied()
@@ -273,7 +272,7 @@ fn not_qnx(f: &Findings<'_>, copies: &Copies<'_>, unreadable: Option<&str>) -> C
     let statics = copies.unchecked_static.iter().map(|b| {
         let c = b.static_calloc.as_ref();
         let chain = c.map(|c| c.chain.as_slice()).unwrap_or_default();
-        let note = c.map(CallocReport::located_note).unwrap_or_default();
+        let note = c.map(CallocFinding::located_note).unwrap_or_default();
         (
             b.path.as_str(),
             recognise_library(&b.path, None, chain),
@@ -318,7 +317,7 @@ fn unchecked_code(copies: &Copies<'_>) -> Vec<Reason> {
             format_args!(
                 "{} carries its own statically linked calloc{} without an overflow test (replacing libc does not fix it): {why}",
                 b.path,
-                c.map(CallocReport::located_note).unwrap_or_default()
+                c.map(CallocFinding::located_note).unwrap_or_default()
             ),
         ));
     }
@@ -443,7 +442,7 @@ fn release_rule(
 /// What the search for calloc left undecided in stripped static QNX programs: the outcome
 /// where it located no calloc (or an undecided one), and calloc-like functions without an
 /// overflow test, named as the guesses they are. Neither changes the verdict.
-fn stripped_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
+fn stripped_caveat(binaries: &[Binary]) -> Option<Reason> {
     let mut open: Vec<String> = Vec::new();
     let mut count = 0usize;
     for b in binaries.iter().filter(|b| b.qnx && b.stripped_static) {
@@ -451,7 +450,7 @@ fn stripped_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
             .static_calloc
             .as_ref()
             .filter(|c| c.verdict != CallocVerdict::Unknown);
-        let like: Vec<&CallocReport> = b
+        let like: Vec<&CallocFinding> = b
             .calloc_search
             .iter()
             .flat_map(|s| &s.calloc_like)
@@ -500,7 +499,7 @@ fn stripped_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
 /// its executable segments...): as undecided as a stripped program, so never hidden
 /// behind the verdict the C library gives. Stripped static QNX programs are left to
 /// `stripped_caveat`, which says how their copy was located.
-fn unknown_copies_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
+fn unknown_copies_caveat(binaries: &[Binary]) -> Option<Reason> {
     let unknown: Vec<String> = binaries
         .iter()
         .filter(|b| !(b.qnx && b.stripped_static))
@@ -525,14 +524,14 @@ fn unknown_copies_caveat(binaries: &[BinaryReport]) -> Option<Reason> {
 
 /// Whether every QNX C library's calloc was checked (one that could not be read was not),
 /// and the part of a reason that says what the code of calloc showed.
-fn code_of_calloc(qnx_libcs: &[&LibcReport], unreadable: Option<&str>) -> (bool, String) {
+fn code_of_calloc(qnx_libcs: &[&Libc], unreadable: Option<&str>) -> (bool, String) {
     // Every C library checked: one that could not be read was not.
     let readable_checked = !qnx_libcs.is_empty()
         && qnx_libcs
             .iter()
             .all(|l| l.calloc.verdict == CallocVerdict::Checked);
     let libc_checked = readable_checked && unreadable.is_none();
-    let libc_unknown: Vec<&LibcReport> = qnx_libcs
+    let libc_unknown: Vec<&Libc> = qnx_libcs
         .iter()
         .copied()
         .filter(|l| l.calloc.verdict == CallocVerdict::Unknown)
@@ -596,39 +595,47 @@ fn describe_release(os: &OsAssessment) -> String {
 mod tests {
     use super::*;
     use crate::evidence::{ReleaseEstimate, ReleaseFloor};
-    use crate::report::CallocSearchReport;
+    use crate::model::test_support::{calloc, static_program};
+    use crate::model::{CallocSearch, ImageKind, ImageNote, NoteKind};
     use crate::rules::RULES;
-    use serde_json::json;
+    use badalloc_calloc::locate::SearchOutcome;
+    use badalloc_formats::ContainerKind;
 
-    fn libc(verdict: &str, qnx: bool) -> LibcReport {
-        serde_json::from_value(json!({
-            "path": "lib/libc.so.3", "soname": "libc.so.3", "arch": "x86", "version": null,
-            "qnx": qnx,
-            "calloc": {"verdict": verdict, "function": null, "address": "0x10",
-                       "reason": "why", "chain": [], "evidence": []}
-        }))
-        .unwrap()
+    fn libc(verdict: &str, qnx: bool) -> Libc {
+        Libc {
+            path: "lib/libc.so.3".into(),
+            soname: Some("libc.so.3".into()),
+            arch: "x86".into(),
+            version: None,
+            qnx,
+            calloc: calloc(verdict, "0x10", "why"),
+            sha256: None,
+        }
     }
 
-    fn static_copy(verdict: &str, qnx: bool, stripped: bool) -> BinaryReport {
-        serde_json::from_value(json!({
-            "path": "bin/a", "arch": "x86", "type": "executable", "interpreter": null,
-            "needed": [], "libc": "static", "qnx": qnx, "imports_calloc": false,
-            "imports_malloc": false, "imports_realloc": false,
-            "static_calloc": {"verdict": verdict, "function": null, "address": "0x10",
-                              "reason": "why", "chain": [], "evidence": []},
-            "network": false, "network_imports": [], "stripped_static": stripped
-        }))
-        .unwrap()
+    fn static_copy(verdict: &str, qnx: bool, stripped: bool) -> Binary {
+        Binary {
+            static_calloc: Some(calloc(verdict, "0x10", "why")),
+            stripped_static: stripped,
+            ..static_program("bin/a", qnx)
+        }
     }
 
-    fn image(state: &str) -> ImageReport {
-        serde_json::from_value(json!({
-            "path": "fw.ifs", "kind": "ifs", "offset": null, "entries": 3, "state": state,
-            "notes": [{"kind": "damage", "detail": "bad checksum", "offset": 64}],
-            "boot_script": []
-        }))
-        .unwrap()
+    fn image(state: ImageState) -> Image {
+        Image {
+            path: "fw.ifs".into(),
+            kind: ImageKind::Container(ContainerKind::Ifs),
+            offset: None,
+            entries: 3,
+            notes: vec![ImageNote {
+                kind: NoteKind::Damage,
+                detail: "bad checksum".into(),
+                offset: Some(64),
+            }],
+            boot_script: vec![],
+            state,
+            same_content: vec![],
+        }
     }
 
     fn qnx(exact: Option<Release>, confidence: Confidence) -> OsAssessment {
@@ -648,9 +655,9 @@ mod tests {
     #[derive(Default)]
     struct Case {
         os: OsAssessment,
-        libc: Vec<LibcReport>,
-        binaries: Vec<BinaryReport>,
-        images: Vec<ImageReport>,
+        libc: Vec<Libc>,
+        binaries: Vec<Binary>,
+        images: Vec<Image>,
         unreadable: Vec<UnreadableFile>,
         elf_files: u64,
         opaque_files: u64,
@@ -864,7 +871,7 @@ mod tests {
     fn damaged_image_lowers_to_inconclusive_but_keeps_affected() {
         let c = Case {
             os: qnx(V710, Confidence::High),
-            images: vec![image("partial")],
+            images: vec![image(ImageState::Partial)],
             elf_files: 1,
             ..Case::default()
         };
@@ -940,21 +947,22 @@ mod tests {
     /// as a guess (a checked one is not), after what was said of the copy.
     #[test]
     fn stripped_caveat_names_what_the_search_left_open() {
-        let search = |like: &[&str]| {
-            serde_json::from_value::<CallocSearchReport>(json!({
-                "outcome": "found", "detail": "searched", "candidates": 9, "probed": 3,
-                "calloc_like": like.iter().map(|v| json!({"verdict": v, "function": null,
-                    "address": format!("0x{v}"), "reason": "multiplies", "chain": [],
-                    "evidence": []})).collect::<Vec<_>>()
-            }))
-            .unwrap()
+        let search = |like: &[&str]| CallocSearch {
+            outcome: SearchOutcome::Found,
+            detail: "searched".into(),
+            candidates: 9,
+            probed: 3,
+            calloc_like: like
+                .iter()
+                .map(|v| calloc(v, &format!("0x{v}"), "multiplies"))
+                .collect(),
         };
         let program = |copy: &str, like: &[&str]| {
             let mut b = static_copy(copy, true, true);
             b.calloc_search = Some(search(like));
             b
         };
-        let caveat = |b: BinaryReport| {
+        let caveat = |b: Binary| {
             let c = Case {
                 os: qnx(V710, Confidence::High),
                 binaries: vec![b],

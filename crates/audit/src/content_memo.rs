@@ -16,10 +16,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::container::block_memo::BlockMemo;
 use crate::facts::{is_libc_name, FileFacts};
 use crate::image_memo::ImageMemo;
 use crate::FormatError;
+use badalloc_formats::block_memo::BlockMemo;
 
 /// Memory kept for the facts of examined ELF files, across the scan of one target.
 pub const MAX_ELF_MEMO_BYTES: usize = 16 << 20;
@@ -128,7 +128,7 @@ fn cost_of(examined: &ElfExamined) -> usize {
 pub(crate) struct ScanMemo {
     pub(crate) images: ImageMemo,
     pub(crate) elves: ElfMemo,
-    /// Set as each worker thread's block memo ([`crate::container::block_memo::with_memo`]).
+    /// Set as each worker thread's block memo ([`badalloc_formats::block_memo::with_memo`]).
     pub(crate) blocks: Arc<BlockMemo>,
 }
 
@@ -137,7 +137,7 @@ mod tests {
     use super::*;
 
     fn examined(path: &str, soname: Option<&str>) -> ElfExamined {
-        let elf = crate::elf::ElfFile::parse(include_bytes!("../../../fixtures/qnx/i686/ls"))
+        let elf = badalloc_elf::ElfFile::parse(include_bytes!("../../../fixtures/qnx/i686/ls"))
             .expect("fixture parses");
         let mut facts = crate::facts::facts_of(path, &elf, None);
         facts.soname = soname.map(str::to_string);

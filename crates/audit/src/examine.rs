@@ -7,22 +7,24 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::container::carve::{self, Layout, Taken};
-use crate::container::{self, ifs, Container, ContainerKind, Entry, EntryType, Limits, Loc};
 use crate::content_memo::{ElfExamined, ElfMemo, NameClass, ScanMemo};
-use crate::elf::{is_elf, ElfFile};
-use crate::facts::{facts_of, hex_of, FileFacts};
+use crate::facts::{facts_of, hex_of};
 use crate::image_memo::{Examined, ImageMemo, Mark};
-use crate::report::{
-    CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SameContent, SymlinkReport,
+use crate::model::{
+    CallocFinding, Image, ImageKind, ImageNote, ImageState, NoteKind, SameContent, ScanError,
+    Symlink, TargetKind,
 };
+use crate::outcome::FileOutcome;
 use crate::source::read::describe_read_error;
 use crate::source::{read_file, Pager};
 use crate::surface;
-use crate::work_budget::{
+use crate::ErrorKind;
+use badalloc_elf::{is_elf, ElfFile};
+use badalloc_formats::carve::{self, Layout, Taken};
+use badalloc_formats::work_budget::{
     FileWork, ScanWork, MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
 };
-use crate::ErrorKind;
+use badalloc_formats::{ifs, Container, ContainerKind, Entry, EntryType, Limits, Loc};
 
 /// How deep images may nest (fw.tar.gz → tar → QNX6 → IFS is four levels). Real firmware
 /// nests a few levels; the bound stops a crafted image that contains itself.
@@ -33,7 +35,7 @@ pub const MAX_NESTING: usize = 6;
 /// decompressed from an IFS inside it, a QNX6 file read out of fragmented blocks...).
 ///
 /// Each image is opened with `max_expanded` = what is left of the budget after everything
-/// its ancestors hold (never more than [`container::DEFAULT_MAX_EXPANDED`]), and each entry
+/// its ancestors hold (never more than [`badalloc_formats::DEFAULT_MAX_EXPANDED`]), and each entry
 /// read out of it is charged before its own contents are examined; an image that would go
 /// past the budget is reported as an error at its virtual path and skipped. Two budgets
 /// are the most one file can make the scanner hold: the budget itself, plus one entry read
@@ -50,32 +52,6 @@ pub const MAX_SAME_CONTENT_LISTED: usize = 10_000;
 /// Errors listed for reading the files of one image (extents past its end...); one more
 /// error counts the others.
 pub const MAX_ENTRY_ERRORS_LISTED: usize = 1_000;
-
-/// What examining one file (and everything inside it) produced.
-#[derive(Default)]
-pub(crate) struct FileOutcome {
-    pub(crate) facts: Vec<FileFacts>,
-    pub(crate) errors: Vec<ErrorReport>,
-    pub(crate) symlinks: Vec<SymlinkReport>,
-    pub(crate) images: Vec<ImageReport>,
-    /// Bytes read from disk.
-    pub(crate) bytes: u64,
-    /// Files examined inside images.
-    pub(crate) image_files: u64,
-    /// Images reported from the memo.
-    pub(crate) reused_images: u64,
-    /// Programs started at boot: (program base name, the script that starts it).
-    pub(crate) started: Vec<(String, String)>,
-    /// What the file at the top is: `elf`, an image kind, `raw-dump` or `file`.
-    pub(crate) kind: &'static str,
-    /// The file itself could not be read (its error is in `errors`).
-    pub(crate) unread: bool,
-    /// The file is none of these and not text either (nor empty): bytes of an unknown or
-    /// encrypted format, which may be firmware.
-    pub(crate) opaque: bool,
-    /// Images not opened and files not examined for want of work budget.
-    pub(crate) work_cut: u64,
-}
 
 /// Examine the file at `full`, reported as `rel`; `memo`: the images and ELF files of its
 /// scan target already examined; `work`: the extra work the files of the target may still do.
@@ -97,14 +73,14 @@ pub(crate) fn examine_path(
             examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk), elves)
         }
         Err(e) => FileOutcome {
-            errors: vec![ErrorReport {
+            errors: vec![ScanError {
                 path: rel.to_string(),
                 offset: None,
                 kind: ErrorKind::Unreadable,
                 message: format!("could not be read: {}", describe_read_error(&e)),
             }],
             unread: true,
-            kind: "file",
+            kind: TargetKind::File,
             ..Default::default()
         },
     }
@@ -145,7 +121,7 @@ fn examine_bytes_on_disk(
 ) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: data.len() as u64,
-        kind: "file",
+        kind: TargetKind::File,
         ..Default::default()
     };
     let work = FileWork::new(data.len() as u64, extra_work, scan_work);
@@ -191,20 +167,20 @@ impl Level<'_> {
 /// Entries read out of a mapped image between two page releases.
 const RELEASE_EVERY: u64 = 32 << 20;
 
-fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome) -> &'static str {
+fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome) -> TargetKind {
     if is_elf(data) {
         examine_elf(path, data, at.elves, out);
-        return "elf";
+        return TargetKind::Elf;
     }
     if surface::is_startup_script(path)
         && data.len() <= surface::MAX_SCRIPT_BYTES
-        && container::detect(data).is_none()
+        && badalloc_formats::detect(data).is_none()
     {
         let text = String::from_utf8_lossy(data);
         for prog in surface::programs_started(path, &text) {
             out.started.push((prog, path.to_string()));
         }
-        return "file";
+        return TargetKind::File;
     }
     // The image the file starts with, then those carved from outside it, as `ls` lists
     // them (`carve::images_of`).
@@ -229,13 +205,9 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
             cut.reason()
         );
         let vpath = format!("{path}@{:#x}", cut.first);
-        out.images.push(unread_image(
-            &vpath,
-            cut.kind.name(),
-            Some(cut.first),
-            &message,
-        ));
-        out.errors.push(ErrorReport {
+        out.images
+            .push(unread_image(&vpath, cut.kind, Some(cut.first), &message));
+        out.errors.push(ScanError {
             path: path.to_string(),
             offset: Some(cut.first),
             kind: ErrorKind::BoundHit,
@@ -243,16 +215,16 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
         });
     }
     match layout {
-        Layout { carved: 1.., .. } => "raw-dump",
+        Layout { carved: 1.., .. } => TargetKind::RawDump,
         Layout {
             at_start: Some(kind),
             ..
-        } => kind.name(),
+        } => TargetKind::Image(kind),
         _ => {
             if at.depth == 0 {
                 out.opaque = !is_text(data);
             }
-            "file"
+            TargetKind::File
         }
     }
 }
@@ -265,14 +237,14 @@ fn is_text(data: &[u8]) -> bool {
 
 /// An image recognised but not opened: its report entry (state `unreadable`, the reason
 /// as a `damage` note).
-fn unread_image(path: &str, kind: &str, carved_at: Option<u64>, why: &str) -> ImageReport {
-    ImageReport {
+fn unread_image(path: &str, kind: ContainerKind, carved_at: Option<u64>, why: &str) -> Image {
+    Image {
         path: path.to_string(),
-        kind: kind.to_string(),
+        kind: ImageKind::Container(kind),
         offset: carved_at,
         entries: 0,
         notes: vec![ImageNote {
-            kind: "damage".into(),
+            kind: NoteKind::Damage,
             detail: why.to_string(),
             offset: None,
         }],
@@ -298,8 +270,8 @@ fn open_image(
             kind.name()
         );
         out.images
-            .push(unread_image(path, kind.name(), carved_at, &message));
-        out.errors.push(ErrorReport {
+            .push(unread_image(path, kind, carved_at, &message));
+        out.errors.push(ScanError {
             path: path.to_string(),
             offset: carved_at,
             kind: ErrorKind::BoundHit,
@@ -325,10 +297,12 @@ fn open_image(
     // What the image decodes is bounded by the memory and the work left, whichever is less.
     let work_left = at.work.left();
     let limits = Limits {
-        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget).min(work_left),
+        max_expanded: badalloc_formats::DEFAULT_MAX_EXPANDED
+            .min(budget)
+            .min(work_left),
         ..Limits::default()
     };
-    let opened = container::open(data, kind, &limits).and_then(|image| {
+    let opened = badalloc_formats::open(data, kind, &limits).and_then(|image| {
         // Charged once opened (another file may have drawn the scan's extra meanwhile).
         if at.work.charge(image.resident_bytes()) {
             Ok(image)
@@ -345,13 +319,13 @@ fn open_image(
     let image = match opened {
         Ok(c) => c,
         Err(e) => {
-            let work_bound = work_left < container::DEFAULT_MAX_EXPANDED.min(budget);
+            let work_bound = work_left < badalloc_formats::DEFAULT_MAX_EXPANDED.min(budget);
             out.work_cut += u64::from(work_bound);
             let why = open_error(&e.message, budget, work_bound.then_some(work_left));
-            let mut unread = unread_image(path, kind.name(), carved_at, &why);
+            let mut unread = unread_image(path, kind, carved_at, &why);
             unread.notes[0].offset = e.offset;
             out.images.push(unread);
-            out.errors.push(ErrorReport {
+            out.errors.push(ScanError {
                 path: path.to_string(),
                 offset: e.offset,
                 kind: e.kind,
@@ -362,8 +336,8 @@ fn open_image(
     };
     let mut report = image_report(path, kind, carved_at, image.as_ref());
     // Where decoding stopped is an error of the image too, as where opening failed is.
-    for d in report.notes.iter().filter(|n| n.kind == "damage") {
-        out.errors.push(ErrorReport {
+    for d in report.notes.iter().filter(|n| n.kind == NoteKind::Damage) {
+        out.errors.push(ScanError {
             path: path.to_string(),
             offset: d.offset,
             kind: image.damage().map_or(ErrorKind::Corrupt, |e| e.kind),
@@ -409,7 +383,7 @@ fn open_error(message: &str, memory_left: u64, work_left: Option<u64>) -> String
         ),
         // A nested image opened with less than the usual cap says so, whatever the error:
         // the budget may be why.
-        None if memory_left < container::DEFAULT_MAX_EXPANDED => format!(
+        None if memory_left < badalloc_formats::DEFAULT_MAX_EXPANDED => format!(
             "{message} (memory budget of the file: {memory_left} of {MAX_EXPANDED_PER_FILE} \
              bytes left)"
         ),
@@ -423,34 +397,33 @@ fn image_report(
     path: &str,
     kind: ContainerKind,
     carved_at: Option<u64>,
-    image: &dyn container::Container,
-) -> ImageReport {
-    let notes: Vec<ImageNote> = image
-        .notes()
-        .iter()
-        // The IFS reader decodes the boot script into a note: reported once, as lines.
-        .filter(|n| n.kind != "boot-script")
-        .map(|n| ImageNote {
-            kind: n.kind.clone(),
-            detail: n.detail.clone(),
-            offset: n.offset,
-        })
-        .collect();
-    let damaged = notes
-        .iter()
-        .any(|n| ImageReport::DAMAGE_NOTES.contains(&n.kind.as_str()));
-    ImageReport {
+    image: &dyn badalloc_formats::Container,
+) -> Image {
+    let mut notes = Vec::new();
+    let mut boot_script = None;
+    for n in image.notes() {
+        match NoteKind::from_name(&n.kind) {
+            // The IFS reader decodes the boot script into a note: reported once, as lines.
+            NoteKind::BootScript => {
+                if boot_script.is_none() {
+                    boot_script = Some(n.detail.lines().map(str::to_string).collect());
+                }
+            }
+            kind => notes.push(ImageNote {
+                kind,
+                detail: n.detail.clone(),
+                offset: n.offset,
+            }),
+        }
+    }
+    let damaged = notes.iter().any(|n| n.kind.is_damage());
+    Image {
         path: path.to_string(),
-        kind: kind.name().to_string(),
+        kind: ImageKind::Container(kind),
         offset: carved_at,
         entries: image.entries().len() as u64,
         notes,
-        boot_script: image
-            .notes()
-            .iter()
-            .find(|n| n.kind == "boot-script")
-            .map(|n| n.detail.lines().map(str::to_string).collect())
-            .unwrap_or_default(),
+        boot_script: boot_script.unwrap_or_default(),
         state: if damaged {
             ImageState::Partial
         } else {
@@ -471,14 +444,18 @@ fn examine_entries(
     image: &dyn Container,
     budget: u64,
     at: &Level<'_>,
-    report: &mut ImageReport,
+    report: &mut Image,
     out: &mut FileOutcome,
 ) {
     let mut tally = EntryTally::default();
     let mut read_since_release = 0u64;
     for (index, entry) in image.entries().iter().enumerate() {
         // A file system's own bookkeeping (ETFS `.badblks`, `.counts`) is listed, not examined.
-        if entry.flags.iter().any(|f| f == container::FS_METADATA_FLAG) {
+        if entry
+            .flags
+            .iter()
+            .any(|f| f == badalloc_formats::FS_METADATA_FLAG)
+        {
             continue;
         }
         let vpath = format!("{path}!/{}", entry.path);
@@ -525,7 +502,7 @@ fn examine_entries(
                     }
                 }
             }
-            EntryType::Symlink => out.symlinks.push(SymlinkReport {
+            EntryType::Symlink => out.symlinks.push(Symlink {
                 path: vpath,
                 target: entry.link_target.clone().unwrap_or_default(),
             }),
@@ -588,7 +565,7 @@ impl EntryAt {
 impl EntryTally {
     fn same(
         &mut self,
-        report: &mut ImageReport,
+        report: &mut Image,
         path: String,
         same_as: String,
         image: &dyn Container,
@@ -607,7 +584,7 @@ impl EntryTally {
     /// A file that cannot be read: a part of the image lost.
     fn error(
         &mut self,
-        report: &mut ImageReport,
+        report: &mut Image,
         out: &mut FileOutcome,
         path: String,
         e: crate::FormatError,
@@ -617,12 +594,12 @@ impl EntryTally {
             self.errors_listed += 1;
             if !report.notes.iter().any(|n| n.detail == e.message) {
                 report.notes.push(ImageNote {
-                    kind: "error".into(),
+                    kind: NoteKind::Error,
                     detail: e.message.clone(),
                     offset: e.offset,
                 });
             }
-            out.errors.push(ErrorReport {
+            out.errors.push(ScanError {
                 path,
                 offset: e.offset,
                 kind: e.kind,
@@ -637,7 +614,7 @@ impl EntryTally {
     /// The image is then read only in part: what was not examined may decide the verdict.
     fn cut(
         &mut self,
-        report: &mut ImageReport,
+        report: &mut Image,
         out: &mut FileOutcome,
         path: String,
         image: &dyn Container,
@@ -660,11 +637,11 @@ impl EntryTally {
                 at.decoded
             );
             report.notes.push(ImageNote {
-                kind: "error".into(),
+                kind: NoteKind::Error,
                 detail: format!("{path}: {message}"),
                 offset,
             });
-            out.errors.push(ErrorReport {
+            out.errors.push(ScanError {
                 path,
                 offset,
                 kind: ErrorKind::BoundHit,
@@ -674,9 +651,9 @@ impl EntryTally {
     }
 
     /// Count what was not listed, in the image's report and errors.
-    fn finish(self, path: &str, report: &mut ImageReport, out: &mut FileOutcome) {
+    fn finish(self, path: &str, report: &mut Image, out: &mut FileOutcome) {
         if let Some(first) = self.first_uncounted {
-            out.errors.push(ErrorReport {
+            out.errors.push(ScanError {
                 path: path.to_string(),
                 offset: first.offset,
                 kind: ErrorKind::BoundHit,
@@ -690,7 +667,7 @@ impl EntryTally {
             });
         }
         if self.errors_unlisted > 0 {
-            out.errors.push(ErrorReport {
+            out.errors.push(ScanError {
                 path: path.to_string(),
                 offset: report.offset,
                 kind: ErrorKind::BoundHit,
@@ -704,7 +681,7 @@ impl EntryTally {
         if let Some(first) = self.first_unlisted {
             // Examined (as the file they share their bytes with), but the report does not
             // name them: a bound cut the listing.
-            out.errors.push(ErrorReport {
+            out.errors.push(ScanError {
                 path: path.to_string(),
                 offset: first.offset,
                 kind: ErrorKind::BoundHit,
@@ -716,7 +693,7 @@ impl EntryTally {
                 ),
             });
             report.notes.push(ImageNote {
-                kind: "same-content".into(),
+                kind: NoteKind::SameContent,
                 detail: format!(
                     "{} more files have the bytes of a file examined before in this image \
                      (the first {MAX_SAME_CONTENT_LISTED} are listed in same_content)",
@@ -749,7 +726,7 @@ fn examine_elf(path: &str, data: &[u8], memo: Option<&ElfMemo>, out: &mut FileOu
 
 /// Add what examining an ELF file gave to `out`, as the file at `path`.
 fn report_elf(path: &str, examined: &ElfExamined, out: &mut FileOutcome) {
-    let error = |e: &crate::FormatError| ErrorReport {
+    let error = |e: &crate::FormatError| ScanError {
         path: path.to_string(),
         offset: e.offset,
         kind: e.kind,
@@ -773,7 +750,7 @@ fn examine_elf_bytes(path: &str, data: &[u8], digest: &[u8; 32]) -> ElfExamined 
     let elf = ElfFile::parse(data)?;
     let (calloc, calloc_error) = match calloc_of(&elf) {
         Ok(c) => (c, None),
-        Err(e) => (Some(CallocReport::unknown(&e.message)), Some(e)),
+        Err(e) => (Some(CallocFinding::unknown(&e.message)), Some(e)),
     };
     let mut facts = facts_of(path, &elf, calloc);
     crate::facts::add_calloc_search(&mut facts, &elf);
@@ -786,11 +763,11 @@ fn examine_elf_bytes(path: &str, data: &[u8], digest: &[u8; 32]) -> ElfExamined 
 /// The analysis runs third-party instruction decoders over hostile bytes: a panic in one of
 /// them (a decoder bug) becomes an error for this file, located at its calloc, and the scan
 /// goes on.
-fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocReport>, crate::FormatError> {
-    match crate::guard::contain(|| crate::calloc::analyze_calloc_brief(elf)) {
-        Some(a) => Ok(a.map(CallocReport::from)),
+fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocFinding>, crate::FormatError> {
+    match badalloc_elf::guard::contain(|| badalloc_calloc::analyze_calloc_brief(elf)) {
+        Some(a) => Ok(a.map(CallocFinding::from)),
         None => {
-            let offset = crate::calloc::locate_calloc(elf)
+            let offset = badalloc_calloc::locate_calloc(elf)
                 .and_then(|s| elf.bytes_at(s.addr & !1))
                 .and_then(|b| (b.as_ptr() as usize).checked_sub(elf.data.as_ptr() as usize))
                 .map(|o| o as u64);

@@ -1,12 +1,14 @@
 //! Per-file facts: everything the verdict needs from one ELF file, owned, so the file's
 //! bytes can be released as soon as it has been examined.
 
-use crate::calloc::locate::{locate, needs_search, Search, SearchOutcome};
-use crate::calloc::signature::{self, Signature, Window};
-use crate::elf::{ElfFile, ElfType, OffsetMismatch, SymbolSource};
 use crate::kernel::find_kernel_release;
 pub use crate::kernel::KernelRelease;
-use crate::report::{CallocLocation, CallocReport, CallocSearchReport, Confidence, EvidenceLine};
+use crate::model::{
+    CallocFinding, CallocLocation, CallocSearch, Confidence, EvidenceLine, Identified, LocatedBy,
+};
+use badalloc_calloc::locate::{locate, needs_search, Search, SearchOutcome};
+use badalloc_calloc::signature::{self, Signature, Window};
+use badalloc_elf::{ElfFile, ElfType, OffsetMismatch, SymbolSource};
 
 /// Imports that make a binary network-facing (BlackBerry: exploitation needs an exposed service).
 pub const SOCKET_API: &[&str] = &[
@@ -101,7 +103,7 @@ pub struct FileFacts {
     /// This file is a C library (SONAME, or file name, `libc.so.N`).
     pub is_libc: bool,
     /// The calloc this file carries (exported by a libc, or a static copy), analysed.
-    pub calloc: Option<CallocReport>,
+    pub calloc: Option<CallocFinding>,
     /// A stripped static program: the search for its calloc (see [`add_calloc_search`]).
     pub calloc_search: Option<CallocSearchFacts>,
     /// A named calloc's code (each function of its chain), to be looked for in the
@@ -167,7 +169,7 @@ pub fn qnx_compiler_target(comment: &str) -> Option<String> {
 
 /// Extract the facts of one parsed ELF file. `calloc` is the analysis result, computed by the
 /// caller only where a calloc exists.
-pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> FileFacts {
+pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocFinding>) -> FileFacts {
     let mut markers = Vec::new();
     if let Some(interp) = elf.interpreter.filter(|i| i.contains("ldqnx")) {
         markers.push(QnxMarker::Interpreter(interp.to_string()));
@@ -244,7 +246,7 @@ pub fn facts_of(path: &str, elf: &ElfFile<'_>, calloc: Option<CallocReport>) -> 
 /// callocs of the whole target are known ([`apply_calloc_signatures`]).
 #[derive(Debug, Clone)]
 pub struct CallocSearchFacts {
-    pub report: CallocSearchReport,
+    pub report: CallocSearch,
     /// The code at the entries of functions that multiply their first two arguments.
     pub windows: Vec<Window>,
 }
@@ -253,9 +255,13 @@ pub struct CallocSearchFacts {
 /// of its named calloc, or, for a statically linked program without symbols, the search
 /// for its copy of calloc by behaviour. Decoder panics on hostile bytes become a warning.
 pub fn add_calloc_search(facts: &mut FileFacts, elf: &ElfFile<'_>) {
-    if let Some(c) = facts.calloc.as_ref().filter(|c| c.located_by() == "symbol") {
+    if let Some(c) = facts
+        .calloc
+        .as_ref()
+        .filter(|c| c.located_by() == LocatedBy::Symbol)
+    {
         let path = &facts.path;
-        facts.calloc_signatures = crate::guard::contain(|| {
+        facts.calloc_signatures = badalloc_elf::guard::contain(|| {
             c.chain_links
                 .iter()
                 .filter_map(|l| {
@@ -271,7 +277,7 @@ pub fn add_calloc_search(facts: &mut FileFacts, elf: &ElfFile<'_>) {
         return;
     }
     let Some(search) =
-        crate::guard::contain(|| crate::calloc::ir::with_text(false, || locate(elf)))
+        badalloc_elf::guard::contain(|| badalloc_calloc::ir::with_text(false, || locate(elf)))
     else {
         facts.warnings.push(crate::FormatError {
             offset: None,
@@ -286,12 +292,12 @@ pub fn add_calloc_search(facts: &mut FileFacts, elf: &ElfFile<'_>) {
     facts.calloc_search = Some(search);
 }
 
-fn search_facts(s: Search) -> (Option<CallocReport>, CallocSearchFacts) {
+fn search_facts(s: Search) -> (Option<CallocFinding>, CallocSearchFacts) {
     let calloc = s
         .calloc
         .as_ref()
-        .map(|l| CallocReport::located(l, "behaviour"));
-    let report = CallocSearchReport::of(&s);
+        .map(|l| CallocFinding::located(l, LocatedBy::Behaviour));
+    let report = CallocSearch::of(&s);
     (
         calloc,
         CallocSearchFacts {
@@ -306,12 +312,12 @@ fn parse_hex(a: &str) -> Option<u64> {
 }
 
 /// The address of the function a calloc report's chain ends in (the one that multiplies).
-fn body_of(c: &CallocReport) -> Option<u64> {
+fn body_of(c: &CallocFinding) -> Option<u64> {
     parse_hex(&c.chain_links.last()?.address)
 }
 
 /// The address of calloc's entry in a report.
-fn entry_of(c: &CallocReport) -> Option<u64> {
+fn entry_of(c: &CallocFinding) -> Option<u64> {
     parse_hex(c.address.as_deref()?)
 }
 
@@ -367,7 +373,7 @@ pub fn apply_calloc_signatures(facts: &mut [FileFacts]) {
                 };
                 if let Some(mut demoted) = other {
                     if let Some(l) = demoted.location.as_mut() {
-                        l.identified_as = "calloc-like".into();
+                        l.identified_as = Identified::CallocLike;
                         l.confidence = Confidence::Low;
                     }
                     search.report.calloc_like.insert(0, demoted);
@@ -383,12 +389,12 @@ pub fn apply_calloc_signatures(facts: &mut [FileFacts]) {
             .unwrap_or_default();
         evidence.insert(0, line);
         found.location = Some(CallocLocation {
-            by: "signature".into(),
+            by: LocatedBy::Signature,
             confidence: Confidence::Medium,
-            identified_as: "calloc".into(),
+            identified_as: Identified::Calloc,
             evidence,
         });
-        search.report.outcome = SearchOutcome::Found.as_str().to_string();
+        search.report.outcome = SearchOutcome::Found;
         search.report.detail = format!(
             "calloc located by signature at {:#x} (the code of {} in {})",
             w.entry, sig.function, sig.source
@@ -398,9 +404,9 @@ pub fn apply_calloc_signatures(facts: &mut [FileFacts]) {
 }
 
 /// A copy found only by its code: decided as the named calloc it matches was.
-fn inherited(sig: &Signature, w: &Window) -> CallocReport {
+fn inherited(sig: &Signature, w: &Window) -> CallocFinding {
     let address = format!("{:#x}", w.entry);
-    CallocReport {
+    CallocFinding {
         verdict: sig.verdict,
         function: Some("calloc".into()),
         address: Some(address.clone()),
@@ -409,7 +415,7 @@ fn inherited(sig: &Signature, w: &Window) -> CallocReport {
             sig.source, sig.function, sig.reason
         ),
         chain: vec!["calloc".into()],
-        chain_links: vec![crate::report::ChainLink {
+        chain_links: vec![crate::model::ChainLink {
             name: "calloc".into(),
             address,
         }],
@@ -418,7 +424,7 @@ fn inherited(sig: &Signature, w: &Window) -> CallocReport {
     }
 }
 
-fn rename_first(c: &mut CallocReport, name: &str) {
+fn rename_first(c: &mut CallocFinding, name: &str) {
     if let Some(l) = c.chain_links.first_mut() {
         l.name = name.to_string();
     }

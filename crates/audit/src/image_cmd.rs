@@ -5,12 +5,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::container::carve::{self, Taken};
-use crate::container::{self, ContainerKind, Entry, EntryType, ExtractSummary, Limits, Note};
-use crate::names::{escape_path, escape_text};
-use crate::report::{ImageReport, ImageState};
+use crate::model::{ImageState, NoteKind};
 use crate::source::read::Unread;
 use crate::source::read_named_file;
+use badalloc_formats::carve::{self, Taken};
+use badalloc_formats::names::{escape_path, escape_text};
+use badalloc_formats::{ContainerKind, Entry, EntryType, ExtractSummary, Limits, Note};
 
 /// One image found in the file: opened, or recognised and not opened (`state`
 /// `unreadable`, the error as a `damage` note).
@@ -20,9 +20,14 @@ pub struct ImageListing {
     pub kind: ContainerKind,
     /// `complete`, `partial` (the reader lost part of it: see its `damage`, `error` and
     /// `truncated` notes) or `unreadable`, as in a scan report's `images`.
+    #[serde(serialize_with = "state_name")]
     pub state: ImageState,
     pub entries: Vec<Entry>,
     pub notes: Vec<Note>,
+}
+
+fn state_name<S: serde::Serializer>(state: &ImageState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(state.as_str())
 }
 
 /// What `ls` found in one file.
@@ -43,12 +48,12 @@ pub fn list(path: &Path) -> Result<Listing, String> {
     let mut out = Vec::new();
     let layout = carve::images_of(&bytes, &|_| {}, &mut |offset, kind| {
         let slice = bytes.get(offset as usize..).unwrap_or_default();
-        match container::open(slice, kind, &Limits::default()) {
+        match badalloc_formats::open(slice, kind, &Limits::default()) {
             Ok(c) => {
                 let damaged = c
                     .notes()
                     .iter()
-                    .any(|n| ImageReport::DAMAGE_NOTES.contains(&n.kind.as_str()));
+                    .any(|n| NoteKind::from_name(&n.kind).is_damage());
                 out.push(ImageListing {
                     offset,
                     kind,
@@ -109,7 +114,7 @@ fn unreadable(at: u64, kind: ContainerKind, offset: Option<u64>, why: String) ->
         state: ImageState::Unreadable,
         entries: Vec::new(),
         notes: vec![Note {
-            kind: "damage".into(),
+            kind: NoteKind::Damage.as_str().into(),
             detail: why,
             offset,
         }],
@@ -142,7 +147,9 @@ pub fn render_text(path: &Path, images: &[ImageListing]) -> String {
             let mut lines = n.detail.split('\n');
             let first = lines.next().unwrap_or_default();
             let at = match n.offset {
-                Some(o) if n.kind == "damage" => format!(" at {o:#x}"),
+                Some(o) if NoteKind::from_name(&n.kind) == NoteKind::Damage => {
+                    format!(" at {o:#x}")
+                }
                 _ => String::new(),
             };
             s.push_str(&format!(
@@ -155,7 +162,7 @@ pub fn render_text(path: &Path, images: &[ImageListing]) -> String {
             }
         }
         for e in &img.entries {
-            s.push_str(&escape_text(&container::listing_line(e)));
+            s.push_str(&escape_text(&badalloc_formats::listing_line(e)));
             s.push('\n');
         }
     }
@@ -183,7 +190,7 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
             return Taken::NotOpened;
         }
         let slice = bytes.get(at as usize..).unwrap_or_default();
-        let opened = container::open(slice, kind, &Limits::default());
+        let opened = badalloc_formats::open(slice, kind, &Limits::default());
         let budget = extract_budget(bytes.len() as u64);
         if offset.is_some_and(|o| o != at) {
             // Not the one: opened only for the bytes it claims.
@@ -195,7 +202,8 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
         let (taken, done) = match opened {
             Ok(c) => (
                 Taken::Opened { span: c.span() },
-                container::extract_within(c.as_ref(), dir, budget).map_err(|e| e.to_string()),
+                badalloc_formats::extract_within(c.as_ref(), dir, budget)
+                    .map_err(|e| e.to_string()),
             ),
             Err(e) => (
                 Taken::NotOpened,
@@ -223,7 +231,7 @@ pub fn extract(path: &Path, dir: &Path, offset: Option<u64>) -> Result<ExtractSu
 }
 
 /// A file inside images, named by the virtual path `scan` prints for it: its bytes, read
-/// out through the images the scan opens (`carve::images_of`, `container::open`), and the
+/// out through the images the scan opens (`carve::images_of`, `badalloc_formats::open`), and the
 /// path as shown (names escaped as in reports).
 pub struct VirtualFile {
     pub shown: String,
@@ -248,7 +256,7 @@ fn split_carved(part: &str) -> Option<(&str, u64)> {
 }
 
 fn path_of_name(name: &str) -> std::path::PathBuf {
-    let bytes = crate::names::unescape_name(name);
+    let bytes = badalloc_formats::names::unescape_name(name);
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStringExt;
@@ -327,7 +335,7 @@ fn shown_parts(parts: &[&str]) -> String {
         .map(|p| {
             format!(
                 "!/{}",
-                crate::names::escape_name(&crate::names::unescape_name(p))
+                badalloc_formats::names::escape_name(&badalloc_formats::names::unescape_name(p))
             )
         })
         .collect()
@@ -345,7 +353,7 @@ fn read_inside(
     let mut result: Option<Result<Vec<u8>, String>> = None;
     let mut offered: Vec<String> = Vec::new();
     let limits = Limits {
-        max_expanded: container::DEFAULT_MAX_EXPANDED.min(budget),
+        max_expanded: badalloc_formats::DEFAULT_MAX_EXPANDED.min(budget),
         ..Limits::default()
     };
     carve::images_of(data, &|_| {}, &mut |at, kind| {
@@ -359,7 +367,7 @@ fn read_inside(
             .ok()
             .and_then(|a| data.get(a..))
             .unwrap_or_default();
-        let image = match container::open(slice, kind, &limits) {
+        let image = match badalloc_formats::open(slice, kind, &limits) {
             Ok(c) => c,
             Err(e) => {
                 if at == offset {
@@ -396,7 +404,7 @@ fn read_inside(
 /// Read `parts[0]` out of `image`: the file when it is the last part, else the file that
 /// holds the next image level (`name` or `name@0xOFF`).
 fn read_entry(
-    image: &dyn container::Container,
+    image: &dyn badalloc_formats::Container,
     label: &str,
     parts: &[&str],
     budget: u64,
@@ -405,8 +413,9 @@ fn read_entry(
         return Err(format!("{label}: names an image, not a file inside it"));
     };
     let find = |name: &str| {
-        let wanted = crate::names::escape_name(&crate::names::unescape_name(name));
-        container::find(image, &wanted)
+        let wanted =
+            badalloc_formats::names::escape_name(&badalloc_formats::names::unescape_name(name));
+        badalloc_formats::find(image, &wanted)
     };
     let (entry, offset) = match (find(part), split_carved(part)) {
         (Some(e), _) => (e, 0),
@@ -450,7 +459,7 @@ fn read_entry(
     )
 }
 
-fn missing(image: &dyn container::Container, label: &str, name: &str) -> String {
+fn missing(image: &dyn badalloc_formats::Container, label: &str, name: &str) -> String {
     format!(
         "{label}: no file {} in the {} image ({} entries)",
         escape_text(name),

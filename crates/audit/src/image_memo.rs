@@ -20,15 +20,15 @@
 //! Bounded: what is kept of each image's findings is charged to [`MAX_MEMO_BYTES`]; past
 //! that, images are examined as if the memo were not there.
 //!
-//! [`Container::input_extent`]: crate::container::Container::input_extent
+//! [`Container::input_extent`]: badalloc_formats::Container::input_extent
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::examine::FileOutcome;
 use crate::facts::FileFacts;
-use crate::report::{ErrorReport, ImageReport, SameContent, SymlinkReport};
+use crate::model::{Image, SameContent, ScanError, Symlink};
+use crate::outcome::FileOutcome;
 
 /// Memory kept for the findings of examined images, across the whole scan of a target.
 pub const MAX_MEMO_BYTES: usize = 32 << 20;
@@ -40,7 +40,7 @@ const MAX_PER_KEY: usize = 4;
 /// What is charged per reported item (its paths and findings).
 const ITEM_COST: usize = 512;
 
-/// Offset and bytes of the startup header ([`crate::container::ifs::reuse_key`]): with
+/// Offset and bytes of the startup header ([`badalloc_formats::ifs::reuse_key`]): with
 /// the deciding bytes, what decides how an image is examined.
 pub(crate) type MemoKey = (u64, Vec<u8>);
 
@@ -65,12 +65,12 @@ pub(crate) struct Examined {
     at: usize,
     len: usize,
     facts: Vec<FileFacts>,
-    errors: Vec<ErrorReport>,
-    symlinks: Vec<SymlinkReport>,
+    errors: Vec<ScanError>,
+    symlinks: Vec<Symlink>,
     /// Images nested in this one.
-    nested: Vec<ImageReport>,
+    nested: Vec<Image>,
     /// This image's own report (its offset is the copy's own).
-    image: ImageReport,
+    image: Image,
     started: Vec<(String, String)>,
     image_files: u64,
 }
@@ -143,7 +143,7 @@ impl Examined {
         (origin, at, len): (&Path, usize, usize),
     ) -> Option<Examined> {
         let rel = |p: &str| p.strip_prefix(path).map(str::to_string);
-        let mut nested: Vec<ImageReport> = out.images.get(mark.images..)?.to_vec();
+        let mut nested: Vec<Image> = out.images.get(mark.images..)?.to_vec();
         let mut image = nested.pop()?;
         image.path = rel(&image.path).filter(|r| r.is_empty())?;
         for i in &mut nested {
@@ -159,11 +159,11 @@ impl Examined {
         for f in &mut facts {
             f.path = rel(&f.path)?;
         }
-        let mut errors: Vec<ErrorReport> = out.errors.get(mark.errors..)?.to_vec();
+        let mut errors: Vec<ScanError> = out.errors.get(mark.errors..)?.to_vec();
         for e in &mut errors {
             e.path = rel(&e.path)?;
         }
-        let mut symlinks: Vec<SymlinkReport> = out.symlinks.get(mark.symlinks..)?.to_vec();
+        let mut symlinks: Vec<Symlink> = out.symlinks.get(mark.symlinks..)?.to_vec();
         for s in &mut symlinks {
             s.path = rel(&s.path)?;
         }
@@ -198,16 +198,15 @@ impl Examined {
             path: at(&f.path),
             ..f.clone()
         }));
-        out.errors.extend(self.errors.iter().map(|e| ErrorReport {
+        out.errors.extend(self.errors.iter().map(|e| ScanError {
             path: at(&e.path),
             ..e.clone()
         }));
-        out.symlinks
-            .extend(self.symlinks.iter().map(|s| SymlinkReport {
-                path: at(&s.path),
-                ..s.clone()
-            }));
-        let same_content = |i: &ImageReport| {
+        out.symlinks.extend(self.symlinks.iter().map(|s| Symlink {
+            path: at(&s.path),
+            ..s.clone()
+        }));
+        let same_content = |i: &Image| {
             i.same_content
                 .iter()
                 .map(|s| SameContent {
@@ -216,12 +215,12 @@ impl Examined {
                 })
                 .collect()
         };
-        out.images.extend(self.nested.iter().map(|i| ImageReport {
+        out.images.extend(self.nested.iter().map(|i| Image {
             path: at(&i.path),
             same_content: same_content(i),
             ..i.clone()
         }));
-        out.images.push(ImageReport {
+        out.images.push(Image {
             path: path.to_string(),
             offset: carved_at,
             same_content: same_content(&self.image),
@@ -272,7 +271,7 @@ mod tests {
     fn examined(path: &str, origin: &Path, at: usize, len: usize) -> Examined {
         let mut out = FileOutcome::default();
         let mark = Mark::of(&out);
-        out.errors.push(ErrorReport {
+        out.errors.push(ScanError {
             path: format!("{path}!/proc/boot/x"),
             offset: Some(4),
             kind: crate::ErrorKind::Corrupt,
@@ -281,9 +280,9 @@ mod tests {
         out.started
             .push(("x".into(), format!("{path} boot script")));
         out.image_files = 3;
-        out.images.push(ImageReport {
+        out.images.push(Image {
             path: path.into(),
-            kind: "ifs".into(),
+            kind: crate::model::ImageKind::Container(badalloc_formats::ContainerKind::Ifs),
             offset: None,
             entries: 3,
             notes: vec![],
@@ -344,15 +343,15 @@ mod tests {
     fn a_path_outside_the_image_is_not_captured() {
         let mut out = FileOutcome::default();
         let mark = Mark::of(&out);
-        out.errors.push(ErrorReport {
+        out.errors.push(ScanError {
             path: "elsewhere".into(),
             offset: None,
             kind: crate::ErrorKind::Truncated,
             message: "m".into(),
         });
-        out.images.push(ImageReport {
+        out.images.push(Image {
             path: "a.ifs".into(),
-            kind: "ifs".into(),
+            kind: crate::model::ImageKind::Container(badalloc_formats::ContainerKind::Ifs),
             offset: None,
             entries: 0,
             notes: vec![],
@@ -372,7 +371,7 @@ mod tests {
             let mut e = examined("a.ifs", Path::new("a.ifs"), 0, 1);
             e.facts = Vec::new();
             e.symlinks = vec![
-                SymlinkReport {
+                Symlink {
                     path: "!/l".into(),
                     target: "t".into(),
                 };

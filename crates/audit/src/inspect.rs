@@ -3,17 +3,15 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use serde::Serialize;
-
-use crate::calloc::locate::{locate, needs_search};
-use crate::calloc::{analyze_calloc, CallocAnalysis};
-use crate::elf::ElfFile;
 use crate::facts::facts_of;
-use crate::names::{escape_path, escape_text as esc};
-use crate::report::{CallocReport, CallocSearchReport, EvidenceLine};
+use crate::model::{CallocFinding, CallocSearch, CallocVerdict, EvidenceLine, LocatedBy};
 use crate::source::read_named_file;
+use badalloc_calloc::locate::{locate, needs_search};
+use badalloc_calloc::{analyze_calloc, CallocAnalysis};
+use badalloc_elf::ElfFile;
+use badalloc_formats::names::{escape_path, escape_text as esc};
 
-#[derive(Serialize)]
+/// What `inspect` found (its JSON form is `badalloc_report::inspect`).
 pub struct Inspection {
     pub path: String,
     pub arch: String,
@@ -21,10 +19,10 @@ pub struct Inspection {
     /// Null when the file defines no calloc and none was located.
     pub calloc: Option<CallocAnalysis>,
     /// A statically linked executable without symbols: the search for its calloc.
-    pub search: Option<CallocSearchReport>,
+    pub search: Option<CallocSearch>,
     /// How the calloc above was located when it has no symbol (`behaviour`), and the shape
     /// that was seen.
-    pub located_by: Option<String>,
+    pub located_by: Option<LocatedBy>,
     pub location_evidence: Vec<EvidenceLine>,
 }
 
@@ -60,28 +58,29 @@ fn analyse(shown: String, bytes: &[u8]) -> Result<Inspection, String> {
         location_evidence: Vec::new(),
     };
     if i.calloc.is_none() && needs_search(&elf) {
-        let s = crate::guard::contain(|| locate(&elf)).ok_or_else(|| {
+        let s = badalloc_elf::guard::contain(|| locate(&elf)).ok_or_else(|| {
             format!(
                 "{}: search for calloc aborted: the machine-code decoder failed (internal panic)",
                 esc(&i.path)
             )
         })?;
         if let Some(l) = &s.calloc {
-            let loc = CallocReport::located(l, "behaviour").location;
-            i.located_by = loc.as_ref().map(|l| l.by.clone());
+            let loc = CallocFinding::located(l, LocatedBy::Behaviour).location;
+            i.located_by = loc.as_ref().map(|l| l.by);
             i.location_evidence = loc.map(|l| l.evidence).unwrap_or_default();
             i.calloc = Some(l.analysis.clone());
         }
-        i.search = Some(CallocSearchReport::of(&s));
+        i.search = Some(CallocSearch::of(&s));
     }
     Ok(i)
 }
 
-fn verdict_word(v: crate::calloc::CallocVerdict) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+fn verdict_word(v: CallocVerdict) -> &'static str {
+    match v {
+        CallocVerdict::Checked => "checked",
+        CallocVerdict::Unchecked => "unchecked",
+        CallocVerdict::Unknown => "unknown",
+    }
 }
 
 fn lines(s: &mut String, title: &str, lines: &[EvidenceLine]) {
@@ -107,7 +106,7 @@ pub fn render_text(i: &Inspection) -> String {
         let _ = writeln!(
             s,
             "statically linked, no symbols: search for calloc {}: {}",
-            esc(&search.outcome),
+            search.outcome.as_str(),
             esc(&search.detail)
         );
     }
@@ -137,10 +136,11 @@ pub fn render_text(i: &Inspection) -> String {
 }
 
 fn render_calloc(s: &mut String, i: &Inspection, c: &CallocAnalysis) {
-    if let Some(by) = &i.located_by {
+    if let Some(by) = i.located_by {
         let _ = writeln!(
             s,
-            "calloc has no symbol: located by {by} (confidence medium: below a named symbol)"
+            "calloc has no symbol: located by {} (confidence medium: below a named symbol)",
+            by.as_str()
         );
         lines(s, "located by", &i.location_evidence);
         let _ = writeln!(s);

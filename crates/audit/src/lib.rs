@@ -1,8 +1,8 @@
 //! badalloc-audit's core: find QNX firmware exposed to CVE-2021-22156 ("BadAlloc").
 //!
-//! Depends on `badalloc-formats`, `badalloc-elf` and `badalloc-calloc` (below it), serde,
-//! serde_json, rayon, memchr, sha2 and memmap2 (not on QNX); never on `badalloc-report` or
-//! the binary (command line, progress, output files).
+//! Depends on `badalloc-formats`, `badalloc-elf` and `badalloc-calloc` (below it), serde
+//! (the `ls --format json` listing only), rayon, memchr, sha2 and memmap2 (not on QNX);
+//! never on `badalloc-report` or the binary (command line, progress, output files).
 //!
 //! The data flows one way: **bytes → files → facts → verdict → report**. The layers below
 //! are their own crates: `badalloc_formats` (containers, codecs, carving, names),
@@ -14,8 +14,9 @@
 //! - [`surface`]: attack surface.
 //! - [`evidence`]: the OS release, weighed from all files, with confidence.
 //! - [`advisory`]: CVE-2021-22156 as data; [`classify`]: facts + advisory → verdict.
-//! - [`report_model`]: the report model (the JSON contract); stage 1 of issue 18 keeps it
-//!   here, where the core builds its results; stage 2 separates it from the domain model.
+//! - [`model`]: what a scan finds (targets, C libraries, binaries, images, errors), with
+//!   enums where the audit decides; no serde: `badalloc_report` converts it into the wire
+//!   types of the JSON contract.
 //! - [`scan`]: the pipeline that ties them together; `examine`: one file and the images in it;
 //!   [`image_cmd`]: listing, extracting and reading inside images; [`inspect`]: one file's
 //!   calloc analysis.
@@ -30,8 +31,9 @@ pub mod image_cmd;
 mod image_memo;
 pub mod inspect;
 pub mod kernel;
+pub mod model;
+mod outcome;
 pub mod release;
-pub mod report_model;
 pub mod rules;
 pub mod scan;
 pub mod source;
@@ -40,13 +42,3 @@ pub mod verdict;
 
 pub use badalloc_formats::{ErrorKind, FormatError};
 pub use scan::{scan, ScanOptions};
-
-// The old in-crate paths of the modules that moved to the crates below, and of the report
-// model (issue 18, stage 1), so the moved files keep theirs. Stage 2 removes these.
-use badalloc_calloc as calloc;
-use badalloc_elf as elf;
-use badalloc_elf::guard;
-use badalloc_formats as container;
-use badalloc_formats::names;
-use badalloc_formats::work_budget;
-use report_model as report;

@@ -6,30 +6,31 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::classify::{classify, Findings, UnreadableFile};
-use crate::container::block_memo::with_memo;
 use crate::content_memo::ScanMemo;
-use crate::elf::ElfType;
 use crate::evidence;
-use crate::examine::{examine_bytes, examine_path, FileOutcome};
+use crate::examine::{examine_bytes, examine_path};
 pub use crate::examine::{
     MAX_ENTRY_ERRORS_LISTED, MAX_EXPANDED_PER_FILE, MAX_NESTING, MAX_SAME_CONTENT_LISTED,
 };
 use crate::facts::{is_libc_name, FileFacts};
-use crate::names::{escape_os, escape_path};
-use crate::report::{
-    BinaryReport, CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, LibcReport,
-    LocatedByAddress, Report, ScanStats, SymlinkReport, TargetReport, Tool, Verdict,
+use crate::model::{
+    Binary, CallocFinding, Image, ImageKind, ImageNote, ImageState, Libc, LocatedByAddress,
+    NoteKind, ScanError, ScanStats, Symlink, Target, TargetKind, Verdict,
 };
+use crate::outcome::FileOutcome;
 use crate::source::read::describe_read_error;
 use crate::source::walk::{walk_streaming, FoundFile};
 use crate::source::WalkItem;
 use crate::source::{read_named_file, FileBytes};
 use crate::surface;
-use crate::work_budget::ScanWork;
-pub use crate::work_budget::{
+use crate::ErrorKind;
+use badalloc_elf::ElfType;
+use badalloc_formats::block_memo::with_memo;
+use badalloc_formats::names::{escape_os, escape_path};
+use badalloc_formats::work_budget::ScanWork;
+pub use badalloc_formats::work_budget::{
     MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
 };
-use crate::ErrorKind;
 
 /// The most worker threads a scan uses (`--jobs`, and the default of one per core). The
 /// workers share one queue: past a few dozen they only wait on each other (`--jobs 256` on
@@ -68,24 +69,16 @@ pub trait Progress: Send + Sync {
     fn target_done(&self);
 }
 
-/// Scan every target; one report entry per target, in the order given.
-pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Report {
+/// Scan every target; one entry per target, in the order given.
+pub fn scan(targets: &[PathBuf], options: &ScanOptions) -> Vec<Target> {
     let mut done = Vec::with_capacity(targets.len());
     scan_each(targets, options, |t| done.push(t));
-    Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool: Tool::default(),
-        targets: done,
-    }
+    done
 }
 
 /// Scan every target in the order given, handing each report to `finished` as soon as its
 /// target is done (`--format ndjson` writes it out then).
-pub fn scan_each(
-    targets: &[PathBuf],
-    options: &ScanOptions,
-    mut finished: impl FnMut(TargetReport),
-) {
+pub fn scan_each(targets: &[PathBuf], options: &ScanOptions, mut finished: impl FnMut(Target)) {
     // No pool (the system would not start its threads): the files are examined on this
     // thread, after the walk.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -102,7 +95,7 @@ fn scan_target(
     path: &Path,
     pool: Option<&rayon::ThreadPool>,
     progress: Option<&dyn Progress>,
-) -> TargetReport {
+) -> Target {
     let shown = escape_path(path);
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -111,7 +104,7 @@ fn scan_target(
     let mut symlinks = Vec::new();
     let mut errors = Vec::new();
     let mut stats = ScanStats::default();
-    let (kind, outcomes): (String, InPathOrder) = if meta.is_dir() {
+    let (kind, outcomes): (TargetKind, InPathOrder) = if meta.is_dir() {
         // A directory that cannot be listed is an unreadable PATH, not an empty tree.
         if let Err(e) = std::fs::read_dir(path) {
             let why = describe_read_error(&e);
@@ -123,12 +116,10 @@ fn scan_target(
         let (items, outcomes) = walk_and_examine(path, pool, progress);
         for item in items {
             match item {
-                WalkItem::Symlink { rel, target } => {
-                    symlinks.push(SymlinkReport { path: rel, target })
-                }
+                WalkItem::Symlink { rel, target } => symlinks.push(Symlink { path: rel, target }),
                 WalkItem::Skipped { rel, kind, reason } => {
                     stats.skipped += 1;
-                    errors.push(ErrorReport {
+                    errors.push(ScanError {
                         path: rel,
                         offset: None,
                         kind,
@@ -141,7 +132,7 @@ fn scan_target(
         if let Some(p) = progress {
             p.target_done();
         }
-        ("directory".to_string(), outcomes)
+        (TargetKind::Directory, outcomes)
     } else if meta.is_file() {
         let name = path
             .file_name()
@@ -154,7 +145,7 @@ fn scan_target(
             Some(pool) => pool.install(examine),
             None => examine(),
         };
-        (outcome.kind.to_string(), InPathOrder::from_one(outcome))
+        (outcome.kind, InPathOrder::from_one(outcome))
     } else if is_device(&meta) {
         // A flash partition or disk named as PATH: a raw dump, read up to a bound.
         let bytes = match read_named_file(path) {
@@ -169,7 +160,7 @@ fn scan_target(
             .map(escape_os)
             .unwrap_or_else(|| shown.clone());
         let outcome = examine_device(&name, &bytes, pool);
-        (outcome.kind.to_string(), InPathOrder::from_one(outcome))
+        (outcome.kind, InPathOrder::from_one(outcome))
     } else if meta.file_type().is_symlink() {
         // A symlink given on the command line is the user's explicit choice: follow it once.
         match std::fs::metadata(path) {
@@ -217,13 +208,13 @@ fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool
         None => examine(),
     };
     if let Some(u) = bytes.unread() {
-        out.images.push(ImageReport {
+        out.images.push(Image {
             path: format!("{name}@{:#x}", u.offset),
-            kind: "device".into(),
+            kind: ImageKind::Device,
             offset: Some(u.offset),
             entries: 0,
             notes: vec![ImageNote {
-                kind: "damage".into(),
+                kind: NoteKind::Damage,
                 detail: u.reason.clone(),
                 offset: None,
             }],
@@ -231,7 +222,7 @@ fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool
             state: ImageState::Unreadable,
             same_content: Vec::new(),
         });
-        out.errors.push(ErrorReport {
+        out.errors.push(ScanError {
             path: name.to_string(),
             offset: Some(u.offset),
             kind: u.kind,
@@ -417,14 +408,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Scan one file already in memory, named `name` (the path shown in the report and the
 /// prefix of every virtual path inside it): the same examination as [`scan`] gives a file on
 /// disk, without touching the file system. For fuzzing and for tests that mutate images.
-pub fn scan_bytes(name: &str, data: &[u8]) -> TargetReport {
+pub fn scan_bytes(name: &str, data: &[u8]) -> Target {
     scan_bytes_with_budget(name, data, MAX_EXPANDED_PER_FILE)
 }
 
 /// [`scan_bytes`] with another memory budget than [`MAX_EXPANDED_PER_FILE`] (for tests of
 /// the bound).
 #[doc(hidden)]
-pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetReport {
+pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> Target {
     report_of_one(
         name,
         examine_bytes(name, data, budget, MAX_EXTRA_WORK_PER_FILE),
@@ -434,7 +425,7 @@ pub fn scan_bytes_with_budget(name: &str, data: &[u8], budget: u64) -> TargetRep
 /// [`scan_bytes`] with `extra_work` bytes of work beyond the file's own share instead of
 /// [`MAX_EXTRA_WORK_PER_FILE`] (for tests of the bound).
 #[doc(hidden)]
-pub fn scan_bytes_with_work(name: &str, data: &[u8], extra_work: u64) -> TargetReport {
+pub fn scan_bytes_with_work(name: &str, data: &[u8], extra_work: u64) -> Target {
     report_of_one(
         name,
         examine_bytes(name, data, MAX_EXPANDED_PER_FILE, extra_work),
@@ -442,8 +433,8 @@ pub fn scan_bytes_with_work(name: &str, data: &[u8], extra_work: u64) -> TargetR
 }
 
 /// The report of a target that is one file examined in memory.
-fn report_of_one(name: &str, outcome: FileOutcome) -> TargetReport {
-    let kind = outcome.kind.to_string();
+fn report_of_one(name: &str, outcome: FileOutcome) -> Target {
+    let kind = outcome.kind;
     finish_target(
         name.to_string(),
         kind,
@@ -457,12 +448,12 @@ fn report_of_one(name: &str, outcome: FileOutcome) -> TargetReport {
 /// Merge the outcomes of a target's files into its report.
 fn finish_target(
     shown: String,
-    kind: String,
+    kind: TargetKind,
     outcomes: InPathOrder,
-    mut symlinks: Vec<SymlinkReport>,
-    mut errors: Vec<ErrorReport>,
+    mut symlinks: Vec<Symlink>,
+    mut errors: Vec<ScanError>,
     mut stats: ScanStats,
-) -> TargetReport {
+) -> Target {
     let mut facts = Vec::with_capacity(outcomes.facts());
     let mut images = Vec::new();
     let mut started = BTreeMap::new();
@@ -489,7 +480,7 @@ fn finish_target(
         }
     }
     // A single file that could not be read at all is an unreadable PATH.
-    if kind != "directory" && unread > 0 {
+    if kind != TargetKind::Directory && unread > 0 {
         let mut r = unreadable(&shown, String::new());
         r.errors = errors;
         r.stats = stats;
@@ -499,18 +490,15 @@ fn finish_target(
     if matches!(t.verdict, Verdict::Affected | Verdict::Inconclusive) {
         let exposure = surface::rank(&t, &started);
         t.mitigations = surface::mitigations(&t, &exposure);
-        t.exposure = exposure
-            .iter()
-            .map(crate::report::ExposureReport::from)
-            .collect();
+        t.exposure = exposure;
     }
     t
 }
 
-fn unreadable(shown: &str, message: String) -> TargetReport {
-    TargetReport {
+fn unreadable(shown: &str, message: String) -> Target {
+    Target {
         path: shown.to_string(),
-        kind: "unreadable".into(),
+        kind: TargetKind::Unreadable,
         verdict: Verdict::Error,
         reasons: vec!["the path could not be read at all".into()],
         os: Default::default(),
@@ -523,7 +511,7 @@ fn unreadable(shown: &str, message: String) -> TargetReport {
         errors: if message.is_empty() {
             vec![]
         } else {
-            vec![ErrorReport {
+            vec![ScanError {
                 path: shown.to_string(),
                 offset: None,
                 kind: ErrorKind::Unreadable,
@@ -536,22 +524,22 @@ fn unreadable(shown: &str, message: String) -> TargetReport {
 
 fn build_target(
     path: String,
-    kind: String,
+    kind: TargetKind,
     mut facts: Vec<FileFacts>,
-    symlinks: Vec<SymlinkReport>,
-    images: Vec<ImageReport>,
-    errors: Vec<ErrorReport>,
+    symlinks: Vec<Symlink>,
+    images: Vec<Image>,
+    errors: Vec<ScanError>,
     stats: ScanStats,
-) -> TargetReport {
+) -> Target {
     crate::facts::apply_calloc_signatures(&mut facts);
     let os = evidence::assess(&facts, &images);
     let qnx_libcs = evidence::qnx_libcs(&facts);
-    let libc: Vec<LibcReport> = facts
+    let libc: Vec<Libc> = facts
         .iter()
         .filter(|f| f.is_libc)
         .map(|f| {
             let qnx = qnx_libcs.contains(f.path.as_str());
-            LibcReport {
+            Libc {
                 path: f.path.clone(),
                 soname: f.soname.clone(),
                 arch: f.arch.clone(),
@@ -564,13 +552,13 @@ fn build_target(
                 calloc: f
                     .calloc
                     .clone()
-                    .unwrap_or_else(|| CallocReport::unknown("this C library exports no calloc")),
+                    .unwrap_or_else(|| CallocFinding::unknown("this C library exports no calloc")),
                 sha256: f.sha256.clone(),
             }
         })
         .collect();
     let unreadable_libc = unreadable_libcs(&errors, &facts);
-    let binaries: Vec<BinaryReport> = facts.into_iter().map(binary_report).collect();
+    let binaries: Vec<Binary> = facts.into_iter().map(binary_report).collect();
     let class = classify(&Findings {
         os: &os,
         libc: &libc,
@@ -582,7 +570,7 @@ fn build_target(
         opaque_files: stats.opaque_files,
         errors: errors.len(),
     });
-    TargetReport {
+    Target {
         path,
         kind,
         verdict: class.verdict,
@@ -602,7 +590,7 @@ fn build_target(
 /// Files named like a C library (`libc.so.N`) that gave no facts and have an error: a C
 /// library that could not be read or decoded, which is not the same as no C library. One
 /// per path, with its first error.
-fn unreadable_libcs(errors: &[ErrorReport], facts: &[FileFacts]) -> Vec<UnreadableFile> {
+fn unreadable_libcs(errors: &[ScanError], facts: &[FileFacts]) -> Vec<UnreadableFile> {
     let mut out: Vec<UnreadableFile> = Vec::new();
     for e in errors {
         if is_libc_name(&e.path)
@@ -623,10 +611,10 @@ fn unreadable_libcs(errors: &[ErrorReport], facts: &[FileFacts]) -> Vec<Unreadab
 }
 
 /// A file's facts become its report entry (moved, not copied: a scan has thousands).
-fn binary_report(f: FileFacts) -> BinaryReport {
+fn binary_report(f: FileFacts) -> Binary {
     let libc = f.linked_libc();
     let qnx = f.is_qnx();
-    BinaryReport {
+    Binary {
         arch: f.arch,
         elf_type: elf_type_name(f.elf_type).to_string(),
         interpreter: f.interpreter,
@@ -687,7 +675,7 @@ mod tests {
         };
         let report = |bytes: &FileBytes| {
             let out = examine_device("fs0p0", bytes, None);
-            let kind = out.kind.to_string();
+            let kind = out.kind;
             let stats = ScanStats::default();
             finish_target(
                 "/dev/fs0p0".into(),
@@ -719,8 +707,8 @@ mod tests {
         assert!(t.reasons[0].contains(reason), "{:?}", t.reasons);
         let img = &t.images[0];
         assert_eq!(
-            (img.kind.as_str(), img.offset, img.state),
-            ("device", Some(at), ImageState::Unreadable)
+            (img.kind, img.offset, img.state),
+            (ImageKind::Device, Some(at), ImageState::Unreadable)
         );
         assert!(t.errors.iter().any(|e| e.path == "fs0p0"
             && e.offset == Some(at)

@@ -14,8 +14,9 @@
 use std::collections::BTreeMap;
 
 use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
+pub use crate::model::{CallocReach, Exposure};
+use crate::model::{CallocVerdict, Os, Target, Verdict};
 use crate::release::Release;
-use crate::report::{CallocVerdict, ExposureReport, OsReport, TargetReport, Verdict};
 
 /// Text files read as startup scripts (path suffixes, case-sensitive, as on QNX).
 pub fn is_startup_script(path: &str) -> bool {
@@ -77,57 +78,8 @@ pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
     out
 }
 
-/// How a binary reaches a calloc that is unchecked, or not verified checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallocReach {
-    /// It carries its own copy, without an overflow test.
-    StaticCopyUnchecked,
-    /// It imports calloc from a QNX C library whose calloc is unchecked.
-    ImportsUnchecked,
-    /// It imports calloc from a C library whose calloc could not be verified.
-    ImportsUnverified,
-}
-
-impl CallocReach {
-    /// The report's name (`exposure[].calloc`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallocReach::StaticCopyUnchecked => "static-copy-unchecked",
-            CallocReach::ImportsUnchecked => "imports-unchecked",
-            CallocReach::ImportsUnverified => "imports-unverified",
-        }
-    }
-}
-
-/// One binary ranked by exposure; the report carries it as an [`ExposureReport`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exposure {
-    pub path: String,
-    /// 0..=4: one point each for reaching calloc, network-facing, started at boot, named
-    /// service.
-    pub score: u8,
-    pub reach: Option<CallocReach>,
-    pub network: bool,
-    /// Where it is started at boot (script path), if found.
-    pub started_by: Option<String>,
-    pub named_service: bool,
-}
-
-impl From<&Exposure> for ExposureReport {
-    fn from(e: &Exposure) -> ExposureReport {
-        ExposureReport {
-            path: e.path.clone(),
-            score: e.score,
-            calloc: e.reach.map(|r| r.as_str().to_string()),
-            network: e.network,
-            started_by: e.started_by.clone(),
-            named_service: e.named_service,
-        }
-    }
-}
-
 /// Rank the binaries of a target. `started`: program base name → script that starts it.
-pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<Exposure> {
+pub fn rank<'a>(t: &'a Target, started: &BTreeMap<String, String>) -> Vec<Exposure> {
     let libc_state = |name: &str| -> Option<CallocVerdict> {
         let found: Vec<CallocVerdict> = t
             .libc
@@ -195,7 +147,7 @@ pub fn rank<'a>(t: &'a TargetReport, started: &BTreeMap<String, String>) -> Vec<
 }
 
 /// Concrete steps for an affected or inconclusive target.
-pub fn mitigations(t: &TargetReport, exposure: &[Exposure]) -> Vec<String> {
+pub fn mitigations(t: &Target, exposure: &[Exposure]) -> Vec<String> {
     let mut m = Vec::new();
     match t.verdict {
         Verdict::Affected => m.push(patch_advice(&t.os)),
@@ -243,11 +195,11 @@ pub fn mitigations(t: &TargetReport, exposure: &[Exposure]) -> Vec<String> {
 }
 
 /// The release, or the bounds of its series ("6.1-6.3", "7.0 or later"), as known.
-fn release_bounds(os: &OsReport) -> Option<(Release, Release)> {
-    if let Some(r) = os.release.as_deref().and_then(Release::parse) {
+fn release_bounds(release: Option<&str>, range: Option<&str>) -> Option<(Release, Release)> {
+    if let Some(r) = release.and_then(Release::parse) {
         return Some((r, r));
     }
-    let range = os.release_range.as_deref()?;
+    let range = range?;
     let series = |s: &str| -> Option<(u16, u16)> {
         let (major, minor) = s.trim().split_once('.')?;
         Some((major.parse().ok()?, minor.parse().ok()?))
@@ -265,8 +217,13 @@ fn release_bounds(os: &OsReport) -> Option<(Release, Release)> {
 
 /// Where the release (or every release of its series) stands against the advisory; None
 /// when it is unknown or the series spans the fix.
-pub fn patch_status(os: &OsReport) -> Option<ReleaseStatus> {
-    release_bounds(os).and_then(|(lo, hi)| {
+pub fn patch_status(os: &Os) -> Option<ReleaseStatus> {
+    patch_status_of(os.release.as_deref(), os.release_range.as_deref())
+}
+
+/// [`patch_status`] of an exact release or a release series (as a report gives them).
+pub fn patch_status_of(release: Option<&str>, range: Option<&str>) -> Option<ReleaseStatus> {
+    release_bounds(release, range).and_then(|(lo, hi)| {
         let (a, b) = (release_status(lo), release_status(hi));
         (a == b).then_some(a)
     })
@@ -275,7 +232,7 @@ pub fn patch_status(os: &OsReport) -> Option<ReleaseStatus> {
 /// What to patch, for the release the evidence gives: no vendor patch exists before 6.5.0;
 /// 6.5.0 SP1 has patch 4844, OS for Medical 1.0/1.1 patch 4846; from 6.6.0 on the stock C
 /// library is fixed, so unchecked code there is a custom or downgraded build.
-pub fn patch_advice(os: &OsReport) -> String {
+pub fn patch_advice(os: &Os) -> String {
     let status = patch_status(os);
     let release = os
         .release
@@ -333,13 +290,15 @@ fn name_some(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_support::{calloc, directory, static_program};
+    use crate::model::Binary;
 
-    fn os(release: Option<&str>, range: Option<&str>) -> OsReport {
-        OsReport {
-            family: Some("qnx".into()),
+    fn os(release: Option<&str>, range: Option<&str>) -> Os {
+        Os {
+            family: Some(crate::model::Family::Qnx),
             release: release.map(String::from),
             release_range: range.map(String::from),
-            ..OsReport::default()
+            ..Os::default()
         }
     }
 
@@ -441,20 +400,21 @@ mod tests {
     /// name, a relink step decided on the reach (not on its wire name), and the report's names.
     #[test]
     fn rank_and_mitigations_on_an_exposed_static_service() {
-        let t: TargetReport = serde_json::from_value(serde_json::json!({
-            "path": "fw", "kind": "directory", "verdict": "affected", "reasons": [],
-            "os": {"family": "qnx", "release": "6.5.0", "release_range": null,
-                   "confidence": "high", "evidence": [], "conflicts": []},
-            "libc": [], "symlinks": [], "errors": [],
-            "stats": {"files": 1, "elf_files": 1, "skipped": 0, "bytes": 0},
-            "binaries": [{"path": "usr/sbin/qconn", "arch": "x86", "type": "executable",
-                "interpreter": null, "needed": [], "libc": "static", "qnx": true,
-                "imports_calloc": false, "imports_malloc": false, "imports_realloc": false,
-                "static_calloc": {"verdict": "unchecked", "function": null, "address": "0x10",
-                                  "reason": "r", "chain": [], "evidence": []},
-                "network": true, "network_imports": ["socket"], "stripped_static": false}]
-        }))
-        .unwrap();
+        let mut t = directory("fw", Verdict::Affected);
+        t.os = Os {
+            family: Some(crate::model::Family::Qnx),
+            release: Some("6.5.0".into()),
+            confidence: crate::model::Confidence::High,
+            ..Os::default()
+        };
+        t.binaries = vec![Binary {
+            static_calloc: Some(calloc("unchecked", "0x10", "r")),
+            network: true,
+            network_imports: vec!["socket".into()],
+            ..static_program("usr/sbin/qconn", true)
+        }];
+        t.stats.files = 1;
+        t.stats.elf_files = 1;
         let started = BTreeMap::from([("qconn".to_string(), "etc/rc.d/rc.local".to_string())]);
         let ranked = rank(&t, &started);
         assert_eq!(ranked.len(), 1);
@@ -469,8 +429,10 @@ mod tests {
                 .any(|s| s.contains("relink") && s.contains("usr/sbin/qconn")),
             "{m:?}"
         );
-        let wire = ExposureReport::from(e);
-        assert_eq!(wire.calloc.as_deref(), Some("static-copy-unchecked"));
-        assert_eq!(wire.started_by.as_deref(), Some("etc/rc.d/rc.local"));
+        assert_eq!(
+            e.reach.map(CallocReach::as_str),
+            Some("static-copy-unchecked")
+        );
+        assert_eq!(e.started_by.as_deref(), Some("etc/rc.d/rc.local"));
     }
 }

@@ -1,11 +1,8 @@
 //! The verdict of a target: the one word the whole audit comes to. A domain type of its
-//! own, below the report model and the rule table that both name it; its serde names are
-//! those of the JSON report (schema v1).
+//! own, below the model and the rule table that both name it; its names (`as_str`) are
+//! those the JSON report (schema v1) writes.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {
     Affected,
     Patched,
@@ -25,5 +22,19 @@ impl Verdict {
             Verdict::Inconclusive => "inconclusive",
             Verdict::Error => "error",
         }
+    }
+
+    /// The verdict [`Verdict::as_str`] names.
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        [
+            Verdict::Affected,
+            Verdict::Patched,
+            Verdict::NotAffected,
+            Verdict::NotQnx,
+            Verdict::Inconclusive,
+            Verdict::Error,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == name)
     }
 }

@@ -6,7 +6,7 @@ use yaxpeax_arm::armv8::a64::{InstDecoder, Instruction, Opcode, Operand, ShiftSt
 use smallvec::smallvec;
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
-use crate::elf::ElfFile;
+use badalloc_elf::ElfFile;
 
 const SP: Reg = 31;
 /// Pseudo register for xzr/wzr: reads as 0, writes vanish.

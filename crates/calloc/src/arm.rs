@@ -8,7 +8,7 @@ use yaxpeax_arm::armv7::{
 use smallvec::smallvec;
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
-use crate::elf::ElfFile;
+use badalloc_elf::ElfFile;
 
 const SP: Reg = 13;
 const LR: Reg = 14;
@@ -74,7 +74,7 @@ impl<'e> Arm<'e> {
         let mut rd = U8Reader::new(bytes);
         let d = if thumb { &self.thumb } else { &self.arm };
         // yaxpeax-arm 0.5 panics on some encodings ("register number out of range"): contained.
-        let i = crate::guard::contain(|| d.decode(&mut rd))
+        let i = badalloc_elf::guard::contain(|| d.decode(&mut rd))
             .ok_or_else(|| format!("undecodable ARM instruction at {a:#x} (decoder failure)"))?
             .map_err(|e| format!("undecodable ARM instruction at {a:#x}: {e}"))?;
         let len = if thumb {
@@ -253,8 +253,8 @@ impl<'e> Arm<'e> {
         let b = self.elf.bytes_at(a)?;
         let w: [u8; 4] = b.get(..4)?.try_into().ok()?;
         Some(u64::from(match self.elf.endian {
-            crate::elf::Endian::Little => u32::from_le_bytes(w),
-            crate::elf::Endian::Big => u32::from_be_bytes(w),
+            badalloc_elf::Endian::Little => u32::from_le_bytes(w),
+            badalloc_elf::Endian::Big => u32::from_be_bytes(w),
         }))
     }
 

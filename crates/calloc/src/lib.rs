@@ -87,11 +87,7 @@ use smallvec::SmallVec;
 
 use serde::{Deserialize, Serialize};
 
-// The old in-crate paths of the ELF model and the panic fence (issue 18, stage 1), so the
-// moved files keep theirs.
-use crate::elf::{Arch, ElfFile, Symbol};
-use badalloc_elf as elf;
-use badalloc_elf::guard;
+use badalloc_elf::{Arch, ElfFile, Symbol};
 use cfg::Cfg;
 use dataflow::{
     div_tag, edge_outcome, factor_bound, read, slot_of, step, tag_names, Ctx, Flags, Loc, State,
@@ -296,7 +292,7 @@ pub(crate) fn make_lifter<'e>(elf: &'e ElfFile<'e>) -> Result<Box<dyn Lifter + '
         Arch::Sh => Ok(Box::new(sh::Sh::new(elf))),
         other => Err(format!(
             "unsupported architecture for the calloc analysis: {}",
-            crate::elf::qnx_arch_name(other, elf.endian)
+            badalloc_elf::qnx_arch_name(other, elf.endian)
         )),
     }
 }
@@ -671,7 +667,7 @@ impl<'a> Analyzer<'_, 'a> {
         tail: bool,
         depth: usize,
     ) -> (Val, Option<String>) {
-        let big = self.elf.endian == crate::elf::Endian::Big;
+        let big = self.elf.endian == badalloc_elf::Endian::Big;
         let arg = |i: usize| args.get(i).copied().unwrap_or_default();
         if let Some(n) = &r.name {
             if let Some((ni, di)) = division_helper(n, big) {
@@ -930,7 +926,7 @@ impl IfEmpty for String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elf::ElfFile;
+    use badalloc_elf::ElfFile;
 
     const BASE: u64 = 0x40_0000;
 

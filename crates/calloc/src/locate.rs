@@ -25,7 +25,7 @@ use super::signature::{Window, MAX_SIGNATURE_WINDOWS, SIGNATURE_MAX_LEN};
 use super::{
     analyze_calloc_with_roles, entry_state, make_lifter, CallocAnalysis, EvidenceLine, Roles,
 };
-use crate::elf::{ElfFile, ElfType, SymbolSource};
+use badalloc_elf::{ElfFile, ElfType, SymbolSource};
 
 /// Candidate entries considered per file (call targets first, then branch targets, each in
 /// address order). A large program has a few thousand functions; the rest of the bound is
@@ -723,7 +723,7 @@ fn windows(elf: &ElfFile<'_>, scan: &Scan, lifter: &dyn Lifter) -> Vec<Window> {
             let bytes = elf.code_at(a)?;
             Some(Window {
                 entry: a,
-                thumb: p.entry & 1 == 1 && elf.arch == crate::elf::Arch::Arm,
+                thumb: p.entry & 1 == 1 && elf.arch == badalloc_elf::Arch::Arm,
                 bytes: bytes.get(..bytes.len().min(SIGNATURE_MAX_LEN))?.to_vec(),
             })
         })

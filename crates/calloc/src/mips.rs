@@ -8,7 +8,7 @@ use rabbitizer::{InstructionDisplayFlags, InstructionFlags, IsaVersion, Vram};
 use smallvec::smallvec;
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
-use crate::elf::ElfFile;
+use badalloc_elf::ElfFile;
 
 const SP: Reg = 29;
 const T9: Reg = 25;

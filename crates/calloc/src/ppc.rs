@@ -7,7 +7,7 @@ use powerpc::{Extensions, Ins};
 use smallvec::smallvec;
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
-use crate::elf::ElfFile;
+use badalloc_elf::ElfFile;
 
 const SP: Reg = 1;
 /// Pseudo registers for LR and CTR.

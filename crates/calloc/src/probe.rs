@@ -17,7 +17,7 @@ use super::dataflow::{
 };
 use super::ir::{Cond, Insn, Lifter, Op, Opnd, Reg, Target};
 use super::{args_at, entry_state, Args, DATAFLOW_VISITS_PER_BLOCK};
-use crate::elf::ElfFile;
+use badalloc_elf::ElfFile;
 
 /// Instructions decoded for one probed function. A calloc is tens to a few hundred
 /// instructions (glibc's, with its inlined arena code, under 1,000); a candidate that is

@@ -6,7 +6,7 @@
 use smallvec::smallvec;
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
-use crate::elf::{ElfFile, Endian};
+use badalloc_elf::{ElfFile, Endian};
 
 const SP: Reg = 15;
 const T: Reg = 40;

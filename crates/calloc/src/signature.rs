@@ -14,7 +14,7 @@
 use super::dataflow::{step, Ctx, Loc, State};
 use super::ir::{self, Lifter, Op, Opnd, Reg};
 use super::{make_lifter, CallocVerdict};
-use crate::elf::ElfFile;
+use badalloc_elf::ElfFile;
 
 /// Bytes of a signature and of a window.
 pub const SIGNATURE_MAX_LEN: usize = 256;
@@ -121,7 +121,7 @@ pub fn signature_of(
     }
     let lifter = make_lifter(elf).ok()?;
     let sym = elf.function_at(addr)?;
-    let thumb = elf.arch == crate::elf::Arch::Arm && sym.addr & 1 == 1;
+    let thumb = elf.arch == badalloc_elf::Arch::Arm && sym.addr & 1 == 1;
     let size = usize::try_from(sym.size).ok()?.min(SIGNATURE_MAX_LEN);
     let bytes = elf.code_at(addr & !1)?.get(..size)?.to_vec();
     let keep = ir::with_text(false, || {
@@ -147,7 +147,7 @@ fn mask(elf: &ElfFile<'_>, lifter: &dyn Lifter, start: u64, bytes: &[u8]) -> Vec
     let end = base + bytes.len() as u64;
     // MIPS programs address their data through gp, which points 0x7ff0 past the start of
     // the GOT: possibly past the end of the image.
-    let gp_bias = if elf.arch == crate::elf::Arch::Mips {
+    let gp_bias = if elf.arch == badalloc_elf::Arch::Mips {
         0x8000
     } else {
         0

@@ -5,7 +5,7 @@
 //! if it lies in an executable segment at an instruction boundary of its instruction set,
 //! and the search that uses them ([`super::locate`]) judges each by what its code does.
 
-use crate::elf::{Arch, ElfFile, Endian};
+use badalloc_elf::{Arch, ElfFile, Endian};
 
 /// Direct call targets and direct branch targets (a branch target that is also called is
 /// only in `calls`), sorted, each once. ARM Thumb targets carry bit 0.

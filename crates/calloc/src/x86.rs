@@ -10,7 +10,7 @@ use iced_x86::{
 use smallvec::smallvec;
 
 use super::ir::{ArgLoc, Cond, Insn, Lifter, Op, Opnd, Ops, Reg, Target};
-use crate::elf::{Arch, ElfFile};
+use badalloc_elf::{Arch, ElfFile};
 
 pub struct X86<'e> {
     elf: &'e ElfFile<'e>,

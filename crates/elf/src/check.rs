@@ -2,7 +2,7 @@
 //! offset or count is reported with the offset where it was found, not as a generic
 //! parse failure.
 
-use crate::error::{ErrorKind, FormatError};
+use badalloc_formats::{ErrorKind, FormatError};
 
 /// Header fields the checks need, read in the file's byte order.
 struct Ident {

@@ -15,7 +15,7 @@ use goblin::elf::sym::Symtab;
 use goblin::elf::Elf;
 use goblin::strtab::Strtab;
 
-use crate::error::{ErrorKind, FormatError};
+use badalloc_formats::{ErrorKind, FormatError};
 
 /// A segment whose recorded file offset disagrees with its address: read at `offset_used`
 /// (where its address lies in the PT_LOAD segment that maps it), not at `recorded_offset`.

@@ -18,9 +18,7 @@ mod qnx;
 
 use goblin::elf::{dynamic, header, program_header, section_header, sym, Elf};
 
-// The error module's old in-crate path (issue 18, stage 1), so the moved files keep theirs.
-use crate::error::{ErrorKind, FormatError};
-use badalloc_formats::error;
+use badalloc_formats::{ErrorKind, FormatError};
 
 pub use layout::OffsetMismatch;
 pub use qnx::{find_qnx_info, parse_qnx_info, QnxNote, MAX_QNX_INFO_SCAN};

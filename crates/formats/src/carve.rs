@@ -20,6 +20,7 @@
 
 use memchr::memmem;
 
+pub use super::carve_cut::{Cut, CutBound, MAX_CARVED_PER_FILE};
 use super::carve_flash::{self, Candidates};
 use super::{efs, etfs, ifs, qnx4, qnx6, ContainerKind};
 
@@ -27,13 +28,6 @@ use super::{efs, etfs, ifs, qnx4, qnx6, ContainerKind};
 /// carved: the smallest image with a C library in it is far larger, and small files are
 /// most of a tree.
 pub const MIN_CARVE_SIZE: usize = 64 * 1024;
-
-/// Most validated image signatures taken from one file. A real flash or disk dump holds a
-/// few partitions and boot images (tens at most); a crafted one can hold a file-system
-/// signature every few hundred bytes (a 64 MiB dump: half a million), and each one
-/// opened costs an image open and a report entry. Signatures past the bound are counted
-/// and reported as one error (`Layout::cut`), never examined.
-pub const MAX_CARVED_PER_FILE: usize = 4096;
 
 /// Offsets and kinds of the validated container signatures in `data`, sorted by offset,
 /// at most [`MAX_CARVED_PER_FILE`] of them.
@@ -53,24 +47,6 @@ pub struct Carved {
     pub cut: Option<Cut>,
 }
 
-/// Signatures past a bound, not examined: how many, the first of them, and which bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cut {
-    pub more: u64,
-    pub first: u64,
-    pub kind: ContainerKind,
-    pub bound: CutBound,
-}
-
-/// The bound that left signatures unexamined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CutBound {
-    /// More than [`MAX_CARVED_PER_FILE`] signatures.
-    Count,
-    /// The flash-carving work bound ([`super::carve_flash::FLASH_WORK_PER_BYTE`]).
-    FlashWork,
-}
-
 impl Cut {
     /// Why the signatures were not examined, for an error message.
     pub fn reason(&self) -> String {
@@ -82,19 +58,6 @@ impl Cut {
                 super::carve_flash::FLASH_WORK_PER_BYTE,
                 super::carve_flash::FLASH_WORK_BASE >> 20
             ),
-        }
-    }
-
-    fn merge(a: Option<Cut>, b: Cut) -> Cut {
-        match a {
-            None => b,
-            Some(a) => {
-                let first = if b.first < a.first { b } else { a };
-                Cut {
-                    more: a.more + b.more,
-                    ..first
-                }
-            }
         }
     }
 }

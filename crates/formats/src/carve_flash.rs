@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::carve::{Cut, CutBound, MAX_CARVED_PER_FILE};
+use super::carve_cut::{Cut, CutBound, MAX_CARVED_PER_FILE};
 use super::{efs, etfs, ContainerKind};
 
 /// Bytes of flash-carving work allowed per byte carved: walking ETFS pages, looking for

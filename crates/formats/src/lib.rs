@@ -41,6 +41,7 @@ pub use error::{ErrorKind, FormatError};
 pub mod block_memo;
 mod buf_pool;
 pub mod carve;
+mod carve_cut;
 pub mod carve_flash;
 pub mod efs;
 pub mod etfs;

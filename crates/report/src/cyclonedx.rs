@@ -6,9 +6,11 @@
 
 use serde_json::{json, Value};
 
-use super::findings::{self, release_of, FindingKind, Site};
-use super::{BinaryReport, CallocReport, LibcReport, Report, TargetReport, Verdict};
-use crate::advisory::{CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC};
+use super::{BinaryReport, CallocReport, LibcReport, Report, TargetKind, TargetReport, Verdict};
+use crate::findings::{self, release_of, FindingKind, Site};
+use badalloc_audit_core::advisory::{
+    CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC,
+};
 
 pub const SPEC_VERSION: &str = "1.5";
 pub const SCHEMA_URI: &str = "http://cyclonedx.org/schema/bom-1.5.schema.json";
@@ -147,7 +149,7 @@ fn target_component(i: usize, t: &TargetReport) -> Value {
     }
     // A PATH that is one ELF file is hashed as its own `binaries` entry (the scan hashes
     // ELF files only: a directory or an image has no hash here).
-    if t.kind == "elf" {
+    if t.target_kind() == Some(TargetKind::Elf) {
         let name = super::uri::split_file(&t.path).1;
         set_hash(
             &mut c,

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::escape_text;
 use crate::{CallocVerdict, Report, TargetReport, Verdict};
+use badalloc_formats::names::escape_text;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diff {
@@ -58,7 +58,9 @@ pub struct TargetDiff {
     pub before_path: Option<String>,
     pub after_path: Option<String>,
     pub status: TargetStatus,
+    #[serde(with = "crate::wire_name::option")]
     pub verdict_before: Option<Verdict>,
+    #[serde(with = "crate::wire_name::option")]
     pub verdict_after: Option<Verdict>,
     pub release_before: Option<String>,
     pub release_after: Option<String>,

@@ -15,8 +15,8 @@ use super::{
     BinaryReport, CallocReport, CallocVerdict, ImageState, LibcReport, Report, TargetReport,
     Verdict,
 };
-use crate::advisory::CVE_2021_22156;
-use crate::names::escape_text;
+use badalloc_audit_core::advisory::CVE_2021_22156;
+use badalloc_formats::names::escape_text;
 
 /// Groups of identical C libraries or static copies shown with their decisive instructions;
 /// past these, one line each (the JSON report has every one).

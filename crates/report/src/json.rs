@@ -104,7 +104,7 @@ fn write_target_fields(f: &mut Frame, t: &TargetReport) -> io::Result<()> {
     w.write_all(b"{")?;
     field(w, 3, true, "path", &t.path)?;
     field(w, 3, false, "kind", &t.kind)?;
-    field(w, 3, false, "verdict", &t.verdict)?;
+    field(w, 3, false, "verdict", t.verdict.as_str())?;
     field(w, 3, false, "reasons", &t.reasons)?;
     field(w, 3, false, "os", &t.os)?;
     field(w, 3, false, "libc", &t.libc)?;

@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn a_line_never_breaks_inside_a_record() {
-        let mut t = badalloc_audit_core::scan::scan_bytes("a\nb", b"not firmware\n");
+        let mut t = TargetReport::from(badalloc_audit_core::scan::scan_bytes(
+            "a\nb",
+            b"not firmware\n",
+        ));
         t.reasons.push("line one\nline two\r\u{2028}".into());
         let l = line(1, &Tool::default(), &t);
         assert_eq!(l.matches('\n').count(), 1);

@@ -7,8 +7,8 @@
 //! facts the report carries, never from scan internals. The strings it returns hold text
 //! from the firmware (paths, release strings): each renderer escapes them for its medium.
 
-use super::{CallocVerdict, ImageState, LibcReport, TargetReport, Verdict};
-use crate::advisory::{ReleaseStatus, CVE_2021_22156};
+use super::{CallocVerdict, ImageState, LibcReport, TargetKind, TargetReport, Verdict};
+use badalloc_audit_core::advisory::{ReleaseStatus, CVE_2021_22156};
 use badalloc_audit_core::rules::Rule;
 
 /// The flaw as a reader knows it.
@@ -167,11 +167,18 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Whether the target is one file (an ELF file or another file), not a device's tree or
+/// image.
+fn is_one_file(t: &TargetReport) -> bool {
+    matches!(t.target_kind(), Some(TargetKind::Elf | TargetKind::File))
+}
+
 /// What the target is, as the subject of the sentence.
 fn subject(t: &TargetReport) -> (&'static str, &'static str) {
-    match t.kind.as_str() {
-        "elf" | "file" => ("This file", "is built for"),
-        _ => ("This device", "runs"),
+    if is_one_file(t) {
+        ("This file", "is built for")
+    } else {
+        ("This device", "runs")
     }
 }
 
@@ -260,7 +267,11 @@ fn affected(t: &TargetReport, case: Case) -> (String, String) {
                 (String::new(), String::new())
             };
             // No vendor patch exists before 6.5.0 (issue 15.8).
-            let action = match badalloc_audit_core::surface::patch_status(&t.os) {
+            let status = badalloc_audit_core::surface::patch_status_of(
+                t.os.release.as_deref(),
+                t.os.release_range.as_deref(),
+            );
+            let action = match status {
                 Some(ReleaseStatus::AffectedNoPatch) => format!(
                     "Upgrade to QNX {fixed} or later, or port the fix to this build (no vendor \
                      patch exists for this release)"
@@ -275,7 +286,7 @@ fn affected(t: &TargetReport, case: Case) -> (String, String) {
         Case::AffectedStaticOnly => (
             format!(
                 "{who} {runs} {release}, but {} of calloc with {FLAW}: affected.",
-                if who == "This file" {
+                if is_one_file(t) {
                     "it carries its own copy".to_string()
                 } else {
                     carry(copies)
@@ -337,7 +348,7 @@ fn clear(t: &TargetReport, case: Case) -> (String, String) {
             format!(
                 "{} not firmware (only empty or text files), so {FLAW} of QNX cannot be in it: \
                  not QNX.",
-                if t.kind == "directory" {
+                if t.target_kind() == Some(TargetKind::Directory) {
                     "This is"
                 } else {
                     "This file is"
@@ -352,7 +363,7 @@ fn clear(t: &TargetReport, case: Case) -> (String, String) {
                 .filter(|r| rule_of(r) == Some(Rule::FamilyUnchecked))
                 .count();
             let programs = t.stats.elf_files.max(t.binaries.len() as u64) as usize;
-            let doesnt = if who == "This file" {
+            let doesnt = if is_one_file(t) {
                 "This file is not built for QNX".to_string()
             } else {
                 format!(
@@ -413,7 +424,7 @@ fn inconclusive(t: &TargetReport, case: Case) -> (String, String) {
                 "Whether {} runs QNX cannot be told: no program was found in it (it may be \
                  encrypted, or in a format this tool does not read), so {FLAW} cannot be ruled \
                  out: inconclusive.",
-                if who == "This file" {
+                if is_one_file(t) {
                     "this file"
                 } else {
                     "this device"

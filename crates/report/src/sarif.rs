@@ -1,15 +1,17 @@
 //! SARIF 2.1.0 rendering, for code-scanning dashboards (GitHub, GitLab, DefectDojo...).
 //!
 //! One run; three rules (see `docs/formats.md`); one result per finding of
-//! [`super::findings`]. Locations are relative to one `originalUriBaseIds` entry per target
+//! [`crate::findings`]. Locations are relative to one `originalUriBaseIds` entry per target
 //! (`TARGET`, then `TARGET_2`...), so a result stays meaningful wherever the tree is mounted.
 
 use serde_json::{json, Map, Value};
 
-use super::findings::{self, describe_calloc, release_of, Finding, FindingKind, Site};
 use super::uri;
-use super::{Report, TargetReport, Verdict};
-use crate::advisory::{CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC};
+use super::{Report, TargetKind, TargetReport, Verdict};
+use crate::findings::{self, describe_calloc, release_of, Finding, FindingKind, Site};
+use badalloc_audit_core::advisory::{
+    CVE_2021_22156, KLIBC, MEDICAL_PATCH, NEWLIB, SDP_PATCH, UCLIBC,
+};
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const RULE_CVE: &str = "CVE-2021-22156";
@@ -238,7 +240,10 @@ fn base_uri(t: &TargetReport) -> String {
 }
 
 fn is_file_target(t: &TargetReport) -> bool {
-    !matches!(t.kind.as_str(), "directory" | "unreadable")
+    !matches!(
+        t.target_kind(),
+        Some(TargetKind::Directory | TargetKind::Unreadable)
+    )
 }
 
 /// The location of a file inside a target, relative to the target's base.

@@ -14,7 +14,7 @@ use super::html;
 use super::ndjson::{ReadError, ReadTarget};
 use super::plain;
 use super::{CallocVerdict, TargetReport, Verdict};
-use crate::names::escape_text as esc;
+use badalloc_formats::names::escape_text as esc;
 
 /// The largest report `summary` reads (bytes): a report is read whole before its targets
 /// become rows (docs/bounds.md).

@@ -3,7 +3,7 @@
 //! evidence grouped with counts ([`super::group`]); the verdict again as the last line.
 //!
 //! Every string that comes from the scanned bytes (names, `QNX_info` strings, messages...) goes
-//! through `esc` ([`crate::names::escape_text`]): a file name cannot move the cursor, recolour
+//! through `esc` ([`badalloc_formats::names::escape_text`]): a file name cannot move the cursor, recolour
 //! or start a line, so it cannot forge a verdict.
 
 use std::fmt::Write;
@@ -11,7 +11,7 @@ use std::fmt::Write;
 use super::group::{self, Group};
 use super::plain::{self, exposure_legend, rule_of};
 use super::{BinaryReport, CallocReport, CallocVerdict, Report, TargetReport, Verdict};
-use crate::names::escape_text as esc;
+use badalloc_formats::names::escape_text as esc;
 
 /// How many binaries (or groups of identical ones) of each list the text shows before
 /// "... and N more" (JSON has all).

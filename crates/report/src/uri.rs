@@ -7,11 +7,11 @@
 //! that a first segment such as `a:b` is never read as a scheme.
 
 /// Percent-encodes a path (relative or absolute) as the path part of a URI reference. Report
-/// paths are escaped names (`crate::names`): the name's own bytes are encoded, so a file
+/// paths are escaped names (`badalloc_formats::names`): the name's own bytes are encoded, so a file
 /// named with byte 0xff is `%FF`, and a backslash `%5C`.
 pub fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
-    for &b in &crate::names::unescape_name(path) {
+    for &b in &badalloc_formats::names::unescape_name(path) {
         let keep = b.is_ascii_alphanumeric()
             || matches!(
                 b,

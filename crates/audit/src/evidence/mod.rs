@@ -17,10 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::container::ContainerKind;
 use crate::facts::{FileFacts, QnxMarker};
+use crate::model::{Confidence, EvidenceItem, EvidenceKind, Family, Image, ImageState, Os};
 pub use crate::release::Release;
-use crate::report::{Confidence, EvidenceItem, ImageReport, ImageState, OsReport};
+use badalloc_formats::ContainerKind;
 
 /// The release series a QNX libc SONAME implies (QNX migration notes, openqnx soversion.mk).
 pub fn libc_soname_series(soname: &str) -> Option<(Release, Release, &'static str)> {
@@ -198,7 +198,7 @@ fn abi_floor(
     }
     let item = EvidenceItem {
         source: paths.first().map(|p| p.to_string()).unwrap_or_default(),
-        kind: "abi-floor".into(),
+        kind: EvidenceKind::AbiFloor,
         detail: format!("QNX {label}: {why}"),
     };
     (
@@ -217,7 +217,7 @@ fn abi_floor(
 /// The OS view of a target: the report section plus the estimate classification uses.
 #[derive(Debug, Clone, Default)]
 pub struct OsAssessment {
-    pub report: OsReport,
+    pub report: Os,
     pub is_qnx: bool,
     pub estimate: ReleaseEstimate,
 }
@@ -255,10 +255,10 @@ const MAX_IMAGE_EVIDENCE: usize = 8;
 /// The `image-format` evidence: every image of a QNX format (boot image, QNX4 or QNX6 file
 /// system) found by its signature, whether or not anything inside it could be read. Only
 /// QNX writes these formats, so one is enough to make the target QNX.
-fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
-    let qnx: Vec<(&ImageReport, ContainerKind)> = images
+fn image_formats(images: &[Image]) -> Vec<EvidenceItem> {
+    let qnx: Vec<(&Image, ContainerKind)> = images
         .iter()
-        .filter_map(|i| Some((i, ContainerKind::from_name(&i.kind)?)))
+        .filter_map(|i| Some((i, i.kind.container()?)))
         .filter(|(_, k)| k.is_qnx_format())
         .collect();
     let mut items: Vec<EvidenceItem> = qnx
@@ -281,7 +281,7 @@ fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
             };
             EvidenceItem {
                 source: i.path.clone(),
-                kind: "image-format".into(),
+                kind: EvidenceKind::ImageFormat,
                 detail: format!("{}{at}{state}", kind.signature()),
             }
         })
@@ -292,7 +292,7 @@ fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
                 .get(MAX_IMAGE_EVIDENCE)
                 .map(|(i, _)| i.path.clone())
                 .unwrap_or_default(),
-            kind: "image-format".into(),
+            kind: EvidenceKind::ImageFormat,
             detail: format!("and {more} more images of QNX formats"),
         });
     }
@@ -301,7 +301,7 @@ fn image_formats(images: &[ImageReport]) -> Vec<EvidenceItem> {
 
 /// Weigh the release evidence of all ELF files of one target, and the images of QNX
 /// formats found in it.
-pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
+pub fn assess(files: &[FileFacts], images: &[Image]) -> OsAssessment {
     let mut evidence = image_formats(images);
     let is_qnx = files.iter().any(FileFacts::is_qnx) || !evidence.is_empty();
     let mut conflicts = Vec::new();
@@ -350,8 +350,8 @@ pub fn assess(files: &[FileFacts], images: &[ImageReport]) -> OsAssessment {
         estimate = ReleaseEstimate::default();
     }
     OsAssessment {
-        report: OsReport {
-            family: is_qnx.then(|| "qnx".to_string()),
+        report: Os {
+            family: is_qnx.then_some(Family::Qnx),
             release: estimate.exact.map(|r| r.to_string()),
             release_range: estimate
                 .range
@@ -374,7 +374,7 @@ fn kernel_releases(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> Vec
         if let Some(k) = &f.kernel {
             evidence.push(EvidenceItem {
                 source: f.path.clone(),
-                kind: "procnto-release".into(),
+                kind: EvidenceKind::ProcntoRelease,
                 detail: format!(
                     "kernel release string \"{}\" next to link timestamp \"{}\" at offset {:#x}",
                     k.release, k.timestamp, k.offset
@@ -419,7 +419,7 @@ fn qnx_info_releases(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> V
         }
         evidence.push(EvidenceItem {
             source: f.path.clone(),
-            kind: "qnx-info".into(),
+            kind: EvidenceKind::QnxInfo,
             detail,
         });
         if f.is_libc {
@@ -454,7 +454,7 @@ fn marker_evidence(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> Vec
     let mut compiler_releases = Vec::new();
     for (target, paths) in &compiler {
         evidence.push(aggregate(
-            "compiler",
+            EvidenceKind::Compiler,
             &format!("QNX compiler target {target} in .comment"),
             paths,
         ));
@@ -474,17 +474,21 @@ fn marker_evidence(files: &[FileFacts], evidence: &mut Vec<EvidenceItem>) -> Vec
     }
     for (interp, paths) in &interps {
         evidence.push(aggregate(
-            "interpreter",
+            EvidenceKind::Interpreter,
             &format!("QNX runtime linker {interp}"),
             paths,
         ));
     }
     if !notes.is_empty() {
-        evidence.push(aggregate("qnx-note", "ELF note named \"QNX\"", &notes));
+        evidence.push(aggregate(
+            EvidenceKind::QnxNote,
+            "ELF note named \"QNX\"",
+            &notes,
+        ));
     }
     if !kernel_calls.is_empty() {
         evidence.push(aggregate(
-            "kernel-calls",
+            EvidenceKind::KernelCalls,
             "Neutrino kernel calls (MsgSend, ConnectAttach, ChannelCreate...) in the dynamic symbols",
             &kernel_calls,
         ));
@@ -506,14 +510,14 @@ fn soname_series(
             (Some(s), true) => {
                 evidence.push(EvidenceItem {
                     source: f.path.clone(),
-                    kind: "libc-soname".into(),
+                    kind: EvidenceKind::LibcSoname,
                     detail: format!("C library {name}: QNX {} series", s.2),
                 });
                 series.push(s);
             }
             (_, false) => evidence.push(EvidenceItem {
                 source: f.path.clone(),
-                kind: "libc-soname".into(),
+                kind: EvidenceKind::LibcSoname,
                 detail: format!("C library {name} not counted: it carries no QNX marker (glibc is libc.so.6 too)"),
             }),
             (None, true) => {}
@@ -612,7 +616,7 @@ fn apply_floor(
     conflict
 }
 
-fn aggregate(kind: &str, what: &str, paths: &[&str]) -> EvidenceItem {
+fn aggregate(kind: EvidenceKind, what: &str, paths: &[&str]) -> EvidenceItem {
     let mut detail = format!(
         "{what} in {} file{}",
         paths.len(),
@@ -624,7 +628,7 @@ fn aggregate(kind: &str, what: &str, paths: &[&str]) -> EvidenceItem {
     }
     EvidenceItem {
         source: paths.first().map(|p| p.to_string()).unwrap_or_default(),
-        kind: kind.into(),
+        kind,
         detail,
     }
 }
@@ -656,7 +660,7 @@ mod tests {
             "/../../fixtures/qnx/aarch64/qnx700/ls"
         );
         let data = std::fs::read(path).unwrap();
-        let elf = crate::elf::ElfFile::parse(&data).unwrap();
+        let elf = badalloc_elf::ElfFile::parse(&data).unwrap();
         let mut f = crate::facts::facts_of("bin/ls", &elf, None);
         assert_eq!(
             abi_need(&f),

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::names::escape_path;
+use badalloc_formats::names::escape_path;
 
 /// What the walk found at one path.
 #[derive(Debug, Clone)]
@@ -148,10 +148,10 @@ fn push_name(rel: &mut String, name: &std::ffi::OsStr) {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        crate::names::push_escaped_name(rel, name.as_bytes());
+        badalloc_formats::names::push_escaped_name(rel, name.as_bytes());
     }
     #[cfg(not(unix))]
-    rel.push_str(&crate::names::escape_os(name));
+    rel.push_str(&badalloc_formats::names::escape_os(name));
 }
 
 fn display_rel(rel: &str) -> String {

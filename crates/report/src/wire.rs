@@ -1,21 +1,22 @@
-//! The report model (the JSON contract of `docs/json-report.md`) and its renderings.
+//! The wire types of the report: the JSON contract of `docs/json-report.md` (schema v1).
 //!
 //! Every renderer is a pure function of [`Report`]. Field names and meanings are a contract:
-//! later versions add fields, never rename or remove them.
-
-pub mod findings;
+//! later versions add fields, never rename or remove them. The audit's own model
+//! (`badalloc_audit_core::model`) is converted into these once, by value (`convert.rs`).
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::ErrorKind;
+use crate::wire_name;
+pub use badalloc_audit_core::model::{Confidence, ImageState, LocatedBy, NoteKind, TargetKind};
+pub use badalloc_audit_core::ErrorKind;
 
 /// The kind of an error read from a report written before `errors[].kind` existed.
 fn unknown_error_kind() -> ErrorKind {
     ErrorKind::Unreadable
 }
 
-pub use crate::calloc::{CallocAnalysis, CallocVerdict, ChainLink, EvidenceLine};
-pub use crate::verdict::Verdict;
+pub use badalloc_audit_core::model::{CallocAnalysis, CallocVerdict, ChainLink, EvidenceLine};
+pub use badalloc_audit_core::verdict::Verdict;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -32,6 +33,14 @@ pub struct Tool {
     pub version: String,
 }
 
+impl TargetReport {
+    /// What the target is, by the name its report gives (none for a name this version does
+    /// not know).
+    pub fn target_kind(&self) -> Option<TargetKind> {
+        TargetKind::from_name(&self.kind)
+    }
+}
+
 impl Default for Tool {
     fn default() -> Self {
         Tool {
@@ -42,31 +51,13 @@ impl Default for Tool {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Confidence {
-    #[default]
-    Low,
-    Medium,
-    High,
-}
-
-impl Confidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::Low => "low",
-            Confidence::Medium => "medium",
-            Confidence::High => "high",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     /// The PATH as given on the command line.
     pub path: String,
     /// `directory`, `elf`, `file`, or an image kind.
     pub kind: String,
+    #[serde(with = "wire_name")]
     pub verdict: Verdict,
     /// Why the verdict is what it is, one sentence per rule that fired (most decisive first).
     pub reasons: Vec<String>,
@@ -110,6 +101,7 @@ pub struct OsReport {
     pub release: Option<String>,
     /// Release series when only a range is known (e.g. `6.4-6.6` from `libc.so.3`).
     pub release_range: Option<String>,
+    #[serde(with = "wire_name")]
     pub confidence: Confidence,
     pub evidence: Vec<EvidenceItem>,
     /// Sources that disagree, and which one was preferred.
@@ -167,6 +159,7 @@ pub struct CallocLocation {
     pub by: String,
     /// `high` for a symbol, `medium` when located without one, `low` for a calloc-like
     /// function.
+    #[serde(with = "wire_name")]
     pub confidence: Confidence,
     /// `calloc`, or `calloc-like`: a function with part of calloc's shape (or one of several
     /// with all of it), shown for its overflow but never taken for the C library's calloc.
@@ -179,40 +172,29 @@ pub struct CallocLocation {
 impl CallocReport {
     /// How it was found (`symbol` when the report does not say).
     pub fn located_by(&self) -> &str {
-        self.location.as_ref().map_or("symbol", |l| l.by.as_str())
+        self.location
+            .as_ref()
+            .map_or(LocatedBy::Symbol.as_str(), |l| l.by.as_str())
+    }
+
+    /// Whether it was located without a symbol (by behaviour or by signature).
+    pub fn located_without_symbol(&self) -> bool {
+        self.location
+            .as_ref()
+            .is_some_and(|l| LocatedBy::from_name(&l.by) != Some(LocatedBy::Symbol))
     }
 
     /// ` (no symbol: located by behaviour at 0x114404, confidence medium)` for a copy found
     /// without a symbol; empty for a named one.
     pub fn located_note(&self) -> String {
         match &self.location {
-            Some(l) if l.by != "symbol" => format!(
+            Some(l) if self.located_without_symbol() => format!(
                 " (no symbol: located by {} at {}, confidence {})",
                 l.by,
                 self.address.as_deref().unwrap_or("?"),
                 l.confidence.as_str()
             ),
             _ => String::new(),
-        }
-    }
-}
-
-impl From<CallocAnalysis> for CallocReport {
-    fn from(a: CallocAnalysis) -> CallocReport {
-        CallocReport {
-            verdict: a.verdict,
-            function: a.function,
-            address: Some(a.address),
-            reason: a.reason,
-            chain: a.chain,
-            chain_links: a.chain_links,
-            evidence: a.evidence,
-            location: Some(CallocLocation {
-                by: "symbol".into(),
-                confidence: Confidence::High,
-                identified_as: "calloc".into(),
-                evidence: Vec::new(),
-            }),
         }
     }
 }
@@ -230,65 +212,6 @@ pub struct CallocSearchReport {
     pub probed: u64,
     /// Functions with part of calloc's shape, each analysed (`identified_as: calloc-like`).
     pub calloc_like: Vec<CallocReport>,
-}
-
-impl CallocSearchReport {
-    /// The report of a search by behaviour (what it took for calloc goes to
-    /// `static_calloc`, see [`CallocReport::located`]).
-    pub fn of(s: &crate::calloc::locate::Search) -> CallocSearchReport {
-        CallocSearchReport {
-            outcome: s.outcome.as_str().to_string(),
-            detail: s.detail.clone(),
-            candidates: s.candidates as u64,
-            probed: s.probed as u64,
-            calloc_like: s
-                .calloc_like
-                .iter()
-                .map(|l| CallocReport::located(l, "behaviour"))
-                .collect(),
-        }
-    }
-}
-
-impl CallocReport {
-    /// A copy of calloc the search located without a symbol (`by`: `behaviour` or
-    /// `signature`), or a calloc-like function.
-    pub fn located(l: &crate::calloc::locate::Located, by: &str) -> CallocReport {
-        let mut evidence = l.shape.clone();
-        evidence.push(EvidenceLine {
-            address: format!("{:#x}", l.function),
-            text: l.why.clone(),
-        });
-        CallocReport {
-            location: Some(CallocLocation {
-                by: by.to_string(),
-                confidence: if l.is_calloc {
-                    Confidence::Medium
-                } else {
-                    Confidence::Low
-                },
-                identified_as: if l.is_calloc { "calloc" } else { "calloc-like" }.into(),
-                evidence,
-            }),
-            ..CallocReport::from(l.analysis.clone())
-        }
-    }
-}
-
-impl CallocReport {
-    /// An `unknown` verdict with its reason (e.g. a C library that exports no calloc).
-    pub fn unknown(reason: &str) -> CallocReport {
-        CallocReport {
-            verdict: CallocVerdict::Unknown,
-            function: None,
-            address: None,
-            reason: reason.to_string(),
-            chain: vec![],
-            chain_links: vec![],
-            evidence: vec![],
-            location: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -355,7 +278,7 @@ pub struct ImageReport {
     pub boot_script: Vec<String>,
     /// How much of the image was read; what stopped the rest is in its `damage`, `error`
     /// or `truncated` notes.
-    #[serde(default)]
+    #[serde(default, with = "wire_name")]
     pub state: ImageState,
     /// Files of this image whose bytes are those of a file examined before in it (the same
     /// extent: hard links, entries sharing their data): reported here, not examined again.
@@ -373,37 +296,7 @@ pub struct SameContent {
     pub same_as: String,
 }
 
-/// How much of an image was read.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum ImageState {
-    /// Opened, and every entry read.
-    #[default]
-    Complete,
-    /// Opened, but some of it is lost: decoding stopped at damage, a directory or an entry
-    /// could not be read. What was read was examined.
-    Partial,
-    /// Recognised by its signature but not opened (damaged, nested too deep, over the
-    /// memory budget): nothing inside was examined.
-    Unreadable,
-}
-
-impl ImageState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageState::Complete => "complete",
-            ImageState::Partial => "partial",
-            ImageState::Unreadable => "unreadable",
-        }
-    }
-}
-
 impl ImageReport {
-    /// Note kinds that say part of an image is lost.
-    pub const DAMAGE_NOTES: [&'static str; 3] = ["damage", "error", "truncated"];
-
     /// The first note that says what is damaged, for an image not read in full.
     pub fn damage(&self) -> Option<&ImageNote> {
         if self.state == ImageState::Complete {
@@ -411,7 +304,7 @@ impl ImageReport {
         }
         self.notes
             .iter()
-            .find(|n| Self::DAMAGE_NOTES.contains(&n.kind.as_str()))
+            .find(|n| NoteKind::from_name(&n.kind).is_damage())
     }
 }
 

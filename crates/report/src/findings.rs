@@ -1,12 +1,13 @@
 //! The findings that the machine-readable formats (SARIF, CycloneDX) report, drawn from a
-//! [`Report`] in one place so that both formats count the same things.
+//! [`Report`](crate::Report) in one place so that both formats count the same things.
 //!
 //! A finding is one unchecked calloc (a C library's or a static copy), or one target whose
 //! verdict the code alone does not explain (affected by release only, or inconclusive).
 
-use super::{BinaryReport, CallocReport, CallocVerdict, LibcReport, TargetReport, Verdict};
-use crate::advisory::{FamilyLibrary, GLIBC, KLIBC, MUSL, NEWLIB, UCLIBC};
-use crate::rules::Rule;
+use crate::{BinaryReport, CallocReport, CallocVerdict, LibcReport, TargetReport, Verdict};
+use badalloc_audit_core::advisory::{recognise_library, FamilyLibrary};
+use badalloc_audit_core::model::Family;
+use badalloc_audit_core::rules::Rule;
 
 impl TargetReport {
     /// The rules that fired, in the order of the reasons: each reason opens with its
@@ -94,7 +95,7 @@ pub fn release_of(t: &TargetReport) -> Option<&str> {
 }
 
 pub fn is_qnx(t: &TargetReport) -> bool {
-    t.os.family.as_deref() == Some("qnx")
+    t.os.family.as_deref().and_then(Family::from_name) == Some(Family::Qnx)
 }
 
 /// Every finding of every target, in report order (targets, then C libraries, then binaries).
@@ -149,31 +150,6 @@ pub fn findings<'a>(targets: &'a [TargetReport]) -> Vec<Finding<'a>> {
     out
 }
 
-/// Names the C library a calloc comes from, from file names and the call chain. Only the
-/// libraries with a BadAlloc history (docs/shared facts) and the common checked ones.
-pub fn recognise_library(
-    path: &str,
-    soname: Option<&str>,
-    chain: &[String],
-) -> Option<&'static FamilyLibrary> {
-    let name = path.rsplit(['/', '!']).next().unwrap_or(path);
-    let soname = soname.unwrap_or("");
-    let has = |s: &str| name.contains(s) || soname.contains(s);
-    if chain.iter().any(|f| f == "_calloc_r" || f == "_malloc_r") {
-        Some(&NEWLIB)
-    } else if has("uClibc") || soname == "libc.so.0" || name == "libc.so.0" {
-        Some(&UCLIBC)
-    } else if has("klibc") {
-        Some(&KLIBC)
-    } else if has("musl") {
-        Some(&MUSL)
-    } else if soname == "libc.so.6" || name.starts_with("libc-2.") {
-        Some(&GLIBC)
-    } else {
-        None
-    }
-}
-
 /// One line that names the evidence of a calloc: the reason, the chain, the address.
 pub fn describe_calloc(c: &CallocReport) -> String {
     let mut s = c.reason.clone();
@@ -184,18 +160,4 @@ pub fn describe_calloc(c: &CallocReport) -> String {
         s.push_str(&format!(" [calloc at {a}]"));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_libraries() {
-        let chain = vec!["calloc".to_string(), "_calloc_r".to_string()];
-        assert!(recognise_library("bin/fw", None, &chain).is_some_and(|l| l.name == "newlib"));
-        assert!(recognise_library("lib/libuClibc-1.0.30.so", None, &[])
-            .is_some_and(|l| l.name.starts_with("uClibc")));
-        assert_eq!(recognise_library("lib/libfoo.so", None, &[]), None);
-    }
 }
