@@ -307,7 +307,7 @@ fn open_image(
         });
         return Taken::NotOpened;
     }
-    // A block-compressed boot image in a file, seen before (byte for byte), is reported
+    // A compressed boot image in a file, seen before (byte for byte), is reported
     // from the memo.
     let memo = match (kind, at.on_disk) {
         (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|key| (key, disk)),
@@ -389,8 +389,8 @@ fn open_image(
         .filter(|&n| n <= data.len() && whole);
     if let (Some((key, disk)), Some(len)) = (memo, deciding) {
         let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
-        if let Some(examined) =
-            in_file.and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len)))
+        if let Some(examined) = in_file
+            .and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len), image.span()))
         {
             disk.memo.insert(key, examined);
         }

@@ -11,9 +11,11 @@
 //! would give, as long as the files do not change during the scan (the scan's assumption
 //! everywhere: a file rewritten while it is read gives no consistent answer either).
 //!
-//! Only block-compressed IFS images lying directly in a file on disk (the file itself, or
-//! carved from it) qualify: they are the costly ones to decode, their extent is exact
-//! (see `Container::input_extent`), and their first copy can be read again. All of them are
+//! Only compressed (LZO, UCL, zlib) IFS images lying directly in a file on disk (the file
+//! itself, or carved from it) qualify: they are the costly ones to decode, their extent is
+//! exact (see `Container::input_extent`: the blocks up to the end marker, the gzip member
+//! and the `stored_size` that gives a zlib image's span), and their first copy can be read
+//! again. All of them are
 //! opened at the top level with the whole per-file memory budget, so nothing else that
 //! decides an examination can differ between two copies.
 //!
@@ -64,6 +66,8 @@ pub(crate) struct Examined {
     origin: PathBuf,
     at: usize,
     len: usize,
+    /// The image's span in its input (`Container::span`): the deciding bytes hold it.
+    span: Option<u64>,
     facts: Vec<FileFacts>,
     errors: Vec<ErrorReport>,
     symlinks: Vec<SymlinkReport>,
@@ -141,6 +145,7 @@ impl Examined {
         mark: &Mark,
         path: &str,
         (origin, at, len): (&Path, usize, usize),
+        span: Option<u64>,
     ) -> Option<Examined> {
         let rel = |p: &str| p.strip_prefix(path).map(str::to_string);
         let mut nested: Vec<ImageReport> = out.images.get(mark.images..)?.to_vec();
@@ -175,6 +180,7 @@ impl Examined {
             origin: origin.to_path_buf(),
             at,
             len,
+            span: span.filter(|&s| s <= len as u64),
             facts,
             errors,
             symlinks,
@@ -185,10 +191,10 @@ impl Examined {
         })
     }
 
-    /// How many bytes of its input the image occupies: its deciding bytes (a block-
-    /// compressed boot image's startup part and blocks).
+    /// How many bytes of its input the image occupies (its span when the first copy had
+    /// one, else its deciding bytes).
     pub(crate) fn extent(&self) -> u64 {
-        self.len as u64
+        self.span.unwrap_or(self.len as u64)
     }
 
     /// Report this image again, as the copy at `path` (carved at `carved_at`).
@@ -294,7 +300,8 @@ mod tests {
             }],
             state: Default::default(),
         });
-        Examined::capture(&out, &mark, path, (origin, at, len)).expect("paths under the image")
+        Examined::capture(&out, &mark, path, (origin, at, len), Some(len as u64))
+            .expect("paths under the image")
     }
 
     #[test]
@@ -360,7 +367,9 @@ mod tests {
             same_content: vec![],
             state: Default::default(),
         });
-        assert!(Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1)).is_none());
+        assert!(
+            Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1), None).is_none()
+        );
     }
 
     #[test]
