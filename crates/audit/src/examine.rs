@@ -313,6 +313,8 @@ fn open_image(
         (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|key| (key, disk)),
         _ => None,
     };
+    // Held until this image is examined: a worker meeting a copy meanwhile waits for it.
+    let _claim = memo.as_ref().and_then(|(k, disk)| disk.memo.enter(k));
     if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {
         seen.apply(out, path, carved_at);
         out.reused_images += 1;
@@ -735,6 +737,8 @@ fn examine_elf(path: &str, data: &[u8], memo: Option<&ElfMemo>, out: &mut FileOu
     // Hashed here, where the bytes are, once per file (CycloneDX hashes, and the memo's key).
     let digest: [u8; 32] = Sha256::digest(data).into();
     let name = NameClass::of(path);
+    // Held until this file is examined: a worker meeting a copy meanwhile waits for it.
+    let _claim = memo.and_then(|m| m.enter(&digest, name));
     match memo.and_then(|m| m.find(&digest, name)) {
         Some(seen) => report_elf(path, &seen, out),
         None => {

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::examine::FileOutcome;
 use crate::facts::FileFacts;
+use crate::in_flight::{Claim, InFlight};
 use crate::report::{ErrorReport, ImageReport, SameContent, SymlinkReport};
 
 /// Memory kept for the findings of examined images, across the whole scan of a target.
@@ -50,6 +51,8 @@ pub(crate) type MemoKey = (u64, Vec<u8>);
 #[derive(Default)]
 pub(crate) struct ImageMemo {
     state: Mutex<MemoState>,
+    /// Images being examined by a worker (see `in_flight`).
+    in_flight: InFlight<MemoKey>,
 }
 
 #[derive(Default)]
@@ -103,6 +106,16 @@ impl Mark {
 }
 
 impl ImageMemo {
+    /// Wait while another worker examines an image with this key, then hold the key until
+    /// the claim is dropped (after [`ImageMemo::insert`], or once the image is examined).
+    /// None once the memo is full: what the other worker finds would not be kept.
+    pub(crate) fn enter(&self, key: &MemoKey) -> Option<Claim<'_, MemoKey>> {
+        if self.lock().bytes >= MAX_MEMO_BYTES - ITEM_COST {
+            return None;
+        }
+        Some(self.in_flight.enter(key))
+    }
+
     /// A copy examined before whose deciding bytes are the first bytes of `data`.
     pub(crate) fn find(&self, key: &MemoKey, data: &[u8]) -> Option<Arc<Examined>> {
         let candidates: Vec<Arc<Examined>> = self
