@@ -620,3 +620,42 @@ fn random_mutations_never_panic_and_are_never_silent() {
     );
     assert!(silent.is_empty(), "damage not reported: {silent:?}");
 }
+
+/// A zlib image's deciding bytes (what the scan's image memo compares) run to the end of
+/// its gzip member, or to its `stored_size` when that says more (the span is taken from
+/// it); bytes after both decide nothing, and an input shorter than `stored_size` is not
+/// reused (its span depends on where the input ends).
+#[test]
+fn a_zlib_image_decides_by_its_gzip_member_and_its_stored_size() {
+    let (nodes, _) = w::sample_tree();
+    let o = Opts {
+        comp: Comp::Zlib,
+        ..Opts::default()
+    };
+    let d = w::build(&nodes, &o);
+    let end = d.len() as u64;
+    let opened = Ifs::open(&d, &Limits::default()).unwrap();
+    assert_eq!(opened.input_extent(), Some(end));
+    assert_eq!(opened.span(), Some(end));
+    // Trailing bytes after the image: not deciding.
+    let mut longer = d.clone();
+    longer.extend_from_slice(&[0xA5; 64]);
+    assert_eq!(
+        Ifs::open(&longer, &Limits::default())
+            .unwrap()
+            .input_extent(),
+        Some(end)
+    );
+    // stored_size 32 bytes past the gzip member: the extent follows it.
+    let stored_at = o.preboot + 36;
+    let stored = u32::from_le_bytes(longer[stored_at..stored_at + 4].try_into().unwrap());
+    longer[stored_at..stored_at + 4].copy_from_slice(&(stored + 32).to_le_bytes());
+    let opened = Ifs::open(&longer, &Limits::default()).unwrap();
+    assert_eq!(opened.span(), Some(end + 32));
+    assert_eq!(opened.input_extent(), Some(end + 32));
+    // stored_size past the end of the input: the span is cut there, nothing is reused.
+    let cut = &longer[..d.len() + 16];
+    let opened = Ifs::open(cut, &Limits::default()).unwrap();
+    assert_eq!(opened.span(), Some(end + 16));
+    assert_eq!(opened.input_extent(), None);
+}

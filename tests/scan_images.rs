@@ -260,7 +260,7 @@ fn binaries_json(t: &TargetReport) -> Vec<String> {
     v
 }
 
-/// A block-compressed boot image met twice (as a file, and inside a flash dump) is decoded
+/// A compressed boot image (LZO, UCL, zlib) met twice (as a file, and inside a flash dump) is decoded
 /// once: the second copy is reported from the first, exactly as decoding it gives (the
 /// same findings as scanning each file alone). A copy that differs in one byte is decoded
 /// on its own.
@@ -270,7 +270,7 @@ fn a_boot_image_met_twice_is_decoded_once_and_reported_for_both_copies() {
         jobs: Some(1),
         ..Default::default()
     };
-    for comp in [Comp::LzoReal, Comp::Ucl] {
+    for comp in [Comp::LzoReal, Comp::Ucl, Comp::Zlib] {
         let img = ifs_writer::build(
             &fixture_tree_nodes("arm"),
             &Opts {

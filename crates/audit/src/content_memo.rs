@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::facts::{is_libc_name, FileFacts};
 use crate::image_memo::ImageMemo;
+use crate::in_flight::{Claim, InFlight};
 use crate::FormatError;
 use badalloc_formats::block_memo::BlockMemo;
 
@@ -49,6 +50,8 @@ pub(crate) type ElfExamined = Result<(FileFacts, Option<FormatError>), FormatErr
 #[derive(Default)]
 pub(crate) struct ElfMemo {
     state: Mutex<ElfMemoState>,
+    /// Files being examined by a worker (see `in_flight`).
+    in_flight: InFlight<([u8; 32], NameClass)>,
 }
 
 #[derive(Default)]
@@ -62,6 +65,20 @@ struct ElfMemoState {
 const ENTRY_COST: usize = 512;
 
 impl ElfMemo {
+    /// Wait while another worker examines a file of these bytes and name class, then hold
+    /// it until the claim is dropped (after [`ElfMemo::insert`]). None once the memo is
+    /// full: what the other worker finds would not be kept, so there is nothing to wait for.
+    pub(crate) fn enter(
+        &self,
+        digest: &[u8; 32],
+        name: NameClass,
+    ) -> Option<Claim<'_, ([u8; 32], NameClass)>> {
+        if self.lock().bytes >= MAX_ELF_MEMO_BYTES - ENTRY_COST {
+            return None;
+        }
+        Some(self.in_flight.enter(&(*digest, name)))
+    }
+
     /// What a file with this SHA-256 and name class gave before.
     pub(crate) fn find(&self, digest: &[u8; 32], name: NameClass) -> Option<Arc<ElfExamined>> {
         self.lock().by_content.get(&(*digest, name)).cloned()

@@ -279,12 +279,14 @@ fn open_image(
         });
         return Taken::NotOpened;
     }
-    // A block-compressed boot image in a file, seen before (byte for byte), is reported
+    // A compressed boot image in a file, seen before (byte for byte), is reported
     // from the memo.
     let memo = match (kind, at.on_disk) {
         (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|key| (key, disk)),
         _ => None,
     };
+    // Held until this image is examined: a worker meeting a copy meanwhile waits for it.
+    let _claim = memo.as_ref().and_then(|(k, disk)| disk.memo.enter(k));
     if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {
         seen.apply(out, path, carved_at);
         out.reused_images += 1;
@@ -363,8 +365,8 @@ fn open_image(
         .filter(|&n| n <= data.len() && whole);
     if let (Some((key, disk)), Some(len)) = (memo, deciding) {
         let in_file = carved_at.map_or(Some(0), |o| usize::try_from(o).ok());
-        if let Some(examined) =
-            in_file.and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len)))
+        if let Some(examined) = in_file
+            .and_then(|at| Examined::capture(out, &mark, path, (disk.path, at, len), image.span()))
         {
             disk.memo.insert(key, examined);
         }
@@ -712,6 +714,8 @@ fn examine_elf(path: &str, data: &[u8], memo: Option<&ElfMemo>, out: &mut FileOu
     // Hashed here, where the bytes are, once per file (CycloneDX hashes, and the memo's key).
     let digest: [u8; 32] = Sha256::digest(data).into();
     let name = NameClass::of(path);
+    // Held until this file is examined: a worker meeting a copy meanwhile waits for it.
+    let _claim = memo.and_then(|m| m.enter(&digest, name));
     match memo.and_then(|m| m.find(&digest, name)) {
         Some(seen) => report_elf(path, &seen, out),
         None => {

@@ -11,9 +11,11 @@
 //! would give, as long as the files do not change during the scan (the scan's assumption
 //! everywhere: a file rewritten while it is read gives no consistent answer either).
 //!
-//! Only block-compressed IFS images lying directly in a file on disk (the file itself, or
-//! carved from it) qualify: they are the costly ones to decode, their extent is exact
-//! (see `Container::input_extent`), and their first copy can be read again. All of them are
+//! Only compressed (LZO, UCL, zlib) IFS images lying directly in a file on disk (the file
+//! itself, or carved from it) qualify: they are the costly ones to decode, their extent is
+//! exact (see `Container::input_extent`: the blocks up to the end marker, the gzip member
+//! and the `stored_size` that gives a zlib image's span), and their first copy can be read
+//! again. All of them are
 //! opened at the top level with the whole per-file memory budget, so nothing else that
 //! decides an examination can differ between two copies.
 //!
@@ -27,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::facts::FileFacts;
+use crate::in_flight::{Claim, InFlight};
 use crate::model::{Image, SameContent, ScanError, Symlink};
 use crate::outcome::FileOutcome;
 
@@ -48,6 +51,8 @@ pub(crate) type MemoKey = (u64, Vec<u8>);
 #[derive(Default)]
 pub(crate) struct ImageMemo {
     state: Mutex<MemoState>,
+    /// Images being examined by a worker (see `in_flight`).
+    in_flight: InFlight<MemoKey>,
 }
 
 #[derive(Default)]
@@ -64,6 +69,8 @@ pub(crate) struct Examined {
     origin: PathBuf,
     at: usize,
     len: usize,
+    /// The image's span in its input (`Container::span`): the deciding bytes hold it.
+    span: Option<u64>,
     facts: Vec<FileFacts>,
     errors: Vec<ScanError>,
     symlinks: Vec<Symlink>,
@@ -99,6 +106,16 @@ impl Mark {
 }
 
 impl ImageMemo {
+    /// Wait while another worker examines an image with this key, then hold the key until
+    /// the claim is dropped (after [`ImageMemo::insert`], or once the image is examined).
+    /// None once the memo is full: what the other worker finds would not be kept.
+    pub(crate) fn enter(&self, key: &MemoKey) -> Option<Claim<'_, MemoKey>> {
+        if self.lock().bytes >= MAX_MEMO_BYTES - ITEM_COST {
+            return None;
+        }
+        Some(self.in_flight.enter(key))
+    }
+
     /// A copy examined before whose deciding bytes are the first bytes of `data`.
     pub(crate) fn find(&self, key: &MemoKey, data: &[u8]) -> Option<Arc<Examined>> {
         let candidates: Vec<Arc<Examined>> = self
@@ -141,6 +158,7 @@ impl Examined {
         mark: &Mark,
         path: &str,
         (origin, at, len): (&Path, usize, usize),
+        span: Option<u64>,
     ) -> Option<Examined> {
         let rel = |p: &str| p.strip_prefix(path).map(str::to_string);
         let mut nested: Vec<Image> = out.images.get(mark.images..)?.to_vec();
@@ -175,6 +193,7 @@ impl Examined {
             origin: origin.to_path_buf(),
             at,
             len,
+            span: span.filter(|&s| s <= len as u64),
             facts,
             errors,
             symlinks,
@@ -185,10 +204,10 @@ impl Examined {
         })
     }
 
-    /// How many bytes of its input the image occupies: its deciding bytes (a block-
-    /// compressed boot image's startup part and blocks).
+    /// How many bytes of its input the image occupies (its span when the first copy had
+    /// one, else its deciding bytes).
     pub(crate) fn extent(&self) -> u64 {
-        self.len as u64
+        self.span.unwrap_or(self.len as u64)
     }
 
     /// Report this image again, as the copy at `path` (carved at `carved_at`).
@@ -293,7 +312,8 @@ mod tests {
             }],
             state: Default::default(),
         });
-        Examined::capture(&out, &mark, path, (origin, at, len)).expect("paths under the image")
+        Examined::capture(&out, &mark, path, (origin, at, len), Some(len as u64))
+            .expect("paths under the image")
     }
 
     #[test]
@@ -359,7 +379,9 @@ mod tests {
             same_content: vec![],
             state: Default::default(),
         });
-        assert!(Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1)).is_none());
+        assert!(
+            Examined::capture(&out, &mark, "a.ifs", (Path::new("a.ifs"), 0, 1), None).is_none()
+        );
     }
 
     #[test]

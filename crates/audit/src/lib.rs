@@ -29,6 +29,7 @@ mod examine;
 pub mod facts;
 pub mod image_cmd;
 mod image_memo;
+mod in_flight;
 pub mod inspect;
 pub mod kernel;
 pub mod model;

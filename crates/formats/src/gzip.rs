@@ -90,11 +90,15 @@ fn corrupt(what: &str, filled: usize, e: &std::io::Error, at: u64) -> FormatErro
 }
 
 /// Decompress exactly one gzip member (as mkifs writes the zlib imagefs), at most `max` bytes.
-pub fn gunzip_one(data: &[u8], max: u64, limits: &Limits) -> Result<Vec<u8>, FormatError> {
+/// Also gives the member's length in `data`: the decoder takes its input byte by byte from
+/// the slice, through the trailer and no further, so nothing after it decides the output.
+pub fn gunzip_one(data: &[u8], max: u64, limits: &Limits) -> Result<(Vec<u8>, u64), FormatError> {
     let total = data.len() as u64;
     let consumed = |d: &GzDecoder<&[u8]>| total - d.get_ref().len() as u64;
     let hint = data.len().saturating_mul(4);
-    read_bounded(GzDecoder::new(data), consumed, max, hint, "gzip", limits)
+    let mut decoder = GzDecoder::new(data);
+    let out = read_bounded(&mut decoder, |d| consumed(d), max, hint, "gzip", limits)?;
+    Ok((out, consumed(&decoder)))
 }
 
 /// Decompress all concatenated gzip members, at most `limits.max_expanded` bytes.

@@ -273,13 +273,16 @@ fn parse_image_header_fields(img: &[u8]) -> Parsed<'_, ImageHeader> {
     Ok((img, ih))
 }
 
-/// For a block-compressed (LZO, UCL) IFS at the start of `data`: the offset of the startup
+/// For a compressed (LZO, UCL, zlib) IFS at the start of `data`: the offset of the startup
 /// header the reader will take and the header's bytes. With [`Container::input_extent`],
 /// what makes two inputs open to the same image: the header is chosen by the bytes before
 /// it, and the decoder reads only the startup part and the blocks after it.
 pub fn reuse_key(data: &[u8]) -> Option<(u64, Vec<u8>)> {
     let sh = find_startup(data, STARTUP_SEARCH)?;
-    if !matches!(sh.compression(), Compression::Lzo | Compression::Ucl) {
+    if !matches!(
+        sh.compression(),
+        Compression::Lzo | Compression::Ucl | Compression::Zlib
+    ) {
         return None;
     }
     let at = usize::try_from(sh.offset).ok()?;
@@ -907,7 +910,7 @@ fn decompress_imagefs(
             let max = expect
                 .saturating_add(MAX_BLOCK_OUT as u64)
                 .min(limits.max_expanded);
-            let v = gzip::gunzip_one(src, max, limits).map_err(|e| {
+            let (v, consumed) = gzip::gunzip_one(src, max, limits).map_err(|e| {
                 FormatError::at(
                     e.kind,
                     start,
@@ -916,7 +919,7 @@ fn decompress_imagefs(
             })?;
             Ok(Decoded {
                 bytes: v,
-                consumed: src.len() as u64,
+                consumed,
                 damage: None,
             })
         }
@@ -1387,20 +1390,30 @@ impl Container for Ifs<'_> {
         }
     }
 
-    /// Block-compressed (LZO, UCL) images only: what they report comes from the startup
-    /// part and the blocks up to the end marker, all read while opening. (An uncompressed
-    /// image's entries are read from the input later, and a gzip stream's end is the
-    /// decoder's business.)
+    /// Compressed images only: what they report comes from the startup part and the
+    /// compressed imagefs (LZO and UCL blocks up to the end marker, one gzip member), all
+    /// read while opening, and from the span. A zlib image's span is its startup header's
+    /// `stored_size`, which may end after the gzip member: the extent then runs to it, so
+    /// that an input holding the extent has the same span. (An uncompressed image's entries
+    /// are read from the input later.)
     /// A damaged image is left out: what it reports depends on where its input ends.
     fn input_extent(&self) -> Option<u64> {
         let sh = self.info.startup.as_ref()?;
-        matches!(self.info.compression, Compression::Lzo | Compression::Ucl).then_some(())?;
         if self.info.damage.is_some() {
             return None;
         }
-        sh.offset
+        let used = sh
+            .offset
             .checked_add(u64::from(sh.startup_size))?
-            .checked_add(self.info.compressed_size?)
+            .checked_add(self.info.compressed_size?)?;
+        match self.info.compression {
+            Compression::Lzo | Compression::Ucl => Some(used),
+            Compression::Zlib => {
+                let stored = sh.offset.checked_add(u64::from(sh.stored_size))?;
+                Some(used.max(stored)).filter(|&end| end <= self.input_len)
+            }
+            Compression::None | Compression::Unknown(_) => None,
+        }
     }
 
     fn damage(&self) -> Option<&FormatError> {
