@@ -169,6 +169,11 @@ fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, s
             return None;
         }
     };
+    Some(status_and_json(&out))
+}
+
+/// A scan's exit status (a panic if a signal ended it) and its JSON report.
+fn status_and_json(out: &std::process::Output) -> (i32, serde_json::Value) {
     let code = out.status.code().unwrap_or_else(|| {
         panic!(
             "killed by {:?}: {}",
@@ -178,7 +183,7 @@ fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, s
     });
     let json = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    Some((code, json))
+    (code, json)
 }
 
 #[test]
@@ -493,4 +498,98 @@ fn total_instructions_per_file_are_bounded() {
         "{}",
         a.reason
     );
+}
+
+// --- a mapped file that shrinks ------------------------------------------------------------
+
+/// `scan --format json --jobs 1 PATHS` with `env` set: status and the JSON report.
+fn scan_json_with(env: &[(&str, String)], paths: &[&std::path::Path]) -> (i32, serde_json::Value) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("badalloc-audit"));
+    cmd.args(["scan", "-q", "--format", "json", "--jobs", "1"])
+        .args(paths);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    status_and_json(&cmd.output().unwrap())
+}
+
+#[test]
+fn a_mapped_file_that_shrinks_during_the_scan_is_an_error_not_a_crash() {
+    // A 64 MiB dump holding a real boot image (QNX 6.6.0, a checked calloc) at 40 MiB,
+    // beside a device tree with an affected C library (another target of the same scan).
+    let Some(ifs) = common::corpus("qnx/sdp660-armle-omap5-sd.ifs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fw = dir.path().join("fw");
+    std::fs::create_dir_all(&fw).unwrap();
+    let image_at = 40usize << 20;
+    let mut dump = vec![0u8; 64 << 20];
+    dump[image_at..image_at + ifs.len()].copy_from_slice(&ifs);
+    let flash = fw.join("flash.bin");
+    std::fs::write(&flash, &dump).unwrap();
+    let other = common::fixture("example/qnx650-device");
+
+    // Unchanged, the image is found and decides the target.
+    let (_, j) = scan_json_with(&[], &[&fw, &other]);
+    let t = &j["targets"][0];
+    assert_ne!(t["verdict"], "inconclusive", "{t}");
+    let found = t["images"].as_array().unwrap();
+    assert!(found.iter().any(|i| i["offset"] == image_at), "{t}");
+    let (before, other_verdict) = (t["verdict"].clone(), j["targets"][1]["verdict"].clone());
+    assert_eq!(other_verdict, "affected");
+
+    // Truncated to 16 MiB + 100 bytes right after it is mapped (a test hook of the
+    // binary): the pages past the new end read as zeros instead of raising SIGBUS, the
+    // image is gone, and the file is an error, never an all-clear from zeros.
+    let new_len = (16u64 << 20) + 100;
+    let hook = [(
+        "BADALLOC_TEST_SHRINK_MAPPED",
+        format!("flash.bin:{new_len}"),
+    )];
+    let (code, j) = scan_json_with(&hook, &[&fw, &other]);
+    assert_eq!(
+        std::fs::metadata(&flash).unwrap().len(),
+        new_len,
+        "the hook ran"
+    );
+    let t = &j["targets"][0];
+    let zeros_from = (16u64 << 20) + 4096;
+    let e = &t["errors"][0];
+    assert_eq!(
+        (&e["path"], &e["kind"], &e["offset"]),
+        (&"flash.bin".into(), &"truncated".into(), &zeros_from.into()),
+        "{t}"
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "could not be read: file changed during the scan (shrank to {new_len} bytes; \
+             bytes from offset {zeros_from:#x} read as zeros)"
+        )),
+        "{message}"
+    );
+    let marker = &t["images"][0];
+    assert_eq!(
+        (&marker["path"], &marker["state"], &marker["offset"]),
+        (
+            &format!("flash.bin@{zeros_from:#x}").into(),
+            &"unreadable".into(),
+            &zeros_from.into()
+        ),
+        "{t}"
+    );
+    assert_eq!(t["verdict"], "inconclusive", "was {before}: {t}");
+    assert_eq!(
+        (&t["stats"]["skipped"], &t["stats"]["files"]),
+        (&1.into(), &0.into())
+    );
+    // The other target of the scan is reported as before, and decides the status.
+    assert_eq!(j["targets"][1]["verdict"], other_verdict);
+    assert_eq!(code, 1, "affected");
+
+    // Named alone, the file is a PATH that could not be read: exit 4.
+    std::fs::write(&flash, &dump).unwrap();
+    let (code, j) = scan_json_with(&hook, &[&flash]);
+    let t = &j["targets"][0];
+    assert_eq!((code, &t["verdict"]), (4, &"error".into()), "{t}");
+    assert_eq!(t["errors"][0]["offset"], zeros_from, "{t}");
 }

@@ -16,7 +16,7 @@ use crate::image_memo::{Examined, ImageMemo, Mark};
 use crate::report::{
     CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SameContent, SymlinkReport,
 };
-use crate::source::read::describe_read_error;
+use crate::source::read::{describe_read_error, Shrunk};
 use crate::source::{read_file, Pager};
 use crate::surface;
 use crate::work_budget::{
@@ -94,7 +94,11 @@ pub(crate) fn examine_path(
             };
             let budgets = (MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
             let elves = Some(&memo.elves);
-            examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk), elves)
+            let out = examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk), elves);
+            match bytes.shrunk() {
+                Some(shrunk) => changed_during_the_scan(rel, &shrunk, out.bytes),
+                None => out,
+            }
         }
         Err(e) => FileOutcome {
             errors: vec![ErrorReport {
@@ -107,6 +111,33 @@ pub(crate) fn examine_path(
             kind: "file",
             ..Default::default()
         },
+    }
+}
+
+/// The outcome of a mapped file that shrank while it was examined: what was found in it is
+/// dropped (pages past its new end read as zeros, which must never pass for an all-clear),
+/// and it is reported as a file that could not be read (error kind `truncated`), with the
+/// bytes from where it changed as an image that could not be read, so that the verdict of
+/// its target stays open (rule DAMAGED-IMAGE), as for a device read only in part.
+fn changed_during_the_scan(rel: &str, shrunk: &Shrunk, bytes: u64) -> FileOutcome {
+    let (offset, reason) = (shrunk.offset(), shrunk.reason());
+    FileOutcome {
+        errors: vec![ErrorReport {
+            path: rel.to_string(),
+            offset: Some(offset),
+            kind: ErrorKind::Truncated,
+            message: format!("could not be read: {reason}"),
+        }],
+        images: vec![unread_image(
+            &format!("{rel}@{offset:#x}"),
+            "file",
+            Some(offset),
+            &reason,
+        )],
+        bytes,
+        unread: true,
+        kind: "file",
+        ..Default::default()
     }
 }
 
