@@ -17,7 +17,8 @@ use crate::report::{
     CallocReport, ErrorReport, ImageNote, ImageReport, ImageState, SameContent, SymlinkReport,
 };
 use crate::source::read::{describe_read_error, Shrunk};
-use crate::source::{read_file, Pager};
+use crate::source::read::{open_file, Input, WindowedFile, MAX_IMAGE_READ, WINDOW, WINDOW_OVERLAP};
+use crate::source::Pager;
 use crate::surface;
 use crate::work_budget::{
     FileWork, ScanWork, MAX_EXTRA_WORK_PER_FILE, MAX_EXTRA_WORK_PER_SCAN, WORK_PER_INPUT_BYTE,
@@ -85,8 +86,9 @@ pub(crate) fn examine_path(
     memo: &ScanMemo,
     work: &ScanWork,
 ) -> FileOutcome {
-    match read_file(full) {
-        Ok(bytes) => {
+    match open_file(full) {
+        Ok(Input::Windowed(file)) => examine_in_windows(rel, &file, work),
+        Ok(Input::Bytes(bytes)) => {
             let on_disk = OnDisk {
                 pager: bytes.pager(),
                 memo: &memo.images,
@@ -251,27 +253,8 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
             (_, None) => Taken::NotOpened,
         }
     });
-    if let Some(cut) = layout.cut {
-        let message = format!(
-            "{} more image signatures from offset {:#x} on were not examined: {} (a crafted \
-             or corrupt dump)",
-            cut.more,
-            cut.first,
-            cut.reason()
-        );
-        let vpath = format!("{path}@{:#x}", cut.first);
-        out.images.push(unread_image(
-            &vpath,
-            cut.kind.name(),
-            Some(cut.first),
-            &message,
-        ));
-        out.errors.push(ErrorReport {
-            path: path.to_string(),
-            offset: Some(cut.first),
-            kind: ErrorKind::BoundHit,
-            message,
-        });
+    if let Some(cut) = &layout.cut {
+        report_cut(path, cut, 0, out);
     }
     match layout {
         Layout { carved: 1.., .. } => "raw-dump",
@@ -286,6 +269,211 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
             "file"
         }
     }
+}
+
+/// Signatures not examined past a carving bound (`cut`, offsets from `base`): an error and
+/// an image that could not be read at the first of them.
+fn report_cut(path: &str, cut: &carve::Cut, base: u64, out: &mut FileOutcome) {
+    let first = base.saturating_add(cut.first);
+    let message = format!(
+        "{} more image signatures from offset {first:#x} on were not examined: {} (a crafted \
+         or corrupt dump)",
+        cut.more,
+        cut.reason()
+    );
+    let vpath = format!("{path}@{first:#x}");
+    out.images
+        .push(unread_image(&vpath, cut.kind.name(), Some(first), &message));
+    out.errors.push(ErrorReport {
+        path: path.to_string(),
+        offset: Some(first),
+        kind: ErrorKind::BoundHit,
+        message,
+    });
+}
+
+/// A file that cannot be mapped and is too large to read whole (an address-space limit):
+/// read in windows of [`WINDOW`] bytes (plus [`WINDOW_OVERLAP`]), images carved from each
+/// by the same `carve::images_of` as any file, at their offsets in the file. An image that
+/// starts in a window and runs past it is read again from its start, on its own, up to
+/// [`MAX_IMAGE_READ`] bytes. Only images are looked for: the file is not examined as one
+/// ELF file or one image read whole.
+fn examine_in_windows(rel: &str, file: &WindowedFile, scan_work: &ScanWork) -> FileOutcome {
+    let mut out = FileOutcome {
+        bytes: file.len(),
+        kind: "file",
+        ..Default::default()
+    };
+    let work = FileWork::new(file.len(), MAX_EXTRA_WORK_PER_FILE, scan_work);
+    let at = Level {
+        depth: 0,
+        budget: MAX_EXPANDED_PER_FILE,
+        pager: Pager::none(),
+        on_disk: None,
+        work: &work,
+        elves: None,
+    };
+    // Everything before `claimed` belongs to an image already taken.
+    let (mut claimed, mut offered, mut base) = (0u64, 0usize, 0u64);
+    while base < file.len() {
+        let window = match file.read_at(base, (WINDOW + WINDOW_OVERLAP) as u64) {
+            Ok(w) => w,
+            Err(e) => {
+                out.errors.push(ErrorReport {
+                    path: rel.to_string(),
+                    offset: Some(base),
+                    kind: ErrorKind::Unreadable,
+                    message: format!(
+                        "could not be read from offset {base:#x} on: {}",
+                        describe_read_error(&e)
+                    ),
+                });
+                out.images.push(unread_image(
+                    &format!("{rel}@{base:#x}"),
+                    "file",
+                    Some(base),
+                    &format!("not read: {e}"),
+                ));
+                break;
+            }
+        };
+        let last = base + window.len() as u64 >= file.len() || window.len() <= WINDOW;
+        let ctx = WindowAt {
+            rel,
+            file,
+            base,
+            window: &window,
+            last,
+            at: &at,
+        };
+        let layout = carve::images_of(&window, &|_| {}, &mut |off, kind| {
+            let abs = base.saturating_add(off);
+            if abs < claimed {
+                return Taken::Opened {
+                    span: Some(claimed - abs),
+                };
+            }
+            if !last && off >= WINDOW as u64 {
+                return Taken::NotOpened; // the next window's
+            }
+            offered += 1;
+            let taken = ctx.open(off, kind, &mut out);
+            if let Taken::Opened { span: Some(span) } = taken {
+                claimed = claimed.max(abs.saturating_add(span));
+            }
+            taken
+        });
+        if let Some(cut) = &layout.cut {
+            report_cut(rel, cut, base, &mut out);
+        }
+        if base == 0 {
+            out.kind = layout.at_start.map_or("file", ContainerKind::name);
+        }
+        if last {
+            break;
+        }
+        base += WINDOW as u64;
+    }
+    if offered > 0 && out.kind == "file" {
+        out.kind = "raw-dump";
+    }
+    out.opaque = offered == 0;
+    out
+}
+
+/// One window of a file read in windows, and what examining its images needs.
+struct WindowAt<'w> {
+    rel: &'w str,
+    file: &'w WindowedFile,
+    base: u64,
+    window: &'w [u8],
+    /// The window reaches the end of the file.
+    last: bool,
+    at: &'w Level<'w>,
+}
+
+impl WindowAt<'_> {
+    /// Open the image at `off` in the window. One that may run past the window (it claims
+    /// more bytes than the window has after it, or its data ran out) is opened again on its
+    /// own read from its start, four times larger each time (the extent it claims, when it
+    /// says), up to [`MAX_IMAGE_READ`] bytes or the end of the file; only the last
+    /// examination is kept.
+    fn open(&self, off: u64, kind: ContainerKind, out: &mut FileOutcome) -> Taken {
+        let abs = self.base.saturating_add(off);
+        let vpath = format!("{}@{abs:#x}", self.rel);
+        let in_window = usize::try_from(off)
+            .ok()
+            .and_then(|o| self.window.get(o..))
+            .unwrap_or(&[]);
+        let mut found = FileOutcome::default();
+        let mut taken = open_image(&vpath, in_window, kind, Some(abs), self.at, &mut found);
+        let (mut had, rest) = (in_window.len() as u64, self.file.len().saturating_sub(abs));
+        while let Some(size) = self.read_again(&taken, &found, had, rest) {
+            // Bytes read again count as work: crafted signatures at the end of every window
+            // cannot make the file be read many times over.
+            let read = if self.at.work.charge(size) {
+                self.file.read_at(abs, size)
+            } else {
+                Err(std::io::Error::other(format!(
+                    "reading {size} bytes would pass the work budget of the file"
+                )))
+            };
+            let own = match read {
+                Ok(own) => own,
+                Err(e) => {
+                    let why = format!(
+                        "the image runs past the {WINDOW}-byte window it starts in and could \
+                         not be read again from its start: {e}"
+                    );
+                    out.images
+                        .push(unread_image(&vpath, kind.name(), Some(abs), &why));
+                    out.errors.push(ErrorReport {
+                        path: vpath,
+                        offset: Some(abs),
+                        kind: ErrorKind::BoundHit,
+                        message: why,
+                    });
+                    return Taken::NotOpened;
+                }
+            };
+            found = FileOutcome::default();
+            taken = open_image(&vpath, &own, kind, Some(abs), self.at, &mut found);
+            had = own.len() as u64;
+        }
+        merge(out, found);
+        taken
+    }
+
+    /// How much to read for the image again, if the examination on `had` bytes may have
+    /// been cut short by their end: it claims more, claims the whole rest (no extent), or
+    /// its data ran out (an error of kind `truncated`). None once `had` reaches the end of
+    /// the file (`rest`) or [`MAX_IMAGE_READ`].
+    fn read_again(&self, taken: &Taken, found: &FileOutcome, had: u64, rest: u64) -> Option<u64> {
+        let cap = rest.min(MAX_IMAGE_READ);
+        if self.last || had >= cap {
+            return None;
+        }
+        let ran_out = found.errors.iter().any(|e| e.kind == ErrorKind::Truncated);
+        let wanted = match *taken {
+            Taken::Opened { span: Some(s) } if s > had => s,
+            Taken::Opened { span: None } => cap,
+            _ if ran_out => had.saturating_mul(4),
+            _ => return None,
+        };
+        Some(wanted.min(cap)).filter(|&size| size > had)
+    }
+}
+
+/// Add what examining one image found (`from`) to `out`.
+fn merge(out: &mut FileOutcome, from: FileOutcome) {
+    out.facts.extend(from.facts);
+    out.errors.extend(from.errors);
+    out.symlinks.extend(from.symlinks);
+    out.images.extend(from.images);
+    out.started.extend(from.started);
+    out.image_files += from.image_files;
+    out.reused_images += from.reused_images;
+    out.work_cut += from.work_cut;
 }
 
 /// Empty, or UTF-8 text without NUL bytes (configuration, scripts, logs): not firmware.

@@ -260,10 +260,105 @@ impl Pager<'_> {
 /// A symbolic link is not followed: the walk recorded it, and a link put in place of a file
 /// since then is refused.
 pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
-    let bytes = read_opened(open_input(path, FinalLink::NotFollowed)?)?;
+    match open_file(path)? {
+        Input::Bytes(bytes) => Ok(bytes),
+        Input::Windowed(w) => Err(w.refusal()),
+    }
+}
+
+/// [`read_file`] for the scan: a file too large to read whole that cannot be mapped is
+/// handed back to be read in windows ([`Input::Windowed`]) instead of refused.
+pub fn open_file(path: &Path) -> std::io::Result<Input> {
+    let input = read_opened_or_windowed(open_input(path, FinalLink::NotFollowed)?)?;
     #[cfg(feature = "test-hooks")]
-    test_hooks::shrink_if_asked(path, &bytes);
-    Ok(bytes)
+    if let Input::Bytes(bytes) = &input {
+        test_hooks::shrink_if_asked(path, bytes);
+    }
+    Ok(input)
+}
+
+/// A file's bytes, or a file to be read in windows.
+pub enum Input {
+    Bytes(FileBytes),
+    Windowed(WindowedFile),
+}
+
+/// The size of the windows a file that cannot be mapped is read in, when it is too large
+/// to read whole ([`MAX_READ_IN_MEMORY`]): images are carved from each window in turn.
+pub const WINDOW: usize = 64 << 20;
+
+/// Bytes each window reads past its end, which belong to the next window: a signature at
+/// the end of a window is checked on the bytes after it (the headers the carver reads are
+/// at most a few KiB), and is offered in the window where it starts. At least
+/// `carve::MIN_CARVE_SIZE`, so that the last window is never too small to carve.
+pub const WINDOW_OVERLAP: usize = 1 << 20;
+
+/// The most read from a windowed file for one image that runs past the window it starts
+/// in (read again from its start). Real boot images are a few MiB to tens of MiB; a file
+/// system larger than this is read up to here and reported damaged where its data stops.
+pub const MAX_IMAGE_READ: u64 = 512 << 20;
+
+/// A regular file that cannot be mapped and is larger than [`MAX_READ_IN_MEMORY`]: read a
+/// part at a time, never whole.
+pub struct WindowedFile {
+    file: File,
+    len: u64,
+    why: std::io::Error,
+}
+
+impl WindowedFile {
+    /// Its size when it was opened.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it is empty (never: only large files are windowed).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Read up to `max` bytes from `offset` (fewer at the end of the file, or if it shrank),
+    /// into a buffer reserved first: memory that cannot be had is an error, not an abort.
+    pub fn read_at(&self, offset: u64, max: u64) -> std::io::Result<Vec<u8>> {
+        let want = self.len.saturating_sub(offset).min(max);
+        let size = usize::try_from(want).map_err(std::io::Error::other)?;
+        let mut buf = zeroed(size).ok_or_else(|| {
+            std::io::Error::new(
+                ErrorKind::OutOfMemory,
+                format!("cannot allocate {size} bytes to read the file at offset {offset:#x}"),
+            )
+        })?;
+        let mut got = 0;
+        while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+            match positioned_read(&self.file, rest, offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    /// The error of a reader that cannot take a file in windows (`inspect`, `ls`...).
+    fn refusal(&self) -> std::io::Error {
+        std::io::Error::other(format!(
+            "file is {} bytes and could not be memory-mapped ({}); a file read without a \
+             map is held in memory, at most {MAX_READ_IN_MEMORY} bytes: not examined",
+            self.len, self.why
+        ))
+    }
+}
+
+#[cfg(unix)]
+fn positioned_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn positioned_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 /// [`read_file`] for a file the user named (a scan PATH, `inspect`, `ls`, `extract`): a
@@ -429,6 +524,15 @@ pub fn describe_read_error(e: &std::io::Error) -> String {
 
 /// The bytes of an open file, after checking on its descriptor that it is a regular file.
 fn read_opened(file: File) -> std::io::Result<FileBytes> {
+    match read_opened_or_windowed(file)? {
+        Input::Bytes(bytes) => Ok(bytes),
+        Input::Windowed(w) => Err(w.refusal()),
+    }
+}
+
+/// [`read_opened`], but a file that cannot be mapped and is too large to read whole is
+/// handed back to be read in windows.
+fn read_opened_or_windowed(file: File) -> std::io::Result<Input> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other(format!(
@@ -445,13 +549,9 @@ fn read_opened(file: File) -> std::io::Result<FileBytes> {
     #[cfg(not(target_os = "nto"))]
     let file = if len >= MAP_THRESHOLD {
         match Mapped::new(file) {
-            Ok(mapped) => return Ok(FileBytes::Mapped(mapped)),
-            Err((_, e)) if len > MAX_READ_IN_MEMORY => {
-                return Err(std::io::Error::other(format!(
-                    "file is {len} bytes and could not be memory-mapped ({e}); a file read \
-                     without a map is held in memory, at most {MAX_READ_IN_MEMORY} bytes: \
-                     not examined"
-                )))
+            Ok(mapped) => return Ok(Input::Bytes(FileBytes::Mapped(mapped))),
+            Err((file, why)) if len > MAX_READ_IN_MEMORY => {
+                return Ok(Input::Windowed(WindowedFile { file, len, why }))
             }
             Err((file, _)) => file,
         }
@@ -465,7 +565,7 @@ fn read_opened(file: File) -> std::io::Result<FileBytes> {
              {MAX_READ_IN_MEMORY} bytes: not examined"
         )));
     }
-    read_into_memory(file, len)
+    read_into_memory(file, len).map(Input::Bytes)
 }
 
 /// Files up to this size are read into a buffer that each thread keeps for its next file
