@@ -169,6 +169,11 @@ fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, s
             return None;
         }
     };
+    Some(status_and_json(&out))
+}
+
+/// A scan's exit status (a panic if a signal ended it) and its JSON report.
+fn status_and_json(out: &std::process::Output) -> (i32, serde_json::Value) {
     let code = out.status.code().unwrap_or_else(|| {
         panic!(
             "killed by {:?}: {}",
@@ -178,7 +183,76 @@ fn scan_with_address_space(limit: u64, path: &std::path::Path) -> Option<(i32, s
     });
     let json = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    Some((code, json))
+    (code, json)
+}
+
+/// A sparse file `fw/flash.bin` of `len` bytes holding real boot images from the corpus
+/// (6.6.0 ARM, checked calloc; 6.4.1 x86, unchecked), the first across the end of the
+/// ninth window, the second inside the window past `MAX_READ_IN_MEMORY`; (path, [(offset,
+/// corpus file)]). None (with a SKIP) without the corpus or sparse files.
+fn sparse_dump_with_images(
+    tree: &std::path::Path,
+    len: u64,
+) -> Option<(std::path::PathBuf, Vec<(u64, &'static str)>)> {
+    use badalloc_audit_core::source::read::{MAX_READ_IN_MEMORY, WINDOW, WINDOW_OVERLAP};
+    use std::os::unix::fs::FileExt;
+    let window = WINDOW as u64;
+    // Half a MiB before the window's end: 1.5 MiB of it in the window, not all of it.
+    let straddling = 9 * window - (512 << 10);
+    let inside = MAX_READ_IN_MEMORY + window / 2;
+    let placed = vec![
+        (straddling, "qnx/sdp660-armle-omap5-sd.ifs"),
+        (inside, "qnx/openqnx-641-x86.ifs"),
+    ];
+    let path = tree.join("flash.bin");
+    let file = std::fs::File::create(&path).ok()?;
+    if file.set_len(len).is_err() {
+        common::skip_environment("this file system has no large sparse files");
+        return None;
+    }
+    for &(at, name) in &placed {
+        let image = common::corpus(name)?;
+        // The first runs past its window (and its overlap); the second fits in one.
+        let room = window + WINDOW_OVERLAP as u64 - (at % window);
+        assert_eq!(image.len() as u64 > room, at == straddling, "{name}");
+        file.write_all_at(&image, at).unwrap();
+    }
+    Some((path, placed))
+}
+
+/// Each image placed in `file` is reported at its offset in the file, and its C library
+/// read (the 6.6.0 one checked, the 6.4.1 one not).
+fn assert_found_at_their_offsets(t: &serde_json::Value, file: &str, placed: &[(u64, &str)]) {
+    for &(at, name) in placed {
+        let image = t["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["offset"] == at);
+        let image = image.unwrap_or_else(|| panic!("{name} not found at {at:#x}: {t}"));
+        assert_eq!(
+            (&image["path"], &image["kind"], &image["state"]),
+            (
+                &format!("{file}@{at:#x}").into(),
+                &"ifs".into(),
+                &"complete".into()
+            ),
+            "{t}"
+        );
+        let libc = format!("{file}@{at:#x}!/proc/boot/libc.so.3");
+        let found = t["libc"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["path"] == libc);
+        let verdict = &found.unwrap_or_else(|| panic!("no {libc}: {t}"))["calloc"]["verdict"];
+        let expected = if name.contains("641") {
+            "unchecked"
+        } else {
+            "checked"
+        };
+        assert_eq!(verdict, expected, "{libc}");
+    }
 }
 
 #[test]
@@ -188,32 +262,34 @@ fn memory_a_file_that_cannot_be_mapped_is_read_within_a_bound_never_aborting() {
     let tree = dir.path().join("fw");
     std::fs::create_dir_all(tree.join("lib")).unwrap();
     std::fs::write(tree.join("lib/libc.so.3"), elf()).unwrap();
-    // 20 GiB of holes under a 2 GiB address space: no map, and above the bound for a read.
-    let sparse = tree.join("flash.bin");
-    if std::fs::File::create(&sparse)
-        .and_then(|f| f.set_len(20 << 30))
-        .is_err()
-    {
-        common::skip_environment("this file system has no sparse files of 20 GiB");
-        return;
-    }
-    let Some((code, j)) = scan_with_address_space(2 << 30, &sparse) else {
+    // 1.25 GiB of holes under a 1 GiB address space: no map, and above the bound for a read
+    // whole; real boot images in it, one across the end of a window, one past the bound.
+    let Some((sparse, placed)) = sparse_dump_with_images(&tree, MAX_READ_IN_MEMORY + (256 << 20))
+    else {
         return;
     };
-    assert_eq!(code, 4, "{j}");
-    let message = j["targets"][0]["errors"][0]["message"].as_str().unwrap();
-    assert!(
-        message.contains("could not be memory-mapped")
-            && message.contains(&MAX_READ_IN_MEMORY.to_string()),
-        "{message}"
-    );
-    // In a tree: that file is skipped, the rest is examined.
-    let (_, j) = scan_with_address_space(2 << 30, &tree).unwrap();
+    let Some((code, j)) = scan_with_address_space(1 << 30, &sparse) else {
+        return;
+    };
+    assert_eq!(code, 1, "the 6.4.1 boot image is affected: {j}");
     let t = &j["targets"][0];
-    assert_eq!(t["stats"]["skipped"], 1, "{t}");
-    assert_eq!(t["stats"]["files"], 1, "{t}");
-    assert_eq!(t["libc"][0]["path"], "lib/libc.so.3");
-    assert_eq!(t["errors"][0]["path"], "flash.bin");
+    assert_found_at_their_offsets(t, "flash.bin", &placed);
+    assert_eq!(t["kind"], "raw-dump", "{t}");
+    assert_eq!(t["errors"], serde_json::json!([]), "{t}");
+    // In a tree: that file is examined the same way, and the rest too.
+    let (_, j) = scan_with_address_space(1 << 30, &tree).unwrap();
+    let t = &j["targets"][0];
+    assert_eq!(
+        (&t["stats"]["skipped"], &t["stats"]["files"]),
+        (&0.into(), &2.into()),
+        "{t}"
+    );
+    assert!(t["libc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["path"] == "lib/libc.so.3"));
+    assert_found_at_their_offsets(t, "flash.bin", &placed);
     // Below the bound but more than can be allocated: an error too, not an abort.
     let big = dir.path().join("big.bin");
     std::fs::File::create(&big)
@@ -493,4 +569,98 @@ fn total_instructions_per_file_are_bounded() {
         "{}",
         a.reason
     );
+}
+
+// --- a mapped file that shrinks ------------------------------------------------------------
+
+/// `scan --format json --jobs 1 PATHS` with `env` set: status and the JSON report.
+fn scan_json_with(env: &[(&str, String)], paths: &[&std::path::Path]) -> (i32, serde_json::Value) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("badalloc-audit"));
+    cmd.args(["scan", "-q", "--format", "json", "--jobs", "1"])
+        .args(paths);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    status_and_json(&cmd.output().unwrap())
+}
+
+#[test]
+fn a_mapped_file_that_shrinks_during_the_scan_is_an_error_not_a_crash() {
+    // A 64 MiB dump holding a real boot image (QNX 6.6.0, a checked calloc) at 40 MiB,
+    // beside a device tree with an affected C library (another target of the same scan).
+    let Some(ifs) = common::corpus("qnx/sdp660-armle-omap5-sd.ifs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fw = dir.path().join("fw");
+    std::fs::create_dir_all(&fw).unwrap();
+    let image_at = 40usize << 20;
+    let mut dump = vec![0u8; 64 << 20];
+    dump[image_at..image_at + ifs.len()].copy_from_slice(&ifs);
+    let flash = fw.join("flash.bin");
+    std::fs::write(&flash, &dump).unwrap();
+    let other = common::fixture("example/qnx650-device");
+
+    // Unchanged, the image is found and decides the target.
+    let (_, j) = scan_json_with(&[], &[&fw, &other]);
+    let t = &j["targets"][0];
+    assert_ne!(t["verdict"], "inconclusive", "{t}");
+    let found = t["images"].as_array().unwrap();
+    assert!(found.iter().any(|i| i["offset"] == image_at), "{t}");
+    let (before, other_verdict) = (t["verdict"].clone(), j["targets"][1]["verdict"].clone());
+    assert_eq!(other_verdict, "affected");
+
+    // Truncated to 16 MiB + 100 bytes right after it is mapped (a test hook of the
+    // binary): the pages past the new end read as zeros instead of raising SIGBUS, the
+    // image is gone, and the file is an error, never an all-clear from zeros.
+    let new_len = (16u64 << 20) + 100;
+    let hook = [(
+        "BADALLOC_TEST_SHRINK_MAPPED",
+        format!("flash.bin:{new_len}"),
+    )];
+    let (code, j) = scan_json_with(&hook, &[&fw, &other]);
+    assert_eq!(
+        std::fs::metadata(&flash).unwrap().len(),
+        new_len,
+        "the hook ran"
+    );
+    let t = &j["targets"][0];
+    let zeros_from = (16u64 << 20) + 4096;
+    let e = &t["errors"][0];
+    assert_eq!(
+        (&e["path"], &e["kind"], &e["offset"]),
+        (&"flash.bin".into(), &"truncated".into(), &zeros_from.into()),
+        "{t}"
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "could not be read: file changed during the scan (shrank to {new_len} bytes; \
+             bytes from offset {zeros_from:#x} read as zeros)"
+        )),
+        "{message}"
+    );
+    let marker = &t["images"][0];
+    assert_eq!(
+        (&marker["path"], &marker["state"], &marker["offset"]),
+        (
+            &format!("flash.bin@{zeros_from:#x}").into(),
+            &"unreadable".into(),
+            &zeros_from.into()
+        ),
+        "{t}"
+    );
+    assert_eq!(t["verdict"], "inconclusive", "was {before}: {t}");
+    assert_eq!(
+        (&t["stats"]["skipped"], &t["stats"]["files"]),
+        (&1.into(), &0.into())
+    );
+    // The other target of the scan is reported as before, and decides the status.
+    assert_eq!(j["targets"][1]["verdict"], other_verdict);
+    assert_eq!(code, 1, "affected");
+
+    // Named alone, the file is a PATH that could not be read: exit 4.
+    std::fs::write(&flash, &dump).unwrap();
+    let (code, j) = scan_json_with(&hook, &[&flash]);
+    let t = &j["targets"][0];
+    assert_eq!((code, &t["verdict"]), (4, &"error".into()), "{t}");
+    assert_eq!(t["errors"][0]["offset"], zeros_from, "{t}");
 }

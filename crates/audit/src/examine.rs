@@ -15,8 +15,9 @@ use crate::model::{
     Symlink, TargetKind,
 };
 use crate::outcome::FileOutcome;
-use crate::source::read::describe_read_error;
-use crate::source::{read_file, Pager};
+use crate::source::read::{describe_read_error, Shrunk};
+use crate::source::read::{open_file, Input, WindowedFile, MAX_IMAGE_READ, WINDOW, WINDOW_OVERLAP};
+use crate::source::Pager;
 use crate::surface;
 use crate::ErrorKind;
 use badalloc_elf::{is_elf, ElfFile};
@@ -61,8 +62,9 @@ pub(crate) fn examine_path(
     memo: &ScanMemo,
     work: &ScanWork,
 ) -> FileOutcome {
-    match read_file(full) {
-        Ok(bytes) => {
+    match open_file(full) {
+        Ok(Input::Windowed(file)) => examine_in_windows(rel, &file, work),
+        Ok(Input::Bytes(bytes)) => {
             let on_disk = OnDisk {
                 pager: bytes.pager(),
                 memo: &memo.images,
@@ -70,7 +72,11 @@ pub(crate) fn examine_path(
             };
             let budgets = (MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
             let elves = Some(&memo.elves);
-            examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk), elves)
+            let out = examine_bytes_on_disk(rel, &bytes, budgets, work, Some(on_disk), elves);
+            match bytes.shrunk() {
+                Some(shrunk) => changed_during_the_scan(rel, &shrunk, out.bytes),
+                None => out,
+            }
         }
         Err(e) => FileOutcome {
             errors: vec![ScanError {
@@ -83,6 +89,33 @@ pub(crate) fn examine_path(
             kind: TargetKind::File,
             ..Default::default()
         },
+    }
+}
+
+/// The outcome of a mapped file that shrank while it was examined: what was found in it is
+/// dropped (pages past its new end read as zeros, which must never pass for an all-clear),
+/// and it is reported as a file that could not be read (error kind `truncated`), with the
+/// bytes from where it changed as an image that could not be read, so that the verdict of
+/// its target stays open (rule DAMAGED-IMAGE), as for a device read only in part.
+fn changed_during_the_scan(rel: &str, shrunk: &Shrunk, bytes: u64) -> FileOutcome {
+    let (offset, reason) = (shrunk.offset(), shrunk.reason());
+    FileOutcome {
+        errors: vec![ScanError {
+            path: rel.to_string(),
+            offset: Some(offset),
+            kind: ErrorKind::Truncated,
+            message: format!("could not be read: {reason}"),
+        }],
+        images: vec![unread_image(
+            &format!("{rel}@{offset:#x}"),
+            ImageKind::File,
+            Some(offset),
+            &reason,
+        )],
+        bytes,
+        unread: true,
+        kind: TargetKind::File,
+        ..Default::default()
     }
 }
 
@@ -196,23 +229,8 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
             (_, None) => Taken::NotOpened,
         }
     });
-    if let Some(cut) = layout.cut {
-        let message = format!(
-            "{} more image signatures from offset {:#x} on were not examined: {} (a crafted \
-             or corrupt dump)",
-            cut.more,
-            cut.first,
-            cut.reason()
-        );
-        let vpath = format!("{path}@{:#x}", cut.first);
-        out.images
-            .push(unread_image(&vpath, cut.kind, Some(cut.first), &message));
-        out.errors.push(ScanError {
-            path: path.to_string(),
-            offset: Some(cut.first),
-            kind: ErrorKind::BoundHit,
-            message,
-        });
+    if let Some(cut) = &layout.cut {
+        report_cut(path, cut, 0, out);
     }
     match layout {
         Layout { carved: 1.., .. } => TargetKind::RawDump,
@@ -229,6 +247,219 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
     }
 }
 
+/// Signatures not examined past a carving bound (`cut`, offsets from `base`): an error and
+/// an image that could not be read at the first of them.
+fn report_cut(path: &str, cut: &carve::Cut, base: u64, out: &mut FileOutcome) {
+    let first = base.saturating_add(cut.first);
+    let message = format!(
+        "{} more image signatures from offset {first:#x} on were not examined: {} (a crafted \
+         or corrupt dump)",
+        cut.more,
+        cut.reason()
+    );
+    let vpath = format!("{path}@{first:#x}");
+    out.images.push(unread_image(
+        &vpath,
+        ImageKind::Container(cut.kind),
+        Some(first),
+        &message,
+    ));
+    out.errors.push(ScanError {
+        path: path.to_string(),
+        offset: Some(first),
+        kind: ErrorKind::BoundHit,
+        message,
+    });
+}
+
+/// A file that cannot be mapped and is too large to read whole (an address-space limit):
+/// read in windows of [`WINDOW`] bytes (plus [`WINDOW_OVERLAP`]), images carved from each
+/// by the same `carve::images_of` as any file, at their offsets in the file. An image that
+/// starts in a window and runs past it is read again from its start, on its own, up to
+/// [`MAX_IMAGE_READ`] bytes. Only images are looked for: the file is not examined as one
+/// ELF file or one image read whole.
+fn examine_in_windows(rel: &str, file: &WindowedFile, scan_work: &ScanWork) -> FileOutcome {
+    let mut out = FileOutcome {
+        bytes: file.len(),
+        kind: TargetKind::File,
+        ..Default::default()
+    };
+    let work = FileWork::new(file.len(), MAX_EXTRA_WORK_PER_FILE, scan_work);
+    let at = Level {
+        depth: 0,
+        budget: MAX_EXPANDED_PER_FILE,
+        pager: Pager::none(),
+        on_disk: None,
+        work: &work,
+        elves: None,
+    };
+    // Everything before `claimed` belongs to an image already taken.
+    let (mut claimed, mut offered, mut base) = (0u64, 0usize, 0u64);
+    while base < file.len() {
+        let window = match file.read_at(base, (WINDOW + WINDOW_OVERLAP) as u64) {
+            Ok(w) => w,
+            Err(e) => {
+                out.errors.push(ScanError {
+                    path: rel.to_string(),
+                    offset: Some(base),
+                    kind: ErrorKind::Unreadable,
+                    message: format!(
+                        "could not be read from offset {base:#x} on: {}",
+                        describe_read_error(&e)
+                    ),
+                });
+                out.images.push(unread_image(
+                    &format!("{rel}@{base:#x}"),
+                    ImageKind::File,
+                    Some(base),
+                    &format!("not read: {e}"),
+                ));
+                break;
+            }
+        };
+        let last = base + window.len() as u64 >= file.len() || window.len() <= WINDOW;
+        let ctx = WindowAt {
+            rel,
+            file,
+            base,
+            window: &window,
+            last,
+            at: &at,
+        };
+        let layout = carve::images_of(&window, &|_| {}, &mut |off, kind| {
+            let abs = base.saturating_add(off);
+            if abs < claimed {
+                return Taken::Opened {
+                    span: Some(claimed - abs),
+                };
+            }
+            if !last && off >= WINDOW as u64 {
+                return Taken::NotOpened; // the next window's
+            }
+            offered += 1;
+            let taken = ctx.open(off, kind, &mut out);
+            if let Taken::Opened { span: Some(span) } = taken {
+                claimed = claimed.max(abs.saturating_add(span));
+            }
+            taken
+        });
+        if let Some(cut) = &layout.cut {
+            report_cut(rel, cut, base, &mut out);
+        }
+        if base == 0 {
+            out.kind = layout.at_start.map_or(TargetKind::File, TargetKind::Image);
+        }
+        if last {
+            break;
+        }
+        base += WINDOW as u64;
+    }
+    if offered > 0 && out.kind == TargetKind::File {
+        out.kind = TargetKind::RawDump;
+    }
+    out.opaque = offered == 0;
+    out
+}
+
+/// One window of a file read in windows, and what examining its images needs.
+struct WindowAt<'w> {
+    rel: &'w str,
+    file: &'w WindowedFile,
+    base: u64,
+    window: &'w [u8],
+    /// The window reaches the end of the file.
+    last: bool,
+    at: &'w Level<'w>,
+}
+
+impl WindowAt<'_> {
+    /// Open the image at `off` in the window. One that may run past the window (it claims
+    /// more bytes than the window has after it, or its data ran out) is opened again on its
+    /// own read from its start, four times larger each time (the extent it claims, when it
+    /// says), up to [`MAX_IMAGE_READ`] bytes or the end of the file; only the last
+    /// examination is kept.
+    fn open(&self, off: u64, kind: ContainerKind, out: &mut FileOutcome) -> Taken {
+        let abs = self.base.saturating_add(off);
+        let vpath = format!("{}@{abs:#x}", self.rel);
+        let in_window = usize::try_from(off)
+            .ok()
+            .and_then(|o| self.window.get(o..))
+            .unwrap_or(&[]);
+        let mut found = FileOutcome::default();
+        let mut taken = open_image(&vpath, in_window, kind, Some(abs), self.at, &mut found);
+        let (mut had, rest) = (in_window.len() as u64, self.file.len().saturating_sub(abs));
+        while let Some(size) = self.read_again(&taken, &found, had, rest) {
+            // Bytes read again count as work: crafted signatures at the end of every window
+            // cannot make the file be read many times over.
+            let read = if self.at.work.charge(size) {
+                self.file.read_at(abs, size)
+            } else {
+                Err(std::io::Error::other(format!(
+                    "reading {size} bytes would pass the work budget of the file"
+                )))
+            };
+            let own = match read {
+                Ok(own) => own,
+                Err(e) => {
+                    let why = format!(
+                        "the image runs past the {WINDOW}-byte window it starts in and could \
+                         not be read again from its start: {e}"
+                    );
+                    out.images.push(unread_image(
+                        &vpath,
+                        ImageKind::Container(kind),
+                        Some(abs),
+                        &why,
+                    ));
+                    out.errors.push(ScanError {
+                        path: vpath,
+                        offset: Some(abs),
+                        kind: ErrorKind::BoundHit,
+                        message: why,
+                    });
+                    return Taken::NotOpened;
+                }
+            };
+            found = FileOutcome::default();
+            taken = open_image(&vpath, &own, kind, Some(abs), self.at, &mut found);
+            had = own.len() as u64;
+        }
+        merge(out, found);
+        taken
+    }
+
+    /// How much to read for the image again, if the examination on `had` bytes may have
+    /// been cut short by their end: it claims more, claims the whole rest (no extent), or
+    /// its data ran out (an error of kind `truncated`). None once `had` reaches the end of
+    /// the file (`rest`) or [`MAX_IMAGE_READ`].
+    fn read_again(&self, taken: &Taken, found: &FileOutcome, had: u64, rest: u64) -> Option<u64> {
+        let cap = rest.min(MAX_IMAGE_READ);
+        if self.last || had >= cap {
+            return None;
+        }
+        let ran_out = found.errors.iter().any(|e| e.kind == ErrorKind::Truncated);
+        let wanted = match *taken {
+            Taken::Opened { span: Some(s) } if s > had => s,
+            Taken::Opened { span: None } => cap,
+            _ if ran_out => had.saturating_mul(4),
+            _ => return None,
+        };
+        Some(wanted.min(cap)).filter(|&size| size > had)
+    }
+}
+
+/// Add what examining one image found (`from`) to `out`.
+fn merge(out: &mut FileOutcome, from: FileOutcome) {
+    out.facts.extend(from.facts);
+    out.errors.extend(from.errors);
+    out.symlinks.extend(from.symlinks);
+    out.images.extend(from.images);
+    out.started.extend(from.started);
+    out.image_files += from.image_files;
+    out.reused_images += from.reused_images;
+    out.work_cut += from.work_cut;
+}
+
 /// Empty, or UTF-8 text without NUL bytes (configuration, scripts, logs): not firmware.
 /// Encrypted or compressed bytes have a NUL every few hundred bytes.
 fn is_text(data: &[u8]) -> bool {
@@ -237,10 +468,10 @@ fn is_text(data: &[u8]) -> bool {
 
 /// An image recognised but not opened: its report entry (state `unreadable`, the reason
 /// as a `damage` note).
-fn unread_image(path: &str, kind: ContainerKind, carved_at: Option<u64>, why: &str) -> Image {
+fn unread_image(path: &str, kind: ImageKind, carved_at: Option<u64>, why: &str) -> Image {
     Image {
         path: path.to_string(),
-        kind: ImageKind::Container(kind),
+        kind,
         offset: carved_at,
         entries: 0,
         notes: vec![ImageNote {
@@ -269,8 +500,12 @@ fn open_image(
             "{} image nested deeper than {MAX_NESTING} levels: not opened",
             kind.name()
         );
-        out.images
-            .push(unread_image(path, kind, carved_at, &message));
+        out.images.push(unread_image(
+            path,
+            ImageKind::Container(kind),
+            carved_at,
+            &message,
+        ));
         out.errors.push(ScanError {
             path: path.to_string(),
             offset: carved_at,
@@ -324,7 +559,7 @@ fn open_image(
             let work_bound = work_left < badalloc_formats::DEFAULT_MAX_EXPANDED.min(budget);
             out.work_cut += u64::from(work_bound);
             let why = open_error(&e.message, budget, work_bound.then_some(work_left));
-            let mut unread = unread_image(path, kind, carved_at, &why);
+            let mut unread = unread_image(path, ImageKind::Container(kind), carved_at, &why);
             unread.notes[0].offset = e.offset;
             out.images.push(unread);
             out.errors.push(ScanError {

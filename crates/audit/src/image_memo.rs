@@ -263,7 +263,8 @@ impl Examined {
             return false;
         };
         let end = self.at.checked_add(self.len);
-        end.and_then(|end| first.get(self.at..end)) == Some(candidate)
+        // A first file that shrank since reads zeros where its pages are gone: no match.
+        end.and_then(|end| first.get(self.at..end)) == Some(candidate) && first.shrunk().is_none()
     }
 
     fn cost(&self) -> usize {

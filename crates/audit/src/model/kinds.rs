@@ -51,6 +51,8 @@ pub enum ImageKind {
     Container(ContainerKind),
     /// The bytes of a device not read (past the read bound, or after a read error).
     Device,
+    /// The bytes of a file on disk not read as they were (it shrank during the scan).
+    File,
 }
 
 impl ImageKind {
@@ -58,6 +60,7 @@ impl ImageKind {
         match self {
             ImageKind::Container(k) => k.name(),
             ImageKind::Device => "device",
+            ImageKind::File => "file",
         }
     }
 
@@ -65,7 +68,7 @@ impl ImageKind {
     pub fn container(self) -> Option<ContainerKind> {
         match self {
             ImageKind::Container(k) => Some(k),
-            ImageKind::Device => None,
+            ImageKind::Device | ImageKind::File => None,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Where bytes come from: directory walks and single files (images: see `container`).
 
+#[cfg(all(unix, not(target_os = "nto")))]
+pub mod fault;
 pub mod read;
 pub mod walk;
 

@@ -16,12 +16,12 @@ use std::ops::Deref;
 use std::path::Path;
 
 /// Files smaller than this are read into memory; larger ones are mapped. A read copy cannot
-/// be taken away: a file truncated while it is examined only shows its old bytes, where a
-/// mapped file that shrinks raises SIGBUS at the first page past its new end
-/// (docs/bounds.md). 1 MiB holds nearly every program and C library of a firmware tree; what
-/// is larger (kernels, boot images, dumps, blobs) is mapped, which saves copying it
-/// (docs/bounds.md: reading rather than mapping the files of 64 KiB to 1 MiB of the 1 GB
-/// benchmark set costs about 2 % of the scan's CPU time).
+/// be taken away: a file truncated while it is examined only shows its old bytes, where the
+/// pages of a mapped file that shrinks are gone past its new end (they read as zeros, see
+/// `fault`, and the file is reported as changed). 1 MiB holds nearly every program and C
+/// library of a firmware tree; what is larger (kernels, boot images, dumps, blobs) is
+/// mapped, which saves copying it (docs/bounds.md: reading rather than mapping the files of
+/// 64 KiB to 1 MiB of the 1 GB benchmark set costs about 2 % of the scan's CPU time).
 #[cfg(not(target_os = "nto"))]
 pub const MAP_THRESHOLD: u64 = 1 << 20;
 
@@ -54,12 +54,107 @@ pub enum FileBytes {
     /// A small file, read into this thread's reused buffer (see [`SpareBuf`]).
     Spare(SpareBuf),
     #[cfg(not(target_os = "nto"))]
-    Mapped(memmap2::Mmap),
+    Mapped(Mapped),
     /// What was read from a device, and why reading stopped before its end, if it did.
     Device {
         bytes: Vec<u8>,
         unread: Option<Unread>,
     },
+}
+
+/// A memory-mapped file, registered with the SIGBUS handler (`fault`) while it is mapped:
+/// if the file shrinks, the pages past its new end read as zeros instead of ending the
+/// process, and [`Mapped::shrunk`] says so.
+#[cfg(not(target_os = "nto"))]
+pub struct Mapped {
+    // Dropped first: deregistered before the map is unmapped (fields drop in order).
+    #[cfg(unix)]
+    guard: super::fault::Guard,
+    map: memmap2::Mmap,
+    /// The open file, for its size now (`fstat`).
+    file: File,
+}
+
+#[cfg(not(target_os = "nto"))]
+impl Mapped {
+    /// Map `file` and register the map; the file back when it cannot be mapped or the
+    /// table of maps is full (it is then read instead), with why.
+    fn new(file: File) -> Result<Mapped, (File, std::io::Error)> {
+        // SAFETY: the map is read-only and private to this process. If another process
+        // truncates the file while it is mapped, touching a page past the new end raises
+        // SIGBUS: the map is registered with the handler (`fault`), which puts a page of
+        // zeros there and records it, before any of its bytes are read.
+        let map = match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(map) => map,
+            Err(e) => return Err((file, e)),
+        };
+        #[cfg(unix)]
+        let Some(guard) = super::fault::Guard::register(map.as_ptr(), map.len()) else {
+            return Err((
+                file,
+                std::io::Error::other(format!(
+                    "more than {} files mapped at once",
+                    super::fault::MAX_GUARDED_MAPS
+                )),
+            ));
+        };
+        Ok(Mapped {
+            #[cfg(unix)]
+            guard,
+            map,
+            file,
+        })
+    }
+
+    /// Whether the file is now smaller than its map, or a page of the map faulted.
+    fn shrunk(&self) -> Option<Shrunk> {
+        let mapped = self.map.len() as u64;
+        #[cfg(unix)]
+        let zeros_from = self.guard.first_fault();
+        #[cfg(not(unix))]
+        let zeros_from = None;
+        let size = self.file.metadata().map_or(mapped, |m| m.len());
+        (zeros_from.is_some() || size < mapped).then_some(Shrunk {
+            size,
+            mapped,
+            zeros_from,
+        })
+    }
+}
+
+/// A mapped file that changed while it was examined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shrunk {
+    /// Its size now.
+    pub size: u64,
+    /// Its size when it was mapped.
+    pub mapped: u64,
+    /// The first offset whose page was gone when it was read, and read as zeros.
+    pub zeros_from: Option<u64>,
+}
+
+impl Shrunk {
+    /// Where its bytes stopped being the file's: the first page read as zeros, or its end.
+    pub fn offset(&self) -> u64 {
+        self.zeros_from.unwrap_or(self.size)
+    }
+
+    /// "file changed during the scan (shrank to N bytes; bytes from offset X read as zeros)".
+    pub fn reason(&self) -> String {
+        let now = if self.size < self.mapped {
+            format!("shrank to {} bytes", self.size)
+        } else {
+            format!("shrank, and is now {} bytes", self.size)
+        };
+        let zeros = match self.zeros_from {
+            Some(at) => format!("; bytes from offset {at:#x} read as zeros"),
+            None => format!(" of the {} mapped", self.mapped),
+        };
+        format!(
+            "file changed during the scan ({now}{zeros}): its findings are not used; scan \
+             it again once it no longer changes"
+        )
+    }
 }
 
 /// Where and why the read of a device stopped before its end: its bytes from `offset` on
@@ -79,7 +174,7 @@ impl Deref for FileBytes {
             FileBytes::Owned(v) => v,
             FileBytes::Spare(s) => s.buf.get(..s.len).unwrap_or(&[]),
             #[cfg(not(target_os = "nto"))]
-            FileBytes::Mapped(m) => m,
+            FileBytes::Mapped(m) => &m.map,
             FileBytes::Device { bytes, .. } => bytes,
         }
     }
@@ -94,11 +189,23 @@ impl FileBytes {
         }
     }
 
+    /// For a mapped file: whether it shrank since it was mapped (and which of its bytes
+    /// were read as zeros because of it). Its findings are then not to be used.
+    pub fn shrunk(&self) -> Option<Shrunk> {
+        match self {
+            #[cfg(not(target_os = "nto"))]
+            FileBytes::Mapped(m) => m.shrunk(),
+            _ => None,
+        }
+    }
+
     /// What lets the scan give back the pages of this file it is done with.
     pub fn pager(&self) -> Pager<'_> {
         match self {
             #[cfg(all(unix, not(target_os = "nto")))]
-            FileBytes::Mapped(m) if m.len() >= PAGE_OUT_THRESHOLD => Pager { map: Some(m) },
+            FileBytes::Mapped(m) if m.map.len() >= PAGE_OUT_THRESHOLD => {
+                Pager { map: Some(&m.map) }
+            }
             _ => Pager::none(),
         }
     }
@@ -153,7 +260,105 @@ impl Pager<'_> {
 /// A symbolic link is not followed: the walk recorded it, and a link put in place of a file
 /// since then is refused.
 pub fn read_file(path: &Path) -> std::io::Result<FileBytes> {
-    read_opened(open_input(path, FinalLink::NotFollowed)?)
+    match open_file(path)? {
+        Input::Bytes(bytes) => Ok(bytes),
+        Input::Windowed(w) => Err(w.refusal()),
+    }
+}
+
+/// [`read_file`] for the scan: a file too large to read whole that cannot be mapped is
+/// handed back to be read in windows ([`Input::Windowed`]) instead of refused.
+pub fn open_file(path: &Path) -> std::io::Result<Input> {
+    let input = read_opened_or_windowed(open_input(path, FinalLink::NotFollowed)?)?;
+    #[cfg(feature = "test-hooks")]
+    if let Input::Bytes(bytes) = &input {
+        test_hooks::shrink_if_asked(path, bytes);
+    }
+    Ok(input)
+}
+
+/// A file's bytes, or a file to be read in windows.
+pub enum Input {
+    Bytes(FileBytes),
+    Windowed(WindowedFile),
+}
+
+/// The size of the windows a file that cannot be mapped is read in, when it is too large
+/// to read whole ([`MAX_READ_IN_MEMORY`]): images are carved from each window in turn.
+pub const WINDOW: usize = 64 << 20;
+
+/// Bytes each window reads past its end, which belong to the next window: a signature at
+/// the end of a window is checked on the bytes after it (the headers the carver reads are
+/// at most a few KiB), and is offered in the window where it starts. At least
+/// `carve::MIN_CARVE_SIZE`, so that the last window is never too small to carve.
+pub const WINDOW_OVERLAP: usize = 1 << 20;
+
+/// The most read from a windowed file for one image that runs past the window it starts
+/// in (read again from its start). Real boot images are a few MiB to tens of MiB; a file
+/// system larger than this is read up to here and reported damaged where its data stops.
+pub const MAX_IMAGE_READ: u64 = 512 << 20;
+
+/// A regular file that cannot be mapped and is larger than [`MAX_READ_IN_MEMORY`]: read a
+/// part at a time, never whole.
+pub struct WindowedFile {
+    file: File,
+    len: u64,
+    why: std::io::Error,
+}
+
+impl WindowedFile {
+    /// Its size when it was opened.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it is empty (never: only large files are windowed).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Read up to `max` bytes from `offset` (fewer at the end of the file, or if it shrank),
+    /// into a buffer reserved first: memory that cannot be had is an error, not an abort.
+    pub fn read_at(&self, offset: u64, max: u64) -> std::io::Result<Vec<u8>> {
+        let want = self.len.saturating_sub(offset).min(max);
+        let size = usize::try_from(want).map_err(std::io::Error::other)?;
+        let mut buf = zeroed(size).ok_or_else(|| {
+            std::io::Error::new(
+                ErrorKind::OutOfMemory,
+                format!("cannot allocate {size} bytes to read the file at offset {offset:#x}"),
+            )
+        })?;
+        let mut got = 0;
+        while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+            match positioned_read(&self.file, rest, offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    /// The error of a reader that cannot take a file in windows (`inspect`, `ls`...).
+    fn refusal(&self) -> std::io::Error {
+        std::io::Error::other(format!(
+            "file is {} bytes and could not be memory-mapped ({}); a file read without a \
+             map is held in memory, at most {MAX_READ_IN_MEMORY} bytes: not examined",
+            self.len, self.why
+        ))
+    }
+}
+
+#[cfg(unix)]
+fn positioned_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn positioned_read(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 /// [`read_file`] for a file the user named (a scan PATH, `inspect`, `ls`, `extract`): a
@@ -169,7 +374,39 @@ pub fn read_named_file(path: &Path) -> std::io::Result<FileBytes> {
             return read_device(file, MAX_DEVICE_READ);
         }
     }
-    read_opened(file)
+    let bytes = read_opened(file)?;
+    #[cfg(feature = "test-hooks")]
+    test_hooks::shrink_if_asked(path, &bytes);
+    Ok(bytes)
+}
+
+/// Hooks for the workspace's own tests (feature `test-hooks`, enabled by the root package's
+/// dev-dependency only, so never in a build made with `cargo build`).
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use super::{FileBytes, Path};
+
+    /// `BADALLOC_TEST_SHRINK_MAPPED=NAME:LEN`: a file named NAME that is mapped is truncated
+    /// to LEN bytes right after it is mapped, before any of its bytes are read, so that a
+    /// test can make a file shrink during the scan at a known point.
+    pub(super) fn shrink_if_asked(path: &Path, bytes: &FileBytes) {
+        let Some(asked) = std::env::var_os("BADALLOC_TEST_SHRINK_MAPPED") else {
+            return;
+        };
+        let asked = asked.to_string_lossy();
+        let Some((name, len)) = asked.rsplit_once(':') else {
+            return;
+        };
+        let named = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == name);
+        #[cfg(not(target_os = "nto"))]
+        if let (true, FileBytes::Mapped(_), Ok(len)) = (named, bytes, len.parse::<u64>()) {
+            let file = std::fs::OpenOptions::new().write(true).open(path);
+            let _ = file.and_then(|f| f.set_len(len));
+        }
+        let _ = (named, bytes);
+    }
 }
 
 /// Read a device from its start, up to `bound` bytes, into memory grown a step at a time
@@ -287,6 +524,15 @@ pub fn describe_read_error(e: &std::io::Error) -> String {
 
 /// The bytes of an open file, after checking on its descriptor that it is a regular file.
 fn read_opened(file: File) -> std::io::Result<FileBytes> {
+    match read_opened_or_windowed(file)? {
+        Input::Bytes(bytes) => Ok(bytes),
+        Input::Windowed(w) => Err(w.refusal()),
+    }
+}
+
+/// [`read_opened`], but a file that cannot be mapped and is too large to read whole is
+/// handed back to be read in windows.
+fn read_opened_or_windowed(file: File) -> std::io::Result<Input> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other(format!(
@@ -301,23 +547,17 @@ fn read_opened(file: File) -> std::io::Result<FileBytes> {
         )));
     }
     #[cfg(not(target_os = "nto"))]
-    if len >= MAP_THRESHOLD {
-        // SAFETY: the map is read-only and private to this process. If another process
-        // truncates the file while it is mapped, touching a page past the new end raises
-        // SIGBUS: the remaining risk of mapping, taken only for files of MAP_THRESHOLD bytes
-        // or more (docs/bounds.md).
-        match unsafe { memmap2::Mmap::map(&file) } {
-            Ok(map) => return Ok(FileBytes::Mapped(map)),
-            Err(e) if len > MAX_READ_IN_MEMORY => {
-                return Err(std::io::Error::other(format!(
-                    "file is {len} bytes and could not be memory-mapped ({e}); a file read \
-                     without a map is held in memory, at most {MAX_READ_IN_MEMORY} bytes: \
-                     not examined"
-                )))
+    let file = if len >= MAP_THRESHOLD {
+        match Mapped::new(file) {
+            Ok(mapped) => return Ok(Input::Bytes(FileBytes::Mapped(mapped))),
+            Err((file, why)) if len > MAX_READ_IN_MEMORY => {
+                return Ok(Input::Windowed(WindowedFile { file, len, why }))
             }
-            Err(_) => {}
+            Err((file, _)) => file,
         }
-    }
+    } else {
+        file
+    };
     #[cfg(target_os = "nto")]
     if len > MAX_READ_IN_MEMORY {
         return Err(std::io::Error::other(format!(
@@ -325,7 +565,7 @@ fn read_opened(file: File) -> std::io::Result<FileBytes> {
              {MAX_READ_IN_MEMORY} bytes: not examined"
         )));
     }
-    read_into_memory(file, len)
+    read_into_memory(file, len).map(Input::Bytes)
 }
 
 /// Files up to this size are read into a buffer that each thread keeps for its next file
@@ -547,7 +787,7 @@ mod tests {
         std::fs::write(&path, vec![0xa5u8; size]).unwrap();
         let bytes = read_file(&path).unwrap();
         assert!(matches!(bytes, FileBytes::Owned(_) | FileBytes::Spare(_)));
-        // Truncated while it is examined: a mapped copy would raise SIGBUS on the next read.
+        // Truncated while it is examined: a mapped copy would lose its pages past the end.
         std::fs::File::options()
             .write(true)
             .open(&path)
@@ -559,6 +799,56 @@ mod tests {
         // At the threshold, files are mapped.
         std::fs::write(&path, vec![0u8; MAP_THRESHOLD as usize]).unwrap();
         assert!(matches!(read_file(&path).unwrap(), FileBytes::Mapped(_)));
+    }
+
+    #[test]
+    fn a_mapped_file_that_shrinks_reads_zeros_and_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flash.bin");
+        let size = 4 * MAP_THRESHOLD as usize;
+        std::fs::write(&path, vec![0x3cu8; size]).unwrap();
+        let bytes = read_file(&path).unwrap();
+        assert!(matches!(bytes, FileBytes::Mapped(_)));
+        assert_eq!(bytes.shrunk(), None, "unchanged");
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_len(MAP_THRESHOLD + 100).unwrap();
+        // Shrunk, nothing read past the end yet: said, with no zeros read.
+        let untouched = bytes.shrunk().expect("smaller than mapped");
+        assert_eq!(
+            (untouched.size, untouched.zeros_from),
+            (MAP_THRESHOLD + 100, None)
+        );
+        assert_eq!(untouched.offset(), MAP_THRESHOLD + 100);
+        // Every byte read: the file's up to its last page, zeros after, and no SIGBUS.
+        let page = MAP_THRESHOLD + 4096;
+        let nonzero = bytes.iter().rposition(|&b| b != 0).map(|i| i as u64);
+        assert_eq!(nonzero, Some(MAP_THRESHOLD + 99));
+        let shrunk = bytes.shrunk().unwrap();
+        assert_eq!(
+            shrunk,
+            Shrunk {
+                size: MAP_THRESHOLD + 100,
+                mapped: size as u64,
+                zeros_from: Some(page),
+            }
+        );
+        assert_eq!(shrunk.offset(), page);
+        assert!(
+            shrunk.reason().starts_with(&format!(
+                "file changed during the scan (shrank to {} bytes; bytes from offset {page:#x} \
+                 read as zeros)",
+                MAP_THRESHOLD + 100
+            )),
+            "{}",
+            shrunk.reason()
+        );
+        // Dropped: its slot is free again, and a new map of the file is sound.
+        drop(bytes);
+        let again = read_named_file(&path).unwrap();
+        assert_eq!(
+            (again.len() as u64, again.shrunk()),
+            (MAP_THRESHOLD + 100, None)
+        );
     }
 
     #[test]
