@@ -4,7 +4,8 @@
 use serde::de::Error;
 use serde::{Deserialize, Deserializer, Serializer};
 
-use badalloc_audit_core::model::{Confidence, ImageState, Verdict};
+use badalloc_audit_core::model::{CallocVerdict, Confidence, ImageState, Verdict};
+use badalloc_audit_core::ErrorKind;
 
 /// An enum written as one of a fixed set of names.
 pub(crate) trait WireName: Sized + Copy {
@@ -31,6 +32,26 @@ impl WireName for Confidence {
     }
     fn from_name(name: &str) -> Option<Self> {
         Confidence::from_name(name)
+    }
+}
+
+impl WireName for CallocVerdict {
+    const WHAT: &'static str = "calloc verdict";
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        CallocVerdict::from_name(name)
+    }
+}
+
+impl WireName for ErrorKind {
+    const WHAT: &'static str = "error kind";
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        ErrorKind::from_name(name)
     }
 }
 
