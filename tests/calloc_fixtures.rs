@@ -104,8 +104,9 @@ fn word(v: CallocVerdict) -> String {
     .into()
 }
 
-fn body(chain_links: &[badalloc_calloc::ChainLink]) -> Option<u64> {
-    let a = &chain_links.last()?.address;
+/// The address of the last function of a chain (given as that function's address).
+fn body(last_address: Option<&str>) -> Option<u64> {
+    let a = last_address?;
     u64::from_str_radix(a.trim_start_matches("0x"), 16).ok()
 }
 
@@ -127,7 +128,7 @@ fn found_in_file(path: &Path) -> Found {
         return Found {
             verdict: word(a.verdict),
             located: "symbol".into(),
-            body: body(&a.chain_links),
+            body: body(a.chain_links.last().map(|l| l.address.as_str())),
             calloc_like: Vec::new(),
         };
     }
@@ -170,7 +171,7 @@ fn found_by_scan(path: &Path) -> Found {
         Some(c) => Found {
             verdict: word(c.verdict),
             located: c.located_by().to_string(),
-            body: body(&c.chain_links),
+            body: body(c.chain_links.last().map(|l| l.address.as_str())),
             calloc_like: Vec::new(),
         },
     }

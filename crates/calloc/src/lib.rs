@@ -85,8 +85,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use smallvec::SmallVec;
 
-use serde::{Deserialize, Serialize};
-
 use badalloc_elf::{Arch, ElfFile, Symbol};
 use cfg::Cfg;
 use dataflow::{
@@ -119,27 +117,47 @@ pub const MAX_LISTING_LINES: usize = 80;
 /// Functions analysed per file (distinct entry/argument combinations).
 pub const MAX_FUNCTIONS: usize = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallocVerdict {
     Checked,
     Unchecked,
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl CallocVerdict {
+    /// Its name in the reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallocVerdict::Checked => "checked",
+            CallocVerdict::Unchecked => "unchecked",
+            CallocVerdict::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CallocVerdict> {
+        [
+            CallocVerdict::Checked,
+            CallocVerdict::Unchecked,
+            CallocVerdict::Unknown,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainLink {
     pub name: String,
     pub address: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceLine {
     pub address: String,
     pub text: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CallocAnalysis {
     pub verdict: CallocVerdict,
     pub chain: Vec<String>,

@@ -3,12 +3,9 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 /// What kind of problem an error is, so that a reader of the report can tell a bound that was
 /// hit from damage in the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The bytes contradict their format: a bad magic or checksum, a field out of range, a
     /// structure inconsistent with another, corrupt compressed data.
@@ -35,6 +32,18 @@ impl ErrorKind {
             ErrorKind::Unreadable => "unreadable",
             ErrorKind::Unsupported => "unsupported",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        [
+            ErrorKind::Corrupt,
+            ErrorKind::Truncated,
+            ErrorKind::BoundHit,
+            ErrorKind::Unreadable,
+            ErrorKind::Unsupported,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 

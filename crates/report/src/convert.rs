@@ -97,8 +97,8 @@ impl From<m::CallocFinding> for CallocReport {
             address: c.address,
             reason: c.reason,
             chain: c.chain,
-            chain_links: c.chain_links,
-            evidence: c.evidence,
+            chain_links: c.chain_links.into_iter().map(ChainLink::from).collect(),
+            evidence: lines(c.evidence),
             location: c.location.map(CallocLocation::from),
         }
     }
@@ -110,7 +110,7 @@ impl From<m::CallocLocation> for CallocLocation {
             by: l.by.as_str().to_string(),
             confidence: l.confidence,
             identified_as: l.identified_as.as_str().to_string(),
-            evidence: l.evidence,
+            evidence: lines(l.evidence),
         }
     }
 }
@@ -232,4 +232,27 @@ impl From<m::ScanStats> for ScanStats {
             opaque_files: s.opaque_files,
         }
     }
+}
+
+impl From<m::ChainLink> for ChainLink {
+    fn from(l: m::ChainLink) -> ChainLink {
+        ChainLink {
+            name: l.name,
+            address: l.address,
+        }
+    }
+}
+
+impl From<m::EvidenceLine> for EvidenceLine {
+    fn from(l: m::EvidenceLine) -> EvidenceLine {
+        EvidenceLine {
+            address: l.address,
+            text: l.text,
+        }
+    }
+}
+
+/// Evidence or listing lines, as the report writes them.
+pub(crate) fn lines(v: Vec<m::EvidenceLine>) -> Vec<EvidenceLine> {
+    v.into_iter().map(EvidenceLine::from).collect()
 }

@@ -244,13 +244,7 @@ fn set_hash(c: &mut Value, sha256: Option<&str>) {
 
 fn calloc_props(c: &CallocReport) -> Vec<Value> {
     let mut v = vec![
-        prop(
-            "calloc:verdict",
-            serde_json::to_value(c.verdict)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-        ),
+        prop("calloc:verdict", c.verdict.as_str()),
         prop("calloc:reason", c.reason.as_str()),
     ];
     if !c.chain.is_empty() {

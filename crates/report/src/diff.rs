@@ -76,7 +76,9 @@ pub struct CallocChange {
     /// `libc` or `static`.
     pub kind: String,
     /// None: the file (or its calloc) is absent on that side.
+    #[serde(with = "crate::wire_name::option")]
     pub before: Option<CallocVerdict>,
+    #[serde(with = "crate::wire_name::option")]
     pub after: Option<CallocVerdict>,
 }
 

@@ -309,7 +309,7 @@ fn result(f: &Finding<'_>) -> Value {
     });
     if let Some(c) = f.calloc() {
         props["calloc"] = json!({
-            "verdict": c.verdict,
+            "verdict": c.verdict.as_str(),
             "function": c.function,
             "address": c.address,
             "chain": c.chain,

@@ -15,7 +15,21 @@ fn unknown_error_kind() -> ErrorKind {
     ErrorKind::Unreadable
 }
 
-pub use badalloc_audit_core::model::{CallocAnalysis, CallocVerdict, ChainLink, EvidenceLine};
+pub use badalloc_audit_core::model::CallocVerdict;
+
+/// A function of a calloc's chain and its address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    pub name: String,
+    pub address: String,
+}
+
+/// One decisive instruction (or one line of a listing): its address and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceLine {
+    pub address: String,
+    pub text: String,
+}
 pub use badalloc_audit_core::verdict::Verdict;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -133,6 +147,7 @@ pub struct LibcReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallocReport {
+    #[serde(with = "wire_name")]
     pub verdict: CallocVerdict,
     /// The function that computes the size (last link of the chain).
     pub function: Option<String>,
@@ -328,7 +343,7 @@ pub struct ErrorReport {
     /// What kind of problem: damage (`corrupt`, `truncated`) told apart from a bound of the
     /// tool (`bound-hit`), an input not read (`unreadable`) or not supported (`unsupported`).
     /// A report written before the field existed reads as `unreadable`.
-    #[serde(default = "unknown_error_kind")]
+    #[serde(with = "wire_name", default = "unknown_error_kind")]
     pub kind: ErrorKind,
     pub message: String,
 }

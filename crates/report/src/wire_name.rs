@@ -4,7 +4,8 @@
 use serde::de::Error;
 use serde::{Deserialize, Deserializer, Serializer};
 
-use badalloc_audit_core::model::{Confidence, ImageState, Verdict};
+use badalloc_audit_core::model::{CallocVerdict, Confidence, ImageState, Verdict};
+use badalloc_audit_core::ErrorKind;
 
 /// An enum written as one of a fixed set of names.
 pub(crate) trait WireName: Sized + Copy {
@@ -14,35 +15,28 @@ pub(crate) trait WireName: Sized + Copy {
     fn from_name(name: &str) -> Option<Self>;
 }
 
-impl WireName for Verdict {
-    const WHAT: &'static str = "verdict";
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-    fn from_name(name: &str) -> Option<Self> {
-        Verdict::from_name(name)
-    }
+/// Each enum's names are its own `as_str` and `from_name`.
+macro_rules! wire_names {
+    ($($t:ty: $what:literal),* $(,)?) => {$(
+        impl WireName for $t {
+            const WHAT: &'static str = $what;
+            fn name(self) -> &'static str {
+                self.as_str()
+            }
+            fn from_name(name: &str) -> Option<Self> {
+                <$t>::from_name(name)
+            }
+        }
+    )*};
 }
 
-impl WireName for Confidence {
-    const WHAT: &'static str = "confidence";
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-    fn from_name(name: &str) -> Option<Self> {
-        Confidence::from_name(name)
-    }
-}
-
-impl WireName for ImageState {
-    const WHAT: &'static str = "image state";
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-    fn from_name(name: &str) -> Option<Self> {
-        ImageState::from_name(name)
-    }
-}
+wire_names!(
+    Verdict: "verdict",
+    Confidence: "confidence",
+    CallocVerdict: "calloc verdict",
+    ErrorKind: "error kind",
+    ImageState: "image state",
+);
 
 pub(crate) fn serialize<T: WireName, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.name())
@@ -76,5 +70,54 @@ pub(crate) mod option {
                     .ok_or_else(|| D::Error::custom(format!("unknown {} `{name}`", T::WHAT)))
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: WireName + PartialEq + std::fmt::Debug>(all: &[T]) {
+        for &v in all {
+            let mut json = Vec::new();
+            serialize(&v, &mut serde_json::Serializer::new(&mut json)).expect("written");
+            assert_eq!(json, format!("\"{}\"", v.name()).into_bytes());
+            let back: T =
+                deserialize(&mut serde_json::Deserializer::from_slice(&json)).expect("read back");
+            assert_eq!(back, v);
+        }
+        let unknown = deserialize::<T, _>(&mut serde_json::Deserializer::from_str("\"x\""));
+        assert!(unknown.is_err_and(|e| e.to_string().contains(T::WHAT)));
+    }
+
+    /// Every name the report writes reads back to the same value, and the names are the
+    /// schema's (docs/json-report.md).
+    #[test]
+    fn every_name_reads_back_and_an_unknown_name_is_an_error() {
+        use CallocVerdict::*;
+        round_trip(&[Checked, Unchecked, Unknown]);
+        assert_eq!(
+            [Checked, Unchecked, Unknown].map(|v| v.name()),
+            ["checked", "unchecked", "unknown"]
+        );
+        let kinds = [
+            ErrorKind::Corrupt,
+            ErrorKind::Truncated,
+            ErrorKind::BoundHit,
+            ErrorKind::Unreadable,
+            ErrorKind::Unsupported,
+        ];
+        round_trip(&kinds);
+        assert_eq!(
+            kinds.map(|k| k.name()),
+            [
+                "corrupt",
+                "truncated",
+                "bound-hit",
+                "unreadable",
+                "unsupported"
+            ]
+        );
+        round_trip(&[Confidence::Low, Confidence::Medium, Confidence::High]);
     }
 }
