@@ -946,8 +946,12 @@ impl EntryTally {
 /// was examined before in the scan.
 fn examine_elf(path: &str, data: &[u8], memo: Option<&ElfMemo>, out: &mut FileOutcome) {
     use sha2::{Digest, Sha256};
-    // Hashed here, where the bytes are, once per file (CycloneDX hashes, and the memo's key).
-    let digest: [u8; 32] = Sha256::digest(data).into();
+    // Hashed here, where the bytes are (CycloneDX hashes, and the memo's key); a copy of
+    // bytes met before takes the SHA-256 from them.
+    let digest: [u8; 32] = match memo {
+        Some(m) => m.known.sha256(data),
+        None => Sha256::digest(data).into(),
+    };
     let name = NameClass::of(path);
     // Held until this file is examined: a worker meeting a copy meanwhile waits for it.
     let _claim = memo.and_then(|m| m.enter(&digest, name));
