@@ -69,6 +69,11 @@ struct ElfMemoState {
 const ENTRY_COST: usize = 512;
 
 impl ElfMemo {
+    /// Whether another worker is examining a file of these bytes and name class now.
+    pub(crate) fn busy(&self, digest: &[u8; 32], name: NameClass) -> bool {
+        self.in_flight.busy(&(*digest, name))
+    }
+
     /// Wait while another worker examines a file of these bytes and name class, then hold
     /// it until the claim is dropped (after [`ElfMemo::insert`]). None once the memo is
     /// full: what the other worker finds would not be kept, so there is nothing to wait for.
