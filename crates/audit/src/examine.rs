@@ -211,10 +211,6 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
         examine_elf(path, data, at.elves, defer, out);
         return TargetKind::Elf;
     }
-    if defer && starts_with_a_busy_image(data, at) {
-        out.deferred = true;
-        return TargetKind::File;
-    }
     if surface::is_startup_script(path)
         && data.len() <= surface::MAX_SCRIPT_BYTES
         && badalloc_formats::detect(data).is_none()
@@ -255,15 +251,6 @@ fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome
             TargetKind::File
         }
     }
-}
-
-/// Whether `data` starts with a compressed boot image that another worker is examining now.
-fn starts_with_a_busy_image(data: &[u8], at: &Level<'_>) -> bool {
-    let Some(disk) = at.on_disk.as_ref() else {
-        return false;
-    };
-    badalloc_formats::detect(data) == Some(ContainerKind::Ifs)
-        && ifs::reuse_key(data).is_some_and(|key| disk.memo.busy(&key))
 }
 
 /// Signatures not examined past a carving bound (`cut`, offsets from `base`): an error and
@@ -539,6 +526,13 @@ fn open_image(
         (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|key| (key, disk)),
         _ => None,
     };
+    // The file starts with an image another worker is examining: it is taken again later.
+    if let (Some((key, disk)), None) = (&memo, carved_at) {
+        if disk.defer && disk.memo.busy(key) {
+            out.deferred = true;
+            return Taken::Later;
+        }
+    }
     // Held until this image is examined: a worker meeting a copy meanwhile waits for it.
     let _claim = memo.as_ref().and_then(|(k, disk)| disk.memo.enter(k));
     if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {
