@@ -333,3 +333,42 @@ fn a_boot_image_met_twice_is_decoded_once_and_reported_for_both_copies() {
         assert_eq!(changed.stats.reused_images, 0, "{comp:?}");
     }
 }
+
+/// A fleet's copies examined on several threads: a worker that meets a content another is
+/// examining sets the file aside and takes it again at the end (`in_flight`). Every file is
+/// reported once, and the report is the same as with one thread, byte for byte.
+#[test]
+fn copies_met_by_several_workers_at_once_are_reported_once_and_as_with_one_thread() {
+    let Some(static_prog) = common::corpus("static/mib2-gzip.stripped-static") else {
+        return;
+    };
+    let img = ifs_writer::build(
+        &fixture_tree_nodes("arm"),
+        &Opts {
+            comp: Comp::Ucl,
+            ..Opts::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for device in 0..12 {
+        let d = dir.path().join(format!("device{device:02}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("boot.ifs"), &img).unwrap();
+        std::fs::write(d.join("gzip"), &static_prog).unwrap();
+        std::fs::write(d.join("gzip-copy"), &static_prog).unwrap();
+    }
+    let render = |jobs| {
+        let options = ScanOptions {
+            jobs: Some(jobs),
+            ..Default::default()
+        };
+        badalloc_report::json::render(&scan(&[dir.path().to_path_buf()], &options))
+    };
+    let one = render(1);
+    let report: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(report["targets"][0]["stats"]["files"], 36);
+    assert_eq!(report["targets"][0]["images"].as_array().unwrap().len(), 12);
+    for _ in 0..3 {
+        assert_eq!(render(4), one);
+    }
+}

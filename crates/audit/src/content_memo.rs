@@ -3,15 +3,17 @@
 //! the facts and the calloc analysis (pure functions of the bytes) are done once per distinct
 //! content and copied for the other files.
 //!
-//! Equal means equal SHA-256 of the whole file (computed anyway: it is reported for every ELF
-//! file). A fast hash would not do: a crafted file colliding with a vulnerable libc could be
-//! reported as its patched twin. What the facts take from the file's name (the kernel is
+//! Equal means equal SHA-256 of the whole file (it is reported for every ELF file; a copy of
+//! a file met before takes it from [`KnownBytes`], after comparing every byte). A fast hash
+//! would not do: a crafted file colliding with a vulnerable libc could be reported as its
+//! patched twin. What the facts take from the file's name (the kernel is
 //! searched for a release string only in a file named `procnto*`; a library without SONAME is
 //! a C library by its file name) is part of the key, and the path is set on each copy.
 //!
 //! Bounded: what is kept is charged to [`MAX_ELF_MEMO_BYTES`] (an estimate of each entry's
-//! heap); past it, files are examined as if the memo were not there. No bytes of the files
-//! are kept. Held by the scan of one target, dropped with it.
+//! heap); past it, files are examined as if the memo were not there. The bytes of files met
+//! twice are kept up to [`MAX_KNOWN_ELF_BYTES`]. Held by the scan of one target, dropped
+//! with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -52,6 +54,8 @@ pub(crate) struct ElfMemo {
     state: Mutex<ElfMemoState>,
     /// Files being examined by a worker (see `in_flight`).
     in_flight: InFlight<([u8; 32], NameClass)>,
+    /// What spares hashing a copy again.
+    pub(crate) known: KnownBytes,
 }
 
 #[derive(Default)]
@@ -65,6 +69,11 @@ struct ElfMemoState {
 const ENTRY_COST: usize = 512;
 
 impl ElfMemo {
+    /// Whether another worker is examining a file of these bytes and name class now.
+    pub(crate) fn busy(&self, digest: &[u8; 32], name: NameClass) -> bool {
+        self.in_flight.busy(&(*digest, name))
+    }
+
     /// Wait while another worker examines a file of these bytes and name class, then hold
     /// it until the claim is dropped (after [`ElfMemo::insert`]). None once the memo is
     /// full: what the other worker finds would not be kept, so there is nothing to wait for.
@@ -107,6 +116,80 @@ impl ElfMemo {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ElfMemoState> {
+        // Every update is one insert: a panic elsewhere cannot leave it half done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Bytes of ELF files met more than once in a scan, kept with their SHA-256: a later copy
+/// whose bytes are equal (compared in full) takes the SHA-256 from here instead of hashing
+/// again. A fast hash only finds the candidates; equality is decided by the bytes, so a
+/// crafted file colliding with the fast hash is merely hashed itself.
+///
+/// A content's bytes are kept from its second sighting on (a scan where nothing repeats
+/// keeps nothing), while [`MAX_KNOWN_ELF_BYTES`] allows.
+#[derive(Default)]
+pub(crate) struct KnownBytes {
+    state: Mutex<KnownState>,
+}
+
+/// Bytes of ELF files kept to find their copies, across the scan of one target.
+pub const MAX_KNOWN_ELF_BYTES: usize = 12 << 20;
+
+/// Files with one fast hash and size whose bytes are kept (different contents colliding).
+const MAX_KNOWN_PER_KEY: usize = 2;
+
+/// Sightings remembered (16 bytes each) before a content's second sighting.
+const MAX_SIGHTINGS: usize = 1 << 16;
+
+/// Size and 128-bit xxh3 of a file's bytes.
+type FastKey = (usize, u128);
+
+#[derive(Default)]
+struct KnownState {
+    kept: HashMap<FastKey, Vec<Arc<Known>>>,
+    seen_once: std::collections::HashSet<FastKey>,
+    bytes: usize,
+}
+
+struct Known {
+    bytes: Box<[u8]>,
+    digest: [u8; 32],
+}
+
+impl KnownBytes {
+    /// The SHA-256 of `data`: kept from an equal file met before, else computed (and the
+    /// bytes kept if this is their second sighting and there is room).
+    pub(crate) fn sha256(&self, data: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let key = (data.len(), xxhash_rust::xxh3::xxh3_128(data));
+        let candidates = self.lock().kept.get(&key).cloned().unwrap_or_default();
+        // Compared outside the lock.
+        if let Some(k) = candidates.iter().find(|k| *k.bytes == *data) {
+            return k.digest;
+        }
+        let digest: [u8; 32] = Sha256::digest(data).into();
+        let mut state = self.lock();
+        let second = state.seen_once.contains(&key);
+        if !second {
+            if state.seen_once.len() < MAX_SIGHTINGS {
+                state.seen_once.insert(key);
+            }
+            return digest;
+        }
+        let room = state.bytes.saturating_add(data.len()) <= MAX_KNOWN_ELF_BYTES;
+        let copies = state.kept.entry(key).or_default();
+        if room && copies.len() < MAX_KNOWN_PER_KEY && !copies.iter().any(|k| k.digest == digest) {
+            copies.push(Arc::new(Known {
+                bytes: data.into(),
+                digest,
+            }));
+            state.bytes += data.len();
+        }
+        digest
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KnownState> {
         // Every update is one insert: a panic elsewhere cannot leave it half done.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -192,5 +275,49 @@ mod tests {
         }
         assert_eq!(memo.len(), fits);
         assert!(memo.lock().bytes <= MAX_ELF_MEMO_BYTES);
+    }
+
+    fn sha(data: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(data).into()
+    }
+
+    /// The SHA-256 is right at every sighting; the bytes are kept from the second one on
+    /// and then spare the hashing.
+    #[test]
+    fn known_bytes_give_the_sha256_of_equal_bytes_only() {
+        let known = KnownBytes::default();
+        let a = include_bytes!("../../../fixtures/qnx/i686/ls");
+        for _ in 0..3 {
+            assert_eq!(known.sha256(a), sha(a));
+        }
+        assert_eq!(known.lock().bytes, a.len());
+        // A crafted file with the same size and fast hash as `a` but other bytes (a
+        // collision, put in place by hand): compared byte by byte, it is hashed itself.
+        let mut other = a.to_vec();
+        other[100] ^= 1;
+        let key = (a.len(), xxhash_rust::xxh3::xxh3_128(a));
+        let forged = (other.len(), xxhash_rust::xxh3::xxh3_128(&other));
+        let kept = known.lock().kept.get(&key).cloned().expect("kept");
+        known.lock().kept.insert(forged, kept);
+        assert_eq!(known.sha256(&other), sha(&other));
+        assert_ne!(sha(&other), sha(a));
+    }
+
+    /// What is kept never goes past MAX_KNOWN_ELF_BYTES, and a content seen once is not
+    /// kept.
+    #[test]
+    fn known_bytes_are_bounded() {
+        let known = KnownBytes::default();
+        let big = vec![7u8; MAX_KNOWN_ELF_BYTES / 2 + 1];
+        known.sha256(&big);
+        assert_eq!(known.lock().bytes, 0, "seen once");
+        known.sha256(&big);
+        assert_eq!(known.lock().bytes, big.len());
+        let mut second = big.clone();
+        second[0] = 8;
+        known.sha256(&second);
+        assert_eq!(known.sha256(&second), sha(&second));
+        assert_eq!(known.lock().bytes, big.len(), "no room for a second");
     }
 }

@@ -61,6 +61,7 @@ pub(crate) fn examine_path(
     full: &Path,
     memo: &ScanMemo,
     work: &ScanWork,
+    defer: bool,
 ) -> FileOutcome {
     match open_file(full) {
         Ok(Input::Windowed(file)) => examine_in_windows(rel, &file, work),
@@ -69,6 +70,7 @@ pub(crate) fn examine_path(
                 pager: bytes.pager(),
                 memo: &memo.images,
                 path: full,
+                defer,
             };
             let budgets = (MAX_EXPANDED_PER_FILE, MAX_EXTRA_WORK_PER_FILE);
             let elves = Some(&memo.elves);
@@ -141,6 +143,9 @@ struct OnDisk<'p> {
     pager: Pager<'p>,
     memo: &'p ImageMemo,
     path: &'p Path,
+    /// Set the file aside (`FileOutcome::deferred`) rather than wait when what it starts
+    /// with is being examined by another worker.
+    defer: bool,
 }
 
 /// [`examine_bytes`] on the bytes of a file on disk, if `on_disk` says which.
@@ -201,8 +206,9 @@ impl Level<'_> {
 const RELEASE_EVERY: u64 = 32 << 20;
 
 fn examine_nested(path: &str, data: &[u8], at: &Level<'_>, out: &mut FileOutcome) -> TargetKind {
+    let defer = at.on_disk.as_ref().is_some_and(|d| d.defer);
     if is_elf(data) {
-        examine_elf(path, data, at.elves, out);
+        examine_elf(path, data, at.elves, defer, out);
         return TargetKind::Elf;
     }
     if surface::is_startup_script(path)
@@ -520,6 +526,13 @@ fn open_image(
         (ContainerKind::Ifs, Some(disk)) => ifs::reuse_key(data).map(|key| (key, disk)),
         _ => None,
     };
+    // The file starts with an image another worker is examining: it is taken again later.
+    if let (Some((key, disk)), None) = (&memo, carved_at) {
+        if disk.defer && disk.memo.busy(key) {
+            out.deferred = true;
+            return Taken::Later;
+        }
+    }
     // Held until this image is examined: a worker meeting a copy meanwhile waits for it.
     let _claim = memo.as_ref().and_then(|(k, disk)| disk.memo.enter(k));
     if let Some(seen) = memo.as_ref().and_then(|(k, disk)| disk.memo.find(k, data)) {
@@ -944,11 +957,25 @@ impl EntryTally {
 
 /// Examine an ELF file: from `memo` when a file of the same bytes (and the same name class)
 /// was examined before in the scan.
-fn examine_elf(path: &str, data: &[u8], memo: Option<&ElfMemo>, out: &mut FileOutcome) {
+fn examine_elf(
+    path: &str,
+    data: &[u8],
+    memo: Option<&ElfMemo>,
+    defer: bool,
+    out: &mut FileOutcome,
+) {
     use sha2::{Digest, Sha256};
-    // Hashed here, where the bytes are, once per file (CycloneDX hashes, and the memo's key).
-    let digest: [u8; 32] = Sha256::digest(data).into();
+    // Hashed here, where the bytes are (CycloneDX hashes, and the memo's key); a copy of
+    // bytes met before takes the SHA-256 from them.
+    let digest: [u8; 32] = match memo {
+        Some(m) => m.known.sha256(data),
+        None => Sha256::digest(data).into(),
+    };
     let name = NameClass::of(path);
+    if defer && memo.is_some_and(|m| m.busy(&digest, name)) {
+        out.deferred = true;
+        return;
+    }
     // Held until this file is examined: a worker meeting a copy meanwhile waits for it.
     let _claim = memo.and_then(|m| m.enter(&digest, name));
     match memo.and_then(|m| m.find(&digest, name)) {

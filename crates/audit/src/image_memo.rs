@@ -106,6 +106,11 @@ impl Mark {
 }
 
 impl ImageMemo {
+    /// Whether another worker is examining an image with this key now.
+    pub(crate) fn busy(&self, key: &MemoKey) -> bool {
+        self.in_flight.busy(key)
+    }
+
     /// Wait while another worker examines an image with this key, then hold the key until
     /// the claim is dropped (after [`ImageMemo::insert`], or once the image is examined).
     /// None once the memo is full: what the other worker finds would not be kept.

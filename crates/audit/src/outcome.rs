@@ -29,4 +29,7 @@ pub(crate) struct FileOutcome {
     pub(crate) opaque: bool,
     /// Images not opened and files not examined for want of work budget.
     pub(crate) work_cut: u64,
+    /// Not examined yet: what the file starts with was being examined by another worker
+    /// (see `in_flight`); the file is examined again once the queue is empty.
+    pub(crate) deferred: bool,
 }

@@ -140,7 +140,11 @@ fn scan_target(
             .unwrap_or_else(|| shown.clone());
         // In the pool: a large dump is carved in parallel, on `--jobs` threads.
         let (memo, work) = (ScanMemo::default(), ScanWork::default());
-        let examine = || with_memo(&memo.blocks, || examine_path(&name, path, &memo, &work));
+        let examine = || {
+            with_memo(&memo.blocks, || {
+                examine_path(&name, path, &memo, &work, false)
+            })
+        };
         let outcome = match pool {
             Some(pool) => pool.install(examine),
             None => examine(),
@@ -261,12 +265,31 @@ fn walk_and_examine(
     };
     let work = || {
         let mut mine = Vec::new();
-        while let Some(f) = queue.pop() {
-            let o = with_memo(&memo.blocks, || examine_path(&f.rel, &f.full, &memo, &work));
+        // Files whose content another worker was examining when this one met them: taken
+        // again once the queue is empty, when that content is in the memo (`in_flight`).
+        let mut set_aside = Vec::new();
+        let examine = |f: &FoundFile, defer: bool| {
+            with_memo(&memo.blocks, || {
+                examine_path(&f.rel, &f.full, &memo, &work, defer)
+            })
+        };
+        let mut finished = |f: FoundFile, o: FileOutcome| {
             if let Some(p) = progress {
                 p.file_done(o.bytes);
             }
             mine.push((f.rel, o));
+        };
+        while let Some(f) = queue.pop() {
+            let o = examine(&f, true);
+            if o.deferred {
+                set_aside.push(f);
+            } else {
+                finished(f, o);
+            }
+        }
+        for f in set_aside {
+            let o = examine(&f, false);
+            finished(f, o);
         }
         // Each worker orders its own share (in parallel), by index: the outcomes stay put.
         let mut order: Vec<usize> = (0..mine.len()).collect();

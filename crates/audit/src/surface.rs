@@ -11,7 +11,7 @@
 //! a socket import used only for local IPC. False negatives: programs started by other
 //! programs (not by a script), services started from scripts we do not recognise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::advisory::{release_status, ReleaseStatus, CVE_2021_22156, MEDICAL_PATCH, SDP_PATCH};
 pub use crate::model::{CallocReach, Exposure};
@@ -80,19 +80,18 @@ pub fn programs_started(script_path: &str, text: &str) -> Vec<String> {
 
 /// Rank the binaries of a target. `started`: program base name → script that starts it.
 pub fn rank<'a>(t: &'a Target, started: &BTreeMap<String, String>) -> Vec<Exposure> {
-    let libc_state = |name: &str| -> Option<CallocVerdict> {
-        let found: Vec<CallocVerdict> = t
-            .libc
-            .iter()
-            .filter(|l| l.qnx && l.soname.as_deref().unwrap_or("") == name)
-            .map(|l| l.calloc.verdict)
-            .collect();
-        if found.contains(&CallocVerdict::Unchecked) {
-            Some(CallocVerdict::Unchecked)
-        } else {
-            found.first().copied()
+    // The calloc of each QNX C library by SONAME: unchecked if any copy is, else the first
+    // copy's verdict. Built once (a fleet has hundreds of C libraries and thousands of
+    // programs that import calloc).
+    let mut libc_states: HashMap<&str, CallocVerdict> = HashMap::new();
+    for l in t.libc.iter().filter(|l| l.qnx) {
+        let name = l.soname.as_deref().unwrap_or("");
+        let state = libc_states.entry(name).or_insert(l.calloc.verdict);
+        if l.calloc.verdict == CallocVerdict::Unchecked {
+            *state = CallocVerdict::Unchecked;
         }
-    };
+    }
+    let libc_state = |name: &str| libc_states.get(name).copied();
     // Files with the same bytes as a binary (`same_content`) are that binary under other
     // names: started or named under any of them counts.
     let mut other_names: BTreeMap<&'a str, Vec<&'a str>> = BTreeMap::new();

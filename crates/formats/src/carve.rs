@@ -173,6 +173,9 @@ pub enum Taken {
     Opened { span: Option<u64> },
     /// Recognised but not opened (damaged, too deep, over a budget).
     NotOpened,
+    /// The caller will examine this input later (only for the image at offset 0): nothing
+    /// more is offered now.
+    Later,
 }
 
 /// What [`images_of`] went through.
@@ -210,8 +213,10 @@ pub fn images_of(
     let first = super::detect(data);
     if let Some(kind) = first {
         layout.at_start = Some(kind);
-        if let Taken::Opened { span } = take(0, kind) {
-            claimed = span.unwrap_or(len).min(len);
+        match take(0, kind) {
+            Taken::Opened { span } => claimed = span.unwrap_or(len).min(len),
+            Taken::Later => return layout,
+            Taken::NotOpened => {}
         }
     }
     let from = usize::try_from(claimed).unwrap_or(usize::MAX);
