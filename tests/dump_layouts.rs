@@ -353,26 +353,7 @@ fn empty_and_text_files_are_not_firmware() {
 /// system at entry - 0x200, its directory block 3 at entry + 0x200 holding "."), then 8
 /// "." entries.
 fn dense_qnx4_dump(mib: usize) -> Vec<u8> {
-    let mut root = [0u8; 64];
-    root[0] = b'/';
-    root[16..20].copy_from_slice(&64u32.to_le_bytes());
-    root[20..24].copy_from_slice(&3u32.to_le_bytes());
-    root[24..28].copy_from_slice(&1u32.to_le_bytes());
-    root[48..50].copy_from_slice(&1u16.to_le_bytes());
-    root[50..52].copy_from_slice(&0o40755u16.to_le_bytes());
-    root[63] = 1;
-    let mut dot = [0u8; 64];
-    dot[0] = b'.';
-    dot[50..52].copy_from_slice(&0o40755u16.to_le_bytes());
-    dot[63] = 1;
-    let mut pattern = Vec::new();
-    for _ in 0..8 {
-        pattern.extend_from_slice(&root);
-    }
-    for _ in 0..8 {
-        pattern.extend_from_slice(&dot);
-    }
-    pattern.repeat(mib << 10)
+    common::dense_qnx4::dense_qnx4(mib << 10)
 }
 
 #[test]

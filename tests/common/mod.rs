@@ -4,6 +4,7 @@
 pub mod amplify;
 pub mod archive;
 pub mod browser;
+pub mod dense_qnx4;
 pub mod dumps;
 pub mod efs_writer;
 pub mod elf_writer;

@@ -285,6 +285,16 @@ fn report_cut(path: &str, cut: &carve::Cut, base: u64, out: &mut FileOutcome) {
 /// [`MAX_IMAGE_READ`] bytes. Only images are looked for: the file is not examined as one
 /// ELF file or one image read whole.
 fn examine_in_windows(rel: &str, file: &WindowedFile, scan_work: &ScanWork) -> FileOutcome {
+    examine_in_windows_up_to(rel, file, scan_work, carve::MAX_CARVED_PER_FILE)
+}
+
+/// [`examine_in_windows`], at most `max_carved` images carved from the whole file.
+fn examine_in_windows_up_to(
+    rel: &str,
+    file: &WindowedFile,
+    scan_work: &ScanWork,
+    max_carved: usize,
+) -> FileOutcome {
     let mut out = FileOutcome {
         bytes: file.len(),
         kind: TargetKind::File,
@@ -301,6 +311,9 @@ fn examine_in_windows(rel: &str, file: &WindowedFile, scan_work: &ScanWork) -> F
     };
     // Everything before `claimed` belongs to an image already taken.
     let (mut claimed, mut offered, mut base) = (0u64, 0usize, 0u64);
+    // The first signature past the bound on images carved from one file (the carver bounds
+    // each window; this bounds the file).
+    let mut past_bound: Option<(u64, ContainerKind)> = None;
     while base < file.len() {
         let window = match file.read_at(base, (WINDOW + WINDOW_OVERLAP) as u64) {
             Ok(w) => w,
@@ -342,6 +355,10 @@ fn examine_in_windows(rel: &str, file: &WindowedFile, scan_work: &ScanWork) -> F
             if !last && off >= WINDOW as u64 {
                 return Taken::NotOpened; // the next window's
             }
+            if offered >= max_carved {
+                past_bound.get_or_insert((abs, kind));
+                return Taken::Later;
+            }
             offered += 1;
             let taken = ctx.open(off, kind, &mut out);
             if let Taken::Opened { span: Some(span) } = taken {
@@ -354,6 +371,24 @@ fn examine_in_windows(rel: &str, file: &WindowedFile, scan_work: &ScanWork) -> F
         }
         if base == 0 {
             out.kind = layout.at_start.map_or(TargetKind::File, TargetKind::Image);
+        }
+        if let Some((first, kind)) = past_bound {
+            let message = format!(
+                "image signatures from offset {first:#x} on were not examined: more than \
+                 {max_carved} in one file, and the rest of the file was not searched (a crafted \
+                 or corrupt dump)"
+            );
+            let vpath = format!("{rel}@{first:#x}");
+            let kind = ImageKind::Container(kind);
+            out.images
+                .push(unread_image(&vpath, kind, Some(first), &message));
+            out.errors.push(ScanError {
+                path: rel.to_string(),
+                offset: Some(first),
+                kind: ErrorKind::BoundHit,
+                message,
+            });
+            break;
         }
         if last {
             break;
@@ -1045,5 +1080,48 @@ fn calloc_of(elf: &ElfFile<'_>) -> Result<Option<CallocFinding>, crate::FormatEr
                     .into(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    // The tests' generator of dense dumps (tests/common/dense_qnx4.rs).
+    include!("../../../tests/common/dense_qnx4.rs");
+
+    /// A file read in windows gives at most `MAX_CARVED_PER_FILE` carved images in all,
+    /// not per window: past it, one error (kind bound-hit, at the first signature left
+    /// out) and the rest of the file is not searched. (Here with a bound of 300, so that a
+    /// file of two windows passes it.)
+    #[test]
+    fn images_carved_from_a_windowed_file_are_bounded_per_file() {
+        let mut f = tempfile::tempfile().expect("a temporary file");
+        // About 190 images in each of the first two windows, in a sparse file of two.
+        let part = dense_qnx4(375);
+        for at in [1u64 << 20, WINDOW as u64 + (2 << 20)] {
+            f.seek(SeekFrom::Start(at)).expect("seek");
+            f.write_all(&part).expect("written");
+        }
+        f.set_len(2 * WINDOW as u64).expect("sized");
+        let file = WindowedFile::for_test(f).expect("opened");
+        let out = examine_in_windows_up_to("dense.bin", &file, &ScanWork::default(), 300);
+        let cut: Vec<&ScanError> = out
+            .errors
+            .iter()
+            .filter(|e| e.message.contains("more than 300 in one file"))
+            .collect();
+        assert_eq!(
+            cut.len(),
+            1,
+            "{} images, {:?}",
+            out.images.len(),
+            out.errors.first()
+        );
+        assert_eq!(cut[0].kind, ErrorKind::BoundHit);
+        let first = cut[0].offset.expect("an offset");
+        assert!(first > WINDOW as u64, "in the second window: {first:#x}");
+        assert_eq!(out.images.len(), 301, "300 carved and the one not examined");
     }
 }

@@ -307,6 +307,17 @@ pub struct WindowedFile {
 }
 
 impl WindowedFile {
+    /// A file read in windows whatever its size (tests of the windowed examination).
+    #[cfg(test)]
+    pub(crate) fn for_test(file: File) -> std::io::Result<WindowedFile> {
+        let len = file.metadata()?.len();
+        Ok(WindowedFile {
+            file,
+            len,
+            why: std::io::Error::other("a test"),
+        })
+    }
+
     /// Its size when it was opened.
     pub fn len(&self) -> u64 {
         self.len
