@@ -436,12 +436,6 @@ fn rename_first(c: &mut CallocFinding, name: &str) {
     }
 }
 
-/// SHA-256 of `data` as 64 lowercase hex digits.
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex_of(&Sha256::digest(data))
-}
-
 /// Bytes as lowercase hex digits.
 pub fn hex_of(digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -458,16 +452,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sha256_of_known_bytes() {
-        // FIPS 180-2 test vectors.
+    fn sha256_of_known_bytes_in_hex() {
+        use sha2::{Digest, Sha256};
+        // FIPS 180-2 test vectors, as the report writes them.
         assert_eq!(
-            sha256_hex(b"abc"),
+            hex_of(&Sha256::digest(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(
-            sha256_hex(b""),
+            hex_of(&Sha256::digest(b"")),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+        assert_eq!(hex_of(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
     }
 
     #[test]
