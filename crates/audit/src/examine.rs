@@ -101,24 +101,19 @@ pub(crate) fn examine_path(
 /// its target stays open (rule DAMAGED-IMAGE), as for a device read only in part.
 fn changed_during_the_scan(rel: &str, shrunk: &Shrunk, bytes: u64) -> FileOutcome {
     let (offset, reason) = (shrunk.offset(), shrunk.reason());
-    FileOutcome {
-        errors: vec![ScanError {
-            path: rel.to_string(),
-            offset: Some(offset),
-            kind: ErrorKind::Truncated,
-            message: format!("could not be read: {reason}"),
-        }],
-        images: vec![unread_image(
-            &format!("{rel}@{offset:#x}"),
-            ImageKind::File,
-            Some(offset),
-            &reason,
-        )],
+    let mut out = FileOutcome {
         bytes,
         unread: true,
         kind: TargetKind::File,
         ..Default::default()
-    }
+    };
+    let error = (
+        ErrorKind::Truncated,
+        format!("could not be read: {reason}"),
+        Some(reason),
+    );
+    report_unread(rel, offset, ImageKind::File, error, &mut out);
+    out
 }
 
 /// Examine one file's bytes: an ELF file is read; an image (recognised by its bytes, at
@@ -263,17 +258,34 @@ fn report_cut(path: &str, cut: &carve::Cut, base: u64, out: &mut FileOutcome) {
         cut.more,
         cut.reason()
     );
-    let vpath = format!("{path}@{first:#x}");
-    out.images.push(unread_image(
-        &vpath,
-        ImageKind::Container(cut.kind),
-        Some(first),
-        &message,
-    ));
+    let image = ImageKind::Container(cut.kind);
+    report_unread(
+        path,
+        first,
+        image,
+        (ErrorKind::BoundHit, message, None),
+        out,
+    );
+}
+
+/// Bytes of `path` from `offset` on that were not examined: an error (its kind and message)
+/// and an image there that could not be read (its note says `detail`, else the message),
+/// which keeps the target's verdict open (rule DAMAGED-IMAGE).
+pub(crate) fn report_unread(
+    path: &str,
+    offset: u64,
+    image: ImageKind,
+    (kind, message, detail): (ErrorKind, String, Option<String>),
+    out: &mut FileOutcome,
+) {
+    let vpath = format!("{path}@{offset:#x}");
+    let detail = detail.as_deref().unwrap_or(&message);
+    out.images
+        .push(unread_image(&vpath, image, Some(offset), detail));
     out.errors.push(ScanError {
         path: path.to_string(),
-        offset: Some(first),
-        kind: ErrorKind::BoundHit,
+        offset: Some(offset),
+        kind,
         message,
     });
 }
@@ -318,21 +330,16 @@ fn examine_in_windows_up_to(
         let window = match file.read_at(base, (WINDOW + WINDOW_OVERLAP) as u64) {
             Ok(w) => w,
             Err(e) => {
-                out.errors.push(ScanError {
-                    path: rel.to_string(),
-                    offset: Some(base),
-                    kind: ErrorKind::Unreadable,
-                    message: format!(
-                        "could not be read from offset {base:#x} on: {}",
-                        describe_read_error(&e)
-                    ),
-                });
-                out.images.push(unread_image(
-                    &format!("{rel}@{base:#x}"),
-                    ImageKind::File,
-                    Some(base),
-                    &format!("not read: {e}"),
-                ));
+                let message = format!(
+                    "could not be read from offset {base:#x} on: {}",
+                    describe_read_error(&e)
+                );
+                let error = (
+                    ErrorKind::Unreadable,
+                    message,
+                    Some(format!("not read: {e}")),
+                );
+                report_unread(rel, base, ImageKind::File, error, &mut out);
                 break;
             }
         };
@@ -378,16 +385,14 @@ fn examine_in_windows_up_to(
                  {max_carved} in one file, and the rest of the file was not searched (a crafted \
                  or corrupt dump)"
             );
-            let vpath = format!("{rel}@{first:#x}");
-            let kind = ImageKind::Container(kind);
-            out.images
-                .push(unread_image(&vpath, kind, Some(first), &message));
-            out.errors.push(ScanError {
-                path: rel.to_string(),
-                offset: Some(first),
-                kind: ErrorKind::BoundHit,
-                message,
-            });
+            let image = ImageKind::Container(kind);
+            report_unread(
+                rel,
+                first,
+                image,
+                (ErrorKind::BoundHit, message, None),
+                &mut out,
+            );
             break;
         }
         if last {

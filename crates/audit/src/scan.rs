@@ -8,14 +8,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use crate::classify::{classify, Findings, UnreadableFile};
 use crate::content_memo::ScanMemo;
 use crate::evidence;
-use crate::examine::{examine_bytes, examine_path};
+use crate::examine::{examine_bytes, examine_path, report_unread};
 pub use crate::examine::{
     MAX_ENTRY_ERRORS_LISTED, MAX_EXPANDED_PER_FILE, MAX_NESTING, MAX_SAME_CONTENT_LISTED,
 };
 use crate::facts::{is_libc_name, FileFacts};
 use crate::model::{
-    Binary, CallocFinding, Image, ImageKind, ImageNote, ImageState, Libc, LocatedByAddress,
-    NoteKind, ScanError, ScanStats, Symlink, Target, TargetKind, Verdict,
+    Binary, CallocFinding, Image, ImageKind, Libc, LocatedByAddress, ScanError, ScanStats, Symlink,
+    Target, TargetKind, Verdict,
 };
 use crate::outcome::FileOutcome;
 use crate::source::read::describe_read_error;
@@ -212,26 +212,8 @@ fn examine_device(name: &str, bytes: &FileBytes, pool: Option<&rayon::ThreadPool
         None => examine(),
     };
     if let Some(u) = bytes.unread() {
-        out.images.push(Image {
-            path: format!("{name}@{:#x}", u.offset),
-            kind: ImageKind::Device,
-            offset: Some(u.offset),
-            entries: 0,
-            notes: vec![ImageNote {
-                kind: NoteKind::Damage,
-                detail: u.reason.clone(),
-                offset: None,
-            }],
-            boot_script: Vec::new(),
-            state: ImageState::Unreadable,
-            same_content: Vec::new(),
-        });
-        out.errors.push(ScanError {
-            path: name.to_string(),
-            offset: Some(u.offset),
-            kind: u.kind,
-            message: u.reason.clone(),
-        });
+        let error = (u.kind, u.reason.clone(), None);
+        report_unread(name, u.offset, ImageKind::Device, error, &mut out);
     }
     out
 }
@@ -681,6 +663,7 @@ fn elf_type_name(t: ElfType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ImageState;
     use crate::source::read::Unread;
 
     #[test]

@@ -173,8 +173,8 @@ pub enum Taken {
     Opened { span: Option<u64> },
     /// Recognised but not opened (damaged, too deep, over a budget).
     NotOpened,
-    /// The caller will examine this input later (only for the image at offset 0): nothing
-    /// more is offered now.
+    /// The caller takes no more images from this input now (it will examine the file
+    /// again later, or it has reached a bound of its own): nothing more is offered.
     Later,
 }
 
@@ -230,10 +230,14 @@ pub fn images_of(
         if offset < claimed || (offset == 0 && first == Some(kind)) {
             continue;
         }
-        layout.carved += 1;
-        if let Taken::Opened { span } = take(offset, kind) {
-            claimed = claimed.max(offset.saturating_add(span.unwrap_or(0)));
+        match take(offset, kind) {
+            Taken::Opened { span } => {
+                claimed = claimed.max(offset.saturating_add(span.unwrap_or(0)));
+            }
+            Taken::NotOpened => {}
+            Taken::Later => return layout,
         }
+        layout.carved += 1;
     }
     layout
 }
