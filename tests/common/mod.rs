@@ -11,6 +11,7 @@ pub mod elf_writer;
 pub mod etfs_writer;
 pub mod fuzz_tree;
 pub mod ifs_writer;
+pub mod mutants;
 pub mod qnx6_writer;
 mod skip;
 pub mod tree;
